@@ -5,6 +5,7 @@ rackboot_fuzz_target(
     srcs = ["dhcp_message_fuzzer.cc"],   # defines LLVMFuzzerTestOneInput
     deps = [":dhcp_message"],
     seeds = ["//tests/data:dhcp"],        # filegroups of seed inputs
+    seed_dirs = ["tests/data/dhcp"],      # where those files are, from the workspace root
 )
 
 makes the binary `name` and the test `name_test`. Under `--config=fuzz` (clang 14) the binary
@@ -12,7 +13,7 @@ is a libFuzzer fuzzer with ASan and UBSan and the test fuzzes for 30 s; in every
 configuration it links tests/fuzz/standalone_fuzz_main.cc and the test replays the seeds.
 """
 
-def rackboot_fuzz_target(name, srcs, deps = [], seeds = [], **kwargs):
+def rackboot_fuzz_target(name, srcs, deps = [], seeds = [], seed_dirs = [], **kwargs):
     native.cc_binary(
         name = name,
         srcs = srcs,
@@ -30,7 +31,8 @@ def rackboot_fuzz_target(name, srcs, deps = [], seeds = [], **kwargs):
     native.sh_test(
         name = name + "_test",
         srcs = ["//tests/fuzz:run_fuzzer.sh"],
-        args = ["$(location :%s)" % name] + ["$(locations %s)" % s for s in seeds],
+        # Directories, not $(locations): a seed filegroup may be empty on a fresh checkout.
+        args = ["$(location :%s)" % name] + seed_dirs,
         data = [":" + name] + seeds,
         size = "medium",
         tags = ["fuzz"],

@@ -14,7 +14,9 @@ if "$fuzzer" -help=1 2>&1 | grep -q 'libFuzzer'; then
   trap 'rm -rf "$work"' EXIT
   n=0
   for seed in "$@"; do
-    if [ -d "$seed" ]; then
+    if [ ! -e "$seed" ]; then
+      echo "no seeds at $seed" >&2
+    elif [ -d "$seed" ]; then
       find "$seed" -type f | while read -r f; do cp "$f" "$work/$((n++))-$(basename "$f")"; done
     else
       cp "$seed" "$work/$n-$(basename "$seed")"
@@ -25,4 +27,8 @@ if "$fuzzer" -help=1 2>&1 | grep -q 'libFuzzer'; then
   exec "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$out/" "$work"
 fi
-exec "$fuzzer" "$@"
+seeds=()
+for seed in "$@"; do
+  if [ -e "$seed" ]; then seeds+=("$seed"); else echo "no seeds at $seed" >&2; fi
+done
+exec "$fuzzer" "${seeds[@]}"
