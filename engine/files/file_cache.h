@@ -1,0 +1,114 @@
+// FileCache: maps each served file once and shares the mapping among every
+// transfer of it.
+//
+// A transfer holds a std::shared_ptr<const MappedFile> for its whole life; DATA
+// datagrams are slices of MappedFile::bytes() handed to the kernel by
+// scatter-gather, so file data is never copied in user space. The cache keys
+// mappings by the file's identity (device, inode, size, modification time),
+// looked up anew on every open: a file replaced on disk (a new inode, as `mv`,
+// `cp` into a temporary and rename, or a package manager leave it) is served
+// new to new transfers while running transfers finish on the mapping they
+// started with. A file rewritten in place keeps its inode, and its pages change
+// under running transfers as they would under any server; replace boot files by
+// rename.
+//
+// The cache holds only weak references: a mapping lives as long as some
+// transfer uses it. Thread-safe: every shard calls Open concurrently (once per
+// transfer, not per datagram).
+#ifndef RACKBOOT_ENGINE_FILES_FILE_CACHE_H_
+#define RACKBOOT_ENGINE_FILES_FILE_CACHE_H_
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
+#include "engine/files/file_root.h"
+
+namespace rackboot {
+
+// Identifies one version of one file.
+struct FileIdentity {
+  dev_t device = 0;
+  ino_t inode = 0;
+  int64_t size = 0;
+  int64_t mtime_ns = 0;
+
+  static FileIdentity Of(const struct stat& st) {
+    return {st.st_dev, st.st_ino, st.st_size,
+            int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec};
+  }
+
+  friend bool operator==(const FileIdentity&, const FileIdentity&) = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const FileIdentity& id) {
+    return H::combine(std::move(h), id.device, id.inode, id.size, id.mtime_ns);
+  }
+};
+
+// A read-only private mapping of a whole file. Immutable; any thread may read
+// it.
+class MappedFile {
+ public:
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  // The file's contents; valid as long as this object lives.
+  absl::Span<const uint8_t> bytes() const { return {data_, size_}; }
+  uint64_t size() const { return size_; }
+  const FileIdentity& identity() const { return identity_; }
+  const std::string& relative_path() const { return relative_path_; }
+
+  // Maps `file` (which may be empty). The descriptor may be closed afterwards.
+  static absl::StatusOr<std::shared_ptr<const MappedFile>> Map(
+      const OpenedFile& file);
+
+ private:
+  MappedFile(const uint8_t* data, uint64_t size, FileIdentity identity,
+             std::string relative_path)
+      : data_(data),
+        size_(size),
+        identity_(identity),
+        relative_path_(std::move(relative_path)) {}
+
+  const uint8_t* data_;  // nullptr when size_ == 0
+  uint64_t size_;
+  FileIdentity identity_;
+  std::string relative_path_;
+};
+
+class FileCache {
+ public:
+  explicit FileCache(FileRoot root) : root_(std::move(root)) {}
+
+  // Opens `requested` beneath the root (FileRoot::OpenFile's errors) and
+  // returns the shared mapping of its current version, mapping it if no
+  // transfer holds it now.
+  absl::StatusOr<std::shared_ptr<const MappedFile>> Open(
+      absl::string_view requested);
+
+  const FileRoot& root() const { return root_; }
+
+  // Mappings currently alive (shared by at least one holder).
+  size_t LiveMappings();
+
+ private:
+  const FileRoot root_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<FileIdentity, std::weak_ptr<const MappedFile>> mapped_
+      ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace rackboot
+
+#endif  // RACKBOOT_ENGINE_FILES_FILE_CACHE_H_

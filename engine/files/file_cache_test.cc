@@ -1,0 +1,91 @@
+#include "engine/files/file_cache.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace rackboot {
+namespace {
+
+namespace fs = std::filesystem;
+
+class FileCacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/file_cache_test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    Write("kernel", "version one");
+    Write("empty", "");
+    auto root = FileRoot::Open(dir_.string());
+    ASSERT_TRUE(root.ok());
+    cache_ = std::make_unique<FileCache>(*std::move(root));
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  void Write(const std::string& name, const std::string& contents) {
+    std::ofstream(dir_ / name) << contents;
+  }
+  static std::string Contents(const MappedFile& file) {
+    return std::string(file.bytes().begin(), file.bytes().end());
+  }
+
+  fs::path dir_;
+  std::unique_ptr<FileCache> cache_;
+};
+
+TEST_F(FileCacheTest, SharesOneMappingAmongTransfers) {
+  auto a = cache_->Open("kernel");
+  auto b = cache_->Open("/kernel");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->get(), b->get());
+  EXPECT_EQ(Contents(**a), "version one");
+  EXPECT_EQ(cache_->LiveMappings(), 1u);
+}
+
+TEST_F(FileCacheTest, ReplacedFileIsNewForNewTransfersOnly) {
+  auto running = cache_->Open("kernel");
+  ASSERT_TRUE(running.ok());
+  // Replace by rename, as package managers and `install` do.
+  Write("kernel.new", "version two, longer");
+  fs::rename(dir_ / "kernel.new", dir_ / "kernel");
+  auto fresh = cache_->Open("kernel");
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_NE(running->get(), fresh->get());
+  EXPECT_EQ(Contents(**running), "version one");
+  EXPECT_EQ(Contents(**fresh), "version two, longer");
+  EXPECT_EQ(cache_->LiveMappings(), 2u);
+  running->reset();
+  EXPECT_EQ(cache_->LiveMappings(), 1u);
+}
+
+TEST_F(FileCacheTest, MappingEndsWithItsLastTransfer) {
+  {
+    auto a = cache_->Open("kernel");
+    ASSERT_TRUE(a.ok());
+  }
+  EXPECT_EQ(cache_->LiveMappings(), 0u);
+  auto again = cache_->Open("kernel");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(Contents(**again), "version one");
+}
+
+TEST_F(FileCacheTest, EmptyFileHasNoBytes) {
+  auto empty = cache_->Open("empty");
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_EQ((*empty)->size(), 0u);
+  EXPECT_TRUE((*empty)->bytes().empty());
+}
+
+TEST_F(FileCacheTest, PassesOpenErrorsThrough) {
+  EXPECT_EQ(cache_->Open("missing").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(cache_->Open("../etc/passwd").status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+}  // namespace
+}  // namespace rackboot

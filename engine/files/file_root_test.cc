@@ -1,0 +1,127 @@
+#include "engine/files/file_root.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace rackboot {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A temporary tree: <base>/root is the file root; <base>/secret lies outside
+// it.
+class FileRootTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/file_root_test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    base_ = tmpl;
+    root_dir_ = base_ / "root";
+    fs::create_directories(root_dir_ / "pxelinux.cfg");
+    Write(root_dir_ / "pxelinux.0", "loader");
+    Write(root_dir_ / "pxelinux.cfg" / "default", "menu");
+    Write(base_ / "secret", "outside");
+    fs::create_symlink("pxelinux.0", root_dir_ / "inside-link");
+    fs::create_symlink("../secret", root_dir_ / "relative-escape");
+    fs::create_symlink((base_ / "secret").string(),
+                       root_dir_ / "absolute-escape");
+    ASSERT_EQ(mkfifo((root_dir_ / "fifo").c_str(), 0644), 0);
+    auto root = FileRoot::Open(root_dir_.string());
+    ASSERT_TRUE(root.ok()) << root.status();
+    root_ = std::make_unique<FileRoot>(*std::move(root));
+  }
+  void TearDown() override { fs::remove_all(base_); }
+
+  static void Write(const fs::path& path, const std::string& contents) {
+    std::ofstream(path) << contents;
+  }
+  std::string Read(absl::string_view name) {
+    auto file = root_->OpenFile(name);
+    EXPECT_TRUE(file.ok()) << name << ": " << file.status();
+    if (!file.ok()) return "";
+    char buf[64];
+    ssize_t n = read(file->fd.get(), buf, sizeof(buf));
+    return std::string(buf, n > 0 ? n : 0);
+  }
+
+  fs::path base_;
+  fs::path root_dir_;
+  std::unique_ptr<FileRoot> root_;
+};
+
+TEST_F(FileRootTest, OpensFilesBeneathTheRoot) {
+  EXPECT_EQ(Read("pxelinux.0"), "loader");
+  EXPECT_EQ(Read("pxelinux.cfg/default"), "menu");
+  EXPECT_EQ(Read("inside-link"), "loader");
+}
+
+TEST_F(FileRootTest, NormalizesNamesAsOtherServersDo) {
+  EXPECT_EQ(Read("/pxelinux.0"), "loader");
+  EXPECT_EQ(Read("//pxelinux.cfg//default"), "menu");
+  EXPECT_EQ(Read("pxelinux.cfg\\default"), "menu");
+  EXPECT_EQ(Read("\\pxelinux.cfg\\default"), "menu");
+  EXPECT_EQ(Read(root_dir_.string() + "/pxelinux.0"), "loader");
+  auto file = root_->OpenFile("pxelinux.cfg/default");
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ(file->relative_path, "pxelinux.cfg/default");
+}
+
+TEST_F(FileRootTest, RefusesEverythingThatLeadsOutside) {
+  for (const char* name : {"../secret", "pxelinux.cfg/../../secret",
+                           "..\\secret", "relative-escape", "absolute-escape",
+                           "pxelinux.cfg/../../root/pxelinux.0"}) {
+    auto file = root_->OpenFile(name);
+    ASSERT_FALSE(file.ok()) << name;
+    EXPECT_EQ(file.status().code(), absl::StatusCode::kPermissionDenied)
+        << name << ": " << file.status();
+  }
+  // An absolute name is taken beneath the root, never from the host's /.
+  auto etc = root_->OpenFile((base_ / "secret").string());
+  ASSERT_FALSE(etc.ok());
+  EXPECT_EQ(etc.status().code(), absl::StatusCode::kNotFound) << etc.status();
+  EXPECT_FALSE(root_->OpenFile("/etc/passwd").ok());
+}
+
+TEST_F(FileRootTest, RefusesNonRegularFiles) {
+  for (const char* name : {"pxelinux.cfg", "fifo", "."}) {
+    auto file = root_->OpenFile(name);
+    ASSERT_FALSE(file.ok()) << name;
+    EXPECT_EQ(file.status().code(), absl::StatusCode::kFailedPrecondition)
+        << name << ": " << file.status();
+    EXPECT_NE(file.status().message().find("not a regular file"),
+              absl::string_view::npos);
+  }
+}
+
+TEST_F(FileRootTest, ReportsMissingFilesAndBadNames) {
+  auto missing = root_->OpenFile("no-such-file");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find("no-such-file"),
+            absl::string_view::npos);
+  EXPECT_EQ(root_->OpenFile("").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(root_->OpenFile("/").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(root_->OpenFile(absl::string_view("a\0b", 3)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(root_->OpenFile(std::string(65536, 'a')).ok());
+}
+
+TEST(FileRootOpenTest, RootMustBeADirectory) {
+  auto missing = FileRoot::Open("/nonexistent/rackboot/root");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("/nonexistent/rackboot/root"),
+            absl::string_view::npos);
+  EXPECT_FALSE(FileRoot::Open("/etc/hostname").ok());
+}
+
+}  // namespace
+}  // namespace rackboot
