@@ -116,7 +116,7 @@ absl::StatusOr<TftpPacket> ParseRequest(absl::string_view in, bool write) {
   }
   TftpRequest request;
   request.write = write;
-  // RFC 1350 section 5: the mode "may contain any combination of upper and
+  // RFC 1350 section 5: the mode is matched in "any combination of upper and
   // lower case".
   if (absl::EqualsIgnoreCase(*mode, "octet")) {
     request.mode = TftpMode::kOctet;

@@ -70,12 +70,12 @@ inline constexpr size_t kTftpHeaderSize = 4;
 inline constexpr size_t kTftpDefaultBlockSize = 512;
 // RFC 2348: the largest block size that can be negotiated.
 inline constexpr size_t kTftpMaxBlockSize = 65464;
-// A request with options is expected to fit in 512 octets (RFC 2347), so no
-// conforming client sends a longer file name; longer ones are refused rather
-// than handed to the file layer.
+// Our bound; RFC 1350 sets none. Boot file names come from the DHCP `file`
+// field (128 octets, RFC 2131) or option 67, so 512 bytes leaves room while a
+// 64 KiB name is refused here rather than handed to the file layer.
 inline constexpr size_t kTftpMaxFilenameSize = 512;
-// Bounds the work per request (duplicate detection is quadratic). RFC 2347,
-// 2348, 2349 and 7440 define six options between them.
+// Bounds the work per request (duplicate detection is quadratic). RFC 2348,
+// 2349 and 7440 define four options; clients send a handful at most.
 inline constexpr size_t kTftpMaxOptions = 32;
 
 // RFC 1350 section 5 transfer modes. "mail" is obsolete and refused.
