@@ -1,0 +1,573 @@
+// IoUringReactor: the io_uring backend of Reactor (see reactor.h).
+//
+// Receive: one multishot IORING_OP_RECVMSG per watched socket, all drawing on
+// one provided buffer ring (buffer group 0) shared by the whole reactor; a
+// CQE names its buffer in cqe->flags >> IORING_CQE_BUFFER_SHIFT and the
+// buffer goes back to the ring when the ProvidedBuffer holding it is
+// destroyed, on every path. A CQE without IORING_CQE_F_MORE ends the
+// multishot (-ENOBUFS when the ring ran dry, -ECANCELED after Unwatch, ...):
+// it is re-armed while the socket is watched.
+//
+// Send: IORING_OP_SENDMSG SQEs, queued during the iteration and submitted by
+// the single io_uring_submit_and_wait_timeout() that also waits for events.
+// A SendOp holds what the kernel reads (msghdrs, iovecs, copied headers,
+// destination, the caller's keep_alive) until its last completion.
+//
+// user_data: low 3 bits tag the operation; a send carries its SendMessage*
+// (8-byte aligned, tag 0), a receive its slot index and generation.
+#include <liburing.h>
+#include <netinet/udp.h>
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "engine/io/reactor_base.h"
+#include "glog/logging.h"
+
+namespace rackboot::io::internal {
+namespace {
+
+constexpr uint64_t kTagMask = 7;
+constexpr uint64_t kTagSend = 0;
+constexpr uint64_t kTagRecv = 1;
+constexpr uint64_t kTagCancel = 2;
+constexpr uint64_t kTagWake = 3;
+constexpr uint16_t kBufferGroup = 0;
+
+uint64_t RecvUserData(uint32_t index, uint32_t generation) {
+  return (uint64_t{generation} << 32) | (uint64_t{index} << 3) | kTagRecv;
+}
+
+// The provided buffer ring: `count` buffers of `size` bytes, registered as
+// buffer group 0. liburing 2.3 lacks io_uring_setup_buf_ring(), so the ring
+// is mmap'd and registered here.
+class BufferRing {
+ public:
+  BufferRing() = default;
+  BufferRing(const BufferRing&) = delete;
+  BufferRing& operator=(const BufferRing&) = delete;
+  ~BufferRing() {
+    if (ring_ != nullptr) munmap(ring_, ring_bytes_);
+    if (buffers_ != nullptr) munmap(buffers_, buffer_bytes_);
+  }
+
+  absl::Status Init(io_uring* uring, uint32_t count, uint32_t size) {
+    if (count == 0 || count > 32768 || (count & (count - 1)) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "recv_buffer_count ", count, " is not a power of two <= 32768"));
+    }
+    count_ = count;
+    size_ = size;
+    ring_bytes_ = sizeof(io_uring_buf) * count;
+    buffer_bytes_ = size_t{size} * count;
+    void* ring = mmap(nullptr, ring_bytes_, PROT_READ | PROT_WRITE,
+                      MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (ring == MAP_FAILED) return absl::ErrnoToStatus(errno, "mmap buf ring");
+    ring_ = static_cast<io_uring_buf_ring*>(ring);
+    void* buffers = mmap(nullptr, buffer_bytes_, PROT_READ | PROT_WRITE,
+                         MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (buffers == MAP_FAILED) {
+      return absl::ErrnoToStatus(errno, "mmap receive buffers");
+    }
+    buffers_ = static_cast<uint8_t*>(buffers);
+    io_uring_buf_ring_init(ring_);
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<uint64_t>(ring_);
+    reg.ring_entries = count;
+    reg.bgid = kBufferGroup;
+    int ret = io_uring_register_buf_ring(uring, &reg, 0);
+    if (ret != 0) {
+      return absl::ErrnoToStatus(-ret, "io_uring_register_buf_ring");
+    }
+    for (uint32_t i = 0; i < count; ++i) {
+      io_uring_buf_ring_add(ring_, buffer(i), size_, i,
+                            io_uring_buf_ring_mask(count_), i);
+    }
+    io_uring_buf_ring_advance(ring_, count);
+    return absl::OkStatus();
+  }
+
+  uint8_t* buffer(uint16_t id) const { return buffers_ + size_t{id} * size_; }
+
+  // Hands buffer `id` back to the kernel.
+  void Recycle(uint16_t id) {
+    io_uring_buf_ring_add(ring_, buffer(id), size_, id,
+                          io_uring_buf_ring_mask(count_), 0);
+    io_uring_buf_ring_advance(ring_, 1);
+  }
+
+  size_t memory_bytes() const { return ring_bytes_ + buffer_bytes_; }
+
+ private:
+  io_uring_buf_ring* ring_ = nullptr;
+  uint8_t* buffers_ = nullptr;
+  size_t ring_bytes_ = 0;
+  size_t buffer_bytes_ = 0;
+  uint32_t count_ = 0;
+  uint32_t size_ = 0;
+};
+
+// Owns one provided buffer from a CQE until destroyed, then returns it to the
+// ring: no early return can leak a buffer.
+class ProvidedBuffer {
+ public:
+  ProvidedBuffer(BufferRing* ring, const io_uring_cqe& cqe)
+      : ring_((cqe.flags & IORING_CQE_F_BUFFER) ? ring : nullptr),
+        id_(static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT)) {}
+  ProvidedBuffer(const ProvidedBuffer&) = delete;
+  ProvidedBuffer& operator=(const ProvidedBuffer&) = delete;
+  ~ProvidedBuffer() {
+    if (ring_ != nullptr) ring_->Recycle(id_);
+  }
+  bool valid() const { return ring_ != nullptr; }
+  uint8_t* data() const { return ring_->buffer(id_); }
+
+ private:
+  BufferRing* ring_;
+  uint16_t id_;
+};
+
+struct SendOp;
+
+// One sendmsg SQE. Its address is the SQE's user_data.
+struct alignas(8) SendMessage {
+  msghdr msg;
+  SendOp* op;
+  uint32_t datagrams;
+  alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(uint16_t))];
+};
+
+// One Send() call: everything the kernel reads, until the last completion.
+struct SendOp {
+  uint32_t slot = 0;
+  uint32_t pending = 0;
+  SocketAddress to;
+  std::vector<uint8_t> headers;
+  std::vector<iovec> iovecs;
+  std::vector<SendMessage> messages;
+  std::shared_ptr<const void> keep_alive;
+};
+
+class IoUringReactor final : public ReactorBase {
+ public:
+  explicit IoUringReactor(const ReactorOptions& options)
+      : ReactorBase(options) {}
+  ~IoUringReactor() override;
+
+  absl::Status Init();
+
+  IoBackend backend() const override { return IoBackend::kIoUring; }
+  absl::StatusOr<SocketToken> Watch(UdpSocket socket,
+                                    ReactorHandler* handler) override;
+  void Unwatch(SocketToken token) override;
+  absl::Status Send(SocketToken token, absl::Span<const OutDatagram> datagrams,
+                    SendOptions options) override;
+  absl::Status RunOnce(absl::Duration max_wait) override;
+
+ private:
+  io_uring_sqe* GetSqe();
+  void SubmitNow();
+  void ArmRecv(uint32_t index);
+  void ArmWake();
+  void HandleCqe(const io_uring_cqe& cqe);
+  void HandleRecv(const io_uring_cqe& cqe);
+  void Deliver(uint32_t index, const ProvidedBuffer& buffer, int length);
+  void HandleSend(SendMessage* message, int result);
+  void MaybeFinishClose(uint32_t index);
+  SendOp* AcquireOp();
+  void ReleaseOp(SendOp* op);
+  bool AnyInflight() const;
+
+  io_uring ring_{};
+  bool ring_ready_ = false;
+  BufferRing buffers_;
+  msghdr recv_msg_{};  // Template for multishot recvmsg: name room, no cmsg.
+  uint64_t wake_value_ = 0;
+  bool sends_queued_ = false;  // Send SQEs not yet submitted.
+  std::vector<uint32_t> rearm_pending_;
+  std::vector<std::unique_ptr<SendOp>> ops_;
+  std::vector<SendOp*> free_ops_;
+  std::vector<Group> groups_;
+  std::vector<uint32_t> first_iovec_;  // Send() scratch: datagram -> iovec.
+};
+
+absl::Status IoUringReactor::Init() {
+  if (absl::Status s = InitWakeFd(); !s.ok()) return s;
+  io_uring_params params{};
+  params.flags =
+      IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN;
+  params.cq_entries = options_.cq_entries;
+  int ret = io_uring_queue_init_params(options_.sq_entries, &ring_, &params);
+  if (ret == -EINVAL) {  // Kernel older than the flags: try without them.
+    params = io_uring_params{};
+    params.flags = IORING_SETUP_CQSIZE;
+    params.cq_entries = options_.cq_entries;
+    ret = io_uring_queue_init_params(options_.sq_entries, &ring_, &params);
+  }
+  if (ret < 0) {
+    std::string what = "io_uring_queue_init";
+    if (ret == -EPERM) {
+      what += " (kernel.io_uring_disabled, or a seccomp filter)";
+    }
+    return absl::ErrnoToStatus(-ret, what);
+  }
+  ring_ready_ = true;
+  if (!(params.features & IORING_FEAT_EXT_ARG)) {
+    return absl::UnimplementedError(
+        "io_uring: kernel lacks IORING_FEAT_EXT_ARG (needs Linux 6.0+)");
+  }
+  if (absl::Status s = buffers_.Init(&ring_, options_.recv_buffer_count,
+                                     options_.recv_buffer_size);
+      !s.ok()) {
+    return s;
+  }
+  recv_msg_.msg_namelen = sizeof(sockaddr_in6);
+  recv_msg_.msg_controllen = 0;
+  ArmWake();
+  return absl::OkStatus();
+}
+
+IoUringReactor::~IoUringReactor() {
+  if (!ring_ready_) return;
+  // Cancel every receive and let queued sends finish, so that no SQE refers
+  // to memory or descriptors freed below. Bounded: at most about one second.
+  for (uint32_t i = 0; i < slots_.size(); ++i) {
+    if (slots_[i].state == Slot::State::kActive) {
+      Unwatch(SocketToken(i, slots_[i].generation));
+    }
+  }
+  for (int round = 0; round < 100 && AnyInflight(); ++round) {
+    if (!RunOnce(absl::Milliseconds(10)).ok()) break;
+  }
+  io_uring_queue_exit(&ring_);
+}
+
+bool IoUringReactor::AnyInflight() const {
+  for (const Slot& slot : slots_) {
+    if (slot.inflight > 0) return true;
+  }
+  return false;
+}
+
+io_uring_sqe* IoUringReactor::GetSqe() {
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  if (sqe == nullptr) {  // Queue full: submit what is there, early.
+    SubmitNow();
+    sqe = io_uring_get_sqe(&ring_);
+  }
+  return sqe;
+}
+
+void IoUringReactor::SubmitNow() {
+  int ret = io_uring_submit(&ring_);
+  if (sends_queued_) {
+    ++counters_.send_system_calls;
+    sends_queued_ = false;
+  }
+  if (ret < 0) LOG(ERROR) << "io_uring_submit: " << std::strerror(-ret);
+}
+
+void IoUringReactor::ArmWake() {
+  io_uring_sqe* sqe = GetSqe();
+  if (sqe == nullptr) return;  // Next Stop() still sets the flag.
+  io_uring_prep_read(sqe, wake_fd_, &wake_value_, sizeof(wake_value_), 0);
+  io_uring_sqe_set_data64(sqe, kTagWake);
+}
+
+void IoUringReactor::ArmRecv(uint32_t index) {
+  Slot& slot = slots_[index];
+  io_uring_sqe* sqe = GetSqe();
+  if (sqe == nullptr) {
+    rearm_pending_.push_back(index);
+    return;
+  }
+  io_uring_prep_recvmsg_multishot(sqe, slot.socket.fd(), &recv_msg_, MSG_TRUNC);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = kBufferGroup;
+  io_uring_sqe_set_data64(sqe, RecvUserData(index, slot.generation));
+  slot.recv_armed = true;
+  ++slot.inflight;
+}
+
+absl::StatusOr<SocketToken> IoUringReactor::Watch(UdpSocket socket,
+                                                  ReactorHandler* handler) {
+  if (!socket.valid() || handler == nullptr) {
+    return absl::InvalidArgumentError("Watch: invalid socket or null handler");
+  }
+  SocketToken token = AllocateSlot(std::move(socket), handler);
+  ArmRecv(token.index());
+  return token;
+}
+
+void IoUringReactor::Unwatch(SocketToken token) {
+  Slot* slot = Lookup(token);
+  if (slot == nullptr) return;
+  slot->state = Slot::State::kClosing;
+  slot->handler = nullptr;
+  timers_.Cancel(token.index());
+  if (slot->recv_armed) {
+    io_uring_sqe* sqe = GetSqe();
+    if (sqe != nullptr) {
+      io_uring_prep_cancel64(
+          sqe, RecvUserData(token.index(), token.generation()), 0);
+      io_uring_sqe_set_data64(sqe, kTagCancel);
+    }
+  }
+  MaybeFinishClose(token.index());
+}
+
+void IoUringReactor::MaybeFinishClose(uint32_t index) {
+  Slot& slot = slots_[index];
+  if (slot.state == Slot::State::kClosing && slot.inflight == 0) {
+    FreeSlot(index);
+  }
+}
+
+SendOp* IoUringReactor::AcquireOp() {
+  if (free_ops_.empty()) {
+    ops_.push_back(std::make_unique<SendOp>());
+    return ops_.back().get();
+  }
+  SendOp* op = free_ops_.back();
+  free_ops_.pop_back();
+  return op;
+}
+
+void IoUringReactor::ReleaseOp(SendOp* op) {
+  op->keep_alive.reset();
+  op->pending = 0;
+  free_ops_.push_back(op);
+}
+
+absl::Status IoUringReactor::Send(SocketToken token,
+                                  absl::Span<const OutDatagram> datagrams,
+                                  SendOptions options) {
+  Slot* slot = Lookup(token);
+  if (slot == nullptr) return absl::NotFoundError("Send: stale socket token");
+  if (absl::Status s = CheckBatch(datagrams, options.gso); !s.ok()) return s;
+  if (datagrams.empty()) return absl::OkStatus();
+
+  SendOp* op = AcquireOp();
+  op->slot = token.index();
+  op->keep_alive = std::move(options.keep_alive);
+  if (options.to.has_value()) op->to = *options.to;
+
+  // Copy headers, then lay out header|payload iovecs (sizes fixed first so
+  // no pointer into the vectors moves afterwards).
+  size_t header_bytes = 0;
+  for (const OutDatagram& d : datagrams) header_bytes += d.header.size();
+  op->headers.resize(header_bytes);
+  op->iovecs.resize(2 * datagrams.size());
+  std::vector<uint32_t>& first_iovec = first_iovec_;
+  first_iovec.resize(datagrams.size() + 1);
+  size_t at = 0;
+  size_t iov = 0;
+  for (size_t i = 0; i < datagrams.size(); ++i) {
+    first_iovec[i] = static_cast<uint32_t>(iov);
+    const OutDatagram& d = datagrams[i];
+    if (!d.header.empty()) {
+      std::memcpy(op->headers.data() + at, d.header.data(), d.header.size());
+      op->iovecs[iov++] = {op->headers.data() + at, d.header.size()};
+      at += d.header.size();
+    }
+    if (!d.payload.empty()) {
+      op->iovecs[iov++] = {const_cast<uint8_t*>(d.payload.data()),
+                           d.payload.size()};
+    }
+  }
+  first_iovec[datagrams.size()] = static_cast<uint32_t>(iov);
+
+  GroupBatch(datagrams, options.gso, &groups_);
+  op->messages.resize(groups_.size());
+  const int fd = slot->socket.fd();
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    const Group& group = groups_[g];
+    SendMessage& m = op->messages[g];
+    std::memset(&m.msg, 0, sizeof(m.msg));
+    if (options.to.has_value()) {
+      m.msg.msg_name = const_cast<sockaddr*>(op->to.sockaddr_ptr());
+      m.msg.msg_namelen = op->to.sockaddr_len();
+    }
+    m.msg.msg_iov = &op->iovecs[first_iovec[group.first]];
+    m.msg.msg_iovlen =
+        first_iovec[group.first + group.count] - first_iovec[group.first];
+    m.op = op;
+    m.datagrams = group.count;
+    if (options.gso && group.count > 1) {
+      m.msg.msg_control = m.control;
+      m.msg.msg_controllen = sizeof(m.control);
+      cmsghdr* cmsg = CMSG_FIRSTHDR(&m.msg);
+      cmsg->cmsg_level = SOL_UDP;
+      cmsg->cmsg_type = UDP_SEGMENT;
+      cmsg->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+      uint16_t segment =
+          static_cast<uint16_t>(DatagramSize(datagrams[group.first]));
+      std::memcpy(CMSG_DATA(cmsg), &segment, sizeof(segment));
+    }
+    io_uring_sqe* sqe = GetSqe();
+    if (sqe == nullptr) {
+      CountSendError(EBUSY);
+      continue;
+    }
+    io_uring_prep_sendmsg(sqe, fd, &m.msg, 0);
+    io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(&m) | kTagSend);
+    ++op->pending;
+    ++slots_[token.index()].inflight;
+    ++counters_.send_operations;
+    sends_queued_ = true;
+  }
+  if (op->pending == 0) ReleaseOp(op);
+  return absl::OkStatus();
+}
+
+void IoUringReactor::HandleSend(SendMessage* message, int result) {
+  SendOp* op = message->op;
+  if (result >= 0) {
+    counters_.datagrams_sent += message->datagrams;
+    counters_.bytes_sent += static_cast<uint64_t>(result);
+  } else {
+    CountSendError(-result);
+  }
+  const uint32_t index = op->slot;
+  --slots_[index].inflight;
+  if (--op->pending == 0) ReleaseOp(op);
+  MaybeFinishClose(index);
+}
+
+void IoUringReactor::Deliver(uint32_t index, const ProvidedBuffer& buffer,
+                             int length) {
+  io_uring_recvmsg_out* out =
+      io_uring_recvmsg_validate(buffer.data(), length, &recv_msg_);
+  if (out == nullptr) {
+    ++counters_.recv_errors;
+    return;
+  }
+  if (out->flags & MSG_TRUNC) {
+    ++counters_.datagrams_truncated;
+    return;
+  }
+  Slot& slot = slots_[index];
+  if (slot.state != Slot::State::kActive) return;  // Unwatched meanwhile.
+  SocketAddress from;
+  SocketAddress::FromSockaddr(
+      static_cast<const sockaddr*>(io_uring_recvmsg_name(out)),
+      std::min<socklen_t>(out->namelen, recv_msg_.msg_namelen), &from);
+  const uint8_t* payload =
+      static_cast<const uint8_t*>(io_uring_recvmsg_payload(out, &recv_msg_));
+  const unsigned size =
+      io_uring_recvmsg_payload_length(out, length, &recv_msg_);
+  ++counters_.datagrams_received;
+  counters_.bytes_received += size;
+  slot.handler->OnDatagram(SocketToken(index, slot.generation),
+                           absl::MakeConstSpan(payload, size), from, now_);
+}
+
+void IoUringReactor::HandleRecv(const io_uring_cqe& cqe) {
+  const uint32_t index =
+      static_cast<uint32_t>(cqe.user_data >> 3) & ((uint32_t{1} << 29) - 1);
+  ProvidedBuffer buffer(&buffers_, cqe);  // Returned to the ring at scope end.
+  const bool more = cqe.flags & IORING_CQE_F_MORE;
+  if (!more) {
+    slots_[index].recv_armed = false;
+    --slots_[index].inflight;
+  }
+  if (cqe.res >= 0 && buffer.valid()) {
+    Deliver(index, buffer, cqe.res);
+  } else if (cqe.res == -ENOBUFS) {
+    ++counters_.recv_buffer_exhausted;
+  } else if (cqe.res != -ECANCELED) {
+    ++counters_.recv_errors;
+    LOG_EVERY_N(WARNING, 1000)
+        << "io_uring recvmsg: " << std::strerror(-cqe.res);
+  }
+  if (!more) {
+    if (slots_[index].state == Slot::State::kActive) {
+      ArmRecv(index);
+    } else {
+      MaybeFinishClose(index);
+    }
+  }
+}
+
+void IoUringReactor::HandleCqe(const io_uring_cqe& cqe) {
+  switch (cqe.user_data & kTagMask) {
+    case kTagSend:
+      HandleSend(reinterpret_cast<SendMessage*>(cqe.user_data & ~kTagMask),
+                 cqe.res);
+      break;
+    case kTagRecv:
+      HandleRecv(cqe);
+      break;
+    case kTagWake:
+      ArmWake();
+      break;
+    default:  // kTagCancel: nothing to do.
+      break;
+  }
+}
+
+absl::Status IoUringReactor::RunOnce(absl::Duration max_wait) {
+  UpdateNow();
+  if (!rearm_pending_.empty()) {
+    std::vector<uint32_t> pending;
+    pending.swap(rearm_pending_);
+    for (uint32_t index : pending) {
+      if (slots_[index].state == Slot::State::kActive &&
+          !slots_[index].recv_armed) {
+        ArmRecv(index);
+      }
+    }
+  }
+  const absl::Duration wait = WaitFor(max_wait);
+  __kernel_timespec ts{};
+  __kernel_timespec* timeout = nullptr;
+  if (wait != absl::InfiniteDuration()) {
+    ts.tv_sec = absl::ToInt64Seconds(wait);
+    ts.tv_nsec = absl::ToInt64Nanoseconds(wait - absl::Seconds(ts.tv_sec));
+    timeout = &ts;
+  }
+  io_uring_cqe* first = nullptr;
+  // The one system call of the iteration: submit everything queued, wait.
+  int ret =
+      io_uring_submit_and_wait_timeout(&ring_, &first, 1, timeout, nullptr);
+  if (sends_queued_) {
+    ++counters_.send_system_calls;
+    sends_queued_ = false;
+  }
+  if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EBUSY &&
+      ret != -EAGAIN) {
+    return absl::ErrnoToStatus(-ret, "io_uring_submit_and_wait_timeout");
+  }
+  UpdateNow();
+  // Completions in one batch; handlers may queue more SQEs meanwhile.
+  unsigned head;
+  unsigned seen = 0;
+  io_uring_cqe* cqe;
+  io_uring_for_each_cqe(&ring_, head, cqe) {
+    HandleCqe(*cqe);
+    if (++seen == options_.cq_entries) break;
+  }
+  io_uring_cq_advance(&ring_, seen);
+  FireDueDeadlines();
+  ++counters_.loop_iterations;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Reactor>> CreateIoUringReactor(
+    const ReactorOptions& options) {
+  if (options.force_io_uring_failure_for_testing) {
+    return absl::UnavailableError(
+        "io_uring_queue_init: disabled by force_io_uring_failure_for_testing");
+  }
+  auto reactor = std::make_unique<IoUringReactor>(options);
+  if (absl::Status s = reactor->Init(); !s.ok()) return s;
+  return std::unique_ptr<Reactor>(std::move(reactor));
+}
+
+}  // namespace rackboot::io::internal
