@@ -1,5 +1,9 @@
 #include "proto/dhcp/dhcp_message.h"
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -653,6 +657,49 @@ TEST(BadInputTest, BytesAfterEndAreIgnored) {
       Packet().Opt(kOptionMessageType, {1}).End().Raw({7, 200}).bytes());
   EXPECT_EQ(m.options.size(), 1u);
   EXPECT_EQ(m.wire.original_size, 246u);
+}
+
+// Datagrams captured from real clients and servers (tests/data/README.md).
+TEST(CapturedPacketsTest, ParseAndRewriteByteForByte) {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  const char* workspace = std::getenv("TEST_WORKSPACE");
+  ASSERT_NE(srcdir, nullptr);
+  const std::filesystem::path dir = std::filesystem::path(srcdir) /
+                                    (workspace ? workspace : "rackboot") /
+                                    "tests/data/dhcp";
+  if (!std::filesystem::is_directory(dir)) GTEST_SKIP() << "no captures";
+  int count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    SCOPED_TRACE(name);
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::vector<uint8_t> datagram((std::istreambuf_iterator<char>(in)),
+                                        std::istreambuf_iterator<char>());
+    DhcpMessage m = MustParse(datagram);
+    ++count;
+    EXPECT_TRUE(m.options.MessageType().ok());
+    EXPECT_TRUE(m.MacAddress().has_value());
+    EXPECT_EQ(Rewrite(m), datagram);
+    if (name.find("ipxe-") == 0) {
+      EXPECT_TRUE(m.options.UserClassContains("iPXE"));
+      EXPECT_TRUE(m.options.ClientArchitectures().ok());
+      EXPECT_TRUE(m.options.ClientNetworkInterface().ok());
+      EXPECT_TRUE(m.options.ClientMachineId().ok());
+      EXPECT_TRUE(m.options.MaxMessageSize().ok());
+      EXPECT_TRUE(ParseSubOptions(*m.options.Ipxe(), SubOptionFormat::kPadEnd,
+                                  kOptionIpxeEncapsulated)
+                      .ok());
+    }
+    if (m.op == kBootReply) {
+      EXPECT_TRUE(m.options.ServerIdentifier().ok());
+      EXPECT_TRUE(m.options.LeaseTime().ok());
+    }
+    // The writer's own layout parses back to the same message.
+    DhcpMessage canonical = m;
+    canonical.wire = {};
+    EXPECT_EQ(MustParse(*SerializeDhcpMessage(canonical)), m);
+  }
+  EXPECT_GT(count, 0);
 }
 
 }  // namespace

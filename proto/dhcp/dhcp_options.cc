@@ -182,10 +182,6 @@ std::string Ipv4Address::ToString() const {
 
 // --- DhcpOptions ------------------------------------------------------------
 
-DhcpOptionView DhcpOptions::at(size_t i) const {
-  return {entries_[i].code, DataOf(entries_[i])};
-}
-
 const DhcpOptions::Entry* DhcpOptions::FindEntry(uint8_t code) const {
   for (const Entry& e : entries_) {
     if (e.code == code) return &e;
@@ -195,10 +191,6 @@ const DhcpOptions::Entry* DhcpOptions::FindEntry(uint8_t code) const {
 
 DhcpOptions::Entry* DhcpOptions::FindEntry(uint8_t code) {
   return const_cast<Entry*>(std::as_const(*this).FindEntry(code));
-}
-
-absl::Span<const uint8_t> DhcpOptions::DataOf(const Entry& e) const {
-  return absl::Span<const uint8_t>(storage_).subspan(e.offset, e.size);
 }
 
 absl::optional<absl::Span<const uint8_t>> DhcpOptions::Find(

@@ -185,7 +185,9 @@ class DhcpOptions {
   size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
   // REQUIRES: i < size(). Options in first-appearance order.
-  DhcpOptionView at(size_t i) const;
+  DhcpOptionView at(size_t i) const {
+    return {entries_[i].code, DataOf(entries_[i])};
+  }
 
   bool Has(uint8_t code) const { return FindEntry(code) != nullptr; }
   // The raw bytes of `code`, absent if the message does not carry it.
@@ -282,7 +284,9 @@ class DhcpOptions {
 
   const Entry* FindEntry(uint8_t code) const;
   Entry* FindEntry(uint8_t code);
-  absl::Span<const uint8_t> DataOf(const Entry& e) const;
+  absl::Span<const uint8_t> DataOf(const Entry& e) const {
+    return {storage_.data() + e.offset, e.size};
+  }
   // The option's data, or the NotFound error naming it.
   absl::StatusOr<absl::Span<const uint8_t>> Require(uint8_t code) const;
 
