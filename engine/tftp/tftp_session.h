@@ -132,6 +132,7 @@ class TftpSession {
   const std::string& failure() const { return failure_; }
   const TftpTransferStats& stats() const { return stats_; }
   const std::string& filename() const { return filename_; }
+  const MappedFile& file() const { return *file_; }
   absl::Time started() const { return started_; }
 
  private:

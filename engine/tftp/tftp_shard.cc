@@ -1,0 +1,265 @@
+#include "engine/tftp/tftp_shard.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <utility>
+#include <variant>
+
+#include "absl/strings/str_cat.h"
+#include "engine/io/udp_socket.h"
+#include "glog/logging.h"
+#include "proto/tftp/tftp_options.h"
+#include "proto/tftp/tftp_packet.h"
+
+namespace rackboot {
+namespace {
+
+// IPv4 header, UDP header and the TFTP DATA header.
+constexpr int kDatagramOverhead = 20 + 8 + kTftpHeaderSize;
+
+}  // namespace
+
+TftpShard::TftpShard(io::Reactor* reactor, FileCache* files,
+                     TftpCounters* counters, const TftpShardOptions& options)
+    : reactor_(reactor),
+      files_(files),
+      counters_(counters),
+      options_(options) {}
+
+TftpShard::~TftpShard() {
+  for (auto& [token, transfer] : transfers_) {
+    reactor_->Unwatch(token);
+    counters_->transfers_active.fetch_sub(1, std::memory_order_relaxed);
+  }
+  if (listen_token_.valid()) reactor_->Unwatch(listen_token_);
+}
+
+absl::Status TftpShard::Start() {
+  io::UdpSocketOptions socket_options;
+  socket_options.reuse_port = true;
+  socket_options.bind_to_device = options_.bind_to_device;
+  // A power-on storm sends hundreds of RRQs at once; let the kernel queue them.
+  socket_options.recv_buffer_bytes = 4 << 20;
+  absl::StatusOr<io::UdpSocket> socket =
+      io::UdpSocket::Bind(options_.listen, socket_options);
+  if (!socket.ok()) return socket.status();
+  absl::StatusOr<io::SocketAddress> local = socket->LocalAddress();
+  if (!local.ok()) return local.status();
+  local_address_ = *local;
+  absl::StatusOr<io::SocketToken> token =
+      reactor_->Watch(*std::move(socket), this);
+  if (!token.ok()) return token.status();
+  listen_token_ = *token;
+  return absl::OkStatus();
+}
+
+void TftpShard::OnDatagram(io::SocketToken token,
+                           absl::Span<const uint8_t> bytes,
+                           const io::SocketAddress& from, absl::Time now) {
+  if (token == listen_token_) {
+    OnRequest(bytes, from, now);
+    return;
+  }
+  auto it = transfers_.find(token);
+  if (it == transfers_.end()) return;
+  Transfer& transfer = it->second;
+  if (from != transfer.client) {
+    // RFC 1350 section 4: a packet from a stranger gets ERROR 5; the transfer
+    // goes on.
+    std::array<uint8_t, 64> buf;
+    absl::StatusOr<size_t> n =
+        WriteError(static_cast<uint16_t>(TftpErrorCode::kUnknownTransferId),
+                   "Unknown transfer ID", absl::MakeSpan(buf));
+    if (n.ok()) {
+      io::OutDatagram error{absl::MakeConstSpan(buf.data(), *n), {}};
+      io::SendOptions send;
+      send.to = from;
+      (void)reactor_->Send(token, absl::MakeConstSpan(&error, 1), send);
+    }
+    TftpCounters::Add(counters_->unknown_tid, 1);
+    return;
+  }
+  transfer.session->OnDatagram(bytes, now);
+  Flush(token, transfer, now);
+}
+
+void TftpShard::OnDeadline(io::SocketToken token, absl::Time now) {
+  auto it = transfers_.find(token);
+  if (it == transfers_.end()) return;
+  it->second.session->OnDeadline(now);
+  Flush(token, it->second, now);
+}
+
+void TftpShard::OnRequest(absl::Span<const uint8_t> bytes,
+                          const io::SocketAddress& from, absl::Time now) {
+  absl::StatusOr<TftpPacket> packet = ParseTftpPacket(bytes);
+  const TftpRequest* request =
+      packet.ok() ? std::get_if<TftpRequest>(&*packet) : nullptr;
+  if (request == nullptr) {
+    TftpCounters::Add(counters_->malformed, 1);
+    LOG_EVERY_N(WARNING, 100)
+        << "tftp: ignored a datagram from " << from.ToString()
+        << " on the request port: "
+        << (packet.ok() ? "not a request" : packet.status().message())
+        << " (every 100th such datagram is logged)";
+    if (!packet.ok() && bytes.size() >= 2 && bytes[0] == 0 &&
+        (bytes[1] == 1 || bytes[1] == 2)) {
+      Refuse(from, static_cast<uint16_t>(TftpErrorCode::kIllegalOperation),
+             packet.status().message(), packet.status().message());
+    }
+    return;
+  }
+  if (request->write) {
+    Refuse(from, static_cast<uint16_t>(TftpErrorCode::kAccessViolation),
+           "Write requests are not accepted",
+           absl::StrCat("WRQ for '", request->filename, "'"));
+    return;
+  }
+  if (by_client_.contains(from))
+    return;  // a retransmitted RRQ; the transfer answers it
+  if (transfers_.size() >= options_.max_transfers) {
+    Refuse(from, static_cast<uint16_t>(TftpErrorCode::kNotDefined),
+           "Server busy, try again",
+           absl::StrCat("'", request->filename, "': ", transfers_.size(),
+                        " transfers running on this shard"));
+    return;
+  }
+  absl::StatusOr<std::shared_ptr<const MappedFile>> file =
+      files_->Open(request->filename);
+  if (!file.ok()) {
+    const bool missing = file.status().code() == absl::StatusCode::kNotFound;
+    Refuse(from,
+           static_cast<uint16_t>(missing ? TftpErrorCode::kFileNotFound
+                                         : TftpErrorCode::kAccessViolation),
+           missing ? "File not found" : "Access violation",
+           file.status().message());
+    return;
+  }
+  io::UdpSocketOptions socket_options;
+  socket_options.bind_to_device = options_.bind_to_device;
+  absl::StatusOr<io::UdpSocket> socket =
+      io::UdpSocket::Bind(options_.listen.WithPort(0), socket_options);
+  if (!socket.ok()) {
+    LOG_EVERY_N(ERROR, 100)
+        << "tftp: no socket for a transfer: " << socket.status();
+    Refuse(from, static_cast<uint16_t>(TftpErrorCode::kNotDefined),
+           "Server out of resources", socket.status().message());
+    return;
+  }
+  TftpLimits limits = options_.limits;
+  limits.max_blksize = std::min(limits.max_blksize, PathBlockSizeLimit(from));
+  auto session =
+      std::make_shared<TftpSession>(*request, *std::move(file), limits, now);
+  absl::StatusOr<io::SocketToken> token =
+      reactor_->Watch(*std::move(socket), this);
+  if (!token.ok()) {
+    Refuse(from, static_cast<uint16_t>(TftpErrorCode::kNotDefined),
+           "Server out of resources", token.status().message());
+    return;
+  }
+  counters_->transfers_active.fetch_add(1, std::memory_order_relaxed);
+  by_client_[from] = *token;
+  Transfer& transfer = transfers_[*token];
+  transfer.client = from;
+  transfer.session = std::move(session);
+  Flush(*token, transfer, now);
+}
+
+void TftpShard::Refuse(const io::SocketAddress& client, uint16_t code,
+                       absl::string_view message, absl::string_view why) {
+  TftpCounters::Add(counters_->requests_refused, 1);
+  LOG(INFO) << "tftp refused client=" << client.ToString() << " error=" << code
+            << " (" << TftpErrorCodeName(code) << "): " << why;
+  std::array<uint8_t, 512> buf;
+  absl::StatusOr<size_t> n =
+      WriteError(code, message.substr(0, 256), absl::MakeSpan(buf));
+  if (!n.ok()) return;
+  io::OutDatagram error{absl::MakeConstSpan(buf.data(), *n), {}};
+  io::SendOptions send;
+  send.to = client;
+  (void)reactor_->Send(listen_token_, absl::MakeConstSpan(&error, 1), send);
+}
+
+void TftpShard::Flush(io::SocketToken token, Transfer& transfer,
+                      absl::Time now) {
+  TftpSession& session = *transfer.session;
+  absl::Span<const TftpSession::Datagram> transmit = session.Transmit();
+  if (!transmit.empty()) {
+    out_.clear();
+    for (const TftpSession::Datagram& d : transmit) {
+      out_.push_back({d.head, d.body});
+    }
+    io::SendOptions send;
+    send.to = transfer.client;
+    send.gso = options_.gso && transmit.size() > 1;
+    send.keep_alive = transfer.session;
+    absl::Status sent = reactor_->Send(token, out_, send);
+    LOG_IF(ERROR, !sent.ok()) << "tftp: send to " << transfer.client.ToString()
+                              << " failed: " << sent;
+    session.ClearTransmit();
+  }
+  const TftpTransferStats& stats = session.stats();
+  TftpCounters::Add(counters_->bytes_sent,
+                    stats.bytes_sent - transfer.reported.bytes_sent);
+  TftpCounters::Add(counters_->datagrams_sent,
+                    stats.datagrams_sent - transfer.reported.datagrams_sent);
+  TftpCounters::Add(counters_->retransmits,
+                    stats.retransmits - transfer.reported.retransmits);
+  transfer.reported = stats;
+  if (session.finished()) {
+    Finish(token, transfer, now);
+  } else {
+    reactor_->SetDeadline(token, session.Deadline());
+  }
+}
+
+void TftpShard::Finish(io::SocketToken token, Transfer& transfer,
+                       absl::Time now) {
+  const TftpSession& session = *transfer.session;
+  const TftpTransferStats& stats = session.stats();
+  const bool complete = session.state() == TftpSession::State::kComplete;
+  const absl::Duration duration = now - session.started();
+  LOG(INFO) << "tftp " << (complete ? "sent" : "FAILED")
+            << " client=" << transfer.client.ToString()
+            << " file=" << session.file().relative_path()
+            << " bytes=" << stats.wire_size << " blksize=" << stats.blksize
+            << " windowsize=" << stats.windowsize
+            << " duration=" << absl::FormatDuration(duration)
+            << " retransmits=" << stats.retransmits
+            << (complete ? "" : absl::StrCat(" reason=", session.failure()));
+  if (complete) {
+    TftpCounters::Add(counters_->transfers_completed, 1);
+    counters_->CountDownload(session.file().relative_path());
+  } else {
+    TftpCounters::Add(counters_->transfers_failed, 1);
+  }
+  counters_->transfers_active.fetch_sub(1, std::memory_order_relaxed);
+  reactor_->Unwatch(token);
+  by_client_.erase(transfer.client);
+  transfers_.erase(token);  // `transfer` dangles from here on
+}
+
+uint16_t TftpShard::PathBlockSizeLimit(const io::SocketAddress& client) {
+  // IP_MTU is only known on a connected socket, and the transfer's socket must
+  // stay unconnected (strangers' datagrams must reach it to get ERROR 5;
+  // disconnecting would give up its port), so ask a short-lived probe socket.
+  int mtu = 0;
+  int probe = socket(client.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (probe >= 0) {
+    socklen_t length = sizeof(mtu);
+    if (connect(probe, client.sockaddr_ptr(), client.sockaddr_len()) != 0 ||
+        getsockopt(probe, IPPROTO_IP, IP_MTU, &mtu, &length) != 0) {
+      mtu = 0;
+    }
+    close(probe);
+  }
+  if (mtu <= kDatagramOverhead + kTftpMinBlksize) return kTftpMaxBlksize;
+  return static_cast<uint16_t>(
+      std::min<int>(mtu - kDatagramOverhead, kTftpMaxBlksize));
+}
+
+}  // namespace rackboot
