@@ -159,11 +159,11 @@ size_t Replay(const DhcpMessage& msg, uint8_t* out, size_t limit) {
     size_t& size = area_size[static_cast<int>(item.area)];
     if (item.code == kOptionPad) {
       size += item.length;
-    } else if (item.code == kOptionOverload) {
-      if (wire.overload == 0 || item.area != Area::kOptions) return 0;
-      size += 3;
     } else {
-      if (!msg.options.Has(item.code)) return 0;
+      if (item.code == kOptionOverload ? item.area != Area::kOptions
+                                       : !msg.options.Has(item.code)) {
+        return 0;
+      }
       bytes[item.code] += item.length;
       seen[item.code] = true;
       size += 2 + item.length;
@@ -174,6 +174,8 @@ size_t Replay(const DhcpMessage& msg, uint8_t* out, size_t limit) {
     if (o.code == kOptionOverload) continue;
     if (!seen[o.code] || bytes[o.code] != o.data.size()) return 0;
   }
+  // Option 52 is not in msg.options: its one byte of data is wire.overload.
+  if (bytes[kOptionOverload] != (wire.overload != 0 ? 1u : 0u)) return 0;
   // Each area's items and its end option must fit; file and sname may hold
   // options only if option 52 says so.
   const bool file = wire.overload & 1, sname = wire.overload & 2;
@@ -190,17 +192,14 @@ size_t Replay(const DhcpMessage& msg, uint8_t* out, size_t limit) {
     if (item.code == kOptionPad) {
       std::memset(out + p, 0, item.length);
       p += item.length;
-    } else if (item.code == kOptionOverload) {
-      out[p] = kOptionOverload;
-      out[p + 1] = 1;
-      out[p + 2] = wire.overload;
-      p += 3;
     } else {
-      const absl::Span<const uint8_t> data = *msg.options.Find(item.code);
+      const uint8_t* data = item.code == kOptionOverload
+                                ? &wire.overload
+                                : msg.options.Find(item.code)->data();
       out[p] = item.code;
       out[p + 1] = item.length;
       if (item.length > 0) {
-        std::memcpy(out + p + 2, data.data() + bytes[item.code], item.length);
+        std::memcpy(out + p + 2, data + bytes[item.code], item.length);
       }
       bytes[item.code] += item.length;
       p += 2 + item.length;
@@ -249,7 +248,8 @@ absl::optional<std::array<uint8_t, 6>> DhcpMessage::MacAddress() const {
 std::string DhcpMessage::HardwareAddressString() const {
   std::string s;
   for (size_t i = 0; i < std::min<size_t>(hlen, kChaddrSize); ++i) {
-    absl::StrAppendFormat(&s, i == 0 ? "%02x" : ":%02x", chaddr[i]);
+    if (i > 0) s.push_back(':');
+    absl::StrAppendFormat(&s, "%02x", chaddr[i]);
   }
   return s;
 }

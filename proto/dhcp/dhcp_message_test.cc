@@ -508,6 +508,23 @@ TEST(OverloadParseTest, FileAndSnameInRfc3396Order) {
   EXPECT_EQ(Rewrite(m), datagram);
 }
 
+TEST(OverloadParseTest, SplitOverloadOptionIsRewrittenExactly) {
+  // Found by libFuzzer: 52 as an instance of length 1 and one of length 0
+  // concatenates to a valid overload value (RFC 3396).
+  const std::vector<uint8_t> datagram =
+      Packet()
+          .At(kOffsetFile, {kOptionEnd})
+          .Opt(kOptionOverload, {1})
+          .Pad(2)
+          .Opt(kOptionOverload, std::vector<uint8_t>{})
+          .Opt(kOptionMessageType, {1})
+          .End()
+          .bytes();
+  DhcpMessage m = MustParse(datagram);
+  EXPECT_EQ(m.wire.overload, 1);
+  EXPECT_EQ(Rewrite(m), datagram);
+}
+
 TEST(OverloadParseTest, Errors) {
   auto with_overload = [](uint8_t value) {
     return Packet()
