@@ -1,19 +1,33 @@
 #!/usr/bin/env bash
-# rackbootd's command line: --help lists the daemon's own flags, bad input fails clearly.
+# rackbootd's command line: --help lists the daemon's own flags, bad input fails clearly and
+# starts nothing.
 set -euo pipefail
 rackbootd=$1
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 help=$("$rackbootd" --help)
 grep -q '^Usage: rackbootd' <<<"$help" || fail "--help has no usage line"
-grep -q -- '--config' <<<"$help" || fail "--help does not list --config"
+for flag in tftp_root tftp_listen tftp_max_blksize tftp_max_windowsize io threads dhcp_mode \
+            interface tftp_timeout_ms tftp_max_retries tftp_gso; do
+  grep -q -- "--$flag " <<<"$help" || fail "--help does not list --$flag"
+done
 grep -q -- '--logbuflevel' <<<"$help" && fail "--help lists glog's flags"
 
-"$rackbootd" >/dev/null 2>&1 || fail "plain start did not exit 0"
-
-if out=$("$rackbootd" --no_such_flag 2>&1); then fail "unknown flag accepted"; fi
-grep -q 'no_such_flag' <<<"$out" || fail "unknown flag error does not name it: $out"
-
-if out=$("$rackbootd" stray 2>&1); then fail "stray argument accepted"; fi
-grep -q "unexpected argument 'stray'" <<<"$out" || fail "stray argument error unclear: $out"
+# Each bad start exits non-zero with a message naming what to fix.
+expect_error() {
+  local pattern=$1
+  shift
+  local out
+  if out=$(timeout 10 "$rackbootd" "$@" 2>&1); then fail "accepted: $*"; fi
+  grep -q -- "$pattern" <<<"$out" || fail "error for '$*' does not say '$pattern': $out"
+}
+expect_error "--tftp_root is required"
+expect_error "no_such_flag" --no_such_flag
+expect_error "unexpected argument 'stray'" --tftp_root=/tmp stray
+expect_error "--tftp_root: .*/nonexistent/dir" --tftp_root=/nonexistent/dir --tftp_listen=127.0.0.1:0
+expect_error "--tftp_max_blksize=7 is outside 8..65464" --tftp_root=/tmp --tftp_max_blksize=7
+expect_error "--tftp_max_windowsize=0 is outside" --tftp_root=/tmp --tftp_max_windowsize=0
+expect_error "--tftp_listen" --tftp_root=/tmp --tftp_listen=not-an-address
+expect_error "--io=fast: use 'uring' or 'epoll'" --tftp_root=/tmp --io=fast
+expect_error "DHCP service is not built yet" --tftp_root=/tmp --dhcp_mode=authoritative
 echo PASS
