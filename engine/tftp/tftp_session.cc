@@ -61,7 +61,12 @@ void TftpSession::Negotiate(const TftpRequest& request) {
       accepted.push_back({option.name, absl::StrCat(stats_.blksize)});
     } else if (parsed.tsize) {
       // RFC 2349: in an RRQ the server answers with the size of the file.
-      accepted.push_back({option.name, absl::StrCat(wire_.size())});
+      // Except for an empty file: curl (7.88) refuses an OACK carrying tsize 0
+      // ("invalid tsize"), and leaving the option out is allowed and only means
+      // the size is not announced.
+      if (!wire_.empty()) {
+        accepted.push_back({option.name, absl::StrCat(wire_.size())});
+      }
     } else if (parsed.timeout_seconds) {
       base_timeout_ = timeout_ = absl::Seconds(*parsed.timeout_seconds);
       accepted.push_back(option);

@@ -112,6 +112,19 @@ TEST_F(TftpSessionTest, EmptyFileIsOneEmptyBlock) {
   EXPECT_EQ(s.state(), TftpSession::State::kComplete);
 }
 
+TEST_F(TftpSessionTest, EmptyFileLeavesTsizeOut) {
+  // curl refuses an OACK with tsize 0; with nothing else accepted there is no
+  // OACK at all.
+  TftpSession only_tsize(Rrq({{"tsize", "0"}}), File(""), TftpLimits(), t0_);
+  EXPECT_EQ(Sent(only_tsize), std::vector<std::string>{Data(1, "")});
+  TftpSession with_blksize(Rrq({{"tsize", "0"}, {"blksize", "512"}}), File(""),
+                           TftpLimits(), t0_);
+  EXPECT_EQ(Sent(with_blksize),
+            std::vector<std::string>{std::string("\0\6blksize\0"
+                                                 "512\0",
+                                                 14)});
+}
+
 TEST_F(TftpSessionTest, ExactMultipleEndsWithEmptyBlock) {
   std::string content = Pattern(1024);
   TftpSession s(Rrq(), File(content), TftpLimits(), t0_);
