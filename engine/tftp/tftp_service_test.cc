@@ -1,0 +1,216 @@
+// TftpService over real loopback sockets, on both reactor backends: the
+// behaviour that needs a network between client and server (transfer IDs,
+// retransmitted requests, silent clients).
+#include "engine/tftp/tftp_service.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <variant>
+
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "proto/tftp/tftp_packet.h"
+
+namespace rackboot {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A plain UDP client socket on 127.0.0.1.
+class Client {
+ public:
+  Client() {
+    fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    auto any = io::SocketAddress::Ipv4Loopback(0);
+    EXPECT_EQ(bind(fd_, any.sockaddr_ptr(), any.sockaddr_len()), 0);
+  }
+  ~Client() { close(fd_); }
+
+  void SendTo(const io::SocketAddress& to, const std::vector<uint8_t>& bytes) {
+    ASSERT_EQ(sendto(fd_, bytes.data(), bytes.size(), 0, to.sockaddr_ptr(),
+                     to.sockaddr_len()),
+              static_cast<ssize_t>(bytes.size()));
+  }
+  // The next datagram within `timeout`, with its source; nullopt on timeout.
+  std::optional<std::pair<std::vector<uint8_t>, io::SocketAddress>> Receive(
+      absl::Duration timeout = absl::Seconds(2)) {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, absl::ToInt64Milliseconds(timeout)) != 1)
+      return std::nullopt;
+    std::vector<uint8_t> buf(70000);
+    sockaddr_storage from;
+    socklen_t length = sizeof(from);
+    ssize_t n = recvfrom(fd_, buf.data(), buf.size(), 0,
+                         reinterpret_cast<sockaddr*>(&from), &length);
+    if (n < 0) return std::nullopt;
+    buf.resize(n);
+    io::SocketAddress address;
+    io::SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&from), length,
+                                    &address);
+    return std::make_pair(buf, address);
+  }
+
+ private:
+  int fd_;
+};
+
+std::vector<uint8_t> Rrq(const std::string& name,
+                         std::vector<TftpOption> options = {}) {
+  TftpRequest request;
+  request.filename = name;
+  request.options = std::move(options);
+  std::vector<uint8_t> out(1024);
+  out.resize(*WriteRequest(request, absl::MakeSpan(out)));
+  return out;
+}
+
+std::vector<uint8_t> Ack(uint16_t block) {
+  std::vector<uint8_t> out(4);
+  WriteAck(block, std::span<uint8_t, 4>(out.data(), 4));
+  return out;
+}
+
+TftpPacket Parse(const std::vector<uint8_t>& bytes) {
+  auto packet = ParseTftpPacket(bytes);
+  EXPECT_TRUE(packet.ok()) << packet.status();
+  return packet.ok() ? *packet : TftpPacket(TftpAck{9999});
+}
+
+class TftpServiceTest : public ::testing::TestWithParam<io::IoBackend> {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/tftp_service_test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    std::ofstream(fs::path(dir_) / "file") << std::string(1000, 'k');
+  }
+  void TearDown() override {
+    service_.reset();
+    fs::remove_all(dir_);
+  }
+  void StartService(TftpLimits limits = {}) {
+    TftpServiceOptions options;
+    options.root = dir_;
+    options.threads = 2;
+    options.io = GetParam();
+    options.shard.listen = io::SocketAddress::Ipv4Loopback(0);
+    options.shard.limits = limits;
+    auto service = TftpService::Start(options);
+    ASSERT_TRUE(service.ok()) << service.status();
+    service_ = *std::move(service);
+  }
+  // Waits until `predicate` holds, for up to 5 s.
+  template <typename Predicate>
+  bool Eventually(Predicate predicate) {
+    for (int i = 0; i < 500; ++i) {
+      if (predicate()) return true;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return predicate();
+  }
+
+  std::string dir_;
+  std::unique_ptr<TftpService> service_;
+};
+
+TEST_P(TftpServiceTest, StrangerGetsError5AndTheTransferGoesOn) {
+  StartService();
+  Client client, stranger;
+  client.SendTo(service_->address(), Rrq("file"));
+  auto data1 = client.Receive();
+  ASSERT_TRUE(data1.has_value());
+  const io::SocketAddress tid = data1->second;
+  EXPECT_NE(tid.port(), service_->address().port());  // RFC 1350: a fresh port
+  EXPECT_EQ(std::get<TftpData>(Parse(data1->first)).block, 1);
+
+  stranger.SendTo(tid, Ack(1));
+  auto error = stranger.Receive();
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(std::get<TftpError>(Parse(error->first)).code,
+            static_cast<uint16_t>(TftpErrorCode::kUnknownTransferId));
+  EXPECT_EQ(error->second, tid);
+
+  client.SendTo(tid, Ack(1));
+  auto data2 = client.Receive();
+  ASSERT_TRUE(data2.has_value());
+  TftpData last = std::get<TftpData>(Parse(data2->first));
+  EXPECT_EQ(last.block, 2);
+  EXPECT_EQ(last.payload.size(), 1000u - 512u);
+  client.SendTo(tid, Ack(2));
+  EXPECT_TRUE(Eventually(
+      [&] { return service_->counters().transfers_completed.load() == 1; }));
+  EXPECT_EQ(service_->counters().unknown_tid.load(), 1u);
+  EXPECT_EQ(service_->counters().Downloads("file"), 1u);
+  EXPECT_EQ(service_->counters().transfers_active.load(), 0);
+}
+
+TEST_P(TftpServiceTest, RetransmittedRequestStartsNoSecondTransfer) {
+  StartService();
+  Client client;
+  client.SendTo(service_->address(), Rrq("file"));
+  client.SendTo(service_->address(), Rrq("file"));
+  auto first = client.Receive();
+  ASSERT_TRUE(first.has_value());
+  // Exactly one DATA 1: the second RRQ was recognised as the same client.
+  EXPECT_FALSE(client.Receive(absl::Milliseconds(300)).has_value());
+  EXPECT_EQ(service_->counters().transfers_active.load(), 1);
+}
+
+TEST_P(TftpServiceTest, SilentClientIsRetriedThenAbandoned) {
+  TftpLimits limits;
+  limits.initial_timeout = absl::Milliseconds(20);
+  limits.max_timeout = absl::Milliseconds(40);
+  limits.max_retries = 2;
+  StartService(limits);
+  Client client;
+  client.SendTo(service_->address(),
+                Rrq("file", {{"blksize", "100"}, {"windowsize", "3"}}));
+  auto oack = client.Receive();
+  ASSERT_TRUE(oack.has_value());
+  ASSERT_TRUE(std::holds_alternative<TftpOack>(Parse(oack->first)));
+  client.SendTo(oack->second, Ack(0));
+  int datagrams = 0;
+  while (client.Receive(absl::Milliseconds(500)).has_value()) ++datagrams;
+  EXPECT_EQ(datagrams, 3 * 3);  // the window, then twice again
+  EXPECT_TRUE(Eventually(
+      [&] { return service_->counters().transfers_failed.load() == 1; }));
+  EXPECT_EQ(service_->counters().transfers_active.load(), 0);
+  EXPECT_EQ(service_->counters().retransmits.load(), 6u);
+}
+
+TEST_P(TftpServiceTest, RefusalsAreCountedAndAnswered) {
+  StartService();
+  Client client;
+  client.SendTo(service_->address(), Rrq("missing"));
+  auto error = client.Receive();
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(std::get<TftpError>(Parse(error->first)).code,
+            static_cast<uint16_t>(TftpErrorCode::kFileNotFound));
+  // A malformed request (no mode) gets ERROR 4; other junk on the port is
+  // dropped.
+  client.SendTo(service_->address(), {0, 1, 'f', 0});
+  error = client.Receive();
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(std::get<TftpError>(Parse(error->first)).code,
+            static_cast<uint16_t>(TftpErrorCode::kIllegalOperation));
+  client.SendTo(service_->address(), Ack(5));
+  EXPECT_FALSE(client.Receive(absl::Milliseconds(200)).has_value());
+  EXPECT_EQ(service_->counters().requests_refused.load(), 2u);
+  EXPECT_EQ(service_->counters().malformed.load(), 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, TftpServiceTest,
+                         ::testing::Values(io::IoBackend::kIoUring,
+                                           io::IoBackend::kEpoll),
+                         [](const auto& info) {
+                           return std::string(io::IoBackendName(info.param));
+                         });
+
+}  // namespace
+}  // namespace rackboot
