@@ -39,9 +39,10 @@ absl::StatusOr<std::unique_ptr<TftpService>> TftpService::Start(
                     ? options.threads
                     : std::max(1u, std::thread::hardware_concurrency());
   TftpShardOptions shard_options = options.shard;
+  io::IoBackend backend = options.io;
   for (int i = 0; i < threads; ++i) {
     absl::StatusOr<std::unique_ptr<io::Reactor>> reactor =
-        io::CreateReactor(options.io);
+        io::CreateReactor(backend);
     if (!reactor.ok()) return reactor.status();
     Shard shard;
     shard.reactor = *std::move(reactor);
@@ -58,6 +59,9 @@ absl::StatusOr<std::unique_ptr<TftpService>> TftpService::Start(
       service->address_ = shard.shard->local_address();
       service->backend_ = shard.reactor->backend();
       shard_options.listen = service->address_;
+      // The first shard found out what the kernel allows (and said so once); the others
+      // take the same backend without asking again.
+      backend = service->backend_;
     }
     service->shards_.push_back(std::move(shard));
   }
