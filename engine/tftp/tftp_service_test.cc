@@ -205,6 +205,48 @@ TEST_P(TftpServiceTest, RefusalsAreCountedAndAnswered) {
   EXPECT_EQ(service_->counters().malformed.load(), 2u);
 }
 
+// Downloads the rest of a lock-step transfer whose DATA 1 is `first`; returns
+// the file.
+std::string Finish(Client& client, const std::vector<uint8_t>& first,
+                   const io::SocketAddress& tid) {
+  std::string file;
+  std::vector<uint8_t> datagram = first;
+  for (;;) {
+    TftpData data = std::get<TftpData>(Parse(datagram));
+    file.append(data.payload.begin(), data.payload.end());
+    client.SendTo(tid, Ack(data.block));
+    if (data.payload.size() < kTftpDefaultBlockSize) return file;
+    auto next = client.Receive();
+    if (!next.has_value()) return "timeout";
+    datagram = next->first;
+  }
+}
+
+TEST_P(TftpServiceTest, ReplacedFileIsNewForNewTransfersOnly) {
+  StartService();
+  const std::string old_content(3000, 'o'), new_content(2000, 'n');
+  std::ofstream(fs::path(dir_) / "kernel") << old_content;
+  Client running;
+  running.SendTo(service_->address(), Rrq("kernel"));
+  auto first = running.Receive();
+  ASSERT_TRUE(first.has_value());
+  // Replace by rename, as package managers do, while the first transfer is
+  // under way.
+  std::ofstream(fs::path(dir_) / "kernel.new") << new_content;
+  fs::rename(fs::path(dir_) / "kernel.new", fs::path(dir_) / "kernel");
+  Client fresh;
+  fresh.SendTo(service_->address(), Rrq("kernel"));
+  auto fresh_first = fresh.Receive();
+  ASSERT_TRUE(fresh_first.has_value());
+  EXPECT_EQ(Finish(fresh, fresh_first->first, fresh_first->second),
+            new_content);
+  EXPECT_EQ(Finish(running, first->first, first->second), old_content);
+  EXPECT_TRUE(Eventually(
+      [&] { return service_->counters().transfers_completed.load() == 2; }));
+  EXPECT_TRUE(
+      Eventually([&] { return service_->files().LiveMappings() == 0; }));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, TftpServiceTest,
                          ::testing::Values(io::IoBackend::kIoUring,
                                            io::IoBackend::kEpoll),
