@@ -120,8 +120,10 @@ struct DhcpMessage {
   // moves those into `options` and zeroes the field).
   std::array<uint8_t, kSnameSize> sname{};
   std::array<uint8_t, kFileSize> file{};
-  DhcpOptions options;  // never contains option 52: the writer owns it
-  DhcpWireInfo wire;    // filled by the parser; ignored by operator==
+  // Option 52 is framing: the parser applies and removes it, the writer adds
+  // it when needed and skips any the caller sets.
+  DhcpOptions options;
+  DhcpWireInfo wire;  // filled by the parser; ignored by operator==
 
   bool IsBroadcast() const { return (flags & kFlagBroadcast) != 0; }
   void SetBroadcast(bool on);
