@@ -175,6 +175,33 @@ absl::string_view PxeArchName(uint16_t arch) {
   return arch < std::size(kNames) ? kNames[arch] : "";
 }
 
+absl::StatusOr<Ipv4Address> Ipv4Address::Parse(absl::string_view text) {
+  uint32_t value = 0;
+  int parts = 0;
+  size_t i = 0;
+  while (parts < 4) {
+    size_t start = i;
+    uint32_t part = 0;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9' &&
+           i - start < 3) {
+      part = part * 10 + (text[i] - '0');
+      ++i;
+    }
+    if (i == start || part > 255) break;
+    value = value << 8 | part;
+    ++parts;
+    if (parts < 4) {
+      if (i >= text.size() || text[i] != '.') break;
+      ++i;
+    }
+  }
+  if (parts != 4 || i != text.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", text, "' is not an IPv4 address (a.b.c.d)"));
+  }
+  return Ipv4Address(value);
+}
+
 std::string Ipv4Address::ToString() const {
   return absl::StrCat(value_ >> 24, ".", (value_ >> 16) & 0xff, ".",
                       (value_ >> 8) & 0xff, ".", value_ & 0xff);

@@ -146,11 +146,18 @@ class Ipv4Address {
   constexpr Ipv4Address(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
       : value_(uint32_t{a} << 24 | uint32_t{b} << 16 | uint32_t{c} << 8 | d) {}
 
+  // Parses a dotted quad ("198.18.0.1"); the error names the text.
+  static absl::StatusOr<Ipv4Address> Parse(absl::string_view text);
+
   constexpr uint32_t value() const { return value_; }
   constexpr bool IsUnspecified() const { return value_ == 0; }
   std::string ToString() const;  // dotted quad
 
   friend constexpr auto operator<=>(Ipv4Address, Ipv4Address) = default;
+  template <typename H>
+  friend H AbslHashValue(H h, Ipv4Address a) {
+    return H::combine(std::move(h), a.value_);
+  }
 
  private:
   uint32_t value_ = 0;

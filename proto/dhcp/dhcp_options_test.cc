@@ -414,3 +414,24 @@ TEST(RelayAgentInfoTest, Errors) {
 
 }  // namespace
 }  // namespace rackboot::dhcp
+
+namespace rackboot::dhcp {
+namespace {
+
+TEST(Ipv4AddressTest, ParsesDottedQuadsOnly) {
+  EXPECT_EQ(*Ipv4Address::Parse("198.18.0.1"), Ipv4Address(198, 18, 0, 1));
+  EXPECT_EQ(*Ipv4Address::Parse("0.0.0.0"), Ipv4Address());
+  EXPECT_EQ(Ipv4Address::Parse("255.255.255.255")->value(), 0xffffffffu);
+  for (const char* bad : {"", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4 ",
+                          "a.b.c.d", "1..2.3", "1.2.3.0004", "-1.2.3.4"}) {
+    auto parsed = Ipv4Address::Parse(bad);
+    EXPECT_FALSE(parsed.ok()) << bad;
+    if (!parsed.ok()) {
+      EXPECT_NE(parsed.status().message().find("not an IPv4 address"),
+                std::string::npos);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace rackboot::dhcp
