@@ -1,0 +1,521 @@
+#include "engine/dhcp/dhcp_server.h"
+
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+
+namespace rackboot::dhcp {
+
+struct DhcpServer::Client {
+  Client(const DhcpMessage& m, const DhcpRequestContext& c) : message(m), context(c) {}
+  const DhcpMessage& message;
+  const DhcpRequestContext& context;
+  DhcpMessageType type = DhcpMessageType::kDiscover;
+  ClientKey key;
+  absl::optional<std::array<uint8_t, 6>> mac;
+  const DhcpSubnet* subnet = nullptr;
+  absl::optional<HostDirectory::Host>
+      host;                // the inventory's entry for this MAC
+  bool pxe = false;        // option 60 PXEClient or HTTPClient
+  bool http_boot = false;  // architecture 16: answer "HTTPClient" and a URL
+  bool ipxe = false;       // user class iPXE
+  absl::optional<uint16_t> arch;
+  bool answer = true;     // false: this client gets no reply at all
+  std::string boot_file;  // empty: no boot file in the answer
+};
+
+DhcpServer::DhcpServer(DhcpServerConfig config, LeaseTable* leases,
+                       HostDirectory* hosts, LeaseLog* log)
+    : config_(std::move(config)), leases_(leases), hosts_(hosts), log_(log) {}
+
+absl::optional<DhcpReply> DhcpServer::Handle(const DhcpMessage& request,
+                                             const DhcpRequestContext& context,
+                                             absl::Time now) {
+  if (request.op != kBootRequest) {
+    ++counters_.not_for_us;
+    return absl::nullopt;
+  }
+  absl::StatusOr<DhcpMessageType> type = request.options.MessageType();
+  if (!type.ok() || static_cast<int>(*type) < 1 ||
+      static_cast<int>(*type) > 8) {
+    ++counters_.received[0];  // BOOTP without option 53, or garbage: not ours
+                              // to answer
+    return absl::nullopt;
+  }
+  ++counters_.received[static_cast<int>(*type)];
+  Client client(request, context);
+  client.type = *type;
+  absl::StatusOr<absl::Span<const uint8_t>> id = request.options.ClientId();
+  if (id.ok() && !id->empty()) {
+    client.key = ClientKey::FromClientId(*id);
+  } else {
+    client.key = ClientKey::FromHardware(
+        request.htype,
+        absl::MakeConstSpan(request.chaddr.data(), request.hlen));
+  }
+  client.mac = request.MacAddress();
+  // RFC 2131 4.3.1: the subnet is the relay's (giaddr), else the client's own
+  // address's (renewing, informing), else the one the server itself is on.
+  Ipv4Address where = !request.giaddr.IsUnspecified() ? request.giaddr
+                      : !request.ciaddr.IsUnspecified()
+                          ? request.ciaddr
+                          : config_.server_address;
+  for (const DhcpSubnet& subnet : config_.subnets) {
+    if (subnet.Contains(where)) {
+      client.subnet = &subnet;
+      break;
+    }
+  }
+  absl::StatusOr<absl::string_view> vendor = request.options.VendorClassId();
+  if (vendor.ok()) {
+    client.pxe = absl::StartsWith(*vendor, "PXEClient");
+    client.http_boot = absl::StartsWith(*vendor, "HTTPClient");
+    client.pxe = client.pxe || client.http_boot;
+  }
+  absl::StatusOr<std::vector<uint16_t>> arch =
+      request.options.ClientArchitectures();
+  if (arch.ok() && !arch->empty()) client.arch = (*arch)[0];
+  client.ipxe = request.options.UserClassContains("iPXE");
+  if (client.mac.has_value()) client.host = hosts_->FindByMac(*client.mac);
+  if (!Decide(client, now)) return absl::nullopt;
+
+  if (config_.mode == DhcpMode::kProxy) return OnProxy(client);
+  if (context.local_port != 67) {
+    ++counters_.not_for_us;  // port 4011 is only for proxyDHCP
+    return absl::nullopt;
+  }
+  if (client.subnet == nullptr) {
+    ++counters_.no_subnet;
+    LOG_EVERY_N(WARNING, 100)
+        << "dhcp: " << DhcpMessageTypeName(client.type) << " from "
+        << request.HardwareAddressString() << " via " << where.ToString()
+        << ": no subnet configured there";
+    return absl::nullopt;
+  }
+  switch (client.type) {
+    case DhcpMessageType::kDiscover:
+      return OnDiscover(client, now);
+    case DhcpMessageType::kRequest:
+      return OnRequest(client, now);
+    case DhcpMessageType::kDecline:
+      return OnDecline(client, now);
+    case DhcpMessageType::kRelease:
+      return OnRelease(client, now);
+    case DhcpMessageType::kInform:
+      return OnInform(client);
+    default:  // OFFER, ACK, NAK: server messages
+      ++counters_.not_for_us;
+      return absl::nullopt;
+  }
+}
+
+bool DhcpServer::Decide(Client& client, absl::Time now) {
+  if (!client.pxe)
+    return true;  // an ordinary DHCP client: an address, no boot answer
+  if (!client.host.has_value()) {
+    ++counters_.pxe_unknown;
+    switch (config_.unknown_pxe) {
+      case UnknownPxePolicy::kIgnore:
+        return false;
+      case UnknownPxePolicy::kDiscover:
+        if (client.mac.has_value()) {
+          hosts_->RecordDiscovered(
+              *client.mac,
+              absl::StrCat("arch=", client.arch.value_or(0),
+                           client.ipxe ? " ipxe" : "", " ",
+                           client.message.options.VendorClassId().value_or("")),
+              now);
+        }
+        return false;
+      case UnknownPxePolicy::kLocalBoot:
+        return config_.mode !=
+               DhcpMode::kProxy;  // an address without a boot file
+    }
+  }
+  if (client.host->purpose == BootPurpose::kLocalBoot) {
+    ++counters_.pxe_localboot;
+    // In proxy mode there is nothing to say: no boot file is the local-boot
+    // answer.
+    return config_.mode != DhcpMode::kProxy;
+  }
+  const BootFiles& boot = config_.boot;
+  if (client.ipxe && !boot.ipxe_script.empty()) {
+    // iPXE is already running: hand it the script, never iPXE again (no
+    // chainload loop).
+    client.boot_file = boot.ipxe_script;
+  } else {
+    switch (client.arch.value_or(0)) {
+      case 0:
+        client.boot_file = boot.bios;
+        break;
+      case 6:
+        client.boot_file = boot.uefi_ia32;
+        break;
+      case 7:
+      case 9:  // RFC 4578's table and IANA disagree; firmware sends both for
+               // x64 UEFI
+        client.boot_file = boot.uefi_x64;
+        break;
+      case 11:
+        client.boot_file = boot.arm64;
+        break;
+      case 16:
+        client.boot_file = boot.http_boot_url;
+        break;
+      default:
+        break;
+    }
+  }
+  if (client.boot_file.empty()) {
+    LOG_EVERY_N(WARNING, 20)
+        << "dhcp: " << client.host->hostname << " is armed for install "
+        << "but no boot file is configured for architecture "
+        << client.arch.value_or(0) << (client.ipxe ? " (iPXE)" : "")
+        << "; answering without one";
+    return config_.mode != DhcpMode::kProxy;
+  }
+  ++counters_.pxe_install;
+  return true;
+}
+
+bool DhcpServer::Available(const Client& client, Ipv4Address address,
+                           absl::Time now) const {
+  const DhcpSubnet& subnet = *client.subnet;
+  if (!subnet.Contains(address) || address == subnet.network ||
+      address == subnet.broadcast() || address == config_.server_address) {
+    return false;
+  }
+  const Lease* lease = leases_->Find(address);
+  if (lease == nullptr) return false;  // not an address this server manages
+  if (lease->Holds(now) && !(lease->client == client.key)) return false;
+  // A reservation belongs to its host alone.
+  absl::optional<std::array<uint8_t, 6>> owner = hosts_->ReservedFor(address);
+  if (owner.has_value() && owner != client.mac) return false;
+  return true;
+}
+
+absl::optional<Ipv4Address> DhcpServer::ChooseAddress(const Client& client,
+                                                      absl::Time now) {
+  const DhcpSubnet& subnet = *client.subnet;
+  if (client.host.has_value() && client.host->reserved.has_value() &&
+      Available(client, *client.host->reserved, now)) {
+    return client.host->reserved;
+  }
+  const Lease* previous = leases_->FindByClient(client.key);
+  if (previous != nullptr && previous->state != LeaseState::kDeclined &&
+      Available(client, previous->address, now)) {
+    return previous->address;
+  }
+  if (!subnet.pool.has_value()) return absl::nullopt;
+  const auto [first, last] = *subnet.pool;
+  absl::StatusOr<Ipv4Address> requested =
+      client.message.options.RequestedAddress();
+  if (requested.ok() && *requested >= first && *requested <= last &&
+      Available(client, *requested, now)) {
+    return *requested;
+  }
+  return leases_->AllocateFree(first, last, now);
+}
+
+absl::optional<DhcpReply> DhcpServer::OnDiscover(const Client& client,
+                                                 absl::Time now) {
+  absl::optional<Ipv4Address> address = ChooseAddress(client, now);
+  if (!address.has_value()) {
+    ++counters_.pool_exhausted;
+    LOG_EVERY_N(WARNING, 100) << "dhcp: no free address for "
+                              << client.message.HardwareAddressString()
+                              << " in " << client.subnet->network.ToString()
+                              << "/" << client.subnet->prefix_length;
+    return absl::nullopt;
+  }
+  const Lease* existing = leases_->Find(*address);
+  if (!(existing->state == LeaseState::kBound &&
+        existing->client == client.key && existing->Holds(now))) {
+    // Held briefly so that concurrent DISCOVERs are not offered the same
+    // address. Not journaled: an offer lost in a crash costs the client one
+    // more DISCOVER.
+    Lease offer;
+    offer.address = *address;
+    offer.state = LeaseState::kOffered;
+    offer.client = client.key;
+    if (client.mac.has_value()) offer.mac = *client.mac;
+    offer.expires = now + config_.offer_time;
+    leases_->Put(offer);
+  }
+  DhcpReply reply = Reply(client, DhcpMessageType::kOffer);
+  reply.message.yiaddr = *address;
+  AddSubnetOptions(client, reply);
+  AddBootOptions(client, reply);
+  Deliver(client, reply);
+  ++counters_.offers;
+  return reply;
+}
+
+absl::optional<DhcpReply> DhcpServer::OnRequest(const Client& client,
+                                                absl::Time now) {
+  const DhcpMessage& request = client.message;
+  absl::StatusOr<Ipv4Address> server_id = request.options.ServerIdentifier();
+  absl::StatusOr<Ipv4Address> requested = request.options.RequestedAddress();
+  const Lease* mine = leases_->FindByClient(client.key);
+  Ipv4Address address;
+  if (server_id.ok()) {
+    // SELECTING (RFC 2131 4.3.2): the client chose among the offers.
+    if (*server_id != config_.server_address) {
+      ++counters_.not_for_us;
+      if (mine != nullptr && mine->state == LeaseState::kOffered) {
+        leases_->Erase(mine->address);  // it took another server's offer
+      }
+      return absl::nullopt;
+    }
+    if (!requested.ok()) {
+      ++counters_.malformed;
+      return Nak(client, "SELECTING without a requested address");
+    }
+    address = *requested;
+  } else if (requested.ok()) {
+    // INIT-REBOOT: the client asks to keep a lease it remembers. Authoritative
+    // for the subnet, the server NAKs what it cannot confirm so the client
+    // starts over.
+    address = *requested;
+    const bool reserved_here =
+        client.host.has_value() && client.host->reserved == address;
+    if (!reserved_here && (mine == nullptr || mine->address != address)) {
+      return Nak(client, "no lease on record for that address");
+    }
+  } else if (!request.ciaddr.IsUnspecified()) {
+    // RENEWING (unicast) or REBINDING (broadcast): extend the lease on ciaddr.
+    address = request.ciaddr;
+  } else {
+    ++counters_.malformed;
+    return absl::nullopt;  // no address named anywhere: nothing to answer (RFC
+                           // 2131 4.3.2)
+  }
+  if (!client.subnet->Contains(address))
+    return Nak(client, "address not on this subnet");
+  if (!Available(client, address, now))
+    return Nak(client, "address belongs to another client");
+  const bool reserved_here =
+      client.host.has_value() && client.host->reserved == address;
+  const bool in_pool = client.subnet->pool.has_value() &&
+                       address >= client.subnet->pool->first &&
+                       address <= client.subnet->pool->second;
+  if (!reserved_here && !in_pool)
+    return Nak(client, "address outside the pool");
+  DhcpReply reply = Reply(client, DhcpMessageType::kAck);
+  reply.message.yiaddr = address;
+  reply.message.ciaddr = request.ciaddr;
+  AddSubnetOptions(client, reply);
+  AddBootOptions(client, reply);
+  reply.durable_seq = Bind(client, address, now);
+  Deliver(client, reply);
+  ++counters_.acks;
+  return reply;
+}
+
+uint64_t DhcpServer::Bind(const Client& client, Ipv4Address address,
+                          absl::Time now) {
+  Lease lease;
+  lease.address = address;
+  lease.state = LeaseState::kBound;
+  lease.client = client.key;
+  if (client.mac.has_value()) lease.mac = *client.mac;
+  lease.expires = now + config_.lease_time;
+  leases_->Put(lease);
+  return log_->Append(lease);
+}
+
+absl::optional<DhcpReply> DhcpServer::OnDecline(const Client& client,
+                                                absl::Time now) {
+  // RFC 2131 4.3.3: the client found the address in use (ARP); keep it out of
+  // circulation.
+  absl::StatusOr<Ipv4Address> address =
+      client.message.options.RequestedAddress();
+  if (!address.ok()) {
+    ++counters_.malformed;
+    return absl::nullopt;
+  }
+  const Lease* lease = leases_->Find(*address);
+  if (lease == nullptr || !(lease->client == client.key)) return absl::nullopt;
+  Lease declined = *lease;
+  declined.state = LeaseState::kDeclined;
+  declined.expires = now + config_.decline_time;
+  leases_->Put(declined);
+  log_->Append(declined);
+  ++counters_.declines;
+  LOG(WARNING) << "dhcp: " << client.message.HardwareAddressString()
+               << " declined " << address->ToString()
+               << " (in use by another host?); quarantined for "
+               << absl::FormatDuration(config_.decline_time);
+  return absl::nullopt;
+}
+
+absl::optional<DhcpReply> DhcpServer::OnRelease(const Client& client,
+                                                absl::Time now) {
+  const Lease* lease = leases_->Find(client.message.ciaddr);
+  if (lease == nullptr || !(lease->client == client.key) ||
+      lease->state != LeaseState::kBound) {
+    return absl::nullopt;
+  }
+  // Remembered for the client: its next DISCOVER gets the same address if still
+  // free.
+  Lease released = *lease;
+  released.state = LeaseState::kReleased;
+  released.expires = now;
+  leases_->Put(released);
+  log_->Append(released);
+  ++counters_.releases;
+  return absl::nullopt;
+}
+
+absl::optional<DhcpReply> DhcpServer::OnInform(const Client& client) {
+  // RFC 2131 4.3.5: configuration only; no yiaddr, no lease time.
+  DhcpReply reply = Reply(client, DhcpMessageType::kAck);
+  reply.message.ciaddr = client.message.ciaddr;
+  AddSubnetOptions(client, reply);
+  reply.message.options.Remove(kOptionLeaseTime);
+  reply.message.options.Remove(kOptionRenewalTime);
+  reply.message.options.Remove(kOptionRebindingTime);
+  Deliver(client, reply);
+  ++counters_.informs;
+  return reply;
+}
+
+absl::optional<DhcpReply> DhcpServer::OnProxy(const Client& client) {
+  // proxyDHCP (PXE specification 2.1, section 2.2.5): boot information without
+  // addresses, for PXE clients only; the site's own DHCP server hands out the
+  // address.
+  if (!client.pxe || client.boot_file.empty()) {
+    ++counters_.not_for_us;
+    return absl::nullopt;
+  }
+  DhcpReply reply;
+  if (client.type == DhcpMessageType::kDiscover &&
+      client.context.local_port == 67) {
+    reply = Reply(client, DhcpMessageType::kOffer);
+  } else if (client.type == DhcpMessageType::kRequest &&
+             client.context.local_port == 4011) {
+    reply = Reply(client, DhcpMessageType::kAck);
+  } else {
+    ++counters_.not_for_us;  // the DHCP server's business
+    return absl::nullopt;
+  }
+  AddBootOptions(client, reply);
+  // PXE_DISCOVERY_CONTROL bit 3: download the boot file named here, skip boot
+  // server discovery and menus.
+  PxeVendorOptions vendor;
+  vendor.discovery_control = 8;
+  absl::StatusOr<std::vector<uint8_t>> encoded = WritePxeVendorOptions(vendor);
+  if (encoded.ok())
+    reply.message.options.SetBytes(kOptionVendorSpecific, *encoded);
+  Deliver(client, reply);
+  if (client.context.local_port == 4011) {
+    reply.delivery = DhcpReply::Delivery::kUnicast;
+    reply.to = client.context.source;
+    reply.port = client.context.source_port;
+  }
+  reply.type == DhcpMessageType::kOffer ? ++counters_.offers : ++counters_.acks;
+  return reply;
+}
+
+DhcpReply DhcpServer::Reply(const Client& client, DhcpMessageType type) const {
+  const DhcpMessage& request = client.message;
+  DhcpReply reply;
+  reply.type = type;
+  DhcpMessage& m = reply.message;
+  m.op = kBootReply;
+  m.htype = request.htype;
+  m.hlen = request.hlen;
+  m.xid = request.xid;
+  m.flags = request.flags;
+  m.giaddr = request.giaddr;
+  m.chaddr = request.chaddr;
+  m.options.SetU8(kOptionMessageType, static_cast<uint8_t>(type));
+  m.options.SetIpv4(kOptionServerIdentifier, config_.server_address);
+  absl::StatusOr<uint16_t> max_size = request.options.MaxMessageSize();
+  if (max_size.ok()) reply.max_message_size = *max_size;
+  return reply;
+}
+
+void DhcpServer::AddSubnetOptions(const Client& client,
+                                  DhcpReply& reply) const {
+  const DhcpSubnet& subnet = *client.subnet;
+  DhcpOptions& o = reply.message.options;
+  const int64_t lease = absl::ToInt64Seconds(config_.lease_time);
+  o.SetU32(kOptionLeaseTime, static_cast<uint32_t>(lease));
+  o.SetU32(kOptionRenewalTime,
+           static_cast<uint32_t>(lease / 2));  // RFC 2131 4.4.5
+  o.SetU32(kOptionRebindingTime, static_cast<uint32_t>(lease * 7 / 8));
+  o.SetIpv4(kOptionSubnetMask, subnet.netmask());
+  o.SetIpv4(kOptionBroadcastAddress, subnet.broadcast());
+  if (subnet.router.has_value()) o.SetIpv4List(kOptionRouter, {*subnet.router});
+  if (!subnet.dns.empty()) o.SetIpv4List(kOptionDnsServer, subnet.dns);
+  if (!subnet.domain.empty()) o.SetString(kOptionDomainName, subnet.domain);
+  if (client.host.has_value() && !client.host->hostname.empty()) {
+    o.SetString(kOptionHostName, client.host->hostname);
+  }
+}
+
+void DhcpServer::AddBootOptions(const Client& client, DhcpReply& reply) const {
+  if (client.boot_file.empty()) return;
+  DhcpMessage& m = reply.message;
+  m.siaddr = config_.server_address;  // next-server: the TFTP server
+  // Classic PXE ROMs read the file field; newer clients option 67. Send both
+  // when it fits.
+  if (client.boot_file.size() < kFileSize)
+    (void)m.SetBootFileName(client.boot_file);
+  m.options.SetString(kOptionTftpServerName, config_.server_address.ToString());
+  m.options.SetString(kOptionBootfileName, client.boot_file);
+  // PXE 2.1: a PXE server's answers carry option 60 "PXEClient" (UEFI HTTP
+  // boot: "HTTPClient").
+  m.options.SetString(kOptionVendorClassId,
+                      client.http_boot ? "HTTPClient" : "PXEClient");
+  absl::optional<absl::Span<const uint8_t>> uuid =
+      client.message.options.Find(kOptionClientMachineId);
+  if (uuid.has_value()) m.options.SetBytes(kOptionClientMachineId, *uuid);
+}
+
+void DhcpServer::Deliver(const Client& client, DhcpReply& reply) const {
+  const DhcpMessage& request = client.message;
+  DhcpMessage& m = reply.message;
+  // RFC 2131 4.1, in its order of precedence.
+  if (!request.giaddr.IsUnspecified()) {
+    reply.delivery = DhcpReply::Delivery::kUnicast;
+    reply.to = request.giaddr;
+    reply.port = 67;
+    if (reply.type == DhcpMessageType::kNak) m.SetBroadcast(true);
+  } else if (reply.type == DhcpMessageType::kNak) {
+    reply.delivery = DhcpReply::Delivery::kBroadcast;
+  } else if (!request.ciaddr.IsUnspecified()) {
+    reply.delivery = DhcpReply::Delivery::kUnicast;
+    reply.to = request.ciaddr;
+    reply.port = 68;
+  } else if (request.IsBroadcast() || !client.mac.has_value() ||
+             m.yiaddr.IsUnspecified()) {
+    reply.delivery = DhcpReply::Delivery::kBroadcast;
+  } else {
+    reply.delivery = DhcpReply::Delivery::kUnicastHw;
+    reply.to = m.yiaddr;
+    reply.mac = *client.mac;
+  }
+  // RFC 3046 2.2: the relay agent information comes back unchanged, as the last
+  // option.
+  absl::optional<absl::Span<const uint8_t>> relay =
+      request.options.Find(kOptionRelayAgentInfo);
+  if (relay.has_value() && !request.giaddr.IsUnspecified()) {
+    m.options.SetBytes(kOptionRelayAgentInfo, *relay);
+  }
+}
+
+DhcpReply DhcpServer::Nak(const Client& client, absl::string_view why) {
+  ++counters_.naks;
+  VLOG(1) << "dhcp: NAK " << client.message.HardwareAddressString() << ": "
+          << why;
+  DhcpReply reply = Reply(client, DhcpMessageType::kNak);
+  reply.message.options.SetString(56, why);  // RFC 2132 9.9: message
+  Deliver(client, reply);
+  return reply;
+}
+
+}  // namespace rackboot::dhcp

@@ -1,0 +1,504 @@
+#include "engine/dhcp/dhcp_server.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "gtest/gtest.h"
+#include "proto/dhcp/dhcp_message.h"
+
+namespace rackboot::dhcp {
+namespace {
+
+using Mac = std::array<uint8_t, 6>;
+
+class FakeHosts : public HostDirectory {
+ public:
+  absl::optional<Host> FindByMac(const Mac& mac) const override {
+    auto it = hosts.find(mac);
+    if (it == hosts.end()) return absl::nullopt;
+    return it->second;
+  }
+  absl::optional<Mac> ReservedFor(Ipv4Address address) const override {
+    for (const auto& [mac, host] : hosts) {
+      if (host.reserved == address) return mac;
+    }
+    return absl::nullopt;
+  }
+  void RecordDiscovered(const Mac& mac, const std::string& detail,
+                        absl::Time) override {
+    discovered.emplace_back(mac, detail);
+  }
+  std::map<Mac, Host> hosts;
+  std::vector<std::pair<Mac, std::string>> discovered;
+};
+
+class FakeLog : public LeaseLog {
+ public:
+  uint64_t Append(const Lease& lease) override {
+    records.push_back(lease);
+    return records.size();
+  }
+  std::vector<Lease> records;
+};
+
+constexpr Ipv4Address kServer(198, 18, 0, 1);
+constexpr Mac kMacA = {0x52, 0x54, 0, 0, 0, 0x0a};
+constexpr Mac kMacB = {0x52, 0x54, 0, 0, 0, 0x0b};
+constexpr Mac kMacC = {0x52, 0x54, 0, 0, 0, 0x0c};
+
+DhcpServerConfig Config() {
+  DhcpServerConfig config;
+  config.mode = DhcpMode::kAuthoritative;
+  config.server_address = kServer;
+  config.lease_time = absl::Hours(1);
+  config.offer_time = absl::Seconds(30);
+  config.decline_time = absl::Minutes(10);
+  DhcpSubnet lab;
+  lab.network = Ipv4Address(198, 18, 0, 0);
+  lab.prefix_length = 24;
+  lab.pool = {{Ipv4Address(198, 18, 0, 100), Ipv4Address(198, 18, 0, 102)}};
+  lab.router = kServer;
+  lab.dns = {kServer};
+  lab.domain = "lab.example";
+  config.subnets.push_back(lab);
+  DhcpSubnet remote;  // behind a relay
+  remote.network = Ipv4Address(198, 19, 7, 0);
+  remote.prefix_length = 24;
+  remote.pool = {{Ipv4Address(198, 19, 7, 10), Ipv4Address(198, 19, 7, 20)}};
+  remote.router = Ipv4Address(198, 19, 7, 1);
+  config.subnets.push_back(remote);
+  config.boot.bios = "pxelinux.0";
+  config.boot.uefi_x64 = "bootnetx64.efi";
+  config.boot.arm64 = "grubaa64.efi";
+  config.boot.http_boot_url = "http://198.18.0.1:8080/boot/bootx64.efi";
+  config.boot.ipxe_script = "http://198.18.0.1:8080/boot.ipxe";
+  return config;
+}
+
+class DhcpServerTest : public ::testing::Test {
+ protected:
+  DhcpServerTest() {
+    std::vector<AddressRange> ranges = {
+        *AddressRange::Hosts(Ipv4Address(198, 18, 0, 0), 24),
+        *AddressRange::Hosts(Ipv4Address(198, 19, 7, 0), 24)};
+    leases_ = *LeaseTable::Create(ranges);
+  }
+
+  void Start(DhcpServerConfig config = Config()) {
+    server_ =
+        std::make_unique<DhcpServer>(config, leases_.get(), &hosts_, &log_);
+  }
+
+  static DhcpMessage Message(DhcpMessageType type, const Mac& mac,
+                             uint32_t xid = 0x1234) {
+    DhcpMessage m;
+    m.op = kBootRequest;
+    m.xid = xid;
+    std::copy(mac.begin(), mac.end(), m.chaddr.begin());
+    m.options.SetU8(kOptionMessageType, static_cast<uint8_t>(type));
+    return m;
+  }
+  static DhcpMessage Pxe(DhcpMessageType type, const Mac& mac, uint16_t arch) {
+    DhcpMessage m = Message(type, mac);
+    m.options.SetString(kOptionVendorClassId,
+                        absl::StrCat(arch == 16 ? "HTTPClient" : "PXEClient",
+                                     ":Arch:0000", arch, ":UNDI:003016"));
+    m.options.SetU16(kOptionClientArchitecture, arch);
+    return m;
+  }
+  absl::optional<DhcpReply> Handle(const DhcpMessage& m,
+                                   DhcpRequestContext ctx = {}) {
+    // Every reply must also be writable within the client's limit.
+    absl::optional<DhcpReply> reply = server_->Handle(m, ctx, now_);
+    if (reply.has_value()) {
+      absl::StatusOr<std::vector<uint8_t>> wire = SerializeDhcpMessage(
+          reply->message, {.max_message_size = reply->max_message_size});
+      EXPECT_TRUE(wire.ok()) << wire.status();
+    }
+    return reply;
+  }
+  // DISCOVER, then REQUEST of the offered address; returns the ACK.
+  DhcpReply Dora(const DhcpMessage& discover) {
+    absl::optional<DhcpReply> offer = Handle(discover);
+    EXPECT_TRUE(offer.has_value());
+    if (!offer) return {};
+    DhcpMessage request = discover;
+    request.options.SetU8(kOptionMessageType,
+                          static_cast<uint8_t>(DhcpMessageType::kRequest));
+    request.options.SetIpv4(kOptionServerIdentifier, kServer);
+    request.options.SetIpv4(kOptionRequestedAddress, offer->message.yiaddr);
+    absl::optional<DhcpReply> ack = Handle(request);
+    EXPECT_TRUE(ack.has_value());
+    return ack.value_or(DhcpReply{});
+  }
+
+  absl::Time now_ = absl::FromUnixSeconds(1'800'000'000);
+  std::unique_ptr<LeaseTable> leases_;
+  FakeHosts hosts_;
+  FakeLog log_;
+  std::unique_ptr<DhcpServer> server_;
+};
+
+TEST_F(DhcpServerTest, DiscoverRequestAck) {
+  Start();
+  DhcpMessage discover = Message(DhcpMessageType::kDiscover, kMacA);
+  discover.options.SetU16(kOptionMaxMessageSize, 1472);
+  absl::optional<DhcpReply> offer = Handle(discover);
+  ASSERT_TRUE(offer.has_value());
+  EXPECT_EQ(offer->type, DhcpMessageType::kOffer);
+  EXPECT_EQ(offer->message.op, kBootReply);
+  EXPECT_EQ(offer->message.xid, 0x1234u);
+  EXPECT_EQ(offer->message.yiaddr, Ipv4Address(198, 18, 0, 100));
+  EXPECT_EQ(offer->max_message_size, 1472u);
+  const DhcpOptions& o = offer->message.options;
+  EXPECT_EQ(*o.ServerIdentifier(), kServer);
+  EXPECT_EQ(*o.LeaseTime(), 3600u);
+  EXPECT_EQ(*o.T1(), 1800u);
+  EXPECT_EQ(*o.T2(), 3150u);
+  EXPECT_EQ(*o.SubnetMask(), Ipv4Address(255, 255, 255, 0));
+  EXPECT_EQ(*o.Routers(), std::vector<Ipv4Address>{kServer});
+  EXPECT_EQ(*o.DnsServers(), std::vector<Ipv4Address>{kServer});
+  EXPECT_EQ(*o.DomainName(), "lab.example");
+  EXPECT_FALSE(o.Has(kOptionBootfileName));  // not a PXE client
+  // Without the broadcast flag the offer goes to the new address at the
+  // client's MAC.
+  EXPECT_EQ(offer->delivery, DhcpReply::Delivery::kUnicastHw);
+  EXPECT_EQ(offer->mac, kMacA);
+  EXPECT_EQ(offer->durable_seq, 0u);
+  EXPECT_TRUE(log_.records.empty());  // offers are not journaled
+
+  DhcpReply ack = Dora(discover);
+  EXPECT_EQ(ack.type, DhcpMessageType::kAck);
+  EXPECT_EQ(ack.message.yiaddr, Ipv4Address(198, 18, 0, 100));
+  ASSERT_EQ(log_.records.size(), 1u);
+  EXPECT_EQ(ack.durable_seq, 1u);  // may leave once record 1 is on disk
+  EXPECT_EQ(log_.records[0].state, LeaseState::kBound);
+  EXPECT_EQ(log_.records[0].mac, kMacA);
+  EXPECT_EQ(log_.records[0].expires, now_ + absl::Hours(1));
+  EXPECT_EQ(leases_->Lookup(Ipv4Address(198, 18, 0, 100))->state,
+            LeaseState::kBound);
+}
+
+TEST_F(DhcpServerTest, BroadcastFlagIsHonoured) {
+  Start();
+  DhcpMessage discover = Message(DhcpMessageType::kDiscover, kMacA);
+  discover.SetBroadcast(true);
+  EXPECT_EQ(Handle(discover)->delivery, DhcpReply::Delivery::kBroadcast);
+}
+
+TEST_F(DhcpServerTest,
+       ConcurrentDiscoversGetDifferentAddressesUntilThePoolRunsOut) {
+  Start();
+  EXPECT_EQ(Handle(Message(DhcpMessageType::kDiscover, kMacA))->message.yiaddr,
+            Ipv4Address(198, 18, 0, 100));
+  EXPECT_EQ(Handle(Message(DhcpMessageType::kDiscover, kMacB))->message.yiaddr,
+            Ipv4Address(198, 18, 0, 101));
+  EXPECT_EQ(Handle(Message(DhcpMessageType::kDiscover, kMacC))->message.yiaddr,
+            Ipv4Address(198, 18, 0, 102));
+  EXPECT_FALSE(Handle(Message(DhcpMessageType::kDiscover, {2, 0, 0, 0, 0, 9}))
+                   .has_value());
+  EXPECT_EQ(server_->counters().pool_exhausted, 1u);
+  // Offers lapse: after offer_time the addresses are free again.
+  now_ += absl::Seconds(31);
+  EXPECT_TRUE(Handle(Message(DhcpMessageType::kDiscover, {2, 0, 0, 0, 0, 9}))
+                  .has_value());
+}
+
+TEST_F(DhcpServerTest, ReturningClientGetsItsAddressByMacOrClientId) {
+  Start();
+  DhcpMessage b = Message(DhcpMessageType::kDiscover, kMacB);
+  Dora(Message(DhcpMessageType::kDiscover, kMacA));
+  DhcpMessage with_id = Message(DhcpMessageType::kDiscover, kMacC);
+  const uint8_t id[] = {0xff, 1, 2, 3, 4};
+  with_id.options.SetBytes(kOptionClientId, id);
+  Ipv4Address c_address = Dora(with_id).message.yiaddr;
+  Ipv4Address b_address = Dora(b).message.yiaddr;
+  // RELEASE, then come back: same address.
+  DhcpMessage release = Message(DhcpMessageType::kRelease, kMacB);
+  release.ciaddr = b_address;
+  release.options.SetIpv4(kOptionServerIdentifier, kServer);
+  EXPECT_FALSE(Handle(release).has_value());
+  EXPECT_EQ(leases_->Lookup(b_address)->state, LeaseState::kReleased);
+  EXPECT_EQ(Handle(b)->message.yiaddr, b_address);
+  // The client identifier wins over the hardware address (RFC 2131 4.2): a new
+  // NIC, same id.
+  DhcpMessage same_id =
+      Message(DhcpMessageType::kDiscover, {2, 0, 0, 0, 0, 0x77});
+  same_id.options.SetBytes(kOptionClientId, id);
+  EXPECT_EQ(Handle(same_id)->message.yiaddr, c_address);
+}
+
+TEST_F(DhcpServerTest, InventoryAddressIsAReservation) {
+  hosts_.hosts[kMacB] = {"node-b", Ipv4Address(198, 18, 0, 50),
+                         BootPurpose::kLocalBoot};
+  Start();
+  EXPECT_EQ(Dora(Message(DhcpMessageType::kDiscover, kMacB)).message.yiaddr,
+            Ipv4Address(198, 18, 0, 50));
+  EXPECT_EQ(Handle(Message(DhcpMessageType::kDiscover, kMacB))
+                ->message.options.HostName()
+                .value_or(""),
+            "node-b");
+  // Nobody else may take it, even by asking for it.
+  DhcpMessage thief = Message(DhcpMessageType::kRequest, kMacC);
+  thief.options.SetIpv4(kOptionRequestedAddress, Ipv4Address(198, 18, 0, 50));
+  EXPECT_EQ(Handle(thief)->type, DhcpMessageType::kNak);
+}
+
+TEST_F(DhcpServerTest, RequestForAnotherServerDropsOurOffer) {
+  Start();
+  DhcpMessage discover = Message(DhcpMessageType::kDiscover, kMacA);
+  Ipv4Address offered = Handle(discover)->message.yiaddr;
+  DhcpMessage request = Message(DhcpMessageType::kRequest, kMacA);
+  request.options.SetIpv4(kOptionServerIdentifier, Ipv4Address(198, 18, 0, 2));
+  request.options.SetIpv4(kOptionRequestedAddress, Ipv4Address(198, 18, 0, 77));
+  EXPECT_FALSE(Handle(request).has_value());
+  EXPECT_EQ(leases_->Lookup(offered)->state, LeaseState::kFree);
+  EXPECT_EQ(server_->counters().not_for_us, 1u);
+}
+
+TEST_F(DhcpServerTest, InitRebootIsAckedOnlyForTheClientsOwnLease) {
+  Start();
+  Ipv4Address mine =
+      Dora(Message(DhcpMessageType::kDiscover, kMacA)).message.yiaddr;
+  DhcpMessage reboot = Message(DhcpMessageType::kRequest, kMacA);
+  reboot.options.SetIpv4(kOptionRequestedAddress, mine);
+  absl::optional<DhcpReply> ack = Handle(reboot);
+  EXPECT_EQ(ack->type, DhcpMessageType::kAck);
+  EXPECT_EQ(ack->message.yiaddr, mine);
+  reboot.options.SetIpv4(kOptionRequestedAddress, Ipv4Address(198, 18, 0, 101));
+  absl::optional<DhcpReply> nak = Handle(reboot);
+  EXPECT_EQ(nak->type, DhcpMessageType::kNak);
+  EXPECT_EQ(nak->delivery, DhcpReply::Delivery::kBroadcast);
+  EXPECT_TRUE(nak->message.yiaddr.IsUnspecified());
+  // From another network (moved laptop): NAK, so the client starts over.
+  reboot.options.SetIpv4(kOptionRequestedAddress, Ipv4Address(10, 1, 2, 3));
+  EXPECT_EQ(Handle(reboot)->type, DhcpMessageType::kNak);
+}
+
+TEST_F(DhcpServerTest, RenewingIsAnsweredToCiaddrAndExtendsTheLease) {
+  Start();
+  Ipv4Address mine =
+      Dora(Message(DhcpMessageType::kDiscover, kMacA)).message.yiaddr;
+  now_ += absl::Minutes(30);
+  DhcpMessage renew = Message(DhcpMessageType::kRequest, kMacA);
+  renew.ciaddr = mine;
+  absl::optional<DhcpReply> ack = Handle(renew);
+  ASSERT_EQ(ack->type, DhcpMessageType::kAck);
+  EXPECT_EQ(ack->delivery, DhcpReply::Delivery::kUnicast);
+  EXPECT_EQ(ack->to, mine);
+  EXPECT_EQ(ack->port, 68);
+  EXPECT_EQ(leases_->Lookup(mine)->expires, now_ + absl::Hours(1));
+  EXPECT_EQ(log_.records.size(), 2u);
+  // Someone else renewing that address is refused.
+  DhcpMessage other = Message(DhcpMessageType::kRequest, kMacB);
+  other.ciaddr = mine;
+  EXPECT_EQ(Handle(other)->type, DhcpMessageType::kNak);
+}
+
+TEST_F(DhcpServerTest, DeclinedAddressIsQuarantined) {
+  Start();
+  Ipv4Address declined =
+      Dora(Message(DhcpMessageType::kDiscover, kMacA)).message.yiaddr;
+  DhcpMessage decline = Message(DhcpMessageType::kDecline, kMacA);
+  decline.options.SetIpv4(kOptionRequestedAddress, declined);
+  decline.options.SetIpv4(kOptionServerIdentifier, kServer);
+  EXPECT_FALSE(Handle(decline).has_value());
+  EXPECT_EQ(log_.records.back().state, LeaseState::kDeclined);
+  // Neither the decliner nor anyone else gets it during the quarantine.
+  EXPECT_NE(Handle(Message(DhcpMessageType::kDiscover, kMacA))->message.yiaddr,
+            declined);
+  EXPECT_NE(Handle(Message(DhcpMessageType::kDiscover, kMacB))->message.yiaddr,
+            declined);
+  now_ += absl::Minutes(11);
+  EXPECT_EQ(Handle(Message(DhcpMessageType::kDiscover, kMacC))->message.yiaddr,
+            declined);
+}
+
+TEST_F(DhcpServerTest, ExpiredLeasesAreReused) {
+  DhcpServerConfig config = Config();
+  config.subnets[0].pool = {
+      {Ipv4Address(198, 18, 0, 100), Ipv4Address(198, 18, 0, 100)}};
+  Start(config);
+  Dora(Message(DhcpMessageType::kDiscover, kMacA));
+  EXPECT_FALSE(Handle(Message(DhcpMessageType::kDiscover, kMacB)).has_value());
+  now_ += absl::Hours(1) + absl::Seconds(1);
+  EXPECT_EQ(Dora(Message(DhcpMessageType::kDiscover, kMacB)).message.yiaddr,
+            Ipv4Address(198, 18, 0, 100));
+}
+
+TEST_F(DhcpServerTest, InformGetsConfigurationWithoutALease) {
+  Start();
+  DhcpMessage inform = Message(DhcpMessageType::kInform, kMacA);
+  inform.ciaddr = Ipv4Address(198, 18, 0, 9);
+  absl::optional<DhcpReply> ack = Handle(inform);
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_EQ(ack->type, DhcpMessageType::kAck);
+  EXPECT_TRUE(ack->message.yiaddr.IsUnspecified());
+  EXPECT_FALSE(ack->message.options.Has(kOptionLeaseTime));
+  EXPECT_TRUE(ack->message.options.Has(kOptionRouter));
+  EXPECT_EQ(ack->to, Ipv4Address(198, 18, 0, 9));
+  EXPECT_TRUE(log_.records.empty());
+}
+
+TEST_F(DhcpServerTest, RelayedExchangeUsesTheRelaysSubnetAndEchoesOption82) {
+  Start();
+  DhcpMessage discover = Message(DhcpMessageType::kDiscover, kMacA);
+  discover.giaddr = Ipv4Address(198, 19, 7, 1);
+  discover.hops = 1;
+  const uint8_t agent[] = {1, 4, 'p', 'o', 'r', 't', 2, 2, 0x12, 0x34};
+  discover.options.SetBytes(kOptionRelayAgentInfo, agent);
+  absl::optional<DhcpReply> offer = Handle(discover);
+  ASSERT_TRUE(offer.has_value());
+  EXPECT_EQ(offer->message.yiaddr, Ipv4Address(198, 19, 7, 10));
+  EXPECT_EQ(offer->message.giaddr, Ipv4Address(198, 19, 7, 1));
+  EXPECT_EQ(*offer->message.options.Routers(),
+            std::vector<Ipv4Address>{Ipv4Address(198, 19, 7, 1)});
+  EXPECT_EQ(offer->delivery, DhcpReply::Delivery::kUnicast);
+  EXPECT_EQ(offer->to, Ipv4Address(198, 19, 7, 1));
+  EXPECT_EQ(offer->port, 67);
+  const DhcpOptions& o = offer->message.options;
+  ASSERT_TRUE(o.Has(kOptionRelayAgentInfo));
+  EXPECT_EQ(o.at(o.size() - 1).code, kOptionRelayAgentInfo);  // last
+  absl::Span<const uint8_t> echoed = *o.Find(kOptionRelayAgentInfo);
+  EXPECT_EQ(std::vector<uint8_t>(echoed.begin(), echoed.end()),
+            std::vector<uint8_t>(std::begin(agent), std::end(agent)));
+  // No subnet behind an unknown relay: no answer.
+  discover.giaddr = Ipv4Address(203, 0, 113, 1);
+  EXPECT_FALSE(Handle(discover).has_value());
+  EXPECT_EQ(server_->counters().no_subnet, 1u);
+}
+
+TEST_F(DhcpServerTest, UnknownPxeClientGetsNothingByDefault) {
+  Start();
+  EXPECT_FALSE(Handle(Pxe(DhcpMessageType::kDiscover, kMacA, 0)).has_value());
+  EXPECT_EQ(server_->counters().pxe_unknown, 1u);
+  // An ordinary client from the same network still gets an address.
+  EXPECT_TRUE(Handle(Message(DhcpMessageType::kDiscover, kMacA)).has_value());
+}
+
+TEST_F(DhcpServerTest, UnknownPxeClientCanBeDiscoveredOrSentToLocalDisk) {
+  DhcpServerConfig config = Config();
+  config.unknown_pxe = UnknownPxePolicy::kDiscover;
+  Start(config);
+  EXPECT_FALSE(Handle(Pxe(DhcpMessageType::kDiscover, kMacA, 7)).has_value());
+  ASSERT_EQ(hosts_.discovered.size(), 1u);
+  EXPECT_EQ(hosts_.discovered[0].first, kMacA);
+  EXPECT_NE(hosts_.discovered[0].second.find("arch=7"), std::string::npos);
+
+  config.unknown_pxe = UnknownPxePolicy::kLocalBoot;
+  Start(config);
+  absl::optional<DhcpReply> offer =
+      Handle(Pxe(DhcpMessageType::kDiscover, kMacB, 0));
+  ASSERT_TRUE(offer.has_value());
+  EXPECT_FALSE(offer->message.options.Has(kOptionBootfileName));
+  EXPECT_TRUE(offer->message.BootFileName().empty());
+}
+
+TEST_F(DhcpServerTest, OnlyArmedHostsGetAnInstallBootFile) {
+  hosts_.hosts[kMacA] = {"armed", absl::nullopt, BootPurpose::kInstall};
+  hosts_.hosts[kMacB] = {"installed", absl::nullopt, BootPurpose::kLocalBoot};
+  Start();
+  absl::optional<DhcpReply> armed =
+      Handle(Pxe(DhcpMessageType::kDiscover, kMacA, 0));
+  ASSERT_TRUE(armed.has_value());
+  EXPECT_EQ(*armed->message.options.BootfileName(), "pxelinux.0");
+  EXPECT_EQ(armed->message.BootFileName(), "pxelinux.0");
+  EXPECT_EQ(armed->message.siaddr, kServer);
+  EXPECT_EQ(*armed->message.options.TftpServerName(), "198.18.0.1");
+  EXPECT_EQ(*armed->message.options.VendorClassId(), "PXEClient");
+  absl::optional<DhcpReply> installed =
+      Handle(Pxe(DhcpMessageType::kDiscover, kMacB, 0));
+  ASSERT_TRUE(
+      installed.has_value());  // an address, so the firmware moves on quickly
+  EXPECT_FALSE(installed->message.options.Has(kOptionBootfileName));
+  EXPECT_TRUE(installed->message.siaddr.IsUnspecified());
+  EXPECT_EQ(server_->counters().pxe_install, 1u);
+  EXPECT_EQ(server_->counters().pxe_localboot, 1u);
+}
+
+TEST_F(DhcpServerTest, BootFileFollowsTheArchitecture) {
+  hosts_.hosts[kMacA] = {"armed", absl::nullopt, BootPurpose::kInstall};
+  Start();
+  const std::map<uint16_t, std::string> expected = {
+      {0, "pxelinux.0"},
+      {7, "bootnetx64.efi"},
+      {9, "bootnetx64.efi"},
+      {11, "grubaa64.efi"},
+      {16, "http://198.18.0.1:8080/boot/bootx64.efi"}};
+  for (const auto& [arch, file] : expected) {
+    absl::optional<DhcpReply> offer =
+        Handle(Pxe(DhcpMessageType::kDiscover, kMacA, arch));
+    ASSERT_TRUE(offer.has_value()) << arch;
+    EXPECT_EQ(*offer->message.options.BootfileName(), file) << arch;
+    EXPECT_EQ(*offer->message.options.VendorClassId(),
+              arch == 16 ? "HTTPClient" : "PXEClient");
+  }
+  // iPXE (any architecture) gets the script, never an iPXE binary again.
+  DhcpMessage ipxe = Pxe(DhcpMessageType::kDiscover, kMacA, 7);
+  ipxe.options.SetString(kOptionUserClass, "iPXE");
+  EXPECT_EQ(*Handle(ipxe)->message.options.BootfileName(),
+            "http://198.18.0.1:8080/boot.ipxe");
+  // An architecture with no file configured: an address, no boot file.
+  EXPECT_FALSE(Handle(Pxe(DhcpMessageType::kDiscover, kMacA, 6))
+                   ->message.options.Has(kOptionBootfileName));
+}
+
+TEST_F(DhcpServerTest, ProxyDhcpAnswersBootInformationWithoutAddresses) {
+  hosts_.hosts[kMacA] = {"armed", absl::nullopt, BootPurpose::kInstall};
+  hosts_.hosts[kMacB] = {"installed", absl::nullopt, BootPurpose::kLocalBoot};
+  DhcpServerConfig config = Config();
+  config.mode = DhcpMode::kProxy;
+  Start(config);
+  absl::optional<DhcpReply> offer =
+      Handle(Pxe(DhcpMessageType::kDiscover, kMacA, 0));
+  ASSERT_TRUE(offer.has_value());
+  EXPECT_EQ(offer->type, DhcpMessageType::kOffer);
+  EXPECT_TRUE(offer->message.yiaddr.IsUnspecified());
+  EXPECT_FALSE(offer->message.options.Has(kOptionLeaseTime));
+  EXPECT_EQ(*offer->message.options.BootfileName(), "pxelinux.0");
+  absl::StatusOr<PxeVendorOptions> vendor = ParsePxeVendorOptions(
+      *offer->message.options.Find(kOptionVendorSpecific));
+  ASSERT_TRUE(vendor.ok());
+  EXPECT_EQ(vendor->discovery_control, 8);
+  EXPECT_TRUE(leases_->FindByClient(ClientKey::FromHardware(1, kMacA)) ==
+              nullptr);
+
+  DhcpMessage request = Pxe(DhcpMessageType::kRequest, kMacA, 0);
+  request.ciaddr = Ipv4Address(198, 18, 0, 60);  // from the main DHCP server
+  absl::optional<DhcpReply> ack =
+      Handle(request, {.source = Ipv4Address(198, 18, 0, 60),
+                       .source_port = 68,
+                       .local_port = 4011});
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_EQ(ack->type, DhcpMessageType::kAck);
+  EXPECT_EQ(ack->delivery, DhcpReply::Delivery::kUnicast);
+  EXPECT_EQ(ack->to, Ipv4Address(198, 18, 0, 60));
+  EXPECT_TRUE(log_.records.empty());
+  // Ordinary clients, hosts that boot locally, and REQUESTs on port 67 are the
+  // main server's.
+  EXPECT_FALSE(Handle(Message(DhcpMessageType::kDiscover, kMacC)).has_value());
+  EXPECT_FALSE(Handle(Pxe(DhcpMessageType::kDiscover, kMacB, 0)).has_value());
+  EXPECT_FALSE(Handle(Pxe(DhcpMessageType::kRequest, kMacA, 0)).has_value());
+}
+
+TEST_F(DhcpServerTest, IgnoresWhatIsNotARequest) {
+  Start();
+  DhcpMessage reply = Message(DhcpMessageType::kOffer, kMacA);
+  EXPECT_FALSE(Handle(reply).has_value());
+  reply.op = kBootReply;
+  EXPECT_FALSE(Handle(reply).has_value());
+  DhcpMessage bootp = Message(DhcpMessageType::kDiscover, kMacA);
+  bootp.options.Remove(kOptionMessageType);
+  EXPECT_FALSE(Handle(bootp).has_value());
+  DhcpMessage bad_type = Message(DhcpMessageType::kDiscover, kMacA);
+  bad_type.options.SetU8(kOptionMessageType, 42);
+  EXPECT_FALSE(Handle(bad_type).has_value());
+  DhcpMessage empty_request = Message(DhcpMessageType::kRequest, kMacA);
+  EXPECT_FALSE(Handle(empty_request).has_value());
+  EXPECT_TRUE(log_.records.empty());
+}
+
+}  // namespace
+}  // namespace rackboot::dhcp
