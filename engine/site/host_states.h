@@ -1,0 +1,183 @@
+// HostStateStore: the current HostState of every inventory host (armed for
+// install, installed, local boot), persisted so that it survives restarts and
+// can be changed by another process (the operator's `rackboot arm HOST`).
+//
+//   absl::StatusOr<std::unique_ptr<HostStateStore>> store =
+//       HostStateStore::Open(site.server.state_dir, inventory);
+//   if ((*store)->Get("node001") == HostState::kInstall) { ...install... }
+//   (*store)->Set("node001", HostState::kInstalled);   // the %post callback
+//
+// Files in state_dir:
+//   host-states.tsv  hostname<TAB>state<TAB>last change (unix seconds), one
+//                    line per host whose state was ever Set; '#' lines are
+//                    comments. Rewritten whole and atomically by Set (temp
+//                    file, fsync, rename, fsync of the directory), under an
+//                    flock on host-states.lock so two processes setting
+//                    different hosts never lose each other's change.
+//   discovered.tsv   mac<TAB>first seen (unix seconds)<TAB>detail: unknown PXE
+//                    clients (unknown_pxe = "discover"), one line per MAC,
+//                    appended.
+//
+// A host's state is its host-states.tsv entry if there is one, else its
+// inventory `state` column (whose default is localboot). Entries for
+// hostnames not in the inventory are kept in the file (another process may
+// hold a newer inventory) but Get ignores them. A file line that does not
+// parse is an error naming path:line, at Open and Reload alike: a damaged
+// state file must not silently disarm or arm hosts.
+//
+// Threads: Get, Snapshot, ChangedOnDisk and Discovered may be called from any
+// thread at any time (DHCP, TFTP and HTTP shards); they never touch the disk
+// (except ChangedOnDisk's stat) and never wait for a Set or Reload in
+// progress: readers copy a shared_ptr to an immutable snapshot under a short
+// lock. Set, Reload and RecordDiscovered may also be called from any thread;
+// they block on disk I/O (Set fsyncs), so keep them off the packet path's
+// critical section. The store is owned by the daemon (or tool) that opened
+// it.
+#ifndef RACKBOOT_ENGINE_SITE_HOST_STATES_H_
+#define RACKBOOT_ENGINE_SITE_HOST_STATES_H_
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <ctime>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "engine/site/inventory.h"
+
+namespace rackboot::site {
+
+// One host's current state.
+struct HostStateEntry {
+  HostState state = HostState::kLocalboot;
+  // When it last changed; absl::InfinitePast() if never (inventory default).
+  absl::Time changed = absl::InfinitePast();
+};
+
+// Immutable: hostname (lowercase) -> entry, for every inventory host.
+using HostStateMap = absl::flat_hash_map<std::string, HostStateEntry>;
+
+// One line of discovered.tsv.
+struct DiscoveredHost {
+  MacAddress mac{};
+  absl::Time first_seen;
+  std::string detail;  // e.g. "arch 7 vendor PXEClient:Arch:00007"
+};
+
+class HostStateStore {
+ public:
+  // Bounds what a flood of made-up MACs can do to memory and disk.
+  static constexpr size_t kMaxDiscovered = 100000;
+  // Longer details are cut.
+  static constexpr size_t kMaxDetail = 200;
+
+  // Opens the store for `inventory`'s hosts (the store copies what it needs;
+  // `inventory` need not outlive it). Creates `state_dir` (mode 0750, with
+  // missing parents) if it does not exist. Errors name the path.
+  static absl::StatusOr<std::unique_ptr<HostStateStore>> Open(
+      const std::string& state_dir, const Inventory& inventory);
+
+  HostStateStore(const HostStateStore&) = delete;
+  HostStateStore& operator=(const HostStateStore&) = delete;
+  ~HostStateStore();
+
+  // The host's current state; kLocalboot (the safe answer) for a hostname not
+  // in the inventory. Case-insensitive.
+  HostState Get(absl::string_view hostname) const;
+
+  // Every inventory host's entry, as one consistent snapshot that stays valid
+  // (and unchanged) however long the caller holds it.
+  std::shared_ptr<const HostStateMap> Snapshot() const;
+
+  // Sets and persists (durably, before returning) a host's state, merging
+  // with whatever another process wrote to the file meanwhile. NotFound for a
+  // hostname not in the inventory; on an I/O error the previous state stays
+  // in effect and the error names the path.
+  absl::Status Set(absl::string_view hostname, HostState state,
+                   absl::Time now = absl::Now());
+
+  // Re-reads host-states.tsv (after another process changed it). On error
+  // the previous states stay in effect.
+  absl::Status Reload();
+
+  // True if host-states.tsv differs (inode, size or mtime) from what this
+  // store last read or wrote: cheap enough to poll once a second.
+  bool ChangedOnDisk() const;
+
+  // Records an unknown PXE client once per MAC: appends to discovered.tsv
+  // unless the MAC is there already (from this run or, read at Open, an
+  // earlier one). Control characters in `detail` become spaces. Not fsynced:
+  // a line lost in a crash is recorded again at the client's next attempt.
+  // ResourceExhausted once kMaxDiscovered MACs are recorded.
+  absl::Status RecordDiscovered(const MacAddress& mac, absl::string_view detail,
+                                absl::Time now = absl::Now());
+
+  // Everything recorded, in file order.
+  std::vector<DiscoveredHost> Discovered() const;
+
+  const std::string& states_path() const { return states_path_; }
+  const std::string& discovered_path() const { return discovered_path_; }
+
+ private:
+  // What identifies one version of a file on disk.
+  struct FileId {
+    bool exists = false;
+    dev_t dev = 0;
+    ino_t ino = 0;
+    off_t size = 0;
+    struct timespec mtime = {};
+    bool operator==(const FileId& o) const;
+  };
+  // The file's parsed lines: hostname -> entry, including unknown hostnames.
+  using FileEntries = absl::flat_hash_map<std::string, HostStateEntry>;
+
+  HostStateStore(std::string state_dir, const Inventory& inventory);
+
+  // Reads host-states.tsv into `entries` and its identity into `id`.
+  absl::Status ReadStates(FileEntries& entries, FileId& id) const;
+  // Writes `entries` atomically; returns the new file's identity.
+  absl::StatusOr<FileId> WriteStates(const FileEntries& entries) const;
+  // Inventory defaults overlaid with the file's entries.
+  std::shared_ptr<const HostStateMap> BuildSnapshot(
+      const FileEntries& entries) const;
+  void Publish(std::shared_ptr<const HostStateMap> snapshot, FileId id,
+               FileEntries entries) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  absl::Status LoadDiscovered();
+
+  const std::string state_dir_;
+  const std::string states_path_;
+  const std::string lock_path_;
+  const std::string discovered_path_;
+  // Inventory hostname -> its `state` column. Immutable.
+  const absl::flat_hash_map<std::string, HostState> defaults_;
+
+  // Serializes Set and Reload (file I/O happens under it, not under mu_).
+  absl::Mutex write_mu_;
+  FileEntries file_entries_ ABSL_GUARDED_BY(write_mu_);
+
+  // Guards only the pointer swaps and the file identity: held for
+  // nanoseconds, so readers never wait for I/O.
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const HostStateMap> snapshot_ ABSL_GUARDED_BY(mu_);
+  FileId loaded_id_ ABSL_GUARDED_BY(mu_);
+
+  mutable absl::Mutex discovered_mu_;
+  absl::flat_hash_set<MacAddress> discovered_macs_
+      ABSL_GUARDED_BY(discovered_mu_);
+  std::vector<DiscoveredHost> discovered_ ABSL_GUARDED_BY(discovered_mu_);
+};
+
+}  // namespace rackboot::site
+
+#endif  // RACKBOOT_ENGINE_SITE_HOST_STATES_H_

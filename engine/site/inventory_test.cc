@@ -1,0 +1,264 @@
+#include "engine/site/inventory.h"
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "engine/site/site_config.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace rackboot::site {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Pair;
+
+constexpr MacAddress kMac1 = {0x52, 0x54, 0x00, 0x12, 0x00, 0x01};
+
+std::string ErrorOf(const std::string& text) {
+  absl::StatusOr<Inventory> inv = Inventory::Parse(text, "inventory.csv");
+  if (inv.ok()) return "(parsed)";
+  EXPECT_EQ(inv.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(inv.status().message());
+}
+
+TEST(MacTest, Formats) {
+  for (const char* text : {"52:54:00:12:00:01", "52-54-00-12-00-01",
+                           "5254.0012.0001", "52:54:00:12:00:01"}) {
+    absl::StatusOr<MacAddress> mac = ParseMac(text);
+    ASSERT_TRUE(mac.ok()) << text << ": " << mac.status();
+    EXPECT_EQ(*mac, kMac1);
+  }
+  absl::StatusOr<MacAddress> upper = ParseMac("AA:bB:Cc:0D:eE:FF");
+  ASSERT_TRUE(upper.ok());
+  EXPECT_EQ(FormatMac(*upper), "aa:bb:cc:0d:ee:ff");
+  EXPECT_EQ(FormatMac(kMac1), "52:54:00:12:00:01");
+  for (const char* bad :
+       {"", "52:54:00:12:00", "52:54:00:12:00:01:02", "52:54-00:12:00:01",
+        "5254.0012.000g", "525400120001", "52:54:00:12:00:0x",
+        "52.54.00.12.00.01", " 52:54:00:12:00:01"}) {
+    absl::StatusOr<MacAddress> mac = ParseMac(bad);
+    EXPECT_FALSE(mac.ok()) << bad;
+    if (!mac.ok()) {
+      EXPECT_THAT(mac.status().message(), HasSubstr("not a MAC address"));
+    }
+  }
+}
+
+TEST(HostStateTest, Names) {
+  EXPECT_EQ(HostStateName(HostState::kInstall), "install");
+  EXPECT_EQ(HostStateName(HostState::kInstalled), "installed");
+  EXPECT_EQ(HostStateName(HostState::kLocalboot), "localboot");
+  EXPECT_EQ(*ParseHostState("Install"), HostState::kInstall);
+  EXPECT_EQ(*ParseHostState("installed"), HostState::kInstalled);
+  EXPECT_EQ(*ParseHostState("LOCALBOOT"), HostState::kLocalboot);
+  EXPECT_THAT(ParseHostState("armed").status().message(),
+              HasSubstr("\"armed\": expected install, installed or localboot"));
+}
+
+TEST(InventoryTest, ExampleParses) {
+  absl::StatusOr<Inventory> inv = Inventory::Load("examples/inventory.csv");
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  ASSERT_EQ(inv->hosts().size(), 5u);
+  const InventoryHost& h1 = inv->hosts()[0];
+  EXPECT_EQ(h1.mac, kMac1);
+  EXPECT_EQ(h1.hostname, "node001");
+  EXPECT_EQ(h1.address, Ipv4Address(198, 18, 1, 1));
+  EXPECT_EQ(h1.profile, "rocky9");
+  EXPECT_EQ(h1.initial_state, HostState::kInstall);
+  EXPECT_THAT(h1.extra,
+              ElementsAre(Pair("rack", "r01"), Pair("serial", "SN1001")));
+  EXPECT_EQ(h1.line, 15);
+  EXPECT_EQ(inv->hosts()[1].initial_state, HostState::kInstalled);
+  EXPECT_EQ(inv->hosts()[2].initial_state, HostState::kLocalboot);
+  EXPECT_THAT(
+      inv->hosts()[2].extra,
+      ElementsAre(Pair("rack", "r01"), Pair("serial", "SN1003, spare")));
+  // Empty state: localboot.
+  EXPECT_EQ(inv->hosts()[3].initial_state, HostState::kLocalboot);
+  EXPECT_EQ(FormatMac(inv->hosts()[3].mac), "52:54:00:12:00:04");
+  EXPECT_FALSE(inv->hosts()[4].address.has_value());
+  EXPECT_THAT(inv->hosts()[4].extra,
+              ElementsAre(Pair("rack", "r02"), Pair("serial", "SN \"1005\"")));
+
+  EXPECT_EQ(inv->FindByMac(kMac1), &inv->hosts()[0]);
+  EXPECT_EQ(inv->FindByHostname("node004"), &inv->hosts()[3]);
+  EXPECT_EQ(inv->FindByHostname("NODE004"), &inv->hosts()[3]);
+  EXPECT_EQ(inv->FindByAddress(Ipv4Address(198, 19, 0, 10)), &inv->hosts()[3]);
+  EXPECT_EQ(inv->FindByHostname("node999"), nullptr);
+  EXPECT_EQ(inv->FindByAddress(Ipv4Address(198, 18, 9, 9)), nullptr);
+  EXPECT_EQ(inv->FindByMac(MacAddress{0x52, 0, 0, 0, 0, 9}), nullptr);
+
+  // And it fits the example site.
+  absl::StatusOr<SiteConfig> site = LoadSiteConfig("examples/site.toml");
+  ASSERT_TRUE(site.ok()) << site.status();
+  EXPECT_TRUE(ValidateInventory(*inv, *site).ok())
+      << ValidateInventory(*inv, *site);
+}
+
+TEST(InventoryTest, MinimalColumnsAndDefaults) {
+  absl::StatusOr<Inventory> inv = Inventory::Parse(
+      "\xEF\xBB\xBFHostName , MAC\r\n\r\n  # a comment\r\nNode-7 , "
+      "52:54:00:12:00:01\r\n",
+      "inventory.csv");
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  ASSERT_EQ(inv->hosts().size(), 1u);
+  const InventoryHost& h = inv->hosts()[0];
+  EXPECT_EQ(h.hostname, "node-7");
+  EXPECT_EQ(h.mac, kMac1);
+  EXPECT_FALSE(h.address.has_value());
+  EXPECT_EQ(h.profile, "");
+  EXPECT_EQ(h.initial_state, HostState::kLocalboot);
+  EXPECT_TRUE(h.extra.empty());
+  EXPECT_EQ(h.line, 4);
+
+  // A header alone is an empty inventory.
+  inv = Inventory::Parse("mac,hostname\n", "inventory.csv");
+  ASSERT_TRUE(inv.ok());
+  EXPECT_TRUE(inv->hosts().empty());
+}
+
+TEST(InventoryTest, Quoting) {
+  absl::StatusOr<Inventory> inv = Inventory::Parse(
+      "mac,hostname,note,empty\n"
+      "\"52:54:00:12:00:01\" , \"n1\",\"a, \"\"b\"\", c\",\"\"\n"
+      "52:54:00:12:00:02,n2,  spaced  out  ,\n",
+      "inventory.csv");
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_THAT(inv->hosts()[0].extra,
+              ElementsAre(Pair("note", "a, \"b\", c"), Pair("empty", "")));
+  EXPECT_THAT(inv->hosts()[1].extra,
+              ElementsAre(Pair("note", "spaced  out"), Pair("empty", "")));
+
+  EXPECT_EQ(ErrorOf("mac,hostname\n\"52:54:00:12:00:01,n1\n"),
+            "inventory.csv:2: field 1: unterminated quote");
+  EXPECT_EQ(ErrorOf("mac,hostname\n\"52:54:00:12:00:01\"x,n1\n"),
+            "inventory.csv:2: field 1: text after the closing quote");
+  EXPECT_THAT(ErrorOf("mac,hostname\n52:54:00:12:00:01,n\"1\n"),
+              HasSubstr("inventory.csv:2: field 2: \"n\\\"1\": a quote inside "
+                        "an unquoted field"));
+}
+
+TEST(InventoryTest, HeaderErrors) {
+  EXPECT_THAT(ErrorOf("hostname,ip\nn1,198.18.0.1\n"),
+              HasSubstr("inventory.csv:1: header: required column \"mac\" "
+                        "missing"));
+  EXPECT_THAT(ErrorOf("# only comments\n\n"),
+              HasSubstr("inventory.csv: no header line"));
+  EXPECT_THAT(ErrorOf("mac,hostname,MAC\n"),
+              HasSubstr("inventory.csv:1: header: column 3: \"MAC\": "
+                        "duplicate of column 1"));
+  EXPECT_THAT(ErrorOf("mac,,hostname\n"),
+              HasSubstr("header: column 2: \"\": not a column name"));
+}
+
+TEST(InventoryTest, FieldErrorsNameLineColumnAndValue) {
+  const std::string header = "mac,hostname,ip,profile,state\n";
+  EXPECT_EQ(
+      ErrorOf(header + "52:54:00:zz:00:01,n1,,,\n"),
+      "inventory.csv:2: mac: \"52:54:00:zz:00:01\": not a MAC address "
+      "(expected aa:bb:cc:dd:ee:ff, aa-bb-cc-dd-ee-ff or aabb.ccdd.eeff)");
+  EXPECT_EQ(ErrorOf(header + "01:00:5e:00:00:01,n1,,,\n"),
+            "inventory.csv:2: mac: \"01:00:5e:00:00:01\": a group (multicast) "
+            "address, not a network card's");
+  EXPECT_THAT(ErrorOf(header + "00:00:00:00:00:00,n1,,,\n"),
+              HasSubstr("the all-zero address"));
+  EXPECT_THAT(ErrorOf(header + "52:54:00:12:00:01,node_1,,,\n"),
+              HasSubstr("inventory.csv:2: hostname: \"node_1\": character "
+                        "\"_\" not allowed"));
+  EXPECT_THAT(ErrorOf(header + "52:54:00:12:00:01,,,,\n"),
+              HasSubstr("inventory.csv:2: hostname: \"\": empty name"));
+  EXPECT_THAT(
+      ErrorOf(header + "52:54:00:12:00:01," + std::string(64, 'a') + ",,,\n"),
+      HasSubstr("label longer than 63 characters"));
+  EXPECT_THAT(ErrorOf(header + "52:54:00:12:00:01,-n1,,,\n"),
+              HasSubstr("starts or ends with '-'"));
+  EXPECT_EQ(ErrorOf(header + "52:54:00:12:00:01,n1,198.18.0.256,,\n"),
+            "inventory.csv:2: ip: \"198.18.0.256\": not an IPv4 address");
+  EXPECT_EQ(ErrorOf(header + "52:54:00:12:00:01,n1,,,armed\n"),
+            "inventory.csv:2: state: \"armed\": expected install, installed "
+            "or localboot");
+  EXPECT_THAT(ErrorOf(header + "52:54:00:12:00:01,n1,,../../etc,\n"),
+              HasSubstr("inventory.csv:2: profile: \"../../etc\": expected"));
+  EXPECT_EQ(ErrorOf(header + "52:54:00:12:00:01,n1,,\n"),
+            "inventory.csv:2: 4 fields, but the header has 5 columns");
+  EXPECT_THAT(ErrorOf(header + "52:54:00:12:00:01,n1,,rocky\x01,\n"),
+              HasSubstr("profile: \"rocky\\x01\": control characters"));
+}
+
+TEST(InventoryTest, EveryBadLineIsReported) {
+  const std::string message =
+      ErrorOf("mac,hostname\nbad,n1\n52:54:00:12:00:02,n_2\n");
+  EXPECT_THAT(message, HasSubstr("inventory.csv:2: mac"));
+  EXPECT_THAT(message, HasSubstr("\ninventory.csv:3: hostname"));
+}
+
+TEST(InventoryTest, DuplicatesNameBothLines) {
+  EXPECT_EQ(ErrorOf("mac,hostname\n52:54:00:12:00:01,n1\n# x\n"
+                    "52-54-00-12-00-01,n2\n"),
+            "inventory.csv:4: mac: \"52-54-00-12-00-01\": duplicate of line 2");
+  EXPECT_EQ(ErrorOf("mac,hostname\n52:54:00:12:00:01,n1\n"
+                    "52:54:00:12:00:02,N1\n"),
+            "inventory.csv:3: hostname: \"n1\": duplicate of line 2");
+  EXPECT_EQ(ErrorOf("mac,hostname,ip\n52:54:00:12:00:01,n1,198.18.0.5\n"
+                    "52:54:00:12:00:02,n2,198.18.0.5\n"),
+            "inventory.csv:3: ip: \"198.18.0.5\": duplicate of line 2");
+  // Two hosts without an ip are fine.
+  EXPECT_TRUE(Inventory::Parse("mac,hostname,ip\n52:54:00:12:00:01,n1,\n"
+                               "52:54:00:12:00:02,n2,\n",
+                               "i")
+                  .ok());
+}
+
+TEST(InventoryTest, ManyErrorsAreCapped) {
+  std::string text = "mac,hostname\n";
+  for (int i = 0; i < 60; ++i) absl::StrAppend(&text, "bad,n", i, "\n");
+  EXPECT_THAT(ErrorOf(text), HasSubstr("inventory.csv: 10 more errors"));
+}
+
+TEST(InventoryTest, ValidateAgainstSite) {
+  absl::StatusOr<SiteConfig> site = ParseSiteConfig(
+      "[server]\naddress = \"198.18.0.1\"\n"
+      "[[dhcp.subnet]]\ncidr = \"198.18.0.0/24\"\n"
+      "pool = \"198.18.0.100-198.18.0.200\"\nrouter = \"198.18.0.254\"\n",
+      "site.toml");
+  ASSERT_TRUE(site.ok()) << site.status();
+  absl::StatusOr<Inventory> inv = Inventory::Parse(
+      "mac,hostname,ip\n"
+      "52:54:00:12:00:01,in-pool,198.18.0.150\n"
+      "52:54:00:12:00:02,outside-pool,198.18.0.10\n"
+      "52:54:00:12:00:03,no-ip,\n"
+      "52:54:00:12:00:04,elsewhere,10.1.2.3\n"
+      "52:54:00:12:00:05,broadcast,198.18.0.255\n"
+      "52:54:00:12:00:06,router,198.18.0.254\n"
+      "52:54:00:12:00:07,server,198.18.0.1\n",
+      "inventory.csv");
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  absl::Status s = ValidateInventory(*inv, *site);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(),
+            "inventory.csv:5: ip: \"10.1.2.3\": not in any subnet of site.toml "
+            "(198.18.0.0/24)\n"
+            "inventory.csv:6: ip: \"198.18.0.255\": the network or broadcast "
+            "address of 198.18.0.0/24\n"
+            "inventory.csv:7: ip: \"198.18.0.254\": the router of "
+            "198.18.0.0/24\n"
+            "inventory.csv:8: ip: \"198.18.0.1\": the server's own address");
+
+  absl::StatusOr<SiteConfig> no_subnets = ParseSiteConfig("", "site.toml");
+  s = ValidateInventory(*inv, *no_subnets);
+  EXPECT_THAT(s.message(),
+              HasSubstr("inventory.csv:2: ip: \"198.18.0.150\": no "
+                        "[[dhcp.subnet]] in site.toml"));
+}
+
+TEST(InventoryTest, LoadErrorNamesPath) {
+  absl::StatusOr<Inventory> inv = Inventory::Load("/nonexistent/inv.csv");
+  ASSERT_FALSE(inv.ok());
+  EXPECT_THAT(inv.status().message(), HasSubstr("/nonexistent/inv.csv"));
+}
+
+}  // namespace
+}  // namespace rackboot::site

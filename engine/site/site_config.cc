@@ -1,0 +1,953 @@
+#include "engine/site/site_config.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+
+// toml++ is used header-only (Debian also ships libtomlplusplus.so, built
+// with exceptions; header-only lets this one translation unit choose) and
+// without exceptions: parse() returns a toml::parse_result holding either the
+// table or the error. toml++ puts each configuration in its own inline ABI
+// namespace (toml::v3::noex), so other code may include it with exceptions.
+// It compiles cleanly with -Wall -Wextra on GCC 12 and clang 14, so no
+// warnings are silenced.
+#define TOML_EXCEPTIONS 0
+#define TOML_HEADER_ONLY 1
+#include <toml++/toml.h>
+
+namespace rackboot::site {
+namespace {
+
+constexpr size_t kMaxErrors = 50;
+constexpr size_t kMaxBootFileName = 255;  // one option 67 (RFC 2132 9.5)
+constexpr size_t kMaxMenuLabel = 252;     // option 43 sub-option 9 item
+
+std::string Quote(absl::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u == 0x7f) {
+      out += absl::StrCat("\\x", absl::Hex(u, absl::kZeroPad2));
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+absl::string_view TypeName(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::table:
+      return "table";
+    case toml::node_type::array:
+      return "array";
+    case toml::node_type::string:
+      return "string";
+    case toml::node_type::integer:
+      return "integer";
+    case toml::node_type::floating_point:
+      return "float";
+    case toml::node_type::boolean:
+      return "boolean";
+    case toml::node_type::date:
+      return "date";
+    case toml::node_type::time:
+      return "time";
+    case toml::node_type::date_time:
+      return "date-time";
+    case toml::node_type::none:
+      break;
+  }
+  return "nothing";
+}
+
+bool HasControlChar(absl::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  });
+}
+
+uint32_t MaskOf(int prefix_length) {
+  return prefix_length == 0 ? 0 : ~uint32_t{0} << (32 - prefix_length);
+}
+
+// "198.18.0.0/16".
+absl::Status ParseCidr(absl::string_view text, Subnet& out) {
+  const size_t slash = text.find('/');
+  if (slash == absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        "expected address/prefix-length, e.g. 198.18.0.0/16");
+  }
+  absl::StatusOr<Ipv4Address> network =
+      Ipv4Address::Parse(text.substr(0, slash));
+  if (!network.ok()) {
+    return absl::InvalidArgumentError("not an IPv4 address before '/'");
+  }
+  const absl::string_view length_text = text.substr(slash + 1);
+  int length = 0;
+  if (length_text.empty() || length_text.size() > 2 ||
+      !std::all_of(length_text.begin(), length_text.end(),
+                   absl::ascii_isdigit) ||
+      !absl::SimpleAtoi(length_text, &length) || length > 32) {
+    return absl::InvalidArgumentError("prefix length must be 0..32");
+  }
+  const uint32_t mask = MaskOf(length);
+  if ((network->value() & ~mask) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "host bits set (did you mean ",
+        Ipv4Address(network->value() & mask).ToString(), "/", length, "?)"));
+  }
+  out.network = *network;
+  out.prefix_length = length;
+  return absl::OkStatus();
+}
+
+// "ip:port", IPv4 only.
+absl::Status ParseListen(absl::string_view text, Ipv4Address& address,
+                         uint16_t& port) {
+  const size_t colon = text.rfind(':');
+  if (colon == absl::string_view::npos) {
+    return absl::InvalidArgumentError("expected address:port, e.g. 0.0.0.0:69");
+  }
+  absl::StatusOr<Ipv4Address> a = Ipv4Address::Parse(text.substr(0, colon));
+  if (!a.ok()) {
+    return absl::InvalidArgumentError(
+        "not an IPv4 address before ':' (expected address:port)");
+  }
+  const absl::string_view port_text = text.substr(colon + 1);
+  int p = 0;
+  if (port_text.empty() || port_text.size() > 5 ||
+      !std::all_of(port_text.begin(), port_text.end(), absl::ascii_isdigit) ||
+      !absl::SimpleAtoi(port_text, &p) || p < 1 || p > 65535) {
+    return absl::InvalidArgumentError("port must be 1..65535");
+  }
+  address = *a;
+  port = static_cast<uint16_t>(p);
+  return absl::OkStatus();
+}
+
+// `dir` ends in '/'.
+std::string ResolvePath(absl::string_view dir, const std::string& path) {
+  if (path.empty() || path[0] == '/') return path;
+  return absl::StrCat(dir, path);
+}
+
+// Collects errors; helpers read typed values out of toml++ tables.
+class Parser {
+ public:
+  explicit Parser(absl::string_view filename) : filename_(filename) {}
+
+  void Error(uint32_t line, absl::string_view key, absl::string_view what) {
+    ++error_count_;
+    if (errors_.size() >= kMaxErrors) return;
+    if (line > 0) {
+      errors_.push_back(
+          absl::StrCat(filename_, ":", line, ": ", key, ": ", what));
+    } else {
+      errors_.push_back(absl::StrCat(filename_, ": ", key, ": ", what));
+    }
+  }
+  void Error(const toml::node& node, absl::string_view key,
+             absl::string_view what) {
+    Error(node.source().begin.line, key, what);
+  }
+
+  absl::Status Result() const {
+    if (errors_.empty()) return absl::OkStatus();
+    std::string message = absl::StrJoin(errors_, "\n");
+    if (error_count_ > errors_.size()) {
+      absl::StrAppend(&message, "\n", filename_, ": ",
+                      error_count_ - errors_.size(), " more errors");
+    }
+    return absl::InvalidArgumentError(message);
+  }
+
+  // Every key of `table` must be in `allowed`.
+  void CheckKeys(const toml::table& table, absl::string_view prefix,
+                 std::initializer_list<absl::string_view> allowed) {
+    for (auto&& [key, node] : table) {
+      const absl::string_view name(key.str().data(), key.str().size());
+      if (std::find(allowed.begin(), allowed.end(), name) != allowed.end()) {
+        continue;
+      }
+      std::string what = "unknown key";
+      absl::string_view best;
+      int best_distance = 3;  // suggest only close matches
+      for (absl::string_view candidate : allowed) {
+        const int d = EditDistance(name, candidate);
+        if (d < best_distance &&
+            d <= std::max(1, static_cast<int>(candidate.size()) / 3)) {
+          best_distance = d;
+          best = candidate;
+        }
+      }
+      if (!best.empty()) {
+        absl::StrAppend(&what, " (did you mean \"", best, "\"?)");
+      } else {
+        absl::StrAppend(
+            &what, " (expected one of: ", absl::StrJoin(allowed, ", "), ")");
+      }
+      uint32_t line = key.source().begin.line;
+      if (line == 0) line = node.source().begin.line;
+      Error(line, Join(prefix, name), what);
+    }
+  }
+
+  static std::string Join(absl::string_view prefix, absl::string_view key) {
+    return prefix.empty() ? std::string(key) : absl::StrCat(prefix, ".", key);
+  }
+
+  // A sub-table; nullptr if absent or (with an error) not a table.
+  const toml::table* Table(const toml::table& parent, absl::string_view prefix,
+                           absl::string_view key) {
+    const toml::node* node =
+        parent.get(std::string_view(key.data(), key.size()));
+    if (node == nullptr) return nullptr;
+    if (const toml::table* t = node->as_table()) return t;
+    Error(*node, Join(prefix, key),
+          absl::StrCat("expected a table, got ", TypeName(*node)));
+    return nullptr;
+  }
+
+  const toml::node* Get(const toml::table& table, absl::string_view key) {
+    return table.get(std::string_view(key.data(), key.size()));
+  }
+
+  // Each getter leaves `out` unchanged when the key is absent; on a wrong
+  // type or value it records an error, leaves `out` unchanged and returns
+  // false. Returns true when a value was stored.
+  bool String(const toml::table& table, absl::string_view prefix,
+              absl::string_view key, std::string& out) {
+    const toml::node* node = Get(table, key);
+    if (node == nullptr) return false;
+    const toml::value<std::string>* v = node->as_string();
+    if (v == nullptr) {
+      Error(*node, Join(prefix, key),
+            absl::StrCat("expected a string, got ", TypeName(*node)));
+      return false;
+    }
+    out = v->get();
+    return true;
+  }
+
+  bool Int(const toml::table& table, absl::string_view prefix,
+           absl::string_view key, int64_t min, int64_t max, int64_t& out) {
+    const toml::node* node = Get(table, key);
+    if (node == nullptr) return false;
+    const toml::value<int64_t>* v = node->as_integer();
+    if (v == nullptr) {
+      Error(*node, Join(prefix, key),
+            absl::StrCat("expected an integer, got ", TypeName(*node)));
+      return false;
+    }
+    const int64_t value = v->get();
+    if (value < min || value > max) {
+      Error(*node, Join(prefix, key),
+            absl::StrCat(value, ": must be ", min, "..", max));
+      return false;
+    }
+    out = value;
+    return true;
+  }
+
+  bool Int(const toml::table& table, absl::string_view prefix,
+           absl::string_view key, int64_t min, int64_t max, int& out) {
+    int64_t value = out;
+    if (!Int(table, prefix, key, min, max, value)) return false;
+    out = static_cast<int>(value);
+    return true;
+  }
+
+  bool Bool(const toml::table& table, absl::string_view prefix,
+            absl::string_view key, bool& out) {
+    const toml::node* node = Get(table, key);
+    if (node == nullptr) return false;
+    const toml::value<bool>* v = node->as_boolean();
+    if (v == nullptr) {
+      Error(*node, Join(prefix, key),
+            absl::StrCat("expected true or false, got ", TypeName(*node)));
+      return false;
+    }
+    out = v->get();
+    return true;
+  }
+
+  bool Address(const toml::table& table, absl::string_view prefix,
+               absl::string_view key, absl::optional<Ipv4Address>& out) {
+    std::string text;
+    if (!String(table, prefix, key, text)) return false;
+    absl::StatusOr<Ipv4Address> a = Ipv4Address::Parse(text);
+    if (!a.ok()) {
+      Error(*Get(table, key), Join(prefix, key),
+            absl::StrCat(Quote(text), ": not an IPv4 address"));
+      return false;
+    }
+    out = *a;
+    return true;
+  }
+
+  // One of `names` (parallel to `values`).
+  template <typename E>
+  bool Enum(const toml::table& table, absl::string_view prefix,
+            absl::string_view key,
+            std::initializer_list<std::pair<absl::string_view, E>> choices,
+            E& out) {
+    std::string text;
+    if (!String(table, prefix, key, text)) return false;
+    std::vector<absl::string_view> names;
+    for (const auto& [name, value] : choices) {
+      if (text == name) {
+        out = value;
+        return true;
+      }
+      names.push_back(name);
+    }
+    std::string expected = "expected ";
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (i > 0) expected += i + 1 == names.size() ? " or " : ", ";
+      absl::StrAppend(&expected, names[i]);
+    }
+    Error(*Get(table, key), Join(prefix, key),
+          absl::StrCat(Quote(text), ": ", expected));
+    return false;
+  }
+
+  // A boot file name: a short string with no control characters.
+  bool FileName(const toml::table& table, absl::string_view prefix,
+                absl::string_view key, std::string& out) {
+    std::string text;
+    if (!String(table, prefix, key, text)) return false;
+    if (text.size() > kMaxBootFileName) {
+      Error(*Get(table, key), Join(prefix, key),
+            absl::StrCat(Quote(text.substr(0, 40)), "...: longer than ",
+                         kMaxBootFileName, " bytes"));
+      return false;
+    }
+    if (HasControlChar(text)) {
+      Error(*Get(table, key), Join(prefix, key),
+            absl::StrCat(Quote(text), ": control characters not allowed"));
+      return false;
+    }
+    out = std::move(text);
+    return true;
+  }
+
+  bool Url(const toml::table& table, absl::string_view prefix,
+           absl::string_view key,
+           std::initializer_list<absl::string_view> schemes, bool allow_file,
+           std::string& out) {
+    std::string text;
+    if (!FileName(table, prefix, key, text)) return false;
+    if (text.empty()) {
+      out.clear();
+      return true;
+    }
+    const bool has_scheme = absl::StrContains(text, "://");
+    bool ok = !has_scheme && allow_file;
+    if (has_scheme) {
+      for (absl::string_view scheme : schemes) {
+        if (absl::StartsWith(text, absl::StrCat(scheme, "://")) &&
+            text.size() > scheme.size() + 3) {
+          ok = true;
+        }
+      }
+    }
+    if (ok && std::any_of(text.begin(), text.end(), absl::ascii_isspace)) {
+      ok = false;
+    }
+    if (!ok) {
+      Error(*Get(table, key), Join(prefix, key),
+            absl::StrCat(Quote(text), ": expected a URL (",
+                         absl::StrJoin(schemes, "://, "), "://)",
+                         allow_file ? " or a file name" : "",
+                         ", without spaces"));
+      return false;
+    }
+    out = std::move(text);
+    return true;
+  }
+
+  size_t error_count() const { return error_count_; }
+
+ private:
+  std::string filename_;
+  std::vector<std::string> errors_;
+  size_t error_count_ = 0;
+};
+
+void ParseServer(Parser& p, const toml::table& t, ServerConfig& out) {
+  constexpr absl::string_view kP = "server";
+  p.CheckKeys(t, kP, {"interface", "address", "state_dir", "inventory"});
+  if (p.String(t, kP, "interface", out.interface)) {
+    // IFNAMSIZ is 16 including the NUL; names cannot hold '/' or spaces.
+    const std::string& name = out.interface;
+    if (name.size() > 15 || name == "." || name == ".." ||
+        std::any_of(name.begin(), name.end(), [](char c) {
+          return c == '/' || absl::ascii_isspace(c) || c == ':' ||
+                 !absl::ascii_isprint(c);
+        })) {
+      p.Error(*p.Get(t, "interface"), "server.interface",
+              absl::StrCat(Quote(name),
+                           ": not an interface name (at most 15 printable "
+                           "characters, no '/', ':' or spaces)"));
+      out.interface.clear();
+    }
+  }
+  p.Address(t, kP, "address", out.address);
+  for (absl::string_view key : {"state_dir", "inventory"}) {
+    std::string& field = key == "state_dir" ? out.state_dir : out.inventory;
+    if (p.String(t, kP, key, field) &&
+        (field.empty() || HasControlChar(field))) {
+      p.Error(*p.Get(t, key), Parser::Join(kP, key),
+              absl::StrCat(Quote(field),
+                           ": expected a non-empty path without control "
+                           "characters"));
+    }
+  }
+}
+
+void ParseSubnet(Parser& p, const toml::table& t, const std::string& prefix,
+                 Subnet& out) {
+  p.CheckKeys(t, prefix, {"cidr", "pool", "router", "dns", "domain"});
+  out.line = static_cast<int>(t.source().begin.line);
+
+  std::string cidr;
+  if (p.Get(t, "cidr") == nullptr) {
+    p.Error(t.source().begin.line, Parser::Join(prefix, "cidr"),
+            "required key missing (e.g. cidr = \"198.18.0.0/16\")");
+    return;
+  }
+  if (!p.String(t, prefix, "cidr", cidr)) return;
+  if (absl::Status s = ParseCidr(cidr, out); !s.ok()) {
+    p.Error(*p.Get(t, "cidr"), Parser::Join(prefix, "cidr"),
+            absl::StrCat(Quote(cidr), ": ", s.message()));
+    return;
+  }
+
+  std::string pool;
+  if (p.String(t, prefix, "pool", pool)) {
+    const toml::node& node = *p.Get(t, "pool");
+    const std::string key = Parser::Join(prefix, "pool");
+    const size_t dash = pool.find('-');
+    absl::StatusOr<Ipv4Address> first = absl::InvalidArgumentError("");
+    absl::StatusOr<Ipv4Address> last = absl::InvalidArgumentError("");
+    if (dash != std::string::npos) {
+      first = Ipv4Address::Parse(
+          absl::StripAsciiWhitespace(absl::string_view(pool).substr(0, dash)));
+      last = Ipv4Address::Parse(
+          absl::StripAsciiWhitespace(absl::string_view(pool).substr(dash + 1)));
+    }
+    if (!first.ok() || !last.ok()) {
+      p.Error(node, key,
+              absl::StrCat(Quote(pool),
+                           ": expected first-last, e.g. "
+                           "\"198.18.16.0-198.18.255.254\""));
+    } else if (*first > *last) {
+      p.Error(node, key, absl::StrCat(Quote(pool), ": start after end"));
+    } else if (!out.Contains(*first) || !out.Contains(*last)) {
+      p.Error(node, key,
+              absl::StrCat(Quote(pool), ": not inside ", out.CidrString()));
+    } else if (!out.IsHostAddress(*first) || !out.IsHostAddress(*last)) {
+      p.Error(
+          node, key,
+          absl::StrCat(Quote(pool), ": includes the network address ",
+                       out.network.ToString(), " or the broadcast address ",
+                       out.broadcast().ToString(), " of ", out.CidrString()));
+    } else {
+      out.pool = Ipv4Range{*first, *last};
+    }
+  }
+
+  if (p.Address(t, prefix, "router", out.router)) {
+    const Ipv4Address r = *out.router;
+    const toml::node& node = *p.Get(t, "router");
+    const std::string key = Parser::Join(prefix, "router");
+    if (!out.Contains(r)) {
+      p.Error(
+          node, key,
+          absl::StrCat(Quote(r.ToString()), ": not inside ", out.CidrString()));
+    } else if (!out.IsHostAddress(r)) {
+      p.Error(node, key,
+              absl::StrCat(Quote(r.ToString()),
+                           ": the network or broadcast address of ",
+                           out.CidrString()));
+    } else if (out.pool && out.pool->Contains(r)) {
+      p.Error(node, key,
+              absl::StrCat(Quote(r.ToString()), ": inside the pool ",
+                           out.pool->ToString(),
+                           " (it would be leased to a client)"));
+    }
+  }
+
+  if (const toml::node* node = p.Get(t, "dns")) {
+    const std::string key = Parser::Join(prefix, "dns");
+    const toml::array* list = node->as_array();
+    if (list == nullptr) {
+      p.Error(*node, key,
+              absl::StrCat("expected an array of addresses, e.g. "
+                           "[\"198.18.0.1\"], got ",
+                           TypeName(*node)));
+    } else {
+      for (size_t i = 0; i < list->size(); ++i) {
+        const toml::node& item = (*list)[i];
+        const std::string item_key = absl::StrCat(key, "[", i, "]");
+        const toml::value<std::string>* s = item.as_string();
+        if (s == nullptr) {
+          p.Error(item, item_key,
+                  absl::StrCat("expected a string, got ", TypeName(item)));
+          continue;
+        }
+        absl::StatusOr<Ipv4Address> a = Ipv4Address::Parse(s->get());
+        if (!a.ok()) {
+          p.Error(item, item_key,
+                  absl::StrCat(Quote(s->get()), ": not an IPv4 address"));
+          continue;
+        }
+        out.dns.push_back(*a);
+      }
+      if (list->size() > 63) {  // 63 * 4 bytes fit one option
+        p.Error(*node, key, "more than 63 addresses");
+      }
+    }
+  }
+
+  if (p.String(t, prefix, "domain", out.domain) && !out.domain.empty()) {
+    if (absl::Status s = CheckDnsName(out.domain); !s.ok()) {
+      p.Error(*p.Get(t, "domain"), Parser::Join(prefix, "domain"),
+              absl::StrCat(Quote(out.domain), ": ", s.message()));
+      out.domain.clear();
+    }
+  }
+}
+
+void ParseDhcp(Parser& p, const toml::table& t, DhcpConfig& out) {
+  constexpr absl::string_view kP = "dhcp";
+  p.CheckKeys(t, kP,
+              {"mode", "unknown_pxe", "lease_seconds", "offer_seconds",
+               "decline_seconds", "allow_other_dhcp", "subnet"});
+  p.Enum<DhcpMode>(t, kP, "mode",
+                   {{"authoritative", DhcpMode::kAuthoritative},
+                    {"proxy", DhcpMode::kProxy},
+                    {"off", DhcpMode::kOff}},
+                   out.mode);
+  p.Enum<UnknownPxePolicy>(t, kP, "unknown_pxe",
+                           {{"ignore", UnknownPxePolicy::kIgnore},
+                            {"localboot", UnknownPxePolicy::kLocalboot},
+                            {"discover", UnknownPxePolicy::kDiscover}},
+                           out.unknown_pxe);
+  p.Int(t, kP, "lease_seconds", 60, 31536000, out.lease_seconds);
+  p.Int(t, kP, "offer_seconds", 1, 3600, out.offer_seconds);
+  p.Int(t, kP, "decline_seconds", 0, 86400, out.decline_seconds);
+  p.Bool(t, kP, "allow_other_dhcp", out.allow_other_dhcp);
+
+  if (const toml::node* node = p.Get(t, "subnet")) {
+    const toml::array* list = node->as_array();
+    if (list == nullptr || !list->is_array_of_tables()) {
+      p.Error(*node, "dhcp.subnet",
+              absl::StrCat("expected an array of tables ([[dhcp.subnet]]), "
+                           "got ",
+                           list != nullptr ? "an array of values"
+                                           : std::string(TypeName(*node))));
+    } else {
+      for (size_t i = 0; i < list->size(); ++i) {
+        Subnet subnet;
+        const size_t errors_before = p.error_count();
+        ParseSubnet(p, *(*list)[i].as_table(),
+                    absl::StrCat("dhcp.subnet[", i, "]"), subnet);
+        if (p.error_count() == errors_before) {
+          out.subnets.push_back(std::move(subnet));
+        }
+      }
+    }
+  }
+
+  // Subnets must not overlap: an address must select one subnet.
+  for (size_t j = 0; j < out.subnets.size(); ++j) {
+    for (size_t i = 0; i < j; ++i) {
+      const Subnet& a = out.subnets[i];
+      const Subnet& b = out.subnets[j];
+      if (a.network <= b.broadcast() && b.network <= a.broadcast()) {
+        p.Error(static_cast<uint32_t>(b.line), absl::StrCat("dhcp.subnet"),
+                absl::StrCat(b.CidrString(), ": overlaps ", a.CidrString(),
+                             " (line ", a.line, ")"));
+      }
+    }
+  }
+}
+
+void ParseTftp(Parser& p, const toml::table& t, TftpConfig& out) {
+  constexpr absl::string_view kP = "tftp";
+  p.CheckKeys(t, kP, {"root", "listen", "max_blksize", "max_windowsize"});
+  if (p.String(t, kP, "root", out.root) && HasControlChar(out.root)) {
+    p.Error(*p.Get(t, "root"), "tftp.root",
+            absl::StrCat(Quote(out.root), ": control characters not allowed"));
+    out.root.clear();
+  }
+  std::string listen;
+  if (p.String(t, kP, "listen", listen)) {
+    if (absl::Status s =
+            ParseListen(listen, out.listen_address, out.listen_port);
+        !s.ok()) {
+      p.Error(*p.Get(t, "listen"), "tftp.listen",
+              absl::StrCat(Quote(listen), ": ", s.message()));
+    } else {
+      out.listen = listen;
+    }
+  }
+  p.Int(t, kP, "max_blksize", 8, 65464, out.max_blksize);
+  p.Int(t, kP, "max_windowsize", 1, 65535, out.max_windowsize);
+}
+
+void ParseBoot(Parser& p, const toml::table& t, BootConfig& out) {
+  constexpr absl::string_view kP = "boot";
+  p.CheckKeys(t, kP,
+              {"bios", "uefi_x64", "uefi_ia32", "arm64", "http_boot_url",
+               "ipxe_script", "menu_prompt", "menu_timeout", "menu"});
+  p.FileName(t, kP, "bios", out.bios);
+  p.FileName(t, kP, "uefi_x64", out.uefi_x64);
+  p.FileName(t, kP, "uefi_ia32", out.uefi_ia32);
+  p.FileName(t, kP, "arm64", out.arm64);
+  p.Url(t, kP, "http_boot_url", {"http", "https"}, false, out.http_boot_url);
+  p.Url(t, kP, "ipxe_script", {"http", "https", "tftp"}, true, out.ipxe_script);
+  if (p.String(t, kP, "menu_prompt", out.menu_prompt) &&
+      (out.menu_prompt.size() > 250 || HasControlChar(out.menu_prompt))) {
+    p.Error(*p.Get(t, "menu_prompt"), "boot.menu_prompt",
+            absl::StrCat(Quote(out.menu_prompt.substr(0, 40)),
+                         ": at most 250 bytes, no control characters"));
+    out.menu_prompt.clear();
+  }
+  p.Int(t, kP, "menu_timeout", 0, 255, out.menu_timeout);
+
+  if (const toml::node* node = p.Get(t, "menu")) {
+    const toml::array* list = node->as_array();
+    if (list == nullptr || !list->is_array_of_tables()) {
+      p.Error(*node, "boot.menu",
+              "expected an array of tables ([[boot.menu]])");
+      return;
+    }
+    for (size_t i = 0; i < list->size(); ++i) {
+      const toml::table& e = *(*list)[i].as_table();
+      const std::string prefix = absl::StrCat("boot.menu[", i, "]");
+      p.CheckKeys(e, prefix, {"label", "file", "arch"});
+      BootMenuEntry entry;
+      entry.line = static_cast<int>(e.source().begin.line);
+      bool ok = true;
+      for (absl::string_view key : {"label", "file", "arch"}) {
+        if (p.Get(e, key) == nullptr) {
+          p.Error(e.source().begin.line, Parser::Join(prefix, key),
+                  "required key missing");
+          ok = false;
+        }
+      }
+      if (!ok) continue;
+      if (p.String(e, prefix, "label", entry.label) &&
+          (entry.label.empty() || entry.label.size() > kMaxMenuLabel ||
+           HasControlChar(entry.label))) {
+        p.Error(*p.Get(e, "label"), Parser::Join(prefix, "label"),
+                absl::StrCat(Quote(entry.label.substr(0, 40)),
+                             ": expected 1..252 bytes without control "
+                             "characters"));
+      }
+      if (p.FileName(e, prefix, "file", entry.file) && entry.file.empty()) {
+        p.Error(*p.Get(e, "file"), Parser::Join(prefix, "file"),
+                "must not be empty");
+      }
+      p.Enum<BootArch>(e, prefix, "arch",
+                       {{"bios", BootArch::kBios},
+                        {"uefi_ia32", BootArch::kUefiIa32},
+                        {"uefi_x64", BootArch::kUefiX64},
+                        {"arm64", BootArch::kArm64}},
+                       entry.arch);
+      out.menu.push_back(std::move(entry));
+    }
+  }
+}
+
+// Checks that span sections.
+void CrossCheck(Parser& p, const toml::table& root, const SiteConfig& site) {
+  if (site.dhcp.mode == DhcpMode::kAuthoritative && site.dhcp.subnets.empty()) {
+    const toml::node* mode = root.at_path("dhcp.mode").node();
+    p.Error(mode != nullptr ? mode->source().begin.line : 0, "dhcp.mode",
+            "\"authoritative\" needs at least one [[dhcp.subnet]]");
+  }
+  if (site.server.address) {
+    for (size_t i = 0; i < site.dhcp.subnets.size(); ++i) {
+      const Subnet& s = site.dhcp.subnets[i];
+      if (s.pool && s.pool->Contains(*site.server.address)) {
+        const toml::node* a = root.at_path("server.address").node();
+        p.Error(a != nullptr ? a->source().begin.line : 0, "server.address",
+                absl::StrCat(Quote(site.server.address->ToString()),
+                             ": inside dhcp.subnet[", i, "].pool ",
+                             s.pool->ToString(), " (line ", s.line,
+                             "): it would be leased to a client"));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+absl::string_view DhcpModeName(DhcpMode mode) {
+  switch (mode) {
+    case DhcpMode::kOff:
+      return "off";
+    case DhcpMode::kProxy:
+      return "proxy";
+    case DhcpMode::kAuthoritative:
+      return "authoritative";
+  }
+  return "?";
+}
+
+absl::string_view UnknownPxePolicyName(UnknownPxePolicy policy) {
+  switch (policy) {
+    case UnknownPxePolicy::kIgnore:
+      return "ignore";
+    case UnknownPxePolicy::kLocalboot:
+      return "localboot";
+    case UnknownPxePolicy::kDiscover:
+      return "discover";
+  }
+  return "?";
+}
+
+absl::string_view BootArchName(BootArch arch) {
+  switch (arch) {
+    case BootArch::kBios:
+      return "bios";
+    case BootArch::kUefiIa32:
+      return "uefi_ia32";
+    case BootArch::kUefiX64:
+      return "uefi_x64";
+    case BootArch::kArm64:
+      return "arm64";
+    case BootArch::kHttp:
+      return "http";
+  }
+  return "?";
+}
+
+absl::optional<BootArch> BootArchForClientArch(uint16_t option93) {
+  switch (option93) {
+    case 0:
+      return BootArch::kBios;
+    case 6:
+      return BootArch::kUefiIa32;
+    case 7:
+    case 9:
+      return BootArch::kUefiX64;
+    case 11:
+      return BootArch::kArm64;
+    case 15:
+    case 16:
+    case 19:
+      return BootArch::kHttp;
+    default:
+      return absl::nullopt;
+  }
+}
+
+const std::string& BootConfig::FileFor(BootArch arch) const {
+  switch (arch) {
+    case BootArch::kBios:
+      return bios;
+    case BootArch::kUefiIa32:
+      return uefi_ia32;
+    case BootArch::kUefiX64:
+      return uefi_x64;
+    case BootArch::kArm64:
+      return arm64;
+    case BootArch::kHttp:
+      return http_boot_url;
+  }
+  return bios;
+}
+
+std::string Ipv4Range::ToString() const {
+  return absl::StrCat(first.ToString(), "-", last.ToString());
+}
+
+Ipv4Address Subnet::netmask() const {
+  return Ipv4Address(MaskOf(prefix_length));
+}
+
+Ipv4Address Subnet::broadcast() const {
+  return Ipv4Address(network.value() | ~MaskOf(prefix_length));
+}
+
+bool Subnet::Contains(Ipv4Address a) const {
+  return (a.value() & MaskOf(prefix_length)) == network.value();
+}
+
+bool Subnet::IsHostAddress(Ipv4Address a) const {
+  if (prefix_length >= 31) return true;
+  return a != network && a != broadcast();
+}
+
+std::string Subnet::CidrString() const {
+  return absl::StrCat(network.ToString(), "/", prefix_length);
+}
+
+const Subnet* SiteConfig::SubnetFor(Ipv4Address a) const {
+  for (const Subnet& s : dhcp.subnets) {
+    if (s.Contains(a)) return &s;
+  }
+  return nullptr;
+}
+
+absl::Status CheckDnsName(absl::string_view name) {
+  if (name.empty()) return absl::InvalidArgumentError("empty name");
+  if (name.size() > 253) {
+    return absl::InvalidArgumentError("longer than 253 characters");
+  }
+  size_t start = 0;
+  while (true) {
+    size_t end = name.find('.', start);
+    if (end == absl::string_view::npos) end = name.size();
+    const absl::string_view label = name.substr(start, end - start);
+    if (label.empty()) {
+      return absl::InvalidArgumentError(
+          "empty label (leading, trailing or "
+          "double dot)");
+    }
+    if (label.size() > 63) {
+      return absl::InvalidArgumentError("label longer than 63 characters");
+    }
+    for (char c : label) {
+      if (!absl::ascii_isalnum(c) && c != '-') {
+        return absl::InvalidArgumentError(
+            absl::StrCat("character ", Quote(absl::string_view(&c, 1)),
+                         " not allowed (RFC 1123: letters, digits, '-', '.')"));
+      }
+    }
+    if (label.front() == '-' || label.back() == '-') {
+      return absl::InvalidArgumentError(
+          "a label starts or ends with '-' (RFC 1123)");
+    }
+    if (end == name.size()) break;
+    start = end + 1;
+  }
+  return absl::OkStatus();
+}
+
+int EditDistance(absl::string_view a, absl::string_view b) {
+  if (a.size() > 64 || b.size() > 64) {
+    return static_cast<int>(std::max(a.size(), b.size()));
+  }
+  std::vector<int> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = static_cast<int>(j);
+  for (size_t i = 1; i <= a.size(); ++i) {
+    int diagonal = row[0];
+    row[0] = static_cast<int>(i);
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const int up = row[j];
+      const int substitute = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, substitute});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+absl::StatusOr<SiteConfig> ParseSiteConfig(absl::string_view toml_text,
+                                           absl::string_view filename) {
+  toml::parse_result parsed =
+      toml::parse(std::string_view(toml_text.data(), toml_text.size()),
+                  std::string_view(filename.data(), filename.size()));
+  if (!parsed) {
+    const toml::parse_error& e = parsed.error();
+    const std::string_view description = e.description();
+    return absl::InvalidArgumentError(absl::StrCat(
+        filename, ":", e.source().begin.line, ":", e.source().begin.column,
+        ": syntax error: ",
+        absl::string_view(description.data(), description.size())));
+  }
+  const toml::table& root = parsed.table();
+
+  Parser p(filename);
+  SiteConfig site;
+  site.path = std::string(filename);
+  p.CheckKeys(root, "", {"server", "dhcp", "tftp", "boot"});
+  if (const toml::table* t = p.Table(root, "", "server")) {
+    ParseServer(p, *t, site.server);
+  }
+  if (const toml::table* t = p.Table(root, "", "dhcp")) {
+    ParseDhcp(p, *t, site.dhcp);
+  }
+  if (const toml::table* t = p.Table(root, "", "tftp")) {
+    ParseTftp(p, *t, site.tftp);
+  }
+  if (const toml::table* t = p.Table(root, "", "boot")) {
+    ParseBoot(p, *t, site.boot);
+  }
+  if (p.error_count() == 0) CrossCheck(p, root, site);
+  if (absl::Status s = p.Result(); !s.ok()) return s;
+
+  // Relative paths are relative to the directory holding site.toml.
+  const size_t slash = filename.rfind('/');
+  if (slash != absl::string_view::npos) {
+    const absl::string_view dir = filename.substr(0, slash + 1);  // with '/'
+    site.server.state_dir = ResolvePath(dir, site.server.state_dir);
+    site.server.inventory = ResolvePath(dir, site.server.inventory);
+    site.tftp.root = ResolvePath(dir, site.tftp.root);
+  }
+  return site;
+}
+
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
+  constexpr size_t kMaxSize = 64 << 20;
+  FILE* f = std::fopen(path.c_str(), "rbe");
+  if (f == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
+  }
+  std::string text;
+  char buffer[65536];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), f)) > 0) {
+    text.append(buffer, n);
+    if (text.size() > kMaxSize) {
+      std::fclose(f);
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": larger than 64 MiB"));
+    }
+  }
+  const bool failed = std::ferror(f) != 0;
+  const int saved = errno;
+  std::fclose(f);
+  if (failed) {
+    return absl::InternalError(
+        absl::StrCat(path, ": read failed: ", std::strerror(saved)));
+  }
+  return text;
+}
+
+absl::StatusOr<SiteConfig> LoadSiteConfig(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadSmallFile(path);
+  if (!text.ok()) return text.status();
+  return ParseSiteConfig(*text, path);
+}
+
+}  // namespace rackboot::site

@@ -1,0 +1,216 @@
+// SiteConfig: the parsed, validated contents of site.toml, the one file that
+// says what this Rackboot engine serves, where, and to whom.
+//
+//   absl::StatusOr<SiteConfig> site =
+//   LoadSiteConfig("/etc/rackboot/site.toml"); if (!site.ok()) { std::cerr <<
+//   site.status().message(); return 1; } const Subnet* subnet =
+//   site->SubnetFor(Ipv4Address(198, 18, 3, 4));
+//
+// Every key is optional and defaults to the value that is safe on a shared
+// network (DHCP off, unknown PXE clients ignored, no boot files). Unknown keys
+// and sections are errors, so a misspelt safety setting cannot silently fall
+// back to its default. Errors name the file, the line, the dotted key and the
+// offending value, one problem per line of the status message:
+//
+//   site.toml:12: dhcp.subnet[0].pool: "198.18.0.10-198.18.0.5": start after
+//   end site.toml:3: server.adress: unknown key (did you mean "address"?)
+//   site.toml:5: dhcp.mode: "authorative": expected authoritative, proxy or off
+//   site.toml:4:9: syntax error: ...
+//
+// examples/site.toml documents every key; keep it in step with this parser.
+//
+// A SiteConfig is a plain value: the caller owns it; it is immutable once
+// parsed, so any thread may read a const SiteConfig concurrently. The parser
+// itself keeps no state and may run on any thread.
+#ifndef RACKBOOT_ENGINE_SITE_SITE_CONFIG_H_
+#define RACKBOOT_ENGINE_SITE_SITE_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/optional.h"
+#include "proto/dhcp/dhcp_options.h"
+
+namespace rackboot::site {
+
+using ::rackboot::dhcp::Ipv4Address;
+
+// [dhcp] mode.
+enum class DhcpMode {
+  kOff,            // no DHCP at all (default: safe on any network)
+  kProxy,          // proxyDHCP: boot options only, never addresses (PXE spec)
+  kAuthoritative,  // hands out addresses from the subnets' pools
+};
+absl::string_view DhcpModeName(DhcpMode mode);  // "off", "proxy", ...
+
+// [dhcp] unknown_pxe: what a PXE client whose MAC is not in the inventory
+// gets. Whatever the policy, an unknown host is never installed.
+enum class UnknownPxePolicy {
+  kIgnore,     // no answer at all (default)
+  kLocalboot,  // a boot-from-local-disk menu
+  kDiscover,   // no answer, but its MAC is recorded in discovered.tsv
+};
+absl::string_view UnknownPxePolicyName(UnknownPxePolicy policy);
+
+// An inclusive range of addresses, first <= last.
+struct Ipv4Range {
+  Ipv4Address first;
+  Ipv4Address last;
+
+  bool Contains(Ipv4Address a) const { return first <= a && a <= last; }
+  uint64_t size() const { return uint64_t{last.value()} - first.value() + 1; }
+  std::string ToString() const;  // "198.18.16.0-198.18.255.254"
+  bool operator==(const Ipv4Range&) const = default;
+};
+
+// One [[dhcp.subnet]]: a directly attached or relayed IPv4 network.
+struct Subnet {
+  Ipv4Address network;    // host bits are zero (enforced by the parser)
+  int prefix_length = 0;  // 0..32
+
+  // Addresses leased dynamically; absent: reservations (inventory ip) only.
+  // Lies inside the subnet and excludes its network and broadcast addresses
+  // (for prefixes up to /30; a /31 or /32 has neither, RFC 3021).
+  absl::optional<Ipv4Range> pool;
+  absl::optional<Ipv4Address> router;  // option 3; inside the subnet
+  std::vector<Ipv4Address> dns;        // option 6, in order
+  std::string domain;                  // option 15; "" = not sent
+  int line = 0;                        // of its [[dhcp.subnet]] header
+
+  Ipv4Address netmask() const;    // e.g. 255.255.0.0 for /16
+  Ipv4Address broadcast() const;  // the last address of the subnet
+  bool Contains(Ipv4Address a) const;
+  // True if `a` is neither the network nor the broadcast address (always true
+  // for /31 and /32, which have neither: RFC 3021).
+  bool IsHostAddress(Ipv4Address a) const;
+  std::string CidrString() const;  // "198.18.0.0/16"
+};
+
+// [server]
+struct ServerConfig {
+  // Serve only on this interface. "" (default) means no interface binding,
+  // with which the daemon must refuse authoritative DHCP.
+  std::string interface;
+  // Our address on that interface: DHCP next-server (siaddr), TFTP server
+  // name, HTTP host. Absent by default.
+  absl::optional<Ipv4Address> address;
+  // Leases, host states, discovered hosts. Relative paths in site.toml are
+  // resolved against the directory of site.toml (as are all paths below).
+  std::string state_dir = "/var/lib/rackboot";
+  // Path of inventory.csv (resolved as above; default "inventory.csv" beside
+  // site.toml).
+  std::string inventory = "inventory.csv";
+};
+
+// [dhcp]
+struct DhcpConfig {
+  DhcpMode mode = DhcpMode::kOff;
+  UnknownPxePolicy unknown_pxe = UnknownPxePolicy::kIgnore;
+  int64_t lease_seconds = 3600;   // 60..31536000 (one year)
+  int64_t offer_seconds = 30;     // 1..3600: how long an OFFER holds an address
+  int64_t decline_seconds = 600;  // 0..86400: quarantine after a DECLINE
+  bool allow_other_dhcp = false;  // false: warn (and the daemon may refuse)
+  std::vector<Subnet> subnets;    // pairwise disjoint, in file order
+};
+
+// [tftp]
+struct TftpConfig {
+  std::string root;  // "" (default): no TFTP service
+  std::string listen = "0.0.0.0:69";
+  Ipv4Address listen_address;  // parsed from `listen`
+  uint16_t listen_port = 69;   // parsed from `listen`; 1..65535
+  int max_blksize = 1468;      // 8..65464 (RFC 2348); 1468 fits a 1500 MTU
+  int max_windowsize = 64;     // 1..65535 (RFC 7440)
+};
+
+// The architectures a boot file is chosen for. How DHCP option 93 (client
+// system architecture, RFC 4578 2.1 and the IANA "Processor Architecture
+// Types" registry) maps to them: see BootArchForClientArch().
+enum class BootArch {
+  kBios,      // 0: x86 BIOS
+  kUefiIa32,  // 6: EFI IA32
+  kUefiX64,   // 7 (EFI BC) and 9 (EFI x86-64): both are x64 UEFI in the wild
+  kArm64,     // 11: ARM 64-bit UEFI
+  kHttp,      // 15, 16, 19: UEFI HTTP boot (x86, x64, ARM64)
+};
+absl::string_view BootArchName(BootArch arch);  // "bios", "uefi_x64", ...
+
+// Maps an option 93 value to the boot file slot it uses; nullopt for
+// architectures Rackboot has no slot for. Note 2 is EFI Itanium (IA-64) in
+// the IANA registry, not IA32: some old documents say otherwise, and an IA32
+// loader would not run on it, so 2 maps to nothing.
+absl::optional<BootArch> BootArchForClientArch(uint16_t option93);
+
+// One [[boot.menu]] entry: an option 43 PXE boot menu item (as dnsmasq's
+// pxe-service). Parsed and kept; the DHCP server decides how to send it.
+struct BootMenuEntry {
+  std::string label;  // menu text, 1..252 bytes (option 43 sub-option 9)
+  std::string file;   // boot file name, relative to the TFTP root
+  BootArch arch = BootArch::kBios;  // bios | uefi_ia32 | uefi_x64 | arm64
+  int line = 0;
+  bool operator==(const BootMenuEntry&) const = default;
+};
+
+// [boot]: boot file per architecture. "" (the default for each) means
+// clients of that architecture get no boot file, so no answer.
+struct BootConfig {
+  std::string bios;           // option 93 = 0
+  std::string uefi_x64;       // 7 or 9
+  std::string uefi_ia32;      // 6
+  std::string arm64;          // 11
+  std::string http_boot_url;  // 15/16/19: an http:// or https:// URL
+  // For clients whose user class (option 77) is "iPXE": a URL (http, https
+  // or tftp) or a file name beneath the TFTP root. "" = treat iPXE like any
+  // other client of its architecture.
+  std::string ipxe_script;
+  std::string menu_prompt;  // option 43 PXE menu prompt; "" = no prompt
+  int menu_timeout = 0;     // seconds, 0..255 (one byte on the wire)
+  std::vector<BootMenuEntry> menu;
+
+  // The boot file configured for `arch` ("" if none). For kHttp, the URL.
+  const std::string& FileFor(BootArch arch) const;
+};
+
+// The whole of site.toml.
+struct SiteConfig {
+  std::string path;  // the file it was parsed from, as given
+  ServerConfig server;
+  DhcpConfig dhcp;
+  TftpConfig tftp;
+  BootConfig boot;
+
+  // The subnet containing `a`, or nullptr. Subnets do not overlap, so there is
+  // at most one. Linear in the number of subnets (a handful per site).
+  // The pointer is valid as long as this SiteConfig is neither destroyed nor
+  // modified.
+  const Subnet* SubnetFor(Ipv4Address a) const;
+};
+
+// Parses and validates site.toml text. `filename` is used in error messages
+// and to resolve relative paths (against its directory; a filename without
+// a directory leaves them relative to the working directory).
+absl::StatusOr<SiteConfig> ParseSiteConfig(absl::string_view toml_text,
+                                           absl::string_view filename);
+
+// Reads `path` and parses it. Errors name the path.
+absl::StatusOr<SiteConfig> LoadSiteConfig(const std::string& path);
+
+// Reads a whole (small) text file; the error names the path. Shared by the
+// site loaders; refuses files over 64 MiB.
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path);
+
+// Checks a DNS name: dot-separated RFC 1123 labels of [A-Za-z0-9-], 1..63
+// bytes each, not starting or ending with '-', 253 bytes at most. The error
+// says what is wrong (without the name, which the caller adds).
+absl::Status CheckDnsName(absl::string_view name);
+
+// Levenshtein distance between two short strings (for "did you mean").
+int EditDistance(absl::string_view a, absl::string_view b);
+
+}  // namespace rackboot::site
+
+#endif  // RACKBOOT_ENGINE_SITE_SITE_CONFIG_H_

@@ -1,0 +1,369 @@
+#include "engine/site/site_config.h"
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace rackboot::site {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// The message of a failed parse of `text` as "site.toml".
+std::string ErrorOf(const std::string& text) {
+  absl::StatusOr<SiteConfig> site = ParseSiteConfig(text, "site.toml");
+  if (site.ok()) return "(parsed)";
+  EXPECT_EQ(site.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(site.status().message());
+}
+
+TEST(SiteConfigTest, ExampleParsesToExpectedValues) {
+  absl::StatusOr<SiteConfig> site = LoadSiteConfig("examples/site.toml");
+  ASSERT_TRUE(site.ok()) << site.status();
+  EXPECT_EQ(site->path, "examples/site.toml");
+
+  EXPECT_EQ(site->server.interface, "br0");
+  ASSERT_TRUE(site->server.address.has_value());
+  EXPECT_EQ(*site->server.address, Ipv4Address(198, 18, 0, 1));
+  EXPECT_EQ(site->server.state_dir, "/var/lib/rackboot");  // absolute: kept
+  EXPECT_EQ(site->server.inventory, "examples/inventory.csv");  // relative
+
+  EXPECT_EQ(site->dhcp.mode, DhcpMode::kAuthoritative);
+  EXPECT_EQ(site->dhcp.unknown_pxe, UnknownPxePolicy::kDiscover);
+  EXPECT_EQ(site->dhcp.lease_seconds, 3600);
+  EXPECT_EQ(site->dhcp.offer_seconds, 30);
+  EXPECT_EQ(site->dhcp.decline_seconds, 600);
+  EXPECT_FALSE(site->dhcp.allow_other_dhcp);
+  ASSERT_EQ(site->dhcp.subnets.size(), 2u);
+  const Subnet& s = site->dhcp.subnets[0];
+  EXPECT_EQ(s.network, Ipv4Address(198, 18, 0, 0));
+  EXPECT_EQ(s.prefix_length, 16);
+  EXPECT_EQ(s.netmask(), Ipv4Address(255, 255, 0, 0));
+  EXPECT_EQ(s.broadcast(), Ipv4Address(198, 18, 255, 255));
+  ASSERT_TRUE(s.pool.has_value());
+  EXPECT_EQ(s.pool->first, Ipv4Address(198, 18, 16, 0));
+  EXPECT_EQ(s.pool->last, Ipv4Address(198, 18, 255, 254));
+  EXPECT_EQ(s.pool->size(), 240u * 256 - 1);
+  EXPECT_EQ(s.router, Ipv4Address(198, 18, 0, 254));
+  EXPECT_THAT(s.dns, ::testing::ElementsAre(Ipv4Address(198, 18, 0, 1)));
+  EXPECT_EQ(s.domain, "lab.example");
+  const Subnet& r = site->dhcp.subnets[1];
+  EXPECT_EQ(r.CidrString(), "198.19.0.0/24");
+  EXPECT_FALSE(r.pool.has_value());
+  EXPECT_EQ(r.dns.size(), 2u);
+  EXPECT_EQ(r.domain, "");
+
+  EXPECT_EQ(site->tftp.root, "/srv/rackboot/tftp");
+  EXPECT_EQ(site->tftp.listen, "0.0.0.0:69");
+  EXPECT_EQ(site->tftp.listen_address, Ipv4Address(0, 0, 0, 0));
+  EXPECT_EQ(site->tftp.listen_port, 69);
+  EXPECT_EQ(site->tftp.max_blksize, 1468);
+  EXPECT_EQ(site->tftp.max_windowsize, 64);
+
+  EXPECT_EQ(site->boot.bios, "pxelinux.0");
+  EXPECT_EQ(site->boot.uefi_x64, "bootnetx64.efi");
+  EXPECT_EQ(site->boot.uefi_ia32, "");
+  EXPECT_EQ(site->boot.arm64, "grubaa64.efi");
+  EXPECT_EQ(site->boot.http_boot_url, "http://198.18.0.1:8080/bootx64.efi");
+  EXPECT_EQ(site->boot.ipxe_script, "http://198.18.0.1:8080/boot.ipxe");
+  EXPECT_EQ(site->boot.menu_prompt, "Press F8 for the boot menu");
+  EXPECT_EQ(site->boot.menu_timeout, 5);
+  ASSERT_EQ(site->boot.menu.size(), 2u);
+  EXPECT_EQ(site->boot.menu[0].label, "Install (per inventory)");
+  EXPECT_EQ(site->boot.menu[0].file, "pxelinux.0");
+  EXPECT_EQ(site->boot.menu[0].arch, BootArch::kBios);
+  EXPECT_EQ(site->boot.menu[1].label, "Boot from local disk");
+
+  EXPECT_EQ(site->SubnetFor(Ipv4Address(198, 18, 200, 1)), &s);
+  EXPECT_EQ(site->SubnetFor(Ipv4Address(198, 19, 0, 77)), &r);
+  EXPECT_EQ(site->SubnetFor(Ipv4Address(198, 19, 1, 1)), nullptr);
+  EXPECT_EQ(site->SubnetFor(Ipv4Address(10, 0, 0, 1)), nullptr);
+}
+
+TEST(SiteConfigTest, EmptyFileIsAllDefaults) {
+  absl::StatusOr<SiteConfig> site = ParseSiteConfig("", "site.toml");
+  ASSERT_TRUE(site.ok()) << site.status();
+  EXPECT_EQ(site->server.interface, "");
+  EXPECT_FALSE(site->server.address.has_value());
+  EXPECT_EQ(site->server.state_dir, "/var/lib/rackboot");
+  EXPECT_EQ(site->server.inventory, "inventory.csv");
+  EXPECT_EQ(site->dhcp.mode, DhcpMode::kOff);
+  EXPECT_EQ(site->dhcp.unknown_pxe, UnknownPxePolicy::kIgnore);
+  EXPECT_EQ(site->dhcp.lease_seconds, 3600);
+  EXPECT_EQ(site->dhcp.offer_seconds, 30);
+  EXPECT_EQ(site->dhcp.decline_seconds, 600);
+  EXPECT_FALSE(site->dhcp.allow_other_dhcp);
+  EXPECT_TRUE(site->dhcp.subnets.empty());
+  EXPECT_EQ(site->tftp.root, "");
+  EXPECT_EQ(site->tftp.listen, "0.0.0.0:69");
+  EXPECT_EQ(site->tftp.listen_port, 69);
+  EXPECT_EQ(site->tftp.max_blksize, 1468);
+  EXPECT_EQ(site->tftp.max_windowsize, 64);
+  EXPECT_EQ(site->boot.bios, "");
+  EXPECT_EQ(site->boot.uefi_x64, "");
+  EXPECT_EQ(site->boot.arm64, "");
+  EXPECT_EQ(site->boot.http_boot_url, "");
+  EXPECT_EQ(site->boot.ipxe_script, "");
+  EXPECT_EQ(site->boot.menu_timeout, 0);
+  EXPECT_TRUE(site->boot.menu.empty());
+  EXPECT_EQ(site->SubnetFor(Ipv4Address(198, 18, 0, 1)), nullptr);
+}
+
+TEST(SiteConfigTest, RelativePathsFollowTheFile) {
+  const std::string text =
+      "[server]\nstate_dir = \"state\"\n[tftp]\nroot = \"tftp\"\n";
+  absl::StatusOr<SiteConfig> site = ParseSiteConfig(text, "/etc/rb/site.toml");
+  ASSERT_TRUE(site.ok()) << site.status();
+  EXPECT_EQ(site->server.state_dir, "/etc/rb/state");
+  EXPECT_EQ(site->server.inventory, "/etc/rb/inventory.csv");
+  EXPECT_EQ(site->tftp.root, "/etc/rb/tftp");
+
+  site = ParseSiteConfig(text, "/site.toml");
+  ASSERT_TRUE(site.ok()) << site.status();
+  EXPECT_EQ(site->server.inventory, "/inventory.csv");
+
+  site = ParseSiteConfig(text, "site.toml");  // no directory: unchanged
+  ASSERT_TRUE(site.ok()) << site.status();
+  EXPECT_EQ(site->server.state_dir, "state");
+}
+
+TEST(SiteConfigTest, SyntaxErrorNamesLineAndColumn) {
+  const std::string message = ErrorOf("[dhcp]\nmode = \"off\"\nlease = 3 3\n");
+  EXPECT_THAT(message, HasSubstr("site.toml:3:"));
+  EXPECT_THAT(message, HasSubstr("syntax error"));
+}
+
+TEST(SiteConfigTest, UnknownKeysAreErrorsWithSuggestions) {
+  EXPECT_EQ(ErrorOf("[server]\ninterface = \"br0\"\nadress = \"198.18.0.1\"\n"),
+            "site.toml:3: server.adress: unknown key (did you mean "
+            "\"address\"?)");
+  EXPECT_THAT(ErrorOf("[dhcp]\nlease_second = 60\n"),
+              HasSubstr("site.toml:2: dhcp.lease_second: unknown key (did you "
+                        "mean \"lease_seconds\"?)"));
+  EXPECT_THAT(ErrorOf("[http]\nport = 80\n"),
+              HasSubstr("site.toml:1: http: unknown key (expected one of: "
+                        "server, dhcp, tftp, boot)"));
+  EXPECT_THAT(ErrorOf("[[dhcp.subnet]]\ncidr = \"10.0.0.0/8\"\nrouters = "
+                      "\"10.0.0.1\"\n"),
+              HasSubstr("site.toml:3: dhcp.subnet[0].routers: unknown key "
+                        "(did you mean \"router\"?)"));
+  EXPECT_THAT(
+      ErrorOf("[[boot.menu]]\nlabel = \"x\"\nfile = \"y\"\narch = \"bios\"\n"
+              "colour = 1\n"),
+      HasSubstr("site.toml:5: boot.menu[0].colour: unknown key"));
+}
+
+TEST(SiteConfigTest, AllErrorsAreReported) {
+  const std::string message =
+      ErrorOf("[dhcp]\nmode = \"authorative\"\nunknown_pxe = \"install\"\n");
+  EXPECT_THAT(message,
+              HasSubstr("site.toml:2: dhcp.mode: \"authorative\": expected "
+                        "authoritative, proxy or off"));
+  EXPECT_THAT(message,
+              HasSubstr("\nsite.toml:3: dhcp.unknown_pxe: \"install\": "
+                        "expected ignore, localboot or discover"));
+}
+
+TEST(SiteConfigTest, TypeAndRangeErrors) {
+  EXPECT_EQ(ErrorOf("[dhcp]\nlease_seconds = \"3600\"\n"),
+            "site.toml:2: dhcp.lease_seconds: expected an integer, got string");
+  EXPECT_EQ(ErrorOf("[dhcp]\n\nlease_seconds = 59\n"),
+            "site.toml:3: dhcp.lease_seconds: 59: must be 60..31536000");
+  EXPECT_THAT(ErrorOf("[dhcp]\nlease_seconds = 31536001\n"),
+              HasSubstr("must be 60..31536000"));
+  EXPECT_THAT(ErrorOf("[dhcp]\noffer_seconds = 0\n"),
+              HasSubstr("dhcp.offer_seconds: 0: must be 1..3600"));
+  EXPECT_THAT(ErrorOf("[dhcp]\nallow_other_dhcp = \"yes\"\n"),
+              HasSubstr("dhcp.allow_other_dhcp: expected true or false, got "
+                        "string"));
+  EXPECT_THAT(ErrorOf("[tftp]\nmax_blksize = 7\n"),
+              HasSubstr("site.toml:2: tftp.max_blksize: 7: must be 8..65464"));
+  EXPECT_THAT(ErrorOf("[tftp]\nmax_blksize = 65465\n"),
+              HasSubstr("must be 8..65464"));
+  EXPECT_THAT(ErrorOf("[tftp]\nmax_windowsize = 0\n"),
+              HasSubstr("tftp.max_windowsize: 0: must be 1..65535"));
+  EXPECT_THAT(ErrorOf("[tftp]\nmax_windowsize = 1.5\n"),
+              HasSubstr("expected an integer, got float"));
+  EXPECT_THAT(ErrorOf("[boot]\nmenu_timeout = 256\n"),
+              HasSubstr("boot.menu_timeout: 256: must be 0..255"));
+  EXPECT_THAT(ErrorOf("server = 1\n"),
+              HasSubstr("site.toml:1: server: expected a table, got integer"));
+  EXPECT_THAT(ErrorOf("[server]\naddress = \"198.18.0.300\"\n"),
+              HasSubstr("site.toml:2: server.address: \"198.18.0.300\": not "
+                        "an IPv4 address"));
+  EXPECT_THAT(ErrorOf("[server]\ninterface = \"eth0/1\"\n"),
+              HasSubstr("server.interface: \"eth0/1\": not an interface name"));
+  EXPECT_THAT(ErrorOf("[server]\nstate_dir = \"\"\n"),
+              HasSubstr("server.state_dir: \"\": expected a non-empty path"));
+  EXPECT_THAT(ErrorOf("[tftp]\nlisten = \"0.0.0.0\"\n"),
+              HasSubstr("tftp.listen: \"0.0.0.0\": expected address:port"));
+  EXPECT_THAT(ErrorOf("[tftp]\nlisten = \"0.0.0.0:70000\"\n"),
+              HasSubstr("port must be 1..65535"));
+  EXPECT_THAT(ErrorOf("[boot]\nhttp_boot_url = \"bootx64.efi\"\n"),
+              HasSubstr("boot.http_boot_url: \"bootx64.efi\": expected a URL"));
+  EXPECT_THAT(ErrorOf("[boot]\nipxe_script = \"ftp://x/boot.ipxe\"\n"),
+              HasSubstr("boot.ipxe_script"));
+  EXPECT_THAT(ErrorOf("[boot]\nbios = \"a\\nb\"\n"),
+              HasSubstr("boot.bios: \"a\\x0ab\": control characters"));
+}
+
+TEST(SiteConfigTest, IpxeScriptMayBeAFileOrTftpUrl) {
+  for (const char* value : {"boot.ipxe", "tftp://198.18.0.1/boot.ipxe",
+                            "https://boot.lab.example/boot.ipxe"}) {
+    absl::StatusOr<SiteConfig> site = ParseSiteConfig(
+        absl::StrCat("[boot]\nipxe_script = \"", value, "\"\n"), "s.toml");
+    ASSERT_TRUE(site.ok()) << site.status();
+    EXPECT_EQ(site->boot.ipxe_script, value);
+  }
+}
+
+TEST(SiteConfigTest, SubnetErrors) {
+  auto subnet = [](const std::string& body) {
+    return ErrorOf("[dhcp]\nmode = \"proxy\"\n[[dhcp.subnet]]\n" + body);
+  };
+  EXPECT_EQ(subnet("pool = \"10.0.0.10-10.0.0.20\"\n"),
+            "site.toml:3: dhcp.subnet[0].cidr: required key missing (e.g. "
+            "cidr = \"198.18.0.0/16\")");
+  EXPECT_EQ(subnet("cidr = \"198.18.0.1/16\"\n"),
+            "site.toml:4: dhcp.subnet[0].cidr: \"198.18.0.1/16\": host bits "
+            "set (did you mean 198.18.0.0/16?)");
+  EXPECT_THAT(subnet("cidr = \"198.18.0.0/33\"\n"),
+              HasSubstr("prefix length must be 0..32"));
+  EXPECT_THAT(subnet("cidr = \"198.18.0.0\"\n"),
+              HasSubstr("expected address/prefix-length"));
+  EXPECT_EQ(subnet("cidr = \"198.18.0.0/24\"\npool = "
+                   "\"198.18.0.10-198.18.0.5\"\n"),
+            "site.toml:5: dhcp.subnet[0].pool: \"198.18.0.10-198.18.0.5\": "
+            "start after end");
+  EXPECT_THAT(subnet("cidr = \"198.18.0.0/24\"\npool = "
+                     "\"198.18.0.10-198.18.1.5\"\n"),
+              HasSubstr("dhcp.subnet[0].pool: \"198.18.0.10-198.18.1.5\": "
+                        "not inside 198.18.0.0/24"));
+  EXPECT_THAT(subnet("cidr = \"198.18.0.0/24\"\npool = "
+                     "\"198.18.0.0-198.18.0.100\"\n"),
+              HasSubstr("includes the network address 198.18.0.0"));
+  EXPECT_THAT(subnet("cidr = \"198.18.0.0/24\"\npool = "
+                     "\"198.18.0.100-198.18.0.255\"\n"),
+              HasSubstr("or the broadcast address 198.18.0.255"));
+  EXPECT_THAT(subnet("cidr = \"198.18.0.0/24\"\npool = \"198.18.0.100\"\n"),
+              HasSubstr("expected first-last"));
+  EXPECT_THAT(subnet("cidr = \"198.18.0.0/24\"\nrouter = \"198.18.1.1\"\n"),
+              HasSubstr("site.toml:5: dhcp.subnet[0].router: \"198.18.1.1\": "
+                        "not inside 198.18.0.0/24"));
+  EXPECT_THAT(subnet("cidr = \"198.18.0.0/24\"\npool = "
+                     "\"198.18.0.1-198.18.0.99\"\nrouter = \"198.18.0.1\"\n"),
+              HasSubstr("dhcp.subnet[0].router: \"198.18.0.1\": inside the "
+                        "pool"));
+  EXPECT_THAT(subnet("cidr = \"198.18.0.0/24\"\ndns = \"198.18.0.1\"\n"),
+              HasSubstr("dhcp.subnet[0].dns: expected an array of addresses"));
+  EXPECT_THAT(subnet("cidr = \"198.18.0.0/24\"\ndns = [\"198.18.0.1\", "
+                     "\"x\"]\n"),
+              HasSubstr("site.toml:5: dhcp.subnet[0].dns[1]: \"x\": not an "
+                        "IPv4 address"));
+  EXPECT_THAT(subnet("cidr = \"198.18.0.0/24\"\ndomain = \"lab_example\"\n"),
+              HasSubstr("dhcp.subnet[0].domain: \"lab_example\": character"));
+  EXPECT_THAT(ErrorOf("[dhcp.subnet]\ncidr = \"198.18.0.0/24\"\n"),
+              HasSubstr("dhcp.subnet: expected an array of tables"));
+}
+
+TEST(SiteConfigTest, PoolAtTheEdgesOfSmallSubnets) {
+  absl::StatusOr<SiteConfig> site = ParseSiteConfig(
+      "[[dhcp.subnet]]\ncidr = \"198.18.0.0/31\"\npool = "
+      "\"198.18.0.0-198.18.0.1\"\n",
+      "site.toml");
+  ASSERT_TRUE(site.ok()) << site.status();  // RFC 3021: no network/broadcast
+  EXPECT_EQ(site->dhcp.subnets[0].pool->size(), 2u);
+
+  site = ParseSiteConfig(
+      "[[dhcp.subnet]]\ncidr = \"198.18.0.0/30\"\npool = "
+      "\"198.18.0.1-198.18.0.2\"\n",
+      "site.toml");
+  ASSERT_TRUE(site.ok()) << site.status();
+}
+
+TEST(SiteConfigTest, OverlappingSubnets) {
+  const std::string message = ErrorOf(
+      "[[dhcp.subnet]]\ncidr = \"198.18.0.0/16\"\n"
+      "[[dhcp.subnet]]\ncidr = \"198.19.0.0/16\"\n"
+      "[[dhcp.subnet]]\ncidr = \"198.18.4.0/24\"\n");
+  EXPECT_EQ(message,
+            "site.toml:5: dhcp.subnet: 198.18.4.0/24: overlaps 198.18.0.0/16 "
+            "(line 1)");
+}
+
+TEST(SiteConfigTest, CrossChecks) {
+  EXPECT_THAT(ErrorOf("[dhcp]\nmode = \"authoritative\"\n"),
+              HasSubstr("site.toml:2: dhcp.mode: \"authoritative\" needs at "
+                        "least one [[dhcp.subnet]]"));
+  EXPECT_THAT(ErrorOf("[server]\naddress = \"198.18.0.50\"\n"
+                      "[[dhcp.subnet]]\ncidr = \"198.18.0.0/24\"\n"
+                      "pool = \"198.18.0.10-198.18.0.99\"\n"),
+              HasSubstr("site.toml:2: server.address: \"198.18.0.50\": inside "
+                        "dhcp.subnet[0].pool"));
+  // Proxy mode needs no subnet.
+  EXPECT_TRUE(ParseSiteConfig("[dhcp]\nmode = \"proxy\"\n", "s").ok());
+}
+
+TEST(SiteConfigTest, BootMenuErrors) {
+  EXPECT_THAT(ErrorOf("[[boot.menu]]\nlabel = \"x\"\nfile = \"y\"\n"),
+              HasSubstr("site.toml:1: boot.menu[0].arch: required key "
+                        "missing"));
+  EXPECT_THAT(ErrorOf("[[boot.menu]]\nlabel = \"x\"\nfile = \"y\"\n"
+                      "arch = \"uefi\"\n"),
+              HasSubstr("site.toml:4: boot.menu[0].arch: \"uefi\": expected "
+                        "bios, uefi_ia32, uefi_x64 or arm64"));
+  EXPECT_THAT(ErrorOf("[[boot.menu]]\nlabel = \"\"\nfile = \"y\"\n"
+                      "arch = \"bios\"\n"),
+              HasSubstr("boot.menu[0].label: \"\": expected 1..252 bytes"));
+}
+
+TEST(SiteConfigTest, ManyErrorsAreCapped) {
+  std::string text = "[dhcp]\n";
+  for (int i = 0; i < 80; ++i) absl::StrAppend(&text, "k", i, " = 1\n");
+  const std::string message = ErrorOf(text);
+  EXPECT_THAT(message, HasSubstr("site.toml: 30 more errors"));
+}
+
+TEST(SiteConfigTest, ArchitectureMapping) {
+  EXPECT_EQ(BootArchForClientArch(0), BootArch::kBios);
+  EXPECT_EQ(BootArchForClientArch(6), BootArch::kUefiIa32);
+  EXPECT_EQ(BootArchForClientArch(7), BootArch::kUefiX64);
+  EXPECT_EQ(BootArchForClientArch(9), BootArch::kUefiX64);
+  EXPECT_EQ(BootArchForClientArch(11), BootArch::kArm64);
+  EXPECT_EQ(BootArchForClientArch(16), BootArch::kHttp);
+  EXPECT_EQ(BootArchForClientArch(2), absl::nullopt);   // Itanium
+  EXPECT_EQ(BootArchForClientArch(10), absl::nullopt);  // ARM 32
+  BootConfig boot;
+  boot.uefi_x64 = "x64.efi";
+  boot.http_boot_url = "http://h/x";
+  EXPECT_EQ(boot.FileFor(BootArch::kUefiX64), "x64.efi");
+  EXPECT_EQ(boot.FileFor(BootArch::kHttp), "http://h/x");
+  EXPECT_EQ(boot.FileFor(BootArch::kBios), "");
+}
+
+TEST(SiteConfigTest, LoadErrorsNameThePath) {
+  absl::StatusOr<SiteConfig> site = LoadSiteConfig("/nonexistent/site.toml");
+  ASSERT_FALSE(site.ok());
+  EXPECT_EQ(site.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(site.status().message(), HasSubstr("/nonexistent/site.toml"));
+}
+
+TEST(SiteConfigTest, CheckDnsNameAndEditDistance) {
+  EXPECT_TRUE(CheckDnsName("node-01.lab.example").ok());
+  EXPECT_FALSE(CheckDnsName("-node").ok());
+  EXPECT_FALSE(CheckDnsName("node.").ok());
+  EXPECT_FALSE(CheckDnsName("a..b").ok());
+  EXPECT_FALSE(CheckDnsName(std::string(64, 'a')).ok());
+  EXPECT_TRUE(CheckDnsName(std::string(63, 'a')).ok());
+  EXPECT_EQ(EditDistance("adress", "address"), 1);
+  EXPECT_EQ(EditDistance("", "abc"), 3);
+  EXPECT_EQ(EditDistance("kitten", "sitting"), 3);
+  EXPECT_THAT(ErrorOf("[tftp]\nzzzzzz = 1\n"), Not(HasSubstr("did you mean")));
+}
+
+}  // namespace
+}  // namespace rackboot::site

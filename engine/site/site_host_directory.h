@@ -1,0 +1,52 @@
+// SiteHostDirectory: the DHCP server's view of the inventory and the host
+// states, and the translation of a SiteConfig into the DHCP server's
+// configuration.
+//
+// The DHCP package knows nothing of files, CSV or TOML; this adapter answers
+// its questions from an Inventory (immutable) and a HostStateStore
+// (thread-safe; changed by the operator while the daemon runs). Only the
+// `install` state yields an install boot; every other state boots from local
+// disk (the product's first safety rule). Called on the DHCP thread; borrows
+// both.
+#ifndef RACKBOOT_ENGINE_SITE_SITE_HOST_DIRECTORY_H_
+#define RACKBOOT_ENGINE_SITE_SITE_HOST_DIRECTORY_H_
+
+#include <array>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "engine/dhcp/dhcp_server.h"
+#include "engine/site/host_states.h"
+#include "engine/site/inventory.h"
+#include "engine/site/site_config.h"
+
+namespace rackboot::site {
+
+class SiteHostDirectory : public dhcp::HostDirectory {
+ public:
+  // REQUIRES: both outlive this object.
+  SiteHostDirectory(const Inventory* inventory, HostStateStore* states)
+      : inventory_(inventory), states_(states) {}
+
+  absl::optional<Host> FindByMac(
+      const std::array<uint8_t, 6>& mac) const override;
+  absl::optional<std::array<uint8_t, 6>> ReservedFor(
+      Ipv4Address address) const override;
+  void RecordDiscovered(const std::array<uint8_t, 6>& mac,
+                        const std::string& detail, absl::Time now) override;
+
+ private:
+  const Inventory* const inventory_;
+  HostStateStore* const states_;
+};
+
+// The DHCP server's configuration from the site's. Errors: what DHCP needs and
+// the site lacks (server.address, server.interface), or an inventory
+// reservation inside a pool (reserved addresses must lie outside the pools, so
+// no dynamic client can ever be offered one).
+absl::StatusOr<dhcp::DhcpServerConfig> DhcpServerConfigFromSite(
+    const SiteConfig& site, const Inventory& inventory);
+
+}  // namespace rackboot::site
+
+#endif  // RACKBOOT_ENGINE_SITE_SITE_HOST_DIRECTORY_H_
