@@ -164,7 +164,9 @@ absl::StatusOr<std::unique_ptr<HostStateStore>> HostStateStore::Open(
   if (absl::Status s = store->ReadStates(entries, id); !s.ok()) return s;
   {
     absl::MutexLock lock(&store->write_mu_);
-    store->Publish(store->BuildSnapshot(entries), id, std::move(entries));
+    std::shared_ptr<const HostStateMap> snapshot =
+        store->BuildSnapshot(entries);
+    store->Publish(std::move(snapshot), id, std::move(entries));
   }
   if (absl::Status s = store->LoadDiscovered(); !s.ok()) return s;
   return store;
@@ -336,7 +338,9 @@ absl::Status HostStateStore::Set(absl::string_view hostname, HostState state,
   entries[name] = {state, now};
   absl::StatusOr<FileId> written = WriteStates(entries);
   if (!written.ok()) return written.status();
-  Publish(BuildSnapshot(entries), *written, std::move(entries));
+  // (Built before `entries` is moved from: argument order is unspecified.)
+  std::shared_ptr<const HostStateMap> snapshot = BuildSnapshot(entries);
+  Publish(std::move(snapshot), *written, std::move(entries));
   return absl::OkStatus();  // `lock` closes, releasing the flock
 }
 
@@ -345,7 +349,8 @@ absl::Status HostStateStore::Reload() {
   FileEntries entries;
   FileId id;
   if (absl::Status s = ReadStates(entries, id); !s.ok()) return s;
-  Publish(BuildSnapshot(entries), id, std::move(entries));
+  std::shared_ptr<const HostStateMap> snapshot = BuildSnapshot(entries);
+  Publish(std::move(snapshot), id, std::move(entries));
   return absl::OkStatus();
 }
 

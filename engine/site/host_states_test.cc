@@ -1,0 +1,312 @@
+#include "engine/site/host_states.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "engine/site/inventory.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace rackboot::site {
+namespace {
+
+using ::testing::HasSubstr;
+
+const absl::Time kT0 = absl::FromUnixSeconds(1700000000);
+
+// A fresh directory per test.
+std::string TestDir() {
+  const char* base = std::getenv("TEST_TMPDIR");
+  const ::testing::TestInfo* info =
+      ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string dir = absl::StrCat(base != nullptr ? base : "/tmp", "/",
+                                 info->name(), "-", ::getpid());
+  std::system(absl::StrCat("rm -rf '", dir, "'").c_str());
+  return dir;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+}
+
+Inventory TestInventory() {
+  absl::StatusOr<Inventory> inv = Inventory::Parse(
+      "mac,hostname,state\n"
+      "52:54:00:12:00:01,node001,install\n"
+      "52:54:00:12:00:02,node002,installed\n"
+      "52:54:00:12:00:03,node003,\n",
+      "inventory.csv");
+  EXPECT_TRUE(inv.ok()) << inv.status();
+  return *inv;
+}
+
+std::unique_ptr<HostStateStore> OpenOrDie(const std::string& dir,
+                                          const Inventory& inv) {
+  absl::StatusOr<std::unique_ptr<HostStateStore>> store =
+      HostStateStore::Open(dir, inv);
+  EXPECT_TRUE(store.ok()) << store.status();
+  return store.ok() ? std::move(*store) : nullptr;
+}
+
+TEST(HostStateStoreTest, InitialStatesComeFromTheInventory) {
+  const std::string dir = TestDir() + "/nested/state";
+  std::unique_ptr<HostStateStore> store = OpenOrDie(dir, TestInventory());
+  ASSERT_NE(store, nullptr);
+  struct stat st;
+  ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0027, 0u);  // 0750 (less any umask)
+
+  EXPECT_EQ(store->Get("node001"), HostState::kInstall);
+  EXPECT_EQ(store->Get("NODE001"), HostState::kInstall);
+  EXPECT_EQ(store->Get("node002"), HostState::kInstalled);
+  EXPECT_EQ(store->Get("node003"), HostState::kLocalboot);
+  EXPECT_EQ(store->Get("stranger"), HostState::kLocalboot);
+  std::shared_ptr<const HostStateMap> snapshot = store->Snapshot();
+  EXPECT_EQ(snapshot->size(), 3u);
+  EXPECT_EQ(snapshot->at("node001").changed, absl::InfinitePast());
+  // Nothing is written until something is Set.
+  EXPECT_NE(::access(store->states_path().c_str(), F_OK), 0);
+  EXPECT_FALSE(store->ChangedOnDisk());
+}
+
+TEST(HostStateStoreTest, SetPersistsAcrossReopen) {
+  const std::string dir = TestDir();
+  const Inventory inv = TestInventory();
+  {
+    std::unique_ptr<HostStateStore> store = OpenOrDie(dir, inv);
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->Set("node001", HostState::kInstalled, kT0).ok());
+    ASSERT_TRUE(store->Set("Node003", HostState::kInstall, kT0).ok());
+    EXPECT_EQ(store->Get("node001"), HostState::kInstalled);
+    EXPECT_EQ(store->Get("node003"), HostState::kInstall);
+    EXPECT_FALSE(store->ChangedOnDisk());  // our own write
+
+    absl::Status s = store->Set("node999", HostState::kInstall, kT0);
+    EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+    EXPECT_THAT(s.message(), HasSubstr("\"node999\": not in the inventory"));
+  }
+  EXPECT_EQ(ReadFile(dir + "/host-states.tsv"),
+            "# Rackboot host states: hostname<TAB>state<TAB>last change (unix "
+            "seconds).\n# Written by rackbootd and `rackboot arm`; edit with "
+            "those, not by hand.\n"
+            "node001\tinstalled\t1700000000\n"
+            "node003\tinstall\t1700000000\n");
+  std::unique_ptr<HostStateStore> again = OpenOrDie(dir, inv);
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->Get("node001"), HostState::kInstalled);  // file wins
+  EXPECT_EQ(again->Get("node002"), HostState::kInstalled);  // inventory
+  EXPECT_EQ(again->Get("node003"), HostState::kInstall);
+  EXPECT_EQ(again->Snapshot()->at("node003").changed, kT0);
+  // No temp files left behind.
+  EXPECT_NE(
+      ::access(absl::StrCat(dir, "/host-states.tsv.tmp.", ::getpid()).c_str(),
+               F_OK),
+      0);
+}
+
+TEST(HostStateStoreTest, ReloadSeesAnotherStoresSet) {
+  const std::string dir = TestDir();
+  const Inventory inv = TestInventory();
+  std::unique_ptr<HostStateStore> daemon = OpenOrDie(dir, inv);
+  std::unique_ptr<HostStateStore> tool = OpenOrDie(dir, inv);
+  ASSERT_NE(daemon, nullptr);
+  ASSERT_NE(tool, nullptr);
+  EXPECT_FALSE(daemon->ChangedOnDisk());
+
+  ASSERT_TRUE(tool->Set("node002", HostState::kInstall, kT0).ok());
+  EXPECT_TRUE(daemon->ChangedOnDisk());
+  EXPECT_EQ(daemon->Get("node002"), HostState::kInstalled);  // not yet
+  ASSERT_TRUE(daemon->Reload().ok());
+  EXPECT_FALSE(daemon->ChangedOnDisk());
+  EXPECT_EQ(daemon->Get("node002"), HostState::kInstall);
+
+  // A second change in the same second is still seen (inode changes).
+  ASSERT_TRUE(tool->Set("node002", HostState::kLocalboot, kT0).ok());
+  EXPECT_TRUE(daemon->ChangedOnDisk());
+  ASSERT_TRUE(daemon->Reload().ok());
+  EXPECT_EQ(daemon->Get("node002"), HostState::kLocalboot);
+}
+
+TEST(HostStateStoreTest, SetMergesWithChangesFromOtherWriters) {
+  const std::string dir = TestDir();
+  const Inventory inv = TestInventory();
+  std::unique_ptr<HostStateStore> a = OpenOrDie(dir, inv);
+  std::unique_ptr<HostStateStore> b = OpenOrDie(dir, inv);
+  ASSERT_TRUE(a->Set("node001", HostState::kInstalled, kT0).ok());
+  // b has not reloaded, but its Set must not undo a's.
+  ASSERT_TRUE(b->Set("node003", HostState::kInstall, kT0).ok());
+  EXPECT_EQ(b->Get("node001"), HostState::kInstalled);
+  std::unique_ptr<HostStateStore> c = OpenOrDie(dir, inv);
+  EXPECT_EQ(c->Get("node001"), HostState::kInstalled);
+  EXPECT_EQ(c->Get("node003"), HostState::kInstall);
+}
+
+TEST(HostStateStoreTest, UnknownHostnamesInTheFileAreKept) {
+  const std::string dir = TestDir();
+  ASSERT_EQ(::mkdir(dir.c_str(), 0750), 0);
+  WriteFile(dir + "/host-states.tsv", "retired\tinstalled\t5\n");
+  std::unique_ptr<HostStateStore> store = OpenOrDie(dir, TestInventory());
+  EXPECT_EQ(store->Get("retired"), HostState::kLocalboot);
+  EXPECT_EQ(store->Snapshot()->size(), 3u);
+  ASSERT_TRUE(store->Set("node001", HostState::kInstalled, kT0).ok());
+  EXPECT_THAT(ReadFile(dir + "/host-states.tsv"),
+              HasSubstr("retired\tinstalled\t5\n"));
+}
+
+TEST(HostStateStoreTest, DamagedFileIsAnErrorNotADefault) {
+  const std::string dir = TestDir();
+  const Inventory inv = TestInventory();
+  std::unique_ptr<HostStateStore> store = OpenOrDie(dir, inv);
+  ASSERT_TRUE(store->Set("node001", HostState::kInstalled, kT0).ok());
+
+  const std::string path = dir + "/host-states.tsv";
+  for (const auto& [text, expected] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"# c\nnode001\tarmed\t1\n",
+            ":2: state \"armed\": expected install, installed or localboot"},
+           {"node001 installed 1\n", ":1: expected hostname<TAB>state<TAB>"},
+           {"node001\tinstall\tyesterday\n", ":1: time \"yesterday\""},
+           {"node_1\tinstall\t1\n", ":1: hostname \"node_1\""},
+           {"node001\tinstall\t1\nnode001\tinstalled\t2\n",
+            ":2: hostname \"node001\": duplicate of line 1"},
+       }) {
+    WriteFile(path, text);
+    absl::Status s = store->Reload();
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << text;
+    EXPECT_THAT(s.message(), HasSubstr(path + expected));
+    // The previous states stay in effect.
+    EXPECT_EQ(store->Get("node001"), HostState::kInstalled);
+    // And Set refuses to overwrite what it cannot read.
+    EXPECT_FALSE(store->Set("node002", HostState::kInstall, kT0).ok());
+    EXPECT_EQ(ReadFile(path), text);
+
+    absl::StatusOr<std::unique_ptr<HostStateStore>> reopened =
+        HostStateStore::Open(dir, inv);
+    EXPECT_FALSE(reopened.ok());
+  }
+}
+
+TEST(HostStateStoreTest, StateDirErrorsNameThePath) {
+  const std::string dir = TestDir();
+  ASSERT_EQ(::mkdir(dir.c_str(), 0750), 0);
+  WriteFile(dir + "/file", "x");
+  absl::StatusOr<std::unique_ptr<HostStateStore>> store =
+      HostStateStore::Open(dir + "/file", TestInventory());
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(store.status().message(), HasSubstr(dir + "/file"));
+  store = HostStateStore::Open(dir + "/file/sub", TestInventory());
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(store.status().message(), HasSubstr(dir + "/file/sub"));
+}
+
+TEST(HostStateStoreTest, ConcurrentReadersWhileSetting) {
+  const std::string dir = TestDir();
+  std::unique_ptr<HostStateStore> store = OpenOrDie(dir, TestInventory());
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> reads{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 4; ++t) {
+    readers.emplace_back([&] {
+      while (!stop.load(std::memory_order_relaxed)) {
+        const HostState s = store->Get("node001");
+        // Only the two states the writer alternates between.
+        if (s != HostState::kInstall && s != HostState::kInstalled) {
+          ADD_FAILURE() << "unexpected state " << HostStateName(s);
+        }
+        std::shared_ptr<const HostStateMap> snap = store->Snapshot();
+        if (snap->size() != 3) ADD_FAILURE() << "snapshot size";
+        (void)store->ChangedOnDisk();
+        reads.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+  }
+  for (int i = 0; i < 40; ++i) {
+    const HostState s =
+        i % 2 == 0 ? HostState::kInstalled : HostState::kInstall;
+    ASSERT_TRUE(store->Set("node001", s, kT0 + absl::Seconds(i)).ok());
+    EXPECT_EQ(store->Get("node001"), s);
+    if (i % 10 == 0) {
+      ASSERT_TRUE(store->Reload().ok());
+    }
+  }
+  stop = true;
+  for (std::thread& t : readers) t.join();
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_EQ(store->Get("node001"), HostState::kInstall);
+}
+
+TEST(HostStateStoreTest, DiscoveredOncePerMacAndReloaded) {
+  const std::string dir = TestDir();
+  const Inventory inv = TestInventory();
+  const MacAddress m1 = {0x52, 0x54, 0x00, 0xaa, 0x00, 0x01};
+  const MacAddress m2 = {0x52, 0x54, 0x00, 0xaa, 0x00, 0x02};
+  {
+    std::unique_ptr<HostStateStore> store = OpenOrDie(dir, inv);
+    EXPECT_TRUE(store->Discovered().empty());
+    ASSERT_TRUE(store->RecordDiscovered(m1, "arch 7\tvendor\nX", kT0).ok());
+    ASSERT_TRUE(store->RecordDiscovered(m1, "again", kT0).ok());
+    ASSERT_TRUE(
+        store->RecordDiscovered(m2, "arch 0", kT0 + absl::Seconds(1)).ok());
+    ASSERT_EQ(store->Discovered().size(), 2u);
+    EXPECT_EQ(store->Discovered()[0].detail, "arch 7 vendor X");
+  }
+  EXPECT_EQ(ReadFile(dir + "/discovered.tsv"),
+            "52:54:00:aa:00:01\t1700000000\tarch 7 vendor X\n"
+            "52:54:00:aa:00:02\t1700000001\tarch 0\n");
+
+  // A torn last line (crash mid-append) is dropped on reopen.
+  {
+    std::ofstream out(dir + "/discovered.tsv", std::ios::app);
+    out << "52:54:00:aa:00:0";
+  }
+  std::unique_ptr<HostStateStore> again = OpenOrDie(dir, inv);
+  ASSERT_NE(again, nullptr);
+  std::vector<DiscoveredHost> found = again->Discovered();
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[0].mac, m1);
+  EXPECT_EQ(found[0].first_seen, kT0);
+  EXPECT_EQ(found[1].mac, m2);
+  EXPECT_EQ(found[1].detail, "arch 0");
+  // Known from the file: not appended again.
+  ASSERT_TRUE(again->RecordDiscovered(m1, "x", kT0).ok());
+  const MacAddress m3 = {0x52, 0x54, 0x00, 0xaa, 0x00, 0x03};
+  ASSERT_TRUE(again->RecordDiscovered(m3, std::string(500, 'd'), kT0).ok());
+  EXPECT_EQ(again->Discovered().back().detail.size(),
+            HostStateStore::kMaxDetail);
+  const std::string text = ReadFile(dir + "/discovered.tsv");
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3);
+  EXPECT_THAT(text, HasSubstr("\n52:54:00:aa:00:03\t1700000000\tddd"));
+
+  WriteFile(dir + "/discovered.tsv", "zz\t1\tx\n");
+  absl::StatusOr<std::unique_ptr<HostStateStore>> bad =
+      HostStateStore::Open(dir, inv);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(),
+              HasSubstr(dir + "/discovered.tsv:1: \"zz\": not a MAC address"));
+}
+
+}  // namespace
+}  // namespace rackboot::site
