@@ -9,7 +9,8 @@
 namespace rackboot::dhcp {
 
 struct DhcpServer::Client {
-  Client(const DhcpMessage& m, const DhcpRequestContext& c) : message(m), context(c) {}
+  Client(const DhcpMessage& m, const DhcpRequestContext& c)
+      : message(m), context(c) {}
   const DhcpMessage& message;
   const DhcpRequestContext& context;
   DhcpMessageType type = DhcpMessageType::kDiscover;
@@ -161,8 +162,11 @@ bool DhcpServer::Decide(Client& client, absl::Time now) {
       case 11:
         client.boot_file = boot.arm64;
         break;
+      case 15:  // UEFI HTTP boot: x86, x64 (16) and ARM64 (19)
       case 16:
+      case 19:
         client.boot_file = boot.http_boot_url;
+        client.http_boot = true;
         break;
       default:
         break;
