@@ -18,28 +18,39 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "engine/dhcp/dhcp_service.h"
 #include "engine/io/reactor.h"
 #include "engine/io/socket_address.h"
+#include "engine/site/host_states.h"
+#include "engine/site/inventory.h"
+#include "engine/site/site_config.h"
+#include "engine/site/site_host_directory.h"
 #include "engine/tftp/tftp_service.h"
 
+DEFINE_string(config, "",
+              "Site configuration (site.toml; see examples/site.toml). Flags "
+              "given on the "
+              "command line override single keys of it.");
 DEFINE_string(tftp_root, "",
-              "Directory served over TFTP, read-only. Files are opened "
-              "strictly beneath it "
-              "(symlinks leading out, '..' and non-regular files are refused). "
-              "Required while "
-              "TFTP is the only service.");
+              "tftp.root: directory served over TFTP, read-only. Files are "
+              "opened strictly "
+              "beneath it (symlinks leading out, '..' and non-regular files "
+              "are refused). "
+              "Empty: no TFTP service.");
 DEFINE_string(tftp_listen, "0.0.0.0:69",
-              "Address and port of the TFTP request socket. Each transfer then "
-              "uses a port of "
-              "its own (RFC 1350).");
+              "tftp.listen: address and port of the TFTP request socket. Each "
+              "transfer then "
+              "uses a port of its own (RFC 1350).");
 DEFINE_int32(
     tftp_max_blksize, 1468,
-    "Largest block size a client may negotiate (RFC 2348), 8..65464. The "
-    "default fits "
-    "a 1500-byte Ethernet MTU; the path MTU to each client lowers it further.");
+    "tftp.max_blksize: largest block size a client may negotiate (RFC 2348), "
+    "8..65464. The default fits a 1500-byte Ethernet MTU; the path MTU to each "
+    "client "
+    "lowers it further.");
 DEFINE_int32(
     tftp_max_windowsize, 64,
-    "Largest window a client may negotiate (RFC 7440), 1..65535 blocks.");
+    "tftp.max_windowsize: largest window a client may negotiate (RFC 7440), "
+    "1..65535 blocks.");
 DEFINE_int32(
     tftp_timeout_ms, 1000,
     "Retransmission timeout when the client asks for none (RFC 2349 timeout "
@@ -51,27 +62,42 @@ DEFINE_bool(tftp_gso, true,
             "per window).");
 DEFINE_string(
     interface, "",
-    "Serve only on this network interface (SO_BINDTODEVICE). Empty: every "
-    "interface the listen address reaches.");
+    "server.interface: serve only on this network interface (SO_BINDTODEVICE). "
+    "Required for DHCP.");
+DEFINE_string(
+    address, "",
+    "server.address: this server's address on that interface (DHCP server "
+    "identifier and next-server).");
+DEFINE_string(
+    state_dir, "/var/lib/rackboot",
+    "server.state_dir: lease journal, host states and discovered hosts.");
+DEFINE_string(inventory, "inventory.csv",
+              "server.inventory: the hosts (mac,hostname,ip,profile,state).");
+DEFINE_string(
+    dhcp_mode, "off",
+    "dhcp.mode: 'authoritative' (addresses from the subnets' pools), 'proxy' "
+    "(PXE boot answers beside another DHCP server) or 'off'.");
+DEFINE_bool(allow_other_dhcp, false,
+            "dhcp.allow_other_dhcp: start in authoritative mode even when "
+            "another DHCP server "
+            "answers on the interface (a loud warning instead of a refusal).");
 DEFINE_string(
     io, "uring",
     "I/O backend: 'uring' (io_uring; falls back to epoll with one log line "
     "when "
     "the kernel refuses it, e.g. kernel.io_uring_disabled) or 'epoll'.");
-DEFINE_int32(threads, 0, "Worker threads (shards), 0 for one per CPU core.");
-DEFINE_string(dhcp_mode, "off",
-              "DHCP service: only 'off' until the DHCP service is built.");
+DEFINE_int32(threads, 0,
+             "TFTP worker threads (shards), 0 for one per CPU core.");
 
 namespace {
 
 constexpr char kUsage[] =
-    "rackbootd: serves TFTP (and, to come, PXE-aware DHCP) for network-booting "
-    "racks of "
+    "rackbootd: serves PXE-aware DHCP and TFTP for network-booting racks of "
     "servers.\n"
     "\n"
-    "Usage: rackbootd --tftp_root=DIR [FLAGS]\n"
-    "Example: rackbootd --tftp_root=/srv/tftp --tftp_listen=198.18.0.1:69 "
-    "--interface=br0\n";
+    "Usage: rackbootd --config=site.toml [FLAGS]\n"
+    "       rackbootd --tftp_root=DIR [FLAGS]            (TFTP only)\n"
+    "Example: rackbootd --config=/etc/rackboot/site.toml --dhcp_mode=proxy\n";
 
 // gflags' own --help lists every flag of every linked library (glog's among
 // them); operators want the daemon's flags, so --help prints those defined in
@@ -93,27 +119,86 @@ void PrintHelp() {
       stdout);
 }
 
-absl::StatusOr<rackboot::TftpServiceOptions> TftpOptionsFromFlags() {
-  rackboot::TftpServiceOptions options;
-  if (FLAGS_tftp_root.empty()) {
-    return absl::InvalidArgumentError(
-        "--tftp_root is required: the directory to serve over TFTP");
+absl::StatusOr<rackboot::io::IoBackend> IoBackendFromFlag() {
+  if (FLAGS_io == "uring" || FLAGS_io == "io_uring")
+    return rackboot::io::IoBackend::kAuto;
+  if (FLAGS_io == "epoll") return rackboot::io::IoBackend::kEpoll;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--io=", FLAGS_io, ": use 'uring' or 'epoll'"));
+}
+
+// Whether a flag was given on the command line (it then overrides site.toml).
+bool FlagGiven(const char* name) {
+  return FLAGS_config.empty() ||
+         !gflags::GetCommandLineFlagInfoOrDie(name).is_default;
+}
+
+// site.toml (or the defaults, without --config) with the flags given on top.
+absl::StatusOr<rackboot::site::SiteConfig> LoadSite() {
+  namespace site = rackboot::site;
+  site::SiteConfig config;
+  if (!FLAGS_config.empty()) {
+    absl::StatusOr<site::SiteConfig> loaded =
+        site::LoadSiteConfig(FLAGS_config);
+    if (!loaded.ok()) return loaded.status();
+    config = *std::move(loaded);
+  } else {
+    config.path = "(command line)";
   }
-  options.root = FLAGS_tftp_root;
+  if (FlagGiven("interface")) config.server.interface = FLAGS_interface;
+  if (FlagGiven("address") && !FLAGS_address.empty()) {
+    absl::StatusOr<rackboot::dhcp::Ipv4Address> address =
+        rackboot::dhcp::Ipv4Address::Parse(FLAGS_address);
+    if (!address.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--address: ", address.status().message()));
+    }
+    config.server.address = *address;
+  }
+  if (FlagGiven("state_dir")) config.server.state_dir = FLAGS_state_dir;
+  if (FlagGiven("inventory")) config.server.inventory = FLAGS_inventory;
+  if (FlagGiven("dhcp_mode")) {
+    if (FLAGS_dhcp_mode == "authoritative") {
+      config.dhcp.mode = site::DhcpMode::kAuthoritative;
+    } else if (FLAGS_dhcp_mode == "proxy") {
+      config.dhcp.mode = site::DhcpMode::kProxy;
+    } else if (FLAGS_dhcp_mode == "off") {
+      config.dhcp.mode = site::DhcpMode::kOff;
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--dhcp_mode=", FLAGS_dhcp_mode,
+                       ": use 'authoritative', 'proxy' or 'off'"));
+    }
+  }
+  if (FlagGiven("allow_other_dhcp"))
+    config.dhcp.allow_other_dhcp = FLAGS_allow_other_dhcp;
+  if (FlagGiven("tftp_root")) config.tftp.root = FLAGS_tftp_root;
+  if (FlagGiven("tftp_listen")) config.tftp.listen = FLAGS_tftp_listen;
+  if (FlagGiven("tftp_max_blksize"))
+    config.tftp.max_blksize = FLAGS_tftp_max_blksize;
+  if (FlagGiven("tftp_max_windowsize"))
+    config.tftp.max_windowsize = FLAGS_tftp_max_windowsize;
+  return config;
+}
+
+absl::StatusOr<rackboot::TftpServiceOptions> TftpOptions(
+    const rackboot::site::SiteConfig& site) {
+  rackboot::TftpServiceOptions options;
+  options.root = site.tftp.root;
   absl::StatusOr<rackboot::io::SocketAddress> listen =
-      rackboot::io::SocketAddress::Parse(FLAGS_tftp_listen);
+      rackboot::io::SocketAddress::Parse(site.tftp.listen);
   if (!listen.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--tftp_listen: ", listen.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--tftp_listen (tftp.listen): ", listen.status().message()));
   }
   options.shard.listen = *listen;
-  if (FLAGS_tftp_max_blksize < 8 || FLAGS_tftp_max_blksize > 65464) {
+  if (site.tftp.max_blksize < 8 || site.tftp.max_blksize > 65464) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--tftp_max_blksize=", FLAGS_tftp_max_blksize, " is outside 8..65464"));
+        "--tftp_max_blksize=", site.tftp.max_blksize, " is outside 8..65464"));
   }
-  if (FLAGS_tftp_max_windowsize < 1 || FLAGS_tftp_max_windowsize > 65535) {
+  if (site.tftp.max_windowsize < 1 || site.tftp.max_windowsize > 65535) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--tftp_max_windowsize=", FLAGS_tftp_max_windowsize,
+        absl::StrCat("--tftp_max_windowsize=", site.tftp.max_windowsize,
                      " is outside 1..65535"));
   }
   if (FLAGS_tftp_timeout_ms < 10 || FLAGS_tftp_timeout_ms > 255000) {
@@ -124,29 +209,75 @@ absl::StatusOr<rackboot::TftpServiceOptions> TftpOptionsFromFlags() {
     return absl::InvalidArgumentError(absl::StrCat(
         "--tftp_max_retries=", FLAGS_tftp_max_retries, " is outside 0..100"));
   }
-  options.shard.limits.max_blksize = FLAGS_tftp_max_blksize;
-  options.shard.limits.max_windowsize = FLAGS_tftp_max_windowsize;
+  options.shard.limits.max_blksize = site.tftp.max_blksize;
+  options.shard.limits.max_windowsize = site.tftp.max_windowsize;
   options.shard.limits.initial_timeout =
       absl::Milliseconds(FLAGS_tftp_timeout_ms);
   options.shard.limits.max_timeout =
       std::max(absl::Seconds(8), options.shard.limits.initial_timeout);
   options.shard.limits.max_retries = FLAGS_tftp_max_retries;
   options.shard.gso = FLAGS_tftp_gso;
-  options.shard.bind_to_device = FLAGS_interface;
-  if (FLAGS_io == "uring" || FLAGS_io == "io_uring") {
-    options.io = rackboot::io::IoBackend::kAuto;
-  } else if (FLAGS_io == "epoll") {
-    options.io = rackboot::io::IoBackend::kEpoll;
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--io=", FLAGS_io, ": use 'uring' or 'epoll'"));
-  }
+  options.shard.bind_to_device = site.server.interface;
+  absl::StatusOr<rackboot::io::IoBackend> io = IoBackendFromFlag();
+  if (!io.ok()) return io.status();
+  options.io = *io;
   if (FLAGS_threads < 0 || FLAGS_threads > 1024) {
     return absl::InvalidArgumentError(
         absl::StrCat("--threads=", FLAGS_threads, " is outside 0..1024"));
   }
   options.threads = FLAGS_threads;
   return options;
+}
+
+// The DHCP side of the daemon: what it needs to keep alive while the service
+// runs.
+struct DhcpRuntime {
+  rackboot::site::Inventory inventory;
+  std::unique_ptr<rackboot::site::HostStateStore> states;
+  std::unique_ptr<rackboot::site::SiteHostDirectory> directory;
+  std::unique_ptr<rackboot::dhcp::DhcpService> service;
+};
+
+absl::StatusOr<std::unique_ptr<DhcpRuntime>> StartDhcp(
+    const rackboot::site::SiteConfig& site) {
+  namespace site_ns = rackboot::site;
+  auto runtime = std::make_unique<DhcpRuntime>();
+  absl::StatusOr<site_ns::Inventory> inventory =
+      site_ns::Inventory::Load(site.server.inventory);
+  if (!inventory.ok()) return inventory.status();
+  runtime->inventory = *std::move(inventory);
+  absl::Status valid = site_ns::ValidateInventory(runtime->inventory, site);
+  if (!valid.ok()) return valid;
+  absl::StatusOr<rackboot::dhcp::DhcpServerConfig> server =
+      site_ns::DhcpServerConfigFromSite(site, runtime->inventory);
+  if (!server.ok()) return server.status();
+  absl::StatusOr<std::unique_ptr<site_ns::HostStateStore>> states =
+      site_ns::HostStateStore::Open(site.server.state_dir, runtime->inventory);
+  if (!states.ok()) return states.status();
+  runtime->states = *std::move(states);
+  runtime->directory = std::make_unique<site_ns::SiteHostDirectory>(
+      &runtime->inventory, runtime->states.get());
+  rackboot::dhcp::DhcpServiceOptions options;
+  options.server = *std::move(server);
+  options.shard.interface = site.server.interface;
+  options.state_dir = site.server.state_dir;
+  options.allow_other_dhcp = site.dhcp.allow_other_dhcp;
+  absl::StatusOr<rackboot::io::IoBackend> io = IoBackendFromFlag();
+  if (!io.ok()) return io.status();
+  options.io = *io;
+  absl::StatusOr<std::unique_ptr<rackboot::dhcp::DhcpService>> service =
+      rackboot::dhcp::DhcpService::Start(options, runtime->directory.get());
+  if (!service.ok()) return service.status();
+  runtime->service = *std::move(service);
+  size_t armed = 0;
+  for (const site_ns::InventoryHost& host : runtime->inventory.hosts()) {
+    if (runtime->states->Get(host.hostname) == site_ns::HostState::kInstall)
+      ++armed;
+  }
+  LOG(INFO) << "inventory: " << runtime->inventory.hosts().size()
+            << " hosts from " << site.server.inventory << ", " << armed
+            << " armed for install";
+  return runtime;
 }
 
 }  // namespace
@@ -168,18 +299,27 @@ int main(int argc, char** argv) {
                << "'; rackbootd takes only flags (see --help)";
     return 2;
   }
-  if (FLAGS_dhcp_mode != "off") {
-    LOG(ERROR) << "--dhcp_mode=" << FLAGS_dhcp_mode
-               << ": the DHCP service is not built yet; only 'off' is accepted";
+  absl::StatusOr<rackboot::site::SiteConfig> site = LoadSite();
+  if (!site.ok()) {
+    LOG(ERROR) << site.status().message();
     return 2;
   }
-  absl::StatusOr<rackboot::TftpServiceOptions> options = TftpOptionsFromFlags();
-  if (!options.ok()) {
-    LOG(ERROR) << options.status().message() << " (see --help)";
+  const bool dhcp = site->dhcp.mode != rackboot::site::DhcpMode::kOff;
+  const bool tftp = !site->tftp.root.empty();
+  if (!dhcp && !tftp) {
+    LOG(ERROR)
+        << "nothing to serve: give --tftp_root (tftp.root) and/or --dhcp_mode "
+           "(dhcp.mode) with --config=site.toml (see --help)";
+    return 2;
+  }
+  absl::StatusOr<rackboot::TftpServiceOptions> tftp_options =
+      TftpOptions(*site);
+  if (!tftp_options.ok()) {
+    LOG(ERROR) << tftp_options.status().message() << " (see --help)";
     return 2;
   }
 
-  // Block the stop signals in every thread (the shards inherit the mask) and
+  // Block the stop signals in every thread (the services inherit the mask) and
   // take them here.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -187,26 +327,76 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  absl::StatusOr<std::unique_ptr<rackboot::TftpService>> tftp =
-      rackboot::TftpService::Start(*options);
-  if (!tftp.ok()) {
-    LOG(ERROR) << "cannot start: " << tftp.status().message();
-    return 1;
+  std::unique_ptr<DhcpRuntime> dhcp_runtime;
+  if (dhcp) {
+    absl::StatusOr<std::unique_ptr<DhcpRuntime>> started = StartDhcp(*site);
+    if (!started.ok()) {
+      LOG(ERROR) << "cannot start DHCP: " << started.status().message();
+      return 1;
+    }
+    dhcp_runtime = *std::move(started);
   }
-  std::printf("rackbootd: ready, TFTP on %s\n",
-              (*tftp)->address().ToString().c_str());
+  std::unique_ptr<rackboot::TftpService> tftp_service;
+  if (tftp) {
+    absl::StatusOr<std::unique_ptr<rackboot::TftpService>> started =
+        rackboot::TftpService::Start(*tftp_options);
+    if (!started.ok()) {
+      LOG(ERROR) << "cannot start TFTP: " << started.status().message();
+      return 1;
+    }
+    tftp_service = *std::move(started);
+  }
+  std::string ready = "rackbootd: ready";
+  if (tftp)
+    absl::StrAppend(&ready, ", TFTP on ", tftp_service->address().ToString());
+  if (dhcp) {
+    absl::StrAppend(&ready, ", DHCP ",
+                    rackboot::site::DhcpModeName(site->dhcp.mode), " on ",
+                    site->server.interface);
+  }
+  std::printf("%s\n", ready.c_str());
   std::fflush(stdout);
 
+  // Wait for a stop signal; meanwhile follow the operator's arm/disarm
+  // (host-states.tsv is rewritten by `rackboot arm`), so a change applies
+  // without a restart.
   int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  const timespec tick{1, 0};
+  for (;;) {
+    signal_number = sigtimedwait(&stop_signals, nullptr, &tick);
+    if (signal_number > 0) break;
+    if (dhcp_runtime && dhcp_runtime->states->ChangedOnDisk()) {
+      absl::Status reloaded = dhcp_runtime->states->Reload();
+      if (reloaded.ok()) {
+        LOG(INFO) << "host states reloaded from "
+                  << dhcp_runtime->states->states_path();
+      } else {
+        LOG(ERROR) << "cannot reload host states: " << reloaded;
+      }
+    }
+  }
   LOG(INFO) << "rackbootd: " << strsignal(signal_number) << ", stopping";
-  (*tftp)->Stop();
-  rackboot::TftpCounters& c = (*tftp)->counters();
-  LOG(INFO) << "tftp totals: completed=" << c.transfers_completed.load()
-            << " failed=" << c.transfers_failed.load()
-            << " refused=" << c.requests_refused.load()
-            << " bytes=" << c.bytes_sent.load()
-            << " retransmits=" << c.retransmits.load()
-            << " unknown_tid=" << c.unknown_tid.load();
+  if (tftp_service) {
+    tftp_service->Stop();
+    rackboot::TftpCounters& c = tftp_service->counters();
+    LOG(INFO) << "tftp totals: completed=" << c.transfers_completed.load()
+              << " failed=" << c.transfers_failed.load()
+              << " refused=" << c.requests_refused.load()
+              << " bytes=" << c.bytes_sent.load()
+              << " retransmits=" << c.retransmits.load()
+              << " unknown_tid=" << c.unknown_tid.load();
+  }
+  if (dhcp_runtime) {
+    dhcp_runtime->service->Stop();
+    rackboot::dhcp::DhcpServiceCounters c = dhcp_runtime->service->counters();
+    LOG(INFO) << "dhcp totals: discovers=" << c.server.received[1]
+              << " requests=" << c.server.received[3]
+              << " offers=" << c.server.offers << " acks=" << c.server.acks
+              << " naks=" << c.server.naks
+              << " pxe_install=" << c.server.pxe_install
+              << " pxe_unknown=" << c.server.pxe_unknown
+              << " journal_records=" << c.journal_records
+              << " journal_syncs=" << c.journal_syncs;
+  }
   return 0;
 }

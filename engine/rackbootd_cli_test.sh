@@ -7,8 +7,9 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 help=$("$rackbootd" --help)
 grep -q '^Usage: rackbootd' <<<"$help" || fail "--help has no usage line"
-for flag in tftp_root tftp_listen tftp_max_blksize tftp_max_windowsize io threads dhcp_mode \
-            interface tftp_timeout_ms tftp_max_retries tftp_gso; do
+for flag in config tftp_root tftp_listen tftp_max_blksize tftp_max_windowsize io threads \
+            dhcp_mode interface address state_dir inventory allow_other_dhcp tftp_timeout_ms \
+            tftp_max_retries tftp_gso; do
   grep -q -- "--$flag " <<<"$help" || fail "--help does not list --$flag"
 done
 grep -q -- '--logbuflevel' <<<"$help" && fail "--help lists glog's flags"
@@ -21,7 +22,7 @@ expect_error() {
   if out=$(timeout 10 "$rackbootd" "$@" 2>&1); then fail "accepted: $*"; fi
   grep -q -- "$pattern" <<<"$out" || fail "error for '$*' does not say '$pattern': $out"
 }
-expect_error "--tftp_root is required"
+expect_error "nothing to serve"
 expect_error "no_such_flag" --no_such_flag
 expect_error "unexpected argument 'stray'" --tftp_root=/tmp stray
 expect_error "--tftp_root: .*/nonexistent/dir" --tftp_root=/nonexistent/dir --tftp_listen=127.0.0.1:0
@@ -29,5 +30,7 @@ expect_error "--tftp_max_blksize=7 is outside 8..65464" --tftp_root=/tmp --tftp_
 expect_error "--tftp_max_windowsize=0 is outside" --tftp_root=/tmp --tftp_max_windowsize=0
 expect_error "--tftp_listen" --tftp_root=/tmp --tftp_listen=not-an-address
 expect_error "--io=fast: use 'uring' or 'epoll'" --tftp_root=/tmp --io=fast
-expect_error "DHCP service is not built yet" --tftp_root=/tmp --dhcp_mode=authoritative
+expect_error "--dhcp_mode=bogus: use 'authoritative', 'proxy' or 'off'" --dhcp_mode=bogus
+expect_error "cannot start DHCP: /nonexistent/inv.csv: cannot open" --dhcp_mode=authoritative --inventory=/nonexistent/inv.csv
+expect_error "no such file\|cannot read\|/nonexistent/site.toml" --config=/nonexistent/site.toml
 echo PASS
