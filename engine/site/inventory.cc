@@ -282,6 +282,7 @@ absl::StatusOr<Inventory> Inventory::Parse(absl::string_view text,
       for (size_t i = 0; i < fields->size(); ++i) {
         const std::string& name = (*fields)[i];
         const std::string lower = absl::AsciiStrToLower(name);
+        c.names.push_back(name);  // even a bad one: indexes stay aligned
         if (name.empty() || HasControlChar(name)) {
           errors.Add(line_number,
                      absl::StrCat("header: column ", i + 1, ": ", Quote(name),
@@ -303,7 +304,6 @@ absl::StatusOr<Inventory> Inventory::Parse(absl::string_view text,
         if (lower == "ip") c.ip = index;
         if (lower == "profile") c.profile = index;
         if (lower == "state") c.state = index;
-        c.names.push_back(name);
       }
       using Required = std::pair<int, absl::string_view>;
       for (auto [index, name] :

@@ -28,9 +28,26 @@
 // namespace (toml::v3::noex), so other code may include it with exceptions.
 // It compiles cleanly with -Wall -Wextra on GCC 12 and clang 14, so no
 // warnings are silenced.
+//
+// toml++ 3.3 (Debian 12) has input-reachable bugs that this file works
+// around; both were found by site_config_fuzzer:
+//  - Its internal asserts (TOML_ASSERT_ASSUME) fire on malformed input that
+//    the code after them handles properly, e.g. "[&" aborts in parse_key();
+//    with NDEBUG they become __builtin_assume, i.e. undefined behaviour.
+//    So TOML_ASSERT is a no-op here, with NDEBUG undefined around the
+//    include so that TOML_ASSERT_ASSUME uses it rather than an assumption.
+//  - is_non_ascii_horizontal_whitespace() reaches __builtin_unreachable() for
+//    code points U+00A1..U+0499 and U+2C8E..U+3087 (tomlplusplus issues
+//    #190 and #295, fixed upstream after 3.3). It is only asked about
+//    characters outside strings and comments, and after a backslash in a
+//    multi-line basic string; CheckTomlText() rejects non-ASCII there first.
 #define TOML_EXCEPTIONS 0
 #define TOML_HEADER_ONLY 1
+#define TOML_ASSERT(expr) static_cast<void>(0)
+#pragma push_macro("NDEBUG")
+#undef NDEBUG
 #include <toml++/toml.h>
+#pragma pop_macro("NDEBUG")
 
 namespace rackboot::site {
 namespace {
@@ -149,6 +166,117 @@ absl::Status ParseListen(absl::string_view text, Ipv4Address& address,
 }
 
 // `dir` ends in '/'.
+// Rejects what TOML forbids anyway (a non-ASCII byte outside strings and
+// comments) and one rare legal form (a non-ASCII character right after a
+// backslash in a """ string), before toml++ 3.3 can reach undefined
+// behaviour on them (see the include above). Tracks strings and comments
+// just well enough to know where a byte is.
+absl::Status CheckTomlText(absl::string_view text, absl::string_view filename) {
+  enum { kOutside, kComment, kBasic, kMultiBasic, kLiteral, kMultiLiteral };
+  int mode = kOutside;
+  int line = 1;
+  size_t line_start = 0;
+  auto error = [&](size_t i, absl::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat(filename, ":", line, ":",
+                                                   i - line_start + 1,
+                                                   ": syntax error: ", what));
+  };
+  auto starts = [&](size_t i, absl::string_view s) {
+    return text.substr(i, s.size()) == s;
+  };
+  // Length of the run of `c` at i.
+  auto run = [&](size_t i, char c) {
+    size_t n = 0;
+    while (i + n < text.size() && text[i + n] == c) ++n;
+    return n;
+  };
+  size_t i = 0;
+  while (i < text.size()) {
+    const char c = text[i];
+    if (c == '\n') {
+      ++line;
+      line_start = i + 1;
+      if (mode == kComment || mode == kBasic || mode == kLiteral) {
+        mode = kOutside;  // (an unterminated string: toml++ reports it)
+      }
+      ++i;
+      continue;
+    }
+    const bool ascii = static_cast<unsigned char>(c) < 0x80;
+    switch (mode) {
+      case kOutside:
+        if (!ascii) {
+          return error(i, "non-ASCII character outside a string or comment");
+        }
+        if (c == '#') {
+          mode = kComment;
+        } else if (starts(i, "\"\"\"")) {
+          mode = kMultiBasic;
+          i += 2;
+        } else if (c == '"') {
+          mode = kBasic;
+        } else if (starts(i, "'''")) {
+          mode = kMultiLiteral;
+          i += 2;
+        } else if (c == '\'') {
+          mode = kLiteral;
+        }
+        break;
+      case kComment:
+        break;
+      case kBasic:
+        if (c == '\\') {
+          ++i;  // the escaped byte (a newline ends the string above)
+          if (i < text.size() && text[i] == '\n') continue;
+        } else if (c == '"') {
+          mode = kOutside;
+        }
+        break;
+      case kLiteral:
+        if (c == '\'') mode = kOutside;
+        break;
+      case kMultiBasic:
+        if (c == '\\') {
+          size_t j = i + 1;
+          if (j < text.size() && (text[j] == ' ' || text[j] == '\t' ||
+                                  text[j] == '\r' || text[j] == '\n')) {
+            // A line-ending backslash: whitespace and newlines are skipped.
+            while (j < text.size() && (text[j] == ' ' || text[j] == '\t' ||
+                                       text[j] == '\r' || text[j] == '\n')) {
+              if (text[j] == '\n') {
+                ++line;
+                line_start = j + 1;
+              }
+              ++j;
+            }
+          }
+          if (j < text.size() && static_cast<unsigned char>(text[j]) >= 0x80) {
+            return error(j,
+                         "non-ASCII character right after a backslash in a "
+                         "multi-line string (write it as \\uXXXX)");
+          }
+          i = j == i + 1 ? i + 2 : j;  // past the escape or the whitespace
+          continue;
+        }
+        if (c == '"' && run(i, '"') >= 3) {
+          i += run(i, '"');  // up to two quotes before the closing three
+          mode = kOutside;
+          continue;
+        }
+        break;
+      case kMultiLiteral:
+        if (c == '\'' && run(i, '\'') >= 3) {
+          i += run(i, '\'');
+          mode = kOutside;
+          continue;
+        }
+        break;
+    }
+    ++i;
+  }
+  return absl::OkStatus();
+}
+
 std::string ResolvePath(absl::string_view dir, const std::string& path) {
   if (path.empty() || path[0] == '/') return path;
   return absl::StrCat(dir, path);
@@ -873,6 +1001,7 @@ int EditDistance(absl::string_view a, absl::string_view b) {
 
 absl::StatusOr<SiteConfig> ParseSiteConfig(absl::string_view toml_text,
                                            absl::string_view filename) {
+  if (absl::Status s = CheckTomlText(toml_text, filename); !s.ok()) return s;
   toml::parse_result parsed =
       toml::parse(std::string_view(toml_text.data(), toml_text.size()),
                   std::string_view(filename.data(), filename.size()));

@@ -137,6 +137,31 @@ TEST(SiteConfigTest, SyntaxErrorNamesLineAndColumn) {
   EXPECT_THAT(message, HasSubstr("syntax error"));
 }
 
+// Inputs that reach undefined behaviour or an abort inside toml++ 3.3 are
+// rejected with ordinary errors first (see site_config.cc).
+TEST(SiteConfigTest, TomlPlusPlusBugsAreSyntaxErrors) {
+  EXPECT_EQ(ErrorOf("a = 1\n\xc8\xb1"),
+            "site.toml:2:1: syntax error: non-ASCII character outside a "
+            "string or comment");
+  EXPECT_THAT(ErrorOf("[&"), HasSubstr("site.toml:1:2: syntax error"));
+  EXPECT_THAT(ErrorOf("[[ &"), HasSubstr("site.toml:1:"));
+  EXPECT_THAT(ErrorOf("s = \"\"\"\\\n\xc2\xa7\"\"\"\n"),
+              HasSubstr("site.toml:2:1: syntax error: non-ASCII character "
+                        "right after a backslash"));
+  EXPECT_THAT(ErrorOf("s = \"\"\"\\  \xc2\xa7\"\"\"\n"),
+              HasSubstr("site.toml:1:11: syntax error"));
+  // UTF-8 in strings and comments is fine.
+  absl::StatusOr<SiteConfig> site = ParseSiteConfig(
+      "# \xc3\xa9\n[boot]\nmenu_prompt = \"d\xc3\xa9marrage \xe2\x80\x94\" "
+      "# \xc2\xa7\n[[boot.menu]]\nlabel = \'\'\'\xc2\xa7\'\'\'\nfile = \"\"\"a"
+      "\\\n  b\xc3\xa9\"\"\"\"\narch = \"bios\"\n",
+      "site.toml");
+  ASSERT_TRUE(site.ok()) << site.status();
+  EXPECT_EQ(site->boot.menu_prompt, "d\xc3\xa9marrage \xe2\x80\x94");
+  EXPECT_EQ(site->boot.menu[0].label, "\xc2\xa7");
+  EXPECT_EQ(site->boot.menu[0].file, "ab\xc3\xa9\"");
+}
+
 TEST(SiteConfigTest, UnknownKeysAreErrorsWithSuggestions) {
   EXPECT_EQ(ErrorOf("[server]\ninterface = \"br0\"\nadress = \"198.18.0.1\"\n"),
             "site.toml:3: server.adress: unknown key (did you mean "
