@@ -170,7 +170,20 @@ absl::Status ParseListen(absl::string_view text, Ipv4Address& address,
 // comments) and one rare legal form (a non-ASCII character right after a
 // backslash in a """ string), before toml++ 3.3 can reach undefined
 // behaviour on them (see the include above). Tracks strings and comments
-// just well enough to know where a byte is.
+// just well enough to know where a byte is, erring on the side of "outside"
+// (which at worst rejects an odd but valid file with a clear message).
+// Whether a quote at text[i] (outside strings) can open a string: only after
+// a separator or blank, or after the '.' of a dotted key (not after "1.").
+bool CanStartString(absl::string_view text, size_t i) {
+  if (i == 0) return true;
+  const char before = text[i - 1];
+  if (before == '.') {
+    return i < 2 || !absl::ascii_isdigit(text[i - 2]);
+  }
+  return before == ' ' || before == '\t' || before == '\n' || before == '\r' ||
+         before == '=' || before == '[' || before == '{' || before == ',';
+}
+
 absl::Status CheckTomlText(absl::string_view text, absl::string_view filename) {
   enum { kOutside, kComment, kBasic, kMultiBasic, kLiteral, kMultiLiteral };
   int mode = kOutside;
@@ -210,6 +223,9 @@ absl::Status CheckTomlText(absl::string_view text, absl::string_view filename) {
         }
         if (c == '#') {
           mode = kComment;
+        } else if ((c == '"' || c == '\'') && !CanStartString(text, i)) {
+          // Glued to a bare value (1."x"): toml++ scans it as part of that
+          // value, so it is not a string here either.
         } else if (starts(i, "\"\"\"")) {
           mode = kMultiBasic;
           i += 2;

@@ -150,7 +150,12 @@ TEST(SiteConfigTest, TomlPlusPlusBugsAreSyntaxErrors) {
                         "right after a backslash"));
   EXPECT_THAT(ErrorOf("s = \"\"\"\\  \xc2\xa7\"\"\"\n"),
               HasSubstr("site.toml:1:11: syntax error"));
-  // UTF-8 in strings and comments is fine.
+  EXPECT_THAT(ErrorOf("x = 1.\"\xc8\x86\"\n"),
+              HasSubstr("site.toml:1:8: syntax error: non-ASCII character "
+                        "outside"));
+  EXPECT_THAT(ErrorOf("[boot]\na.\"\xc3\xa9\" = 1\n"),
+              HasSubstr("site.toml:2: boot.a: unknown key"));
+  // UTF-8 in strings, quoted keys and comments is fine.
   absl::StatusOr<SiteConfig> site = ParseSiteConfig(
       "# \xc3\xa9\n[boot]\nmenu_prompt = \"d\xc3\xa9marrage \xe2\x80\x94\" "
       "# \xc2\xa7\n[[boot.menu]]\nlabel = \'\'\'\xc2\xa7\'\'\'\nfile = \"\"\"a"
