@@ -217,7 +217,7 @@ rb_kill9() {
 # client NS [ARGS...]: dhcp_client.py in NS (bounded by `timeout`).
 client() {
   local n=$1; shift
-  timeout 120 ip netns exec "$(ns "$n")" "$PY" "$CLIENT" "$@"
+  timeout 150 ip netns exec "$(ns "$n")" "$PY" "$CLIENT" "$@"
 }
 
 # jq_check FILE EXPR DESCRIPTION: fails unless `jq -e EXPR` holds over FILE's JSON lines (slurped).

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Real firmware against rackbootd: a QEMU guest (software emulation) network-boots from rackbootd's
+# DHCP + TFTP, first with SeaBIOS + the iPXE ROM (BIOS, arch 0), then with OVMF (UEFI x64).
+# Passes when rackbootd's log shows the BIOS guest fetching pxelinux.0 and the UEFI guest fetching
+# bootnetx64.efi over TFTP: the DHCP answer carried the right file for each architecture.
+#
+#   ns s: br0 198.18.0.1/16 (rackbootd: DHCP authoritative + TFTP on 198.18.0.1:69), tap0 on br0
+#         for the guest (as tests/data/capture.sh does)
+# Usage: qemu_pxe_test.sh RACKBOOTD
+RACKBOOTD=$1
+TEST_NAME=qemu_pxe
+source "$(dirname "$0")/lib.sh"
+lib_init
+
+for f in /usr/lib/ipxe/qemu/efi-virtio.rom /usr/share/OVMF/OVMF_CODE.fd /usr/share/OVMF/OVMF_VARS.fd; do
+  [[ -e $f ]] || fail "missing $f (packages ipxe-qemu, ovmf)"
+done
+command -v qemu-system-x86_64 >/dev/null || fail "missing qemu-system-x86_64"
+
+ns_add s; ns_add c
+segment
+inns s ip tuntap add dev tap0 mode tap
+inns s ip link set tap0 master br0
+inns s ip link set tap0 up
+
+BIOS_MAC=52:54:00:c6:12:61
+UEFI_MAC=52:54:00:c6:12:62
+TFTP_ROOT=$WORK/tftproot
+mkdir -p "$TFTP_ROOT"
+printf '\xf4\xeb\xfd' >"$TFTP_ROOT/pxelinux.0"        # hlt; jmp $-1: harmless if run
+printf 'not a real EFI binary\n' >"$TFTP_ROOT/bootnetx64.efi"
+chmod 755 "$TFTP_ROOT"; chmod 644 "$TFTP_ROOT"/*
+site_toml >"$WORK/site.toml"
+inventory "$BIOS_MAC,vm-bios,,debian12,install" "$UEFI_MAC,vm-uefi,,debian12,install" >"$WORK/inventory.csv"
+rb_start main
+grep -q 'TFTP on 198.18.0.1:69' "$WORK/rb-main.out" || fail "ready line: $(cat "$WORK/rb-main.out")"
+
+# guest LABEL MAC FILE LIMIT [QEMU ARGS...]: boots a guest until rackbootd's log shows a TFTP
+# transfer (or refusal) of FILE, or LIMIT seconds; then kills it.
+guest() {
+  local label=$1 mac=$2 file=$3 limit=$4; shift 4
+  ip netns exec "$(ns s)" qemu-system-x86_64 -accel tcg -m 256 -nographic -display none -monitor none \
+    -netdev tap,id=n0,ifname=tap0,script=no,downscript=no \
+    -device "virtio-net-pci,netdev=n0,mac=$mac,bootindex=1" \
+    -serial "file:$WORK/$label.serial" -no-reboot "$@" </dev/null >"$WORK/$label.qemu.log" 2>&1 &
+  local qpid=$!
+  PIDS+=("$qpid")
+  local deadline=$((SECONDS + limit)) found=""
+  while (( SECONDS < deadline )); do
+    found=$(grep -E "tftp (sent|FAILED|refused) .*file=$file|tftp refused .*$file" "$WORK/rb-main.log" | head -1 || true)
+    [[ -n $found ]] && break
+    kill -0 "$qpid" 2>/dev/null || break
+    sleep 1
+  done
+  kill "$qpid" 2>/dev/null || true
+  timeout 10 tail --pid="$qpid" -f /dev/null || kill -9 "$qpid" 2>/dev/null || true
+  wait "$qpid" 2>/dev/null || true
+  if [[ -z $found ]]; then
+    echo "--- $label qemu log:" >&2; tail -n 20 "$WORK/$label.qemu.log" >&2
+    echo "--- $label serial:" >&2; tail -c 2000 "$WORK/$label.serial" >&2 || true
+    fail "$label guest ($mac): no TFTP transfer of $file within ${limit}s"
+  fi
+  log "$label: $found"
+}
+
+log "BIOS guest (SeaBIOS + iPXE)"
+start=$SECONDS
+guest bios "$BIOS_MAC" pxelinux.0 80
+log "BIOS done in $((SECONDS - start)) s"
+
+log "UEFI guest (OVMF)"
+start=$SECONDS
+cp /usr/share/OVMF/OVMF_VARS.fd "$WORK/OVMF_VARS.fd"
+guest uefi "$UEFI_MAC" bootnetx64.efi 120 \
+  -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd \
+  -drive "if=pflash,format=raw,file=$WORK/OVMF_VARS.fd"
+log "UEFI done in $((SECONDS - start)) s"
+
+# The BIOS guest must never have been handed the UEFI file, nor the UEFI guest the BIOS one.
+bios_ip=$(client c journal --path "$WORK/state/leases.journal" | jq -r --arg m "$BIOS_MAC" 'select(.mac == $m) | .address' | tail -1)
+uefi_ip=$(client c journal --path "$WORK/state/leases.journal" | jq -r --arg m "$UEFI_MAC" 'select(.mac == $m) | .address' | tail -1)
+[[ -n $bios_ip && -n $uefi_ip ]] || fail "no leases journaled for the guests"
+grep -E "tftp .*client=$bios_ip:.*file=bootnetx64.efi" "$WORK/rb-main.log" && fail "BIOS guest fetched the UEFI file"
+grep -E "tftp .*client=$uefi_ip:.*file=pxelinux.0" "$WORK/rb-main.log" && fail "UEFI guest fetched the BIOS file"
+grep -E "tftp .*file=pxelinux.0" "$WORK/rb-main.log" | grep -q "client=$bios_ip:" || fail "pxelinux.0 was not fetched by the BIOS guest ($bios_ip)"
+grep -E "tftp .*file=bootnetx64.efi" "$WORK/rb-main.log" | grep -q "client=$uefi_ip:" || fail "bootnetx64.efi was not fetched by the UEFI guest ($uefi_ip)"
+rb_stop main
+log "PASS: BIOS guest $bios_ip got pxelinux.0, UEFI guest $uefi_ip got bootnetx64.efi"
