@@ -12,7 +12,7 @@
 namespace rackboot {
 
 MappedFile::~MappedFile() {
-  if (data_ != nullptr) {
+  if (data_ != nullptr && owned_.empty()) {
     munmap(const_cast<uint8_t*>(data_), size_);
   }
 }
@@ -36,8 +36,27 @@ absl::StatusOr<std::shared_ptr<const MappedFile>> MappedFile::Map(
       new MappedFile(data, size, identity, file.relative_path));
 }
 
+std::shared_ptr<const MappedFile> MappedFile::FromMemory(
+    std::string contents, std::string relative_path) {
+  auto file = std::shared_ptr<MappedFile>(new MappedFile(
+      nullptr, contents.size(), FileIdentity{}, std::move(relative_path)));
+  file->owned_ = std::move(contents);
+  if (!file->owned_.empty()) {
+    file->data_ = reinterpret_cast<const uint8_t*>(file->owned_.data());
+  }
+  return file;
+}
+
 absl::StatusOr<std::shared_ptr<const MappedFile>> FileCache::Open(
     absl::string_view requested) {
+  if (rendered_ != nullptr) {
+    absl::StatusOr<std::string> name = root_.Normalize(requested);
+    if (!name.ok()) return name.status();
+    absl::optional<std::string> contents = rendered_->Render(*name);
+    if (contents.has_value()) {
+      return MappedFile::FromMemory(*std::move(contents), *std::move(name));
+    }
+  }
   absl::StatusOr<OpenedFile> file = root_.OpenFile(requested);
   if (!file.ok()) return file.status();
   const FileIdentity identity = FileIdentity::Of(file->stat);

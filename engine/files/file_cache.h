@@ -31,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/types/optional.h"
 #include "absl/types/span.h"
 #include "engine/files/file_root.h"
 
@@ -73,6 +74,12 @@ class MappedFile {
   static absl::StatusOr<std::shared_ptr<const MappedFile>> Map(
       const OpenedFile& file);
 
+  // A file rendered in memory (a per-host boot configuration), served exactly
+  // like a mapped one. Its identity is zero: it is never shared through the
+  // cache.
+  static std::shared_ptr<const MappedFile> FromMemory(
+      std::string contents, std::string relative_path);
+
  private:
   MappedFile(const uint8_t* data, uint64_t size, FileIdentity identity,
              std::string relative_path)
@@ -82,14 +89,29 @@ class MappedFile {
         relative_path_(std::move(relative_path)) {}
 
   const uint8_t* data_;  // nullptr when size_ == 0
+  std::string
+      owned_;  // the contents of a rendered file (then data_ points here)
   uint64_t size_;
   FileIdentity identity_;
   std::string relative_path_;
 };
 
+// Files that exist only as the daemon renders them (pxelinux.cfg/01-<mac> from
+// the inventory and the host's state). Asked first, for every request, with the
+// normalized name; nullopt means "not mine", and the name is looked up on disk.
+// Must be thread-safe: every shard asks it.
+class RenderedFiles {
+ public:
+  virtual ~RenderedFiles() = default;
+  virtual absl::optional<std::string> Render(
+      absl::string_view relative_path) = 0;
+};
+
 class FileCache {
  public:
-  explicit FileCache(FileRoot root) : root_(std::move(root)) {}
+  // `rendered` (may be null) is borrowed and must outlive the cache.
+  explicit FileCache(FileRoot root, RenderedFiles* rendered = nullptr)
+      : root_(std::move(root)), rendered_(rendered) {}
 
   // Opens `requested` beneath the root (FileRoot::OpenFile's errors) and
   // returns the shared mapping of its current version, mapping it if no
@@ -104,6 +126,7 @@ class FileCache {
 
  private:
   const FileRoot root_;
+  RenderedFiles* const rendered_;
   absl::Mutex mu_;
   absl::flat_hash_map<FileIdentity, std::weak_ptr<const MappedFile>> mapped_
       ABSL_GUARDED_BY(mu_);

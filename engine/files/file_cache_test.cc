@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -85,6 +86,36 @@ TEST_F(FileCacheTest, PassesOpenErrorsThrough) {
             absl::StatusCode::kNotFound);
   EXPECT_EQ(cache_->Open("../etc/passwd").status().code(),
             absl::StatusCode::kPermissionDenied);
+}
+
+class FakeRendered : public RenderedFiles {
+ public:
+  absl::optional<std::string> Render(absl::string_view path) override {
+    asked.emplace_back(path);
+    if (path == "pxelinux.cfg/01-52-54-00-00-00-01")
+      return std::string("DEFAULT install\n");
+    if (path == "kernel") return std::string("rendered wins");
+    return absl::nullopt;
+  }
+  std::vector<std::string> asked;
+};
+
+TEST_F(FileCacheTest, RenderedFilesComeFirstAndOthersFromDisk) {
+  FakeRendered rendered;
+  FileCache cache(*FileRoot::Open(dir_.string()), &rendered);
+  auto config = cache.Open("/pxelinux.cfg/01-52-54-00-00-00-01");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(Contents(**config), "DEFAULT install\n");
+  EXPECT_EQ((*config)->relative_path(), "pxelinux.cfg/01-52-54-00-00-00-01");
+  EXPECT_EQ(Contents(**cache.Open("kernel")), "rendered wins");
+  EXPECT_EQ(Contents(**cache.Open("empty")), "");
+  EXPECT_EQ(cache.Open("pxelinux.cfg/01-52-54-00-00-00-02").status().code(),
+            absl::StatusCode::kNotFound);
+  // Names are normalized before the renderer sees them; bad ones never reach
+  // it.
+  EXPECT_EQ(rendered.asked.front(), "pxelinux.cfg/01-52-54-00-00-00-01");
+  EXPECT_FALSE(cache.Open("").ok());
+  EXPECT_EQ(rendered.asked.size(), 4u);
 }
 
 }  // namespace

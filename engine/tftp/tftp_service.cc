@@ -34,7 +34,8 @@ absl::StatusOr<std::unique_ptr<TftpService>> TftpService::Start(
   }
   RaiseDescriptorLimit();
   std::unique_ptr<TftpService> service(new TftpService());
-  service->files_ = std::make_unique<FileCache>(*std::move(root));
+  service->files_ =
+      std::make_unique<FileCache>(*std::move(root), options.rendered);
   int threads = options.threads > 0
                     ? options.threads
                     : std::max(1u, std::thread::hardware_concurrency());
@@ -59,8 +60,8 @@ absl::StatusOr<std::unique_ptr<TftpService>> TftpService::Start(
       service->address_ = shard.shard->local_address();
       service->backend_ = shard.reactor->backend();
       shard_options.listen = service->address_;
-      // The first shard found out what the kernel allows (and said so once); the others
-      // take the same backend without asking again.
+      // The first shard found out what the kernel allows (and said so once);
+      // the others take the same backend without asking again.
       backend = service->backend_;
     }
     service->shards_.push_back(std::move(shard));

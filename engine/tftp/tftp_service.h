@@ -33,6 +33,9 @@ struct TftpServiceOptions {
   TftpShardOptions shard;
   int threads = 0;  // 0: one per online CPU
   io::IoBackend io = io::IoBackend::kAuto;
+  // Per-host files rendered by the daemon, asked before the disk (may be null;
+  // borrowed).
+  RenderedFiles* rendered = nullptr;
 };
 
 class TftpService {

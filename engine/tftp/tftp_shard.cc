@@ -231,6 +231,10 @@ void TftpShard::Finish(io::SocketToken token, Transfer& transfer,
             << " duration=" << absl::FormatDuration(duration)
             << " retransmits=" << stats.retransmits
             << (complete ? "" : absl::StrCat(" reason=", session.failure()));
+  if (options_.on_finished) {
+    options_.on_finished({transfer.client, session.file().relative_path(),
+                          complete, stats.wire_size});
+  }
   if (complete) {
     TftpCounters::Add(counters_->transfers_completed, 1);
     counters_->CountDownload(session.file().relative_path());

@@ -15,6 +15,7 @@
 #define RACKBOOT_ENGINE_TFTP_TFTP_SHARD_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +31,14 @@
 
 namespace rackboot {
 
+// A finished transfer, as reported to TftpShardOptions::on_finished.
+struct TftpTransferReport {
+  io::SocketAddress client;
+  std::string file;  // relative to the root
+  bool complete = false;
+  uint64_t bytes = 0;
+};
+
 struct TftpShardOptions {
   io::SocketAddress listen = io::SocketAddress::Ipv4Any(69);
   std::string
@@ -41,6 +50,10 @@ struct TftpShardOptions {
   // Transfers one shard runs at once; requests beyond it get ERROR 0 "server
   // busy".
   size_t max_transfers = 16384;
+  // Called on the shard's thread after each transfer ends (the daemon records
+  // bring-up phases with it); must be thread-safe, since every shard calls it.
+  // May be empty.
+  std::function<void(const TftpTransferReport&)> on_finished;
 };
 
 class TftpShard : public io::ReactorHandler {
