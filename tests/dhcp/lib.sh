@@ -13,6 +13,8 @@
 # namespaces, the temp directory.
 set -euo pipefail
 
+# Bazel runs tests with a minimal PATH; ip, sysctl, dhclient and dnsmasq live in sbin.
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}"
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PY=/usr/bin/python3
 CLIENT="$HERE/dhcp_client.py"
