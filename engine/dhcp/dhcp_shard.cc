@@ -126,6 +126,24 @@ void DhcpShard::OnDatagram(io::SocketToken token,
   absl::optional<DhcpReply> reply =
       server_->Handle(*request, context, absl::Now());
   if (!reply.has_value()) return;
+  // One line per answer: what an operator watching a bring-up needs. Built only
+  // when INFO is logged: load tests run with --minloglevel=1, as Kea is run at
+  // WARN for its figures.
+  if (FLAGS_minloglevel <= google::GLOG_INFO) {
+    const DhcpOptions& o = reply->message.options;
+    absl::StatusOr<absl::string_view> host = o.HostName();
+    absl::StatusOr<absl::string_view> boot = o.BootfileName();
+    LOG(INFO) << "dhcp " << DhcpMessageTypeName(reply->type) << " "
+              << reply->message.yiaddr.ToString() << " to "
+              << request->HardwareAddressString()
+              << (host.ok() ? absl::StrCat(" (", *host, ")") : "")
+              << (boot.ok() ? absl::StrCat(" boot=", *boot) : "")
+              << (request->giaddr.IsUnspecified()
+                      ? ""
+                      : absl::StrCat(" via relay ",
+                                     request->giaddr.ToString()));
+  }
+  if (options_.on_reply) options_.on_reply(*reply);
   absl::StatusOr<size_t> n = WriteDhcpMessage(
       reply->message, {.max_message_size = reply->max_message_size},
       absl::MakeSpan(buffer_));

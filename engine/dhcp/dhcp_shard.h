@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,6 +42,9 @@ struct DhcpShardOptions {
   uint16_t proxy_port = 4011;  // proxy mode only
   // Tests run server and clients on other ports inside a namespace.
   bool write_arp_entries = true;
+  // Called on the DHCP thread for every reply sent (the daemon records bring-up
+  // phases with it). May be empty.
+  std::function<void(const DhcpReply&)> on_reply;
 };
 
 // Counters beyond the server's own.
