@@ -1,0 +1,82 @@
+#include "engine/site/bring_up_log.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace rackboot::site {
+
+absl::StatusOr<std::map<std::string, BringUpPhase>> BringUpLog::Read(
+    const std::string& state_dir) {
+  std::map<std::string, BringUpPhase> phases;
+  const std::string path = absl::StrCat(state_dir, "/", kFileName);
+  std::ifstream in(path);
+  if (!in) {
+    if (errno == ENOENT) return phases;
+    return absl::UnavailableError(
+        absl::StrCat(path, ": ", std::strerror(errno)));
+  }
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> fields = absl::StrSplit(line, '\t');
+    int64_t seconds = 0;
+    if (fields.size() != 3 || !absl::SimpleAtoi(fields[2], &seconds)) continue;
+    phases[fields[0]] = {fields[1], absl::FromUnixSeconds(seconds)};
+  }
+  return phases;
+}
+
+absl::StatusOr<std::unique_ptr<BringUpLog>> BringUpLog::Open(
+    const std::string& state_dir) {
+  absl::StatusOr<std::map<std::string, BringUpPhase>> phases = Read(state_dir);
+  if (!phases.ok()) return phases.status();
+  std::unique_ptr<BringUpLog> log(
+      new BringUpLog(absl::StrCat(state_dir, "/", kFileName)));
+  absl::MutexLock lock(&log->mu_);
+  log->phases_ = *std::move(phases);
+  return log;
+}
+
+absl::Status BringUpLog::Record(absl::string_view hostname,
+                                absl::string_view phase, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  phases_[std::string(hostname)] = {std::string(phase), now};
+  return WriteLocked();
+}
+
+std::map<std::string, BringUpPhase> BringUpLog::Phases() const {
+  absl::MutexLock lock(&mu_);
+  return phases_;
+}
+
+absl::Status BringUpLog::WriteLocked() {
+  std::string text;
+  for (const auto& [host, phase] : phases_) {
+    absl::StrAppend(&text, host, "\t", phase.phase, "\t",
+                    absl::ToUnixSeconds(phase.when), "\n");
+  }
+  const std::string temp = path_ + ".tmp";
+  int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return absl::UnavailableError(
+        absl::StrCat(temp, ": ", std::strerror(errno)));
+  const bool written =
+      write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  close(fd);
+  if (!written || rename(temp.c_str(), path_.c_str()) != 0) {
+    return absl::UnavailableError(
+        absl::StrCat(path_, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace rackboot::site

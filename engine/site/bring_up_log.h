@@ -1,0 +1,64 @@
+// BringUpLog: the last bring-up phase of each inventory host, for `rackboot
+// hosts` and the status page to come.
+//
+// The daemon records a phase when an armed host gets its DHCP answer ("dhcp"),
+// when each boot file reaches it ("tftp <file>"), and when the profile's last
+// file (the initrd) has arrived
+// ("done"). Phases are few per host, so each Record rewrites
+// <state_dir>/bring-up.tsv atomically (temp file, rename) and another process
+// can read it at any time. Thread-safe: the DHCP thread and every TFTP shard
+// record.
+#ifndef RACKBOOT_ENGINE_SITE_BRING_UP_LOG_H_
+#define RACKBOOT_ENGINE_SITE_BRING_UP_LOG_H_
+
+#include <map>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace rackboot::site {
+
+struct BringUpPhase {
+  std::string phase;  // "dhcp", "tftp pxelinux.0", "done"
+  absl::Time when;
+  bool operator==(const BringUpPhase&) const = default;
+};
+
+class BringUpLog {
+ public:
+  static constexpr const char* kFileName = "bring-up.tsv";
+
+  // Loads what an earlier run recorded in `state_dir` (which must exist).
+  static absl::StatusOr<std::unique_ptr<BringUpLog>> Open(
+      const std::string& state_dir);
+
+  // Records `phase` for `hostname` and persists the table. Errors name the
+  // file.
+  absl::Status Record(absl::string_view hostname, absl::string_view phase,
+                      absl::Time now);
+
+  // Hostname -> last phase, as recorded by this object.
+  std::map<std::string, BringUpPhase> Phases() const;
+
+  // Reads the file another process (the daemon) keeps; an absent file is an
+  // empty table.
+  static absl::StatusOr<std::map<std::string, BringUpPhase>> Read(
+      const std::string& state_dir);
+
+ private:
+  explicit BringUpLog(std::string path) : path_(std::move(path)) {}
+  absl::Status WriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const std::string path_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, BringUpPhase> phases_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace rackboot::site
+
+#endif  // RACKBOOT_ENGINE_SITE_BRING_UP_LOG_H_
