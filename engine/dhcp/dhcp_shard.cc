@@ -125,7 +125,12 @@ void DhcpShard::OnDatagram(io::SocketToken token,
   // Leases are wall-clock: they must mean the same after a restart.
   absl::optional<DhcpReply> reply =
       server_->Handle(*request, context, absl::Now());
-  if (!reply.has_value()) return;
+  if (!reply.has_value()) {
+    // RELEASE and DECLINE change leases without a reply: their records must reach the disk
+    // all the same (a lost DECLINE would put an address in use back into the pool).
+    journal_->Commit();
+    return;
+  }
   // One line per answer: what an operator watching a bring-up needs. Built only
   // when INFO is logged: load tests run with --minloglevel=1, as Kea is run at
   // WARN for its figures.
