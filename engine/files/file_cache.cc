@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace rackboot {
 
@@ -60,29 +61,50 @@ absl::StatusOr<std::shared_ptr<const MappedFile>> FileCache::Open(
   absl::StatusOr<OpenedFile> file = root_.OpenFile(requested);
   if (!file.ok()) return file.status();
   const FileIdentity identity = FileIdentity::Of(file->stat);
+  const absl::Time now = absl::Now();
   absl::MutexLock lock(&mu_);
-  auto it = mapped_.find(identity);
-  if (it != mapped_.end()) {
-    if (std::shared_ptr<const MappedFile> live = it->second.lock()) {
-      return live;
+  Entry& entry = mapped_[identity];
+  std::shared_ptr<const MappedFile> mapping = entry.live.lock();
+  if (mapping == nullptr) {
+    absl::StatusOr<std::shared_ptr<const MappedFile>> mapped =
+        MappedFile::Map(*file);
+    if (!mapped.ok()) {
+      mapped_.erase(identity);
+      return mapped.status();
+    }
+    mapping = *std::move(mapped);
+    entry.live = mapping;
+    // A new version of a path: stop keeping the old one (running transfers
+    // still hold it).
+    for (auto& [id, e] : mapped_) {
+      if (e.kept != nullptr && !(id == identity) &&
+          e.kept->relative_path() == mapping->relative_path()) {
+        e.kept.reset();
+      }
     }
   }
-  absl::StatusOr<std::shared_ptr<const MappedFile>> mapped =
-      MappedFile::Map(*file);
-  if (!mapped.ok()) return mapped.status();
-  // Drop entries whose transfers have all finished, so the map stays as small
-  // as what is live.
-  absl::erase_if(mapped_,
-                 [](const auto& entry) { return entry.second.expired(); });
-  mapped_[identity] = *mapped;
-  return mapped;
+  entry.last_used = now;
+  if (keep_unused_ > absl::ZeroDuration()) entry.kept = mapping;
+  // Forget what no transfer holds and was not used lately (a replaced file's
+  // old version ends here), and bound what is kept.
+  size_t kept = 0;
+  for (auto& [id, e] : mapped_) {
+    if (e.kept != nullptr &&
+        (now - e.last_used > keep_unused_ || ++kept > kMaxKept)) {
+      e.kept.reset();
+    }
+  }
+  absl::erase_if(mapped_, [](const auto& e) {
+    return e.second.kept == nullptr && e.second.live.expired();
+  });
+  return mapping;
 }
 
 size_t FileCache::LiveMappings() {
   absl::MutexLock lock(&mu_);
   size_t live = 0;
-  for (const auto& [identity, weak] : mapped_) {
-    if (!weak.expired()) ++live;
+  for (const auto& [identity, entry] : mapped_) {
+    if (!entry.live.expired()) ++live;
   }
   return live;
 }

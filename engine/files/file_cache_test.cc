@@ -23,7 +23,9 @@ class FileCacheTest : public ::testing::Test {
     Write("empty", "");
     auto root = FileRoot::Open(dir_.string());
     ASSERT_TRUE(root.ok());
-    cache_ = std::make_unique<FileCache>(*std::move(root));
+    // Nothing kept after use: these tests follow what transfers hold.
+    cache_ = std::make_unique<FileCache>(*std::move(root), nullptr,
+                                         absl::ZeroDuration());
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -72,6 +74,25 @@ TEST_F(FileCacheTest, MappingEndsWithItsLastTransfer) {
   auto again = cache_->Open("kernel");
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(Contents(**again), "version one");
+}
+
+TEST_F(FileCacheTest, RecentlyUsedMappingsAreKeptForTheNextTransfer) {
+  FileCache cache(*FileRoot::Open(dir_.string()), nullptr, absl::Hours(1));
+  const MappedFile* first = nullptr;
+  {
+    auto a = cache.Open("kernel");
+    ASSERT_TRUE(a.ok());
+    first = a->get();
+  }
+  EXPECT_EQ(cache.LiveMappings(),
+            1u);  // no transfer holds it, yet it stays mapped
+  EXPECT_EQ(cache.Open("kernel")->get(), first);
+  // A replaced file is mapped anew and the old version is no longer kept.
+  Write("kernel.new", "version two");
+  fs::rename(dir_ / "kernel.new", dir_ / "kernel");
+  auto fresh = cache.Open("kernel");
+  EXPECT_EQ(Contents(**fresh), "version two");
+  EXPECT_EQ(cache.LiveMappings(), 1u);
 }
 
 TEST_F(FileCacheTest, EmptyFileHasNoBytes) {
