@@ -176,7 +176,7 @@ TEST(SiteConfigTest, UnknownKeysAreErrorsWithSuggestions) {
                         "mean \"lease_seconds\"?)"));
   EXPECT_THAT(ErrorOf("[http]\nport = 80\n"),
               HasSubstr("site.toml:1: http: unknown key (expected one of: "
-                        "server, dhcp, tftp, boot)"));
+                        "server, dhcp, tftp, boot"));
   EXPECT_THAT(ErrorOf("[[dhcp.subnet]]\ncidr = \"10.0.0.0/8\"\nrouters = "
                       "\"10.0.0.1\"\n"),
               HasSubstr("site.toml:3: dhcp.subnet[0].routers: unknown key "
