@@ -829,6 +829,62 @@ void ParseBoot(Parser& p, const toml::table& t, BootConfig& out) {
   }
 }
 
+// [[profile]]: what an armed host of that profile boots (rendered per host by
+// BootRenderer).
+void ParseProfiles(Parser& p, const toml::node& node,
+                   std::vector<BootProfile>& out) {
+  const toml::array* list = node.as_array();
+  if (list == nullptr || !list->is_array_of_tables()) {
+    p.Error(node, "profile", "expected an array of tables ([[profile]])");
+    return;
+  }
+  for (size_t i = 0; i < list->size(); ++i) {
+    const toml::table& e = *(*list)[i].as_table();
+    const std::string prefix = absl::StrCat("profile[", i, "]");
+    p.CheckKeys(e, prefix, {"name", "kernel", "initrd", "append"});
+    BootProfile profile;
+    profile.line = static_cast<int>(e.source().begin.line);
+    bool ok = true;
+    for (absl::string_view key : {"name", "kernel"}) {
+      if (p.Get(e, key) == nullptr) {
+        p.Error(e.source().begin.line, Parser::Join(prefix, key),
+                "required key missing");
+        ok = false;
+      }
+    }
+    if (!ok) continue;
+    if (p.String(e, prefix, "name", profile.name) &&
+        (profile.name.empty() || profile.name.size() > 64 ||
+         HasControlChar(profile.name))) {
+      p.Error(
+          *p.Get(e, "name"), Parser::Join(prefix, "name"),
+          absl::StrCat(Quote(profile.name.substr(0, 40)),
+                       ": expected 1..64 bytes without control characters"));
+    }
+    for (const BootProfile& other : out) {
+      if (other.name == profile.name) {
+        p.Error(*p.Get(e, "name"), Parser::Join(prefix, "name"),
+                absl::StrCat(Quote(profile.name), ": already defined on line ",
+                             other.line));
+      }
+    }
+    if (p.FileName(e, prefix, "kernel", profile.kernel) &&
+        profile.kernel.empty()) {
+      p.Error(*p.Get(e, "kernel"), Parser::Join(prefix, "kernel"),
+              "must not be empty");
+    }
+    if (p.Get(e, "initrd") != nullptr)
+      p.FileName(e, prefix, "initrd", profile.initrd);
+    if (p.Get(e, "append") != nullptr &&
+        p.String(e, prefix, "append", profile.append) &&
+        (profile.append.size() > 2000 || HasControlChar(profile.append))) {
+      p.Error(*p.Get(e, "append"), Parser::Join(prefix, "append"),
+              "at most 2000 bytes, no control characters");
+    }
+    out.push_back(std::move(profile));
+  }
+}
+
 // Checks that span sections.
 void CrossCheck(Parser& p, const toml::table& root, const SiteConfig& site) {
   if (site.dhcp.mode == DhcpMode::kAuthoritative && site.dhcp.subnets.empty()) {
@@ -1034,7 +1090,7 @@ absl::StatusOr<SiteConfig> ParseSiteConfig(absl::string_view toml_text,
   Parser p(filename);
   SiteConfig site;
   site.path = std::string(filename);
-  p.CheckKeys(root, "", {"server", "dhcp", "tftp", "boot"});
+  p.CheckKeys(root, "", {"server", "dhcp", "tftp", "boot", "profile"});
   if (const toml::table* t = p.Table(root, "", "server")) {
     ParseServer(p, *t, site.server);
   }
@@ -1046,6 +1102,9 @@ absl::StatusOr<SiteConfig> ParseSiteConfig(absl::string_view toml_text,
   }
   if (const toml::table* t = p.Table(root, "", "boot")) {
     ParseBoot(p, *t, site.boot);
+  }
+  if (const toml::node* node = p.Get(root, "profile")) {
+    ParseProfiles(p, *node, site.profiles);
   }
   if (p.error_count() == 0) CrossCheck(p, root, site);
   if (absl::Status s = p.Result(); !s.ok()) return s;

@@ -176,12 +176,26 @@ struct BootConfig {
 };
 
 // The whole of site.toml.
+// [[profile]]: what an armed host of this profile boots; inventory hosts name
+// it in their `profile` column. Paths are relative to the TFTP root. `append`
+// is the kernel command line, with {hostname}, {mac}, {ip}, {server} and
+// {profile} replaced per host.
+struct BootProfile {
+  std::string name;
+  std::string kernel;
+  std::string initrd;  // "" = none
+  std::string append;
+  int line = 0;
+  bool operator==(const BootProfile&) const = default;
+};
+
 struct SiteConfig {
   std::string path;  // the file it was parsed from, as given
   ServerConfig server;
   DhcpConfig dhcp;
   TftpConfig tftp;
   BootConfig boot;
+  std::vector<BootProfile> profiles;
 
   // The subnet containing `a`, or nullptr. Subnets do not overlap, so there is
   // at most one. Linear in the number of subnets (a handful per site).

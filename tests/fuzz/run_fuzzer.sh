@@ -17,7 +17,7 @@ if "$fuzzer" -help=1 2>&1 | grep -q 'libFuzzer'; then
     if [ ! -e "$seed" ]; then
       echo "no seeds at $seed" >&2
     elif [ -d "$seed" ]; then
-      find "$seed" -type f | while read -r f; do cp "$f" "$work/$((n++))-$(basename "$f")"; done
+      find -L "$seed" -type f | while read -r f; do cp "$f" "$work/$((n++))-$(basename "$f")"; done
     else
       cp "$seed" "$work/$n-$(basename "$seed")"
     fi

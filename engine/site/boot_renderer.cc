@@ -1,0 +1,108 @@
+#include "engine/site/boot_renderer.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+
+namespace rackboot::site {
+namespace {
+
+// "01-52-54-00-c6-12-01" (ARP type 1, then the MAC with dashes), as pxelinux
+// and GRUB ask.
+absl::optional<MacAddress> MacFromConfigName(absl::string_view name) {
+  if (!absl::StartsWith(name, "01-") || name.size() != 3 + 17)
+    return absl::nullopt;
+  absl::StatusOr<MacAddress> mac = ParseMac(name.substr(3));
+  if (!mac.ok()) return absl::nullopt;
+  return *mac;
+}
+
+}  // namespace
+
+absl::optional<std::string> BootRenderer::Render(absl::string_view path) {
+  const size_t slash = path.rfind('/');
+  const absl::string_view dir =
+      slash == absl::string_view::npos ? "" : path.substr(0, slash);
+  const absl::string_view base =
+      slash == absl::string_view::npos ? path : path.substr(slash + 1);
+  const std::string lower = absl::AsciiStrToLower(base);
+  if (absl::EndsWith(dir, "pxelinux.cfg")) {
+    absl::optional<MacAddress> mac = MacFromConfigName(lower);
+    if (!mac.has_value()) return absl::nullopt;
+    const InventoryHost* host = inventory_->FindByMac(*mac);
+    if (host == nullptr) return absl::nullopt;
+    return PxelinuxConfig(*host);
+  }
+  if (absl::StartsWith(lower, "grub.cfg-")) {
+    absl::optional<MacAddress> mac = MacFromConfigName(lower.substr(9));
+    if (!mac.has_value()) return absl::nullopt;
+    const InventoryHost* host = inventory_->FindByMac(*mac);
+    if (host == nullptr) return absl::nullopt;
+    return GrubConfig(*host);
+  }
+  return absl::nullopt;
+}
+
+const BootProfile* BootRenderer::InstallProfile(
+    const InventoryHost& host) const {
+  if (states_->Get(host.hostname) != HostState::kInstall) return nullptr;
+  for (const BootProfile& profile : site_->profiles) {
+    if (profile.name == host.profile) return &profile;
+  }
+  return nullptr;
+}
+
+std::string BootRenderer::Expand(const std::string& text,
+                                 const InventoryHost& host,
+                                 const BootProfile& profile) const {
+  return absl::StrReplaceAll(
+      text, {{"{hostname}", host.hostname},
+             {"{mac}", FormatMac(host.mac)},
+             {"{ip}", host.address.has_value() ? host.address->ToString() : ""},
+             {"{server}", site_->server.address.has_value()
+                              ? site_->server.address->ToString()
+                              : ""},
+             {"{profile}", profile.name}});
+}
+
+std::string BootRenderer::PxelinuxConfig(const InventoryHost& host) const {
+  const BootProfile* profile = InstallProfile(host);
+  std::string out = absl::StrCat(
+      "# Rendered by rackbootd for ", host.hostname, " (", FormatMac(host.mac),
+      "): ", HostStateName(states_->Get(host.hostname)), "\n");
+  if (profile == nullptr) {
+    absl::StrAppend(&out,
+                    "DEFAULT local\nPROMPT 0\nLABEL local\n  LOCALBOOT 0\n");
+    return out;
+  }
+  absl::StrAppend(
+      &out, "DEFAULT install\nPROMPT 0\nTIMEOUT 0\nLABEL install\n  KERNEL ",
+      profile->kernel, "\n");
+  if (!profile->initrd.empty())
+    absl::StrAppend(&out, "  INITRD ", profile->initrd, "\n");
+  absl::StrAppend(&out, "  APPEND ", Expand(profile->append, host, *profile),
+                  "\n");
+  return out;
+}
+
+std::string BootRenderer::GrubConfig(const InventoryHost& host) const {
+  const BootProfile* profile = InstallProfile(host);
+  std::string out = absl::StrCat(
+      "# Rendered by rackbootd for ", host.hostname, " (", FormatMac(host.mac),
+      "): ", HostStateName(states_->Get(host.hostname)), "\n");
+  if (profile == nullptr) {
+    // Back to the firmware, which tries the next boot device: the local disk.
+    absl::StrAppend(&out, "exit\n");
+    return out;
+  }
+  absl::StrAppend(&out, "set timeout=0\nmenuentry \"install ", host.hostname,
+                  "\" {\n  linux /", profile->kernel, " ",
+                  Expand(profile->append, host, *profile), "\n");
+  if (!profile->initrd.empty())
+    absl::StrAppend(&out, "  initrd /", profile->initrd, "\n");
+  absl::StrAppend(&out, "}\n");
+  return out;
+}
+
+}  // namespace rackboot::site

@@ -1,0 +1,146 @@
+#include "engine/site/boot_renderer.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace rackboot::site {
+namespace {
+
+constexpr char kSite[] = R"(
+[server]
+interface = "br0"
+address = "198.18.0.1"
+[[profile]]
+name = "lab"
+kernel = "vmlinuz"
+initrd = "initrd.img"
+append = "console=ttyS0 hostname={hostname} ip={ip} mac={mac} from={server} p={profile}"
+)";
+
+constexpr char kInventory[] =
+    "mac,hostname,ip,profile,state\n"
+    "52:54:00:c6:12:01,armed,198.18.0.21,lab,install\n"
+    "52:54:00:c6:12:02,done,198.18.0.22,lab,installed\n"
+    "52:54:00:c6:12:03,never,,lab,localboot\n"
+    "52:54:00:c6:12:04,noprofile,,missing,install\n";
+
+class BootRendererTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/boot_renderer_test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    auto site = ParseSiteConfig(kSite, "site.toml");
+    ASSERT_TRUE(site.ok()) << site.status();
+    site_ = *site;
+    auto inventory = Inventory::Parse(kInventory, "inventory.csv");
+    ASSERT_TRUE(inventory.ok()) << inventory.status();
+    inventory_ = *inventory;
+    auto states = HostStateStore::Open(dir_, inventory_);
+    ASSERT_TRUE(states.ok()) << states.status();
+    states_ = *std::move(states);
+    renderer_ =
+        std::make_unique<BootRenderer>(&site_, &inventory_, states_.get());
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string dir_;
+  SiteConfig site_;
+  Inventory inventory_;
+  std::unique_ptr<HostStateStore> states_;
+  std::unique_ptr<BootRenderer> renderer_;
+};
+
+TEST_F(BootRendererTest, ArmedHostGetsItsProfile) {
+  absl::optional<std::string> config =
+      renderer_->Render("pxelinux.cfg/01-52-54-00-c6-12-01");
+  ASSERT_TRUE(config.has_value());
+  EXPECT_NE(config->find("DEFAULT install"), std::string::npos) << *config;
+  EXPECT_NE(config->find("KERNEL vmlinuz"), std::string::npos);
+  EXPECT_NE(config->find("INITRD initrd.img"), std::string::npos);
+  EXPECT_NE(config->find("APPEND console=ttyS0 hostname=armed ip=198.18.0.21 "
+                         "mac=52:54:00:c6:12:01 from=198.18.0.1 p=lab"),
+            std::string::npos)
+      << *config;
+  absl::optional<std::string> grub =
+      renderer_->Render("grub/grub.cfg-01-52-54-00-c6-12-01");
+  ASSERT_TRUE(grub.has_value());
+  EXPECT_NE(grub->find("linux /vmlinuz console=ttyS0 hostname=armed"),
+            std::string::npos)
+      << *grub;
+  EXPECT_NE(grub->find("initrd /initrd.img"), std::string::npos);
+  // Case and directory prefixes as firmware sends them.
+  EXPECT_TRUE(
+      renderer_->Render("boot/pxelinux.cfg/01-52-54-00-C6-12-01").has_value());
+}
+
+TEST_F(BootRendererTest, EveryOtherHostBootsFromDisk) {
+  for (const char* mac : {"02", "03", "04"}) {
+    absl::optional<std::string> config =
+        renderer_->Render(absl::StrCat("pxelinux.cfg/01-52-54-00-c6-12-", mac));
+    ASSERT_TRUE(config.has_value()) << mac;
+    EXPECT_NE(config->find("LOCALBOOT 0"), std::string::npos) << *config;
+    EXPECT_EQ(config->find("KERNEL"), std::string::npos);
+    absl::optional<std::string> grub =
+        renderer_->Render(absl::StrCat("grub.cfg-01-52-54-00-c6-12-", mac));
+    EXPECT_NE(grub->find("exit"), std::string::npos);
+    EXPECT_EQ(grub->find("linux"), std::string::npos);
+  }
+}
+
+TEST_F(BootRendererTest, StateChangesApplyToTheNextRequest) {
+  ASSERT_TRUE(states_->Set("armed", HostState::kInstalled).ok());
+  EXPECT_NE(
+      renderer_->Render("pxelinux.cfg/01-52-54-00-c6-12-01")->find("LOCALBOOT"),
+      std::string::npos);
+  ASSERT_TRUE(states_->Set("done", HostState::kInstall).ok());
+  EXPECT_NE(renderer_->Render("pxelinux.cfg/01-52-54-00-c6-12-02")
+                ->find("hostname=done"),
+            std::string::npos);
+}
+
+TEST_F(BootRendererTest, LeavesEverythingElseToTheDisk) {
+  for (const char* name :
+       {"pxelinux.0", "pxelinux.cfg/default",
+        "pxelinux.cfg/01-52-54-00-c6-12-99", "pxelinux.cfg/C612",
+        "pxelinux.cfg/01-zz-54-00-c6-12-01", "grub.cfg",
+        "grub/grub.cfg-01-52-54-00-c6-12", "vmlinuz"}) {
+    EXPECT_FALSE(renderer_->Render(name).has_value()) << name;
+  }
+}
+
+}  // namespace
+}  // namespace rackboot::site
+
+namespace rackboot::site {
+namespace {
+
+TEST(BootProfileConfigTest, ErrorsNameTheKeyAndLine) {
+  auto missing = ParseSiteConfig("[[profile]]\nname = \"a\"\n", "site.toml");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find(
+                "site.toml:1: profile[0].kernel: required key missing"),
+            std::string::npos)
+      << missing.status();
+  auto twice = ParseSiteConfig(
+      "[[profile]]\nname = \"a\"\nkernel = \"k\"\n[[profile]]\nname = "
+      "\"a\"\nkernel = \"k\"\n",
+      "site.toml");
+  ASSERT_FALSE(twice.ok());
+  EXPECT_NE(twice.status().message().find("already defined on line 1"),
+            std::string::npos)
+      << twice.status();
+  auto unknown = ParseSiteConfig(
+      "[[profile]]\nname = \"a\"\nkernel = \"k\"\nkernal = \"x\"\n",
+      "site.toml");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("profile[0].kernal"),
+            std::string::npos)
+      << unknown.status();
+}
+
+}  // namespace
+}  // namespace rackboot::site
