@@ -3,8 +3,10 @@
 // the libraries it links.
 //
 // Today it serves TFTP; DHCP and site.toml arrive with their issue.
+#include <arpa/inet.h>
 #include <gflags/gflags.h>
 #include <glog/logging.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -21,6 +23,8 @@
 #include "engine/dhcp/dhcp_service.h"
 #include "engine/io/reactor.h"
 #include "engine/io/socket_address.h"
+#include "engine/site/boot_renderer.h"
+#include "engine/site/bring_up_log.h"
 #include "engine/site/host_states.h"
 #include "engine/site/inventory.h"
 #include "engine/site/site_config.h"
@@ -229,46 +233,95 @@ absl::StatusOr<rackboot::TftpServiceOptions> TftpOptions(
   return options;
 }
 
-// The DHCP side of the daemon: what it needs to keep alive while the service
-// runs.
-struct DhcpRuntime {
+// The site side of the daemon: inventory, host states, what it renders and
+// records, and the DHCP service. Kept alive while the services run.
+struct SiteRuntime {
+  const rackboot::site::SiteConfig* site = nullptr;
   rackboot::site::Inventory inventory;
   std::unique_ptr<rackboot::site::HostStateStore> states;
+  std::unique_ptr<rackboot::site::BringUpLog> bring_up;
   std::unique_ptr<rackboot::site::SiteHostDirectory> directory;
-  std::unique_ptr<rackboot::dhcp::DhcpService> service;
+  std::unique_ptr<rackboot::site::BootRenderer> renderer;
+  std::unique_ptr<rackboot::dhcp::DhcpService> dhcp;  // null when DHCP is off
+
+  void Record(const rackboot::site::InventoryHost& host,
+              absl::string_view phase) {
+    absl::Status recorded = bring_up->Record(host.hostname, phase, absl::Now());
+    LOG_IF(ERROR, !recorded.ok()) << "bring-up log: " << recorded;
+  }
+
+  // DHCP thread: an armed host got its boot file.
+  void OnDhcpReply(const rackboot::dhcp::DhcpReply& reply) {
+    if (reply.type != rackboot::dhcp::DhcpMessageType::kAck ||
+        !reply.message.options.BootfileName().ok()) {
+      return;
+    }
+    absl::optional<std::array<uint8_t, 6>> mac = reply.message.MacAddress();
+    const rackboot::site::InventoryHost* host =
+        mac.has_value() ? inventory.FindByMac(*mac) : nullptr;
+    if (host != nullptr) Record(*host, "dhcp");
+  }
+
+  // A TFTP shard: a file reached a host; "done" once its profile's last file
+  // (the initrd, else the kernel) arrived. The client is found through its
+  // lease, read lock-free.
+  void OnTftpFinished(const rackboot::TftpTransferReport& report) {
+    if (!report.complete || dhcp == nullptr || !report.client.is_ipv4()) return;
+    const auto* in =
+        reinterpret_cast<const sockaddr_in*>(report.client.sockaddr_ptr());
+    absl::optional<rackboot::dhcp::Lease> lease = dhcp->leases().Lookup(
+        rackboot::dhcp::Ipv4Address(ntohl(in->sin_addr.s_addr)));
+    if (!lease.has_value() ||
+        lease->state != rackboot::dhcp::LeaseState::kBound)
+      return;
+    const rackboot::site::InventoryHost* host = inventory.FindByMac(lease->mac);
+    if (host == nullptr) return;
+    for (const rackboot::site::BootProfile& profile : site->profiles) {
+      if (profile.name != host->profile) continue;
+      const std::string& last =
+          profile.initrd.empty() ? profile.kernel : profile.initrd;
+      if (report.file == last) {
+        Record(*host, "done");
+        return;
+      }
+    }
+    Record(*host, absl::StrCat("tftp ", report.file));
+  }
 };
 
-absl::StatusOr<std::unique_ptr<DhcpRuntime>> StartDhcp(
-    const rackboot::site::SiteConfig& site) {
+absl::StatusOr<std::unique_ptr<SiteRuntime>> StartSite(
+    const rackboot::site::SiteConfig& site, bool start_dhcp) {
   namespace site_ns = rackboot::site;
-  auto runtime = std::make_unique<DhcpRuntime>();
+  auto runtime = std::make_unique<SiteRuntime>();
+  runtime->site = &site;
   absl::StatusOr<site_ns::Inventory> inventory =
       site_ns::Inventory::Load(site.server.inventory);
   if (!inventory.ok()) return inventory.status();
   runtime->inventory = *std::move(inventory);
   absl::Status valid = site_ns::ValidateInventory(runtime->inventory, site);
   if (!valid.ok()) return valid;
-  absl::StatusOr<rackboot::dhcp::DhcpServerConfig> server =
-      site_ns::DhcpServerConfigFromSite(site, runtime->inventory);
-  if (!server.ok()) return server.status();
+  for (const site_ns::InventoryHost& host : runtime->inventory.hosts()) {
+    bool known = site.profiles.empty();
+    for (const site_ns::BootProfile& profile : site.profiles)
+      known |= profile.name == host.profile;
+    LOG_IF(WARNING, !known)
+        << runtime->inventory.filename() << ":" << host.line << ": "
+        << host.hostname << "'s profile '" << host.profile
+        << "' is not a [[profile]] of " << site.path
+        << "; it will boot from disk even when armed";
+  }
   absl::StatusOr<std::unique_ptr<site_ns::HostStateStore>> states =
       site_ns::HostStateStore::Open(site.server.state_dir, runtime->inventory);
   if (!states.ok()) return states.status();
   runtime->states = *std::move(states);
+  absl::StatusOr<std::unique_ptr<site_ns::BringUpLog>> bring_up =
+      site_ns::BringUpLog::Open(site.server.state_dir);
+  if (!bring_up.ok()) return bring_up.status();
+  runtime->bring_up = *std::move(bring_up);
   runtime->directory = std::make_unique<site_ns::SiteHostDirectory>(
       &runtime->inventory, runtime->states.get());
-  rackboot::dhcp::DhcpServiceOptions options;
-  options.server = *std::move(server);
-  options.shard.interface = site.server.interface;
-  options.state_dir = site.server.state_dir;
-  options.allow_other_dhcp = site.dhcp.allow_other_dhcp;
-  absl::StatusOr<rackboot::io::IoBackend> io = IoBackendFromFlag();
-  if (!io.ok()) return io.status();
-  options.io = *io;
-  absl::StatusOr<std::unique_ptr<rackboot::dhcp::DhcpService>> service =
-      rackboot::dhcp::DhcpService::Start(options, runtime->directory.get());
-  if (!service.ok()) return service.status();
-  runtime->service = *std::move(service);
+  runtime->renderer = std::make_unique<site_ns::BootRenderer>(
+      &site, &runtime->inventory, runtime->states.get());
   size_t armed = 0;
   for (const site_ns::InventoryHost& host : runtime->inventory.hosts()) {
     if (runtime->states->Get(host.hostname) == site_ns::HostState::kInstall)
@@ -277,6 +330,27 @@ absl::StatusOr<std::unique_ptr<DhcpRuntime>> StartDhcp(
   LOG(INFO) << "inventory: " << runtime->inventory.hosts().size()
             << " hosts from " << site.server.inventory << ", " << armed
             << " armed for install";
+  if (!start_dhcp) return runtime;
+
+  absl::StatusOr<rackboot::dhcp::DhcpServerConfig> server =
+      site_ns::DhcpServerConfigFromSite(site, runtime->inventory);
+  if (!server.ok()) return server.status();
+  rackboot::dhcp::DhcpServiceOptions options;
+  options.server = *std::move(server);
+  options.shard.interface = site.server.interface;
+  SiteRuntime* self = runtime.get();
+  options.shard.on_reply = [self](const rackboot::dhcp::DhcpReply& reply) {
+    self->OnDhcpReply(reply);
+  };
+  options.state_dir = site.server.state_dir;
+  options.allow_other_dhcp = site.dhcp.allow_other_dhcp;
+  absl::StatusOr<rackboot::io::IoBackend> io = IoBackendFromFlag();
+  if (!io.ok()) return io.status();
+  options.io = *io;
+  absl::StatusOr<std::unique_ptr<rackboot::dhcp::DhcpService>> service =
+      rackboot::dhcp::DhcpService::Start(options, runtime->directory.get());
+  if (!service.ok()) return service.status();
+  runtime->dhcp = *std::move(service);
   return runtime;
 }
 
@@ -327,17 +401,29 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  std::unique_ptr<DhcpRuntime> dhcp_runtime;
-  if (dhcp) {
-    absl::StatusOr<std::unique_ptr<DhcpRuntime>> started = StartDhcp(*site);
+  // The inventory matters to DHCP and to the per-host boot files the TFTP
+  // service renders.
+  std::unique_ptr<SiteRuntime> runtime;
+  if (dhcp || !site->profiles.empty()) {
+    absl::StatusOr<std::unique_ptr<SiteRuntime>> started =
+        StartSite(*site, dhcp);
     if (!started.ok()) {
-      LOG(ERROR) << "cannot start DHCP: " << started.status().message();
+      LOG(ERROR) << "cannot start " << (dhcp ? "DHCP" : "the site") << ": "
+                 << started.status().message();
       return 1;
     }
-    dhcp_runtime = *std::move(started);
+    runtime = *std::move(started);
   }
   std::unique_ptr<rackboot::TftpService> tftp_service;
   if (tftp) {
+    if (runtime) {
+      tftp_options->rendered = runtime->renderer.get();
+      SiteRuntime* self = runtime.get();
+      tftp_options->shard.on_finished =
+          [self](const rackboot::TftpTransferReport& report) {
+            self->OnTftpFinished(report);
+          };
+    }
     absl::StatusOr<std::unique_ptr<rackboot::TftpService>> started =
         rackboot::TftpService::Start(*tftp_options);
     if (!started.ok()) {
@@ -365,11 +451,11 @@ int main(int argc, char** argv) {
   for (;;) {
     signal_number = sigtimedwait(&stop_signals, nullptr, &tick);
     if (signal_number > 0) break;
-    if (dhcp_runtime && dhcp_runtime->states->ChangedOnDisk()) {
-      absl::Status reloaded = dhcp_runtime->states->Reload();
+    if (runtime && runtime->states->ChangedOnDisk()) {
+      absl::Status reloaded = runtime->states->Reload();
       if (reloaded.ok()) {
         LOG(INFO) << "host states reloaded from "
-                  << dhcp_runtime->states->states_path();
+                  << runtime->states->states_path();
       } else {
         LOG(ERROR) << "cannot reload host states: " << reloaded;
       }
@@ -386,9 +472,9 @@ int main(int argc, char** argv) {
               << " retransmits=" << c.retransmits.load()
               << " unknown_tid=" << c.unknown_tid.load();
   }
-  if (dhcp_runtime) {
-    dhcp_runtime->service->Stop();
-    rackboot::dhcp::DhcpServiceCounters c = dhcp_runtime->service->counters();
+  if (runtime && runtime->dhcp) {
+    runtime->dhcp->Stop();
+    rackboot::dhcp::DhcpServiceCounters c = runtime->dhcp->counters();
     LOG(INFO) << "dhcp totals: discovers=" << c.server.received[1]
               << " requests=" << c.server.received[3]
               << " offers=" << c.server.offers << " acks=" << c.server.acks
