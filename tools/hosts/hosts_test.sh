@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# rackboot-hosts lists, arms and disarms; bad input changes nothing.
+set -euo pipefail
+hosts=$1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+cat >"$work/site.toml" <<'TOML'
+[server]
+state_dir = "state"
+inventory = "inventory.csv"
+TOML
+printf 'mac,hostname,ip,profile,state\n52:54:00:00:00:01,node1,,lab,install\n52:54:00:00:00:02,node2,,lab,installed\n' \
+  >"$work/inventory.csv"
+printf 'node1\tdhcp\t1800000000\n' >"$work/state/bring-up.tsv" 2>/dev/null || {
+  mkdir -p "$work/state"
+  printf 'node1\tdhcp\t1800000000\n' >"$work/state/bring-up.tsv"
+}
+
+out=$("$hosts" --config="$work/site.toml" list)
+grep -q '^node1 .*52:54:00:00:00:01 .*lab .*install .*dhcp .*2027-01-15' <<<"$out" ||
+  fail "list: $out"
+grep -q '^node2 .*installed *- *-$' <<<"$out" || fail "list node2: $out"
+
+"$hosts" --config="$work/site.toml" disarm node1 | grep -q 'node1: localboot' || fail disarm
+"$hosts" --config="$work/site.toml" list | grep -q '^node1 .*localboot' || fail "disarm not kept"
+"$hosts" --config="$work/site.toml" arm NODE2 | grep -q 'node2: install' || fail arm
+grep -q "^node2	install" "$work/state/host-states.tsv" || fail "arm not written"
+
+if out=$("$hosts" --config="$work/site.toml" arm nosuch 2>&1); then fail "unknown host accepted"; fi
+grep -q "no host 'nosuch'" <<<"$out" || fail "unknown host error: $out"
+before=$(cat "$work/state/host-states.tsv")
+if "$hosts" --config="$work/site.toml" frobnicate node1 2>/dev/null; then fail "bad command"; fi
+if "$hosts" list 2>/dev/null; then fail "missing --config accepted"; fi
+[[ $(cat "$work/state/host-states.tsv") == "$before" ]] || fail "bad input changed the states"
+echo PASS
