@@ -11,8 +11,10 @@
 # is bounded. Prints, per mode: the time to the marker line, and every TFTP request in order
 # (from tshark) with dnsmasq's answer (sent / not found).
 #
-# Knobs: ACCEL=tcg|kvm (default tcg), BOOT_TIMEOUT (s, default 180), KEEP_WORK=1,
-# LOCALBOOT=1 (no per-host configs: shows the fallback path, no marker expected).
+# Knobs: ACCEL=tcg|kvm (default tcg), BOOT_TIMEOUT (s, default 180), MEM (MiB, default 512),
+# KEEP_WORK=1, LOCALBOOT=1 (no per-host configs: shows the fallback path, no marker expected),
+# RACKBOOTD=path/to/rackbootd: serve with rackbootd and examples/lab/site.toml + inventory.csv
+# instead of dnsmasq (TREE served as is; the daemon renders the per-host configs itself).
 set -euo pipefail
 
 [[ ${EUID} -eq 0 ]] || { echo "pxe-smoke: must run as root (network namespaces)" >&2; exit 1; }
@@ -35,6 +37,8 @@ MEM=${MEM:-512}   # MiB; GRUB 2.06 under OVMF fails "out of memory" loading the 
 MAC=52:54:00:c6:12:01
 MACD=01-${MAC//:/-}
 HOST=lab-node1
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+RACKBOOTD=${RACKBOOTD:-}
 NS="rblab$$"
 N=(ip netns exec "${NS}")
 SRV=198.18.0.1
@@ -97,6 +101,12 @@ ip netns add "${NS}"
 "${N[@]}" ip link set tap0 up
 
 DNSLOG="${WORK}/dnsmasq.log"
+if [[ -n ${RACKBOOTD} ]]; then
+  mkdir -p "${WORK}/state"
+  "${N[@]}" "${RACKBOOTD}" --config="${HERE}/site.toml" --tftp_root="${TREE}" \
+    --state_dir="${WORK}/state" --logtostderr >"${DNSLOG}" 2>&1 &
+  PIDS+=($!)
+else
 "${N[@]}" dnsmasq --no-daemon --conf-file=/dev/null --port=0 --interface=rbbr0 --bind-interfaces \
   --dhcp-range=198.18.0.100,198.18.0.199,255.255.255.0,1h --dhcp-option=option:router,${SRV} \
   --dhcp-option=option:dns-server,${SRV} \
@@ -106,8 +116,9 @@ DNSLOG="${WORK}/dnsmasq.log"
   --pid-file="${WORK}/dnsmasq.pid" --log-dhcp --log-facility="${DNSLOG}" \
   >"${WORK}/dnsmasq.stderr" 2>&1 &
 PIDS+=($!)
+fi
 for _ in $(seq 100); do "${N[@]}" ss -Huln 'sport = :69' | grep -q . && break; sleep 0.1; done
-"${N[@]}" ss -Huln 'sport = :69' | grep -q . || { cat "${WORK}/dnsmasq.stderr" >&2; exit 1; }
+"${N[@]}" ss -Huln 'sport = :69' | grep -q . || { cat "${WORK}"/dnsmasq.* >&2; exit 1; }
 
 FAIL=0
 boot() {  # boot <mode>
@@ -154,6 +165,11 @@ boot() {  # boot <mode>
   echo "TFTP read requests, in order (seconds since the first one, client, file, options):"
   awk -F'\t' '$3 == 1 { printf "  %8.3f  %-13s %s  [%s=%s]\n", $1, $2, $4, $5, $6 }' \
     "${WORK}/${mode}.rrq.tsv"
+  if [[ -n ${RACKBOOTD} ]]; then
+    echo "rackbootd log:"
+    tail -n +"$((start_line + 1))" "${DNSLOG}" | sed 's/^/  /' | head -40
+    return
+  fi
   echo "dnsmasq TFTP answers:"
   tail -n +"$((start_line + 1))" "${DNSLOG}" | grep -a 'dnsmasq-tftp' | sed "s|${ROOT}/||; s/^/  /"
   echo "DHCP:"
