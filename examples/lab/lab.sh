@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# The lab behind `./rackboot up`: a private network in a namespace, rackbootd serving
+# examples/lab on it, and QEMU guests PXE-booting from it, every step printed as it happens.
+#
+#   lab.sh up RACKBOOTD [--uefi] [--keep] [--mac=MAC]   make the lab, boot one guest
+#   lab.sh guest [--uefi] [--mac=MAC]                   boot one more guest in a kept lab
+#   lab.sh down                                         stop a kept lab, remove everything
+#
+# `up` exits 0 when the guest printed its marker line and powered off, and (without --keep)
+# removes everything it made, also on Ctrl-C or failure. Nothing leaves the namespace
+# (198.18.0.0/24, RFC 2544 benchmarking space). Knobs: ACCEL (tcg|kvm, default tcg),
+# BOOT_TIMEOUT (s, default 240), RACKBOOT_LAB_DIR (default ~/.cache/rackboot/lab).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LAB_DIR=${RACKBOOT_LAB_DIR:-$HOME/.cache/rackboot/lab}
+NS=rackboot-lab
+N=(ip netns exec "$NS")
+SERVER=198.18.0.1
+ACCEL=${ACCEL:-tcg}
+BOOT_TIMEOUT=${BOOT_TIMEOUT:-240}
+OVMF_CODE=/usr/share/OVMF/OVMF_CODE.fd
+OVMF_VARS=/usr/share/OVMF/OVMF_VARS.fd
+
+if [[ -t 1 ]]; then BOLD=$'\e[1m' DIM=$'\e[2m' GREEN=$'\e[32m' RED=$'\e[31m' OFF=$'\e[0m'
+else BOLD='' DIM='' GREEN='' RED='' OFF=''; fi
+say() { printf '%s[lab %(%H:%M:%S)T]%s %s\n' "$DIM" -1 "$OFF" "$*"; }
+die() { printf '%slab: %s%s\n' "$RED" "$*" "$OFF" >&2; exit 1; }
+
+[[ $EUID -eq 0 ]] || die "needs root (network namespace, tap device)"
+
+PIDS=()
+KEEP=0
+cleanup() {
+  local rc=$?
+  set +e
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  if [[ $KEEP -eq 0 ]]; then
+    teardown
+  fi
+  exit "$rc"
+}
+
+teardown() {
+  if ip netns list 2>/dev/null | grep -qw "$NS"; then
+    for p in $(ip netns pids "$NS" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
+    sleep 0.5
+    for p in $(ip netns pids "$NS" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
+    ip netns del "$NS"
+  fi
+}
+
+# Turns rackbootd's log lines and the guest's serial console into the steps an operator follows.
+narrate() {
+  # mawk (Debian's awk) reads a pipe in blocks unless told it is interactive.
+  local awk=(awk)
+  [[ $(readlink -f "$(command -v awk)") == */mawk ]] && awk=(mawk -W interactive)
+  "${awk[@]}" -v green="$GREEN" -v dim="$DIM" -v off="$OFF" -v bold="$BOLD" '
+    function seconds(d,   v) {
+      if (d ~ /ms$/) { sub(/ms$/, "", d); return d / 1000 }
+      if (d ~ /us$/) { sub(/us$/, "", d); return d / 1e6 }
+      if (d ~ /m/) { split(d, p, "m"); sub(/s$/, "", p[2]); return p[1] * 60 + p[2] }
+      sub(/s$/, "", d); return d + 0
+    }
+    function field(name,   i) {
+      for (i = 1; i <= NF; i++) if (index($i, name "=") == 1) return substr($i, length(name) + 2)
+      return ""
+    }
+    /dhcp DHCP(OFFER|ACK|NAK)/ {
+      sub(/.*dhcp DHCP/, "")
+      printf "%s  DHCP %s%s\n", bold, $0, off; fflush(); next
+    }
+    /tftp sent / {
+      b = field("bytes"); s = seconds(field("duration"))
+      rate = s > 0 ? b / s / 1e6 : 0
+      printf "%s  TFTP %-22s %9.1f kB in %6.3f s  (%.1f MB/s, blksize %s, windowsize %s, to %s)%s\n",
+        bold, field("file"), b / 1000, s, rate, field("blksize"), field("windowsize"),
+        field("client"), off; fflush(); next
+    }
+    /tftp refused / {
+      sub(/.*: /, ""); printf "%s  TFTP (not served: %s)%s\n", dim, $0, off; fflush(); next
+    }
+    /tftp FAILED/ { printf "  TFTP FAILED %s\n", $0; fflush(); next }
+    /RACKBOOT-LAB-MARKER/ {
+      sub(/.*RACKBOOT-LAB-MARKER/, "RACKBOOT-LAB-MARKER"); gsub(/\r/, "")
+      printf "%s  GUEST %s%s\n", green, $0, off; fflush(); next
+    }
+  '
+}
+
+make_lab() {
+  local rackbootd=$1
+  teardown  # a lab left over from an earlier --keep
+  mkdir -p "$LAB_DIR"
+  say "building the boot tree from Debian packages into $LAB_DIR/tftp"
+  "$HERE/build-boot-tree.sh" "$LAB_DIR/tftp" >"$LAB_DIR/build-boot-tree.log" 2>&1 ||
+    { cat "$LAB_DIR/build-boot-tree.log" >&2; die "build-boot-tree.sh failed"; }
+  # Every `up` starts from the inventory's states and no leases.
+  rm -rf "$LAB_DIR/state"
+  mkdir -p "$LAB_DIR/state"
+  say "making namespace $NS: bridge rbbr0 $SERVER/24"
+  ip netns add "$NS"
+  "${N[@]}" ip link set lo up
+  "${N[@]}" ip link add rbbr0 type bridge forward_delay 0 stp_state 0
+  "${N[@]}" ip addr add "$SERVER/24" dev rbbr0
+  "${N[@]}" ip link set rbbr0 up
+  say "starting rackbootd (DHCP + TFTP) on rbbr0"
+  # A private copy: a later build must not swap the binary under a kept lab.
+  mkdir -p "$LAB_DIR/bin"
+  cp "$rackbootd" "$LAB_DIR/bin/rackbootd.new" && mv "$LAB_DIR/bin/rackbootd.new" "$LAB_DIR/bin/rackbootd"
+  "${N[@]}" "$LAB_DIR/bin/rackbootd" --config="$HERE/site.toml" --tftp_root="$LAB_DIR/tftp" \
+    --state_dir="$LAB_DIR/state" >"$LAB_DIR/rackbootd.out" 2>"$LAB_DIR/rackbootd.log" &
+  local pid=$!
+  for _ in $(seq 100); do
+    grep -q '^rackbootd: ready' "$LAB_DIR/rackbootd.out" 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || { tail -5 "$LAB_DIR/rackbootd.log" >&2; die "rackbootd exited"; }
+    sleep 0.1
+  done
+  grep -q '^rackbootd: ready' "$LAB_DIR/rackbootd.out" || die "rackbootd did not get ready"
+  say "$(cat "$LAB_DIR/rackbootd.out")"
+  echo "$pid" >"$LAB_DIR/rackbootd.pid"
+  PIDS+=("$pid")
+}
+
+# boot_guest MODE MAC TAP: boots one guest, narrates it, returns 0 when the marker appeared.
+boot_guest() {
+  local mode=$1 mac=$2 tap=$3
+  local serial="$LAB_DIR/$tap.serial.log" extra=() marker=0
+  : >"$serial"
+  "${N[@]}" ip tuntap add dev "$tap" mode tap
+  "${N[@]}" ip link set "$tap" master rbbr0
+  "${N[@]}" ip link set "$tap" up
+  if [[ $mode == uefi ]]; then
+    cp "$OVMF_VARS" "$LAB_DIR/$tap.OVMF_VARS.fd"
+    extra=(-drive "if=pflash,format=raw,readonly=on,file=$OVMF_CODE"
+           -drive "if=pflash,format=raw,file=$LAB_DIR/$tap.OVMF_VARS.fd")
+  fi
+  say "booting a ${mode^^} guest, MAC $mac, from the network (QEMU, $ACCEL; serial: $serial)"
+  local t0=$SECONDS
+  # 512 MiB: GRUB under OVMF runs out of memory loading the kernel with 256.
+  "${N[@]}" timeout "$BOOT_TIMEOUT" qemu-system-x86_64 -accel "$ACCEL" -m 512 -nographic \
+    -display none -monitor none -no-reboot \
+    -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
+    -device "virtio-net-pci,netdev=n0,mac=$mac,bootindex=1" \
+    -serial "file:$serial" "${extra[@]}" </dev/null >"$LAB_DIR/$tap.qemu.log" 2>&1 &
+  local qemu=$!
+  PIDS+=("$qemu")
+  # The narrators follow the logs until QEMU is gone (tail --pid), so nothing outlives the boot.
+  tail -n 0 -F --pid="$qemu" "$LAB_DIR/rackbootd.log" 2>/dev/null | narrate &
+  local narrator=$!
+  tail -n +1 -F --pid="$qemu" "$serial" 2>/dev/null | narrate &
+  local console=$!
+  wait "$qemu" 2>/dev/null || true
+  wait "$narrator" "$console" 2>/dev/null || true
+  "${N[@]}" ip link del "$tap" 2>/dev/null || true
+  grep -qa 'RACKBOOT-LAB-MARKER' "$serial" && marker=1
+  if [[ $marker -eq 1 ]]; then
+    say "${GREEN}guest printed its marker and powered off after $((SECONDS - t0)) s${OFF}"
+    return 0
+  fi
+  say "${RED}no marker from the guest after $((SECONDS - t0)) s (serial: $serial)${OFF}"
+  return 1
+}
+
+parse_guest_flags() {
+  MODE=bios
+  MAC=52:54:00:c6:12:01
+  for arg in "$@"; do
+    case $arg in
+      --uefi) MODE=uefi ;;
+      --bios) MODE=bios ;;
+      --keep) KEEP=1 ;;
+      --mac=*) MAC=${arg#--mac=} ;;
+      *) die "unknown option '$arg' (see ./rackboot help)" ;;
+    esac
+  done
+}
+
+main() {
+  local command=${1:-}
+  shift || true
+  case $command in
+    up)
+      local rackbootd=${1:?rackbootd path}
+      shift
+      parse_guest_flags "$@"
+      trap cleanup EXIT
+      trap 'exit 130' INT TERM
+      make_lab "$rackbootd"
+      local rc=0
+      boot_guest "$MODE" "$MAC" tap0 || rc=1
+      if [[ $KEEP -eq 1 ]]; then
+        cat <<EOF
+
+The lab keeps running (rackbootd pid $(cat "$LAB_DIR/rackbootd.pid"), namespace $NS).
+  ./rackboot hosts                      hosts, states and last bring-up phase
+  ./rackboot arm lab-node3              arm a host (the daemon applies it at once)
+  ./rackboot guest [--uefi] [--mac=52:54:00:c6:12:03]   boot one more guest
+  ./rackboot down                       stop rackbootd, remove the namespace
+  logs: $LAB_DIR/rackbootd.log, serial consoles: $LAB_DIR/*.serial.log
+EOF
+      fi
+      return "$rc"
+      ;;
+    guest)
+      KEEP=1
+      parse_guest_flags "$@"
+      ip netns list | grep -qw "$NS" || die "no lab is running: ./rackboot up --keep first"
+      local tap="tap$((RANDOM % 900 + 100))"
+      boot_guest "$MODE" "$MAC" "$tap"
+      ;;
+    down)
+      teardown
+      say "lab removed"
+      ;;
+    *)
+      die "usage: lab.sh up RACKBOOTD [--uefi] [--keep] [--mac=MAC] | guest [--uefi] [--mac=MAC] | down"
+      ;;
+  esac
+}
+
+main "$@"
