@@ -78,7 +78,9 @@ narrate() {
         field("client"), off; fflush(); next
     }
     /tftp refused / {
-      sub(/.*: /, ""); printf "%s  TFTP (not served: %s)%s\n", dim, $0, off; fflush(); next
+      # "... error=1 (File not found): grub/x86_64-efi/fs.lst: No such file or directory"
+      line = substr($0, index($0, "): ") + 3); sub(/: [^:]*$/, "", line)
+      printf "%s  TFTP %-22s not here (a probe; normal)%s\n", dim, line, off; fflush(); next
     }
     /tftp FAILED/ { printf "  TFTP FAILED %s\n", $0; fflush(); next }
     /RACKBOOT-LAB-MARKER/ {
