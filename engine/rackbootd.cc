@@ -465,24 +465,26 @@ int main(int argc, char** argv) {
   if (tftp_service) {
     tftp_service->Stop();
     rackboot::TftpCounters& c = tftp_service->counters();
-    LOG(INFO) << "tftp totals: completed=" << c.transfers_completed.load()
-              << " failed=" << c.transfers_failed.load()
-              << " refused=" << c.requests_refused.load()
-              << " bytes=" << c.bytes_sent.load()
-              << " retransmits=" << c.retransmits.load()
-              << " unknown_tid=" << c.unknown_tid.load();
+    // WARNING, so that load tests run with --minloglevel=1 still get the
+    // totals.
+    LOG(WARNING) << "tftp totals: completed=" << c.transfers_completed.load()
+                 << " failed=" << c.transfers_failed.load()
+                 << " refused=" << c.requests_refused.load()
+                 << " bytes=" << c.bytes_sent.load()
+                 << " retransmits=" << c.retransmits.load()
+                 << " unknown_tid=" << c.unknown_tid.load();
   }
   if (runtime && runtime->dhcp) {
     runtime->dhcp->Stop();
     rackboot::dhcp::DhcpServiceCounters c = runtime->dhcp->counters();
-    LOG(INFO) << "dhcp totals: discovers=" << c.server.received[1]
-              << " requests=" << c.server.received[3]
-              << " offers=" << c.server.offers << " acks=" << c.server.acks
-              << " naks=" << c.server.naks
-              << " pxe_install=" << c.server.pxe_install
-              << " pxe_unknown=" << c.server.pxe_unknown
-              << " journal_records=" << c.journal_records
-              << " journal_syncs=" << c.journal_syncs;
+    LOG(WARNING) << "dhcp totals: discovers=" << c.server.received[1]
+                 << " requests=" << c.server.received[3]
+                 << " offers=" << c.server.offers << " acks=" << c.server.acks
+                 << " naks=" << c.server.naks
+                 << " pxe_install=" << c.server.pxe_install
+                 << " pxe_unknown=" << c.server.pxe_unknown
+                 << " journal_records=" << c.journal_records
+                 << " journal_syncs=" << c.journal_syncs;
   }
   return 0;
 }
