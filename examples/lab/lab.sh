@@ -9,12 +9,13 @@
 # `up` exits 0 when the guest printed its marker line and powered off, and (without --keep)
 # removes everything it made, also on Ctrl-C or failure. Nothing leaves the namespace
 # (198.18.0.0/24, RFC 2544 benchmarking space). Knobs: ACCEL (tcg|kvm, default tcg),
-# BOOT_TIMEOUT (s, default 240), RACKBOOT_LAB_DIR (default ~/.cache/rackboot/lab).
+# BOOT_TIMEOUT (s, default 240), RACKBOOT_LAB_DIR (default ~/.cache/rackboot/lab),
+# RACKBOOT_LAB_NS (the namespace, default rackboot-lab).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB_DIR=${RACKBOOT_LAB_DIR:-$HOME/.cache/rackboot/lab}
-NS=rackboot-lab
+NS=${RACKBOOT_LAB_NS:-rackboot-lab}
 N=(ip netns exec "$NS")
 SERVER=198.18.0.1
 ACCEL=${ACCEL:-tcg}
