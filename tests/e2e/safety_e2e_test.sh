@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Safety first, with real firmware: only an inventory host armed for install is installed; the
+# operator's disarm/arm reaches a running rackbootd without a restart.
+#
+# One lab, kept (`lab.sh up --keep`, as `./rackboot up --keep`), then one BIOS guest at a time
+# (`lab.sh guest`, as `./rackboot guest`):
+#   0. lab-node1 (armed) boots to its marker: the lab works, so the refusals below mean something.
+#   a. lab-node2's MAC (state installed) network-boots: it gets its address and no boot file, no
+#      TFTP transfer at all (no kernel), no marker; the firmware runs out of boot devices ("No
+#      bootable device") within the bound, so the bound did not cut off a late install. Its
+#      rendered pxelinux.cfg/01-<mac> says LOCALBOOT.
+#   b. an unknown MAC (52:54:00:c6:12:99) gets no DHCP answer at all, no TFTP, no marker, and is
+#      recorded in state/discovered.tsv.
+#   c. `disarm lab-node1` (rackboot-hosts, as `./rackboot disarm`) while the daemon runs: the
+#      daemon reloads the host states, lab-node1's next boot gets an address, no boot file, no
+#      kernel (nothing over TFTP to 198.18.0.21), no marker. Then `arm lab-node1`: the next boot
+#      reaches the marker again. The daemon is the same process throughout (no restart).
+#
+# Each failing boot is bounded by BOOT_TIMEOUT (QEMU killed by timeout): iPXE gives up DHCP after
+# ~19 s without an answer, or ends ~25 s in with an answer without a boot file (it waits ~16 s
+# for an IPv6 router advertisement first), and SeaBIOS then prints "No bootable device".
+#
+# Usage: safety_e2e_test.sh RACKBOOTD RACKBOOT-HOSTS
+RACKBOOTD=$1
+HOSTS=$2
+TEST_NAME=safety_e2e
+source "$(dirname "$0")/lib.sh"
+e2e_init
+command -v curl >/dev/null || fail "missing curl (./rackboot setup)"
+
+RBLOG=$LAB_DIR/rackbootd.log
+NODE2_MAC=52:54:00:c6:12:02
+NODE2_IP=198.18.0.22
+UNKNOWN_MAC=52:54:00:c6:12:99
+FAIL_TIMEOUT=50   # s for a boot that must not install: twice what the firmware needs to give up
+OK_TIMEOUT=150    # s for a boot that must reach the marker (25-30 s under TCG)
+
+# window_start / window FILE: the rackbootd log lines written since window_start, into FILE.
+window_start() { MARK=$(wc -l <"$RBLOG"); }
+window() { tail -n +"$((MARK + 1))" "$RBLOG" >"$1"; }
+
+# tftp_get FILE: fetches FILE from rackbootd over TFTP inside the lab namespace (from 198.18.0.1).
+tftp_get() { ip netns exec "$LAB_NS" curl -sS --max-time 10 "tftp://198.18.0.1/$1"; }
+
+# expect_no_install LABEL: the guest lab_guest just booted printed no marker, and its firmware
+# ran out of boot devices within the bound (so the timeout did not hide a late install).
+expect_no_install() {
+  local serial
+  serial=$(last_serial)
+  expect_line "$GUEST_OUT" "no marker from the guest" "$1: lab.sh guest's verdict"
+  if grep -qa RACKBOOT-LAB-MARKER "$serial"; then fail "$1: the guest printed the marker"; fi
+  clean_console <"$serial" | grep -q "No bootable device" ||
+    fail "$1: the firmware did not finish trying its boot devices within $FAIL_TIMEOUT s (slow host? raise FAIL_TIMEOUT)"
+}
+
+# wait_reload N: waits (10 s at most) until rackbootd logged its Nth "host states reloaded".
+wait_reload() {
+  local deadline=$((SECONDS + 10))
+  until [[ $(grep -c 'host states reloaded from' "$RBLOG" || true) -ge $1 ]]; do
+    ((SECONDS < deadline)) || fail "rackbootd did not reload the host states within 10 s"
+    sleep 0.2
+  done
+}
+
+# 0. The lab, kept, and lab-node1 to its marker.
+BOOT_TIMEOUT=$OK_TIMEOUT lab_up --keep || fail "lab.sh up --keep: lab-node1 did not reach its marker"
+RB_PID=$(cat "$LAB_DIR/rackbootd.pid")
+# A kept lab keeps its server: give a stray SIGTERM time to take effect, then look.
+sleep 2
+if ! kill -0 "$RB_PID" 2>/dev/null || grep -q 'rackbootd: .*, stopping' "$RBLOG"; then
+  fail "lab.sh up --keep returned but rackbootd (pid $RB_PID) stopped: $(grep 'rackbootd: .*, stopping' "$RBLOG" || echo 'no stop line'). lab.sh's cleanup kills every pid in PIDS, rackbootd's included, also with --keep: the kept lab has no server"
+fi
+expect_line "$LAB_DIR/up.out" "GUEST RACKBOOT-LAB-MARKER host=lab-node1 " "0: lab-node1's first boot"
+log "0: lab kept, rackbootd pid $RB_PID, lab-node1 booted to its marker"
+
+# a. lab-node2 (installed): an address, no boot file, nothing over TFTP, no marker.
+window_start
+BOOT_TIMEOUT=$FAIL_TIMEOUT lab_guest --mac="$NODE2_MAC" && fail "a: lab-node2's guest printed the marker"
+window "$LAB_DIR/window-a.log"
+expect_line "$LAB_DIR/window-a.log" "dhcp DHCPACK $NODE2_IP to $NODE2_MAC( \([^)]*\))?\$" \
+  "a: lab-node2 gets its address without a boot file"
+expect_no_line "$LAB_DIR/window-a.log" "$NODE2_MAC.* boot=" "a: lab-node2 was offered a boot file"
+expect_no_line "$LAB_DIR/window-a.log" "tftp .*client=$NODE2_IP:" "a: TFTP with lab-node2"
+expect_no_line "$LAB_DIR/window-a.log" "file=vmlinuz" "a: a kernel was sent"
+expect_no_install "a"
+tftp_get "pxelinux.cfg/01-${NODE2_MAC//:/-}" >"$LAB_DIR/node2.pxelinux.cfg" ||
+  fail "a: cannot fetch lab-node2's rendered pxelinux config"
+expect_line "$LAB_DIR/node2.pxelinux.cfg" "^ *LOCALBOOT " "a: lab-node2's rendered config boots the local disk"
+expect_no_line "$LAB_DIR/node2.pxelinux.cfg" "(KERNEL|INITRD|vmlinuz)" "a: lab-node2's rendered config"
+log "a: lab-node2 (installed): address, no boot file, no TFTP, no marker; its config is LOCALBOOT"
+
+# b. An unknown MAC: no answer at all, recorded as discovered.
+window_start
+BOOT_TIMEOUT=$FAIL_TIMEOUT lab_guest --mac="$UNKNOWN_MAC" && fail "b: the unknown MAC's guest printed the marker"
+window "$LAB_DIR/window-b.log"
+expect_no_line "$LAB_DIR/window-b.log" "dhcp DHCP[A-Z]+ .* to $UNKNOWN_MAC" "b: DHCP answered the unknown MAC"
+expect_no_line "$LAB_DIR/window-b.log" "^.* tftp (sent|refused|FAILED) " "b: TFTP during the unknown MAC's boot"
+expect_no_install "b"
+clean_console <"$(last_serial)" | grep -q "No configuration methods" ||
+  fail "b: iPXE did not report a DHCP failure"
+[[ -e $LAB_DIR/state/discovered.tsv ]] || fail "b: no state/discovered.tsv"
+grep -qi "$UNKNOWN_MAC" "$LAB_DIR/state/discovered.tsv" ||
+  fail "b: $UNKNOWN_MAC not in discovered.tsv: $(cat "$LAB_DIR/state/discovered.tsv")"
+log "b: $UNKNOWN_MAC: no DHCP answer, no TFTP, no marker; recorded in discovered.tsv"
+
+# c. disarm lab-node1 under the running daemon: its next boot installs nothing.
+RELOADS=$(grep -c 'host states reloaded from' "$RBLOG" || true)
+hosts_cmd disarm lab-node1 >&2 || fail "c: rackboot-hosts disarm lab-node1 failed"
+wait_reload $((RELOADS + 1))
+tftp_get "pxelinux.cfg/01-${NODE1_MAC//:/-}" >"$LAB_DIR/node1-disarmed.pxelinux.cfg" ||
+  fail "c: cannot fetch lab-node1's rendered pxelinux config"
+expect_line "$LAB_DIR/node1-disarmed.pxelinux.cfg" "^ *LOCALBOOT " "c: disarmed lab-node1's config boots the local disk"
+window_start
+BOOT_TIMEOUT=$FAIL_TIMEOUT lab_guest && fail "c: disarmed lab-node1 printed the marker"
+window "$LAB_DIR/window-c.log"
+expect_line "$LAB_DIR/window-c.log" "dhcp DHCPACK $NODE1_IP to $NODE1_MAC( \([^)]*\))?\$" \
+  "c: disarmed lab-node1 gets its address without a boot file"
+expect_no_line "$LAB_DIR/window-c.log" "$NODE1_MAC.* boot=" "c: disarmed lab-node1 was offered a boot file"
+expect_no_line "$LAB_DIR/window-c.log" "tftp .*client=$NODE1_IP:" "c: TFTP with disarmed lab-node1"
+expect_no_install "c"
+log "c: disarmed lab-node1: address, no boot file, no TFTP, no marker"
+
+# c'. arm lab-node1 again: the next boot installs (the marker is back).
+RELOADS=$(grep -c 'host states reloaded from' "$RBLOG" || true)
+hosts_cmd arm lab-node1 >&2 || fail "c: rackboot-hosts arm lab-node1 failed"
+wait_reload $((RELOADS + 1))
+window_start
+BOOT_TIMEOUT=$OK_TIMEOUT lab_guest || fail "c: re-armed lab-node1 did not reach its marker"
+window "$LAB_DIR/window-c2.log"
+expect_line "$LAB_DIR/window-c2.log" "dhcp DHCPACK $NODE1_IP to $NODE1_MAC .*boot=pxelinux\.0" "c: re-armed lab-node1's boot file"
+expect_line "$LAB_DIR/window-c2.log" "tftp sent client=$NODE1_IP:[0-9]+ file=vmlinuz bytes=$(stat -c %s "$LAB_DIR/tftp/vmlinuz") " \
+  "c: re-armed lab-node1's kernel"
+expect_line "$GUEST_OUT" "GUEST RACKBOOT-LAB-MARKER host=lab-node1 " "c: re-armed lab-node1's marker"
+
+# The same daemon took both changes: never restarted, still running.
+kill -0 "$RB_PID" 2>/dev/null || fail "rackbootd (pid $RB_PID) is gone"
+[[ $(cat "$LAB_DIR/rackbootd.pid") == "$RB_PID" ]] || fail "rackbootd was restarted"
+[[ $(grep -c 'rackbootd: ready' "$LAB_DIR/rackbootd.out") -eq 1 ]] || fail "rackbootd got ready more than once"
+expect_no_line "$RBLOG" "stopping" "rackbootd stopped during the test"
+log "c: re-armed lab-node1 booted to its marker; rackbootd pid $RB_PID took disarm and arm without a restart"
+log "PASS in $SECONDS s"
