@@ -121,8 +121,8 @@ make_lab() {
   done
   grep -q '^rackbootd: ready' "$LAB_DIR/rackbootd.out" || die "rackbootd did not get ready"
   say "$(cat "$LAB_DIR/rackbootd.out")"
+  # Not in PIDS: with --keep the daemon outlives this script; teardown stops it otherwise.
   echo "$pid" >"$LAB_DIR/rackbootd.pid"
-  PIDS+=("$pid")
 }
 
 # boot_guest MODE MAC TAP: boots one guest, narrates it, returns 0 when the marker appeared.
