@@ -14,10 +14,10 @@
 #
 # Isolation. Each test uses a lab directory of its own under $TEST_TMPDIR (RACKBOOT_LAB_DIR: boot
 # tree, state dir, rackbootd logs, serial consoles), so it never touches a user's
-# ~/.cache/rackboot/lab. lab.sh's namespace name is fixed (rackboot-lab), so a test refuses to
-# start while that namespace exists (a kept lab, or another run) instead of tearing it down, and
-# removes the lab it made on exit (trap EXIT: `lab.sh down` with the same RACKBOOT_LAB_DIR), then
-# checks that no rackboot-lab namespace is left.
+# ~/.cache/rackboot/lab, and a namespace of its own (RACKBOOT_LAB_NS=rbe2e<pid>), so a lab kept
+# with ./rackboot up --keep goes on undisturbed. It refuses to start if that namespace exists,
+# removes the lab it made on exit (trap EXIT: `lab.sh down` with the same RACKBOOT_LAB_DIR and
+# RACKBOOT_LAB_NS), then checks that the namespace is gone.
 #
 #   source "$(dirname "$0")/lib.sh"     # RACKBOOTD=$1 HOSTS=$2
 #   e2e_init                            # checks, lab dir, trap EXIT cleanup
@@ -35,7 +35,9 @@ RUNFILES=${RUNFILES:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 LAB_FILES=${E2E_LAB_SCRIPTS:-$RUNFILES/examples/lab}
 LAB_SH="$LAB_FILES/lab.sh"
 SITE="$LAB_FILES/site.toml"
-LAB_NS=rackboot-lab            # lab.sh's namespace (fixed there)
+# A namespace of the test's own, so a lab kept with ./rackboot up --keep is never touched.
+export RACKBOOT_LAB_NS=rbe2e$$
+LAB_NS=$RACKBOOT_LAB_NS
 NODE1_MAC=52:54:00:c6:12:01    # lab-node1, 198.18.0.21, armed (install) in inventory.csv
 NODE1_IP=198.18.0.21
 LAB_STARTED=0
@@ -97,7 +99,7 @@ e2e_init() {
   for f in /usr/lib/ipxe/qemu/efi-virtio.rom /usr/share/OVMF/OVMF_CODE.fd /usr/share/OVMF/OVMF_VARS.fd; do
     [[ -e $f ]] || fail "missing $f (packages ipxe-qemu, ovmf: ./rackboot setup)"
   done
-  # lab.sh up begins by removing any rackboot-lab namespace: never do that to someone else's lab.
+  # lab.sh up begins by removing any namespace of its name: make sure it is ours alone.
   if ip netns list | grep -qw "$LAB_NS"; then
     fail "namespace $LAB_NS exists (a lab kept with ./rackboot up --keep, or another run): not touching it; ./rackboot down, then run the test again"
   fi
