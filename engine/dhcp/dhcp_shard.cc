@@ -126,8 +126,9 @@ void DhcpShard::OnDatagram(io::SocketToken token,
   absl::optional<DhcpReply> reply =
       server_->Handle(*request, context, absl::Now());
   if (!reply.has_value()) {
-    // RELEASE and DECLINE change leases without a reply: their records must reach the disk
-    // all the same (a lost DECLINE would put an address in use back into the pool).
+    // RELEASE and DECLINE change leases without a reply: their records must
+    // reach the disk all the same (a lost DECLINE would put an address in use
+    // back into the pool).
     journal_->Commit();
     return;
   }

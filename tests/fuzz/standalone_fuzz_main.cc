@@ -1,9 +1,10 @@
 // Driver that replays inputs through a libFuzzer entry point without libFuzzer.
 //
-// Fuzz targets link this in every configuration except --config=fuzz, so each target also builds
-// with g++ and its seed corpus runs as a regression test in the ordinary `bazel test //...`.
-// Arguments are files or directories (read recursively); libFuzzer-style flags (-foo=bar) are
-// ignored so the same test command works with either driver.
+// Fuzz targets link this in every configuration except --config=fuzz, so each
+// target also builds with g++ and its seed corpus runs as a regression test in
+// the ordinary `bazel test //...`. Arguments are files or directories (read
+// recursively); libFuzzer-style flags (-foo=bar) are ignored so the same test
+// command works with either driver.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
