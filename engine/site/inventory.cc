@@ -20,23 +20,6 @@ namespace {
 constexpr size_t kMaxErrors = 50;
 constexpr size_t kMaxColumns = 256;
 
-std::string Quote(absl::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    const unsigned char u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20 || u == 0x7f) {
-      out += absl::StrCat("\\x", absl::Hex(u, absl::kZeroPad2));
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-  return out;
-}
-
 bool IsBlank(char c) { return c == ' ' || c == '\t'; }
 
 absl::string_view TrimBlanks(absl::string_view s) {

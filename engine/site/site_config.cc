@@ -56,23 +56,6 @@ constexpr size_t kMaxErrors = 50;
 constexpr size_t kMaxBootFileName = 255;  // one option 67 (RFC 2132 9.5)
 constexpr size_t kMaxMenuLabel = 252;     // option 43 sub-option 9 item
 
-std::string Quote(absl::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    const unsigned char u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20 || u == 0x7f) {
-      out += absl::StrCat("\\x", absl::Hex(u, absl::kZeroPad2));
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-  return out;
-}
-
 absl::string_view TypeName(const toml::node& node) {
   switch (node.type()) {
     case toml::node_type::table:
@@ -908,6 +891,23 @@ void CrossCheck(Parser& p, const toml::table& root, const SiteConfig& site) {
 }
 
 }  // namespace
+
+std::string Quote(absl::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u == 0x7f) {
+      out += absl::StrCat("\\x", absl::Hex(u, absl::kZeroPad2));
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+  return out;
+}
 
 absl::string_view DhcpModeName(DhcpMode mode) {
   switch (mode) {
