@@ -138,33 +138,26 @@ TEST(SiteConfigTest, SyntaxErrorNamesLineAndColumn) {
 }
 
 // Inputs that reach undefined behaviour or an abort inside toml++ 3.3 are
-// rejected with ordinary errors first (see site_config.cc).
+// rejected with ordinary errors first (see site_config.cc): site.toml is ASCII.
 TEST(SiteConfigTest, TomlPlusPlusBugsAreSyntaxErrors) {
-  EXPECT_EQ(ErrorOf("a = 1\n\xc8\xb1"),
-            "site.toml:2:1: syntax error: non-ASCII character outside a "
-            "string or comment");
+  const std::string kAscii =
+      "syntax error: non-ASCII character; site.toml must be plain ASCII";
+  EXPECT_THAT(ErrorOf("a = 1\n\xc8\xb1"),
+              HasSubstr("site.toml:2:1: " + kAscii));
   EXPECT_THAT(ErrorOf("[&"), HasSubstr("site.toml:1:2: syntax error"));
   EXPECT_THAT(ErrorOf("[[ &"), HasSubstr("site.toml:1:"));
   EXPECT_THAT(ErrorOf("s = \"\"\"\\\n\xc2\xa7\"\"\"\n"),
-              HasSubstr("site.toml:2:1: syntax error: non-ASCII character "
-                        "right after a backslash"));
-  EXPECT_THAT(ErrorOf("s = \"\"\"\\  \xc2\xa7\"\"\"\n"),
-              HasSubstr("site.toml:1:11: syntax error"));
+              HasSubstr("site.toml:2:1: " + kAscii));
   EXPECT_THAT(ErrorOf("x = 1.\"\xc8\x86\"\n"),
-              HasSubstr("site.toml:1:8: syntax error: non-ASCII character "
-                        "outside"));
-  EXPECT_THAT(ErrorOf("[boot]\na.\"\xc3\xa9\" = 1\n"),
-              HasSubstr("site.toml:2: boot.a: unknown key"));
-  // UTF-8 in strings, quoted keys and comments is fine.
-  absl::StatusOr<SiteConfig> site = ParseSiteConfig(
-      "# \xc3\xa9\n[boot]\nmenu_prompt = \"d\xc3\xa9marrage \xe2\x80\x94\" "
-      "# \xc2\xa7\n[[boot.menu]]\nlabel = \'\'\'\xc2\xa7\'\'\'\nfile = \"\"\"a"
-      "\\\n  b\xc3\xa9\"\"\"\"\narch = \"bios\"\n",
-      "site.toml");
-  ASSERT_TRUE(site.ok()) << site.status();
-  EXPECT_EQ(site->boot.menu_prompt, "d\xc3\xa9marrage \xe2\x80\x94");
-  EXPECT_EQ(site->boot.menu[0].label, "\xc2\xa7");
-  EXPECT_EQ(site->boot.menu[0].file, "ab\xc3\xa9\"");
+              HasSubstr("site.toml:1:8: " + kAscii));
+  // Found by libFuzzer: a quote after a malformed number, then non-ASCII.
+  EXPECT_THAT(ErrorOf("serlksize = 1.+\"f{'[d[dhcpcdhod\xc4\x8f:gg\n"),
+              HasSubstr("site.toml:1:32: " + kAscii));
+  // Comments and strings too: the rule is simple and safe.
+  EXPECT_THAT(ErrorOf("# caf\xc3\xa9\n"),
+              HasSubstr("site.toml:1:6: " + kAscii));
+  EXPECT_THAT(ErrorOf("[boot]\nmenu_prompt = \"d\xc3\xa9marrage\"\n"),
+              HasSubstr("site.toml:2:17: " + kAscii));
 }
 
 TEST(SiteConfigTest, UnknownKeysAreErrorsWithSuggestions) {
