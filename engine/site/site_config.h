@@ -45,8 +45,8 @@ enum class DhcpMode {
   kProxy,          // proxyDHCP: boot options only, never addresses (PXE spec)
   kAuthoritative,  // hands out addresses from the subnets' pools
 };
-// `s` in double quotes with quotes, backslashes and control characters escaped: how error
-// messages show a value the operator wrote.
+// `s` in double quotes with quotes, backslashes and control characters escaped:
+// how error messages show a value the operator wrote.
 std::string Quote(absl::string_view s);
 
 absl::string_view DhcpModeName(DhcpMode mode);  // "off", "proxy", ...
