@@ -8,7 +8,11 @@
 set -euo pipefail
 fuzzer=$1
 shift
-if "$fuzzer" -help=1 2>&1 | grep -q 'libFuzzer'; then
+# The help text is captured whole: piping it into `grep -q` under pipefail raced (grep exiting
+# early gave the fuzzer SIGPIPE, the pipeline failed, and a libFuzzer binary handed the seed
+# directories fuzzed with no time limit until Bazel's timeout).
+help=$("$fuzzer" -help=1 2>&1 || true)
+if [[ $help == *libFuzzer* ]]; then
   seconds=${RACKBOOT_FUZZ_SECONDS:-30}
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
