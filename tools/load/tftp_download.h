@@ -1,0 +1,131 @@
+// TftpDownload: one simulated client's TFTP read transfer (RRQ), as a state
+// machine without I/O, for `rackboot load`.
+//
+// The load runner owns the socket and the clock; the download is fed the
+// server's datagrams and the time and says what to send and when it next
+// wants to be woken (architecture principle 1, as TftpSession on the server
+// side). One thread; the runner owns each download by value or unique_ptr.
+//
+//   TftpDownload d(options, now);          // queues the RRQ
+//   send d.Transmit() to d.Destination(); d.ClearTransmit();
+//   ... on a datagram from the server:   d.OnDatagram(bytes, from_port, now);
+//   ... when now >= d.Deadline():        d.OnDeadline(now);
+//   ... after either, send Transmit() to Destination(), ClearTransmit();
+//   done once d.finished(); d.result() says how it ended.
+//
+// Client side of RFC 1350 / 2347 / 2348 / 2349 / 7440:
+//   - The RRQ asks for blksize, tsize=0 and windowsize when they differ from
+//     the RFC 1350 defaults (and always for tsize). An OACK is answered with
+//     ACK 0; DATA 1 instead of an OACK means the server ignored the options
+//     (blksize 512, windowsize 1).
+//   - The first reply fixes the server's TID (its source port); later
+//     datagrams from another port get ERROR 5 (unknown transfer ID) in
+//     Transmit() and are otherwise ignored, as RFC 1350 says.
+//   - DATA of the next expected block is taken (its payload handed to the
+//     verifier, if any); an ACK goes out after windowsize blocks in order, on
+//     the last (short) block, and once, at once, when a block arrives out of
+//     order (ACK of the last block in order, so the server resends from
+//     there). Duplicates are counted, never ACKed twice in a row.
+//   - Block numbers roll over 65535 -> 0.
+//   - With no progress for `timeout`, the last ACK (or the RRQ) is resent;
+//     after max_retries such timeouts in a row the download fails.
+//   - Ends: kOk when the short block arrived and the byte count equals the
+//     tsize the server reported (if it did) and expected_size (if set);
+//     otherwise the result says why. An ERROR from the server ends it.
+#ifndef RACKBOOT_TOOLS_LOAD_TFTP_DOWNLOAD_H_
+#define RACKBOOT_TOOLS_LOAD_TFTP_DOWNLOAD_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "absl/types/optional.h"
+#include "absl/types/span.h"
+
+namespace rackboot::load {
+
+struct TftpDownloadOptions {
+  std::string filename;
+  uint16_t blksize = 1468;    // asked for; 512 asks for nothing
+  uint16_t windowsize = 16;   // asked for; 1 asks for nothing
+  absl::Duration timeout = absl::Seconds(1);
+  int max_retries = 5;
+  // When set, the download fails with kSizeMismatch unless exactly this many
+  // bytes arrive.
+  absl::optional<uint64_t> expected_size;
+  // When set, called with each in-order block's file offset and payload (for
+  // --verify); returning false fails the download with kContentMismatch.
+  std::function<bool(uint64_t offset, absl::Span<const uint8_t> payload)>
+      verify;
+};
+
+enum class TftpDownloadResult : uint8_t {
+  kRunning,
+  kOk,
+  kTimeout,          // max_retries timeouts in a row
+  kServerError,      // the server sent ERROR (code in error_code())
+  kSizeMismatch,     // bytes received != tsize or expected_size
+  kContentMismatch,  // verify returned false
+  kProtocolError,    // e.g. an OACK with values we did not ask for
+};
+const char* TftpDownloadResultName(TftpDownloadResult result);
+
+struct TftpDownloadStats {
+  uint16_t blksize = 512;   // negotiated
+  uint16_t windowsize = 1;  // negotiated
+  absl::optional<uint64_t> tsize;  // reported by the server
+  uint64_t bytes = 0;              // file bytes received in order
+  uint64_t datagrams_received = 0;
+  uint64_t duplicates = 0;     // DATA already received (server retransmits)
+  uint64_t out_of_order = 0;   // DATA past the expected block
+  uint64_t acks_sent = 0;
+  uint64_t retransmits = 0;    // our RRQ/ACK resends after a timeout
+  uint64_t timeouts = 0;
+  uint64_t malformed = 0;      // datagrams that did not parse
+  uint64_t stranger_datagrams = 0;  // from another port than the server TID
+  absl::Time started;
+  absl::Time first_data;  // OACK or DATA 1 (time to first byte)
+  absl::Time finished;
+};
+
+class TftpDownload {
+ public:
+  TftpDownload(TftpDownloadOptions options, absl::Time now);
+  TftpDownload(TftpDownload&&) = default;
+  TftpDownload& operator=(TftpDownload&&) = default;
+
+  // A datagram from the server's address; `from_port` is its source port.
+  void OnDatagram(absl::Span<const uint8_t> datagram, uint16_t from_port,
+                  absl::Time now);
+  void OnDeadline(absl::Time now);
+
+  // The datagrams to send now, in order (RRQ, ACK or ERROR 5). Views stay
+  // valid until the next non-const call.
+  const std::vector<absl::Span<const uint8_t>>& Transmit() const;
+  void ClearTransmit();
+  // The port to send Transmit() to: 0 before the server's TID is known
+  // (meaning the server's well-known port, 69), else the TID. An ERROR 5 for
+  // a stranger goes to the stranger: StrangerPort() for that datagram.
+  uint16_t Destination() const;
+  uint16_t StrangerPort() const;
+
+  absl::Time Deadline() const;  // InfiniteFuture() once finished
+  bool finished() const { return result_ != TftpDownloadResult::kRunning; }
+  TftpDownloadResult result() const { return result_; }
+  uint16_t error_code() const { return error_code_; }
+  const std::string& error_message() const { return error_message_; }
+  const TftpDownloadStats& stats() const { return stats_; }
+
+ private:
+  TftpDownloadResult result_ = TftpDownloadResult::kRunning;
+  uint16_t error_code_ = 0;
+  std::string error_message_;
+  TftpDownloadStats stats_;
+  // The implementation adds what it needs below.
+};
+
+}  // namespace rackboot::load
+
+#endif  // RACKBOOT_TOOLS_LOAD_TFTP_DOWNLOAD_H_
