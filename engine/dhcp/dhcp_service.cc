@@ -88,7 +88,8 @@ absl::StatusOr<std::unique_ptr<DhcpService>> DhcpService::Start(
   LeaseTable* leases = service->leases_.get();
   absl::StatusOr<std::unique_ptr<LeaseJournal>> journal = LeaseJournal::Open(
       {.directory = options.state_dir,
-       .compact_after_bytes = options.compact_after_bytes},
+       .compact_after_bytes = options.compact_after_bytes,
+       .commit_window = options.commit_window},
       [&](const Lease& lease) {
         ++replayed;
         if (leases->Find(lease.address) == nullptr) {

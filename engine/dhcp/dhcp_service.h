@@ -39,6 +39,9 @@ struct DhcpServiceOptions {
   absl::Duration probe_wait = absl::Seconds(2);
   bool allow_other_dhcp = false;  // then a loud warning instead of a refusal
   uint64_t compact_after_bytes = uint64_t{64} << 20;
+  // LeaseJournal::Options::commit_window: how long the journal gathers ACKs
+  // into one fdatasync.
+  absl::Duration commit_window = absl::Milliseconds(2);
 };
 
 // A snapshot of the service's counters, taken on the service's thread.

@@ -368,6 +368,17 @@ void LeaseJournal::WriterLoop() {
         },
         this));
     if (handed_.empty()) break;  // stop_, and nothing left to write
+    if (options_.commit_window > absl::ZeroDuration()) {
+      mu_.AwaitWithTimeout(
+          absl::Condition(
+              +[](LeaseJournal* j) ABSL_EXCLUSIVE_LOCKS_REQUIRED(j->mu_) {
+                return j->stop_ || j->flush_now_ ||
+                       j->handed_records_ >= kMaxWindowRecords;
+              },
+              this),
+          options_.commit_window);
+    }
+    flush_now_ = false;
     writing_.swap(handed_);
     const uint64_t seq = handed_seq_;
     const uint64_t records = handed_records_;
@@ -408,6 +419,7 @@ absl::Status LeaseJournal::SyncNow() {
   Commit();
   const uint64_t target = appended_;
   absl::MutexLock lock(&mu_);
+  if (durable() < target) flush_now_ = true;
   struct Args {
     LeaseJournal* journal;
     uint64_t target;

@@ -21,7 +21,8 @@
 //
 // Group commit. Append only encodes into a pending buffer (no system call).
 // Commit hands the buffer to the writer thread (a swap under an absl::Mutex,
-// whose Await wakes the writer). The writer writes what it was handed,
+// whose Await wakes the writer). The writer waits out the commit window
+// (Options::commit_window) for more, then writes what it was handed,
 // fdatasyncs, publishes the highest sequence number it covered in durable(),
 // and sends one datagram on the notify socket. While it syncs, the shard keeps
 // appending and committing; the next sync takes everything committed meanwhile,
@@ -76,6 +77,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "engine/dhcp/lease.h"
 
@@ -95,7 +97,19 @@ class LeaseJournal {
     std::string directory;
     // ShouldCompact() turns true once the file is larger than this.
     uint64_t compact_after_bytes = uint64_t{64} << 20;
+    // Group commit window: once the writer sees committed records it waits
+    // up to this long for more before it writes and syncs (unless
+    // kMaxWindowRecords are already waiting, SyncNow asks, or the journal
+    // stops). Each fdatasync and each wake-up of the writer and of the shard
+    // then serves every ACK of the window instead of about one: at 8,000
+    // ACKs/s a 2 ms window makes one sync per ~16 ACKs. The price is at most
+    // this much added to each ACK's latency, against DHCP clients that wait
+    // seconds before retransmitting (RFC 2131 4.1: 4 s, then doubling). Zero
+    // syncs as soon as the writer is free (pure adaptive group commit).
+    absl::Duration commit_window = absl::ZeroDuration();
   };
+  // A commit window ends early once this many records wait.
+  static constexpr uint64_t kMaxWindowRecords = 1024;
 
   // The journal file's name inside Options::directory, and the temporary file
   // of Compact.
@@ -204,6 +218,7 @@ class LeaseJournal {
   uint64_t handed_seq_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t handed_records_ ABSL_GUARDED_BY(mu_) = 0;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool flush_now_ ABSL_GUARDED_BY(mu_) = false;  // SyncNow: skip the window
   int fd_ ABSL_GUARDED_BY(
       mu_);  // the writer copies it with each batch; Compact replaces it
   absl::Status status_ ABSL_GUARDED_BY(mu_);

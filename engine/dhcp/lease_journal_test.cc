@@ -250,6 +250,47 @@ TEST(LeaseJournalTest, GroupCommitSharesSyncs) {
   ASSERT_TRUE(journal->status().ok());
 }
 
+TEST(LeaseJournalTest, CommitWindowGathersCommitsIntoOneSync) {
+  const std::string dir = TestDir("window");
+  // A window far longer than the test: only SyncNow, a full window or the
+  // destructor may end it.
+  auto journal =
+      LeaseJournal::Open({.directory = dir, .commit_window = absl::Minutes(10)},
+                         [](const Lease&) {});
+  ASSERT_TRUE(journal.ok()) << journal.status();
+  for (uint64_t n = 1; n <= 20; ++n) {
+    (*journal)->Append(LeaseFor(n));
+    (*journal)->Commit();
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ((*journal)->durable(), 0u) << "synced inside the window";
+  EXPECT_EQ((*journal)->syncs(), 0u);
+  ASSERT_TRUE((*journal)->SyncNow().ok());  // ends the window at once
+  EXPECT_EQ((*journal)->durable(), 20u);
+  EXPECT_EQ((*journal)->syncs(), 1u);
+
+  // kMaxWindowRecords waiting end the window without SyncNow.
+  for (uint64_t n = 21; n < 21 + LeaseJournal::kMaxWindowRecords; ++n) {
+    (*journal)->Append(LeaseFor(n));
+  }
+  (*journal)->Commit();
+  const uint64_t target = 20 + LeaseJournal::kMaxWindowRecords;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while ((*journal)->durable() < target &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ((*journal)->durable(), target);
+  EXPECT_EQ((*journal)->syncs(), 2u);
+
+  // The destructor does not wait out a window either, and loses nothing.
+  (*journal)->Append(LeaseFor(5000));
+  (*journal)->Commit();
+  journal->reset();
+  EXPECT_EQ(OpenAndReplay(dir).size(), target + 1);
+}
+
 TEST(LeaseJournalTest, NotifyFdBecomesReadableAfterSync) {
   const std::string dir = TestDir("notify");
   std::unique_ptr<LeaseJournal> journal;
