@@ -18,8 +18,9 @@
 #   RACKBOOT_PEERS_DIR (~/.cache/rackboot/peers)  where the atftpd package is unpacked
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DOC=$ROOT/docs/benchmarks.md
+BENCH_TAG=tftp_peers
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 FILE_MIB=${RACKBOOT_BENCH_FILE_MIB:-64}
 CLIENTS=${RACKBOOT_BENCH_CLIENTS:-16}
 REPS_SINGLE=${RACKBOOT_BENCH_REPS_SINGLE:-5}
@@ -29,100 +30,21 @@ BLKSIZE=1468
 WRITE_DOC=1
 [[ ${1:-} == --no-doc ]] && WRITE_DOC=0
 
-log() { printf 'tftp_peers: %s\n' "$*" >&2; }
-die() {
-  log "$*"
-  exit 1
-}
+bench_require ip atftp curl /usr/sbin/in.tftpd dnsmasq timeout apt-get dpkg-deb bazel
 
-[[ $(id -u) -eq 0 ]] || die "run as root (network namespace, cgroups)"
-for tool in ip atftp curl /usr/sbin/in.tftpd dnsmasq timeout apt-get dpkg-deb bazel; do
-  command -v "$tool" >/dev/null || die "missing $tool; run ./rackboot setup"
-done
-
-# ---------------------------------------------------------------------------------------------
-# Clean-up: everything the script makes is recorded here and removed on exit.
+# Clean-up (bench/lib.sh): namespace, cgroups, servers and directories go on exit.
 NS=rackboot-bench-$$
-WORK=""
-OUT=""
-CG_PARENT=""
-SERVER_PID=""
-SERVER_CG=""
-SAMPLER_PID=""
-
-stop_sampler() {
-  if [[ -n $SAMPLER_PID ]]; then
-    kill "$SAMPLER_PID" 2>/dev/null || true
-    wait "$SAMPLER_PID" 2>/dev/null || true
-    SAMPLER_PID=""
-  fi
-}
-
-# Stops the running server (and, through its cgroup, any children it forked).
-stop_server() {
-  stop_sampler
-  if [[ -n $SERVER_PID ]]; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    local i
-    for i in $(seq 1 50); do
-      kill -0 "$SERVER_PID" 2>/dev/null || break
-      sleep 0.05
-    done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-  fi
-  if [[ -n $SERVER_CG && -d $SERVER_CG ]]; then
-    local pid
-    for pid in $(cat "$SERVER_CG/cgroup.procs" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
-    local i
-    for i in $(seq 1 50); do
-      [[ -z $(cat "$SERVER_CG/cgroup.procs" 2>/dev/null) ]] && break
-      sleep 0.05
-    done
-    rmdir "$SERVER_CG" 2>/dev/null || true
-  fi
-  SERVER_CG=""
-}
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  stop_server
-  [[ -n $CG_PARENT && -d $CG_PARENT/clients ]] && rmdir "$CG_PARENT/clients" 2>/dev/null
-  [[ -n $CG_PARENT && -d $CG_PARENT ]] && rmdir "$CG_PARENT" 2>/dev/null
-  ip netns del "$NS" 2>/dev/null
-  [[ -n $WORK ]] && rm -rf "$WORK"
-  [[ -n $OUT ]] && rm -rf "$OUT"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_init
 
 # ---------------------------------------------------------------------------------------------
 # Build rackbootd (optimised) and fetch atftpd.
-log "building rackbootd (bazel build -c opt)"
-(cd "$ROOT" && bazel build -c opt //engine:rackbootd) >&2 2>"${TMPDIR:-/tmp}/tftp_peers_build.$$" ||
-  {
-    tail -n 30 "${TMPDIR:-/tmp}/tftp_peers_build.$$" >&2
-    rm -f "${TMPDIR:-/tmp}/tftp_peers_build.$$"
-    die "bazel build failed"
-  }
-rm -f "${TMPDIR:-/tmp}/tftp_peers_build.$$"
-# (bazel-bin may point at the fastbuild tree; Bazel 4.2's cquery has no --output=files.)
-RB_BUILT=$(cd "$ROOT" && bazel info -c opt bazel-bin 2>/dev/null)/engine/rackbootd
-[[ -x $RB_BUILT ]] || die "no rackbootd binary at $RB_BUILT"
-
-WORK=$(mktemp -d /tmp/rackboot-bench.XXXXXX)
-OUT=$(mktemp -d /dev/shm/rackboot-bench.XXXXXX) # downloads land on tmpfs
-chmod 755 "$WORK"
-# A private copy: other builds in the same tree cannot swap the binary mid-run.
-cp "$RB_BUILT" "$WORK/rackbootd"
-RB=$WORK/rackbootd
-RB_COMMIT=$(cd "$ROOT" && git rev-parse --short HEAD)
-if [[ -n $(cd "$ROOT" && git status --porcelain -- engine proto third_party WORKSPACE 2>/dev/null) ]]; then
-  RB_COMMIT="$RB_COMMIT + uncommitted changes under engine/ proto/"
-fi
+RB_BUILT=$(bench_build //engine:rackbootd)/engine/rackbootd
+WORK=$(bench_workdir rackboot-bench)
+bench_track_dir "$WORK"
+OUT=$(bench_workdir rackboot-bench /dev/shm) # downloads land on tmpfs
+bench_track_dir "$OUT"
+RB=$(bench_copy_binary "$RB_BUILT" "$WORK")
+RB_COMMIT=$(bench_commit engine proto third_party WORKSPACE)
 
 ATFTPD=$PEERS_DIR/atftpd/usr/sbin/atftpd
 if [[ ! -x $ATFTPD ]]; then
@@ -148,35 +70,16 @@ cat "$WORK/root/$FILE" >/dev/null # in the page cache for everyone alike
 # The namespace: loopback for all traffic. in.tftpd resolves its --address with AI_ADDRCONFIG,
 # which fails when only loopback has addresses, so a veth pair inside the namespace carries one
 # address from the benchmarking range (nothing is sent to it).
-ip netns add "$NS"
-ip -n "$NS" link set lo up
+bench_netns "$NS"
 ip -n "$NS" link add rbb0 type veth peer name rbb1
 ip -n "$NS" addr add 198.18.0.1/24 dev rbb0
 ip -n "$NS" link set rbb0 up
 ip -n "$NS" link set rbb1 up
 
-# CPU accounting: a cgroup v2 hierarchy if one is writable (cpu.stat usage_usec counts every
-# process of the server, forked children included); else /proc/PID/stat of the server.
-for d in /sys/fs/cgroup /sys/fs/cgroup/unified; do
-  if [[ $(stat -fc %T "$d" 2>/dev/null) == cgroup2fs ]] && mkdir "$d/rackboot-bench-$$" 2>/dev/null; then
-    if [[ -r $d/rackboot-bench-$$/cpu.stat ]]; then
-      CG_PARENT=$d/rackboot-bench-$$
-      break
-    fi
-    rmdir "$d/rackboot-bench-$$"
-  fi
-done
-if [[ -n $CG_PARENT ]]; then
-  mkdir "$CG_PARENT/clients"
-  CPU_METHOD="cgroup v2 cpu.stat usage_usec ($CG_PARENT)"
-else
-  CPU_METHOD="/proc/PID/stat utime+stime+cutime+cstime"
-fi
-CLK_TCK=$(getconf CLK_TCK)
+bench_cgroups rackboot-bench
 
 # ---------------------------------------------------------------------------------------------
 # Servers. Each starts fresh for every scenario, on its own port of 127.0.0.1 in the namespace.
-NPROC=$(nproc)
 declare -A PORT=([rackbootd]=6901 [rackbootd-nogso]=6901 [rackbootd-epoll]=6901
   [atftpd]=6902 [tftp-hpa]=6903 [dnsmasq]=69)
 declare -A LABEL=([rackbootd]="rackbootd" [rackbootd-nogso]="rackbootd --tftp_gso=false"
@@ -201,17 +104,9 @@ start_server() {
   local name=$1 tag=$2 cmd
   cmd=$(server_cmd "$name")
   SERVER_LOG=$WORK/$tag.log
-  SERVER_CG=""
-  if [[ -n $CG_PARENT ]]; then
-    SERVER_CG=$CG_PARENT/$tag
-    mkdir "$SERVER_CG"
-  fi
-  # The server joins its cgroup before it execs, so everything it forks is counted. (Before
-  # entering the namespace: `ip netns exec` remounts /sys, hiding the cgroup mounts; it keeps
-  # the process id.)
+  server_cgroup "$tag"
   # shellcheck disable=SC2086
-  bash -c '[[ -z $1 ]] || echo $$ >"$1/cgroup.procs"; shift; exec ip netns exec "$@"' _ \
-    "$SERVER_CG" "$NS" $cmd >"$SERVER_LOG" 2>&1 &
+  cg_exec "$SERVER_CG" ip netns exec "$NS" $cmd >"$SERVER_LOG" 2>&1 &
   SERVER_PID=$!
   local i
   for i in $(seq 1 100); do
@@ -228,63 +123,6 @@ start_server() {
   done
   log "$name did not bind port ${PORT[$name]} within 5 s"
   return 1
-}
-
-server_pids() {
-  if [[ -n $SERVER_CG ]]; then
-    cat "$SERVER_CG/cgroup.procs" 2>/dev/null
-  else
-    echo "$SERVER_PID"
-    pgrep -P "$SERVER_PID" 2>/dev/null || true
-  fi
-}
-
-# CPU time of the server so far, in microseconds.
-server_cpu_usec() {
-  if [[ -n $SERVER_CG ]]; then
-    awk '$1 == "usage_usec" { print $2 }' "$SERVER_CG/cpu.stat"
-  else
-    # Fields after the ")" of the command: utime is the 12th, stime 13th, cutime 14th, cstime 15th.
-    local s
-    s=$(cat "/proc/$SERVER_PID/stat")
-    echo "${s##*) }" | awk -v hz="$CLK_TCK" '{ printf "%d\n", ($12 + $13 + $14 + $15) * 1000000 / hz }'
-  fi
-}
-
-# Waits (up to 3 s) until a forking server has only its listener left, so finished children
-# have been reaped and counted.
-server_settle() {
-  local i n
-  for i in $(seq 1 60); do
-    n=$(server_pids | wc -l)
-    [[ $n -le 1 ]] && return 0
-    sleep 0.05
-  done
-}
-
-# Memory: a sampler sums VmRSS and RssAnon over the server's processes every 0.1 s and keeps the
-# peaks; the listener's own VmHWM is read at the end (exact for single-process servers).
-start_sampler() {
-  local out=$1
-  (
-    set +e # a process may exit between listing and reading
-    peak=0 anon=0
-    trap 'echo "$peak $anon" >"$out"; exit 0' TERM
-    while :; do
-      pids=$(server_pids | sed 's|.*|/proc/&/status|')
-      if [[ -n $pids ]]; then
-        r=0 a=0
-        # shellcheck disable=SC2086
-        read -r r a < <(cat $pids 2>/dev/null |
-          awk '/^VmRSS:/ { r += $2 } /^RssAnon:/ { a += $2 } END { print r + 0, a + 0 }')
-        ((r > peak)) && peak=$r
-        ((a > anon)) && anon=$a
-      fi
-      sleep 0.1 &
-      wait $!
-    done
-  ) &
-  SAMPLER_PID=$!
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -317,8 +155,7 @@ run_batch() {
   local kind=$1 n=$2 port=$3 tmo=$4 res fail i size
   rm -f "$OUT"/o.* "$OUT"/log.*
   # The clients get a cgroup too, so that the CPU the rest of the machine used can be told apart.
-  res=$(bash -c '[[ -z $1 ]] || echo $$ >"$1/cgroup.procs"; shift; exec ip netns exec "$@"' _ \
-    "${CG_PARENT:+$CG_PARENT/clients}" "$NS" bash -c "$CLIENT_BATCH" _ "$kind" "$n" "$port" "$FILE" "$OUT" "$tmo" "$BLKSIZE")
+  res=$(cg_exec "${CG_PARENT:+$CG_PARENT/clients}" ip netns exec "$NS" bash -c "$CLIENT_BATCH" _ "$kind" "$n" "$port" "$FILE" "$OUT" "$tmo" "$BLKSIZE")
   read -r BATCH_NS fail <<<"$res"
   BATCH_ERR=""
   local bad=0
@@ -381,12 +218,8 @@ run_scenario() {
   done
   server_settle
   cpu1=$(server_cpu_usec)
-  local hwm=0
-  hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || echo 0)
-  stop_sampler
-  local peak=0 anon=0
-  [[ -s $WORK/$tag.mem ]] && read -r peak anon <"$WORK/$tag.mem"
-  ((hwm > peak)) && peak=$hwm
+  local peak anon
+  read -r peak anon < <(server_peak_rss "$WORK/$tag.mem")
   local note=""
   case $name in
     rackbootd*)
@@ -413,25 +246,10 @@ run_scenario() {
   R_WALL[$key]=$(awk -v t="$median" 'BEGIN { printf "%.3f", t / 1e9 }')
   R_MIBS[$key]=$(awk -v t="$median" -v b="$((FILE_BYTES * n))" 'BEGIN { printf "%.0f", b / 1048576 / (t / 1e9) }')
   R_CPUG[$key]=$(awk -v c="$((cpu1 - cpu0))" -v b="$bytes" 'BEGIN { printf "%.2f", (c / 1e6) / (b / 1073741824) }')
-  R_RSS[$key]=$(awk -v p="$peak" -v a="$anon" 'BEGIN { printf "%.1f (%.1f)", p / 1024, a / 1024 }')
+  R_RSS[$key]="$peak ($anon)"
 }
 
-# CPU the whole machine spent (the cgroup v2 root's cpu.stat; /proc/stat's jiffies otherwise,
-# which some virtual machines do not keep up to date), and what the benchmark's own servers and
-# clients spent (its cgroup, removed children included).
-machine_busy_usec() {
-  if [[ -n $CG_PARENT ]]; then
-    awk '$1 == "usage_usec" { print $2 }' "$(dirname "$CG_PARENT")/cpu.stat"
-  else
-    awk -v hz="$CLK_TCK" '$1 == "cpu" { printf "%d\n", ($2 + $3 + $4 + $7 + $8 + $9) * 1000000 / hz }' /proc/stat
-  fi
-}
-bench_usec() {
-  if [[ -n $CG_PARENT ]]; then awk '$1 == "usage_usec" { print $2 }' "$CG_PARENT/cpu.stat"; else echo 0; fi
-}
-LOAD_BEFORE=$(cut -d' ' -f1 /proc/loadavg)
-BUSY0=$(machine_busy_usec)
-OURS0=$(bench_usec)
+bench_usage_begin
 T_START=$(date +%s)
 for sc in "${SCENARIOS[@]}"; do
   for name in ${SC_SERVERS[$sc]}; do
@@ -445,37 +263,14 @@ for sc in "${SCENARIOS[@]}"; do
     fi
   done
 done
-T_TOTAL=$(($(date +%s) - T_START))
-BUSY1=$(machine_busy_usec)
-OURS1=$(bench_usec)
-if [[ -n $CG_PARENT ]]; then
-  OTHERS=$(awk -v b="$((BUSY1 - BUSY0))" -v o="$((OURS1 - OURS0))" -v t="$T_TOTAL" -v n="$NPROC" \
-    'BEGIN { x = (b - o) / 1e6; if (x < 0) x = 0; printf "%.0f CPU-s of the %d available (%.0f%%)", x, t * n, 100 * x / (t * n) }')
-  SHARED="CPU used during the run by anything but the benchmark's servers and clients (the script itself, other work on the machine): $OTHERS; load average before the run $LOAD_BEFORE."
-  OTHERS_PCT=$(awk -v b="$((BUSY1 - BUSY0))" -v o="$((OURS1 - OURS0))" -v t="$T_TOTAL" -v n="$NPROC" 'BEGIN { printf "%d", 100 * (b - o) / 1e6 / (t * n) }')
-  if [[ $OTHERS_PCT -gt 10 ]]; then
-    SHARED+=" **Other work took a good part of the machine during this run: the absolute figures are lower and noisier than on an idle machine; compare rows, and rerun on a quiet machine before quoting them.**"
-    log "other work used ${OTHERS_PCT}% of the machine during the run; numbers are noisy"
-  fi
-else
-  SHARED="Load average before the run: $LOAD_BEFORE."
-fi
+bench_usage_end "servers and clients"
 
 # ---------------------------------------------------------------------------------------------
 # Report.
-ratio() { # ratio A B: A / B with two decimals, or "–"
-  awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "–"; else printf "%.2f", a / b }'
-}
-
-version_of() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "not installed"; }
-
 make_report() {
-  local model kernel
-  model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-  kernel=$(uname -r)
   echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') with \`./rackboot bench tftp\` (bench/tftp_peers.sh, ${T_TOTAL} s)."
   echo
-  echo "- Machine: $NPROC CPUs ($model), kernel $kernel, $(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); servers and clients share the CPUs. $SHARED"
+  echo "- Machine: $(machine_desc); servers and clients share the CPUs. $SHARED"
   echo "- rackbootd: commit $RB_COMMIT, \`bazel build -c opt\`, \`--threads=$NPROC\`."
   echo "- Peers: atftpd $(dpkg-deb -f "$ATFTPD_DEB" Version) (unpacked .deb), tftpd-hpa $(version_of tftpd-hpa), dnsmasq-base $(version_of dnsmasq-base)."
   echo "- Clients: atftp $(version_of atftp), curl $(version_of curl)."
@@ -528,29 +323,6 @@ REPORT=$(make_report)
 printf '%s\n' "$REPORT"
 
 if [[ $WRITE_DOC -eq 1 ]]; then
-  BEGIN_MARK='<!-- tftp-peers:begin -->'
-  END_MARK='<!-- tftp-peers:end -->'
-  if [[ ! -f $DOC ]]; then
-    cat >"$DOC" <<'EOF'
-# Benchmarks
-
-Numbers measured on the project's machines, each table from one run in which Rackboot and its
-peers were measured side by side (never against a figure from another day). `bench/README.md`
-says what each benchmark measures and how; rerun a table with the command it names.
-
-## TFTP: rackbootd beside atftpd, tftp-hpa and dnsmasq
-
-EOF
-  fi
-  if ! grep -qF "$BEGIN_MARK" "$DOC"; then
-    printf '%s\n%s\n' "$BEGIN_MARK" "$END_MARK" >>"$DOC"
-  fi
-  section=$WORK/section.md
-  printf '%s\n' "$REPORT" >"$section"
-  awk -v b="$BEGIN_MARK" -v e="$END_MARK" -v f="$section" '
-    $0 == b { print; while ((getline line < f) > 0) print line; skip = 1; next }
-    $0 == e { skip = 0 }
-    !skip { print }' "$DOC" >"$WORK/doc.new"
-  cat "$WORK/doc.new" >"$DOC"
-  log "wrote the table into ${DOC#"$ROOT"/}"
+  printf '%s\n' "$REPORT" >"$WORK/section.md"
+  bench_write_doc tftp-peers "$WORK/section.md" "TFTP: rackbootd beside atftpd, tftp-hpa and dnsmasq"
 fi
