@@ -22,8 +22,9 @@
 #   RACKBOOT_BENCH_DHCP_PROFILE (1)          0: skip the perf profile of rackbootd
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DOC=$ROOT/docs/benchmarks.md
+BENCH_TAG=dhcp_peers
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CLIENTS=${RACKBOOT_BENCH_DHCP_CLIENTS:-100000}
 read -r -a FIXED_RATES <<<"${RACKBOOT_BENCH_DHCP_FIXED:-2000 8000}"
 FIXED_SECS=${RACKBOOT_BENCH_DHCP_FIXED_SECS:-8}
@@ -36,29 +37,14 @@ DROP_LIMIT=0.1    # per cent, in each of DISCOVER-OFFER and REQUEST-ACK
 WRITE_DOC=1
 [[ ${1:-} == --no-doc ]] && WRITE_DOC=0
 
-log() { printf 'dhcp_peers: %s\n' "$*" >&2; }
-die() {
-  log "$*"
-  exit 1
-}
+bench_require ip timeout bazel /usr/sbin/perfdhcp /usr/sbin/kea-dhcp4 dnsmasq
 
-[[ $(id -u) -eq 0 ]] || die "run as root (network namespaces, cgroups)"
-for tool in ip timeout bazel /usr/sbin/perfdhcp /usr/sbin/kea-dhcp4 dnsmasq; do
-  command -v "$tool" >/dev/null || die "missing $tool; run ./rackboot setup"
-done
-
-# ---------------------------------------------------------------------------------------------
-# Clean-up: everything the script makes is recorded here and removed on exit.
+# Clean-up (bench/lib.sh): namespaces, cgroups, servers, perf and directories go on exit.
 NS_S=rbdhcp-s-$$ # the servers' namespace
 NS_C=rbdhcp-c-$$ # perfdhcp's namespace
 IF_S=rbds$$      # veth ends (at most 15 characters)
 IF_C=rbdc$$
-WORK=""
-CG_PARENT=""
-SERVER_PID=""
-SERVER_CG=""
 AUX_PID="" # perf stat / perf record attached to the server
-
 stop_aux() {
   if [[ -n $AUX_PID ]]; then
     kill -INT "$AUX_PID" 2>/dev/null || true
@@ -66,108 +52,24 @@ stop_aux() {
     AUX_PID=""
   fi
 }
-
-# Stops the running server (TERM, then KILL after 5 s) and removes its cgroup.
-stop_server() {
-  stop_aux
-  if [[ -n $SERVER_PID ]]; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 100); do
-      kill -0 "$SERVER_PID" 2>/dev/null || break
-      sleep 0.05
-    done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-  fi
-  if [[ -n $SERVER_CG && -d $SERVER_CG ]]; then
-    local pid
-    for pid in $(cat "$SERVER_CG/cgroup.procs" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
-    for _ in $(seq 1 50); do
-      [[ -z $(cat "$SERVER_CG/cgroup.procs" 2>/dev/null) ]] && break
-      sleep 0.05
-    done
-    rmdir "$SERVER_CG" 2>/dev/null || true
-  fi
-  SERVER_CG=""
-}
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  stop_server
-  if [[ -n $CG_PARENT && -d $CG_PARENT/clients ]]; then
-    local pid
-    for pid in $(cat "$CG_PARENT/clients/cgroup.procs" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
-    sleep 0.1
-    rmdir "$CG_PARENT/clients" 2>/dev/null
-  fi
-  [[ -n $CG_PARENT && -d $CG_PARENT ]] && rmdir "$CG_PARENT" 2>/dev/null
-  ip netns del "$NS_S" 2>/dev/null
-  ip netns del "$NS_C" 2>/dev/null
-  [[ -n $WORK ]] && rm -rf "$WORK"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_on_stop() { stop_aux; }
+bench_init
 
 # ---------------------------------------------------------------------------------------------
 # Build rackbootd (optimised) into a private copy.
-log "building rackbootd (bazel build -c opt)"
-BUILD_LOG=${TMPDIR:-/tmp}/dhcp_peers_build.$$
-(cd "$ROOT" && bazel build -c opt //engine:rackbootd) >"$BUILD_LOG" 2>&1 ||
-  {
-    tail -n 30 "$BUILD_LOG" >&2
-    rm -f "$BUILD_LOG"
-    die "bazel build failed"
-  }
-rm -f "$BUILD_LOG"
-RB_BUILT=$(cd "$ROOT" && bazel info -c opt bazel-bin 2>/dev/null)/engine/rackbootd
-[[ -x $RB_BUILT ]] || die "no rackbootd binary at $RB_BUILT"
-
-WORK=$(mktemp -d /tmp/rackboot-dhcp-bench.XXXXXX) # on disk, as a lease file would be
-chmod 755 "$WORK"
-# A private copy: other builds in the same tree cannot swap the binary mid-run.
-cp "$RB_BUILT" "$WORK/rackbootd"
-RB=$WORK/rackbootd
-RB_COMMIT=$(cd "$ROOT" && git rev-parse --short HEAD)
-if [[ -n $(cd "$ROOT" && git status --porcelain -- engine proto third_party WORKSPACE 2>/dev/null) ]]; then
-  RB_COMMIT="$RB_COMMIT + uncommitted changes under engine/ proto/"
-fi
+RB_BUILT=$(bench_build //engine:rackbootd)/engine/rackbootd
+WORK=$(bench_workdir rackboot-dhcp-bench) # on disk, as a lease file would be
+bench_track_dir "$WORK"
+RB=$(bench_copy_binary "$RB_BUILT" "$WORK")
+RB_COMMIT=$(bench_commit engine proto third_party WORKSPACE)
 STATE_FS=$(df -T "$WORK" | awk 'NR == 2 { print $2 " on " $1 }')
 
 # ---------------------------------------------------------------------------------------------
 # Namespaces: servers' side and perfdhcp's side of one veth pair.
-ip netns add "$NS_S"
-ip netns add "$NS_C"
-ip link add "$IF_S" type veth peer name "$IF_C"
-ip link set "$IF_S" netns "$NS_S"
-ip link set "$IF_C" netns "$NS_C"
-ip -n "$NS_S" addr add 198.18.0.1/16 dev "$IF_S"
-ip -n "$NS_C" addr add 198.18.0.2/16 dev "$IF_C"
-for ns in "$NS_S" "$NS_C"; do ip -n "$ns" link set lo up; done
-ip -n "$NS_S" link set "$IF_S" up
-ip -n "$NS_C" link set "$IF_C" up
+bench_netns_pair "$NS_S" "$NS_C" "$IF_S" "$IF_C" 198.18.0.1/16 198.18.0.2/16
 
-# CPU accounting: a cgroup v2 hierarchy if one is writable (cpu.stat usage_usec counts every
-# thread of the server); else /proc/PID/stat of the server.
-for d in /sys/fs/cgroup /sys/fs/cgroup/unified; do
-  if [[ $(stat -fc %T "$d" 2>/dev/null) == cgroup2fs ]] && mkdir "$d/rackboot-dhcp-bench-$$" 2>/dev/null; then
-    if [[ -r $d/rackboot-dhcp-bench-$$/cpu.stat ]]; then
-      CG_PARENT=$d/rackboot-dhcp-bench-$$
-      break
-    fi
-    rmdir "$d/rackboot-dhcp-bench-$$"
-  fi
-done
-if [[ -n $CG_PARENT ]]; then
-  mkdir "$CG_PARENT/clients"
-  CPU_METHOD="cgroup v2 cpu.stat usage_usec"
-else
-  CPU_METHOD="/proc/PID/stat utime+stime"
-fi
-CLK_TCK=$(getconf CLK_TCK)
-NPROC=$(nproc)
+# CPU accounting (bench/lib.sh): a cgroup per server start, one for perfdhcp.
+bench_cgroups rackboot-dhcp-bench
 
 # ---------------------------------------------------------------------------------------------
 # Servers. The DHCP subnet is 198.18.0.0/15 with a pool of 130,815 addresses (198.18.1.0 -
@@ -242,16 +144,9 @@ start_server() {
   write_configs "$SERVER_DIR"
   cmd=$(server_cmd "$name" "$SERVER_DIR" "${3:-1}")
   SERVER_LOG=$SERVER_DIR/server.log
-  SERVER_CG=""
-  if [[ -n $CG_PARENT ]]; then
-    SERVER_CG=$CG_PARENT/$tag
-    mkdir "$SERVER_CG"
-  fi
-  # The server joins its cgroup before it execs (before entering the namespace: `ip netns
-  # exec` remounts /sys, hiding the cgroup mounts; it keeps the process id).
+  server_cgroup "$tag"
   # shellcheck disable=SC2086
-  bash -c '[[ -z $1 ]] || echo $$ >"$1/cgroup.procs"; shift; exec ip netns exec "$@"' _ \
-    "$SERVER_CG" "$NS_S" $cmd >"$SERVER_DIR/stdout" 2>"$SERVER_LOG" &
+  cg_spawn "$SERVER_CG" ip netns exec "$NS_S" $cmd >"$SERVER_DIR/stdout" 2>"$SERVER_LOG" &
   SERVER_PID=$!
   # rackbootd probes for another server for 2 s before it serves.
   for _ in $(seq 1 200); do
@@ -270,19 +165,6 @@ start_server() {
   done
   log "$name did not start serving within 10 s"
   return 1
-}
-
-server_cpu_usec() {
-  if [[ -n $SERVER_CG ]]; then
-    awk '$1 == "usage_usec" { print $2 }' "$SERVER_CG/cpu.stat"
-  else
-    local s
-    s=$(cat "/proc/$SERVER_PID/stat")
-    echo "${s##*) }" | awk -v hz="$CLK_TCK" '{ printf "%d\n", ($12 + $13) * 1000000 / hz }'
-  fi
-}
-clients_cpu_usec() {
-  if [[ -n $CG_PARENT ]]; then awk '$1 == "usage_usec" { print $2 }' "$CG_PARENT/clients/cpu.stat"; else echo 0; fi
 }
 
 # UDP receive-buffer overflows in a namespace (datagrams dropped before a socket read them).
@@ -307,8 +189,7 @@ run_load() {
   ccpu0=$(clients_cpu_usec)
   t0=$(date +%s%N)
   # shellcheck disable=SC2086
-  bash -c '[[ -z $1 ]] || echo $$ >"$1/cgroup.procs"; shift; exec "$@"' _ \
-    "${CG_PARENT:+$CG_PARENT/clients}" timeout -s INT -k 5 $((secs + 15)) \
+  cg_exec "${CG_PARENT:+$CG_PARENT/clients}" timeout -s INT -k 5 $((secs + 15)) \
     ip netns exec "$NS_C" /usr/sbin/perfdhcp $PERFDHCP_ARGS -r "$rate" -p "$secs" 198.18.0.1 \
     >"$out" 2>&1 || true
   t1=$(date +%s%N)
@@ -351,8 +232,6 @@ run_load() {
   [[ ${R_SENT_DO[$key]} -gt 0 ]] || log "perfdhcp produced no statistics: $(tail -n 3 "$out")"
 }
 
-fmt_rate() { sed -e ':a' -e 's/\B[0-9]\{3\}\>/,&/' -e 'ta' <<<"$1"; } # 64000 -> 64,000
-
 describe() { # one log line for a run
   local k=$1
   echo "${R_SENDRATE[$k]}/s sent, ${R_RATE[$k]}/s completed, drops ${R_DROP_DO[$k]}% / ${R_DROP_RA[$k]}%, delay avg ${R_AVG_DO[$k]}/${R_AVG_RA[$k]} ms max ${R_MAX_DO[$k]}/${R_MAX_RA[$k]} ms, server ${R_CPU10K[$k]} CPU-s/10k, perfdhcp ${R_CLIENT_CPU[$k]}% CPU, rcvbuf drops server ${R_SRV_RCVBUF[$k]} client ${R_CLI_RCVBUF[$k]}"
@@ -378,20 +257,8 @@ count_syncs_stop() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Machine load, as in tftp_peers.sh: what everything but our servers and clients took.
-machine_busy_usec() {
-  if [[ -n $CG_PARENT ]]; then
-    awk '$1 == "usage_usec" { print $2 }' "$(dirname "$CG_PARENT")/cpu.stat"
-  else
-    awk -v hz="$CLK_TCK" '$1 == "cpu" { printf "%d\n", ($2 + $3 + $4 + $7 + $8 + $9) * 1000000 / hz }' /proc/stat
-  fi
-}
-bench_usec() {
-  if [[ -n $CG_PARENT ]]; then awk '$1 == "usage_usec" { print $2 }' "$CG_PARENT/cpu.stat"; else echo 0; fi
-}
-LOAD_BEFORE=$(cut -d' ' -f1 /proc/loadavg)
-BUSY0=$(machine_busy_usec)
-OURS0=$(bench_usec)
+# Machine load: what everything but our servers and perfdhcp took.
+bench_usage_begin
 T_START=$(date +%s)
 
 # ---------------------------------------------------------------------------------------------
@@ -520,28 +387,10 @@ if [[ $PROFILE -eq 1 && -n $PERF ]]; then
   fi
 fi
 
-T_TOTAL=$(($(date +%s) - T_START))
-BUSY1=$(machine_busy_usec)
-OURS1=$(bench_usec)
-if [[ -n $CG_PARENT ]]; then
-  OTHERS=$(awk -v b="$((BUSY1 - BUSY0))" -v o="$((OURS1 - OURS0))" -v t="$T_TOTAL" -v n="$NPROC" \
-    'BEGIN { x = (b - o) / 1e6; if (x < 0) x = 0; printf "%.0f CPU-s of the %d available (%.0f%%)", x, t * n, 100 * x / (t * n) }')
-  SHARED="CPU used during the run by anything but the benchmark's servers and perfdhcp (the script itself, perf, other work on the machine): $OTHERS; load average before the run $LOAD_BEFORE."
-  OTHERS_PCT=$(awk -v b="$((BUSY1 - BUSY0))" -v o="$((OURS1 - OURS0))" -v t="$T_TOTAL" -v n="$NPROC" 'BEGIN { printf "%d", 100 * (b - o) / 1e6 / (t * n) }')
-  if [[ $OTHERS_PCT -gt 10 ]]; then
-    SHARED+=" **Other work took a good part of the machine during this run: the figures are noisier than on an idle machine; compare rows, and rerun on a quiet machine before quoting them.**"
-    log "other work used ${OTHERS_PCT}% of the machine during the run; numbers are noisy"
-  fi
-else
-  SHARED="Load average before the run: $LOAD_BEFORE."
-fi
+bench_usage_end "servers and perfdhcp"
 
 # ---------------------------------------------------------------------------------------------
 # Report.
-ratio() { # ratio A B: A / B with two decimals, or "–"
-  awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "–" || b == "–" || b + 0 == 0) print "–"; else printf "%.2f", a / b }'
-}
-version_of() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "not installed"; }
 lat() { # lat KEY: "D-O avg / max; R-A avg / max" in ms
   local k=$1
   if [[ -z ${R_SENT_DO[$k]:-} || ${R_SENT_DO[$k]} -eq 0 ]]; then
@@ -571,12 +420,10 @@ better_kea_cpu() {
 }
 
 make_report() {
-  local model kernel name rate k
-  model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-  kernel=$(uname -r)
+  local name rate k
   echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') with \`./rackboot bench dhcp\` (bench/dhcp_peers.sh, ${T_TOTAL} s)."
   echo
-  echo "- Machine: $NPROC CPUs ($model), kernel $kernel, $(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); servers and perfdhcp share the CPUs. $SHARED"
+  echo "- Machine: $(machine_desc); servers and perfdhcp share the CPUs. $SHARED"
   echo "- rackbootd: commit $RB_COMMIT, \`bazel build -c opt\`, lease journal on $STATE_FS (fdatasync before every ACK, group commit)."
   echo "- Peers: kea-dhcp4-server $(version_of kea-dhcp4-server) (memfile, persist on: lease file on the same disk, written without fsync), dnsmasq-base $(version_of dnsmasq-base) (lease file on the same disk). Load: perfdhcp from kea-admin $(version_of kea-admin)."
   echo "- Load: perfdhcp as a relay agent (giaddr 198.18.0.2, from port 67) over a veth pair into the servers' namespace; $(fmt_rate "$CLIENTS") distinct client MACs (same seed for every server), full DORA exchanges. Every server starts fresh (no leases) for every run; subnet 198.18.0.0/15, pool of 130,815 addresses, so no run exhausts it."
@@ -713,18 +560,6 @@ REPORT=$(make_report)
 printf '%s\n' "$REPORT"
 
 if [[ $WRITE_DOC -eq 1 ]]; then
-  BEGIN_MARK='<!-- dhcp-peers:begin -->'
-  END_MARK='<!-- dhcp-peers:end -->'
-  [[ -f $DOC ]] || printf '# Benchmarks\n\n' >"$DOC"
-  if ! grep -qF "$BEGIN_MARK" "$DOC"; then
-    printf '\n## DHCP: rackbootd beside ISC Kea and dnsmasq\n\n%s\n%s\n' "$BEGIN_MARK" "$END_MARK" >>"$DOC"
-  fi
-  section=$WORK/section.md
-  printf '%s\n' "$REPORT" >"$section"
-  awk -v b="$BEGIN_MARK" -v e="$END_MARK" -v f="$section" '
-    $0 == b { print; while ((getline line < f) > 0) print line; skip = 1; next }
-    $0 == e { skip = 0 }
-    !skip { print }' "$DOC" >"$WORK/doc.new"
-  cat "$WORK/doc.new" >"$DOC"
-  log "wrote the table into ${DOC#"$ROOT"/}"
+  printf '%s\n' "$REPORT" >"$WORK/section.md"
+  bench_write_doc dhcp-peers "$WORK/section.md" "DHCP: rackbootd beside ISC Kea and dnsmasq"
 fi

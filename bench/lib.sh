@@ -189,6 +189,7 @@ bench_netns_pair() {
 # CPU accounting: a cgroup v2 hierarchy if one is writable (cpu.stat usage_usec counts every
 # process of the server, forked children included); else /proc/PID/stat of the server.
 # bench_cgroups NAME: sets CG_PARENT (NAME-PID, with a "clients" child) and CPU_METHOD.
+# shellcheck disable=SC2034 # CPU_METHOD is for the sourcing script
 bench_cgroups() {
   local d name=$1-$$
   for d in /sys/fs/cgroup /sys/fs/cgroup/unified; do
@@ -213,6 +214,12 @@ bench_cgroups() {
 # remounts /sys and hides the cgroup mounts (it keeps the process id).
 cg_exec() {
   bash -c '[[ -z $1 ]] || echo $$ >"$1/cgroup.procs"; shift; exec "$@"' _ "$@"
+}
+# cg_spawn CG COMMAND... &: the same for a background server, whose $! must be the server
+# itself (TERM reaches it; /proc/$!/status is its own): the function's subshell execs. Only ever
+# call it with `&`.
+cg_spawn() {
+  exec bash -c '[[ -z $1 ]] || echo $$ >"$1/cgroup.procs"; shift; exec "$@"' _ "$@"
 }
 
 # server_cgroup TAG: makes the cgroup for the next server start; sets SERVER_CG.
@@ -421,4 +428,51 @@ run_load() {
   rm -f "$json"
   cg_exec "${CG_PARENT:+$CG_PARENT/clients}" timeout -s INT -k 5 "$tmo" \
     ip netns exec "$ns" "$LOAD" --json="$json" "$@" >"$out" 2>&1
+}
+
+# ---------------------------------------------------------------------------------------------
+# rackbootd as a PXE server for rackboot-load's clients. rackbootd answers a PXE client with a
+# boot file only when the client is in the inventory and armed (product rule: unknown machines
+# are never booted), so the inventory lists the load tool's MACs: --mac_base 02:52:42 (its
+# default) followed by the client index, big-endian, for indices 0..N.
+#
+# bench_inventory FILE N: the inventory, every host armed for install.
+bench_inventory() {
+  awk -v n="$2" 'BEGIN {
+    print "mac,hostname,state"
+    for (i = 0; i <= n; i++)
+      printf "02:52:42:%02x:%02x:%02x,load%d,install\n", int(i / 65536) % 256, int(i / 256) % 256, i % 256, i
+  }' >"$1"
+}
+
+# bench_rackboot_site DIR IF INVENTORY BOOT_FILE [TFTP_ROOT]: DIR/site.toml for rackbootd on IF
+# at 198.18.0.1, authoritative DHCP for 198.18.0.0/15 (a pool of 130,815 addresses, so no run
+# exhausts it), the boot file for BIOS clients (rackboot-load's default architecture 0) and,
+# with TFTP_ROOT, TFTP on 198.18.0.1:69.
+bench_rackboot_site() {
+  local dir=$1 if=$2 inventory=$3 boot=$4 troot=${5:-}
+  mkdir -p "$dir"
+  {
+    cat <<EOT
+[server]
+interface = "$if"
+address = "198.18.0.1"
+state_dir = "$dir/state"
+inventory = "$inventory"
+
+[dhcp]
+mode = "authoritative"
+lease_seconds = 3600
+
+[[dhcp.subnet]]
+cidr = "198.18.0.0/15"
+pool = "198.18.1.0-198.19.255.254"
+
+[boot]
+bios = "$boot"
+EOT
+    if [[ -n $troot ]]; then
+      printf '\n[tftp]\nroot = "%s"\nlisten = "198.18.0.1:69"\nmax_blksize = 1468\nmax_windowsize = 64\n' "$troot"
+    fi
+  } >"$dir/site.toml"
 }

@@ -106,7 +106,7 @@ start_server() {
   SERVER_LOG=$WORK/$tag.log
   server_cgroup "$tag"
   # shellcheck disable=SC2086
-  cg_exec "$SERVER_CG" ip netns exec "$NS" $cmd >"$SERVER_LOG" 2>&1 &
+  cg_spawn "$SERVER_CG" ip netns exec "$NS" $cmd >"$SERVER_LOG" 2>&1 &
   SERVER_PID=$!
   local i
   for i in $(seq 1 100); do

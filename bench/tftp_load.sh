@@ -1,0 +1,297 @@
+#!/usr/bin/env bash
+# bench/tftp_load.sh: rackbootd beside atftpd, tftp-hpa (in.tftpd) and dnsmasq under the
+# project's load tool `rackboot-load` (//tools/load), with hundreds of concurrent clients, in one
+# run. Run as root; usually through `./rackboot bench tftp`. See bench/README.md.
+#
+# Two network namespaces joined by a veth pair: the servers' (198.18.0.1/24, every server alone
+# on port 69 in turn) and the clients' (198.18.0.2/24, rackboot-load). Each server starts fresh
+# for every scenario, in a cgroup of its own (CPU from cpu.stat, children included). Every run
+# is bounded: rackboot-load --duration (what still runs then counts as failed, "unfinished"),
+# and `timeout` around it. Namespaces, cgroups, servers and files are removed on exit.
+#
+# Scenarios (blksize 1468 throughout; lock-step servers ignore windowsize):
+#   s16   1 client  x SINGLE_MIB, windowsize 16
+#   s64   1 client  x SINGLE_MIB, windowsize 64
+#   k     MANY clients at once x KERNEL_MIB, windowsize 16   (kernel-sized)
+#   i     INITRD_CLIENTS at once x INITRD_MIB, windowsize 16 (initrd-sized)
+#
+# Options:
+#   --no-doc   print the report only; do not rewrite the section of docs/benchmarks.md
+# Environment:
+#   RACKBOOT_BENCH_LOAD_SINGLE_MIB (64)       file of s16 and s64
+#   RACKBOOT_BENCH_LOAD_KERNEL_MIB (8)        file of k
+#   RACKBOOT_BENCH_LOAD_MANY (1000)           clients of k
+#   RACKBOOT_BENCH_LOAD_INITRD_MIB (40)       file of i
+#   RACKBOOT_BENCH_LOAD_INITRD_CLIENTS (200)  clients of i
+#   RACKBOOT_BENCH_LOAD_CAP (45)              seconds a run may take (--duration)
+#   RACKBOOT_BENCH_LOAD_SCENARIOS ("s16 s64 k i")
+#   RACKBOOT_BENCH_LOAD_SERVERS ("rackbootd atftpd tftp-hpa dnsmasq")
+#   RACKBOOT_PEERS_DIR (~/.cache/rackboot/peers)  where the atftpd package is unpacked
+set -euo pipefail
+
+BENCH_TAG=tftp_load
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+SINGLE_MIB=${RACKBOOT_BENCH_LOAD_SINGLE_MIB:-64}
+KERNEL_MIB=${RACKBOOT_BENCH_LOAD_KERNEL_MIB:-8}
+MANY=${RACKBOOT_BENCH_LOAD_MANY:-1000}
+INITRD_MIB=${RACKBOOT_BENCH_LOAD_INITRD_MIB:-40}
+INITRD_CLIENTS=${RACKBOOT_BENCH_LOAD_INITRD_CLIENTS:-200}
+CAP=${RACKBOOT_BENCH_LOAD_CAP:-45}
+read -r -a SCENARIOS <<<"${RACKBOOT_BENCH_LOAD_SCENARIOS:-s16 s64 k i}"
+read -r -a SERVERS <<<"${RACKBOOT_BENCH_LOAD_SERVERS:-rackbootd atftpd tftp-hpa dnsmasq}"
+PEERS_DIR=${RACKBOOT_PEERS_DIR:-$HOME/.cache/rackboot/peers}
+BLKSIZE=1468
+WRITE_DOC=1
+[[ ${1:-} == --no-doc ]] && WRITE_DOC=0
+
+bench_require ip dnsmasq /usr/sbin/in.tftpd timeout apt-get dpkg-deb bazel python3
+
+NS_S=rbtl-s-$$ # servers
+NS_C=rbtl-c-$$ # rackboot-load
+IF_S=rbts$$
+IF_C=rbtc$$
+SERVER_ADDR=198.18.0.1
+bench_init
+
+# ---------------------------------------------------------------------------------------------
+# Binaries: rackbootd and rackboot-load (-c opt, private copies), atftpd (unpacked .deb).
+BIN=$(bench_build //engine:rackbootd //tools/load:rackboot-load)
+WORK=$(bench_workdir rackboot-tftp-load)
+bench_track_dir "$WORK"
+RB=$(bench_copy_binary "$BIN/engine/rackbootd" "$WORK")
+LOAD=$(bench_copy_binary "$BIN/tools/load/rackboot-load" "$WORK")
+RB_COMMIT=$(bench_commit engine proto tools/load third_party WORKSPACE)
+
+ATFTPD=$PEERS_DIR/atftpd/usr/sbin/atftpd
+if [[ ! -x $ATFTPD ]]; then
+  log "fetching atftpd into $PEERS_DIR (it conflicts with tftpd-hpa as a package, so it is unpacked, not installed)"
+  mkdir -p "$PEERS_DIR"
+  (cd "$PEERS_DIR" && apt-get download atftpd >&2) || die "apt-get download atftpd failed"
+  rm -rf "$PEERS_DIR/atftpd"
+  dpkg -x "$(find "$PEERS_DIR" -maxdepth 1 -name 'atftpd_*.deb' | sort | tail -n 1)" "$PEERS_DIR/atftpd"
+fi
+[[ -x $ATFTPD ]] || die "no atftpd at $ATFTPD"
+ATFTPD_DEB=$(find "$PEERS_DIR" -maxdepth 1 -name 'atftpd_*.deb' | sort | tail -n 1)
+
+# ---------------------------------------------------------------------------------------------
+# The served directory (world-readable: the peers drop to nobody), files of random bytes in the
+# page cache; rackboot-load compares every byte it receives with them (--verify).
+mkdir -m 755 "$WORK/root"
+declare -A SC_FILE SC_MIB SC_CLIENTS SC_WINDOW SC_TITLE
+for sc in "${SCENARIOS[@]}"; do
+  case $sc in
+    s16 | s64) SC_FILE[$sc]=single.bin SC_MIB[$sc]=$SINGLE_MIB SC_CLIENTS[$sc]=1 SC_WINDOW[$sc]=${sc#s} ;;
+    k) SC_FILE[$sc]=kernel SC_MIB[$sc]=$KERNEL_MIB SC_CLIENTS[$sc]=$MANY SC_WINDOW[$sc]=16 ;;
+    i) SC_FILE[$sc]=initrd SC_MIB[$sc]=$INITRD_MIB SC_CLIENTS[$sc]=$INITRD_CLIENTS SC_WINDOW[$sc]=16 ;;
+    *) die "unknown scenario $sc (s16 s64 k i)" ;;
+  esac
+  SC_TITLE[$sc]="$sc. $(fmt_rate "${SC_CLIENTS[$sc]}") × ${SC_MIB[$sc]} MiB at once, blksize $BLKSIZE, windowsize ${SC_WINDOW[$sc]}"
+  f=$WORK/root/${SC_FILE[$sc]}
+  if [[ ! -f $f ]]; then
+    head -c "$((SC_MIB[$sc] << 20))" /dev/urandom >"$f"
+    chmod 644 "$f"
+  fi
+done
+cat "$WORK/root"/* >/dev/null
+
+bench_netns_pair "$NS_S" "$NS_C" "$IF_S" "$IF_C" "$SERVER_ADDR/24" 198.18.0.2/24
+bench_cgroups rackboot-tftp-load
+
+# ---------------------------------------------------------------------------------------------
+# Servers, each alone on SERVER_ADDR:69, configured as their documentation advises for many
+# clients: atftpd and dnsmasq allowed more concurrent transfers than the run has clients.
+declare -A LABEL=([rackbootd]="rackbootd" [atftpd]="atftpd" [tftp-hpa]="tftp-hpa" [dnsmasq]="dnsmasq")
+LIMIT=$((MANY > INITRD_CLIENTS ? MANY + 100 : INITRD_CLIENTS + 100))
+server_cmd() {
+  local dir=$WORK/root
+  case $1 in
+    rackbootd) echo "$RB --tftp_root=$dir --tftp_listen=$SERVER_ADDR:69 --threads=$NPROC" ;;
+    atftpd) echo "$ATFTPD --daemon --no-fork --port 69 --bind-address $SERVER_ADDR --maxthread $LIMIT --logfile /dev/null --verbose=0 $dir" ;;
+    tftp-hpa) echo "/usr/sbin/in.tftpd --foreground --address $SERVER_ADDR:69 --secure --user nobody $dir" ;;
+    dnsmasq) echo "dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --pid-file= --interface=$IF_S --bind-interfaces --enable-tftp --tftp-root=$dir --tftp-max=$LIMIT --quiet-tftp --log-facility=/dev/null" ;;
+    *) die "unknown server $1" ;;
+  esac
+}
+
+# start_server NAME TAG: fresh, in the servers' namespace and its own cgroup; waits until port
+# 69 is bound (rackbootd: until it says ready). Sets SERVER_PID, SERVER_CG, SERVER_LOG.
+start_server() {
+  local name=$1 tag=$2 cmd
+  cmd=$(server_cmd "$name")
+  SERVER_LOG=$WORK/$tag.log
+  server_cgroup "$tag"
+  # shellcheck disable=SC2086
+  cg_spawn "$SERVER_CG" ip netns exec "$NS_S" $cmd >"$SERVER_LOG" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do
+    kill -0 "$SERVER_PID" 2>/dev/null || {
+      log "$name exited at start-up: $(tail -n 3 "$SERVER_LOG")"
+      SERVER_PID=""
+      return 1
+    }
+    if ip netns exec "$NS_S" ss -Hlun 'sport = :69' 2>/dev/null | grep -q .; then
+      [[ $name != rackbootd ]] || grep -q 'rackbootd: ready' "$SERVER_LOG" && return 0
+    fi
+    sleep 0.05
+  done
+  log "$name did not bind port 69 within 5 s"
+  return 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# One run: run_scenario SC SERVER. Results in R_* keyed "SC|SERVER".
+declare -A R_DONE R_WALL R_MIBS R_CPUG R_CPU R_RSS R_LAT R_NOTE R_FAIL
+run_scenario() {
+  local sc=$1 name=$2 key="$1|$2" tag="$2-$1"
+  local n=${SC_CLIENTS[$sc]} file=${SC_FILE[$sc]}
+  R_FAIL[$key]="" R_NOTE[$key]=""
+  if ! start_server "$name" "$tag"; then
+    R_FAIL[$key]="server did not start"
+    stop_server
+    return 0
+  fi
+  start_sampler "$WORK/$tag.mem"
+  local cpu0 cpu1 rc=0 json=$WORK/$tag.json
+  cpu0=$(server_cpu_usec)
+  run_load "$NS_C" $((CAP + 30)) "$json" "$WORK/$tag.out" \
+    --server="$SERVER_ADDR" --clients="$n" --duration="${CAP}s" --flow="tftp:/$file" \
+    --blksize="$BLKSIZE" --windowsize="${SC_WINDOW[$sc]}" --verify="$WORK/root/$file" \
+    --tftp_timeout=1s --tftp_retries=5 || rc=$?
+  server_settle
+  cpu1=$(server_cpu_usec)
+  local peak anon
+  read -r peak anon < <(server_peak_rss "$WORK/$tag.mem")
+  if [[ $name == rackbootd ]]; then
+    local failed
+    failed=$(grep -c 'tftp FAILED' "$SERVER_LOG" || true)
+    [[ $failed -gt 0 ]] && R_NOTE[$key]="server: $failed transfers FAILED"
+  fi
+  stop_server
+  load_json "$json"
+  if [[ -z $(lj completed) ]]; then
+    R_FAIL[$key]="rackboot-load exit $rc, no report: $(tail -n 2 "$WORK/$tag.out" | tr '\n' ' ')"
+    return 0
+  fi
+  local bytes wall
+  bytes=$(lj tftp.bytes) wall=$(lj wall_seconds)
+  R_DONE[$key]="$(lj completed) / $n"
+  R_WALL[$key]=$(awk -v w="$wall" 'BEGIN { printf "%.2f", w }')
+  R_MIBS[$key]=$(awk -v b="$bytes" -v w="$wall" 'BEGIN { if (w > 0) printf "%.0f", b / 1048576 / w; else print "–" }')
+  R_CPU[$key]=$(awk -v c="$((cpu1 - cpu0))" 'BEGIN { printf "%.2f", c / 1e6 }')
+  R_CPUG[$key]=$(awk -v c="$((cpu1 - cpu0))" -v b="$bytes" 'BEGIN { if (b > 0) printf "%.2f", (c / 1e6) / (b / 1073741824); else print "–" }')
+  R_RSS[$key]="$peak ($anon)"
+  R_LAT[$key]=$(awk -v a="$(lj client_ms.p50)" -v b="$(lj client_ms.p99)" -v c="$(lj client_ms.max)" \
+    'BEGIN { printf "%.0f / %.0f / %.0f", a, b, c }')
+  local notes=()
+  [[ $(lj failed) -gt 0 ]] && notes+=("$(lj failed) failed: $(lj errors_text)")
+  awk -v w="$wall" -v c="$CAP" 'BEGIN { exit !(w >= c - 0.5) }' &&
+    notes+=("stopped at the ${CAP} s cap: MiB/s is what it delivered in that time")
+  notes+=("client retransmits $(lj tftp.retransmits), timeouts $(lj tftp.timeouts), duplicates $(lj tftp.duplicates)")
+  case $name in
+    tftp-hpa | dnsmasq) [[ ${SC_WINDOW[$sc]} -gt 1 ]] && notes+=("no windowsize: lock-step") ;;
+  esac
+  [[ $name == tftp-hpa ]] && notes+=("forks per transfer")
+  [[ -n ${R_NOTE[$key]} ]] && notes+=("${R_NOTE[$key]}")
+  R_NOTE[$key]=$(
+    IFS=';'
+    echo "${notes[*]}" | sed 's/;/; /g'
+  )
+}
+
+bench_usage_begin
+declare -A T_SC
+for sc in "${SCENARIOS[@]}"; do
+  t0=$(date +%s)
+  for name in "${SERVERS[@]}"; do
+    log "scenario ${SC_TITLE[$sc]}: ${LABEL[$name]}"
+    run_scenario "$sc" "$name"
+    key="$sc|$name"
+    if [[ -n ${R_FAIL[$key]} ]]; then
+      log "  FAILED: ${R_FAIL[$key]}"
+    else
+      log "  ${R_DONE[$key]} done in ${R_WALL[$key]} s, ${R_MIBS[$key]} MiB/s, ${R_CPUG[$key]} CPU-s/GiB, RSS ${R_RSS[$key]} MiB; ${R_NOTE[$key]}"
+    fi
+  done
+  T_SC[$sc]=$(($(date +%s) - t0))
+  log "scenario $sc took ${T_SC[$sc]} s"
+done
+bench_usage_end "servers and rackboot-load"
+
+# ---------------------------------------------------------------------------------------------
+# Report.
+verdict() { # verdict VALUE OP LIMIT
+  awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN { if (v == "–" || v == "") print "not measured"; else if ((op == ">=" && v + 0 >= l) || (op == "<=" && v + 0 <= l)) print "**met**"; else print "**missed**" }'
+}
+make_report() {
+  echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') with \`./rackboot bench tftp\` (bench/tftp_load.sh, ${T_TOTAL} s)."
+  echo
+  echo "- Machine: $(machine_desc); servers and rackboot-load share the CPUs. $SHARED"
+  echo "- rackbootd and rackboot-load: commit $RB_COMMIT, \`bazel build -c opt\`; rackbootd \`--threads=$NPROC\`."
+  echo "- Peers: atftpd $(dpkg-deb -f "$ATFTPD_DEB" Version) (unpacked .deb), tftpd-hpa $(version_of tftpd-hpa), dnsmasq-base $(version_of dnsmasq-base)."
+  echo "- Load: rackboot-load in its own namespace (198.18.0.2) over a veth pair to the server's (198.18.0.1:69); every client on its own socket, all started at once; every byte compared with the file served (\`--verify\`); client timeout 1 s, 5 retries. Each run is capped at ${CAP} s (\`--duration\`); clients still running then count as failed."
+  echo "- MiB/s: bytes received by all clients ÷ the run's wall time (first RRQ to last client done, or the cap). Client ms: one download's time, p50 / p99 / max."
+  echo "- Server CPU: $CPU_METHOD over the run (children included), per GiB received by the clients. Over veth the sender's CPU includes much of the delivery into the receiving namespace. Peak RSS: the listener's VmHWM or the sampled sum over the server's processes, whichever is larger; anonymous memory (sampled every 0.1 s) in brackets; rackbootd's counts the mapped files' shared page-cache pages."
+  echo "- Ratios: rackbootd's MiB/s ÷ this row's (above 1: rackbootd faster) and rackbootd's CPU-s/GiB ÷ this row's (below 1: rackbootd cheaper)."
+  echo
+  echo "Scenarios:"
+  echo
+  local sc
+  for sc in "${SCENARIOS[@]}"; do echo "- ${SC_TITLE[$sc]} (${T_SC[$sc]} s for all servers)"; done
+  echo
+  echo "| scenario | server | clients done | wall s | MiB/s | client ms p50 / p99 / max | server CPU-s | server CPU-s/GiB | peak RSS MiB (anon) | rackbootd ÷ this, MiB/s | rackbootd ÷ this, CPU/GiB | notes |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+  local name key base
+  for sc in "${SCENARIOS[@]}"; do
+    base="$sc|rackbootd"
+    for name in "${SERVERS[@]}"; do
+      key="$sc|$name"
+      if [[ -n ${R_FAIL[$key]} ]]; then
+        echo "| $sc | ${LABEL[$name]} | FAILED | – | – | – | – | – | – | – | – | ${R_FAIL[$key]//|/\\|} |"
+        continue
+      fi
+      local rt="–" rc="–"
+      if [[ $name != rackbootd && -z ${R_FAIL[$base]-x} ]]; then
+        rt=$(ratio "${R_MIBS[$base]}" "${R_MIBS[$key]}")
+        rc=$(ratio "${R_CPUG[$base]}" "${R_CPUG[$key]}")
+      fi
+      echo "| $sc | ${LABEL[$name]} | ${R_DONE[$key]} | ${R_WALL[$key]} | ${R_MIBS[$key]} | ${R_LAT[$key]} | ${R_CPU[$key]} | ${R_CPUG[$key]} | ${R_RSS[$key]} | $rt | $rc | ${R_NOTE[$key]//|/\\|} |"
+    done
+  done
+  echo
+  if [[ -n ${SC_CLIENTS[k]:-} ]]; then
+    local b="k|rackbootd" ra rd
+    ra=$(ratio "${R_MIBS[$b]:-}" "${R_MIBS[k|atftpd]:-}")
+    rd=$(ratio "${R_MIBS[$b]:-}" "${R_MIBS[k|dnsmasq]:-}")
+    [[ -n ${R_FAIL[$b]-x} ]] && ra="–" rd="–"
+    [[ -n ${R_FAIL[k|atftpd]-x} ]] && ra="–"
+    [[ -n ${R_FAIL[k|dnsmasq]-x} ]] && rd="–"
+    echo "Targets (issue 6), scenario k ($(fmt_rate "$MANY") concurrent windowed clients):"
+    echo
+    echo "- Aggregate throughput at least 3× atftpd's: rackbootd ${R_MIBS[$b]:-–} vs atftpd ${R_MIBS[k|atftpd]:-–} MiB/s, ratio $ra: $(verdict "$ra" ">=" 3)."
+    echo "- Aggregate throughput at least 8× dnsmasq's: rackbootd ${R_MIBS[$b]:-–} vs dnsmasq ${R_MIBS[k|dnsmasq]:-–} MiB/s, ratio $rd: $(verdict "$rd" ">=" 8)."
+    echo "- Server CPU at most 0.2 s per GiB served: rackbootd ${R_CPUG[$b]:-–} CPU-s/GiB: $(verdict "${R_CPUG[$b]:-–}" "<=" 0.2)."
+    echo "- A run that stopped at the cap makes its server's figure a rate over the cap (bytes it delivered in ${CAP} s), so a ratio against it is what the peer managed in that time."
+    echo
+  fi
+  echo "Server command lines (\`DIR\` is the served directory; each alone in the servers' namespace):"
+  echo
+  echo '```'
+  for name in "${SERVERS[@]}"; do
+    server_cmd "$name" | sed -e "s|$WORK/root|DIR|g" -e "s|$RB|rackbootd|" -e "s|$PEERS_DIR/|~/.cache/rackboot/peers/|" -e "s|$IF_S|IF|g"
+  done
+  echo '```'
+  echo
+  echo "Load (N, FILE and W per scenario; under \`timeout $((CAP + 30))\`):"
+  echo
+  echo '```'
+  echo "rackboot-load --server=$SERVER_ADDR --clients=N --duration=${CAP}s --flow=tftp:/FILE --blksize=$BLKSIZE --windowsize=W --verify=DIR/FILE --tftp_timeout=1s --tftp_retries=5 --json=OUT"
+  echo '```'
+}
+
+REPORT=$(make_report)
+printf '%s\n' "$REPORT"
+if [[ $WRITE_DOC -eq 1 ]]; then
+  printf '%s\n' "$REPORT" >"$WORK/section.md"
+  bench_write_doc tftp-load "$WORK/section.md" "TFTP under rackboot-load: hundreds of clients, rackbootd beside atftpd, tftp-hpa and dnsmasq"
+fi
