@@ -12,19 +12,31 @@
 //   done once x.finished(); x.result(), x.lease() say how it ended.
 //
 // What the client sends, as a PXE ROM does: option 53, 57 (1472), 55
-// (1 3 6 12 15 28 43 60 66 67 93 94 97), 60 "PXEClient:Arch:<arch>:UNDI:002001",
-// 93 (client architecture), 94, 97 (client machine id) and 61. The broadcast
-// flag is set (replies come to 255.255.255.255:68, since the simulated
-// addresses are never configured). With a relay address, giaddr is set and
-// hops is 1, as a relay agent forwards it, and replies come to giaddr:67.
-// REQUEST carries 50 (the offered address) and 54 (the offering server).
-// Retransmission: no answer within `timeout` resends the same message (secs
-// updated), up to max_retries times; RFC 2131 4.1's randomised backoff is
-// left out on purpose: a load tool needs repeatable timing.
+// (1 3 6 12 15 28 43 60 66 67 93 94 97), 60
+// "PXEClient:Arch:<arch>:UNDI:002001", 93 (client architecture), 94, 97 (client
+// machine id) and 61. The broadcast flag is set (replies come to
+// 255.255.255.255:68, since the simulated addresses are never configured). With
+// a relay address, giaddr is set and hops is 1, as a relay agent forwards it,
+// and replies come to giaddr:67. REQUEST carries 50 (the offered address) and
+// 54 (the offering server). Retransmission: no answer within `timeout` resends
+// the same message (secs updated), up to max_retries times; RFC 2131 4.1's
+// randomised backoff is left out on purpose: a load tool needs repeatable
+// timing.
+//
+// As implemented: each resend counts a timeout and a retransmit; the timeout
+// after the max_retries-th resend gives up, so with no answer a DISCOVER fails
+// at started + (max_retries + 1) * timeout, and a REQUEST that long after its
+// OFFER. The first OFFER with our xid and chaddr, a yiaddr and an option 54
+// is taken; in REQUESTING only an ACK or NAK from that server (option 54
+// equal, or absent) counts. Every other parsed reply (another xid or chaddr,
+// op 1, no option 53, the wrong type for the state) counts as ignored. secs
+// is the whole seconds since the constructor's `now`. The message lives in a
+// buffer inside the exchange; resends patch secs in place (no allocation).
 #ifndef RACKBOOT_TOOLS_LOAD_DHCP_EXCHANGE_H_
 #define RACKBOOT_TOOLS_LOAD_DHCP_EXCHANGE_H_
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -46,10 +58,10 @@ struct DhcpExchangeOptions {
 
 enum class DhcpExchangeResult : uint8_t {
   kRunning,
-  kOk,         // ACK received
-  kNak,        // the server answered NAK
-  kTimeout,    // no OFFER or no ACK after max_retries resends
-  kNoBootFile, // ACK without a boot file name or next server (PXE not served)
+  kOk,          // ACK received
+  kNak,         // the server answered NAK
+  kTimeout,     // no OFFER or no ACK after max_retries resends
+  kNoBootFile,  // ACK without a boot file name or next server (PXE not served)
 };
 const char* DhcpExchangeResultName(DhcpExchangeResult result);
 
@@ -65,8 +77,8 @@ struct DhcpLease {
 struct DhcpExchangeStats {
   uint64_t retransmits = 0;  // DISCOVER or REQUEST resent
   uint64_t timeouts = 0;
-  uint64_t malformed = 0;        // replies that did not parse
-  uint64_t ignored = 0;          // parsed but not for this state (late OFFER)
+  uint64_t malformed = 0;  // replies that did not parse
+  uint64_t ignored = 0;    // parsed but not for this state (late OFFER)
   absl::Time started;
   absl::Time offered;   // first OFFER accepted
   absl::Time finished;  // ACK, NAK or give-up
@@ -102,6 +114,26 @@ class DhcpExchange {
   DhcpLease lease_;
   DhcpExchangeStats stats_;
   // The implementation adds what it needs below.
+
+  // Option 97's value for `mac`: type 0, then 16 bytes derived from the MAC.
+  static std::array<uint8_t, 17> MachineId(const std::array<uint8_t, 6>& mac);
+  // A DISCOVER or REQUEST is about 350 bytes; 548 is what a 576-byte IP
+  // datagram carries (RFC 2131 section 2), which every server accepts.
+  static constexpr size_t kOutSize = 576 - 28;
+
+  // Writes the DISCOVER or REQUEST into out_ (secs from `now`).
+  void Queue(dhcp::DhcpMessageType type, absl::Time now);
+  void SetSecs(absl::Time now);
+  void Finish(DhcpExchangeResult result, absl::Time now);
+
+  absl::Time deadline_ = absl::InfiniteFuture();
+  dhcp::Ipv4Address offered_;  // yiaddr of the OFFER taken
+  dhcp::Ipv4Address server_;   // its option 54
+  int retries_ = 0;            // resends of the current message
+  bool requesting_ = false;    // an OFFER was taken; REQUEST sent
+  bool pending_ = true;        // out_ is to be sent
+  uint16_t out_size_ = 0;
+  std::array<uint8_t, kOutSize> out_{};
 };
 
 }  // namespace rackboot::load
