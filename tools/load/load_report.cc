@@ -1,0 +1,172 @@
+#include "tools/load/load_report.h"
+
+#include <cstdio>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+
+namespace rackboot::load {
+namespace {
+
+constexpr double kMiB = 1024.0 * 1024.0;
+
+double PerSecond(double n, double seconds) {
+  return seconds > 0 ? n / seconds : 0.0;
+}
+
+double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
+
+// JSON string literal: quotes, backslashes and control characters escaped
+// (paths and error kinds are ASCII in practice, but a filename may be odd).
+std::string JsonString(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          absl::StrAppendFormat(&out, "\\u%04x", c);
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  out += "\"";
+  return out;
+}
+
+// A number JSON accepts (no inf/nan), with enough digits for milliseconds.
+std::string JsonNumber(double x) {
+  if (!(x == x) || x > 1e300 || x < -1e300) return "0";
+  return absl::StrFormat("%.3f", x);
+}
+
+std::string JsonLatency(const LatencyHistogram& h) {
+  return absl::StrCat("{\"p50\":", JsonNumber(Ms(h.Percentile(50))),
+                      ",\"p90\":", JsonNumber(Ms(h.Percentile(90))),
+                      ",\"p99\":", JsonNumber(Ms(h.Percentile(99))),
+                      ",\"max\":", JsonNumber(Ms(h.max())), "}");
+}
+
+std::string TextLatency(const LatencyHistogram& h) {
+  if (h.count() == 0) return "no samples";
+  return absl::StrFormat("p50 %.1f  p90 %.1f  p99 %.1f  max %.1f ms  (n=%d)",
+                         Ms(h.Percentile(50)), Ms(h.Percentile(90)),
+                         Ms(h.Percentile(99)), Ms(h.max()), h.count());
+}
+
+bool HasDhcp(const LoadReport& r) {
+  for (const std::string& step : r.flow) {
+    if (step == "dhcp") return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string FormatSummary(const LoadReport& r) {
+  std::string out;
+  absl::StrAppendFormat(&out, "rackboot load: %s, flow %s, io %s\n", r.server,
+                        absl::StrJoin(r.flow, ","), r.io_backend);
+  absl::StrAppendFormat(
+      &out, "clients:     %d completed, %d failed of %d in %.2f s (%.1f/s)\n",
+      r.completed, r.failed, r.clients, r.wall_seconds,
+      PerSecond(r.completed, r.wall_seconds));
+  if (HasDhcp(r)) {
+    absl::StrAppendFormat(
+        &out,
+        "dhcp:        %d started, %d offers, %d acked, %d naks, %.1f "
+        "exchanges/s, %d retransmits, %d timeouts\n",
+        r.dhcp.started, r.dhcp.offers, r.dhcp.acked, r.dhcp.naks,
+        PerSecond(r.dhcp.acked, r.wall_seconds), r.dhcp.retransmits,
+        r.dhcp.timeouts);
+    absl::StrAppendFormat(&out, "  DORA         %s\n",
+                          TextLatency(r.dhcp.dora));
+    absl::StrAppendFormat(&out, "  DISCOVER->OFFER %s\n",
+                          TextLatency(r.dhcp.offer));
+  }
+  if (r.tftp.files + r.tftp.failed > 0 || r.tftp.bytes > 0) {
+    absl::StrAppendFormat(
+        &out,
+        "tftp:        %d files, %d failed, %d bytes, %.2f MiB/s, %d "
+        "retransmits, %d timeouts, %d duplicates\n",
+        r.tftp.files, r.tftp.failed, r.tftp.bytes,
+        PerSecond(r.tftp.bytes / kMiB, r.wall_seconds), r.tftp.retransmits,
+        r.tftp.timeouts, r.tftp.duplicates);
+  }
+  out += "latency:\n";
+  for (const PhaseReport& p : r.phases) {
+    absl::StrAppendFormat(&out, "  %-20s %d ok, %d failed; %s\n", p.name, p.ok,
+                          p.failed, TextLatency(p.latency));
+  }
+  absl::StrAppendFormat(&out, "  %-20s %s\n", "client", TextLatency(r.client));
+  if (!r.errors.empty()) {
+    out += "errors:";
+    for (const auto& [kind, count] : r.errors) {
+      absl::StrAppendFormat(&out, " %s=%d", kind, count);
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+std::string FormatJson(const LoadReport& r) {
+  std::string out = "{";
+  absl::StrAppend(&out, "\"server\":", JsonString(r.server), ",\"flow\":[");
+  for (size_t i = 0; i < r.flow.size(); ++i) {
+    absl::StrAppend(&out, i ? "," : "", JsonString(r.flow[i]));
+  }
+  absl::StrAppend(&out, "],\"io\":", JsonString(r.io_backend));
+  absl::StrAppend(&out, ",\"clients\":", r.clients,
+                  ",\"completed\":", r.completed, ",\"failed\":", r.failed,
+                  ",\"wall_seconds\":", JsonNumber(r.wall_seconds),
+                  ",\"clients_per_second\":",
+                  JsonNumber(PerSecond(r.completed, r.wall_seconds)));
+  const DhcpReport& d = r.dhcp;
+  absl::StrAppend(&out, ",\"dhcp\":{\"started\":", d.started,
+                  ",\"acked\":", d.acked, ",\"offers\":", d.offers,
+                  ",\"naks\":", d.naks, ",\"retransmits\":", d.retransmits,
+                  ",\"timeouts\":", d.timeouts, ",\"exchanges_per_second\":",
+                  JsonNumber(PerSecond(d.acked, r.wall_seconds)),
+                  ",\"dora_ms\":", JsonLatency(d.dora),
+                  ",\"offer_ms\":", JsonLatency(d.offer), "}");
+  const TftpReport& t = r.tftp;
+  absl::StrAppend(
+      &out, ",\"tftp\":{\"files\":", t.files, ",\"failed\":", t.failed,
+      ",\"bytes\":", t.bytes, ",\"mib_per_second\":",
+      JsonNumber(PerSecond(t.bytes / kMiB, r.wall_seconds)),
+      ",\"retransmits\":", t.retransmits, ",\"timeouts\":", t.timeouts,
+      ",\"duplicates\":", t.duplicates, "}");
+  out += ",\"phases\":[";
+  for (size_t i = 0; i < r.phases.size(); ++i) {
+    const PhaseReport& p = r.phases[i];
+    absl::StrAppend(&out, i ? "," : "", "{\"name\":", JsonString(p.name),
+                    ",\"ok\":", p.ok, ",\"failed\":", p.failed,
+                    ",\"bytes\":", p.bytes, ",\"ms\":", JsonLatency(p.latency),
+                    "}");
+  }
+  absl::StrAppend(&out, "],\"client_ms\":", JsonLatency(r.client),
+                  ",\"errors\":{");
+  bool first = true;
+  for (const auto& [kind, count] : r.errors) {
+    absl::StrAppend(&out, first ? "" : ",", JsonString(kind), ":", count);
+    first = false;
+  }
+  out += "}}\n";
+  return out;
+}
+
+}  // namespace rackboot::load

@@ -1,0 +1,97 @@
+#include "tools/load/load_report.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace rackboot::load {
+namespace {
+
+using ::testing::HasSubstr;
+
+LoadReport Sample() {
+  LoadReport r;
+  r.server = "198.18.0.1";
+  r.flow = {"dhcp", "tftp:/boot/\"x\".bin"};
+  r.io_backend = "io_uring";
+  r.clients = 4;
+  r.completed = 3;
+  r.failed = 1;
+  r.wall_seconds = 2;
+  r.dhcp.started = 4;
+  r.dhcp.acked = 4;
+  r.dhcp.offers = 4;
+  r.dhcp.retransmits = 1;
+  for (int ms : {10, 20, 30, 40}) r.dhcp.dora.Record(absl::Milliseconds(ms));
+  r.dhcp.offer.Record(absl::Milliseconds(5));
+  r.tftp.files = 3;
+  r.tftp.failed = 1;
+  r.tftp.bytes = 3 * 1024 * 1024;
+  r.tftp.duplicates = 2;
+  PhaseReport dhcp{"dhcp", 4, 0, 0, {}};
+  dhcp.latency = r.dhcp.dora;
+  PhaseReport tftp{"tftp:/boot/\"x\".bin", 3, 1, 3 * 1024 * 1024, {}};
+  tftp.latency.Record(absl::Milliseconds(100));
+  r.phases = {dhcp, tftp};
+  r.client.Record(absl::Milliseconds(150));
+  r.errors["tftp-timeout"] = 1;
+  return r;
+}
+
+// Percentiles are bucket bounds (within ~3%, never below): 20 ms reads 20.479.
+TEST(LoadReportTest, JsonHasTheKeysTheBenchmarksParse) {
+  const std::string json = FormatJson(Sample());
+  EXPECT_EQ(
+      json,
+      "{\"server\":\"198.18.0.1\",\"flow\":[\"dhcp\",\"tftp:/boot/"
+      "\\\"x\\\".bin\"],"
+      "\"io\":\"io_uring\",\"clients\":4,\"completed\":3,\"failed\":1,"
+      "\"wall_seconds\":2.000,\"clients_per_second\":1.500,"
+      "\"dhcp\":{\"started\":4,\"acked\":4,\"offers\":4,\"naks\":0,"
+      "\"retransmits\":1,\"timeouts\":0,\"exchanges_per_second\":2.000,"
+      "\"dora_ms\":{\"p50\":20.479,\"p90\":40.000,\"p99\":40.000,\"max\":40."
+      "000},"
+      "\"offer_ms\":{\"p50\":5.000,\"p90\":5.000,\"p99\":5.000,\"max\":5.000}},"
+      "\"tftp\":{\"files\":3,\"failed\":1,\"bytes\":3145728,"
+      "\"mib_per_second\":1.500,\"retransmits\":0,\"timeouts\":0,"
+      "\"duplicates\":2},"
+      "\"phases\":[{\"name\":\"dhcp\",\"ok\":4,\"failed\":0,\"bytes\":0,"
+      "\"ms\":{\"p50\":20.479,\"p90\":40.000,\"p99\":40.000,\"max\":40.000}},"
+      "{\"name\":\"tftp:/boot/\\\"x\\\".bin\",\"ok\":3,\"failed\":1,"
+      "\"bytes\":3145728,\"ms\":{\"p50\":100.000,\"p90\":100.000,"
+      "\"p99\":100.000,\"max\":100.000}}],"
+      "\"client_ms\":{\"p50\":150.000,\"p90\":150.000,\"p99\":150.000,"
+      "\"max\":150.000},\"errors\":{\"tftp-timeout\":1}}\n");
+}
+
+TEST(LoadReportTest, EmptyRunIsValidJsonWithZeros) {
+  LoadReport r;
+  r.server = "10.0.0.1";
+  r.flow = {"tftp:/a"};
+  r.clients = 1;
+  const std::string json = FormatJson(r);
+  EXPECT_THAT(json, HasSubstr("\"clients_per_second\":0.000"));
+  EXPECT_THAT(json, HasSubstr("\"dora_ms\":{\"p50\":0.000"));
+  EXPECT_THAT(json, HasSubstr("\"errors\":{}}"));
+}
+
+TEST(LoadReportTest, SummaryNamesCountsPhasesAndErrors) {
+  const std::string text = FormatSummary(Sample());
+  EXPECT_THAT(text, HasSubstr("3 completed, 1 failed of 4 in 2.00 s"));
+  EXPECT_THAT(text, HasSubstr("4 acked"));
+  EXPECT_THAT(text, HasSubstr("2.0 exchanges/s"));
+  EXPECT_THAT(text, HasSubstr("1.50 MiB/s"));
+  EXPECT_THAT(text, HasSubstr("p50 20.5  p90 40.0  p99 40.0  max 40.0 ms"));
+  EXPECT_THAT(text, HasSubstr("tftp:/boot/\"x\".bin"));
+  EXPECT_THAT(text, HasSubstr("errors: tftp-timeout=1"));
+}
+
+TEST(LoadReportTest, SummaryOfTftpOnlyFlowLeavesDhcpOut) {
+  LoadReport r = Sample();
+  r.flow = {"tftp:/a"};
+  EXPECT_THAT(FormatSummary(r), ::testing::Not(HasSubstr("exchanges/s")));
+}
+
+}  // namespace
+}  // namespace rackboot::load

@@ -1,0 +1,121 @@
+// LoadRunner: plays many simulated PXE clients against one DHCP/TFTP server
+// for `rackboot load`, and measures them into a LoadReport.
+//
+// One thread, one engine reactor (io::Reactor), no per-client thread: each
+// client is a small record driving one sans-I/O state machine at a time, a
+// DhcpExchange or a TftpDownload (tools/load/*.h), through its flow:
+//   dhcp      DORA with PXE options on the one shared DHCP socket: direct
+//             (0.0.0.0:68 on --interface, broadcast to 255.255.255.255:67) or
+//             relayed (giaddr:67, unicast to the server). Replies are routed
+//             to their exchange by xid; the exchanges' deadlines live in a
+//             min-heap of our own behind the DHCP socket's single deadline.
+//   tftp:PATH a download on a socket of its own (an ephemeral port, the
+//             transfer's TID), watched while it runs; its deadline is that
+//             socket's reactor deadline.
+// Clients start at `rate` per second (all at once, in batches, when 0) until
+// `clients` have started; `duration` bounds the whole run, counting whatever
+// still runs then as failed ("unfinished").
+//
+// The runner owns the reactor, every socket and the --verify file mappings.
+// Create() checks the options and opens the DHCP socket; Run() blocks until
+// the run ends and returns the report. Not thread-safe: one thread calls both.
+#ifndef RACKBOOT_TOOLS_LOAD_LOAD_RUNNER_H_
+#define RACKBOOT_TOOLS_LOAD_LOAD_RUNNER_H_
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/optional.h"
+#include "engine/io/reactor.h"
+#include "proto/dhcp/dhcp_options.h"
+#include "tools/load/load_report.h"
+
+namespace rackboot::load {
+
+struct FlowStep {
+  enum class Kind { kDhcp, kTftp };
+  Kind kind = Kind::kDhcp;
+  std::string path;  // kTftp: the file to read
+  // "dhcp" or "tftp:<path>", as in --flow and the report.
+  std::string Name() const;
+};
+
+// Parses --flow: "dhcp,tftp:/pxelinux.0,tftp:/vmlinuz". dhcp may appear only
+// first; at least one step. Errors say what to fix.
+absl::StatusOr<std::vector<FlowStep>> ParseFlow(absl::string_view text);
+
+// Parses a MAC prefix for --mac_base: "02:52:42" (1 to 6 bytes, hex, ':' or
+// '-' separated). The client index fills the bytes after it.
+absl::StatusOr<std::vector<uint8_t>> ParseMacBase(absl::string_view text);
+
+// Client `index`'s MAC: `base` bytes, then the index big-endian in the rest.
+// Fails (InvalidArgument) when the index does not fit.
+absl::StatusOr<std::array<uint8_t, 6>> ClientMac(
+    const std::vector<uint8_t>& base, uint64_t index);
+
+struct LoadOptions {
+  dhcp::Ipv4Address server;
+  std::string interface;  // SO_BINDTODEVICE for every socket; "" = none
+  uint64_t clients = 1;
+  double rate = 0;                                 // clients/s; 0 = at once
+  absl::Duration duration = absl::ZeroDuration();  // 0 = unbounded
+  std::vector<FlowStep> flow;
+  uint16_t blksize = 1468;
+  uint16_t windowsize = 16;
+  absl::optional<dhcp::Ipv4Address> relay;        // giaddr; none = direct
+  absl::optional<dhcp::Ipv4Address> tftp_server;  // else next_server/server
+  // --verify: one local file per tftp step, or a single one for all.
+  std::vector<std::string> verify;
+  std::vector<uint8_t> mac_base = {0x02, 0x52, 0x42};
+  absl::Duration dhcp_timeout = absl::Seconds(2);
+  int dhcp_retries = 3;
+  absl::Duration tftp_timeout = absl::Seconds(1);
+  int tftp_retries = 5;
+  uint16_t arch = 0;
+  uint64_t seed = 1;
+  io::IoBackend io = io::IoBackend::kAuto;
+  // Ports: the standard ones; tests may move them.
+  uint16_t dhcp_server_port = 67;
+  uint16_t dhcp_client_port = 68;
+  uint16_t tftp_port = 69;
+  // Called about 4 times a second (and once at the end) with the counts so
+  // far, for the live progress line. Optional.
+  struct Progress {
+    uint64_t started = 0, completed = 0, failed = 0, running = 0;
+    uint64_t tftp_bytes = 0;
+    uint64_t errors = 0;
+    double elapsed_seconds = 0;
+  };
+  std::function<void(const Progress&)> progress;
+};
+
+class LoadRunner {
+ public:
+  // Checks `options` (InvalidArgument naming the flag), maps the --verify
+  // files, creates the reactor and, for a flow with dhcp, the DHCP socket.
+  static absl::StatusOr<std::unique_ptr<LoadRunner>> Create(
+      LoadOptions options);
+  ~LoadRunner();
+
+  // Runs the whole load once. Errors only for a failing reactor; clients'
+  // failures are in the report.
+  absl::StatusOr<LoadReport> Run();
+
+  class Impl;
+
+ private:
+  explicit LoadRunner(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rackboot::load
+
+#endif  // RACKBOOT_TOOLS_LOAD_LOAD_RUNNER_H_
