@@ -148,7 +148,7 @@ run_rung() {
   c0=$(clients_cpu_usec)
   t0=$(date +%s%N)
   run_load "$NS_C" $((SECS + 30)) "$json" "$out" \
-    --server=198.18.0.1 --relay=198.18.0.2 --clients="$n" --rate="$rate" --duration="$((SECS + 5))s" \
+    --server=198.18.0.1 --relay=198.18.0.2 --clients="$n" --rate="$rate" --duration="$((SECS + 5))" \
     --flow=dhcp --dhcp_retries=0 --dhcp_timeout=2s || rc=$?
   t1=$(date +%s%N)
   cpu1=$(server_cpu_usec)
@@ -263,7 +263,7 @@ make_report() {
   for name in "${SERVERS[@]}"; do
     server_cmd "$name" DIR | sed -e "s|$RB|rackbootd|" -e "s|$IF_S|IF|g"
   done
-  echo "rackboot-load --server=198.18.0.1 --relay=198.18.0.2 --clients=RATE×$SECS --rate=RATE --duration=$((SECS + 5))s --flow=dhcp --dhcp_retries=0 --dhcp_timeout=2s --json=OUT"
+  echo "rackboot-load --server=198.18.0.1 --relay=198.18.0.2 --clients=RATE×$SECS --rate=RATE --duration=$((SECS + 5)) --flow=dhcp --dhcp_retries=0 --dhcp_timeout=2s --json=OUT"
   echo '```'
   echo
   echo "rackbootd's DIR/site.toml (DIR/inventory.csv: the load tool's MACs 02:52:42:00:00:00 onwards, hostnames load0..., state install); Kea's JSON is dhcp_peers.sh's with \`\"next-server\": \"198.18.0.1\", \"boot-file-name\": \"pxelinux.0\"\`:"

@@ -105,7 +105,7 @@ start_server() {
 }
 
 # shellcheck disable=SC2054 # --flow takes a comma-separated list
-LOAD_ARGS=(--server=198.18.0.1 --clients="$CLIENTS" --duration="${CAP}s" --flow=dhcp,tftp:/kernel,tftp:/initrd
+LOAD_ARGS=(--server=198.18.0.1 --clients="$CLIENTS" --duration="$CAP" --flow=dhcp,tftp:/kernel,tftp:/initrd
   --blksize="$BLKSIZE" --windowsize="$WINDOW" --verify="$WORK/root/kernel,$WORK/root/initrd"
   --dhcp_retries=3 --dhcp_timeout=2s --tftp_timeout=1s --tftp_retries=5)
 if [[ $RELAY -eq 1 ]]; then LOAD_ARGS+=(--relay=198.18.0.2); else LOAD_ARGS+=(--interface="$IF_C"); fi

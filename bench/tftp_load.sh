@@ -155,7 +155,7 @@ run_scenario() {
   local cpu0 cpu1 rc=0 json=$WORK/$tag.json
   cpu0=$(server_cpu_usec)
   run_load "$NS_C" $((CAP + 30)) "$json" "$WORK/$tag.out" \
-    --server="$SERVER_ADDR" --clients="$n" --duration="${CAP}s" --flow="tftp:/$file" \
+    --server="$SERVER_ADDR" --clients="$n" --duration="$CAP" --flow="tftp:/$file" \
     --blksize="$BLKSIZE" --windowsize="${SC_WINDOW[$sc]}" --verify="$WORK/root/$file" \
     --tftp_timeout=1s --tftp_retries=5 || rc=$?
   server_settle
@@ -285,7 +285,7 @@ make_report() {
   echo "Load (N, FILE and W per scenario; under \`timeout $((CAP + 30))\`):"
   echo
   echo '```'
-  echo "rackboot-load --server=$SERVER_ADDR --clients=N --duration=${CAP}s --flow=tftp:/FILE --blksize=$BLKSIZE --windowsize=W --verify=DIR/FILE --tftp_timeout=1s --tftp_retries=5 --json=OUT"
+  echo "rackboot-load --server=$SERVER_ADDR --clients=N --duration=$CAP --flow=tftp:/FILE --blksize=$BLKSIZE --windowsize=W --verify=DIR/FILE --tftp_timeout=1s --tftp_retries=5 --json=OUT"
   echo '```'
 }
 
