@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# rackboot-load against real servers, in two network namespaces of its own joined by a veth
+# pair (198.18.0.0/16; names carry $$; everything removed on exit, also on failure):
+#
+#   ns s: the server, eth0 198.18.0.1/16        ns c: rackboot-load, eth0 198.18.0.2/16
+#
+#  1. rackbootd (the test's inventory: every simulated MAC armed for install), flow
+#     dhcp,tftp:big.bin with 50 clients, direct (broadcast on eth0) and relayed (giaddr
+#     198.18.0.2): every client completes, content verified; the tool's TFTP bytes equal
+#     rackbootd's "tftp totals ... bytes" and its DHCP acked equals the server's "acks".
+#  2. The same flow against dnsmasq (DHCP + TFTP): every client completes with the right size.
+#  3. DHCP count agreement with perfdhcp: against a fresh rackbootd each, rackboot-load
+#     (--flow=dhcp, relayed) and perfdhcp (relay mode) complete exactly as many exchanges as
+#     the server's ack counter grew.
+# Usage: load_test.sh RACKBOOTD RACKBOOT_LOAD LIB_SH
+RACKBOOTD=$1
+LOAD=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
+TEST_NAME=load
+# shellcheck source=/dev/null
+source "$3"
+lib_init
+
+CLIENTS=50
+ns_add s
+ns_add c
+inns s ip link add eth0 type veth peer name eth0 netns "$(ns c)"
+inns s ip addr add 198.18.0.1/16 dev eth0
+inns s ip link set eth0 up
+inns c ip addr add 198.18.0.2/16 dev eth0
+inns c ip link set eth0 up
+
+mkdir -p "$WORK/tftp"
+head -c $((3 * 1024 * 1024 + 777)) /dev/urandom >"$WORK/tftp/big.bin"
+SIZE=$(stat -c %s "$WORK/tftp/big.bin")
+chmod -R a+rX "$WORK/tftp"
+
+TFTP_ROOT="$WORK/tftp"
+site_toml | sed 's/^interface = "br0"/interface = "eth0"/' >"$WORK/site.toml"
+# The simulated clients: --mac_base 02:52:42 numbers them 02:52:42:00:00:00, :01, ...
+lines=()
+for ((i = 0; i < CLIENTS; i++)); do
+  lines+=("$(printf '02:52:42:00:00:%02x,load%03d,,,install' "$i" "$i")")
+done
+inventory "${lines[@]}" >"$WORK/inventory.csv"
+
+# load NAME ARGS...: rackboot-load in ns c; JSON in $WORK/NAME.json, output in $WORK/load-NAME.out.
+load() {
+  local name=$1; shift
+  local rc=0
+  timeout 120 ip netns exec "$(ns c)" "$LOAD" --server=198.18.0.1 --json="$WORK/$name.json" \
+    "$@" >"$WORK/load-$name.out" 2>&1 || rc=$?
+  cat "$WORK/load-$name.out" >&2
+  [[ $rc -eq 0 ]] || fail "rackboot-load ($name) exited with $rc"
+}
+jv() { jq -r "$2" "$WORK/$1.json"; }
+totals() {  # totals NAME KEY: a key=value from rackbootd's totals lines
+  grep -o "$2=[0-9]*" <(grep -E '(tftp|dhcp) totals' "$WORK/rb-$1.log") | head -1 | cut -d= -f2
+}
+
+log "rackbootd, $CLIENTS clients, direct DHCP then TFTP of $SIZE bytes"
+rb_start main
+FLOW="--clients=$CLIENTS --flow=dhcp,tftp:big.bin --verify=$WORK/tftp/big.bin"
+load direct $FLOW --interface=eth0 --rate=200
+log "rackbootd, $CLIENTS clients, relayed (giaddr 198.18.0.2)"
+load relayed $FLOW --interface=eth0 --relay=198.18.0.2 --io=epoll
+rb_stop main
+for run in direct relayed; do
+  [[ $(jv $run .completed) == "$CLIENTS" && $(jv $run .failed) == 0 ]] ||
+    fail "$run: completed $(jv $run .completed) of $CLIENTS"
+  [[ $(jv $run .tftp.bytes) == $((CLIENTS * SIZE)) ]] ||
+    fail "$run: tftp bytes $(jv $run .tftp.bytes), want $((CLIENTS * SIZE))"
+  [[ $(jv $run '.phases | map(.name) | join(",")') == "dhcp,tftp:big.bin" ]] ||
+    fail "$run: phases $(jv $run '.phases | map(.name) | join(",")')"
+done
+client_bytes=$(($(jv direct .tftp.bytes) + $(jv relayed .tftp.bytes)))
+client_acks=$(($(jv direct .dhcp.acked) + $(jv relayed .dhcp.acked)))
+[[ $(totals main bytes) == "$client_bytes" ]] ||
+  fail "rackbootd sent $(totals main bytes) TFTP bytes, the clients received $client_bytes"
+[[ $(totals main acks) == "$client_acks" ]] ||
+  fail "rackbootd acked $(totals main acks), the clients counted $client_acks"
+log "rackbootd: $client_acks acks, $client_bytes bytes on both sides"
+
+log "dnsmasq, $CLIENTS clients, same flow"
+ip netns exec "$(ns s)" dnsmasq --no-daemon --conf-file=/dev/null --port=0 --user=root \
+  --interface=eth0 --bind-interfaces --no-ping --dhcp-range=198.18.16.1,198.18.31.254,255.255.0.0,1h \
+  --dhcp-boot=big.bin --enable-tftp --tftp-root="$WORK/tftp" --tftp-max=1000 \
+  --dhcp-leasefile="$WORK/dnsmasq.leases" --pid-file="$WORK/dnsmasq.pid" \
+  --log-facility="$WORK/dnsmasq.log" >"$WORK/dnsmasq.out" 2>&1 &
+DNSMASQ=$!
+PIDS+=("$DNSMASQ")
+for _ in $(seq 50); do
+  inns s ss -Huln 'sport = :67' | grep -q . && break
+  sleep 0.1
+done
+load dnsmasq $FLOW --interface=eth0 --rate=200
+[[ $(jv dnsmasq .completed) == "$CLIENTS" && $(jv dnsmasq .tftp.bytes) == $((CLIENTS * SIZE)) ]] ||
+  fail "dnsmasq: completed $(jv dnsmasq .completed), bytes $(jv dnsmasq .tftp.bytes)"
+kill "$DNSMASQ"
+wait "$DNSMASQ" 2>/dev/null || true
+log "dnsmasq: $CLIENTS clients, $(jv dnsmasq .tftp.bytes) bytes"
+
+N=1000
+log "DHCP counts: rackboot-load --flow=dhcp and perfdhcp, $N exchanges each, relayed"
+UNKNOWN_PXE=localboot
+site_toml | sed 's/^interface = "br0"/interface = "eth0"/' >"$WORK/site.toml"
+inventory >"$WORK/inventory.csv"
+rm -rf "$WORK/state" && mkdir -p "$WORK/state"
+rb_start loadcount
+load count --clients=$N --rate=500 --flow=dhcp --relay=198.18.0.2 --interface=eth0 \
+  --mac_base=02:52:43
+rb_stop loadcount
+[[ $(jv count .completed) == "$N" ]] || fail "rackboot-load --flow=dhcp: $(jv count .completed) of $N"
+[[ $(totals loadcount acks) == "$(jv count .dhcp.acked)" ]] ||
+  fail "rackbootd acked $(totals loadcount acks), rackboot-load counted $(jv count .dhcp.acked)"
+
+rb_start perf
+timeout 60 ip netns exec "$(ns c)" /usr/sbin/perfdhcp -4 -r 500 -n $N -R $N -s 42 -W 500000 \
+  -l 198.18.0.2 198.18.0.1 >"$WORK/perfdhcp.out" 2>&1 || true
+rb_stop perf
+perf_acks=$(awk '/Statistics for: REQUEST-ACK/ { b = 1 } b && /^received packets:/ { print $3; exit }' \
+  "$WORK/perfdhcp.out")
+[[ -n $perf_acks && $perf_acks -gt 0 ]] || { cat "$WORK/perfdhcp.out" >&2; fail "perfdhcp: no statistics"; }
+[[ $(totals perf acks) == "$perf_acks" ]] ||
+  { cat "$WORK/perfdhcp.out" >&2; fail "rackbootd acked $(totals perf acks), perfdhcp received $perf_acks"; }
+log "DHCP counts agree: rackboot-load $(jv count .dhcp.acked) = server, perfdhcp $perf_acks = server"
+log "PASS"
