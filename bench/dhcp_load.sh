@@ -164,7 +164,7 @@ run_rung() {
   R_STARTED[$key]=$(lj dhcp.started)
   R_ACKED[$key]=$(lj dhcp.acked)
   R_ERR[$key]=$(lj errors_text)
-  R_DROP[$key]=$(awk -v s="$(lj dhcp.started)" -v f="$(lj failed)" 'BEGIN { printf "%.3f", s > 0 ? 100 * f / s : 100 }')
+  R_DROP[$key]=$(awk -v s="$(lj dhcp.started)" -v f="$(lj failed)" 'BEGIN { printf "%.3f", (s > 0 ? 100 * f / s : 100) }')
   R_XPS[$key]=$(awk -v x="$(lj dhcp.exchanges_per_second)" 'BEGIN { printf "%.0f", x }')
   R_LAT[$key]=$(awk -v a="$(lj dhcp.dora_ms.p50)" -v b="$(lj dhcp.dora_ms.p99)" -v c="$(lj dhcp.dora_ms.max)" \
     'BEGIN { printf "%.2f / %.2f / %.1f", a, b, c }')
