@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -23,6 +24,7 @@
 #include "engine/dhcp/dhcp_service.h"
 #include "engine/io/reactor.h"
 #include "engine/io/socket_address.h"
+#include "engine/os/privileges.h"
 #include "engine/site/boot_renderer.h"
 #include "engine/site/bring_up_log.h"
 #include "engine/site/host_states.h"
@@ -90,6 +92,11 @@ DEFINE_string(
     "I/O backend: 'uring' (io_uring; falls back to epoll with one log line "
     "when "
     "the kernel refuses it, e.g. kernel.io_uring_disabled) or 'epoll'.");
+DEFINE_string(user, "nobody",
+              "server.user: the user rackbootd becomes once its sockets are "
+              "bound, when started as root (it keeps no capabilities; the "
+              "state directory is given to this user, the TFTP root must be "
+              "readable by it). 'root' keeps root: not recommended.");
 DEFINE_int32(dhcp_commit_window_us, 2000,
              "Group commit window of the lease journal, in microseconds: how "
              "long the journal gathers DHCPACKs into one fdatasync before it "
@@ -167,6 +174,7 @@ absl::StatusOr<rackboot::site::SiteConfig> LoadSite() {
   }
   if (FlagGiven("state_dir")) config.server.state_dir = FLAGS_state_dir;
   if (FlagGiven("inventory")) config.server.inventory = FLAGS_inventory;
+  if (FlagGiven("user")) config.server.user = FLAGS_user;
   if (FlagGiven("dhcp_mode")) {
     if (FLAGS_dhcp_mode == "authoritative") {
       config.dhcp.mode = site::DhcpMode::kAuthoritative;
@@ -350,12 +358,6 @@ absl::StatusOr<std::unique_ptr<SiteRuntime>> StartSite(
   };
   options.state_dir = site.server.state_dir;
   options.allow_other_dhcp = site.dhcp.allow_other_dhcp;
-  if (FLAGS_dhcp_commit_window_us < 0 ||
-      FLAGS_dhcp_commit_window_us > 1000000) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--dhcp_commit_window_us=", FLAGS_dhcp_commit_window_us,
-                     ": must be between 0 and 1000000 (one second)"));
-  }
   options.commit_window = absl::Microseconds(FLAGS_dhcp_commit_window_us);
   absl::StatusOr<rackboot::io::IoBackend> io = IoBackendFromFlag();
   if (!io.ok()) return io.status();
@@ -365,6 +367,44 @@ absl::StatusOr<std::unique_ptr<SiteRuntime>> StartSite(
   if (!service.ok()) return service.status();
   runtime->dhcp = *std::move(service);
   return runtime;
+}
+
+// Architecture principle 5: once every socket is bound and every directory
+// open, become server.user with no capabilities.
+absl::Status DropRoot(const rackboot::site::SiteConfig& site, bool tftp,
+                      bool uses_state_dir) {
+  if (site.server.user == "root") {
+    LOG(WARNING) << "running as root (server.user = \"root\"): a flaw in a "
+                    "packet parser would have root's rights; name an "
+                    "unprivileged user with --user (server.user)";
+    return absl::OkStatus();
+  }
+  absl::StatusOr<rackboot::os::UserIds> user =
+      rackboot::os::LookUpUser(site.server.user);
+  if (!user.ok()) return user.status();
+  if (geteuid() != 0) {
+    LOG(INFO) << "running as uid " << geteuid() << ": no root to drop";
+    return absl::OkStatus();
+  }
+  if (tftp) {
+    if (absl::Status s = rackboot::os::CheckReadableBy(site.tftp.root, *user);
+        !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("TFTP root ", s.message()));
+    }
+  }
+  if (uses_state_dir) {
+    if (absl::Status s =
+            rackboot::os::GiveDirectoryTo(site.server.state_dir, *user);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (absl::Status s = rackboot::os::DropPrivileges(*user); !s.ok()) {
+    return s;
+  }
+  LOG(INFO) << "dropped root: running as user " << user->name << " (uid "
+            << user->uid << ", gid " << user->gid << ") without capabilities";
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -397,6 +437,12 @@ int main(int argc, char** argv) {
     LOG(ERROR)
         << "nothing to serve: give --tftp_root (tftp.root) and/or --dhcp_mode "
            "(dhcp.mode) with --config=site.toml (see --help)";
+    return 2;
+  }
+  if (FLAGS_dhcp_commit_window_us < 0 ||
+      FLAGS_dhcp_commit_window_us > 1000000) {
+    LOG(ERROR) << "--dhcp_commit_window_us=" << FLAGS_dhcp_commit_window_us
+               << ": must be between 0 and 1000000 (one second)";
     return 2;
   }
   absl::StatusOr<rackboot::TftpServiceOptions> tftp_options =
@@ -444,6 +490,11 @@ int main(int argc, char** argv) {
       return 1;
     }
     tftp_service = *std::move(started);
+  }
+  if (absl::Status dropped = DropRoot(*site, tftp, runtime != nullptr);
+      !dropped.ok()) {
+    LOG(ERROR) << "cannot drop root privileges: " << dropped.message();
+    return 1;
   }
   std::string ready = "rackbootd: ready";
   if (tftp)

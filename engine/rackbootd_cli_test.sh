@@ -9,7 +9,7 @@ help=$("$rackbootd" --help)
 grep -q '^Usage: rackbootd' <<<"$help" || fail "--help has no usage line"
 for flag in config tftp_root tftp_listen tftp_max_blksize tftp_max_windowsize io threads \
             dhcp_mode interface address state_dir inventory allow_other_dhcp tftp_timeout_ms \
-            tftp_max_retries tftp_gso; do
+            tftp_max_retries tftp_gso user dhcp_commit_window_us; do
   grep -q -- "--$flag " <<<"$help" || fail "--help does not list --$flag"
 done
 grep -q -- '--logbuflevel' <<<"$help" && fail "--help lists glog's flags"
@@ -32,5 +32,7 @@ expect_error "--tftp_listen" --tftp_root=/tmp --tftp_listen=not-an-address
 expect_error "--io=fast: use 'uring' or 'epoll'" --tftp_root=/tmp --io=fast
 expect_error "--dhcp_mode=bogus: use 'authoritative', 'proxy' or 'off'" --dhcp_mode=bogus
 expect_error "cannot start DHCP: /nonexistent/inv.csv: cannot open" --dhcp_mode=authoritative --inventory=/nonexistent/inv.csv
+expect_error "user \"no-such-user-rb\" does not exist" --tftp_root=/tmp --tftp_listen=127.0.0.1:0 --user=no-such-user-rb
+expect_error "--dhcp_commit_window_us=-1: must be between 0 and 1000000" --dhcp_mode=authoritative --dhcp_commit_window_us=-1
 expect_error "no such file\|cannot read\|/nonexistent/site.toml" --config=/nonexistent/site.toml
 echo PASS

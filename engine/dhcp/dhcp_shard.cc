@@ -241,7 +241,10 @@ bool DhcpShard::WriteArpEntry(Ipv4Address address,
   // RFC 2131 4.1: a client without an address gets its reply at its hardware
   // address. The kernel resolves the UDP destination through ARP, so teach it
   // the answer first.
-  if (!options_.write_arp_entries || options_.interface.empty()) return false;
+  if (!options_.write_arp_entries || options_.interface.empty() ||
+      arp_denied_) {
+    return false;
+  }
   arpreq request;
   std::memset(&request, 0, sizeof(request));
   auto* pa = reinterpret_cast<sockaddr_in*>(&request.arp_pa);
@@ -254,6 +257,16 @@ bool DhcpShard::WriteArpEntry(Ipv4Address address,
                sizeof(request.arp_dev) - 1);
   if (ioctl(reactor_->fd(server_token_), SIOCSARP, &request) != 0) {
     ++counters_.arp_failures;
+    if (errno == EPERM) {
+      // Expected once rackbootd has dropped root: stop asking.
+      arp_denied_ = true;
+      LOG(WARNING) << "dhcp: no permission to add ARP entries on "
+                   << options_.interface
+                   << " (rackbootd runs without CAP_NET_ADMIN after dropping "
+                      "root); replies to clients without an address are "
+                      "broadcast instead, as RFC 2131 section 4.1 allows";
+      return false;
+    }
     LOG_EVERY_N(WARNING, 100)
         << "dhcp: cannot add an ARP entry for " << address.ToString() << " on "
         << options_.interface << " (" << std::strerror(errno)

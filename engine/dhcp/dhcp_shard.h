@@ -107,6 +107,7 @@ class DhcpShard : public io::ReactorHandler {
   std::deque<HeldReply> held_;
   std::vector<uint8_t> buffer_;
   DhcpShardCounters counters_;
+  bool arp_denied_ = false;  // SIOCSARP failed with EPERM: broadcast
 };
 
 }  // namespace rackboot::dhcp

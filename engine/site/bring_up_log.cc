@@ -39,11 +39,23 @@ absl::StatusOr<std::unique_ptr<BringUpLog>> BringUpLog::Open(
     const std::string& state_dir) {
   absl::StatusOr<std::map<std::string, BringUpPhase>> phases = Read(state_dir);
   if (!phases.ok()) return phases.status();
+  // Written through this descriptor, so a daemon that dropped root after
+  // Open still reaches a state directory below a path it may not traverse.
+  const int dir_fd =
+      open(state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) {
+    return absl::UnavailableError(
+        absl::StrCat(state_dir, ": ", std::strerror(errno)));
+  }
   std::unique_ptr<BringUpLog> log(
-      new BringUpLog(absl::StrCat(state_dir, "/", kFileName)));
+      new BringUpLog(absl::StrCat(state_dir, "/", kFileName), dir_fd));
   absl::MutexLock lock(&log->mu_);
   log->phases_ = *std::move(phases);
   return log;
+}
+
+BringUpLog::~BringUpLog() {
+  if (dir_fd_ >= 0) close(dir_fd_);
 }
 
 absl::Status BringUpLog::Record(absl::string_view hostname,
@@ -65,14 +77,17 @@ absl::Status BringUpLog::WriteLocked() {
                     absl::ToUnixSeconds(phase.when), "\n");
   }
   const std::string temp = path_ + ".tmp";
-  int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const std::string temp_name = absl::StrCat(kFileName, ".tmp");
+  int fd = openat(dir_fd_, temp_name.c_str(),
+                  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
     return absl::UnavailableError(
         absl::StrCat(temp, ": ", std::strerror(errno)));
   const bool written =
       write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   close(fd);
-  if (!written || rename(temp.c_str(), path_.c_str()) != 0) {
+  if (!written ||
+      renameat(dir_fd_, temp_name.c_str(), dir_fd_, kFileName) != 0) {
     return absl::UnavailableError(
         absl::StrCat(path_, ": ", std::strerror(errno)));
   }

@@ -34,6 +34,10 @@ class BringUpLog {
   static constexpr const char* kFileName = "bring-up.tsv";
 
   // Loads what an earlier run recorded in `state_dir` (which must exist).
+  ~BringUpLog();
+  BringUpLog(const BringUpLog&) = delete;
+  BringUpLog& operator=(const BringUpLog&) = delete;
+
   static absl::StatusOr<std::unique_ptr<BringUpLog>> Open(
       const std::string& state_dir);
 
@@ -51,10 +55,12 @@ class BringUpLog {
       const std::string& state_dir);
 
  private:
-  explicit BringUpLog(std::string path) : path_(std::move(path)) {}
+  BringUpLog(std::string path, int dir_fd)
+      : path_(std::move(path)), dir_fd_(dir_fd) {}
   absl::Status WriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string path_;
+  const int dir_fd_;  // the state directory; owned
   mutable absl::Mutex mu_;
   std::map<std::string, BringUpPhase> phases_ ABSL_GUARDED_BY(mu_);
 };

@@ -138,12 +138,13 @@ Id IdOf(const struct stat& st) {
 }
 }  // namespace
 
-HostStateStore::HostStateStore(std::string state_dir,
+HostStateStore::HostStateStore(std::string state_dir, int dir_fd,
                                const Inventory& inventory)
     : state_dir_(std::move(state_dir)),
-      states_path_(state_dir_ + "/host-states.tsv"),
-      lock_path_(state_dir_ + "/host-states.lock"),
-      discovered_path_(state_dir_ + "/discovered.tsv"),
+      dir_fd_(dir_fd),
+      states_path_(absl::StrCat(state_dir_, "/", kStatesFile)),
+      lock_path_(absl::StrCat(state_dir_, "/", kLockFile)),
+      discovered_path_(absl::StrCat(state_dir_, "/", kDiscoveredFile)),
       defaults_([&inventory] {
         absl::flat_hash_map<std::string, HostState> d;
         for (const InventoryHost& h : inventory.hosts()) {
@@ -152,13 +153,21 @@ HostStateStore::HostStateStore(std::string state_dir,
         return d;
       }()) {}
 
-HostStateStore::~HostStateStore() = default;
+HostStateStore::~HostStateStore() {
+  if (dir_fd_ >= 0) ::close(dir_fd_);
+}
 
 absl::StatusOr<std::unique_ptr<HostStateStore>> HostStateStore::Open(
     const std::string& state_dir, const Inventory& inventory) {
   if (absl::Status s = MakeDirs(state_dir); !s.ok()) return s;
+  // Every file is reached through this descriptor, so a daemon that dropped
+  // root after Open still reaches a state directory below a path it may not
+  // traverse (such as /root/...).
+  const int dir_fd =
+      ::open(state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) return ErrnoError(state_dir, "cannot open", errno);
   std::unique_ptr<HostStateStore> store(
-      new HostStateStore(state_dir, inventory));
+      new HostStateStore(state_dir, dir_fd, inventory));
   FileEntries entries;
   FileId id;
   if (absl::Status s = store->ReadStates(entries, id); !s.ok()) return s;
@@ -176,7 +185,7 @@ absl::Status HostStateStore::ReadStates(FileEntries& entries,
                                         FileId& id) const {
   entries.clear();
   id = FileId();
-  const int raw_fd = ::open(states_path_.c_str(), O_RDONLY | O_CLOEXEC);
+  const int raw_fd = ::openat(dir_fd_, kStatesFile, O_RDONLY | O_CLOEXEC);
   if (raw_fd < 0) {
     if (errno == ENOENT) return absl::OkStatus();  // nothing set yet
     return ErrnoError(states_path_, "cannot open", errno);
@@ -248,8 +257,12 @@ absl::StatusOr<HostStateStore::FileId> HostStateStore::WriteStates(
                     absl::ToUnixSeconds(entry->changed), "\n");
   }
 
-  const std::string temp = absl::StrCat(states_path_, ".tmp.", ::getpid());
-  Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+  const std::string temp_name = absl::StrCat(kStatesFile, ".tmp.", ::getpid());
+  const std::string temp = absl::StrCat(state_dir_, "/", temp_name);
+  // 0644: the daemon may run as another user than `rackboot arm` (root) and
+  // must read what it wrote; host states are not secret.
+  Fd fd(::openat(dir_fd_, temp_name.c_str(),
+                 O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (fd.get() < 0) return ErrnoError(temp, "cannot create", errno);
   absl::Status s = WriteAll(fd.get(), text, temp);
   struct stat st;
@@ -258,17 +271,17 @@ absl::StatusOr<HostStateStore::FileId> HostStateStore::WriteStates(
     s = ErrnoError(temp, "cannot stat", errno);
   }
   if (s.ok() && fd.Close() != 0) s = ErrnoError(temp, "close", errno);
-  if (s.ok() && ::rename(temp.c_str(), states_path_.c_str()) != 0) {
+  if (s.ok() &&
+      ::renameat(dir_fd_, temp_name.c_str(), dir_fd_, kStatesFile) != 0) {
     s = ErrnoError(states_path_, "cannot rename the new file into place",
                    errno);
   }
   if (!s.ok()) {
-    ::unlink(temp.c_str());
+    ::unlinkat(dir_fd_, temp_name.c_str(), 0);
     return s;
   }
   // The rename is durable once the directory is.
-  Fd dir(::open(state_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir.get() < 0 || ::fsync(dir.get()) != 0) {
+  if (::fsync(dir_fd_) != 0) {
     return ErrnoError(state_dir_, "fsync of the directory", errno);
   }
   return IdOf<FileId>(st);
@@ -326,7 +339,14 @@ absl::Status HostStateStore::Set(absl::string_view hostname, HostState state,
 
   // Another process (rackboot arm, or rackbootd) may be doing the same:
   // serialize read-modify-write across processes.
-  Fd lock(::open(lock_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640));
+  int lock_fd =
+      ::openat(dir_fd_, kLockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd < 0 && errno == EACCES) {
+    // Another user's lock file (root's, seen by a daemon that dropped root):
+    // flock works on a read-only descriptor too.
+    lock_fd = ::openat(dir_fd_, kLockFile, O_RDONLY | O_CLOEXEC);
+  }
+  Fd lock(lock_fd);
   if (lock.get() < 0) return ErrnoError(lock_path_, "cannot open", errno);
   while (::flock(lock.get(), LOCK_EX) != 0) {
     if (errno != EINTR) return ErrnoError(lock_path_, "flock", errno);
@@ -357,13 +377,13 @@ absl::Status HostStateStore::Reload() {
 bool HostStateStore::ChangedOnDisk() const {
   FileId now;
   struct stat st;
-  if (::stat(states_path_.c_str(), &st) == 0) now = IdOf<FileId>(st);
+  if (::fstatat(dir_fd_, kStatesFile, &st, 0) == 0) now = IdOf<FileId>(st);
   absl::ReaderMutexLock lock(&mu_);
   return !(now == loaded_id_);
 }
 
 absl::Status HostStateStore::LoadDiscovered() {
-  const int raw_fd = ::open(discovered_path_.c_str(), O_RDWR | O_CLOEXEC);
+  const int raw_fd = ::openat(dir_fd_, kDiscoveredFile, O_RDWR | O_CLOEXEC);
   if (raw_fd < 0) {
     if (errno == ENOENT) return absl::OkStatus();
     return ErrnoError(discovered_path_, "cannot open", errno);
@@ -430,8 +450,8 @@ absl::Status HostStateStore::RecordDiscovered(const MacAddress& mac,
   }
   const std::string line = absl::StrCat(
       FormatMac(mac), "\t", absl::ToUnixSeconds(now), "\t", clean, "\n");
-  Fd fd(::open(discovered_path_.c_str(),
-               O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
+  Fd fd(::openat(dir_fd_, kDiscoveredFile,
+                 O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
   if (fd.get() < 0) return ErrnoError(discovered_path_, "cannot open", errno);
   if (absl::Status s = WriteAll(fd.get(), line, discovered_path_); !s.ok()) {
     return s;

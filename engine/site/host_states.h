@@ -142,7 +142,10 @@ class HostStateStore {
   // The file's parsed lines: hostname -> entry, including unknown hostnames.
   using FileEntries = absl::flat_hash_map<std::string, HostStateEntry>;
 
-  HostStateStore(std::string state_dir, const Inventory& inventory);
+  HostStateStore(std::string state_dir, int dir_fd, const Inventory& inventory);
+  static constexpr const char* kStatesFile = "host-states.tsv";
+  static constexpr const char* kLockFile = "host-states.lock";
+  static constexpr const char* kDiscoveredFile = "discovered.tsv";
 
   // Reads host-states.tsv into `entries` and its identity into `id`.
   absl::Status ReadStates(FileEntries& entries, FileId& id) const;
@@ -156,6 +159,7 @@ class HostStateStore {
   absl::Status LoadDiscovered();
 
   const std::string state_dir_;
+  const int dir_fd_;  // the state directory, opened by Open; owned
   const std::string states_path_;
   const std::string lock_path_;
   const std::string discovered_path_;

@@ -426,7 +426,8 @@ class Parser {
 
 void ParseServer(Parser& p, const toml::table& t, ServerConfig& out) {
   constexpr absl::string_view kP = "server";
-  p.CheckKeys(t, kP, {"interface", "address", "state_dir", "inventory"});
+  p.CheckKeys(t, kP,
+              {"interface", "address", "state_dir", "inventory", "user"});
   if (p.String(t, kP, "interface", out.interface)) {
     // IFNAMSIZ is 16 including the NUL; names cannot hold '/' or spaces.
     const std::string& name = out.interface;
@@ -443,6 +444,16 @@ void ParseServer(Parser& p, const toml::table& t, ServerConfig& out) {
     }
   }
   p.Address(t, kP, "address", out.address);
+  if (p.String(t, kP, "user", out.user) &&
+      (out.user.empty() || out.user.size() > 32 ||
+       std::any_of(out.user.begin(), out.user.end(), [](char c) {
+         return !absl::ascii_isalnum(c) && c != '_' && c != '-' && c != '.';
+       }))) {
+    p.Error(*p.Get(t, "user"), "server.user",
+            absl::StrCat(Quote(out.user),
+                         ": not a user name (1 to 32 letters, digits, '_', "
+                         "'-' or '.')"));
+  }
   for (absl::string_view key : {"state_dir", "inventory"}) {
     std::string& field = key == "state_dir" ? out.state_dir : out.inventory;
     if (p.String(t, kP, key, field) &&

@@ -108,6 +108,9 @@ struct ServerConfig {
   // Path of inventory.csv (resolved as above; default "inventory.csv" beside
   // site.toml).
   std::string inventory = "inventory.csv";
+  // The user rackbootd becomes once its sockets are bound, when started as
+  // root (architecture principle 5). "root" keeps root (not recommended).
+  std::string user = "nobody";
 };
 
 // [dhcp]

@@ -91,6 +91,7 @@ TEST(SiteConfigTest, EmptyFileIsAllDefaults) {
   EXPECT_FALSE(site->server.address.has_value());
   EXPECT_EQ(site->server.state_dir, "/var/lib/rackboot");
   EXPECT_EQ(site->server.inventory, "inventory.csv");
+  EXPECT_EQ(site->server.user, "nobody");
   EXPECT_EQ(site->dhcp.mode, DhcpMode::kOff);
   EXPECT_EQ(site->dhcp.unknown_pxe, UnknownPxePolicy::kIgnore);
   EXPECT_EQ(site->dhcp.lease_seconds, 3600);
@@ -220,6 +221,8 @@ TEST(SiteConfigTest, TypeAndRangeErrors) {
                         "an IPv4 address"));
   EXPECT_THAT(ErrorOf("[server]\ninterface = \"eth0/1\"\n"),
               HasSubstr("server.interface: \"eth0/1\": not an interface name"));
+  EXPECT_THAT(ErrorOf("[server]\nuser = \"no body\"\n"),
+              HasSubstr("server.user: \"no body\": not a user name"));
   EXPECT_THAT(ErrorOf("[server]\nstate_dir = \"\"\n"),
               HasSubstr("server.state_dir: \"\": expected a non-empty path"));
   EXPECT_THAT(ErrorOf("[tftp]\nlisten = \"0.0.0.0\"\n"),

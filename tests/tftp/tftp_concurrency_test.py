@@ -46,6 +46,7 @@ def main():
         sys.exit(f"FAIL: descriptor hard limit {hard} is below {n + 100}")
 
     work = tempfile.mkdtemp()
+    os.chmod(work, 0o755)  # rackbootd serves it as user nobody
     content = os.urandom(BLKSIZE * 11 + 100)  # 12 blocks: 3 windows of 4
     with open(os.path.join(work, "kernel"), "wb") as f:
         f.write(content)
