@@ -46,8 +46,9 @@ bench_init
 BIN=$(bench_build //engine:rackbootd //tools/load:rackboot-load)
 WORK=$(bench_workdir rackboot-dhcp-load) # on disk, as a lease file would be
 bench_track_dir "$WORK"
-RB=$(bench_copy_binary "$BIN/engine/rackbootd" "$WORK")
-LOAD=$(bench_copy_binary "$BIN/tools/load/rackboot-load" "$WORK")
+mkdir -p "$WORK/bin"
+RB=$(bench_copy_binary "$BIN/engine/rackbootd" "$WORK/bin")
+LOAD=$(bench_copy_binary "$BIN/tools/load/rackboot-load" "$WORK/bin")
 RB_COMMIT=$(bench_commit engine proto tools/load third_party WORKSPACE)
 STATE_FS=$(df -T "$WORK" | awk 'NR == 2 { print $2 " on " $1 }')
 
