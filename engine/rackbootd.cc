@@ -260,8 +260,14 @@ struct SiteRuntime {
 
   void Record(const rackboot::site::InventoryHost& host,
               absl::string_view phase) {
-    absl::Status recorded = bring_up->Record(host.hostname, phase, absl::Now());
-    LOG_IF(ERROR, !recorded.ok()) << "bring-up log: " << recorded;
+    bring_up->Record(host.hostname, phase, absl::Now());
+  }
+
+  // Main thread, once a second: persists the bring-up phases recorded by
+  // the DHCP and TFTP threads.
+  void FlushBringUp() {
+    absl::Status flushed = bring_up->Flush();
+    LOG_IF_EVERY_N(ERROR, !flushed.ok(), 60) << "bring-up log: " << flushed;
   }
 
   // DHCP thread: an armed host got its boot file.
@@ -524,6 +530,7 @@ int main(int argc, char** argv) {
         LOG(ERROR) << "cannot reload host states: " << reloaded;
       }
     }
+    if (runtime) runtime->FlushBringUp();
   }
   LOG(INFO) << "rackbootd: " << strsignal(signal_number) << ", stopping";
   if (tftp_service) {
@@ -550,5 +557,6 @@ int main(int argc, char** argv) {
                  << " journal_records=" << c.journal_records
                  << " journal_syncs=" << c.journal_syncs;
   }
+  if (runtime) runtime->FlushBringUp();
   return 0;
 }

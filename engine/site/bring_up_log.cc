@@ -58,11 +58,19 @@ BringUpLog::~BringUpLog() {
   if (dir_fd_ >= 0) close(dir_fd_);
 }
 
-absl::Status BringUpLog::Record(absl::string_view hostname,
-                                absl::string_view phase, absl::Time now) {
+void BringUpLog::Record(absl::string_view hostname, absl::string_view phase,
+                        absl::Time now) {
   absl::MutexLock lock(&mu_);
   phases_[std::string(hostname)] = {std::string(phase), now};
-  return WriteLocked();
+  dirty_ = true;
+}
+
+absl::Status BringUpLog::Flush() {
+  absl::MutexLock lock(&mu_);
+  if (!dirty_) return absl::OkStatus();
+  absl::Status written = WriteLocked();
+  if (written.ok()) dirty_ = false;
+  return written;
 }
 
 std::map<std::string, BringUpPhase> BringUpLog::Phases() const {

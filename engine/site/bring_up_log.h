@@ -33,18 +33,25 @@ class BringUpLog {
  public:
   static constexpr const char* kFileName = "bring-up.tsv";
 
-  // Loads what an earlier run recorded in `state_dir` (which must exist).
   ~BringUpLog();
   BringUpLog(const BringUpLog&) = delete;
   BringUpLog& operator=(const BringUpLog&) = delete;
 
+  // Loads what an earlier run recorded in `state_dir` (which must exist).
   static absl::StatusOr<std::unique_ptr<BringUpLog>> Open(
       const std::string& state_dir);
 
-  // Records `phase` for `hostname` and persists the table. Errors name the
-  // file.
-  absl::Status Record(absl::string_view hostname, absl::string_view phase,
-                      absl::Time now);
+  // Records `phase` for `hostname` in memory, without I/O: it runs on the
+  // DHCP and TFTP threads for every ACK and transfer, and rewriting the file
+  // there cost more than the DHCP exchange itself once hundreds of hosts
+  // booted at once. Flush() persists. Any thread.
+  void Record(absl::string_view hostname, absl::string_view phase,
+              absl::Time now);
+
+  // Rewrites the file (atomically, by rename) if anything was recorded since
+  // the last flush. The daemon's main thread calls it once a second and at
+  // shutdown. Errors name the file; the records stay pending. Any thread.
+  absl::Status Flush();
 
   // Hostname -> last phase, as recorded by this object.
   std::map<std::string, BringUpPhase> Phases() const;
@@ -63,6 +70,7 @@ class BringUpLog {
   const int dir_fd_;  // the state directory; owned
   mutable absl::Mutex mu_;
   std::map<std::string, BringUpPhase> phases_ ABSL_GUARDED_BY(mu_);
+  bool dirty_ ABSL_GUARDED_BY(mu_) = false;  // recorded since the last flush
 };
 
 }  // namespace rackboot::site

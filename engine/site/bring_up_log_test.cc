@@ -18,10 +18,13 @@ TEST(BringUpLogTest, RecordsPersistAndAreReadByAnotherProcessView) {
   auto log = BringUpLog::Open(dir);
   ASSERT_TRUE(log.ok()) << log.status();
   const absl::Time t = absl::FromUnixSeconds(1'800'000'000);
-  ASSERT_TRUE((*log)->Record("node1", "dhcp", t).ok());
-  ASSERT_TRUE(
-      (*log)->Record("node1", "tftp pxelinux.0", t + absl::Seconds(1)).ok());
-  ASSERT_TRUE((*log)->Record("node2", "done", t + absl::Seconds(2)).ok());
+  (*log)->Record("node1", "dhcp", t);
+  (*log)->Record("node1", "tftp pxelinux.0", t + absl::Seconds(1));
+  (*log)->Record("node2", "done", t + absl::Seconds(2));
+  // Recorded in memory only, until Flush.
+  EXPECT_TRUE(BringUpLog::Read(dir)->empty());
+  EXPECT_EQ((*log)->Phases().size(), 2u);
+  ASSERT_TRUE((*log)->Flush().ok());
   auto read = BringUpLog::Read(dir);
   ASSERT_TRUE(read.ok());
   EXPECT_EQ(read->size(), 2u);
@@ -35,16 +38,18 @@ TEST(BringUpLogTest, RecordsPersistAndAreReadByAnotherProcessView) {
   for (int i = 0; i < 4; ++i) {
     threads.emplace_back([&, i] {
       for (int j = 0; j < 50; ++j) {
-        ASSERT_TRUE(
-            (*log)->Record("node" + std::to_string(i), "tftp x", t).ok());
+        (*log)->Record("node" + std::to_string(i), "tftp x", t);
+        if (j % 10 == 0) {
+          ASSERT_TRUE((*log)->Flush().ok());
+        }
       }
     });
   }
   for (auto& thread : threads) thread.join();
+  ASSERT_TRUE((*log)->Flush().ok());
   EXPECT_EQ(BringUpLog::Read(dir)->size(), 4u);
-  EXPECT_FALSE(
-      BringUpLog::Open("/nonexistent/dir").ok() &&
-      (*BringUpLog::Open("/nonexistent/dir"))->Record("a", "b", t).ok());
+  EXPECT_TRUE((*log)->Flush().ok());  // nothing pending: no write
+  EXPECT_FALSE(BringUpLog::Open("/nonexistent/dir").ok());
   std::filesystem::remove_all(dir);
 }
 

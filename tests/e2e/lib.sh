@@ -156,13 +156,18 @@ expect_no_line() {
 # disarm run with RACKBOOT_LAB_DIR set).
 hosts_cmd() { "$HOSTS" --config="$SITE" --state_dir="$LAB_DIR/state" "$@"; }
 
-# expect_phase HOST PHASE: `rackboot-hosts list` shows PHASE as HOST's last bring-up phase.
+# expect_phase HOST PHASE: `rackboot-hosts list` shows PHASE as HOST's last bring-up phase
+# (within 5 s: the daemon persists bring-up phases once a second).
 expect_phase() {
-  local out phase
-  out=$(hosts_cmd list) || fail "rackboot-hosts list failed: $out"
-  echo "$out" >"$LAB_DIR/hosts-list.txt"
-  # HOST MAC IP PROFILE STATE PHASE...: the phase is the 6th column.
-  phase=$(awk -v h="$1" '$1 == h { print $6 }' <<<"$out")
+  local out phase try
+  for try in 1 2 3 4 5 6 7 8 9 10; do
+    out=$(hosts_cmd list) || fail "rackboot-hosts list failed: $out"
+    echo "$out" >"$LAB_DIR/hosts-list.txt"
+    # HOST MAC IP PROFILE STATE PHASE...: the phase is the 6th column.
+    phase=$(awk -v h="$1" '$1 == h { print $6 }' <<<"$out")
+    [[ $phase == "$2" ]] && break
+    sleep 0.5
+  done
   [[ $phase == "$2" ]] || fail "rackboot-hosts list: $1 last phase '$phase', want '$2':
 $out"
   log "rackboot-hosts list: $1 last phase $phase"
