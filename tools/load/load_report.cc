@@ -1,5 +1,6 @@
 #include "tools/load/load_report.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -167,6 +168,45 @@ std::string FormatJson(const LoadReport& r) {
   }
   out += "}}\n";
   return out;
+}
+
+void MergeReport(const LoadReport& part, LoadReport& total) {
+  if (total.phases.empty()) {
+    total.server = part.server;
+    total.flow = part.flow;
+    total.io_backend = part.io_backend;
+    for (const PhaseReport& p : part.phases) {
+      PhaseReport phase;
+      phase.name = p.name;
+      total.phases.push_back(std::move(phase));
+    }
+  }
+  total.clients += part.clients;
+  total.completed += part.completed;
+  total.failed += part.failed;
+  total.wall_seconds = std::max(total.wall_seconds, part.wall_seconds);
+  total.dhcp.started += part.dhcp.started;
+  total.dhcp.acked += part.dhcp.acked;
+  total.dhcp.offers += part.dhcp.offers;
+  total.dhcp.naks += part.dhcp.naks;
+  total.dhcp.retransmits += part.dhcp.retransmits;
+  total.dhcp.timeouts += part.dhcp.timeouts;
+  total.dhcp.dora.Merge(part.dhcp.dora);
+  total.dhcp.offer.Merge(part.dhcp.offer);
+  total.tftp.files += part.tftp.files;
+  total.tftp.failed += part.tftp.failed;
+  total.tftp.bytes += part.tftp.bytes;
+  total.tftp.retransmits += part.tftp.retransmits;
+  total.tftp.timeouts += part.tftp.timeouts;
+  total.tftp.duplicates += part.tftp.duplicates;
+  for (size_t i = 0; i < part.phases.size() && i < total.phases.size(); ++i) {
+    total.phases[i].ok += part.phases[i].ok;
+    total.phases[i].failed += part.phases[i].failed;
+    total.phases[i].bytes += part.phases[i].bytes;
+    total.phases[i].latency.Merge(part.phases[i].latency);
+  }
+  total.client.Merge(part.client);
+  for (const auto& [kind, count] : part.errors) total.errors[kind] += count;
 }
 
 }  // namespace rackboot::load

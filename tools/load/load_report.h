@@ -59,6 +59,12 @@ struct LoadReport {
   std::map<std::string, uint64_t> errors;  // kind -> clients failed by it
 };
 
+// Adds `part` (one thread's share of a --threads run) into `total`: counts
+// and histograms add up, the wall time is the longest, phases are matched by
+// position (every share runs the same flow). An empty `total` (no phases)
+// takes `part`'s server, flow, backend and phase names.
+void MergeReport(const LoadReport& part, LoadReport& total);
+
 // The summary for a terminal: counts, rates, then one latency line per phase.
 std::string FormatSummary(const LoadReport& report);
 

@@ -93,5 +93,31 @@ TEST(LoadReportTest, SummaryOfTftpOnlyFlowLeavesDhcpOut) {
   EXPECT_THAT(FormatSummary(r), ::testing::Not(HasSubstr("exchanges/s")));
 }
 
+TEST(LoadReportTest, MergeAddsSharesOfAThreadedRun) {
+  LoadReport total;
+  const LoadReport a = Sample();
+  LoadReport b = Sample();
+  b.wall_seconds = 3;
+  b.errors["dhcp-timeout"] = 2;
+  MergeReport(a, total);
+  MergeReport(b, total);
+  EXPECT_EQ(total.server, "198.18.0.1");
+  EXPECT_EQ(total.flow, a.flow);
+  EXPECT_EQ(total.clients, 8u);
+  EXPECT_EQ(total.completed, 6u);
+  EXPECT_EQ(total.failed, 2u);
+  EXPECT_EQ(total.wall_seconds, 3);
+  EXPECT_EQ(total.dhcp.acked, 8u);
+  EXPECT_EQ(total.dhcp.dora.count(), 8u);
+  EXPECT_EQ(total.tftp.bytes, 6u * 1024 * 1024);
+  ASSERT_EQ(total.phases.size(), 2u);
+  EXPECT_EQ(total.phases[1].name, a.phases[1].name);
+  EXPECT_EQ(total.phases[1].ok, 6u);
+  EXPECT_EQ(total.phases[1].latency.count(), 2u);
+  EXPECT_EQ(total.errors.at("tftp-timeout"), 2u);
+  EXPECT_EQ(total.errors.at("dhcp-timeout"), 2u);
+  EXPECT_EQ(total.client.count(), 2u);
+}
+
 }  // namespace
 }  // namespace rackboot::load

@@ -281,7 +281,7 @@ absl::Status LoadRunner::Impl::Init() {
     return absl::InvalidArgumentError("--mac_base: give 1 to 5 bytes");
   }
   if (absl::StatusOr<std::array<uint8_t, 6>> last =
-          ClientMac(o.mac_base, o.clients - 1);
+          ClientMac(o.mac_base, o.first_client + o.clients - 1);
       !last.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--clients=", o.clients, ": ", last.status().message()));
@@ -331,7 +331,7 @@ absl::Status LoadRunner::Impl::Init() {
   }
   clients_.resize(o.clients);
   for (uint64_t i = 0; i < o.clients; ++i) {
-    clients_[i].mac = *ClientMac(o.mac_base, i);
+    clients_[i].mac = *ClientMac(o.mac_base, o.first_client + i);
   }
   report_.server = o.server.ToString();
   report_.clients = o.clients;
@@ -379,6 +379,9 @@ absl::Status LoadRunner::Impl::MapVerifyFiles() {
 absl::Status LoadRunner::Impl::OpenDhcpSocket() {
   io::UdpSocketOptions so;
   so.bind_to_device = options_.interface;
+  // Sibling runners (--threads) bind the same port; broadcast replies reach
+  // every one of them and each keeps the xids it owns.
+  so.reuse_port = options_.share_dhcp_port;
   // Thousands of replies may arrive between two loop iterations.
   so.recv_buffer_bytes = 8 << 20;
   so.send_buffer_bytes = 4 << 20;
@@ -521,8 +524,8 @@ void LoadRunner::Impl::StartDhcp(uint32_t i, absl::Time now) {
   Client& c = clients_[i];
   // A repeatable xid per (seed, client); a collision with a running exchange
   // moves on to the next free one, so every reply has one owner.
-  uint32_t xid =
-      static_cast<uint32_t>(SplitMix64(options_.seed * 0x100000001ULL + i));
+  uint32_t xid = static_cast<uint32_t>(
+      SplitMix64(options_.seed * 0x100000001ULL + options_.first_client + i));
   while (xid == 0 || xid_to_client_.contains(xid)) ++xid;
   xid_to_client_.emplace(xid, i);
   DhcpExchangeOptions xo;

@@ -65,6 +65,14 @@ struct LoadOptions {
   dhcp::Ipv4Address server;
   std::string interface;  // SO_BINDTODEVICE for every socket; "" = none
   uint64_t clients = 1;
+  // This runner's first client index (MACs and xids follow from the index):
+  // non-zero for the second and later shares of a --threads run.
+  uint64_t first_client = 0;
+  // SO_REUSEPORT on the DHCP socket, so that runners on other threads bind
+  // the same port. Only direct DHCP works that way: the server's broadcast
+  // replies reach every runner's socket, whereas unicast replies to a relay
+  // address would reach one of them.
+  bool share_dhcp_port = false;
   double rate = 0;                                 // clients/s; 0 = at once
   absl::Duration duration = absl::ZeroDuration();  // 0 = unbounded
   std::vector<FlowStep> flow;
