@@ -26,6 +26,7 @@
 #   RACKBOOT_BENCH_LOAD_CAP (45)              seconds a run may take (--duration)
 #   RACKBOOT_BENCH_LOAD_SCENARIOS ("s16 s64 k i")
 #   RACKBOOT_BENCH_LOAD_SERVERS ("rackbootd atftpd tftp-hpa dnsmasq")
+#   RACKBOOT_BENCH_LOAD_THREADS (2)           rackboot-load --threads (one per core)
 #   RACKBOOT_PEERS_DIR (~/.cache/rackboot/peers)  where the atftpd package is unpacked
 set -euo pipefail
 
@@ -38,6 +39,7 @@ MANY=${RACKBOOT_BENCH_LOAD_MANY:-1000}
 INITRD_MIB=${RACKBOOT_BENCH_LOAD_INITRD_MIB:-40}
 INITRD_CLIENTS=${RACKBOOT_BENCH_LOAD_INITRD_CLIENTS:-200}
 CAP=${RACKBOOT_BENCH_LOAD_CAP:-45}
+LOAD_THREADS=${RACKBOOT_BENCH_LOAD_THREADS:-2}
 read -r -a SCENARIOS <<<"${RACKBOOT_BENCH_LOAD_SCENARIOS:-s16 s64 k i}"
 read -r -a SERVERS <<<"${RACKBOOT_BENCH_LOAD_SERVERS:-rackbootd atftpd tftp-hpa dnsmasq}"
 PEERS_DIR=${RACKBOOT_PEERS_DIR:-$HOME/.cache/rackboot/peers}
@@ -157,7 +159,7 @@ run_scenario() {
   run_load "$NS_C" $((CAP + 30)) "$json" "$WORK/$tag.out" \
     --server="$SERVER_ADDR" --clients="$n" --duration="$CAP" --flow="tftp:/$file" \
     --blksize="$BLKSIZE" --windowsize="${SC_WINDOW[$sc]}" --verify="$WORK/root/$file" \
-    --tftp_timeout=1s --tftp_retries=5 || rc=$?
+    --tftp_timeout=1s --tftp_retries=5 --threads="$LOAD_THREADS" || rc=$?
   server_settle
   cpu1=$(server_cpu_usec)
   local peak anon
@@ -236,7 +238,7 @@ make_report() {
   echo "- Machine: $(machine_desc); servers and rackboot-load share the CPUs. $SHARED"
   echo "- rackbootd and rackboot-load: commit $RB_COMMIT, \`bazel build -c opt\`; rackbootd \`--threads=$NPROC\`."
   echo "- Peers: atftpd $(dpkg-deb -f "$ATFTPD_DEB" Version) (unpacked .deb), tftpd-hpa $(version_of tftpd-hpa), dnsmasq-base $(version_of dnsmasq-base)."
-  echo "- Load: rackboot-load in its own namespace (198.18.0.2) over a veth pair to the server's (198.18.0.1:69); every client on its own socket, all started at once; every byte compared with the file served (\`--verify\`); client timeout 1 s, 5 retries. Each run is capped at ${CAP} s (\`--duration\`); clients still running then count as failed."
+  echo "- Load: rackboot-load in its own namespace (198.18.0.2) over a veth pair to the server's (198.18.0.1:69); every client on its own socket, all started at once, spread over $LOAD_THREADS load threads (\`--threads\`, so that one receiving thread is not the limit of the fastest server); every byte compared with the file served (\`--verify\`); client timeout 1 s, 5 retries. Each run is capped at ${CAP} s (\`--duration\`); clients still running then count as failed."
   echo "- MiB/s: bytes received by all clients ÷ the run's wall time (first RRQ to last client done, or the cap). Client ms: one download's time, p50 / p99 / max."
   echo "- Server CPU: $CPU_METHOD over the run (children included), per GiB received by the clients. Over veth the sender's CPU includes much of the delivery into the receiving namespace. Peak RSS: the listener's VmHWM or the sampled sum over the server's processes, whichever is larger; anonymous memory (sampled every 0.1 s) in brackets; rackbootd's counts the mapped files' shared page-cache pages."
   echo "- Ratios: rackbootd's MiB/s ÷ this row's (above 1: rackbootd faster) and rackbootd's CPU-s/GiB ÷ this row's (below 1: rackbootd cheaper)."
@@ -296,7 +298,7 @@ make_report() {
   echo "Load (N, FILE and W per scenario; under \`timeout $((CAP + 30))\`):"
   echo
   echo '```'
-  echo "rackboot-load --server=$SERVER_ADDR --clients=N --duration=$CAP --flow=tftp:/FILE --blksize=$BLKSIZE --windowsize=W --verify=DIR/FILE --tftp_timeout=1s --tftp_retries=5 --json=OUT"
+  echo "rackboot-load --server=$SERVER_ADDR --clients=N --duration=$CAP --flow=tftp:/FILE --blksize=$BLKSIZE --windowsize=W --verify=DIR/FILE --tftp_timeout=1s --tftp_retries=5 --threads=$LOAD_THREADS --json=OUT"
   echo '```'
 }
 
