@@ -64,29 +64,9 @@ declare -A LABEL=([rackbootd]="rackbootd" [kea]="Kea 2.2 (single-threaded)"
   [kea-mt]="Kea 2.2 (multi-threaded, 2 threads)" [dnsmasq]="dnsmasq")
 
 write_configs() {
-  local dir=$1 mt
+  local dir=$1
   bench_rackboot_site "$dir" "$IF_S" "$WORK/inventory.csv" pxelinux.0
-  for mt in false true; do
-    local extra=""
-    [[ $mt == true ]] && extra=', "thread-pool-size": 2, "packet-queue-size": 64'
-    cat >"$dir/kea-$mt.json" <<EOF
-{
-  "Dhcp4": {
-    "interfaces-config": { "interfaces": [ "$IF_S" ], "dhcp-socket-type": "udp" },
-    "lease-database": { "type": "memfile", "persist": true, "name": "$dir/leases4.csv", "lfc-interval": 0 },
-    "multi-threading": { "enable-multi-threading": $mt$extra },
-    "reservations-global": false,
-    "reservations-in-subnet": false,
-    "reservations-out-of-pool": false,
-    "valid-lifetime": 3600,
-    "next-server": "198.18.0.1",
-    "boot-file-name": "pxelinux.0",
-    "subnet4": [ { "id": 1, "subnet": "198.18.0.0/15", "pools": [ { "pool": "$POOL_FIRST - $POOL_LAST" } ] } ],
-    "loggers": [ { "name": "kea-dhcp4", "output_options": [ { "output": "stderr" } ], "severity": "WARN" } ]
-  }
-}
-EOF
-  done
+  bench_kea_configs "$dir" "$IF_S" 198.18.0.0/15 "$POOL_FIRST" "$POOL_LAST" 3600 pxelinux.0
 }
 
 server_cmd() {

@@ -85,7 +85,7 @@ declare -A LABEL=([rackbootd]="rackbootd" [kea]="Kea 2.2 (single-threaded)"
 
 # write_configs DIR: site.toml, inventory and Kea's JSON for a fresh run in DIR.
 write_configs() {
-  local dir=$1 mt
+  local dir=$1
   echo "mac,hostname,ip,profile,state" >"$dir/inventory.csv"
   cat >"$dir/site.toml" <<EOF
 [server]
@@ -102,25 +102,7 @@ lease_seconds = $LEASE_SECS
 cidr = "$SUBNET"
 pool = "$POOL_FIRST-$POOL_LAST"
 EOF
-  for mt in false true; do
-    local extra=""
-    [[ $mt == true ]] && extra=', "thread-pool-size": 2, "packet-queue-size": 64'
-    cat >"$dir/kea-$mt.json" <<EOF
-{
-  "Dhcp4": {
-    "interfaces-config": { "interfaces": [ "$IF_S" ], "dhcp-socket-type": "udp" },
-    "lease-database": { "type": "memfile", "persist": true, "name": "$dir/leases4.csv", "lfc-interval": 0 },
-    "multi-threading": { "enable-multi-threading": $mt$extra },
-    "reservations-global": false,
-    "reservations-in-subnet": false,
-    "reservations-out-of-pool": false,
-    "valid-lifetime": $LEASE_SECS,
-    "subnet4": [ { "id": 1, "subnet": "$SUBNET", "pools": [ { "pool": "$POOL_FIRST - $POOL_LAST" } ] } ],
-    "loggers": [ { "name": "kea-dhcp4", "output_options": [ { "output": "stderr" } ], "severity": "WARN" } ]
-  }
-}
-EOF
-  done
+  bench_kea_configs "$dir" "$IF_S" "$SUBNET" "$POOL_FIRST" "$POOL_LAST" "$LEASE_SECS"
 }
 
 # server_cmd NAME DIR [LOGLEVEL]

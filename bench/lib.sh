@@ -377,6 +377,35 @@ bench_write_doc() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Kea. bench_kea_configs DIR IF SUBNET POOL_FIRST POOL_LAST LEASE_SECS [BOOT_FILE]: DIR/kea-false.json
+# (single-threaded) and DIR/kea-true.json (2 threads): memfile leases with persist on, UDP
+# sockets on IF, host-reservation lookups off, logging at WARN; with BOOT_FILE, next-server
+# 198.18.0.1 and that boot file (so PXE clients count as served).
+bench_kea_configs() {
+  local dir=$1 iface=$2 subnet=$3 first=$4 last=$5 lease=$6 boot=${7:-} mt extra pxe=""
+  [[ -n $boot ]] && pxe="\"next-server\": \"198.18.0.1\", \"boot-file-name\": \"$boot\","
+  for mt in false true; do
+    extra=""
+    [[ $mt == true ]] && extra=', "thread-pool-size": 2, "packet-queue-size": 64'
+    cat >"$dir/kea-$mt.json" <<EOF
+{
+  "Dhcp4": {
+    "interfaces-config": { "interfaces": [ "$iface" ], "dhcp-socket-type": "udp" },
+    "lease-database": { "type": "memfile", "persist": true, "name": "$dir/leases4.csv", "lfc-interval": 0 },
+    "multi-threading": { "enable-multi-threading": $mt$extra },
+    "reservations-global": false,
+    "reservations-in-subnet": false,
+    "reservations-out-of-pool": false,
+    "valid-lifetime": $lease, $pxe
+    "subnet4": [ { "id": 1, "subnet": "$subnet", "pools": [ { "pool": "$first - $last" } ] } ],
+    "loggers": [ { "name": "kea-dhcp4", "output_options": [ { "output": "stderr" } ], "severity": "WARN" } ]
+  }
+}
+EOF
+  done
+}
+
+# ---------------------------------------------------------------------------------------------
 # rackboot-load. bench_build_load DIR: builds it with -c opt and copies it into DIR; sets LOAD.
 bench_build_load() {
   local bin
