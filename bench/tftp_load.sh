@@ -27,6 +27,7 @@
 #   RACKBOOT_BENCH_LOAD_SCENARIOS ("s16 s64 k i")
 #   RACKBOOT_BENCH_LOAD_SERVERS ("rackbootd atftpd tftp-hpa dnsmasq")
 #   RACKBOOT_BENCH_LOAD_THREADS (2)           rackboot-load --threads (one per core)
+#   RACKBOOT_BENCH_LOAD_IO (uring)            rackboot-load --io (uring or epoll)
 #   RACKBOOT_PEERS_DIR (~/.cache/rackboot/peers)  where the atftpd package is unpacked
 set -euo pipefail
 
@@ -159,7 +160,7 @@ run_scenario() {
   run_load "$NS_C" $((CAP + 30)) "$json" "$WORK/$tag.out" \
     --server="$SERVER_ADDR" --clients="$n" --duration="$CAP" --flow="tftp:/$file" \
     --blksize="$BLKSIZE" --windowsize="${SC_WINDOW[$sc]}" --verify="$WORK/root/$file" \
-    --tftp_timeout=1s --tftp_retries=5 --threads="$LOAD_THREADS" || rc=$?
+    --tftp_timeout=1s --tftp_retries=5 --threads="$LOAD_THREADS" --io="${RACKBOOT_BENCH_LOAD_IO:-uring}" || rc=$?
   server_settle
   cpu1=$(server_cpu_usec)
   local peak anon
