@@ -126,27 +126,11 @@ start_server() {
   write_configs "$SERVER_DIR"
   cmd=$(server_cmd "$name" "$SERVER_DIR" "${3:-1}")
   SERVER_LOG=$SERVER_DIR/server.log
-  server_cgroup "$tag"
+  SERVER_PORTS=(67)
   # shellcheck disable=SC2086
-  cg_spawn "$SERVER_CG" ip netns exec "$NS_S" $cmd >"$SERVER_DIR/stdout" 2>"$SERVER_LOG" &
-  SERVER_PID=$!
-  # rackbootd probes for another server for 2 s before it serves.
-  for _ in $(seq 1 200); do
-    kill -0 "$SERVER_PID" 2>/dev/null || {
-      log "$name exited at start-up: $(tail -n 3 "$SERVER_LOG")"
-      SERVER_PID=""
-      return 1
-    }
-    if [[ $name == rackbootd ]]; then
-      grep -q 'rackbootd: ready' "$SERVER_DIR/stdout" && return 0
-    elif ip netns exec "$NS_S" ss -Hlun 'sport = :67' 2>/dev/null | grep -q .; then
-      sleep 0.2 # Kea opens its socket before the last of its start-up
-      return 0
-    fi
-    sleep 0.05
-  done
-  log "$name did not start serving within 10 s"
-  return 1
+  server_spawn "$name" "$tag" "$NS_S" "$SERVER_DIR/stdout" "$SERVER_LOG" $cmd || return 1
+  [[ $name == kea* ]] && sleep 0.2 # Kea opens its socket before the last of its start-up
+  return 0
 }
 
 # UDP receive-buffer overflows in a namespace (datagrams dropped before a socket read them).

@@ -84,26 +84,9 @@ start_server() {
   bench_rackboot_site "$SERVER_DIR" "$IF_S" "$WORK/inventory.csv" kernel "$WORK/root"
   cmd=$(server_cmd "$name" "$SERVER_DIR")
   SERVER_LOG=$SERVER_DIR/server.log
-  server_cgroup "$tag"
+  SERVER_PORTS=(67 69)
   # shellcheck disable=SC2086
-  cg_spawn "$SERVER_CG" ip netns exec "$NS_S" $cmd >"$SERVER_DIR/stdout" 2>"$SERVER_LOG" &
-  SERVER_PID=$!
-  for _ in $(seq 1 300); do
-    kill -0 "$SERVER_PID" 2>/dev/null || {
-      log "$name exited at start-up: $(tail -n 3 "$SERVER_LOG")"
-      SERVER_PID=""
-      return 1
-    }
-    if [[ $name == rackbootd ]]; then
-      grep -q 'rackbootd: ready' "$SERVER_DIR/stdout" "$SERVER_LOG" && return 0
-    elif ip netns exec "$NS_S" ss -Hlun 'sport = :69' 2>/dev/null | grep -q . &&
-      ip netns exec "$NS_S" ss -Hlun 'sport = :67' 2>/dev/null | grep -q .; then
-      return 0
-    fi
-    sleep 0.05
-  done
-  log "$name did not start serving within 15 s"
-  return 1
+  SERVER_WAIT_SECONDS=15 server_spawn "$name" "$tag" "$NS_S" "$SERVER_DIR/stdout" "$SERVER_LOG" $cmd
 }
 
 # shellcheck disable=SC2054 # --flow takes a comma-separated list

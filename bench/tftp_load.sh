@@ -123,23 +123,9 @@ start_server() {
   local name=$1 tag=$2 cmd
   cmd=$(server_cmd "$name")
   SERVER_LOG=$WORK/$tag.log
-  server_cgroup "$tag"
+  SERVER_PORTS=(69)
   # shellcheck disable=SC2086
-  cg_spawn "$SERVER_CG" ip netns exec "$NS_S" $cmd >"$SERVER_LOG" 2>&1 &
-  SERVER_PID=$!
-  for _ in $(seq 1 100); do
-    kill -0 "$SERVER_PID" 2>/dev/null || {
-      log "$name exited at start-up: $(tail -n 3 "$SERVER_LOG")"
-      SERVER_PID=""
-      return 1
-    }
-    if ip netns exec "$NS_S" ss -Hlun 'sport = :69' 2>/dev/null | grep -q .; then
-      [[ $name != rackbootd ]] || grep -q 'rackbootd: ready' "$SERVER_LOG" && return 0
-    fi
-    sleep 0.05
-  done
-  log "$name did not bind port 69 within 5 s"
-  return 1
+  SERVER_WAIT_SECONDS=5 server_spawn "$name" "$tag" "$NS_S" "$SERVER_LOG" "$SERVER_LOG" $cmd
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -104,25 +104,9 @@ start_server() {
   local name=$1 tag=$2 cmd
   cmd=$(server_cmd "$name")
   SERVER_LOG=$WORK/$tag.log
-  server_cgroup "$tag"
+  SERVER_PORTS=("${PORT[$name]}")
   # shellcheck disable=SC2086
-  cg_spawn "$SERVER_CG" ip netns exec "$NS" $cmd >"$SERVER_LOG" 2>&1 &
-  SERVER_PID=$!
-  local i
-  for i in $(seq 1 100); do
-    kill -0 "$SERVER_PID" 2>/dev/null || {
-      log "$name exited at start-up: $(tail -n 3 "$SERVER_LOG")"
-      SERVER_PID=""
-      return 1
-    }
-    if ip netns exec "$NS" ss -Hlun "sport = :${PORT[$name]}" 2>/dev/null | grep -q .; then
-      # rackbootd binds one socket per shard; "ready" means all are serving.
-      [[ $name != rackbootd* ]] || grep -q 'rackbootd: ready' "$SERVER_LOG" && return 0
-    fi
-    sleep 0.05
-  done
-  log "$name did not bind port ${PORT[$name]} within 5 s"
-  return 1
+  SERVER_WAIT_SECONDS=5 server_spawn "$name" "$tag" "$NS" "$SERVER_LOG" "$SERVER_LOG" $cmd
 }
 
 # ---------------------------------------------------------------------------------------------
