@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "engine/cli/flag_help.h"
 #include "engine/dhcp/dhcp_service.h"
 #include "engine/io/reactor.h"
 #include "engine/io/socket_address.h"
@@ -116,25 +117,7 @@ constexpr char kUsage[] =
     "       rackbootd --tftp_root=DIR [FLAGS]            (TFTP only)\n"
     "Example: rackbootd --config=/etc/rackboot/site.toml --dhcp_mode=proxy\n";
 
-// gflags' own --help lists every flag of every linked library (glog's among
-// them); operators want the daemon's flags, so --help prints those defined in
-// engine/ and points at the rest.
-void PrintHelp() {
-  std::fputs(kUsage, stdout);
-  std::fputs("\nFlags:\n", stdout);
-  std::vector<gflags::CommandLineFlagInfo> flags;
-  gflags::GetAllFlags(&flags);
-  for (const auto& flag : flags) {
-    if (flag.filename.find("engine/") == std::string::npos) continue;
-    std::printf("  --%s (%s, default \"%s\")\n      %s\n", flag.name.c_str(),
-                flag.type.c_str(), flag.default_value.c_str(),
-                flag.description.c_str());
-  }
-  std::fputs(
-      "\nLogging flags come from glog (--v, --minloglevel, --log_dir, ...); "
-      "--helpfull lists every flag.\n",
-      stdout);
-}
+void PrintHelp() { rackboot::cli::PrintFlagHelp(kUsage, "engine/"); }
 
 absl::StatusOr<rackboot::io::IoBackend> IoBackendFromFlag() {
   if (FLAGS_io == "uring" || FLAGS_io == "io_uring")

@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "engine/cli/flag_help.h"
 #include "gflags/gflags.h"
 #include "glog/logging.h"
 #include "tools/load/load_report.h"
@@ -116,21 +117,7 @@ constexpr char kUsage[] =
     "Output: a summary on stdout (a live progress line on stderr when it is "
     "a terminal);\nsee docs/load.md for the summary and the JSON.\n";
 
-void PrintHelp() {
-  std::fputs(kUsage, stdout);
-  std::fputs("\nFlags:\n", stdout);
-  std::vector<gflags::CommandLineFlagInfo> flags;
-  gflags::GetAllFlags(&flags);
-  for (const auto& flag : flags) {
-    if (flag.filename.find("tools/load/") == std::string::npos) continue;
-    std::printf("  --%s (default \"%s\")\n      %s\n", flag.name.c_str(),
-                flag.default_value.c_str(), flag.description.c_str());
-  }
-  std::fputs(
-      "\nLogging flags come from glog (--v, --minloglevel); --helpfull lists "
-      "every flag.\n",
-      stdout);
-}
+void PrintHelp() { rackboot::cli::PrintFlagHelp(kUsage, "tools/load/"); }
 
 int Usage(const std::string& message) {
   std::fprintf(stderr, "rackboot load: %s\n(see --help)\n", message.c_str());
