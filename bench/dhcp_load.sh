@@ -16,7 +16,7 @@
 # Options:
 #   --no-doc   print the report only; do not rewrite the section of docs/benchmarks.md
 # Environment:
-#   RACKBOOT_BENCH_DHCP_LOAD_LADDER ("1000 2000 4000 8000 12000 16000 24000 32000 48000 64000")
+#   RACKBOOT_BENCH_DHCP_LOAD_LADDER ("1000 2000 4000 8000 12000 16000 24000 32000 48000 64000 96000 128000")
 #   RACKBOOT_BENCH_DHCP_LOAD_LADDER_DNSMASQ ("100 200 400 800 1600")
 #   RACKBOOT_BENCH_DHCP_LOAD_SECS (3)            length of each rung (clients = rate × secs)
 #   RACKBOOT_BENCH_DHCP_LOAD_MAX_CLIENTS (100000) clients per rung at most (the pool has 130,815)
