@@ -23,7 +23,7 @@ TEST(LogTextTest, NewlineCannotForgeALogLine) {
 }
 
 TEST(LogTextTest, ControlAndHighBytesAreHex) {
-  EXPECT_EQ(Escaped(std::string("\x1b[31mred\r\0\xff", 9)),
+  EXPECT_EQ(Escaped(std::string("\x1b[31mred\r\0\xff", 11)),
             "\\x1b[31mred\\x0d\\x00\\xff");
 }
 
