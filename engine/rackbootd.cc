@@ -9,9 +9,11 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -20,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "engine/cli/flag_help.h"
 #include "engine/dhcp/dhcp_service.h"
@@ -31,6 +34,7 @@
 #include "engine/site/host_states.h"
 #include "engine/site/inventory.h"
 #include "engine/site/site_config.h"
+#include "engine/site/site_files.h"
 #include "engine/site/site_host_directory.h"
 #include "engine/tftp/tftp_service.h"
 
@@ -115,7 +119,17 @@ constexpr char kUsage[] =
     "\n"
     "Usage: rackbootd --config=site.toml [FLAGS]\n"
     "       rackbootd --tftp_root=DIR [FLAGS]            (TFTP only)\n"
-    "Example: rackbootd --config=/etc/rackboot/site.toml --dhcp_mode=proxy\n";
+    "Example: rackbootd --config=/etc/rackboot/site.toml --dhcp_mode=proxy\n"
+    "\n"
+    "Exit status: 0 after SIGINT or SIGTERM; 78 (EX_CONFIG) for any "
+    "configuration error\n"
+    "(site.toml, inventory.csv, host-states.tsv, a flag's value, a boot file "
+    "missing\n"
+    "from tftp.root, an armed host without a [[profile]]): fix it, restarting "
+    "will not\n"
+    "help (systemd: RestartPreventExitStatus=78); 1 for a failure of the "
+    "system (a port\n"
+    "in use, io_uring, privileges).\n";
 
 void PrintHelp() { rackboot::cli::PrintFlagHelp(kUsage, "engine/"); }
 
@@ -241,6 +255,30 @@ struct SiteRuntime {
   std::unique_ptr<rackboot::site::BootRenderer> renderer;
   std::unique_ptr<rackboot::dhcp::DhcpService> dhcp;  // null when DHCP is off
 
+  // Every armed host this site could not install (CheckArmedHost), one per
+  // line; OK if none. Main thread: at start (an error: exit 78) and after each
+  // host-states.tsv reload (logged: the daemon keeps running).
+  absl::Status CheckArmedHosts() const {
+    namespace site_ns = rackboot::site;
+    std::shared_ptr<const site_ns::HostStateMap> snapshot = states->Snapshot();
+    std::vector<std::string> errors;
+    for (const site_ns::InventoryHost& host : inventory.hosts()) {
+      auto it = snapshot->find(host.hostname);
+      if (it == snapshot->end() ||
+          it->second.state != site_ns::HostState::kInstall) {
+        continue;
+      }
+      const std::string armed_by = it->second.changed == absl::InfinitePast()
+                                       ? std::string("its state column")
+                                       : states->states_path();
+      absl::Status s =
+          site_ns::CheckArmedHost(*site, inventory, host, armed_by);
+      if (!s.ok()) errors.emplace_back(s.message());
+    }
+    if (errors.empty()) return absl::OkStatus();
+    return absl::FailedPreconditionError(absl::StrJoin(errors, "\n"));
+  }
+
   void Record(const rackboot::site::InventoryHost& host,
               absl::string_view phase) {
     bring_up->Record(host.hostname, phase, absl::Now());
@@ -292,31 +330,52 @@ struct SiteRuntime {
   }
 };
 
+// Sets `config_error` when the failure is the configuration's (exit 78)
+// rather than the system's (exit 1).
 absl::StatusOr<std::unique_ptr<SiteRuntime>> StartSite(
-    const rackboot::site::SiteConfig& site, bool start_dhcp) {
+    const rackboot::site::SiteConfig& site, bool start_dhcp,
+    bool& config_error) {
   namespace site_ns = rackboot::site;
+  auto ConfigError = [&config_error](absl::Status status) {
+    config_error = true;
+    return status;
+  };
   auto runtime = std::make_unique<SiteRuntime>();
   runtime->site = &site;
   absl::StatusOr<site_ns::Inventory> inventory =
       site_ns::Inventory::Load(site.server.inventory);
-  if (!inventory.ok()) return inventory.status();
+  if (!inventory.ok()) return ConfigError(inventory.status());
   runtime->inventory = *std::move(inventory);
   absl::Status valid = site_ns::ValidateInventory(runtime->inventory, site);
-  if (!valid.ok()) return valid;
+  if (!valid.ok()) return ConfigError(valid);
+  absl::StatusOr<std::unique_ptr<site_ns::HostStateStore>> states =
+      site_ns::HostStateStore::Open(site.server.state_dir, runtime->inventory);
+  if (!states.ok()) {
+    // A line of host-states.tsv that does not parse is the operator's to fix;
+    // a state directory that cannot be made or read is the system's.
+    if (states.status().code() == absl::StatusCode::kDataLoss ||
+        states.status().code() == absl::StatusCode::kInvalidArgument) {
+      return ConfigError(states.status());
+    }
+    return states.status();
+  }
+  runtime->states = *std::move(states);
+  // An armed host this site cannot install is a configuration error, not a
+  // silent local boot; an unarmed one with an unknown profile is only worth a
+  // warning (`rackboot arm` refuses it).
+  if (absl::Status armed = runtime->CheckArmedHosts(); !armed.ok()) {
+    return ConfigError(armed);
+  }
   for (const site_ns::InventoryHost& host : runtime->inventory.hosts()) {
-    bool known = site.profiles.empty();
-    for (const site_ns::BootProfile& profile : site.profiles)
-      known |= profile.name == host.profile;
-    LOG_IF(WARNING, !known)
+    LOG_IF(WARNING, !site.profiles.empty() &&
+                        site_ns::FindProfile(site, host.profile) == nullptr &&
+                        runtime->states->Get(host.hostname) !=
+                            site_ns::HostState::kInstall)
         << runtime->inventory.filename() << ":" << host.line << ": "
         << host.hostname << "'s profile '" << host.profile
         << "' is not a [[profile]] of " << site.path
-        << "; it will boot from disk even when armed";
+        << "; it boots from its local disk and cannot be armed";
   }
-  absl::StatusOr<std::unique_ptr<site_ns::HostStateStore>> states =
-      site_ns::HostStateStore::Open(site.server.state_dir, runtime->inventory);
-  if (!states.ok()) return states.status();
-  runtime->states = *std::move(states);
   absl::StatusOr<std::unique_ptr<site_ns::BringUpLog>> bring_up =
       site_ns::BringUpLog::Open(site.server.state_dir);
   if (!bring_up.ok()) return bring_up.status();
@@ -337,7 +396,7 @@ absl::StatusOr<std::unique_ptr<SiteRuntime>> StartSite(
 
   absl::StatusOr<rackboot::dhcp::DhcpServerConfig> server =
       site_ns::DhcpServerConfigFromSite(site, runtime->inventory);
-  if (!server.ok()) return server.status();
+  if (!server.ok()) return ConfigError(server.status());
   rackboot::dhcp::DhcpServiceOptions options;
   options.server = *std::move(server);
   options.shard.interface = site.server.interface;
@@ -349,19 +408,37 @@ absl::StatusOr<std::unique_ptr<SiteRuntime>> StartSite(
   options.allow_other_dhcp = site.dhcp.allow_other_dhcp;
   options.commit_window = absl::Microseconds(FLAGS_dhcp_commit_window_us);
   absl::StatusOr<rackboot::io::IoBackend> io = IoBackendFromFlag();
-  if (!io.ok()) return io.status();
+  if (!io.ok()) return ConfigError(io.status());
   options.io = *io;
   absl::StatusOr<std::unique_ptr<rackboot::dhcp::DhcpService>> service =
       rackboot::dhcp::DhcpService::Start(options, runtime->directory.get());
   if (!service.ok()) return service.status();
   runtime->dhcp = *std::move(service);
+  // Per-host boot files go to the address a host's bound lease holds (besides
+  // its reservation). Proxy mode leases nothing, so there it is the
+  // reservation only (CheckArmedHost insists on one for armed hosts).
+  rackboot::dhcp::DhcpService* dhcp = runtime->dhcp.get();
+  runtime->renderer->set_lease_owner(
+      [dhcp](rackboot::dhcp::Ipv4Address address)
+          -> absl::optional<site_ns::MacAddress> {
+        absl::optional<rackboot::dhcp::Lease> lease =
+            dhcp->leases().Lookup(address);
+        if (!lease.has_value() ||
+            lease->state != rackboot::dhcp::LeaseState::kBound ||
+            lease->expires <= absl::Now()) {
+          return absl::nullopt;
+        }
+        return lease->mac;
+      });
   return runtime;
 }
 
 // Architecture principle 5: once every socket is bound and every directory
 // open, become server.user with no capabilities.
+// Sets `config_error` when the failure is the configuration's (an unknown
+// user, a TFTP root that user cannot read) rather than the system's.
 absl::Status DropRoot(const rackboot::site::SiteConfig& site, bool tftp,
-                      bool uses_state_dir) {
+                      bool uses_state_dir, bool& config_error) {
   if (site.server.user == "root") {
     LOG(WARNING) << "running as root (server.user = \"root\"): a flaw in a "
                     "packet parser would have root's rights; name an "
@@ -370,7 +447,10 @@ absl::Status DropRoot(const rackboot::site::SiteConfig& site, bool tftp,
   }
   absl::StatusOr<rackboot::os::UserIds> user =
       rackboot::os::LookUpUser(site.server.user);
-  if (!user.ok()) return user.status();
+  if (!user.ok()) {
+    config_error = true;
+    return user.status();
+  }
   if (geteuid() != 0) {
     LOG(INFO) << "running as uid " << geteuid() << ": no root to drop";
     return absl::OkStatus();
@@ -378,6 +458,7 @@ absl::Status DropRoot(const rackboot::site::SiteConfig& site, bool tftp,
   if (tftp) {
     if (absl::Status s = rackboot::os::CheckReadableBy(site.tftp.root, *user);
         !s.ok()) {
+      config_error = true;
       return absl::Status(s.code(), absl::StrCat("TFTP root ", s.message()));
     }
   }
@@ -398,6 +479,22 @@ absl::Status DropRoot(const rackboot::site::SiteConfig& site, bool tftp,
 
 }  // namespace
 
+// Exit statuses. Every configuration error (site.toml, inventory.csv,
+// host-states.tsv, a flag's value, a boot file missing from tftp.root) exits
+// 78, EX_CONFIG of sysexits.h, so that a service manager need not retry it
+// (systemd: RestartPreventExitStatus=78); failures of the system (a port in
+// use, io_uring, privileges) exit 1.
+constexpr int kExitConfig = EX_CONFIG;
+constexpr int kExitFailure = 1;
+
+// gflags prints its own message and calls exit(1) on an unknown flag or a
+// value that does not parse; while it parses, this handler turns that exit
+// into 78 like every other configuration error.
+bool parsing_flags = false;
+void ExitConfigIfParsingFlags() {
+  if (parsing_flags) _exit(kExitConfig);
+}
+
 int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--help") == 0 ||
@@ -408,17 +505,31 @@ int main(int argc, char** argv) {
   }
   gflags::SetUsageMessage(kUsage);
   FLAGS_logtostderr = true;
+  // gflags' own help flags (--helpfull, --version, ...) also exit through it:
+  // leave their status alone.
+  bool gflags_help = false;
+  for (int i = 1; i < argc; ++i) {
+    gflags_help |= std::strncmp(argv[i], "--help", 6) == 0 ||
+                   std::strncmp(argv[i], "-help", 5) == 0 ||
+                   std::strcmp(argv[i], "--version") == 0 ||
+                   std::strcmp(argv[i], "-version") == 0;
+  }
+  if (!gflags_help) {
+    std::atexit(ExitConfigIfParsingFlags);
+    parsing_flags = true;
+  }
   gflags::ParseCommandLineFlags(&argc, &argv, /*remove_flags=*/true);
+  parsing_flags = false;
   google::InitGoogleLogging(argv[0]);
   if (argc > 1) {
     LOG(ERROR) << "unexpected argument '" << argv[1]
                << "'; rackbootd takes only flags (see --help)";
-    return 2;
+    return kExitConfig;
   }
   absl::StatusOr<rackboot::site::SiteConfig> site = LoadSite();
   if (!site.ok()) {
     LOG(ERROR) << site.status().message();
-    return 2;
+    return kExitConfig;
   }
   const bool dhcp = site->dhcp.mode != rackboot::site::DhcpMode::kOff;
   const bool tftp = !site->tftp.root.empty();
@@ -426,19 +537,24 @@ int main(int argc, char** argv) {
     LOG(ERROR)
         << "nothing to serve: give --tftp_root (tftp.root) and/or --dhcp_mode "
            "(dhcp.mode) with --config=site.toml (see --help)";
-    return 2;
+    return kExitConfig;
   }
   if (FLAGS_dhcp_commit_window_us < 0 ||
       FLAGS_dhcp_commit_window_us > 1000000) {
     LOG(ERROR) << "--dhcp_commit_window_us=" << FLAGS_dhcp_commit_window_us
                << ": must be between 0 and 1000000 (one second)";
-    return 2;
+    return kExitConfig;
   }
   absl::StatusOr<rackboot::TftpServiceOptions> tftp_options =
       TftpOptions(*site);
   if (!tftp_options.ok()) {
     LOG(ERROR) << tftp_options.status().message() << " (see --help)";
-    return 2;
+    return kExitConfig;
+  }
+  // The root and every boot file site.toml names, before anything is served.
+  if (absl::Status files = rackboot::site::CheckSiteFiles(*site); !files.ok()) {
+    LOG(ERROR) << "configuration error:\n" << files.message();
+    return kExitConfig;
   }
 
   // Block the stop signals in every thread (the services inherit the mask) and
@@ -453,12 +569,13 @@ int main(int argc, char** argv) {
   // service renders.
   std::unique_ptr<SiteRuntime> runtime;
   if (dhcp || !site->profiles.empty()) {
+    bool config_error = false;
     absl::StatusOr<std::unique_ptr<SiteRuntime>> started =
-        StartSite(*site, dhcp);
+        StartSite(*site, dhcp, config_error);
     if (!started.ok()) {
       LOG(ERROR) << "cannot start " << (dhcp ? "DHCP" : "the site") << ": "
                  << started.status().message();
-      return 1;
+      return config_error ? kExitConfig : kExitFailure;
     }
     runtime = *std::move(started);
   }
@@ -476,14 +593,16 @@ int main(int argc, char** argv) {
         rackboot::TftpService::Start(*tftp_options);
     if (!started.ok()) {
       LOG(ERROR) << "cannot start TFTP: " << started.status().message();
-      return 1;
+      return kExitFailure;
     }
     tftp_service = *std::move(started);
   }
-  if (absl::Status dropped = DropRoot(*site, tftp, runtime != nullptr);
+  bool user_error = false;
+  if (absl::Status dropped =
+          DropRoot(*site, tftp, runtime != nullptr, user_error);
       !dropped.ok()) {
     LOG(ERROR) << "cannot drop root privileges: " << dropped.message();
-    return 1;
+    return user_error ? kExitConfig : kExitFailure;
   }
   std::string ready = "rackbootd: ready";
   if (tftp)
@@ -509,6 +628,10 @@ int main(int argc, char** argv) {
       if (reloaded.ok()) {
         LOG(INFO) << "host states reloaded from "
                   << runtime->states->states_path();
+        // Armed while running (not through `rackboot arm`, which refuses):
+        // the host stays armed, but it cannot install; say so.
+        if (absl::Status armed = runtime->CheckArmedHosts(); !armed.ok())
+          LOG(ERROR) << armed.message();
       } else {
         LOG(ERROR) << "cannot reload host states: " << reloaded;
       }

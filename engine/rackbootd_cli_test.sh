@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # rackbootd's command line: --help lists the daemon's own flags, bad input fails clearly and
-# starts nothing.
+# starts nothing. Every configuration error exits 78 (EX_CONFIG); before issue 11 they exited 2
+# or 1 (and a missing [[profile]], a boot file missing from the root or a path leaving it did not
+# stop the start at all).
+# Usage: rackbootd_cli_test.sh RACKBOOTD EXAMPLE_SITE_TOML EXAMPLE_INVENTORY_CSV
 set -euo pipefail
 rackbootd=$1
+example_site=$2
+example_inventory=$3
 fail() { echo "FAIL: $*" >&2; exit 1; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 
 help=$("$rackbootd" --help)
 grep -q '^Usage: rackbootd' <<<"$help" || fail "--help has no usage line"
@@ -13,17 +20,20 @@ for flag in config tftp_root tftp_listen tftp_max_blksize tftp_max_windowsize io
   grep -q -- "--$flag " <<<"$help" || fail "--help does not list --$flag"
 done
 grep -q -- '--logbuflevel' <<<"$help" && fail "--help lists glog's flags"
+grep -q '78 (EX_CONFIG) for any configuration error' <<<"$help" || fail "--help does not name exit 78"
 
-# Each bad start exits non-zero with a message naming what to fix.
+# expect_error PATTERN ARGS...: a bad start exits 78 with a message naming what to fix.
 expect_error() {
   local pattern=$1
   shift
-  local out
-  if out=$(timeout 10 "$rackbootd" "$@" 2>&1); then fail "accepted: $*"; fi
+  local out rc=0
+  out=$(timeout 10 "$rackbootd" "$@" 2>&1) || rc=$?
+  [[ $rc -eq 78 ]] || fail "exit $rc (want 78) for: $* : $out"
   grep -q -- "$pattern" <<<"$out" || fail "error for '$*' does not say '$pattern': $out"
 }
 expect_error "nothing to serve"
 expect_error "no_such_flag" --no_such_flag
+expect_error "threads" --threads=many
 expect_error "unexpected argument 'stray'" --tftp_root=/tmp stray
 expect_error "--tftp_root: .*/nonexistent/dir" --tftp_root=/nonexistent/dir --tftp_listen=127.0.0.1:0
 expect_error "--tftp_max_blksize=7 is outside 8..65464" --tftp_root=/tmp --tftp_max_blksize=7
@@ -35,4 +45,66 @@ expect_error "cannot start DHCP: /nonexistent/inv.csv: cannot open" --dhcp_mode=
 expect_error "user \"no-such-user-rb\" does not exist" --tftp_root=/tmp --tftp_listen=127.0.0.1:0 --user=no-such-user-rb
 expect_error "--dhcp_commit_window_us=-1: must be between 0 and 1000000" --dhcp_mode=authoritative --dhcp_commit_window_us=-1
 expect_error "no such file\|cannot read\|/nonexistent/site.toml" --config=/nonexistent/site.toml
+
+# The example site, copied as the README says, with a boot tree holding every file it names.
+cp "$example_site" "$work/site.toml"
+cp "$example_inventory" "$work/inventory.csv"
+mkdir -p "$work/tftp/rocky9" "$work/tftp/debian12" "$work/state"
+for f in pxelinux.0 bootnetx64.efi grubaa64.efi localboot.0 rocky9/vmlinuz rocky9/initrd.img \
+         debian12/linux debian12/initrd.gz; do
+  echo "$f" >"$work/tftp/$f"
+done
+chmod -R a+rX "$work"
+line_of() { grep -n "$1" "$work/$2" | head -1 | cut -d: -f1; }
+# expect_site_error PATTERN SITE_FILE [FLAGS...]: the site as configured (authoritative DHCP on
+# br0, which does not exist here: every check below comes before any socket).
+expect_site_error() {
+  local pattern=$1 site=$2
+  shift 2
+  expect_error "$pattern" --config="$site" --tftp_listen=127.0.0.1:0 --state_dir="$work/state" \
+    --user=root "$@"
+}
+
+# The root it names does not exist here: named with its line.
+root_line=$(line_of '^root = ' site.toml)
+expect_site_error "site.toml:$root_line: tftp.root: \"/srv/rackboot/tftp\": cannot open the TFTP root" \
+  "$work/site.toml"
+sed -i "s|^root = .*|root = \"tftp\"|" "$work/site.toml"
+
+# Complete, the copy passes every configuration check; what stops it is the missing br0 (no such
+# interface here): a failure of the system, exit 1, not 78.
+rc=0
+timeout 20 "$rackbootd" --config="$work/site.toml" --tftp_listen=127.0.0.1:0 \
+  --state_dir="$work/state" --user=root >"$work/ok.out" 2>"$work/ok.log" || rc=$?
+[[ $rc -eq 1 ]] && grep -q 'cannot start DHCP' "$work/ok.log" ||
+  fail "the complete example: exit $rc (want 1, DHCP on a missing br0): $(cat "$work/ok.log")"
+
+# Without its [[profile]] sections (the example before issue 11): node001 and node005 are armed in
+# the inventory's state column, so this is an error naming inventory.csv:line and site.toml.
+sed '/^# \[\[profile\]\]: what an armed host boots/,$d' "$work/site.toml" >"$work/no-profile.toml"
+expect_site_error "inventory.csv:$(line_of '^52:54:00:12:00:01' inventory.csv): node001 is armed for install (its state column) but its profile \"rocky9\" is not a \[\[profile\]\] of $work/no-profile.toml" \
+  "$work/no-profile.toml"
+# Armed in host-states.tsv (as `rackboot arm` writes it) counts the same; a host armed nowhere
+# with an unknown profile is only a warning.
+printf 'node001\tlocalboot\t1800000000\nnode005\tlocalboot\t1800000000\nnode003\tinstall\t1800000000\n' \
+  >"$work/state/host-states.tsv"
+expect_site_error "node003 is armed for install ($work/state/host-states.tsv) but its profile \"debian12\"" \
+  "$work/no-profile.toml"
+rm "$work/state/host-states.tsv"
+
+# A boot file missing from the root: site.toml:line of the key.
+mv "$work/tftp/rocky9/initrd.img" "$work/initrd.img"
+expect_site_error "site.toml:$(line_of '^initrd = "rocky9/initrd.img"' site.toml): profile\[0\].initrd: \"rocky9/initrd.img\": not found in tftp.root" \
+  "$work/site.toml"
+mv "$work/initrd.img" "$work/tftp/rocky9/initrd.img"
+
+# Paths that leave the root: '..', and a symlink pointing out of it.
+echo secret >"$work/outside.0"
+sed 's|^bios = .*|bios = "../outside.0"|' "$work/site.toml" >"$work/dotdot.toml"
+expect_site_error "dotdot.toml:$(line_of '^bios = ' dotdot.toml): boot.bios: \"../outside.0\": leads outside tftp.root" \
+  "$work/dotdot.toml"
+ln -s ../outside.0 "$work/tftp/link.0"
+sed 's|^arm64 = .*|arm64 = "link.0"|' "$work/site.toml" >"$work/symlink.toml"
+expect_site_error "symlink.toml:$(line_of '^arm64 = ' symlink.toml): boot.arm64: \"link.0\": leads outside tftp.root" \
+  "$work/symlink.toml"
 echo PASS

@@ -49,11 +49,11 @@ std::shared_ptr<const MappedFile> MappedFile::FromMemory(
 }
 
 absl::StatusOr<std::shared_ptr<const MappedFile>> FileCache::Open(
-    absl::string_view requested) {
+    absl::string_view requested, const io::SocketAddress& client) {
   if (rendered_ != nullptr) {
     absl::StatusOr<std::string> name = root_.Normalize(requested);
     if (!name.ok()) return name.status();
-    absl::optional<std::string> contents = rendered_->Render(*name);
+    absl::optional<std::string> contents = rendered_->Render(*name, client);
     if (contents.has_value()) {
       return MappedFile::FromMemory(*std::move(contents), *std::move(name));
     }

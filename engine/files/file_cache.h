@@ -35,6 +35,7 @@
 #include "absl/types/optional.h"
 #include "absl/types/span.h"
 #include "engine/files/file_root.h"
+#include "engine/io/socket_address.h"
 
 namespace rackboot {
 
@@ -99,13 +100,14 @@ class MappedFile {
 
 // Files that exist only as the daemon renders them (pxelinux.cfg/01-<mac> from
 // the inventory and the host's state). Asked first, for every request, with the
-// normalized name; nullopt means "not mine", and the name is looked up on disk.
+// normalized name and the requesting client's address (per-host files are only
+// for their host); nullopt means "not mine", and the name is looked up on disk.
 // Must be thread-safe: every shard asks it.
 class RenderedFiles {
  public:
   virtual ~RenderedFiles() = default;
   virtual absl::optional<std::string> Render(
-      absl::string_view relative_path) = 0;
+      absl::string_view relative_path, const io::SocketAddress& client) = 0;
 };
 
 class FileCache {
@@ -125,12 +127,15 @@ class FileCache {
         rendered_(rendered),
         keep_unused_(keep_unused) {}
 
-  // A rendered file if the RenderedFiles source has one by that name; otherwise
-  // opens `requested` beneath the root (FileRoot::OpenFile's errors) and
-  // returns the shared mapping of its current version, mapping it if no
-  // transfer holds it and it was not kept.
+  // A rendered file if the RenderedFiles source has one by that name for
+  // `client` (the address the request came from; the default, 0.0.0.0:0, is
+  // nobody's, so per-host files are refused); otherwise opens `requested`
+  // beneath the root (FileRoot::OpenFile's errors) and returns the shared
+  // mapping of its current version, mapping it if no transfer holds it and it
+  // was not kept.
   absl::StatusOr<std::shared_ptr<const MappedFile>> Open(
-      absl::string_view requested);
+      absl::string_view requested,
+      const io::SocketAddress& client = io::SocketAddress());
 
   const FileRoot& root() const { return root_; }
 

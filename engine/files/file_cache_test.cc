@@ -111,14 +111,17 @@ TEST_F(FileCacheTest, PassesOpenErrorsThrough) {
 
 class FakeRendered : public RenderedFiles {
  public:
-  absl::optional<std::string> Render(absl::string_view path) override {
+  absl::optional<std::string> Render(absl::string_view path,
+                                     const io::SocketAddress& client) override {
     asked.emplace_back(path);
+    clients.push_back(client.ToString());
     if (path == "pxelinux.cfg/01-52-54-00-00-00-01")
       return std::string("DEFAULT install\n");
     if (path == "kernel") return std::string("rendered wins");
     return absl::nullopt;
   }
   std::vector<std::string> asked;
+  std::vector<std::string> clients;
 };
 
 TEST_F(FileCacheTest, RenderedFilesComeFirstAndOthersFromDisk) {
@@ -137,6 +140,21 @@ TEST_F(FileCacheTest, RenderedFilesComeFirstAndOthersFromDisk) {
   EXPECT_EQ(rendered.asked.front(), "pxelinux.cfg/01-52-54-00-00-00-01");
   EXPECT_FALSE(cache.Open("").ok());
   EXPECT_EQ(rendered.asked.size(), 4u);
+}
+
+// The renderer hears who asks (per-host files are only for their host); a
+// caller that names nobody is 0.0.0.0:0.
+TEST_F(FileCacheTest, RendererGetsTheClientAddress) {
+  FakeRendered rendered;
+  FileCache cache(*FileRoot::Open(dir_.string()), &rendered);
+  ASSERT_TRUE(cache
+                  .Open("pxelinux.cfg/01-52-54-00-00-00-01",
+                        *io::SocketAddress::Parse("198.18.0.21:2070"))
+                  .ok());
+  ASSERT_TRUE(cache.Open("kernel").ok());
+  ASSERT_EQ(rendered.clients.size(), 2u);
+  EXPECT_EQ(rendered.clients[0], "198.18.0.21:2070");
+  EXPECT_EQ(rendered.clients[1], io::SocketAddress().ToString());
 }
 
 }  // namespace

@@ -1,9 +1,15 @@
 #include "engine/site/boot_renderer.h"
 
+#include <arpa/inet.h>
+#include <glog/logging.h>
+#include <netinet/in.h>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
+#include "engine/log/log_text.h"
 
 namespace rackboot::site {
 namespace {
@@ -20,7 +26,31 @@ absl::optional<MacAddress> MacFromConfigName(absl::string_view name) {
 
 }  // namespace
 
-absl::optional<std::string> BootRenderer::Render(absl::string_view path) {
+bool BootRenderer::IsHostAddress(const InventoryHost& host,
+                                 const io::SocketAddress& client) const {
+  if (!client.is_ipv4()) return false;
+  const auto* in = reinterpret_cast<const sockaddr_in*>(client.sockaddr_ptr());
+  const Ipv4Address address(ntohl(in->sin_addr.s_addr));
+  if (host.address.has_value() && *host.address == address) return true;
+  if (!lease_owner_) return false;
+  absl::optional<MacAddress> owner = lease_owner_(address);
+  return owner.has_value() && *owner == host.mac;
+}
+
+void BootRenderer::LogRefused(absl::string_view path, const InventoryHost& host,
+                              const io::SocketAddress& client) {
+  uint64_t suppressed = 0;
+  if (refused_log_.Allow(absl::Now(), &suppressed)) {
+    LOG(WARNING) << "tftp: per-host file " << log::Quoted(path) << " of "
+                 << host.hostname << " asked by " << client.ToString()
+                 << ", which is neither its reserved address nor its lease: "
+                    "answered File not found"
+                 << log::SuppressedNote(suppressed);
+  }
+}
+
+absl::optional<std::string> BootRenderer::Render(
+    absl::string_view path, const io::SocketAddress& client) {
   const size_t slash = path.rfind('/');
   const absl::string_view dir =
       slash == absl::string_view::npos ? "" : path.substr(0, slash);
@@ -32,6 +62,10 @@ absl::optional<std::string> BootRenderer::Render(absl::string_view path) {
     if (!mac.has_value()) return absl::nullopt;
     const InventoryHost* host = inventory_->FindByMac(*mac);
     if (host == nullptr) return absl::nullopt;
+    if (!IsHostAddress(*host, client)) {
+      LogRefused(path, *host, client);
+      return absl::nullopt;
+    }
     return PxelinuxConfig(*host);
   }
   if (absl::StartsWith(lower, "grub.cfg-")) {
@@ -39,6 +73,10 @@ absl::optional<std::string> BootRenderer::Render(absl::string_view path) {
     if (!mac.has_value()) return absl::nullopt;
     const InventoryHost* host = inventory_->FindByMac(*mac);
     if (host == nullptr) return absl::nullopt;
+    if (!IsHostAddress(*host, client)) {
+      LogRefused(path, *host, client);
+      return absl::nullopt;
+    }
     return GrubConfig(*host);
   }
   return absl::nullopt;

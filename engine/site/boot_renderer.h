@@ -13,18 +13,29 @@
 //     exit), so even a firmware that was handed a boot loader boots from disk;
 //   - names of MACs outside the inventory are not rendered (the disk may hold a
 //   default).
+// A per-host file is rendered only for a request from that host's own
+// address: its inventory reservation (`ip`) or the address its current DHCP
+// lease holds (the injected LeaseOwner lookup; without authoritative DHCP
+// there are no leases and the reservation is the only source). Any other
+// client is answered as for a MAC outside the inventory (not rendered, so the
+// disk is asked and normally says "File not found"): nobody can read another
+// host's name, state and kernel arguments, nor learn which MACs are listed.
+// Refusals are logged, rate-limited, with the name escaped.
 // The state is read at each request, so arming or disarming applies to the next
 // boot. Thread-safe: every TFTP shard calls Render; the Inventory is immutable
 // and the HostStateStore thread-safe.
 #ifndef RACKBOOT_ENGINE_SITE_BOOT_RENDERER_H_
 #define RACKBOOT_ENGINE_SITE_BOOT_RENDERER_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/string_view.h"
 #include "absl/types/optional.h"
 #include "engine/files/file_cache.h"
+#include "engine/io/socket_address.h"
+#include "engine/log/log_rate_limiter.h"
 #include "engine/site/host_states.h"
 #include "engine/site/inventory.h"
 #include "engine/site/site_config.h"
@@ -38,7 +49,21 @@ class BootRenderer : public RenderedFiles {
                const HostStateStore* states)
       : site_(site), inventory_(inventory), states_(states) {}
 
-  absl::optional<std::string> Render(absl::string_view relative_path) override;
+  // The MAC of the client whose bound lease holds `address` now, if any.
+  // Called from every TFTP shard: must be thread-safe and should not block
+  // (the daemon reads its lease table lock-free).
+  using LeaseOwner = std::function<absl::optional<MacAddress>(Ipv4Address)>;
+  // Call before the first Render. Unset: reservations only.
+  void set_lease_owner(LeaseOwner lease_owner) {
+    lease_owner_ = std::move(lease_owner);
+  }
+
+  absl::optional<std::string> Render(absl::string_view relative_path,
+                                     const io::SocketAddress& client) override;
+
+  // Whether `client` speaks from `host`'s own address (see above).
+  bool IsHostAddress(const InventoryHost& host,
+                     const io::SocketAddress& client) const;
 
   // The configurations themselves, for tests and `rackboot` tools.
   std::string PxelinuxConfig(const InventoryHost& host) const;
@@ -47,12 +72,17 @@ class BootRenderer : public RenderedFiles {
  private:
   // The profile `host` installs with, when it is armed and its profile exists.
   const BootProfile* InstallProfile(const InventoryHost& host) const;
+  // Logs (rate-limited) a request for `host`'s file from another address.
+  void LogRefused(absl::string_view path, const InventoryHost& host,
+                  const io::SocketAddress& client);
   std::string Expand(const std::string& text, const InventoryHost& host,
                      const BootProfile& profile) const;
 
   const SiteConfig* const site_;
   const Inventory* const inventory_;
   const HostStateStore* const states_;
+  LeaseOwner lease_owner_;
+  log::LogRateLimiter refused_log_;
 };
 
 }  // namespace rackboot::site

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -44,6 +45,28 @@ class BootRendererTest : public ::testing::Test {
     states_ = *std::move(states);
     renderer_ =
         std::make_unique<BootRenderer>(&site_, &inventory_, states_.get());
+    // A fake lease table: hosts without a reservation got .103 and .104.
+    leases_[*Ipv4Address::Parse("198.18.0.103")] =
+        *ParseMac("52:54:00:c6:12:03");
+    leases_[*Ipv4Address::Parse("198.18.0.104")] =
+        *ParseMac("52:54:00:c6:12:04");
+    renderer_->set_lease_owner(
+        [this](Ipv4Address a) -> absl::optional<MacAddress> {
+          auto it = leases_.find(a);
+          if (it == leases_.end()) return absl::nullopt;
+          return it->second;
+        });
+  }
+
+  // A TFTP client at `ip`, port 2070.
+  static io::SocketAddress From(const std::string& ip) {
+    return *io::SocketAddress::Parse(ip + ":2070");
+  }
+  // The address each host asks from: its reservation or its lease.
+  static io::SocketAddress Own(const std::string& mac_suffix) {
+    if (mac_suffix == "01") return From("198.18.0.21");
+    if (mac_suffix == "02") return From("198.18.0.22");
+    return From("198.18.0.1" + mac_suffix);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
@@ -52,11 +75,12 @@ class BootRendererTest : public ::testing::Test {
   Inventory inventory_;
   std::unique_ptr<HostStateStore> states_;
   std::unique_ptr<BootRenderer> renderer_;
+  std::map<Ipv4Address, MacAddress> leases_;
 };
 
 TEST_F(BootRendererTest, ArmedHostGetsItsProfile) {
   absl::optional<std::string> config =
-      renderer_->Render("pxelinux.cfg/01-52-54-00-c6-12-01");
+      renderer_->Render("pxelinux.cfg/01-52-54-00-c6-12-01", Own("01"));
   ASSERT_TRUE(config.has_value());
   EXPECT_NE(config->find("DEFAULT install"), std::string::npos) << *config;
   EXPECT_NE(config->find("KERNEL vmlinuz"), std::string::npos);
@@ -66,7 +90,7 @@ TEST_F(BootRendererTest, ArmedHostGetsItsProfile) {
             std::string::npos)
       << *config;
   absl::optional<std::string> grub =
-      renderer_->Render("grub/grub.cfg-01-52-54-00-c6-12-01");
+      renderer_->Render("grub/grub.cfg-01-52-54-00-c6-12-01", Own("01"));
   ASSERT_TRUE(grub.has_value());
   EXPECT_NE(grub->find("linux /vmlinuz console=ttyS0 hostname=armed"),
             std::string::npos)
@@ -74,18 +98,19 @@ TEST_F(BootRendererTest, ArmedHostGetsItsProfile) {
   EXPECT_NE(grub->find("initrd /initrd.img"), std::string::npos);
   // Case and directory prefixes as firmware sends them.
   EXPECT_TRUE(
-      renderer_->Render("boot/pxelinux.cfg/01-52-54-00-C6-12-01").has_value());
+      renderer_->Render("boot/pxelinux.cfg/01-52-54-00-C6-12-01", Own("01"))
+          .has_value());
 }
 
 TEST_F(BootRendererTest, EveryOtherHostBootsFromDisk) {
   for (const char* mac : {"02", "03", "04"}) {
-    absl::optional<std::string> config =
-        renderer_->Render(absl::StrCat("pxelinux.cfg/01-52-54-00-c6-12-", mac));
+    absl::optional<std::string> config = renderer_->Render(
+        absl::StrCat("pxelinux.cfg/01-52-54-00-c6-12-", mac), Own(mac));
     ASSERT_TRUE(config.has_value()) << mac;
     EXPECT_NE(config->find("LOCALBOOT 0"), std::string::npos) << *config;
     EXPECT_EQ(config->find("KERNEL"), std::string::npos);
-    absl::optional<std::string> grub =
-        renderer_->Render(absl::StrCat("grub.cfg-01-52-54-00-c6-12-", mac));
+    absl::optional<std::string> grub = renderer_->Render(
+        absl::StrCat("grub.cfg-01-52-54-00-c6-12-", mac), Own(mac));
     EXPECT_NE(grub->find("exit"), std::string::npos);
     EXPECT_EQ(grub->find("linux"), std::string::npos);
   }
@@ -93,11 +118,11 @@ TEST_F(BootRendererTest, EveryOtherHostBootsFromDisk) {
 
 TEST_F(BootRendererTest, StateChangesApplyToTheNextRequest) {
   ASSERT_TRUE(states_->Set("armed", HostState::kInstalled).ok());
-  EXPECT_NE(
-      renderer_->Render("pxelinux.cfg/01-52-54-00-c6-12-01")->find("LOCALBOOT"),
-      std::string::npos);
+  EXPECT_NE(renderer_->Render("pxelinux.cfg/01-52-54-00-c6-12-01", Own("01"))
+                ->find("LOCALBOOT"),
+            std::string::npos);
   ASSERT_TRUE(states_->Set("done", HostState::kInstall).ok());
-  EXPECT_NE(renderer_->Render("pxelinux.cfg/01-52-54-00-c6-12-02")
+  EXPECT_NE(renderer_->Render("pxelinux.cfg/01-52-54-00-c6-12-02", Own("02"))
                 ->find("hostname=done"),
             std::string::npos);
 }
@@ -108,8 +133,44 @@ TEST_F(BootRendererTest, LeavesEverythingElseToTheDisk) {
         "pxelinux.cfg/01-52-54-00-c6-12-99", "pxelinux.cfg/C612",
         "pxelinux.cfg/01-zz-54-00-c6-12-01", "grub.cfg",
         "grub/grub.cfg-01-52-54-00-c6-12", "vmlinuz"}) {
-    EXPECT_FALSE(renderer_->Render(name).has_value()) << name;
+    EXPECT_FALSE(renderer_->Render(name, Own("01")).has_value()) << name;
   }
+}
+
+// Issue 11 item 8: anyone could read any host's file (hostname, state, kernel
+// arguments) and so enumerate the inventory.
+TEST_F(BootRendererTest, PerHostFilesOnlyToTheirOwnAddress) {
+  const std::string pxe = "pxelinux.cfg/01-52-54-00-c6-12-";
+  const std::string grub = "grub/grub.cfg-01-52-54-00-c6-12-";
+  for (const char* mac : {"01", "02", "03", "04"}) {
+    // The owner: by reservation (01, 02) or by its lease (03, 04).
+    EXPECT_TRUE(renderer_->Render(pxe + mac, Own(mac)).has_value()) << mac;
+    EXPECT_TRUE(renderer_->Render(grub + mac, Own(mac)).has_value()) << mac;
+    // Anyone else, another inventory host included, gets what an unknown MAC
+    // gets: not rendered (the disk answers, normally File not found).
+    for (const io::SocketAddress& other :
+         {From("198.18.0.50"), From("198.18.0.103") /* 03's lease */,
+          From("198.18.0.22") /* 02's reservation */, From("127.0.0.1"),
+          io::SocketAddress(), *io::SocketAddress::Parse("[::1]:69")}) {
+      if (other.ToString() == Own(mac).ToString()) continue;
+      EXPECT_FALSE(renderer_->Render(pxe + mac, other).has_value())
+          << mac << " from " << other.ToString();
+      EXPECT_FALSE(renderer_->Render(grub + mac, other).has_value())
+          << mac << " from " << other.ToString();
+    }
+  }
+  // A lease that moves to another host takes the file with it.
+  leases_[*Ipv4Address::Parse("198.18.0.103")] = *ParseMac("52:54:00:c6:12:04");
+  EXPECT_FALSE(renderer_->Render(pxe + "03", From("198.18.0.103")).has_value());
+  EXPECT_TRUE(renderer_->Render(pxe + "04", From("198.18.0.103")).has_value());
+}
+
+TEST_F(BootRendererTest, WithoutLeasesOnlyTheReservation) {
+  BootRenderer proxy(&site_, &inventory_, states_.get());  // no lease owner
+  EXPECT_TRUE(
+      proxy.Render("pxelinux.cfg/01-52-54-00-c6-12-01", Own("01")).has_value());
+  EXPECT_FALSE(
+      proxy.Render("pxelinux.cfg/01-52-54-00-c6-12-03", Own("03")).has_value());
 }
 
 }  // namespace

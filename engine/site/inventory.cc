@@ -479,4 +479,42 @@ absl::Status ValidateInventory(const Inventory& inventory,
   return errors.Result();
 }
 
+const BootProfile* FindProfile(const SiteConfig& site, absl::string_view name) {
+  for (const BootProfile& profile : site.profiles) {
+    if (profile.name == name) return &profile;
+  }
+  return nullptr;
+}
+
+absl::Status CheckArmedHost(const SiteConfig& site, const Inventory& inventory,
+                            const InventoryHost& host,
+                            absl::string_view armed_by) {
+  if (site.tftp.root.empty()) return absl::OkStatus();
+  const std::string where =
+      absl::StrCat(inventory.filename(), ":", host.line, ": ", host.hostname,
+                   " is armed for install (", armed_by, ")");
+  if (FindProfile(site, host.profile) == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        where, " but ",
+        host.profile.empty()
+            ? std::string("has no profile")
+            : absl::StrCat("its profile ", Quote(host.profile),
+                           " is not a [[profile]] of ", site.path),
+        ", so it would boot from its local disk: add a [[profile]] with name "
+        "= ",
+        Quote(host.profile.empty() ? "NAME" : host.profile), " to ", site.path,
+        host.profile.empty() ? " and name it in its profile column" : "",
+        ", or disarm it (rackboot disarm ", host.hostname, ")"));
+  }
+  if (site.dhcp.mode != DhcpMode::kAuthoritative && !host.address.has_value()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        where, " but has no ip: with dhcp.mode = \"",
+        DhcpModeName(site.dhcp.mode), "\" (", site.path,
+        ") rackbootd leases no addresses, and serves a host's per-host boot "
+        "files only to its reserved address; put the address the DHCP server "
+        "gives it in its ip column"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace rackboot::site

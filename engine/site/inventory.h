@@ -118,6 +118,24 @@ class Inventory {
 absl::Status ValidateInventory(const Inventory& inventory,
                                const SiteConfig& site);
 
+// The [[profile]] of `site` named `name`, or nullptr.
+const BootProfile* FindProfile(const SiteConfig& site, absl::string_view name);
+
+// Whether `host`, armed for install, can be installed by this site; the error
+// says why not, naming inventory.csv:line, where the armed state comes from
+// (`armed_by`: "its state column", "host-states.tsv") and site.toml. Only
+// checked when rackbootd renders the per-host boot files (tftp.root set):
+//   - its profile must be a [[profile]] of site.toml, otherwise it would get
+//     a local-boot configuration while armed;
+//   - without authoritative DHCP (no leases tell which address a host has)
+//     it needs a reserved `ip`: per-host files are served only to the host's
+//     own address (BootRenderer).
+// rackbootd refuses to start (exit 78) on such a host, and `rackboot arm`
+// refuses to arm one.
+absl::Status CheckArmedHost(const SiteConfig& site, const Inventory& inventory,
+                            const InventoryHost& host,
+                            absl::string_view armed_by);
+
 }  // namespace rackboot::site
 
 #endif  // RACKBOOT_ENGINE_SITE_INVENTORY_H_

@@ -260,5 +260,70 @@ TEST(InventoryTest, LoadErrorNamesPath) {
   EXPECT_THAT(inv.status().message(), HasSubstr("/nonexistent/inv.csv"));
 }
 
+// Issue 11 item 6: an armed host whose profile is not a [[profile]] silently
+// got a local-boot configuration.
+TEST(CheckArmedHostTest, ProfileMustExistWhenRackbootdRenders) {
+  absl::StatusOr<SiteConfig> site = ParseSiteConfig(
+      "[tftp]\nroot = \"/srv/tftp\"\n[dhcp]\nmode = \"authoritative\"\n"
+      "[[dhcp.subnet]]\ncidr = \"198.18.0.0/24\"\npool = "
+      "\"198.18.0.100-198.18.0.199\"\n"
+      "[[profile]]\nname = \"rocky9\"\nkernel = \"k\"\n",
+      "site.toml");
+  ASSERT_TRUE(site.ok()) << site.status();
+  absl::StatusOr<Inventory> inv = Inventory::Parse(
+      "mac,hostname,ip,profile,state\n"
+      "52:54:00:12:00:01,good,,rocky9,install\n"
+      "52:54:00:12:00:02,unknown,,debian12,install\n"
+      "52:54:00:12:00:03,none,198.18.0.3,,install\n",
+      "inventory.csv");
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_TRUE(
+      CheckArmedHost(*site, *inv, inv->hosts()[0], "its state column").ok());
+  absl::Status s =
+      CheckArmedHost(*site, *inv, inv->hosts()[1], "its state column");
+  EXPECT_THAT(s.message(),
+              HasSubstr("inventory.csv:3: unknown is armed for install (its "
+                        "state column) but its profile \"debian12\" is not a "
+                        "[[profile]] of site.toml"));
+  s = CheckArmedHost(*site, *inv, inv->hosts()[2], "host-states.tsv");
+  EXPECT_THAT(s.message(),
+              HasSubstr("inventory.csv:4: none is armed for install "
+                        "(host-states.tsv) but has no profile"));
+  // Without a TFTP root another server renders the boot files: not checked.
+  site->tftp.root.clear();
+  EXPECT_TRUE(CheckArmedHost(*site, *inv, inv->hosts()[1], "x").ok());
+}
+
+TEST(CheckArmedHostTest, WithoutLeasesAnArmedHostNeedsItsReservation) {
+  absl::StatusOr<SiteConfig> site = ParseSiteConfig(
+      "[tftp]\nroot = \"/srv/tftp\"\n[dhcp]\nmode = \"proxy\"\n"
+      "[[dhcp.subnet]]\ncidr = \"198.18.0.0/24\"\n"
+      "[[profile]]\nname = \"rocky9\"\nkernel = \"k\"\n",
+      "site.toml");
+  ASSERT_TRUE(site.ok()) << site.status();
+  absl::StatusOr<Inventory> inv = Inventory::Parse(
+      "mac,hostname,ip,profile,state\n"
+      "52:54:00:12:00:01,reserved,198.18.0.5,rocky9,install\n"
+      "52:54:00:12:00:02,floating,,rocky9,install\n",
+      "inventory.csv");
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_TRUE(CheckArmedHost(*site, *inv, inv->hosts()[0], "x").ok());
+  EXPECT_THAT(CheckArmedHost(*site, *inv, inv->hosts()[1], "x").message(),
+              HasSubstr("inventory.csv:3: floating is armed for install (x) "
+                        "but has no ip: with dhcp.mode = \"proxy\""));
+}
+
+TEST(CheckArmedHostTest, TheExampleSiteCanInstallEveryArmedHost) {
+  absl::StatusOr<SiteConfig> site = LoadSiteConfig("examples/site.toml");
+  ASSERT_TRUE(site.ok()) << site.status();
+  absl::StatusOr<Inventory> inv = Inventory::Load("examples/inventory.csv");
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  for (const InventoryHost& host : inv->hosts()) {
+    EXPECT_NE(FindProfile(*site, host.profile), nullptr) << host.hostname;
+    EXPECT_TRUE(CheckArmedHost(*site, *inv, host, "test").ok())
+        << CheckArmedHost(*site, *inv, host, "test");
+  }
+}
+
 }  // namespace
 }  // namespace rackboot::site

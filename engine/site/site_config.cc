@@ -779,6 +779,27 @@ void ParseProfiles(Parser& p, const toml::node& node,
   }
 }
 
+// Records the line of every leaf key (and of each table in an array of
+// tables) under its dotted path, e.g. "profile[0].kernel".
+void RecordKeyLines(const toml::node& node, const std::string& path,
+                    std::map<std::string, int>& out) {
+  if (!path.empty()) out[path] = static_cast<int>(node.source().begin.line);
+  if (const toml::table* t = node.as_table()) {
+    for (const auto& [key, value] : *t) {
+      const std::string_view k = key.str();
+      RecordKeyLines(value,
+                     path.empty() ? std::string(k)
+                                  : absl::StrCat(path, ".", std::string(k)),
+                     out);
+    }
+  } else if (const toml::array* a = node.as_array();
+             a != nullptr && a->is_array_of_tables()) {
+    for (size_t i = 0; i < a->size(); ++i) {
+      RecordKeyLines((*a)[i], absl::StrCat(path, "[", i, "]"), out);
+    }
+  }
+}
+
 // Checks that span sections.
 void CrossCheck(Parser& p, const toml::table& root, const SiteConfig& site) {
   if (site.dhcp.mode == DhcpMode::kAuthoritative && site.dhcp.subnets.empty()) {
@@ -921,6 +942,12 @@ std::string Subnet::CidrString() const {
   return absl::StrCat(network.ToString(), "/", prefix_length);
 }
 
+std::string SiteConfig::Where(absl::string_view key) const {
+  auto it = key_lines.find(std::string(key));
+  if (it == key_lines.end() || it->second <= 0) return std::string(key);
+  return absl::StrCat(path, ":", it->second, ": ", key);
+}
+
 const Subnet* SiteConfig::SubnetFor(Ipv4Address a) const {
   for (const Subnet& s : dhcp.subnets) {
     if (s.Contains(a)) return &s;
@@ -1019,6 +1046,7 @@ absl::StatusOr<SiteConfig> ParseSiteConfig(absl::string_view toml_text,
   }
   if (p.error_count() == 0) CrossCheck(p, root, site);
   if (absl::Status s = p.Result(); !s.ok()) return s;
+  RecordKeyLines(root, "", site.key_lines);
 
   // Relative paths are relative to the directory holding site.toml.
   const size_t slash = filename.rfind('/');

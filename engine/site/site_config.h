@@ -26,6 +26,7 @@
 #define RACKBOOT_ENGINE_SITE_SITE_CONFIG_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -203,6 +204,16 @@ struct SiteConfig {
   TftpConfig tftp;
   BootConfig boot;
   std::vector<BootProfile> profiles;
+
+  // The line of every key given in the file, by dotted path as errors name
+  // them ("tftp.root", "boot.bios", "profile[0].kernel",
+  // "boot.menu[1].file"), for checks made after parsing (the boot files
+  // against the disk: CheckSiteFiles) to name site.toml:line. A key given by
+  // a command-line flag instead is erased by the daemon.
+  std::map<std::string, int> key_lines;
+
+  // "site.toml:12: boot.bios" for a key read from the file, else just `key`.
+  std::string Where(absl::string_view key) const;
 
   // The subnet containing `a`, or nullptr. Subnets do not overlap, so there is
   // at most one. Linear in the number of subnets (a handful per site).

@@ -77,6 +77,17 @@ TEST(SiteConfigTest, ExampleParsesToExpectedValues) {
   EXPECT_EQ(site->boot.menu[0].file, "pxelinux.0");
   EXPECT_EQ(site->boot.menu[0].arch, BootArch::kBios);
   EXPECT_EQ(site->boot.menu[1].label, "Boot from local disk");
+  // Copying the example must never give armed hosts a silent local boot: it
+  // defines the profiles examples/inventory.csv names.
+  ASSERT_EQ(site->profiles.size(), 2u);
+  EXPECT_EQ(site->profiles[0].name, "rocky9");
+  EXPECT_EQ(site->profiles[0].kernel, "rocky9/vmlinuz");
+  EXPECT_EQ(site->profiles[0].initrd, "rocky9/initrd.img");
+  EXPECT_EQ(site->profiles[1].name, "debian12");
+  // The line its documentation quotes.
+  EXPECT_EQ(site->Where("profile[0].kernel"),
+            "examples/site.toml:165: profile[0].kernel");
+  EXPECT_EQ(site->Where("tftp.root"), "examples/site.toml:107: tftp.root");
 
   EXPECT_EQ(site->SubnetFor(Ipv4Address(198, 18, 200, 1)), &s);
   EXPECT_EQ(site->SubnetFor(Ipv4Address(198, 19, 0, 77)), &r);
@@ -389,6 +400,27 @@ TEST(SiteConfigTest, CheckDnsNameAndEditDistance) {
   EXPECT_EQ(EditDistance("", "abc"), 3);
   EXPECT_EQ(EditDistance("kitten", "sitting"), 3);
   EXPECT_THAT(ErrorOf("[tftp]\nzzzzzz = 1\n"), Not(HasSubstr("did you mean")));
+}
+
+// Checks made after parsing (the boot files against the disk) name
+// site.toml:line through the recorded key lines.
+TEST(SiteConfigTest, RecordsTheLineOfEveryKey) {
+  absl::StatusOr<SiteConfig> site = ParseSiteConfig(
+      "[tftp]\nroot = \"/srv\"\n\n[boot]\nbios = \"p.0\"\n"
+      "[[boot.menu]]\nlabel = \"a\"\nfile = \"a.0\"\narch = \"bios\"\n"
+      "[[profile]]\nname = \"x\"\nkernel = \"k\"\n"
+      "[[profile]]\nname = \"y\"\nkernel = \"k\"\ninitrd = \"i\"\n",
+      "/etc/rackboot/site.toml");
+  ASSERT_TRUE(site.ok()) << site.status();
+  EXPECT_EQ(site->Where("tftp.root"), "/etc/rackboot/site.toml:2: tftp.root");
+  EXPECT_EQ(site->Where("boot.bios"), "/etc/rackboot/site.toml:5: boot.bios");
+  EXPECT_EQ(site->Where("boot.menu[0].file"),
+            "/etc/rackboot/site.toml:8: boot.menu[0].file");
+  EXPECT_EQ(site->Where("profile[0].kernel"),
+            "/etc/rackboot/site.toml:12: profile[0].kernel");
+  EXPECT_EQ(site->Where("profile[1].initrd"),
+            "/etc/rackboot/site.toml:16: profile[1].initrd");
+  EXPECT_EQ(site->Where("boot.arm64"), "boot.arm64");  // not in the file
 }
 
 }  // namespace

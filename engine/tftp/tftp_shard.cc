@@ -129,7 +129,7 @@ void TftpShard::OnRequest(absl::Span<const uint8_t> bytes,
     return;
   }
   absl::StatusOr<std::shared_ptr<const MappedFile>> file =
-      files_->Open(request->filename);
+      files_->Open(request->filename, from);
   if (!file.ok()) {
     const bool missing = file.status().code() == absl::StatusCode::kNotFound;
     Refuse(from,

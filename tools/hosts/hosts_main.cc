@@ -111,6 +111,18 @@ int main(int argc, char** argv) {
     const site::HostState state = command == "arm"
                                       ? site::HostState::kInstall
                                       : site::HostState::kLocalboot;
+    // Arming a host this site cannot install would only make rackbootd log
+    // an error (or refuse its next start): refuse here, where the operator
+    // sees it. Exit 78 (EX_CONFIG), as rackbootd for configuration errors.
+    if (state == site::HostState::kInstall) {
+      if (absl::Status s =
+              site::CheckArmedHost(*config, *inventory, *host, "rackboot arm");
+          !s.ok()) {
+        std::fprintf(stderr, "rackboot-hosts: cannot arm %s: %s\n",
+                     host->hostname.c_str(), std::string(s.message()).c_str());
+        return 78;
+      }
+    }
     absl::Status set = (*states)->Set(host->hostname, state);
     if (!set.ok()) return Fail(std::string(set.message()));
     std::printf(

@@ -29,6 +29,28 @@ grep -q "^node2	install" "$work/state/host-states.tsv" || fail "arm not written"
 
 if out=$("$hosts" --config="$work/site.toml" arm nosuch 2>&1); then fail "unknown host accepted"; fi
 grep -q "no host 'nosuch'" <<<"$out" || fail "unknown host error: $out"
+# A host this site cannot install is refused, and nothing is written: with a TFTP root rackbootd
+# renders the boot files, so an armed host needs a [[profile]] (issue 11: it silently booted from
+# disk). Checked to fail before CheckArmedHost.
+mkdir -p "$work/tftp"
+cp "$work/site.toml" "$work/site-root.toml"
+printf '[tftp]\nroot = "tftp"\n' >>"$work/site-root.toml"
+"$hosts" --config="$work/site.toml" disarm node1 >/dev/null
+before=$(cat "$work/state/host-states.tsv")
+rc=0; out=$("$hosts" --config="$work/site-root.toml" arm node1 2>&1) || rc=$?
+[[ $rc -eq 78 ]] || fail "arm without a [[profile]]: exit $rc, want 78: $out"
+grep -q "cannot arm node1: .*inventory.csv:2: node1 is armed for install (rackboot arm) but its profile \"lab\" is not a \[\[profile\]\]" <<<"$out" ||
+  fail "arm without a [[profile]]: $out"
+[[ $(cat "$work/state/host-states.tsv") == "$before" ]] || fail "a refused arm changed the states"
+printf '[[profile]]\nname = "lab"\nkernel = "vmlinuz"\n' >>"$work/site-root.toml"
+# Without authoritative DHCP there are no leases: per-host files go to a reservation only, and
+# node1 has none.
+rc=0; out=$("$hosts" --config="$work/site-root.toml" arm node1 2>&1) || rc=$?
+[[ $rc -eq 78 ]] && grep -q "node1 is armed for install (rackboot arm) but has no ip" <<<"$out" ||
+  fail "arm without ip, DHCP off: exit $rc: $out"
+printf '[dhcp]\nmode = "authoritative"\n[[dhcp.subnet]]\ncidr = "198.18.0.0/24"\n' >>"$work/site-root.toml"
+"$hosts" --config="$work/site-root.toml" arm node1 | grep -q 'node1: install' || fail "arm with its profile"
+
 before=$(cat "$work/state/host-states.tsv")
 if "$hosts" --config="$work/site.toml" frobnicate node1 2>/dev/null; then fail "bad command"; fi
 if "$hosts" list 2>/dev/null; then fail "missing --config accepted"; fi
