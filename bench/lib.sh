@@ -499,12 +499,13 @@ run_load() {
 # are never booted), so the inventory lists the load tool's MACs: --mac_base 02:52:42 (its
 # default) followed by the client index, big-endian, for indices 0..N.
 #
-# bench_inventory FILE N: the inventory, every host armed for install.
+# bench_inventory FILE N: the inventory, every host armed for install with profile "bench" (which
+# bench_rackboot_site defines when rackbootd serves TFTP: an armed host needs its [[profile]]).
 bench_inventory() {
   awk -v n="$2" 'BEGIN {
-    print "mac,hostname,state"
+    print "mac,hostname,profile,state"
     for (i = 0; i <= n; i++)
-      printf "02:52:42:%02x:%02x:%02x,load%d,install\n", int(i / 65536) % 256, int(i / 256) % 256, i % 256, i
+      printf "02:52:42:%02x:%02x:%02x,load%d,bench,install\n", int(i / 65536) % 256, int(i / 256) % 256, i % 256, i
   }' >"$1"
 }
 
@@ -536,6 +537,7 @@ bios = "$boot"
 EOT
     if [[ -n $troot ]]; then
       printf '\n[tftp]\nroot = "%s"\nlisten = "198.18.0.1:69"\nmax_blksize = 1468\nmax_windowsize = 64\n' "$troot"
+      printf '\n[[profile]]\nname = "bench"\nkernel = "%s"\n' "$boot"
     fi
   } >"$dir/site.toml"
 }

@@ -29,7 +29,15 @@ TFTP_ROOT=$WORK/tftproot
 mkdir -p "$TFTP_ROOT"
 printf '\xf4\xeb\xfd' >"$TFTP_ROOT/pxelinux.0"        # hlt; jmp $-1: harmless if run
 printf 'not a real EFI binary\n' >"$TFTP_ROOT/bootnetx64.efi"
+# Every boot file site.toml names must be in the root, and the armed hosts' profile defined
+# (rackbootd refuses to start otherwise, exit 78).
+printf 'not a real EFI binary\n' >"$TFTP_ROOT/grubaa64.efi"
+printf 'not a kernel\n' >"$TFTP_ROOT/vmlinuz"
 chmod 755 "$TFTP_ROOT"; chmod 644 "$TFTP_ROOT"/*
+EXTRA_TOML='
+[[profile]]
+name = "debian12"
+kernel = "vmlinuz"'
 site_toml >"$WORK/site.toml"
 inventory "$BIOS_MAC,vm-bios,,debian12,install" "$UEFI_MAC,vm-uefi,,debian12,install" >"$WORK/inventory.csv"
 rb_start main

@@ -32,14 +32,22 @@ inns c ip link set eth0 up
 mkdir -p "$WORK/tftp"
 head -c $((3 * 1024 * 1024 + 777)) /dev/urandom >"$WORK/tftp/big.bin"
 SIZE=$(stat -c %s "$WORK/tftp/big.bin")
+# rackbootd refuses to start unless every boot file site.toml names is in the root and the armed
+# hosts' profile is defined (exit 78).
+for f in pxelinux.0 bootnetx64.efi grubaa64.efi; do echo "$f" >"$WORK/tftp/$f"; done
 chmod -R a+rX "$WORK/tftp"
 
 TFTP_ROOT="$WORK/tftp"
+EXTRA_TOML='
+[[profile]]
+name = "load"
+kernel = "big.bin"'
+
 site_toml | sed 's/^interface = "br0"/interface = "eth0"/' >"$WORK/site.toml"
 # The simulated clients: --mac_base 02:52:42 numbers them 02:52:42:00:00:00, :01, ...
 lines=()
 for ((i = 0; i < CLIENTS; i++)); do
-  lines+=("$(printf '02:52:42:00:00:%02x,load%03d,,,install' "$i" "$i")")
+  lines+=("$(printf '02:52:42:00:00:%02x,load%03d,,load,install' "$i" "$i")")
 done
 inventory "${lines[@]}" >"$WORK/inventory.csv"
 
