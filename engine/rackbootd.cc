@@ -187,7 +187,11 @@ absl::StatusOr<rackboot::site::SiteConfig> LoadSite() {
   }
   if (FlagGiven("allow_other_dhcp"))
     config.dhcp.allow_other_dhcp = FLAGS_allow_other_dhcp;
-  if (FlagGiven("tftp_root")) config.tftp.root = FLAGS_tftp_root;
+  if (FlagGiven("tftp_root")) {
+    config.tftp.root = FLAGS_tftp_root;
+    // Errors about the root then name --tftp_root, not site.toml's line.
+    config.key_lines.erase("tftp.root");
+  }
   if (FlagGiven("tftp_listen")) config.tftp.listen = FLAGS_tftp_listen;
   if (FlagGiven("tftp_max_blksize"))
     config.tftp.max_blksize = FLAGS_tftp_max_blksize;

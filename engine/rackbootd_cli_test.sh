@@ -69,6 +69,9 @@ expect_site_error() {
 root_line=$(line_of '^root = ' site.toml)
 expect_site_error "site.toml:$root_line: tftp.root: \"/srv/rackboot/tftp\": cannot open the TFTP root" \
   "$work/site.toml"
+# Given by --tftp_root (as the lab does), the error names the flag, not the file's line.
+expect_site_error "--tftp_root: \"$work/nonexistent\": cannot open the TFTP root" "$work/site.toml" \
+  --tftp_root="$work/nonexistent"
 sed -i "s|^root = .*|root = \"tftp\"|" "$work/site.toml"
 
 # Complete, the copy passes every configuration check; what stops it is the missing br0 (no such
