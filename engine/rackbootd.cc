@@ -481,8 +481,6 @@ absl::Status DropRoot(const rackboot::site::SiteConfig& site, bool tftp,
   return absl::OkStatus();
 }
 
-}  // namespace
-
 // Exit statuses. Every configuration error (site.toml, inventory.csv,
 // host-states.tsv, a flag's value, a boot file missing from tftp.root) exits
 // 78, EX_CONFIG of sysexits.h, so that a service manager need not retry it
@@ -498,6 +496,8 @@ bool parsing_flags = false;
 void ExitConfigIfParsingFlags() {
   if (parsing_flags) _exit(kExitConfig);
 }
+
+}  // namespace
 
 int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {

@@ -44,7 +44,7 @@ void BootRenderer::LogRefused(absl::string_view path, const InventoryHost& host,
     LOG(WARNING) << "tftp: per-host file " << log::Quoted(path) << " of "
                  << host.hostname << " asked by " << client.ToString()
                  << ", which is neither its reserved address nor its lease: "
-                    "answered File not found"
+                    "not rendered for it"
                  << log::SuppressedNote(suppressed);
   }
 }
