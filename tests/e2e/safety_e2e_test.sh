@@ -8,7 +8,8 @@
 #   a. lab-node2's MAC (state installed) network-boots: it gets its address and no boot file, no
 #      TFTP transfer at all (no kernel), no marker; the firmware runs out of boot devices ("No
 #      bootable device") within the bound, so the bound did not cut off a late install. Its
-#      rendered pxelinux.cfg/01-<mac> says LOCALBOOT.
+#      rendered pxelinux.cfg/01-<mac>, fetched from its own address, says LOCALBOOT; from another
+#      address the same name gets ERROR 1 "File not found".
 #   b. an unknown MAC (52:54:00:c6:12:99) gets no DHCP answer at all, no TFTP, no marker, and is
 #      recorded in state/discovered.tsv.
 #   c. `disarm lab-node1` (rackboot-hosts, as `./rackboot disarm`) while the daemon runs: the
@@ -39,8 +40,23 @@ OK_TIMEOUT=150    # s for a boot that must reach the marker (25-30 s under TCG)
 window_start() { MARK=$(wc -l <"$RBLOG"); }
 window() { tail -n +"$((MARK + 1))" "$RBLOG" >"$1"; }
 
-# tftp_get FILE: fetches FILE from rackbootd over TFTP inside the lab namespace (from 198.18.0.1).
-tftp_get() { ip netns exec "$LAB_NS" curl -sS --max-time 10 "tftp://198.18.0.1/$1"; }
+# tftp_get IP FILE: fetches FILE from rackbootd over TFTP inside the lab namespace, from address
+# IP (added to rbbr0 for the fetch only, no guest holding it then): a per-host file is served
+# only to its host's own address (docs/tftp.md, "Per-host files").
+tftp_get() {
+  local ip=$1 file=$2 rc=0
+  ip netns exec "$LAB_NS" ip addr add "$ip/32" dev rbbr0
+  ip netns exec "$LAB_NS" curl -sS --max-time 10 --interface "$ip" "tftp://198.18.0.1/$file" || rc=$?
+  ip netns exec "$LAB_NS" ip addr del "$ip/32" dev rbbr0
+  return "$rc"
+}
+# tftp_refused FILE: from the server's own address (nobody's reservation or lease) the same name
+# gets ERROR 1 "File not found" (curl exit 68).
+tftp_refused() {
+  local rc=0
+  ip netns exec "$LAB_NS" curl -sS --max-time 10 -o /dev/null "tftp://198.18.0.1/$1" 2>/dev/null || rc=$?
+  [[ $rc -eq 68 ]]
+}
 
 # expect_no_install LABEL: the guest lab_guest just booted printed no marker, and its firmware
 # ran out of boot devices within the bound (so the timeout did not hide a late install).
@@ -83,8 +99,10 @@ expect_no_line "$LAB_DIR/window-a.log" "$NODE2_MAC.* boot=" "a: lab-node2 was of
 expect_no_line "$LAB_DIR/window-a.log" "tftp .*client=$NODE2_IP:" "a: TFTP with lab-node2"
 expect_no_line "$LAB_DIR/window-a.log" "file=vmlinuz" "a: a kernel was sent"
 expect_no_install "a"
-tftp_get "pxelinux.cfg/01-${NODE2_MAC//:/-}" >"$LAB_DIR/node2.pxelinux.cfg" ||
-  fail "a: cannot fetch lab-node2's rendered pxelinux config"
+tftp_get "$NODE2_IP" "pxelinux.cfg/01-${NODE2_MAC//:/-}" >"$LAB_DIR/node2.pxelinux.cfg" ||
+  fail "a: cannot fetch lab-node2's rendered pxelinux config from its address $NODE2_IP"
+tftp_refused "pxelinux.cfg/01-${NODE2_MAC//:/-}" ||
+  fail "a: lab-node2's rendered config was not refused to another address (198.18.0.1)"
 expect_line "$LAB_DIR/node2.pxelinux.cfg" "^ *LOCALBOOT " "a: lab-node2's rendered config boots the local disk"
 expect_no_line "$LAB_DIR/node2.pxelinux.cfg" "(KERNEL|INITRD|vmlinuz)" "a: lab-node2's rendered config"
 log "a: lab-node2 (installed): address, no boot file, no TFTP, no marker; its config is LOCALBOOT"
@@ -107,7 +125,7 @@ log "b: $UNKNOWN_MAC: no DHCP answer, no TFTP, no marker; recorded in discovered
 RELOADS=$(grep -c 'host states reloaded from' "$RBLOG" || true)
 hosts_cmd disarm lab-node1 >&2 || fail "c: rackboot-hosts disarm lab-node1 failed"
 wait_reload $((RELOADS + 1))
-tftp_get "pxelinux.cfg/01-${NODE1_MAC//:/-}" >"$LAB_DIR/node1-disarmed.pxelinux.cfg" ||
+tftp_get "$NODE1_IP" "pxelinux.cfg/01-${NODE1_MAC//:/-}" >"$LAB_DIR/node1-disarmed.pxelinux.cfg" ||
   fail "c: cannot fetch lab-node1's rendered pxelinux config"
 expect_line "$LAB_DIR/node1-disarmed.pxelinux.cfg" "^ *LOCALBOOT " "c: disarmed lab-node1's config boots the local disk"
 window_start
