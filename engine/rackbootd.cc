@@ -463,7 +463,12 @@ absl::Status DropRoot(const rackboot::site::SiteConfig& site, bool tftp,
     if (absl::Status s = rackboot::os::CheckReadableBy(site.tftp.root, *user);
         !s.ok()) {
       config_error = true;
-      return absl::Status(s.code(), absl::StrCat("TFTP root ", s.message()));
+      // Named like the other root errors: site.toml:line, or the flag.
+      const std::string where = site.key_lines.count("tftp.root") > 0
+                                    ? site.Where("tftp.root")
+                                    : std::string("--tftp_root");
+      return absl::Status(s.code(),
+                          absl::StrCat(where, ": TFTP root ", s.message()));
     }
   }
   if (uses_state_dir) {

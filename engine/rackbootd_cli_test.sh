@@ -110,4 +110,15 @@ ln -s ../outside.0 "$work/tftp/link.0"
 sed 's|^arm64 = .*|arm64 = "link.0"|' "$work/site.toml" >"$work/symlink.toml"
 expect_site_error "symlink.toml:$(line_of '^arm64 = ' symlink.toml): boot.arm64: \"link.0\": leads outside tftp.root" \
   "$work/symlink.toml"
+
+# A root the daemon's user cannot read (checked as root only: without root nothing is dropped).
+if [[ $EUID -ne 0 ]]; then
+  echo "RACKBOOT SKIPPED: the unreadable-root case needs root (the rest passed)"
+  exit 0
+fi
+# (The copy without profiles, served without DHCP: no inventory checks stand in the way.)
+chmod 700 "$work/tftp"
+expect_error "no-profile.toml:$(line_of '^root = ' no-profile.toml): tftp.root: TFTP root .* cannot be read by user nobody" \
+  --config="$work/no-profile.toml" --dhcp_mode=off --interface= --tftp_listen=127.0.0.1:0 \
+  --state_dir="$work/state" --user=nobody
 echo PASS
