@@ -9,6 +9,8 @@
 #  b) node-b has no reservation: busybox udhcpc in ns c (with node-b's MAC) leases an address;
 #     from that address its file arrives; from ns d, and for node-a's file from node-b's lease,
 #     ERROR 1.
+#  c) node-c's profile is not a [[profile]]: a warning at start (it is not armed); armed in
+#     host-states.tsv while the daemon runs, an ERROR line at the reload.
 # Before the fix, every one of the refused requests got the file (checked).
 # Usage: per_host_files_test.sh RACKBOOTD   (lib.sh and dhcp_client.py from tests/dhcp)
 RACKBOOTD=$1
@@ -37,8 +39,12 @@ kernel = "vmlinuz"
 initrd = "initrd.img"
 append = "hostname={hostname}"'
 site_toml >"$WORK/site.toml"
-inventory "$MAC_A,node-a,$IP_A,lab,install" "$MAC_B,node-b,,lab,install" >"$WORK/inventory.csv"
+inventory "$MAC_A,node-a,$IP_A,lab,install" "$MAC_B,node-b,,lab,install" \
+  "02:00:c6:12:00:43,node-c,,nosuch,localboot" >"$WORK/inventory.csv"
 rb_start main
+# node-c's profile is unknown but it is not armed: a warning, not an error.
+grep -q "inventory.csv:4: node-c's profile 'nosuch' is not a \[\[profile\]\]" "$WORK/rb-main.log" ||
+  fail "no warning for node-c's unknown profile"
 cfg() { echo "pxelinux.cfg/01-${1//:/-}"; }
 
 # fetch NS NAME OUT: curl's exit status (0: got it; 68: TFTP "File not found").
@@ -89,5 +95,16 @@ rc=$(fetch c "$(cfg $MAC_B)" "$WORK/b.cfg")
 grep -q 'APPEND hostname=node-b' "$WORK/b.cfg" || fail "node-b's file: $(cat "$WORK/b.cfg")"
 refused d "$(cfg $MAC_B)"
 refused c "$(cfg $MAC_A)"   # node-b's lease does not open node-a's file
+
+log "c) node-c armed behind the daemon's back (host-states.tsv): an ERROR at the reload"
+printf 'node-c\tinstall\t%s\n' "$(date +%s)" >"$WORK/state/host-states.tsv.tmp"
+mv -f "$WORK/state/host-states.tsv.tmp" "$WORK/state/host-states.tsv"
+for _ in $(seq 50); do
+  grep -q "node-c is armed for install ($WORK/state/host-states.tsv) but its profile \"nosuch\"" \
+    "$WORK/rb-main.log" && break
+  sleep 0.1
+done
+grep -q "^E.*node-c is armed for install ($WORK/state/host-states.tsv) but its profile \"nosuch\"" \
+  "$WORK/rb-main.log" || fail "no ERROR line for node-c armed without its [[profile]]"
 log "PASS"
 rb_stop main
