@@ -62,9 +62,10 @@ DEFINE_string(verify, "",
               "Local copies to compare the downloads with, comma-separated: "
               "one per tftp step in order, or a single one for all. Checks "
               "every block and the size.");
-DEFINE_string(io, "uring",
-              "Reactor backend: uring (falls back to epoll if "
-              "io_uring is unavailable) or epoll.");
+DEFINE_string(io, "auto",
+              "Reactor backend: auto (io_uring, or epoll with one log line "
+              "when the kernel refuses io_uring), uring (io_uring or an "
+              "error) or epoll.");
 DEFINE_string(mac_base, "02:52:42",
               "First 1..5 bytes of every client's MAC; the client number "
               "fills the rest (02:52:42 -> 02:52:42:00:00:00, ...:00:01).");
@@ -247,13 +248,15 @@ absl::StatusOr<rackboot::load::LoadOptions> OptionsFromFlags() {
   if (!FLAGS_verify.empty()) {
     o.verify = absl::StrSplit(FLAGS_verify, ',');
   }
-  if (FLAGS_io == "uring" || FLAGS_io == "io_uring") {
+  if (FLAGS_io == "auto") {
     o.io = rackboot::io::IoBackend::kAuto;
+  } else if (FLAGS_io == "uring" || FLAGS_io == "io_uring") {
+    o.io = rackboot::io::IoBackend::kIoUring;
   } else if (FLAGS_io == "epoll") {
     o.io = rackboot::io::IoBackend::kEpoll;
   } else {
     return absl::InvalidArgumentError(
-        absl::StrCat("--io=", FLAGS_io, ": use 'uring' or 'epoll'"));
+        absl::StrCat("--io=", FLAGS_io, ": use 'auto', 'uring' or 'epoll'"));
   }
   absl::StatusOr<std::vector<uint8_t>> mac =
       rackboot::load::ParseMacBase(FLAGS_mac_base);
