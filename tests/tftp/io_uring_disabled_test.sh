@@ -50,7 +50,7 @@ grep -q 'using epoll' "$work/strict.log" && fail "--io=uring fell back to epoll"
 echo "ok: rackbootd --io=uring refused to start: $(grep -m1 'io_uring unavailable' "$work/strict.log")"
 
 rc=0
-timeout 20 "$load" --server=127.0.0.1 --tftp_server=127.0.0.1:9 --clients=1 --flow=tftp:file \
+timeout 20 "$load" --server=127.0.0.1 --clients=1 --flow=tftp:/file --duration=5 \
   --io=uring >"$work/load.out" 2>&1 || rc=$?
 [[ $rc -ne 0 && $rc -ne 124 ]] || fail "rackboot-load --io=uring did not fail (exit $rc)"
 grep -q 'io_uring unavailable and io_uring was required' "$work/load.out" ||
