@@ -95,28 +95,26 @@ DEFINE_string(progress, "auto",
 namespace {
 
 constexpr char kUsage[] =
-    "rackboot load: plays many PXE clients (DHCP DORA with PXE options, then "
-    "TFTP\ndownloads) against any PXE server and measures it.\n"
+    "rackboot load: plays many PXE clients (DHCP DORA with PXE options, then\n"
+    "TFTP downloads) against any PXE server and measures it.\n"
     "\n"
-    "Usage: rackboot load --server=ADDR [--interface=IF] --clients=N "
-    "[--rate=PER_S]\n"
-    "         [--duration=S] --flow=dhcp,tftp:PATH[,tftp:PATH...] "
-    "[--blksize=B]\n"
-    "         [--windowsize=W] [--relay=GIADDR] [--json=FILE] "
-    "[--verify=FILE[,FILE...]]\n"
+    "Usage: rackboot load --server=ADDR [--interface=IF] --clients=N\n"
+    "         [--rate=PER_S] [--duration=S]\n"
+    "         --flow=dhcp,tftp:PATH[,tftp:PATH...] [--blksize=B]\n"
+    "         [--windowsize=W] [--relay=GIADDR] [--json=FILE]\n"
+    "         [--verify=FILE[,FILE...]]\n"
     "Examples:\n"
-    "  rackboot load --server=198.18.0.1 --interface=eth0 --clients=500 "
-    "--rate=100 \\\n"
-    "      --flow=dhcp,tftp:/pxelinux.0,tftp:/ldlinux.c32 --json=run.json\n"
-    "  rackboot load --server=198.18.0.1 --relay=198.18.0.2 --clients=10000 "
-    "--flow=dhcp \\\n"
-    "      --dhcp_retries=0\n"
-    "  rackboot load --server=198.18.0.1 --clients=200 --flow=tftp:/vmlinuz "
-    "--verify=/srv/tftp/vmlinuz\n"
+    "  rackboot load --server=198.18.0.1 --interface=eth0 --clients=500 \\\n"
+    "      --rate=100 --flow=dhcp,tftp:/pxelinux.0,tftp:/ldlinux.c32 \\\n"
+    "      --json=run.json\n"
+    "  rackboot load --server=198.18.0.1 --relay=198.18.0.2 \\\n"
+    "      --clients=10000 --flow=dhcp --dhcp_retries=0\n"
+    "  rackboot load --server=198.18.0.1 --clients=200 \\\n"
+    "      --flow=tftp:/vmlinuz --verify=/srv/tftp/vmlinuz\n"
     "\n"
     "Exit status: 0 every client completed, 1 some failed, 2 usage error.\n"
-    "Output: a summary on stdout (a live progress line on stderr when it is "
-    "a terminal);\nsee docs/load.md for the summary and the JSON.\n";
+    "Output: a summary on stdout (a live progress line on stderr when it is\n"
+    "a terminal); see docs/load.md for the summary and the JSON.\n";
 
 void PrintHelp() { rackboot::cli::PrintFlagHelp(kUsage, "tools/load/"); }
 
