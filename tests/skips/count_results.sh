@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Counting of `bazel test` results for ./rackboot test: passed, failed and skipped.
 # Sourced by the launcher (./rackboot) and by count_results_test.sh; defines functions only.
 #

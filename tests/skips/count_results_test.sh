@@ -5,6 +5,7 @@
 # stay failed. Also checks the real allow-list (tests/skips/allowed.tsv) is well formed.
 # Usage: count_results_test.sh COUNT_RESULTS_SH SKIPS_TSV
 set -euo pipefail
+# shellcheck source=tests/skips/count_results.sh
 source "$1"
 real_allow_list=$2
 fail() { echo "FAIL: $*" >&2; exit 1; }
