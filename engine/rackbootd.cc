@@ -347,6 +347,7 @@ absl::StatusOr<std::unique_ptr<SiteRuntime>> StartSite(
   };
   options.state_dir = site.server.state_dir;
   options.allow_other_dhcp = site.dhcp.allow_other_dhcp;
+  options.probe_wait = absl::Seconds(site.dhcp.probe_seconds);
   options.commit_window = absl::Microseconds(FLAGS_dhcp_commit_window_us);
   absl::StatusOr<rackboot::io::IoBackend> io = IoBackendFromFlag();
   if (!io.ok()) return io.status();
