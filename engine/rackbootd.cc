@@ -537,6 +537,7 @@ int main(int argc, char** argv) {
                  << " offers=" << c.server.offers << " acks=" << c.server.acks
                  << " naks=" << c.server.naks
                  << " pxe_install=" << c.server.pxe_install
+                 << " pxe_localboot=" << c.server.pxe_localboot
                  << " pxe_unknown=" << c.server.pxe_unknown
                  << " journal_records=" << c.journal_records
                  << " journal_syncs=" << c.journal_syncs;
