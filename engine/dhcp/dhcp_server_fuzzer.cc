@@ -96,11 +96,11 @@ bool InPool(const DhcpServerConfig& config, Ipv4Address a) {
   return false;
 }
 
-// Checks one reply to `request`; returns it.
-const absl::optional<DhcpReply>& CheckReply(
-    const DhcpServer& server, const LeaseTable& leases,
-    const DhcpMessage& request, const absl::optional<DhcpReply>& reply) {
-  if (!reply.has_value()) return reply;
+// Checks one reply to `request`.
+void CheckReply(const DhcpServer& server, const LeaseTable& leases,
+                const DhcpMessage& request,
+                const absl::optional<DhcpReply>& reply) {
+  if (!reply.has_value()) return;
   absl::StatusOr<DhcpMessageType> type = request.options.MessageType();
   Check(request.op == kBootRequest && type.ok() &&
         static_cast<int>(*type) >= 1 && static_cast<int>(*type) <= 8);
@@ -126,7 +126,6 @@ const absl::optional<DhcpReply>& CheckReply(
     }
   }
   if (m.options.Has(kOptionBootfileName)) Check(mac == kArmed);
-  return reply;
 }
 
 void Run(DhcpMode mode, const DhcpMessage& request) {
@@ -143,8 +142,8 @@ void Run(DhcpMode mode, const DhcpMessage& request) {
   const DhcpRequestContext on4011{.source = Ipv4Address(198, 18, 0, 150),
                                   .source_port = 68,
                                   .local_port = 4011};
-  const absl::optional<DhcpReply>& first =
-      CheckReply(server, *leases, request, server.Handle(request, on67, now));
+  const absl::optional<DhcpReply> first = server.Handle(request, on67, now);
+  CheckReply(server, *leases, request, first);
   CheckReply(server, *leases, request, server.Handle(request, on4011, now));
   if (mode != DhcpMode::kAuthoritative || !first.has_value() ||
       first->type != DhcpMessageType::kOffer ||
