@@ -188,6 +188,8 @@ bool DhcpServer::Decide(Client& client, absl::Time now) {
                         ? "ignored (dhcp.unknown_pxe = ignore)"
                     : config_.unknown_pxe == UnknownPxePolicy::kDiscover
                         ? "recorded in discovered.tsv, not answered"
+                    : config_.mode == DhcpMode::kProxy
+                        ? "not answered (proxyDHCP)"
                         : "an address without a boot file")
                 << SuppressedNote(suppressed);
     }
