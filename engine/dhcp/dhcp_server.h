@@ -8,51 +8,49 @@
 // exchange below is tested without a socket.
 //
 //   DhcpServer server(config, &leases, &hosts, &journal);
-//   absl::optional<DhcpReply> reply = server.Handle(request, context,
-//   absl::Now()); if (reply) { wait until journal.durable() >=
-//   reply->durable_seq; send reply->message }
+//   absl::optional<DhcpReply> reply =
+//       server.Handle(request, context, absl::Now());
+//   if (reply) {
+//     wait until journal.durable() >= reply->durable_seq;
+//     send reply->message;
+//   }
 //
 // What it implements (RFC 2131 unless noted):
 //   - DISCOVER -> OFFER, the address held for `offer_time`; REQUEST in
-//   SELECTING (server
-//     identifier present: ours -> ACK, another server's -> our offer is dropped
-//     silently), INIT-REBOOT (requested address, no ciaddr), RENEWING and
-//     REBINDING (ciaddr); NAK for an address that is wrong for the client or
-//     its subnet; ACK with lease time, T1 and T2; RELEASE; DECLINE (the address
-//     is quarantined for `decline_time`); INFORM (configuration, no lease).
-//     Expired addresses are reused; a returning client (client identifier, else
-//     hardware address) gets its old address; an inventory address is a
-//     reservation. An inventory host is recognised by its MAC (chaddr) alone,
-//     whatever client identifier it sends: its PXE ROM, iPXE and the installer
-//     each send their own, and each must get the host's reserved address (and a
-//     lease the host holds under an identifier it no longer sends is still its
-//     own). Clients outside the inventory keep RFC 2131 4.2 (identifier, else
-//     hardware address).
+//     SELECTING (server identifier present: ours -> ACK, another server's ->
+//     our offer is dropped silently), INIT-REBOOT (requested address, no
+//     ciaddr), RENEWING and REBINDING (ciaddr); NAK for an address that is
+//     wrong for the client or its subnet; ACK with lease time, T1 and T2;
+//     RELEASE; DECLINE (the address is quarantined for `decline_time`);
+//     INFORM (configuration, no lease). Expired addresses are reused; a
+//     returning client (client identifier, else hardware address) gets its
+//     old address; an inventory address is a reservation. An inventory host
+//     is recognised by its MAC (chaddr) alone, whatever client identifier it
+//     sends: its PXE ROM, iPXE and the installer each send their own, and
+//     each must get the host's reserved address (and a lease the host holds
+//     under an identifier it no longer sends is still its own). Clients
+//     outside the inventory keep RFC 2131 4.2 (identifier, else hardware
+//     address).
 //   - Any client in a subnet may get an address: only PXE boot answers are
-//   gated. A PXE client
-//     (option 60 "PXEClient", or "HTTPClient" for UEFI HTTP boot) is looked up
-//     by MAC:
-//       unknown          -> `unknown_pxe`: kIgnore (no answer at all),
-//       kDiscover (recorded for
-//                           the operator, no answer), kLocalBoot (an address,
-//                           no boot file);
-//       known, kLocalBoot -> an address and no boot file: the firmware moves on
-//       to the next
-//                           boot device, the local disk (the product's first
-//                           safety rule);
-//       known, kInstall  -> the boot file for its architecture (option 93: 0
-//       BIOS; 7 and 9 UEFI
-//                           x64, since firmware uses both; 6 UEFI IA32; 11
-//                           ARM64; 16 HTTP boot with a URL and option 60
-//                           "HTTPClient"), or the iPXE script when the user
-//                           class says iPXE (so iPXE never chainloads itself in
-//                           a loop).
-//   - proxyDHCP (mode kProxy, beside another DHCP server): PXE clients only, no
-//   addresses; the
-//     DISCOVER on port 67 gets a boot-information OFFER, the REQUEST on port
-//     4011 an ACK.
-//   - Relays: replies go to giaddr port 67 with option 82 echoed unchanged (RFC
-//   3046 2.2).
+//     gated. A PXE client (option 60 "PXEClient", or "HTTPClient" for UEFI
+//     HTTP boot) is looked up by MAC:
+//       unknown           -> `unknown_pxe`: kIgnore (no answer at all),
+//                            kDiscover (recorded for the operator, no
+//                            answer), kLocalBoot (an address, no boot file);
+//       known, kLocalBoot -> an address and no boot file: the firmware moves
+//                            on to the next boot device, the local disk (the
+//                            product's first safety rule);
+//       known, kInstall   -> the boot file for its architecture (option 93:
+//                            0 BIOS; 7 and 9 UEFI x64, since firmware uses
+//                            both; 6 UEFI IA32; 11 ARM64; 16 HTTP boot with a
+//                            URL and option 60 "HTTPClient"), or the iPXE
+//                            script when the user class says iPXE (so iPXE
+//                            never chainloads itself in a loop).
+//   - proxyDHCP (mode kProxy, beside another DHCP server): PXE clients only,
+//     no addresses; the DISCOVER on port 67 gets a boot-information OFFER,
+//     the REQUEST on port 4011 an ACK.
+//   - Relays: replies go to giaddr port 67 with option 82 echoed unchanged
+//     (RFC 3046 2.2).
 //
 // One thread (the DHCP shard); the lease table's readers run elsewhere without
 // locks.

@@ -97,6 +97,21 @@ grep -E "tftp .*file=bootnetx64.efi" "$WORK/rb-main.log" | grep -q "client=$uefi
 [[ $bios_ip == "$BIOS_IP" && $uefi_ip == "$UEFI_IP" ]] ||
   fail "guests got $bios_ip and $uefi_ip, not their reservations $BIOS_IP and $UEFI_IP"
 
+# OVMF may release its lease when the (fake) boot file fails to start; the journal says.
+uefi_state=$(client c journal --path "$WORK/state/leases.journal" |
+  jq -r --arg m "$UEFI_MAC" 'select(.mac == $m) | .state' | tail -1)
+log "the UEFI guest's lease after its boot: $uefi_state"
+# So that iPXE surely meets a bound lease of its MAC under another client identity, EDK2's
+# exchange is repeated as captured (tests/data/dhcp/edk2-uefi-*.bin: PXEClient arch 7, UUID, no
+# option 61) from the client namespace.
+client c dora --iface eth0 --mac "$UEFI_MAC" --vendor PXEClient:Arch:00007:UNDI:003001 --arch 7 \
+  --uuid --wait 4 >"$WORK/edk2-again.json"
+jq_check "$WORK/edk2-again.json" "any(.[]; .type == \"ACK\" and .yiaddr == \"$UEFI_IP\")" \
+  "an EDK2-like exchange (no option 61) for $UEFI_MAC did not get $UEFI_IP"
+uefi_state=$(client c journal --path "$WORK/state/leases.journal" |
+  jq -r --arg m "$UEFI_MAC" 'select(.mac == $m) | "\(.state) client_kind=\(.client_kind)"' | tail -1)
+[[ $uefi_state == "bound client_kind=1" ]] || fail "want a bound lease keyed by hardware address, journal says: $uefi_state"
+
 log "the UEFI guest's MAC again, under SeaBIOS + iPXE (option 61 01+MAC; EDK2 sent none)"
 start=$SECONDS
 guest uefi-then-ipxe "$UEFI_MAC" pxelinux.0 80
