@@ -87,8 +87,8 @@ TEST(SiteConfigTest, ExampleParsesToExpectedValues) {
   EXPECT_EQ(site->profiles[1].name, "debian12");
   // The line its documentation quotes.
   EXPECT_EQ(site->Where("profile[0].kernel"),
-            "examples/site.toml:165: profile[0].kernel");
-  EXPECT_EQ(site->Where("tftp.root"), "examples/site.toml:107: tftp.root");
+            "examples/site.toml:170: profile[0].kernel");
+  EXPECT_EQ(site->Where("tftp.root"), "examples/site.toml:112: tftp.root");
 
   EXPECT_EQ(site->SubnetFor(Ipv4Address(198, 18, 200, 1)), &s);
   EXPECT_EQ(site->SubnetFor(Ipv4Address(198, 19, 0, 77)), &r);
