@@ -271,6 +271,7 @@ struct SiteRuntime {
   // when that was last logged.
   bool degraded = false;
   absl::Time degraded_logged = absl::InfinitePast();
+  std::string degraded_message;  // the error last logged
 
   void Record(const rackboot::site::InventoryHost& host,
               absl::string_view phase) {
@@ -299,7 +300,8 @@ struct SiteRuntime {
   // (host-states.tsv is rewritten by `rackboot arm`), so a change applies
   // without a restart. Fails closed: while the file cannot be read (and so
   // the store is degraded, every host local boot) it is retried every
-  // second, logged at the change and then once a minute.
+  // second, logged at the change, then once a minute or when the error
+  // changes.
   void PollStates(absl::Time now) {
     if (!states->ChangedOnDisk()) return;
     absl::Status reloaded = states->Reload();
@@ -311,6 +313,7 @@ struct SiteRuntime {
         LOG(INFO) << "host states reloaded from " << states->states_path();
       }
       degraded = false;
+      degraded_message.clear();
       WriteStatus();
       return;
     }
@@ -320,11 +323,14 @@ struct SiteRuntime {
       degraded = true;
       degraded_logged = now;
       WriteStatus();
-    } else if (now - degraded_logged >= absl::Minutes(1)) {
+    } else if (now - degraded_logged >= absl::Minutes(1) ||
+               reloaded.message() != degraded_message) {
       LOG(ERROR) << "host states still unreadable: " << reloaded.message()
                  << "; every host boots from disk (retried every second)";
       degraded_logged = now;
+      if (reloaded.message() != degraded_message) WriteStatus();
     }
+    degraded_message = std::string(reloaded.message());
   }
 
   // Main thread, on SIGHUP: site.toml (with the command line's flags on top)

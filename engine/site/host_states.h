@@ -55,10 +55,11 @@
 // thread at any time (DHCP, TFTP and HTTP shards); they never touch the disk
 // (except ChangedOnDisk's stat) and never wait for a Set or Reload in
 // progress: readers copy a shared_ptr to an immutable snapshot under a short
-// lock. Set, Reload and RecordDiscovered may also be called from any thread;
-// they block on disk I/O (Set fsyncs), so keep them off the packet path's
-// critical section. The store is owned by the daemon (or tool) that opened
-// it.
+// lock. Set, Reload, SetInventory, WriteAppliedStatus and RecordDiscovered
+// may also be called from any thread; they block on disk I/O (Set fsyncs), so
+// keep them off the packet path's critical section (rackbootd calls all but
+// RecordDiscovered from its main thread). The store is owned by the daemon (or
+// tool) that opened it.
 #ifndef RACKBOOT_ENGINE_SITE_HOST_STATES_H_
 #define RACKBOOT_ENGINE_SITE_HOST_STATES_H_
 
