@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -645,16 +646,26 @@ absl::StatusOr<HostStateStore::AppliedStatus> HostStateStore::ReadAppliedStatus(
   if (fd.get() < 0) return ErrnoError(path, "cannot open", errno);
   absl::StatusOr<std::string> text = ReadAll(fd.get(), path);
   if (!text.ok()) return text.status();
+  absl::StatusOr<AppliedStatus> status = ParseAppliedStatus(*text, path);
+  if (!status.ok()) return status.status();
+  status->running = ::kill(status->pid, 0) == 0 || errno == EPERM;
+  return status;
+}
+
+absl::StatusOr<HostStateStore::AppliedStatus>
+HostStateStore::ParseAppliedStatus(absl::string_view text,
+                                   absl::string_view path) {
   AppliedStatus status;
   int line_number = 0;
-  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
     ++line_number;
     if (line.empty() || line.front() == '#') continue;
     std::vector<absl::string_view> fields = absl::StrSplit(line, '\t');
     const std::string where = absl::StrCat(path, ":", line_number);
     int64_t number = 0;
     if (fields[0] == "pid" && fields.size() == 2 &&
-        absl::SimpleAtoi(fields[1], &number) && number > 0) {
+        absl::SimpleAtoi(fields[1], &number) && number > 0 &&
+        number <= std::numeric_limits<pid_t>::max()) {
       status.pid = static_cast<pid_t>(number);
     } else if (fields[0] == "written" && fields.size() == 2 &&
                absl::SimpleAtoi(fields[1], &number)) {
@@ -676,7 +687,6 @@ absl::StatusOr<HostStateStore::AppliedStatus> HostStateStore::ReadAppliedStatus(
   if (status.pid == 0) {
     return absl::DataLossError(absl::StrCat(path, ": no pid line"));
   }
-  status.running = ::kill(status.pid, 0) == 0 || errno == EPERM;
   return status;
 }
 

@@ -172,6 +172,10 @@ class HostStateStore {
   // write it); DataLoss for a file that does not parse.
   static absl::StatusOr<AppliedStatus> ReadAppliedStatus(
       const std::string& state_dir);
+  // ReadAppliedStatus's parser (running is left false), for tests and
+  // fuzzing. Errors are DataLoss naming path:line.
+  static absl::StatusOr<AppliedStatus> ParseAppliedStatus(
+      absl::string_view text, absl::string_view path);
 
   // Records an unknown PXE client once per MAC: appends to discovered.tsv
   // unless the MAC is there already (from this run or, read at Open, an
