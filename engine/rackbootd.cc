@@ -237,14 +237,16 @@ absl::StatusOr<rackboot::TftpServiceOptions> TftpOptions(
 // The startup checks of a site and its inventory, also run on each SIGHUP
 // before anything is applied: the inventory against the site, and (with
 // DHCP) the DHCP server's configuration. Warns of hosts whose profile is
-// missing. Returns the DHCP configuration (mode kOff without DHCP).
+// missing (unless !warn). Returns the DHCP configuration (mode kOff without
+// DHCP).
 absl::StatusOr<rackboot::dhcp::DhcpServerConfig> CheckSite(
     const rackboot::site::SiteConfig& site,
-    const rackboot::site::Inventory& inventory, bool dhcp) {
+    const rackboot::site::Inventory& inventory, bool dhcp, bool warn = true) {
   namespace site_ns = rackboot::site;
   absl::Status valid = site_ns::ValidateInventory(inventory, site);
   if (!valid.ok()) return valid;
   for (const site_ns::InventoryHost& host : inventory.hosts()) {
+    if (!warn) break;
     bool known = site.profiles.empty();
     for (const site_ns::BootProfile& profile : site.profiles)
       known |= profile.name == host.profile;
@@ -358,7 +360,9 @@ struct SiteRuntime {
     // will run (the files with the settings only a restart changes kept).
     absl::StatusOr<rackboot::dhcp::DhcpServerConfig> checked =
         CheckSite(*loaded, *inventory, dhcp_on);
-    if (checked.ok()) checked = CheckSite(effective, *inventory, dhcp_on);
+    if (checked.ok()) {
+      checked = CheckSite(effective, *inventory, dhcp_on, /*warn=*/false);
+    }
     if (!checked.ok()) {
       LOG(ERROR) << "reload: " << checked.status().message() << keeping;
       return;
