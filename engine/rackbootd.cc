@@ -633,7 +633,15 @@ int main(int argc, char** argv) {
       if (runtime) {
         LOG(INFO) << "SIGHUP: reloading " << site->path << " and "
                   << site->server.inventory;
-        runtime->Reload(LoadSite(), dhcp);
+        // The startup checks of the TFTP keys too, although they need a
+        // restart: a file that would not start is refused now, not later.
+        absl::StatusOr<rackboot::site::SiteConfig> loaded = LoadSite();
+        if (loaded.ok() && tftp) {
+          absl::StatusOr<rackboot::TftpServiceOptions> checked =
+              TftpOptions(*loaded);
+          if (!checked.ok()) loaded = checked.status();
+        }
+        runtime->Reload(std::move(loaded), dhcp);
       } else {
         LOG(WARNING) << "SIGHUP: serving TFTP only, without a site to "
                         "reload; restart to apply changes to "
