@@ -114,7 +114,8 @@ make_lab() {
   "${N[@]}" "$LAB_DIR/bin/rackbootd" --config="$HERE/site.toml" --tftp_root="$LAB_DIR/tftp" \
     --state_dir="$LAB_DIR/state" >"$LAB_DIR/rackbootd.out" 2>"$LAB_DIR/rackbootd.log" &
   local pid=$!
-  for _ in $(seq 100); do
+  # Up to 30 s: authoritative DHCP first probes the segment for 5 s (dhcp.probe_seconds).
+  for _ in $(seq 300); do
     grep -q '^rackbootd: ready' "$LAB_DIR/rackbootd.out" 2>/dev/null && break
     kill -0 "$pid" 2>/dev/null || { tail -5 "$LAB_DIR/rackbootd.log" >&2; die "rackbootd exited"; }
     sleep 0.1
