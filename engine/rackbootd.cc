@@ -1,8 +1,14 @@
-// rackbootd: the Rackboot engine's daemon. main() parses flags, starts the
-// services, waits for SIGINT or SIGTERM and stops them; protocol logic lives in
-// the libraries it links.
-//
-// Today it serves TFTP; DHCP and site.toml arrive with their issue.
+// rackbootd: the Rackboot engine's daemon. main() reads site.toml (flags
+// override single keys), checks it with the inventory, starts the DHCP service
+// (authoritative or proxyDHCP) and the TFTP service, drops root, and then,
+// on the main thread, waits for signals while following the host states:
+//   - SIGINT, SIGTERM: stop (leases are durable; the status file is removed);
+//   - SIGHUP: reload site.toml and inventory.csv; applied only when they pass
+//     the startup checks, without dropping leases or transfers (SiteRuntime);
+//   - once a second: re-read host-states.tsv when `rackboot arm` changed it.
+//     When it cannot be read the daemon fails closed: every host boots from
+//     disk until it can, and <state_dir>/host-states.applied says so.
+// Protocol logic lives in the libraries it links.
 #include <arpa/inet.h>
 #include <gflags/gflags.h>
 #include <glog/logging.h>
@@ -36,28 +42,26 @@
 #include "engine/site/site_config.h"
 #include "engine/site/site_files.h"
 #include "engine/site/site_host_directory.h"
+#include "engine/site/site_reload.h"
 #include "engine/tftp/tftp_service.h"
 
 DEFINE_string(config, "",
-              "Site configuration (site.toml; see examples/site.toml). Flags "
-              "given on the "
-              "command line override single keys of it.");
+              "Site configuration (site.toml; see examples/site.toml). "
+              "Flags given on the command line override single keys of it; "
+              "SIGHUP reloads it.");
 DEFINE_string(tftp_root, "",
-              "tftp.root: directory served over TFTP, read-only. Files are "
-              "opened strictly "
-              "beneath it (symlinks leading out, '..' and non-regular files "
-              "are refused). "
+              "tftp.root: directory served over TFTP, read-only. "
+              "Files are opened strictly beneath it "
+              "(symlinks leading out, '..' and non-regular files are refused). "
               "Empty: no TFTP service.");
 DEFINE_string(tftp_listen, "0.0.0.0:69",
-              "tftp.listen: address and port of the TFTP request socket. Each "
-              "transfer then "
-              "uses a port of its own (RFC 1350).");
-DEFINE_int32(
-    tftp_max_blksize, 1468,
-    "tftp.max_blksize: largest block size a client may negotiate (RFC 2348), "
-    "8..65464. The default fits a 1500-byte Ethernet MTU; the path MTU to each "
-    "client "
-    "lowers it further.");
+              "tftp.listen: address and port of the TFTP request socket. "
+              "Each transfer then uses a port of its own (RFC 1350).");
+DEFINE_int32(tftp_max_blksize, 1468,
+             "tftp.max_blksize: largest block size a client may negotiate "
+             "(RFC 2348), 8..65464. "
+             "The default fits a 1500-byte Ethernet MTU; "
+             "the path MTU to each client lowers it further.");
 DEFINE_int32(
     tftp_max_windowsize, 64,
     "tftp.max_windowsize: largest window a client may negotiate (RFC 7440), "
@@ -90,8 +94,8 @@ DEFINE_string(
     "(PXE boot answers beside another DHCP server) or 'off'.");
 DEFINE_bool(allow_other_dhcp, false,
             "dhcp.allow_other_dhcp: start in authoritative mode even when "
-            "another DHCP server "
-            "answers on the interface (a loud warning instead of a refusal).");
+            "another DHCP server answers on the interface "
+            "(a loud warning instead of a refusal).");
 DEFINE_string(io, "auto",
               "I/O backend: 'auto' (io_uring, or epoll with one log line when "
               "the kernel refuses io_uring, e.g. kernel.io_uring_disabled), "
@@ -248,39 +252,96 @@ absl::StatusOr<rackboot::TftpServiceOptions> TftpOptions(
   return options;
 }
 
-// The site side of the daemon: inventory, host states, what it renders and
-// records, and the DHCP service. Kept alive while the services run.
+// The startup checks of a site and its inventory, also run on each SIGHUP
+// before anything is applied: the inventory against the site, and (with
+// DHCP) the DHCP server's configuration. Warns of hosts whose profile is
+// missing (unless !warn). Returns the DHCP configuration (mode kOff without
+// DHCP).
+absl::StatusOr<rackboot::dhcp::DhcpServerConfig> CheckSite(
+    const rackboot::site::SiteConfig& site,
+    const rackboot::site::Inventory& inventory, bool dhcp, bool warn = true) {
+  namespace site_ns = rackboot::site;
+  absl::Status valid = site_ns::ValidateInventory(inventory, site);
+  if (!valid.ok()) return valid;
+  for (const site_ns::InventoryHost& host : inventory.hosts()) {
+    if (!warn) break;
+    bool known = site.profiles.empty();
+    for (const site_ns::BootProfile& profile : site.profiles)
+      known |= profile.name == host.profile;
+    LOG_IF(WARNING, !known)
+        << inventory.filename() << ":" << host.line << ": " << host.hostname
+        << "'s profile '" << host.profile << "' is not a [[profile]] of "
+        << site.path << "; it boots from its local disk and cannot be armed";
+  }
+  if (!dhcp) return rackboot::dhcp::DhcpServerConfig();
+  return site_ns::DhcpServerConfigFromSite(site, inventory);
+}
+
+// The site side of the daemon: the inventory and site.toml as applied (one
+// swappable generation), host states, what it renders and records, and the
+// DHCP service. Kept alive while the services run; Reload and PollStates run
+// on the main thread, the callbacks on the DHCP and TFTP threads.
 struct SiteRuntime {
-  const rackboot::site::SiteConfig* site = nullptr;
-  rackboot::site::Inventory inventory;
   std::unique_ptr<rackboot::site::HostStateStore> states;
   std::unique_ptr<rackboot::site::BringUpLog> bring_up;
-  std::unique_ptr<rackboot::site::SiteHostDirectory> directory;
-  std::unique_ptr<rackboot::site::BootRenderer> renderer;
+  // The DHCP thread's HostDirectory and the TFTP shards' RenderedFiles.
+  std::unique_ptr<rackboot::site::CurrentSite> current;
   std::unique_ptr<rackboot::dhcp::DhcpService> dhcp;  // null when DHCP is off
+  // Main thread: host-states.tsv could not be read at the last poll, and
+  // when that was last logged.
+  bool degraded = false;
+  absl::Time degraded_logged = absl::InfinitePast();
+  std::string degraded_message;  // the error last logged
 
-  // Every armed host this site could not install (CheckArmedHost), one per
-  // line; OK if none. Main thread: at start (an error: exit 78) and after each
-  // host-states.tsv reload (logged: the daemon keeps running).
-  absl::Status CheckArmedHosts() const {
+  // Every armed host `site` could not install (CheckArmedHost), one per line;
+  // OK if none. A host is armed by host-states.tsv, else by its state column.
+  // Main thread: at start (an error: exit 78), before a SIGHUP applies new
+  // files (an error: they are refused), and after each host-states.tsv reload
+  // (logged: the daemon keeps running).
+  absl::Status CheckArmedHosts(
+      const rackboot::site::SiteConfig& site,
+      const rackboot::site::Inventory& inventory) const {
     namespace site_ns = rackboot::site;
     std::shared_ptr<const site_ns::HostStateMap> snapshot = states->Snapshot();
     std::vector<std::string> errors;
     for (const site_ns::InventoryHost& host : inventory.hosts()) {
       auto it = snapshot->find(host.hostname);
-      if (it == snapshot->end() ||
-          it->second.state != site_ns::HostState::kInstall) {
-        continue;
-      }
-      const std::string armed_by = it->second.changed == absl::InfinitePast()
-                                       ? std::string("its state column")
-                                       : states->states_path();
-      absl::Status s =
-          site_ns::CheckArmedHost(*site, inventory, host, armed_by);
+      const bool from_file =
+          it != snapshot->end() && it->second.changed != absl::InfinitePast();
+      const site_ns::HostState state =
+          it != snapshot->end() ? it->second.state : host.initial_state;
+      if (state != site_ns::HostState::kInstall) continue;
+      const std::string armed_by =
+          from_file ? states->states_path() : std::string("its state column");
+      absl::Status s = site_ns::CheckArmedHost(site, inventory, host, armed_by);
       if (!s.ok()) errors.emplace_back(s.message());
     }
     if (errors.empty()) return absl::OkStatus();
     return absl::FailedPreconditionError(absl::StrJoin(errors, "\n"));
+  }
+  absl::Status CheckArmedHosts() const {
+    std::shared_ptr<const rackboot::site::SiteGeneration> now = current->Get();
+    return CheckArmedHosts(now->site, now->inventory);
+  }
+
+  // The MAC whose bound, unexpired lease holds an address: per-host boot files
+  // go to that address (besides the host's reservation). Proxy mode leases
+  // nothing, so there it is the reservation only (CheckArmedHost insists on
+  // one for armed hosts). Any TFTP shard; `dhcp` is set before TFTP starts
+  // and the lease table is read lock-free.
+  rackboot::site::BootRenderer::LeaseOwner LeaseOwner() {
+    return [this](rackboot::dhcp::Ipv4Address address)
+               -> absl::optional<rackboot::site::MacAddress> {
+      if (dhcp == nullptr) return absl::nullopt;
+      absl::optional<rackboot::dhcp::Lease> lease =
+          dhcp->leases().Lookup(address);
+      if (!lease.has_value() ||
+          lease->state != rackboot::dhcp::LeaseState::kBound ||
+          lease->expires <= absl::Now()) {
+        return absl::nullopt;
+      }
+      return lease->mac;
+    };
   }
 
   void Record(const rackboot::site::InventoryHost& host,
@@ -295,6 +356,123 @@ struct SiteRuntime {
     LOG_IF_EVERY_N(ERROR, !flushed.ok(), 60) << "bring-up log: " << flushed;
   }
 
+  // Main thread: host-states.applied from what the store applies now. When
+  // it cannot be written the store removes it, so `rackboot hosts` says it
+  // cannot confirm the states rather than showing stale ones.
+  void WriteStatus() {
+    absl::Status written = states->WriteAppliedStatus();
+    LOG_IF(ERROR, !written.ok())
+        << "cannot write the status file (removed it; `rackboot hosts` "
+           "shows the states as unconfirmed): "
+        << written.message();
+  }
+
+  // Main thread, once a second: follows the operator's arm/disarm
+  // (host-states.tsv is rewritten by `rackboot arm`), so a change applies
+  // without a restart. Fails closed: while the file cannot be read (and so
+  // the store is degraded, every host local boot) it is retried every
+  // second, logged at the change, then once a minute or when the error
+  // changes.
+  void PollStates(absl::Time now) {
+    if (!states->ChangedOnDisk()) return;
+    absl::Status reloaded = states->Reload();
+    if (reloaded.ok()) {
+      if (degraded) {
+        LOG(WARNING) << "host states readable again: " << states->states_path()
+                     << " applies from now on";
+      } else {
+        LOG(INFO) << "host states reloaded from " << states->states_path();
+      }
+      // Armed while running (not through `rackboot arm`, which refuses): the
+      // host stays armed, but it cannot install; say so.
+      if (absl::Status armed = CheckArmedHosts(); !armed.ok())
+        LOG(ERROR) << armed.message();
+      degraded = false;
+      degraded_message.clear();
+      WriteStatus();
+      return;
+    }
+    if (!degraded) {
+      LOG(ERROR) << "host states unreadable: " << reloaded.message()
+                 << "; every host boots from disk until it is readable";
+      degraded = true;
+      degraded_logged = now;
+      WriteStatus();
+    } else if (now - degraded_logged >= absl::Minutes(1) ||
+               reloaded.message() != degraded_message) {
+      LOG(ERROR) << "host states still unreadable: " << reloaded.message()
+                 << "; every host boots from disk (retried every second)";
+      degraded_logged = now;
+      if (reloaded.message() != degraded_message) WriteStatus();
+    }
+    degraded_message = std::string(reloaded.message());
+  }
+
+  // Main thread, on SIGHUP: site.toml (with the command line's flags on top)
+  // and the inventory are read and checked as at startup; if they pass, what
+  // a running daemon can change is applied (hosts, profiles, DHCP settings
+  // and boot files), without touching leases, sockets or transfers in
+  // progress; the rest is logged as needing a restart.
+  void Reload(absl::StatusOr<rackboot::site::SiteConfig> loaded, bool dhcp_on) {
+    namespace site_ns = rackboot::site;
+    std::shared_ptr<const site_ns::SiteGeneration> running = current->Get();
+    const std::string keeping = "; keeping the running configuration";
+    if (!loaded.ok()) {
+      LOG(ERROR) << "reload: " << loaded.status().message() << keeping;
+      return;
+    }
+    site_ns::SiteConfig effective =
+        site_ns::EffectiveSite(running->site, *loaded);
+    absl::StatusOr<site_ns::Inventory> inventory =
+        site_ns::Inventory::Load(effective.server.inventory);
+    if (!inventory.ok()) {
+      LOG(ERROR) << "reload: " << inventory.status().message() << keeping;
+      return;
+    }
+    // The files as written must pass the startup checks, and so must what
+    // will run (the files with the settings only a restart changes kept).
+    absl::StatusOr<rackboot::dhcp::DhcpServerConfig> checked =
+        CheckSite(*loaded, *inventory, dhcp_on);
+    if (checked.ok()) {
+      checked = CheckSite(effective, *inventory, dhcp_on, /*warn=*/false);
+    }
+    if (checked.ok()) {
+      if (absl::Status files = site_ns::CheckSiteFiles(effective);
+          !files.ok()) {
+        checked = files;
+      } else if (absl::Status armed = CheckArmedHosts(effective, *inventory);
+                 !armed.ok()) {
+        checked = armed;
+      }
+    }
+    if (!checked.ok()) {
+      LOG(ERROR) << "reload: " << checked.status().message() << keeping;
+      return;
+    }
+    site_ns::SiteChanges changes = site_ns::CompareSites(
+        running->site, running->inventory, *loaded, *inventory);
+    for (const std::string& change : changes.needs_restart) {
+      LOG(WARNING) << "reload: " << change << " needs a restart, not applied";
+    }
+    for (const std::string& change : changes.applied) {
+      LOG(INFO) << "reload: " << change;
+    }
+    // Host states first: a host the new inventory adds is local boot until
+    // its state is known.
+    states->SetInventory(*inventory);
+    if (dhcp != nullptr) dhcp->UpdateConfig(*std::move(checked));
+    const size_t hosts = inventory->hosts().size();
+    const size_t profiles = effective.profiles.size();
+    current->Publish(site_ns::MakeSiteGeneration(std::move(effective),
+                                                 *std::move(inventory),
+                                                 states.get(), LeaseOwner()));
+    WriteStatus();
+    LOG(INFO) << "reload: "
+              << (changes.applied.empty() ? "nothing to apply" : "applied")
+              << "; running with " << hosts << " hosts and " << profiles
+              << " profiles";
+  }
+
   // DHCP thread: an armed host got its boot file.
   void OnDhcpReply(const rackboot::dhcp::DhcpReply& reply) {
     if (reply.type != rackboot::dhcp::DhcpMessageType::kAck ||
@@ -302,8 +480,9 @@ struct SiteRuntime {
       return;
     }
     absl::optional<std::array<uint8_t, 6>> mac = reply.message.MacAddress();
-    const rackboot::site::InventoryHost* host =
-        mac.has_value() ? inventory.FindByMac(*mac) : nullptr;
+    if (!mac.has_value()) return;
+    std::shared_ptr<const rackboot::site::SiteGeneration> now = current->Get();
+    const rackboot::site::InventoryHost* host = now->inventory.FindByMac(*mac);
     if (host != nullptr) Record(*host, "dhcp");
   }
 
@@ -319,9 +498,11 @@ struct SiteRuntime {
     if (!lease.has_value() ||
         lease->state != rackboot::dhcp::LeaseState::kBound)
       return;
-    const rackboot::site::InventoryHost* host = inventory.FindByMac(lease->mac);
+    std::shared_ptr<const rackboot::site::SiteGeneration> now = current->Get();
+    const rackboot::site::InventoryHost* host =
+        now->inventory.FindByMac(lease->mac);
     if (host == nullptr) return;
-    for (const rackboot::site::BootProfile& profile : site->profiles) {
+    for (const rackboot::site::BootProfile& profile : now->site.profiles) {
       if (profile.name != host->profile) continue;
       const std::string& last =
           profile.initrd.empty() ? profile.kernel : profile.initrd;
@@ -345,15 +526,14 @@ absl::StatusOr<std::unique_ptr<SiteRuntime>> StartSite(
     return status;
   };
   auto runtime = std::make_unique<SiteRuntime>();
-  runtime->site = &site;
   absl::StatusOr<site_ns::Inventory> inventory =
       site_ns::Inventory::Load(site.server.inventory);
   if (!inventory.ok()) return ConfigError(inventory.status());
-  runtime->inventory = *std::move(inventory);
-  absl::Status valid = site_ns::ValidateInventory(runtime->inventory, site);
-  if (!valid.ok()) return ConfigError(valid);
+  absl::StatusOr<rackboot::dhcp::DhcpServerConfig> server =
+      CheckSite(site, *inventory, start_dhcp);
+  if (!server.ok()) return ConfigError(server.status());
   absl::StatusOr<std::unique_ptr<site_ns::HostStateStore>> states =
-      site_ns::HostStateStore::Open(site.server.state_dir, runtime->inventory);
+      site_ns::HostStateStore::Open(site.server.state_dir, *inventory);
   if (!states.ok()) {
     // A line of host-states.tsv that does not parse is the operator's to fix;
     // a state directory that cannot be made or read is the system's.
@@ -366,41 +546,28 @@ absl::StatusOr<std::unique_ptr<SiteRuntime>> StartSite(
   runtime->states = *std::move(states);
   // An armed host this site cannot install is a configuration error, not a
   // silent local boot; an unarmed one with an unknown profile is only worth a
-  // warning (`rackboot arm` refuses it).
-  if (absl::Status armed = runtime->CheckArmedHosts(); !armed.ok()) {
+  // warning (CheckSite; `rackboot arm` refuses it).
+  if (absl::Status armed = runtime->CheckArmedHosts(site, *inventory);
+      !armed.ok()) {
     return ConfigError(armed);
-  }
-  for (const site_ns::InventoryHost& host : runtime->inventory.hosts()) {
-    LOG_IF(WARNING, !site.profiles.empty() &&
-                        site_ns::FindProfile(site, host.profile) == nullptr &&
-                        runtime->states->Get(host.hostname) !=
-                            site_ns::HostState::kInstall)
-        << runtime->inventory.filename() << ":" << host.line << ": "
-        << host.hostname << "'s profile '" << host.profile
-        << "' is not a [[profile]] of " << site.path
-        << "; it boots from its local disk and cannot be armed";
   }
   absl::StatusOr<std::unique_ptr<site_ns::BringUpLog>> bring_up =
       site_ns::BringUpLog::Open(site.server.state_dir);
   if (!bring_up.ok()) return bring_up.status();
   runtime->bring_up = *std::move(bring_up);
-  runtime->directory = std::make_unique<site_ns::SiteHostDirectory>(
-      &runtime->inventory, runtime->states.get());
-  runtime->renderer = std::make_unique<site_ns::BootRenderer>(
-      &site, &runtime->inventory, runtime->states.get());
   size_t armed = 0;
-  for (const site_ns::InventoryHost& host : runtime->inventory.hosts()) {
+  for (const site_ns::InventoryHost& host : inventory->hosts()) {
     if (runtime->states->Get(host.hostname) == site_ns::HostState::kInstall)
       ++armed;
   }
-  LOG(INFO) << "inventory: " << runtime->inventory.hosts().size()
-            << " hosts from " << site.server.inventory << ", " << armed
-            << " armed for install";
+  LOG(INFO) << "inventory: " << inventory->hosts().size() << " hosts from "
+            << site.server.inventory << ", " << armed << " armed for install";
+  runtime->current =
+      std::make_unique<site_ns::CurrentSite>(site_ns::MakeSiteGeneration(
+          site, *std::move(inventory), runtime->states.get(),
+          runtime->LeaseOwner()));
   if (!start_dhcp) return runtime;
 
-  absl::StatusOr<rackboot::dhcp::DhcpServerConfig> server =
-      site_ns::DhcpServerConfigFromSite(site, runtime->inventory);
-  if (!server.ok()) return ConfigError(server.status());
   rackboot::dhcp::DhcpServiceOptions options;
   options.server = *std::move(server);
   options.shard.interface = site.server.interface;
@@ -416,25 +583,9 @@ absl::StatusOr<std::unique_ptr<SiteRuntime>> StartSite(
   if (!io.ok()) return ConfigError(io.status());
   options.io = *io;
   absl::StatusOr<std::unique_ptr<rackboot::dhcp::DhcpService>> service =
-      rackboot::dhcp::DhcpService::Start(options, runtime->directory.get());
+      rackboot::dhcp::DhcpService::Start(options, runtime->current.get());
   if (!service.ok()) return service.status();
   runtime->dhcp = *std::move(service);
-  // Per-host boot files go to the address a host's bound lease holds (besides
-  // its reservation). Proxy mode leases nothing, so there it is the
-  // reservation only (CheckArmedHost insists on one for armed hosts).
-  rackboot::dhcp::DhcpService* dhcp = runtime->dhcp.get();
-  runtime->renderer->set_lease_owner(
-      [dhcp](rackboot::dhcp::Ipv4Address address)
-          -> absl::optional<site_ns::MacAddress> {
-        absl::optional<rackboot::dhcp::Lease> lease =
-            dhcp->leases().Lookup(address);
-        if (!lease.has_value() ||
-            lease->state != rackboot::dhcp::LeaseState::kBound ||
-            lease->expires <= absl::Now()) {
-          return absl::nullopt;
-        }
-        return lease->mac;
-      });
   return runtime;
 }
 
@@ -506,6 +657,15 @@ void ExitConfigIfParsingFlags() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Block the stop signals and SIGHUP first, in every thread (the services
+  // inherit the mask): a SIGHUP during startup (the probe takes seconds) must
+  // not kill the daemon. The loop below takes them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--help") == 0 ||
         std::strcmp(argv[i], "-help") == 0 || std::strcmp(argv[i], "-h") == 0) {
@@ -567,14 +727,6 @@ int main(int argc, char** argv) {
     return kExitConfig;
   }
 
-  // Block the stop signals in every thread (the services inherit the mask) and
-  // take them here.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-
   // The inventory matters to DHCP and to the per-host boot files the TFTP
   // service renders.
   std::unique_ptr<SiteRuntime> runtime;
@@ -592,7 +744,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<rackboot::TftpService> tftp_service;
   if (tftp) {
     if (runtime) {
-      tftp_options->rendered = runtime->renderer.get();
+      tftp_options->rendered = runtime->current.get();
       SiteRuntime* self = runtime.get();
       tftp_options->shard.on_finished =
           [self](const rackboot::TftpTransferReport& report) {
@@ -625,28 +777,39 @@ int main(int argc, char** argv) {
   std::printf("%s\n", ready.c_str());
   std::fflush(stdout);
 
-  // Wait for a stop signal; meanwhile follow the operator's arm/disarm
-  // (host-states.tsv is rewritten by `rackboot arm`), so a change applies
-  // without a restart.
+  if (runtime) runtime->WriteStatus();
+
+  // Wait for a stop signal; reload on SIGHUP; meanwhile follow the
+  // operator's arm/disarm once a second (SiteRuntime::PollStates).
   int signal_number = 0;
   const timespec tick{1, 0};
   for (;;) {
-    signal_number = sigtimedwait(&stop_signals, nullptr, &tick);
-    if (signal_number > 0) break;
-    if (runtime && runtime->states->ChangedOnDisk()) {
-      absl::Status reloaded = runtime->states->Reload();
-      if (reloaded.ok()) {
-        LOG(INFO) << "host states reloaded from "
-                  << runtime->states->states_path();
-        // Armed while running (not through `rackboot arm`, which refuses):
-        // the host stays armed, but it cannot install; say so.
-        if (absl::Status armed = runtime->CheckArmedHosts(); !armed.ok())
-          LOG(ERROR) << armed.message();
+    signal_number = sigtimedwait(&signals, nullptr, &tick);
+    if (signal_number == SIGHUP) {
+      if (runtime) {
+        LOG(INFO) << "SIGHUP: reloading " << site->path << " and "
+                  << site->server.inventory;
+        // The startup checks of the TFTP keys too, although they need a
+        // restart: a file that would not start is refused now, not later.
+        absl::StatusOr<rackboot::site::SiteConfig> loaded = LoadSite();
+        if (loaded.ok() && tftp) {
+          absl::StatusOr<rackboot::TftpServiceOptions> checked =
+              TftpOptions(*loaded);
+          if (!checked.ok()) loaded = checked.status();
+        }
+        runtime->Reload(std::move(loaded), dhcp);
       } else {
-        LOG(ERROR) << "cannot reload host states: " << reloaded;
+        LOG(WARNING) << "SIGHUP: serving TFTP only, without a site to "
+                        "reload; restart to apply changes to "
+                     << site->path;
       }
+      continue;
     }
-    if (runtime) runtime->FlushBringUp();
+    if (signal_number > 0) break;
+    if (runtime) {
+      runtime->PollStates(absl::Now());
+      runtime->FlushBringUp();
+    }
   }
   LOG(INFO) << "rackbootd: " << strsignal(signal_number) << ", stopping";
   if (tftp_service) {
@@ -674,6 +837,9 @@ int main(int argc, char** argv) {
                  << " journal_records=" << c.journal_records
                  << " journal_syncs=" << c.journal_syncs;
   }
-  if (runtime) runtime->FlushBringUp();
+  if (runtime) {
+    runtime->FlushBringUp();
+    runtime->states->RemoveAppliedStatus();  // no daemon applies them now
+  }
   return 0;
 }

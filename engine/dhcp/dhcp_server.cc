@@ -85,9 +85,21 @@ DhcpServer::DhcpServer(DhcpServerConfig config, LeaseTable* leases,
                        HostDirectory* hosts, LeaseLog* log)
     : config_(std::move(config)), leases_(leases), hosts_(hosts), log_(log) {}
 
+void DhcpServer::UpdateConfig(DhcpServerConfig config) {
+  absl::MutexLock lock(&pending_mu_);
+  pending_ = std::move(config);
+  has_pending_.store(true, std::memory_order_release);
+}
+
 absl::optional<DhcpReply> DhcpServer::Handle(const DhcpMessage& request,
                                              const DhcpRequestContext& context,
                                              absl::Time now) {
+  if (has_pending_.load(std::memory_order_acquire)) {
+    absl::MutexLock lock(&pending_mu_);
+    if (pending_.has_value()) config_ = *std::move(pending_);
+    pending_.reset();
+    has_pending_.store(false, std::memory_order_relaxed);
+  }
   if (request.op != kBootRequest) {
     ++counters_.not_for_us;
     return absl::nullopt;

@@ -58,10 +58,13 @@
 #define RACKBOOT_ENGINE_DHCP_DHCP_SERVER_H_
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
 #include "engine/dhcp/lease.h"
@@ -223,7 +226,16 @@ class DhcpServer {
                                    const DhcpRequestContext& context,
                                    absl::Time now);
 
+  // Any thread (the daemon's SIGHUP): `config` replaces the configuration
+  // at the start of the next Handle, on the server's thread, so no request
+  // sees two. The mode and the subnets' address ranges must not change (the
+  // lease table is sized for them). Leases stay: one outside a changed pool
+  // is kept until it expires, and its client's next renewal is NAKed
+  // ("address outside the pool"), so it gets an address of the new pool.
+  void UpdateConfig(DhcpServerConfig config);
+
   const DhcpServerCounters& counters() const { return counters_; }
+  // The server's thread only.
   const DhcpServerConfig& config() const { return config_; }
 
  private:
@@ -256,7 +268,12 @@ class DhcpServer {
   bool Owns(const Client& client, const Lease& lease) const;
   uint64_t Bind(const Client& client, Ipv4Address address, absl::Time now);
 
-  const DhcpServerConfig config_;
+  DhcpServerConfig config_;  // replaced only on the server's thread
+  // UpdateConfig's handover; has_pending_ is checked once per Handle without
+  // taking the lock.
+  std::atomic<bool> has_pending_{false};
+  absl::Mutex pending_mu_;
+  absl::optional<DhcpServerConfig> pending_ ABSL_GUARDED_BY(pending_mu_);
   LeaseTable* const leases_;
   HostDirectory* const hosts_;
   LeaseLog* const log_;

@@ -297,6 +297,38 @@ TEST_F(DhcpServerTest, RenewingIsAnsweredToCiaddrAndExtendsTheLease) {
   EXPECT_EQ(Handle(other)->type, DhcpMessageType::kNak);
 }
 
+TEST_F(DhcpServerTest, UpdateConfigAppliesAtTheNextRequestAndKeepsLeases) {
+  Start();
+  const Ipv4Address a =
+      Dora(Message(DhcpMessageType::kDiscover, kMacA)).message.yiaddr;
+  const Ipv4Address b =
+      Dora(Message(DhcpMessageType::kDiscover, kMacB)).message.yiaddr;
+  DhcpServerConfig changed = Config();
+  changed.lease_time = absl::Minutes(10);
+  // A pool that keeps a's address but not b's.
+  changed.subnets[0].pool = {{a, Ipv4Address(198, 18, 0, 100)}};
+  if (a != Ipv4Address(198, 18, 0, 100)) {
+    changed.subnets[0].pool = {{a, a}};
+  }
+  changed.boot.bios = "other.0";
+  server_->UpdateConfig(changed);
+  EXPECT_EQ(leases_->bound_count(), 2u);
+
+  now_ += absl::Minutes(30);
+  DhcpMessage renew = Message(DhcpMessageType::kRequest, kMacA);
+  renew.ciaddr = a;
+  absl::optional<DhcpReply> ack = Handle(renew);
+  ASSERT_EQ(ack->type, DhcpMessageType::kAck);
+  EXPECT_EQ(ack->message.yiaddr, a);  // the same address after the reload
+  EXPECT_EQ(leases_->Lookup(a)->expires, now_ + absl::Minutes(10));
+  EXPECT_EQ(server_->config().boot.bios, "other.0");
+  // b's lease lies outside the new pool: kept, but not renewed.
+  EXPECT_EQ(leases_->Lookup(b)->state, LeaseState::kBound);
+  DhcpMessage renew_b = Message(DhcpMessageType::kRequest, kMacB);
+  renew_b.ciaddr = b;
+  EXPECT_EQ(Handle(renew_b)->type, DhcpMessageType::kNak);
+}
+
 TEST_F(DhcpServerTest, DeclinedAddressIsQuarantined) {
   Start();
   Ipv4Address declined =

@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -62,6 +63,12 @@ class DhcpService {
 
   // Stops the thread and makes every appended lease durable. Idempotent.
   void Stop();
+
+  // Any thread: the server takes `config` before its next request (see
+  // DhcpServer::UpdateConfig); leases and the journal are untouched.
+  void UpdateConfig(DhcpServerConfig config) {
+    server_->UpdateConfig(std::move(config));
+  }
 
   // Readers on any thread (TFTP, the API): lock-free lease lookups.
   const LeaseTable& leases() const { return *leases_; }

@@ -22,8 +22,11 @@
 // host's name, state and kernel arguments, nor learn which MACs are listed.
 // Refusals are logged, rate-limited, with the name escaped.
 // The state is read at each request, so arming or disarming applies to the next
-// boot. Thread-safe: every TFTP shard calls Render; the Inventory is immutable
-// and the HostStateStore thread-safe.
+// boot; while host-states.tsv cannot be read the store fails closed and every
+// host gets the local-boot configuration. Thread-safe: every TFTP shard calls
+// Render; the Inventory is immutable and the HostStateStore thread-safe. The
+// daemon builds one renderer per SiteGeneration (site_reload.h), so a SIGHUP
+// swaps the renderer with the inventory and profiles it reads.
 #ifndef RACKBOOT_ENGINE_SITE_BOOT_RENDERER_H_
 #define RACKBOOT_ENGINE_SITE_BOOT_RENDERER_H_
 

@@ -1,6 +1,7 @@
 #include "engine/site/host_states.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -144,17 +146,52 @@ HostStateStore::HostStateStore(std::string state_dir, int dir_fd,
       dir_fd_(dir_fd),
       states_path_(absl::StrCat(state_dir_, "/", kStatesFile)),
       lock_path_(absl::StrCat(state_dir_, "/", kLockFile)),
-      discovered_path_(absl::StrCat(state_dir_, "/", kDiscoveredFile)),
-      defaults_([&inventory] {
-        absl::flat_hash_map<std::string, HostState> d;
-        for (const InventoryHost& h : inventory.hosts()) {
-          d.emplace(h.hostname, h.initial_state);
-        }
-        return d;
-      }()) {}
+      discovered_path_(absl::StrCat(state_dir_, "/", kDiscoveredFile)) {
+  absl::MutexLock lock(&write_mu_);
+  for (const InventoryHost& h : inventory.hosts()) {
+    defaults_.emplace(h.hostname, h.initial_state);
+  }
+  reserve_fd_ = ::fcntl(dir_fd_, F_DUPFD_CLOEXEC, 0);
+}
 
 HostStateStore::~HostStateStore() {
+  if (reserve_fd_ >= 0) ::close(reserve_fd_);
   if (dir_fd_ >= 0) ::close(dir_fd_);
+}
+
+int HostStateStore::OpenReserved(const char* name, int flags, mode_t mode,
+                                 bool* lent) const {
+  *lent = false;
+  if (reserve_fd_ < 0) reserve_fd_ = ::fcntl(dir_fd_, F_DUPFD_CLOEXEC, 0);
+  int fd = ::openat(dir_fd_, name, flags, mode);
+  if (fd >= 0 || (errno != EMFILE && errno != ENFILE) || reserve_fd_ < 0) {
+    return fd;
+  }
+  // Out of descriptors: lend the spare for this open. Another thread may take
+  // the freed number first; then this attempt fails and the next poll tries
+  // again.
+  ::close(reserve_fd_);
+  reserve_fd_ = -1;
+  fd = ::openat(dir_fd_, name, flags, mode);
+  if (fd >= 0) {
+    *lent = true;
+    return fd;
+  }
+  const int saved = errno;
+  reserve_fd_ = ::fcntl(dir_fd_, F_DUPFD_CLOEXEC, 0);
+  errno = saved;
+  return -1;
+}
+
+void HostStateStore::CloseReserved(int fd, bool lent) const {
+  if (fd < 0) return;
+  // dup3 closes `fd` and makes its number the spare in one step, so no other
+  // thread can take the number in between.
+  if (lent && reserve_fd_ < 0 && ::dup3(dir_fd_, fd, O_CLOEXEC) == fd) {
+    reserve_fd_ = fd;
+    return;
+  }
+  ::close(fd);
 }
 
 absl::StatusOr<std::unique_ptr<HostStateStore>> HostStateStore::Open(
@@ -185,12 +222,20 @@ absl::Status HostStateStore::ReadStates(FileEntries& entries,
                                         FileId& id) const {
   entries.clear();
   id = FileId();
-  const int raw_fd = ::openat(dir_fd_, kStatesFile, O_RDONLY | O_CLOEXEC);
+  bool lent = false;
+  const int raw_fd =
+      OpenReserved(kStatesFile, O_RDONLY | O_CLOEXEC, /*mode=*/0, &lent);
   if (raw_fd < 0) {
     if (errno == ENOENT) return absl::OkStatus();  // nothing set yet
     return ErrnoError(states_path_, "cannot open", errno);
   }
-  Fd fd(raw_fd);
+  struct Closer {
+    const HostStateStore* store;
+    int fd;
+    bool lent;
+    ~Closer() { store->CloseReserved(fd, lent); }
+    int get() const { return fd; }
+  } fd{this, raw_fd, lent};
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) {
     return ErrnoError(states_path_, "cannot stat", errno);
@@ -318,8 +363,57 @@ void HostStateStore::Publish(std::shared_ptr<const HostStateMap> snapshot,
     old = std::move(snapshot_);
     snapshot_ = std::move(snapshot);
     loaded_id_ = id;
+    degraded_ = absl::OkStatus();
   }
   // `old` is freed here, outside mu_, if no reader holds it.
+}
+
+std::shared_ptr<const HostStateMap> HostStateStore::BuildClosedSnapshot()
+    const {
+  auto map = std::make_shared<HostStateMap>();
+  map->reserve(defaults_.size());
+  for (const auto& [hostname, state] : defaults_) {
+    map->emplace(hostname,
+                 HostStateEntry{HostState::kLocalboot, absl::InfinitePast()});
+  }
+  return map;
+}
+
+void HostStateStore::PublishDegraded(absl::Status why) {
+  std::shared_ptr<const HostStateMap> closed = BuildClosedSnapshot();
+  std::shared_ptr<const HostStateMap> old;
+  {
+    absl::MutexLock lock(&mu_);
+    old = std::move(snapshot_);
+    snapshot_ = std::move(closed);
+    degraded_ = std::move(why);
+  }
+}
+
+absl::Status HostStateStore::Degraded() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return degraded_;
+}
+
+void HostStateStore::SetInventory(const Inventory& inventory) {
+  absl::MutexLock write_lock(&write_mu_);
+  defaults_.clear();
+  for (const InventoryHost& h : inventory.hosts()) {
+    defaults_.emplace(h.hostname, h.initial_state);
+  }
+  absl::Status degraded = Degraded();
+  if (!degraded.ok()) {
+    PublishDegraded(std::move(degraded));
+    return;
+  }
+  FileId id;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    id = loaded_id_;
+  }
+  FileEntries entries = file_entries_;
+  std::shared_ptr<const HostStateMap> snapshot = BuildSnapshot(entries);
+  Publish(std::move(snapshot), id, std::move(entries));
 }
 
 std::shared_ptr<const HostStateMap> HostStateStore::Snapshot() const {
@@ -340,11 +434,11 @@ HostState HostStateStore::Get(absl::string_view hostname) const {
 absl::Status HostStateStore::Set(absl::string_view hostname, HostState state,
                                  absl::Time now) {
   const std::string name = Lower(hostname);
+  absl::MutexLock write_lock(&write_mu_);
   if (!defaults_.contains(name)) {
     return absl::NotFoundError(
         absl::StrCat("host \"", hostname, "\": not in the inventory"));
   }
-  absl::MutexLock write_lock(&write_mu_);
 
   // Another process (rackboot arm, or rackbootd) may be doing the same:
   // serialize read-modify-write across processes.
@@ -377,7 +471,12 @@ absl::Status HostStateStore::Reload() {
   absl::MutexLock write_lock(&write_mu_);
   FileEntries entries;
   FileId id;
-  if (absl::Status s = ReadStates(entries, id); !s.ok()) return s;
+  if (absl::Status s = ReadStates(entries, id); !s.ok()) {
+    // Fail closed: the operator may have disarmed a host in the version we
+    // cannot read.
+    PublishDegraded(s);
+    return s;
+  }
   std::shared_ptr<const HostStateMap> snapshot = BuildSnapshot(entries);
   Publish(std::move(snapshot), id, std::move(entries));
   return absl::OkStatus();
@@ -388,7 +487,7 @@ bool HostStateStore::ChangedOnDisk() const {
   struct stat st;
   if (::fstatat(dir_fd_, kStatesFile, &st, 0) == 0) now = IdOf<FileId>(st);
   absl::ReaderMutexLock lock(&mu_);
-  return !(now == loaded_id_);
+  return !degraded_.ok() || !(now == loaded_id_);
 }
 
 absl::Status HostStateStore::LoadDiscovered() {
@@ -483,6 +582,112 @@ absl::Status HostStateStore::RecordDiscovered(const MacAddress& mac,
   discovered_.push_back(
       {mac, absl::FromUnixSeconds(absl::ToUnixSeconds(now)), std::move(clean)});
   return absl::OkStatus();
+}
+
+absl::Status HostStateStore::WriteAppliedStatus(absl::Time now) {
+  absl::MutexLock write_lock(&write_mu_);
+  std::shared_ptr<const HostStateMap> snapshot = Snapshot();
+  absl::Status degraded = Degraded();
+  std::vector<std::pair<absl::string_view, HostState>> sorted;
+  sorted.reserve(snapshot->size());
+  for (const auto& [hostname, entry] : *snapshot) {
+    sorted.emplace_back(hostname, entry.state);
+  }
+  std::sort(sorted.begin(), sorted.end());
+  std::string text = absl::StrCat(
+      "# What the running rackbootd applies from host-states.tsv; written by "
+      "it after each reload.\npid\t",
+      ::getpid(), "\nwritten\t", absl::ToUnixSeconds(now), "\n");
+  if (!degraded.ok()) {
+    std::string why(degraded.message());
+    for (char& c : why) {
+      const unsigned char u = static_cast<unsigned char>(c);
+      if (u < 0x20 || u == 0x7f) c = ' ';
+    }
+    absl::StrAppend(&text, "degraded\t", why, "\n");
+  }
+  for (const auto& [hostname, state] : sorted) {
+    absl::StrAppend(&text, "host\t", hostname, "\t", HostStateName(state),
+                    "\n");
+  }
+  const std::string temp_name = absl::StrCat(kAppliedFile, ".tmp");
+  const std::string temp = absl::StrCat(state_dir_, "/", temp_name);
+  bool lent = false;
+  const int fd = OpenReserved(
+      temp_name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644, &lent);
+  absl::Status s;
+  if (fd < 0) {
+    s = ErrnoError(temp, "cannot create", errno);
+  } else {
+    s = WriteAll(fd, text, temp);
+    CloseReserved(fd, lent);
+  }
+  if (s.ok() &&
+      ::renameat(dir_fd_, temp_name.c_str(), dir_fd_, kAppliedFile) != 0) {
+    s = ErrnoError(absl::StrCat(state_dir_, "/", kAppliedFile),
+                   "cannot rename the new file into place", errno);
+  }
+  if (!s.ok()) {
+    // No stale file may vouch for what the daemon applies now.
+    ::unlinkat(dir_fd_, temp_name.c_str(), 0);
+    ::unlinkat(dir_fd_, kAppliedFile, 0);
+  }
+  return s;
+}
+
+void HostStateStore::RemoveAppliedStatus() {
+  ::unlinkat(dir_fd_, kAppliedFile, 0);
+}
+
+absl::StatusOr<HostStateStore::AppliedStatus> HostStateStore::ReadAppliedStatus(
+    const std::string& state_dir) {
+  const std::string path = absl::StrCat(state_dir, "/", kAppliedFile);
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return ErrnoError(path, "cannot open", errno);
+  absl::StatusOr<std::string> text = ReadAll(fd.get(), path);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<AppliedStatus> status = ParseAppliedStatus(*text, path);
+  if (!status.ok()) return status.status();
+  status->running = ::kill(status->pid, 0) == 0 || errno == EPERM;
+  return status;
+}
+
+absl::StatusOr<HostStateStore::AppliedStatus>
+HostStateStore::ParseAppliedStatus(absl::string_view text,
+                                   absl::string_view path) {
+  AppliedStatus status;
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_number;
+    if (line.empty() || line.front() == '#') continue;
+    std::vector<absl::string_view> fields = absl::StrSplit(line, '\t');
+    const std::string where = absl::StrCat(path, ":", line_number);
+    int64_t number = 0;
+    if (fields[0] == "pid" && fields.size() == 2 &&
+        absl::SimpleAtoi(fields[1], &number) && number > 0 &&
+        number <= std::numeric_limits<pid_t>::max()) {
+      status.pid = static_cast<pid_t>(number);
+    } else if (fields[0] == "written" && fields.size() == 2 &&
+               absl::SimpleAtoi(fields[1], &number)) {
+      status.written = absl::FromUnixSeconds(number);
+    } else if (fields[0] == "degraded" && fields.size() == 2) {
+      status.degraded = std::string(fields[1]);
+      if (status.degraded.empty()) status.degraded = "(no reason given)";
+    } else if (fields[0] == "host" && fields.size() == 3) {
+      absl::StatusOr<HostState> state = ParseHostState(fields[2]);
+      if (!state.ok()) {
+        return absl::DataLossError(
+            absl::StrCat(where, ": ", state.status().message()));
+      }
+      status.hosts[Lower(fields[1])] = *state;
+    } else {
+      return absl::DataLossError(absl::StrCat(where, ": not understood"));
+    }
+  }
+  if (status.pid == 0) {
+    return absl::DataLossError(absl::StrCat(path, ": no pid line"));
+  }
+  return status;
 }
 
 std::vector<DiscoveredHost> HostStateStore::Discovered() const {

@@ -18,6 +18,23 @@
 //                    clients (unknown_pxe = "discover"), one line per MAC,
 //                    appended.
 //
+//   host-states.applied
+//                    written by rackbootd only (WriteAppliedStatus), atomically
+//                    (temp file, rename), after each reload of host-states.tsv
+//                    or of the inventory, and removed when it stops: what the
+//                    running daemon applies, so that `rackboot hosts` never
+//                    shows a state as applied when it is not. Lines, tab
+//                    separated, '#' lines are comments:
+//                      pid<TAB>1234              the daemon's process id
+//                      written<TAB>1764490000    unix seconds
+//                      degraded<TAB>reason       only while host-states.tsv is
+//                                                unreadable (every host boots
+//                                                from disk meanwhile)
+//                      host<TAB>node001<TAB>install   one per inventory host:
+//                                                the state the daemon applies
+//                    When the daemon cannot write it (e.g. out of descriptors)
+//                    it removes it, so a stale file never vouches for it.
+//
 // A host's state is its host-states.tsv entry if there is one, else its
 // inventory `state` column (whose default is localboot). Entries for
 // hostnames not in the inventory are kept in the file (another process may
@@ -25,14 +42,24 @@
 // parse is an error naming path:line, at Open and Reload alike: a damaged
 // state file must not silently disarm or arm hosts.
 //
+// Fail closed: Open fails on an unreadable file, but once open, a Reload that
+// cannot read or parse host-states.tsv (EMFILE during a descriptor flood, a
+// damaged line, EACCES) makes the store degraded: every host is kLocalboot
+// (boots from disk) until a Reload succeeds, and ChangedOnDisk stays true so
+// the daemon's once-a-second poll retries. The store keeps one spare
+// descriptor (a dup of the state directory's) that it releases for the moment
+// it opens host-states.tsv when the process is out of descriptors, so that
+// a flood of TFTP transfers cannot keep a disarm from applying.
+//
 // Threads: Get, Snapshot, ChangedOnDisk and Discovered may be called from any
 // thread at any time (DHCP, TFTP and HTTP shards); they never touch the disk
 // (except ChangedOnDisk's stat) and never wait for a Set or Reload in
 // progress: readers copy a shared_ptr to an immutable snapshot under a short
-// lock. Set, Reload and RecordDiscovered may also be called from any thread;
-// they block on disk I/O (Set fsyncs), so keep them off the packet path's
-// critical section. The store is owned by the daemon (or tool) that opened
-// it.
+// lock. Set, Reload, SetInventory, WriteAppliedStatus and RecordDiscovered
+// may also be called from any thread; they block on disk I/O (Set fsyncs), so
+// keep them off the packet path's critical section (rackbootd calls all but
+// RecordDiscovered from its main thread). The store is owned by the daemon (or
+// tool) that opened it.
 #ifndef RACKBOOT_ENGINE_SITE_HOST_STATES_H_
 #define RACKBOOT_ENGINE_SITE_HOST_STATES_H_
 
@@ -108,12 +135,47 @@ class HostStateStore {
                    absl::Time now = absl::Now());
 
   // Re-reads host-states.tsv (after another process changed it). On error
-  // the previous states stay in effect.
+  // the store fails closed: it becomes degraded and every host is kLocalboot
+  // until a later Reload (or Set) succeeds.
   absl::Status Reload();
 
+  // OK, or why host-states.tsv could not be read at the last Reload: then
+  // every host is kLocalboot.
+  absl::Status Degraded() const;
+
   // True if host-states.tsv differs (inode, size or mtime) from what this
-  // store last read or wrote: cheap enough to poll once a second.
+  // store last read or wrote, and always while degraded (so that a failed
+  // reload is retried): cheap enough to poll once a second.
   bool ChangedOnDisk() const;
+
+  // Replaces the inventory (SIGHUP): hosts added get their `state` column as
+  // default, hosts removed are no longer answered. Re-reads nothing; the
+  // file's entries (or the degraded state) carry over.
+  void SetInventory(const Inventory& inventory);
+
+  // rackbootd: writes host-states.applied (see above) from the current
+  // snapshot. On failure it removes the file (so that no stale file claims
+  // anything) and returns the error.
+  absl::Status WriteAppliedStatus(absl::Time now = absl::Now());
+  // rackbootd at a clean stop: removes host-states.applied.
+  void RemoveAppliedStatus();
+
+  // What host-states.applied says, for `rackboot hosts`.
+  struct AppliedStatus {
+    pid_t pid = 0;
+    bool running = false;  // a process with that id exists
+    absl::Time written = absl::InfinitePast();
+    std::string degraded;  // "" when not degraded
+    absl::flat_hash_map<std::string, HostState> hosts;
+  };
+  // NotFound when no daemon has written one (or it stopped, or it could not
+  // write it); DataLoss for a file that does not parse.
+  static absl::StatusOr<AppliedStatus> ReadAppliedStatus(
+      const std::string& state_dir);
+  // ReadAppliedStatus's parser (running is left false), for tests and
+  // fuzzing. Errors are DataLoss naming path:line.
+  static absl::StatusOr<AppliedStatus> ParseAppliedStatus(
+      absl::string_view text, absl::string_view path);
 
   // Records an unknown PXE client once per MAC: appends to discovered.tsv
   // unless the MAC is there already (from this run or, read at Open, an
@@ -156,16 +218,29 @@ class HostStateStore {
   static constexpr const char* kStatesFile = "host-states.tsv";
   static constexpr const char* kLockFile = "host-states.lock";
   static constexpr const char* kDiscoveredFile = "discovered.tsv";
+  static constexpr const char* kAppliedFile = "host-states.applied";
+
+  // openat(dir_fd_, name) that, out of descriptors (EMFILE, ENFILE), lends
+  // the spare descriptor for the call (*lent). Close what it returns with
+  // CloseReserved. REQUIRES: write_mu_ held, or no other thread using the
+  // store (Open).
+  int OpenReserved(const char* name, int flags, mode_t mode, bool* lent) const;
+  void CloseReserved(int fd, bool lent) const;
 
   // Reads host-states.tsv into `entries` and its identity into `id`.
   absl::Status ReadStates(FileEntries& entries, FileId& id) const;
   // Writes `entries` atomically; returns the new file's identity.
   absl::StatusOr<FileId> WriteStates(const FileEntries& entries) const;
   // Inventory defaults overlaid with the file's entries.
-  std::shared_ptr<const HostStateMap> BuildSnapshot(
-      const FileEntries& entries) const;
+  std::shared_ptr<const HostStateMap> BuildSnapshot(const FileEntries& entries)
+      const ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Every inventory host kLocalboot: the degraded snapshot.
+  std::shared_ptr<const HostStateMap> BuildClosedSnapshot() const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   void Publish(std::shared_ptr<const HostStateMap> snapshot, FileId id,
                FileEntries entries) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  void PublishDegraded(absl::Status why)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::Status LoadDiscovered();
 
   const std::string state_dir_;
@@ -173,18 +248,22 @@ class HostStateStore {
   const std::string states_path_;
   const std::string lock_path_;
   const std::string discovered_path_;
-  // Inventory hostname -> its `state` column. Immutable.
-  const absl::flat_hash_map<std::string, HostState> defaults_;
-
-  // Serializes Set and Reload (file I/O happens under it, not under mu_).
-  absl::Mutex write_mu_;
+  // Serializes Set, Reload and SetInventory (file I/O happens under it, not
+  // under mu_).
+  mutable absl::Mutex write_mu_;
+  // Inventory hostname -> its `state` column. Replaced by SetInventory.
+  absl::flat_hash_map<std::string, HostState> defaults_
+      ABSL_GUARDED_BY(write_mu_);
   FileEntries file_entries_ ABSL_GUARDED_BY(write_mu_);
+  // The spare descriptor OpenReserved lends; -1 while lent or lost.
+  mutable int reserve_fd_ = -1;
 
   // Guards only the pointer swaps and the file identity: held for
   // nanoseconds, so readers never wait for I/O.
   mutable absl::Mutex mu_;
   std::shared_ptr<const HostStateMap> snapshot_ ABSL_GUARDED_BY(mu_);
   FileId loaded_id_ ABSL_GUARDED_BY(mu_);
+  absl::Status degraded_ ABSL_GUARDED_BY(mu_);
 
   mutable absl::Mutex discovered_mu_;
   absl::flat_hash_set<MacAddress> discovered_macs_

@@ -1,10 +1,12 @@
 #include "engine/site/host_states.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -181,6 +183,7 @@ TEST(HostStateStoreTest, DamagedFileIsAnErrorNotADefault) {
   const Inventory inv = TestInventory();
   std::unique_ptr<HostStateStore> store = OpenOrDie(dir, inv);
   ASSERT_TRUE(store->Set("node001", HostState::kInstalled, kT0).ok());
+  ASSERT_TRUE(store->Set("node003", HostState::kInstall, kT0).ok());
 
   const std::string path = dir + "/host-states.tsv";
   for (const auto& [text, expected] :
@@ -197,8 +200,11 @@ TEST(HostStateStoreTest, DamagedFileIsAnErrorNotADefault) {
     absl::Status s = store->Reload();
     EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << text;
     EXPECT_THAT(s.message(), HasSubstr(path + expected));
-    // The previous states stay in effect.
-    EXPECT_EQ(store->Get("node001"), HostState::kInstalled);
+    // Fail closed: nothing is armed while the file cannot be read (the
+    // operator may have disarmed node003 in the version we cannot read).
+    EXPECT_EQ(store->Get("node003"), HostState::kLocalboot);
+    EXPECT_EQ(store->Get("node001"), HostState::kLocalboot);
+    EXPECT_EQ(store->Degraded().code(), absl::StatusCode::kDataLoss);
     // And Set refuses to overwrite what it cannot read.
     EXPECT_FALSE(store->Set("node002", HostState::kInstall, kT0).ok());
     EXPECT_EQ(ReadFile(path), text);
@@ -207,6 +213,130 @@ TEST(HostStateStoreTest, DamagedFileIsAnErrorNotADefault) {
         HostStateStore::Open(dir, inv);
     EXPECT_FALSE(reopened.ok());
   }
+}
+
+TEST(HostStateStoreTest, FailsClosedUntilTheFileIsReadableAgain) {
+  const std::string dir = TestDir();
+  const Inventory inv = TestInventory();  // node001 is armed by its column
+  std::unique_ptr<HostStateStore> store = OpenOrDie(dir, inv);
+  ASSERT_TRUE(store->Set("node002", HostState::kInstall, kT0).ok());
+  EXPECT_EQ(store->Get("node001"), HostState::kInstall);
+  EXPECT_EQ(store->Get("node002"), HostState::kInstall);
+  EXPECT_TRUE(store->Degraded().ok());
+  EXPECT_FALSE(store->ChangedOnDisk());
+
+  const std::string path = dir + "/host-states.tsv";
+  const std::string good = ReadFile(path);
+  WriteFile(path, good + "node003\tbogus\t1\n");
+  ASSERT_TRUE(store->ChangedOnDisk());
+  absl::Status s = store->Reload();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(store->Degraded().message(), HasSubstr(path + ":4: state"));
+  for (const auto& [hostname, entry] : *store->Snapshot()) {
+    EXPECT_EQ(entry.state, HostState::kLocalboot) << hostname;
+  }
+  // Retried at every poll although the file did not change again.
+  EXPECT_TRUE(store->ChangedOnDisk());
+  EXPECT_FALSE(store->Reload().ok());
+  EXPECT_EQ(store->Get("node001"), HostState::kLocalboot);
+
+  WriteFile(path, good);
+  EXPECT_TRUE(store->ChangedOnDisk());
+  ASSERT_TRUE(store->Reload().ok());
+  EXPECT_TRUE(store->Degraded().ok());
+  EXPECT_FALSE(store->ChangedOnDisk());
+  EXPECT_EQ(store->Get("node001"), HostState::kInstall);
+  EXPECT_EQ(store->Get("node002"), HostState::kInstall);
+}
+
+TEST(HostStateStoreTest, ReloadsWhenTheProcessIsOutOfDescriptors) {
+  const std::string dir = TestDir();
+  const Inventory inv = TestInventory();
+  std::unique_ptr<HostStateStore> store = OpenOrDie(dir, inv);
+  ASSERT_TRUE(store->Set("node002", HostState::kInstall, kT0).ok());
+  std::unique_ptr<HostStateStore> other = OpenOrDie(dir, inv);
+
+  struct rlimit saved;
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  struct rlimit low = saved;
+  low.rlim_cur = 256;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  for (HostState state :
+       {HostState::kLocalboot, HostState::kInstall, HostState::kInstalled}) {
+    // The operator disarms (or re-arms) node002 ...
+    ASSERT_TRUE(other->Set("node002", state, kT0).ok());
+    // ... while a flood holds every descriptor.
+    std::vector<int> hog;
+    for (;;) {
+      const int fd = ::dup(0);
+      if (fd < 0) break;
+      hog.push_back(fd);
+    }
+    ASSERT_EQ(errno, EMFILE);
+    absl::Status s = store->Reload();
+    for (int fd : hog) ::close(fd);
+    ASSERT_TRUE(s.ok()) << s;
+    EXPECT_EQ(store->Get("node002"), state);
+  }
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+}
+
+TEST(HostStateStoreTest, SetInventoryAddsAndRemovesHosts) {
+  const std::string dir = TestDir();
+  std::unique_ptr<HostStateStore> store = OpenOrDie(dir, TestInventory());
+  ASSERT_TRUE(store->Set("node002", HostState::kInstall, kT0).ok());
+  absl::StatusOr<Inventory> bigger = Inventory::Parse(
+      "mac,hostname,state\n"
+      "52:54:00:12:00:02,node002,\n"
+      "52:54:00:12:00:04,node004,install\n",
+      "inventory.csv");
+  ASSERT_TRUE(bigger.ok()) << bigger.status();
+  store->SetInventory(*bigger);
+  EXPECT_EQ(store->Get("node001"), HostState::kLocalboot);  // removed
+  EXPECT_EQ(store->Get("node002"), HostState::kInstall);    // the file's
+  EXPECT_EQ(store->Get("node004"), HostState::kInstall);    // its column
+  EXPECT_EQ(store->Snapshot()->size(), 2u);
+  EXPECT_TRUE(store->Set("node004", HostState::kInstalled, kT0).ok());
+  EXPECT_EQ(store->Set("node001", HostState::kInstall, kT0).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_FALSE(store->ChangedOnDisk());
+
+  // Degraded stays degraded (closed) across an inventory change.
+  WriteFile(dir + "/host-states.tsv", "junk\n");
+  EXPECT_FALSE(store->Reload().ok());
+  store->SetInventory(TestInventory());
+  EXPECT_EQ(store->Get("node001"), HostState::kLocalboot);
+  EXPECT_FALSE(store->Degraded().ok());
+}
+
+TEST(HostStateStoreTest, AppliedStatusSaysWhatTheDaemonApplies) {
+  const std::string dir = TestDir();
+  std::unique_ptr<HostStateStore> store = OpenOrDie(dir, TestInventory());
+  EXPECT_EQ(HostStateStore::ReadAppliedStatus(dir).status().code(),
+            absl::StatusCode::kNotFound);
+  ASSERT_TRUE(store->WriteAppliedStatus(kT0).ok());
+  absl::StatusOr<HostStateStore::AppliedStatus> status =
+      HostStateStore::ReadAppliedStatus(dir);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->pid, ::getpid());
+  EXPECT_TRUE(status->running);
+  EXPECT_EQ(status->written, kT0);
+  EXPECT_EQ(status->degraded, "");
+  EXPECT_EQ(status->hosts.size(), 3u);
+  EXPECT_EQ(status->hosts["node001"], HostState::kInstall);
+  EXPECT_EQ(status->hosts["node002"], HostState::kInstalled);
+
+  WriteFile(dir + "/host-states.tsv", "node001\tinstall\n");
+  EXPECT_FALSE(store->Reload().ok());
+  ASSERT_TRUE(store->WriteAppliedStatus(kT0).ok());
+  status = HostStateStore::ReadAppliedStatus(dir);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_THAT(status->degraded, HasSubstr("host-states.tsv:1: expected"));
+  EXPECT_EQ(status->hosts["node001"], HostState::kLocalboot);
+
+  store->RemoveAppliedStatus();
+  EXPECT_EQ(HostStateStore::ReadAppliedStatus(dir).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST(HostStateStoreTest, StateDirErrorsNameThePath) {

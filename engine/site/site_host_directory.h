@@ -6,8 +6,10 @@
 // its questions from an Inventory (immutable) and a HostStateStore
 // (thread-safe; changed by the operator while the daemon runs). Only the
 // `install` state yields an install boot; every other state boots from local
-// disk (the product's first safety rule). Called on the DHCP thread; borrows
-// both.
+// disk (the product's first safety rule), and so does every host while the
+// host states cannot be read (HostStateStore fails closed). Called on the
+// DHCP thread; borrows both. The daemon builds one per SiteGeneration
+// (site_reload.h) and asks it through CurrentSite.
 #ifndef RACKBOOT_ENGINE_SITE_SITE_HOST_DIRECTORY_H_
 #define RACKBOOT_ENGINE_SITE_SITE_HOST_DIRECTORY_H_
 

@@ -8,7 +8,11 @@
 //
 // It writes <state_dir>/host-states.tsv through HostStateStore, the same code
 // (and the same file lock) the daemon uses, so the two never lose each other's
-// changes.
+// changes. `list` also says, per host, whether the running daemon applies
+// that state (APPLIED: yes, pending, no, unconfirmed), from the status file
+// the daemon writes after each reload (<state_dir>/host-states.applied, see
+// engine/site/host_states.h): a state is never shown as applied when the
+// daemon does not apply it.
 #include <gflags/gflags.h>
 
 #include <cstdio>
@@ -37,7 +41,8 @@ constexpr char kUsage[] =
     "[--inventory=FILE] COMMAND\n"
     "\n"
     "Commands:\n"
-    "  list          every inventory host: state, last bring-up phase, when\n"
+    "  list          every inventory host: state, last bring-up phase, when,\n"
+    "                and whether the running rackbootd applies the state\n"
     "  arm HOST      set HOST to 'install': its next network boot installs it\n"
     "  disarm HOST   set HOST to 'localboot': its next network boot boots\n"
     "                from disk\n";
@@ -54,23 +59,56 @@ int List(const rackboot::site::Inventory& inventory,
   absl::StatusOr<std::map<std::string, site::BringUpPhase>> phases =
       site::BringUpLog::Read(state_dir);
   if (!phases.ok()) return Fail(std::string(phases.status().message()));
-  std::printf("%-20s %-17s %-15s %-10s %-10s %-24s %s\n", "HOST", "MAC", "IP",
-              "PROFILE", "STATE", "LAST PHASE", "WHEN (UTC)");
+  absl::StatusOr<site::HostStateStore::AppliedStatus> daemon =
+      site::HostStateStore::ReadAppliedStatus(state_dir);
+  std::string note;  // printed under the table: why APPLIED says what it says
+  if (!daemon.ok()) {
+    note = absl::StrCat(
+        "APPLIED unconfirmed: no status from a running rackbootd (",
+        daemon.status().message(),
+        "): it is not running, or could not write its status file");
+  } else if (!daemon->running) {
+    note = absl::StrCat("APPLIED unconfirmed: rackbootd (pid ", daemon->pid,
+                        ") that wrote ", state_dir,
+                        "/host-states.applied is not running");
+  } else if (!daemon->degraded.empty()) {
+    note = absl::StrCat("rackbootd (pid ", daemon->pid,
+                        ") is DEGRADED: host states unreadable (",
+                        daemon->degraded,
+                        "); every host boots from disk until it can read "
+                        "them");
+  }
+  std::printf("%-20s %-17s %-15s %-10s %-10s %-24s %-19s %s\n", "HOST", "MAC",
+              "IP", "PROFILE", "STATE", "LAST PHASE", "WHEN (UTC)", "APPLIED");
   for (const site::InventoryHost& host : inventory.hosts()) {
     auto phase = phases->find(host.hostname);
     const bool seen = phase != phases->end();
+    const site::HostState state = states.Get(host.hostname);
+    std::string applied = "unconfirmed";
+    if (daemon.ok() && daemon->running) {
+      auto it = daemon->hosts.find(host.hostname);
+      if (it != daemon->hosts.end() && it->second == state) {
+        applied = "yes";
+      } else if (!daemon->degraded.empty()) {
+        applied = "no (degraded)";
+      } else {
+        applied = "pending";
+      }
+    }
     std::printf(
-        "%-20s %-17s %-15s %-10s %-10s %-24s %s\n", host.hostname.c_str(),
+        "%-20s %-17s %-15s %-10s %-10s %-24s %-19s %s\n", host.hostname.c_str(),
         site::FormatMac(host.mac).c_str(),
         host.address.has_value() ? host.address->ToString().c_str() : "-",
         host.profile.empty() ? "-" : host.profile.c_str(),
-        std::string(site::HostStateName(states.Get(host.hostname))).c_str(),
+        std::string(site::HostStateName(state)).c_str(),
         seen ? phase->second.phase.c_str() : "-",
         seen ? absl::FormatTime("%Y-%m-%d %H:%M:%S", phase->second.when,
                                 absl::UTCTimeZone())
                    .c_str()
-             : "-");
+             : "-",
+        applied.c_str());
   }
+  if (!note.empty()) std::printf("%s\n", note.c_str());
   return 0;
 }
 

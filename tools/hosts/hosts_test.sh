@@ -20,7 +20,8 @@ printf 'node1\tdhcp\t1800000000\n' >"$work/state/bring-up.tsv" 2>/dev/null || {
 out=$("$hosts" --config="$work/site.toml" list)
 grep -q '^node1 .*52:54:00:00:00:01 .*lab .*install .*dhcp .*2027-01-15' <<<"$out" ||
   fail "list: $out"
-grep -q '^node2 .*installed *- *-$' <<<"$out" || fail "list node2: $out"
+grep -q '^node2 .*installed *- *- *unconfirmed$' <<<"$out" || fail "list node2: $out"
+grep -q '^APPLIED unconfirmed: no status from a running rackbootd' <<<"$out" || fail "no unconfirmed note: $out"
 
 "$hosts" --config="$work/site.toml" disarm node1 | grep -q 'node1: localboot' || fail disarm
 "$hosts" --config="$work/site.toml" list | grep -q '^node1 .*localboot' || fail "disarm not kept"
@@ -55,4 +56,29 @@ before=$(cat "$work/state/host-states.tsv")
 if "$hosts" --config="$work/site.toml" frobnicate node1 2>/dev/null; then fail "bad command"; fi
 if "$hosts" list 2>/dev/null; then fail "missing --config accepted"; fi
 [[ $(cat "$work/state/host-states.tsv") == "$before" ]] || fail "bad input changed the states"
+
+# What a running daemon applies (host-states.applied, as rackbootd writes it; this shell's pid
+# stands for the daemon's): node1 matches, node2 does not yet.
+"$hosts" --config="$work/site.toml" disarm node1 >/dev/null
+status() {
+  { printf '# test\npid\t%s\nwritten\t1800000000\n' "$1"; shift; printf '%s\n' "$@"; } \
+    >"$work/state/host-states.applied"
+}
+status $$ $'host\tnode1\tlocalboot' $'host\tnode2\tinstalled'
+out=$("$hosts" --config="$work/site.toml" list)
+grep -q '^node1 .*localboot .* yes$' <<<"$out" || fail "applied node1: $out"
+grep -q '^node2 .*install .* pending$' <<<"$out" || fail "pending node2: $out"
+status $$ $'degraded\thost-states.tsv: cannot open: Too many open files' \
+  $'host\tnode1\tlocalboot' $'host\tnode2\tlocalboot'
+out=$("$hosts" --config="$work/site.toml" list)
+grep -q '^node1 .*localboot .* yes$' <<<"$out" || fail "degraded node1: $out"
+grep -q '^node2 .*install .* no (degraded)$' <<<"$out" || fail "degraded node2: $out"
+grep -q 'is DEGRADED: host states unreadable (host-states.tsv: cannot open: Too many open files)' \
+  <<<"$out" || fail "no degraded note: $out"
+# A daemon that is gone confirms nothing.
+sleep 0 & gone=$!; wait "$gone"
+status "$gone" $'host\tnode1\tlocalboot' $'host\tnode2\tinstall'
+out=$("$hosts" --config="$work/site.toml" list)
+grep -q '^node2 .*install .* unconfirmed$' <<<"$out" || fail "stale status confirmed node2: $out"
+grep -q "rackbootd (pid $gone) that wrote .* is not running" <<<"$out" || fail "no stale note: $out"
 echo PASS
