@@ -60,8 +60,9 @@ absl::StatusOr<std::unique_ptr<TftpService>> TftpService::Start(
   // clients do: past this budget they are refused, never the host-state
   // reload or the journal.
   const size_t open_now = OpenDescriptors();
-  const size_t fixed =
-      open_now + options.descriptor_reserve + kDescriptorsPerShard * threads;
+  // Strictly below limit - reserve: the reserve stays whole.
+  const size_t fixed = open_now + options.descriptor_reserve +
+                       kDescriptorsPerShard * threads + 1;
   if (limit < fixed + threads) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "tftp: descriptor limit ", limit, " leaves no room for transfers (",

@@ -151,8 +151,9 @@ bool TftpShard::StartTransfer(const TftpRequest& request,
   absl::StatusOr<std::shared_ptr<const MappedFile>> file =
       files_->Open(request.filename);
   if (!file.ok()) {
+    // The status message repeats the (normalized) name: escaped too.
     const std::string why = absl::StrCat(log::Quoted(request.filename), ": ",
-                                         file.status().message());
+                                         log::Escaped(file.status().message()));
     switch (file.status().code()) {
       case absl::StatusCode::kNotFound:
         Refuse(from, static_cast<uint16_t>(TftpErrorCode::kFileNotFound),
@@ -167,7 +168,12 @@ bool TftpShard::StartTransfer(const TftpRequest& request,
     }
     return false;
   }
-  if (transfers_.size() >= options_.max_transfers ||
+  // Sockets of this shard's transfers, counting those unwatched but not yet
+  // closed by the reactor (all but the request socket): the descriptor
+  // budget holds at every instant.
+  const size_t sockets = reactor_->open_sockets() - 1;
+  io::SocketToken reused;
+  if (sockets >= options_.max_transfers ||
       unconfirmed_.size() >= std::max<size_t>(1, options_.max_unconfirmed)) {
     if (unconfirmed_.empty()) {
       Busy(from,
@@ -176,43 +182,50 @@ bool TftpShard::StartTransfer(const TftpRequest& request,
            now);
       return false;
     }
-    EvictOldestUnconfirmed(now);
+    // The new transfer takes over the evicted one's socket: closing it and
+    // opening another would hold two descriptors until the reactor's next
+    // iteration. A late datagram from the evicted client then gets ERROR 5.
+    reused = EvictOldestUnconfirmed(now);
   }
-  io::UdpSocketOptions socket_options;
-  socket_options.bind_to_device = options_.bind_to_device;
-  absl::StatusOr<io::UdpSocket> socket =
-      io::UdpSocket::Bind(options_.listen.WithPort(0), socket_options);
-  if (!socket.ok()) {
-    // EMFILE/ENFILE above all: out of descriptors is "busy", never a
-    // misleading "Access violation".
-    Busy(from,
-         absl::StrCat(
-             log::Quoted(request.filename),
-             ": no socket for the transfer: ", socket.status().message()),
-         now);
-    return false;
+  io::SocketToken token = reused;
+  if (!token.valid()) {
+    io::UdpSocketOptions socket_options;
+    socket_options.bind_to_device = options_.bind_to_device;
+    absl::StatusOr<io::UdpSocket> socket =
+        io::UdpSocket::Bind(options_.listen.WithPort(0), socket_options);
+    if (!socket.ok()) {
+      // EMFILE/ENFILE above all: out of descriptors is "busy", never a
+      // misleading "Access violation".
+      Busy(from,
+           absl::StrCat(
+               log::Quoted(request.filename),
+               ": no socket for the transfer: ", socket.status().message()),
+           now);
+      return false;
+    }
+    absl::StatusOr<io::SocketToken> watched =
+        reactor_->Watch(*std::move(socket), this);
+    if (!watched.ok()) {
+      Busy(from,
+           absl::StrCat(log::Quoted(request.filename), ": ",
+                        watched.status().message()),
+           now);
+      return false;
+    }
+    token = *watched;
   }
   TftpLimits limits = options_.limits;
   limits.max_blksize = std::min(limits.max_blksize, PathBlockSizeLimit(from));
-  auto session =
-      std::make_shared<TftpSession>(request, *std::move(file), limits, now);
-  absl::StatusOr<io::SocketToken> token =
-      reactor_->Watch(*std::move(socket), this);
-  if (!token.ok()) {
-    Busy(from,
-         absl::StrCat(log::Quoted(request.filename), ": ",
-                      token.status().message()),
-         now);
-    return false;
-  }
   counters_->transfers_active.fetch_add(1, std::memory_order_relaxed);
-  by_client_[from] = *token;
-  Transfer& transfer = transfers_[*token];
+  by_client_[from] = token;
+  Transfer& transfer = transfers_[token];
   transfer.client = from;
-  transfer.session = std::move(session);
-  transfer.unconfirmed = unconfirmed_.insert(unconfirmed_.end(), *token);
+  transfer.session =
+      std::make_shared<TftpSession>(request, *std::move(file), limits, now);
+  transfer.reported = TftpTransferStats();
+  transfer.unconfirmed = unconfirmed_.insert(unconfirmed_.end(), token);
   transfer.listed = true;
-  Flush(*token, transfer, now);
+  Flush(token, transfer, now);
   return true;
 }
 
@@ -243,12 +256,12 @@ void TftpShard::Busy(const io::SocketAddress& client, absl::string_view why,
          kTftpBusyMessage, why, now);
 }
 
-void TftpShard::EvictOldestUnconfirmed(absl::Time now) {
+io::SocketToken TftpShard::EvictOldestUnconfirmed(absl::Time now) {
   const io::SocketToken token = unconfirmed_.front();
   auto it = transfers_.find(token);
   if (it == transfers_.end()) {  // cannot happen: Drop unlists
     unconfirmed_.pop_front();
-    return;
+    return io::SocketToken();
   }
   Transfer& transfer = it->second;
   // Tell a real but slow client why, from its transfer's port.
@@ -272,10 +285,11 @@ void TftpShard::EvictOldestUnconfirmed(absl::Time now) {
               << absl::FormatDuration(now - transfer.session->started())
               << " to make room" << log::SuppressedNote(suppressed);
   }
-  Drop(token);
+  Drop(token, /*keep_socket=*/true);
+  return token;
 }
 
-void TftpShard::Drop(io::SocketToken token) {
+void TftpShard::Drop(io::SocketToken token, bool keep_socket) {
   auto it = transfers_.find(token);
   Transfer& transfer = it->second;
   if (transfer.listed) unconfirmed_.erase(transfer.unconfirmed);
@@ -283,7 +297,11 @@ void TftpShard::Drop(io::SocketToken token) {
     options_.client_counts->Release(transfer.client);
   }
   counters_->transfers_active.fetch_sub(1, std::memory_order_relaxed);
-  reactor_->Unwatch(token);
+  if (keep_socket) {
+    reactor_->CancelDeadline(token);
+  } else {
+    reactor_->Unwatch(token);
+  }
   by_client_.erase(transfer.client);
   transfers_.erase(it);
 }

@@ -13,8 +13,10 @@
 // request is refused with ERROR 0 "Server busy" when its address already runs
 // TftpClientCounts' maximum; otherwise, when the shard's unconfirmed budget or
 // its transfer cap is full, the oldest unconfirmed transfer is evicted (its
-// socket closed, its client sent ERROR 0) to make room. Confirmed transfers
-// are never evicted; when only they fill the shard, new requests get busy.
+// client sent ERROR 0) and the new transfer takes over its socket. Confirmed
+// transfers are never evicted; when only they fill the shard, new requests
+// get busy. The cap counts the reactor's open sockets, those unwatched but
+// not yet closed included, so the descriptor budget holds at every instant.
 // A flood of requests from many addresses therefore recycles the unconfirmed
 // budget, and a real client, which ACKs within milliseconds, gets through.
 //
@@ -121,10 +123,12 @@ class TftpShard : public io::ReactorHandler {
               absl::string_view message, absl::string_view why, absl::Time now);
   void Busy(const io::SocketAddress& client, absl::string_view why,
             absl::Time now);
-  // Closes the oldest unconfirmed transfer to make room.
-  void EvictOldestUnconfirmed(absl::Time now);
-  // Forgets a transfer: socket, maps, counts. `token` must be in transfers_.
-  void Drop(io::SocketToken token);
+  // Ends the oldest unconfirmed transfer to make room; returns its socket's
+  // token, still watched, for the new transfer.
+  io::SocketToken EvictOldestUnconfirmed(absl::Time now);
+  // Forgets a transfer: maps, counts, and its socket unless `keep_socket`.
+  // `token` must be in transfers_.
+  void Drop(io::SocketToken token, bool keep_socket = false);
   // Sends what the session queued, re-arms its deadline, and ends it when it
   // has finished.
   void Flush(io::SocketToken token, Transfer& transfer, absl::Time now);
