@@ -71,7 +71,7 @@ POOL_LAST=198.19.255.254
 server_cmd() {
   local dir=$2
   case $1 in
-    rackbootd) echo "$RB --config=$dir/site.toml --threads=$NPROC --minloglevel=1" ;;
+    rackbootd) echo "$RB --config=$dir/site.toml --threads=$NPROC --tftp_max_per_client=0 --minloglevel=1" ;;
     dnsmasq) echo "dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --pid-file= --interface=$IF_S --bind-interfaces --no-ping --quiet-dhcp --dhcp-range=$POOL_FIRST,$POOL_LAST,255.254.0.0,3600 --dhcp-lease-max=$((CLIENTS + 1000)) --dhcp-boot=kernel --dhcp-leasefile=$dir/dnsmasq.leases --enable-tftp --tftp-root=$WORK/root --tftp-max=$((CLIENTS * 2 + 100)) --quiet-tftp --log-facility=$dir/dnsmasq.log" ;;
     *) die "unknown server $1" ;;
   esac

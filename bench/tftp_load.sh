@@ -109,7 +109,7 @@ LIMIT=$((MANY > INITRD_CLIENTS ? MANY + 100 : INITRD_CLIENTS + 100))
 server_cmd() {
   local dir=$WORK/root
   case $1 in
-    rackbootd) echo "$RB --tftp_root=$dir --tftp_listen=$SERVER_ADDR:69 --threads=$NPROC" ;;
+    rackbootd) echo "$RB --tftp_root=$dir --tftp_listen=$SERVER_ADDR:69 --threads=$NPROC --tftp_max_per_client=0" ;;
     atftpd) echo "$ATFTPD --daemon --no-fork --port 69 --bind-address $SERVER_ADDR --maxthread $LIMIT --logfile /dev/null --verbose=0 $dir" ;;
     tftp-hpa) echo "/usr/sbin/in.tftpd --foreground --address $SERVER_ADDR:69 --secure --user nobody $dir" ;;
     dnsmasq) echo "dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --pid-file= --interface=$IF_S --bind-interfaces --enable-tftp --tftp-root=$dir --tftp-max=$LIMIT --quiet-tftp --log-facility=/dev/null" ;;

@@ -89,9 +89,9 @@ declare -A LABEL=([rackbootd]="rackbootd" [rackbootd-nogso]="rackbootd --tftp_gs
 server_cmd() {
   local dir=$WORK/root
   case $1 in
-    rackbootd) echo "$RB --tftp_root=$dir --tftp_listen=127.0.0.1:6901 --threads=$NPROC" ;;
-    rackbootd-nogso) echo "$RB --tftp_root=$dir --tftp_listen=127.0.0.1:6901 --threads=$NPROC --tftp_gso=false" ;;
-    rackbootd-epoll) echo "$RB --tftp_root=$dir --tftp_listen=127.0.0.1:6901 --threads=$NPROC --io=epoll" ;;
+    rackbootd) echo "$RB --tftp_root=$dir --tftp_listen=127.0.0.1:6901 --threads=$NPROC --tftp_max_per_client=0" ;;
+    rackbootd-nogso) echo "$RB --tftp_root=$dir --tftp_listen=127.0.0.1:6901 --threads=$NPROC --tftp_max_per_client=0 --tftp_gso=false" ;;
+    rackbootd-epoll) echo "$RB --tftp_root=$dir --tftp_listen=127.0.0.1:6901 --threads=$NPROC --tftp_max_per_client=0 --io=epoll" ;;
     atftpd) echo "$ATFTPD --daemon --no-fork --port 6902 --bind-address 127.0.0.1 --maxthread 100 --logfile /dev/null --verbose=0 $dir" ;;
     tftp-hpa) echo "/usr/sbin/in.tftpd --foreground --address 127.0.0.1:6903 --secure --user nobody $dir" ;;
     dnsmasq) echo "dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --pid-file= --interface=lo --bind-interfaces --enable-tftp --tftp-root=$dir --tftp-max=$((CLIENTS * 4)) --quiet-tftp --log-facility=/dev/null" ;;
