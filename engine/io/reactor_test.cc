@@ -498,6 +498,22 @@ class WarningSink : public google::LogSink {
   std::vector<std::string> lines;
 };
 
+// open_sockets() counts what holds a descriptor: watched sockets and unwatched
+// ones the reactor has not closed yet (TFTP's descriptor budget relies on it).
+TEST_P(ReactorTest, OpenSocketsCountsUntilClosed) {
+  auto reactor = MakeReactor();
+  FnHandler handler;
+  std::vector<SocketToken> tokens;
+  for (int i = 0; i < 3; ++i) {
+    tokens.push_back(*reactor->Watch(BindLoopback(), &handler));
+  }
+  ASSERT_TRUE(reactor->RunOnce(absl::ZeroDuration()).ok());
+  EXPECT_EQ(reactor->open_sockets(), 3u);
+  reactor->Unwatch(tokens[0]);
+  EXPECT_GE(reactor->open_sockets(), 2u);
+  EXPECT_TRUE(RunUntil(*reactor, [&] { return reactor->open_sockets() == 2; }));
+}
+
 // Captures WARNING and ERROR lines.
 class ProblemSink : public google::LogSink {
  public:
