@@ -480,7 +480,19 @@ make_report() {
     echo "By object: $PROFILE_DSO."
     echo
     pct() { awk -v pat="$2" '$0 ~ pat { print $1; exit }' <<<"$1"; }
-    echo "In short: the journal thread (\`LeaseJournal::WriterLoop\`) has $(pct "$PROFILE_INCL" 'WriterLoop') of rackbootd's samples, \`fdatasync\` $(pct "$PROFILE_INCL" '\\] fdatasync') (of which \`ext4_write_inode\`, the synchronous inode write of a file that grows with every append, $(pct "$PROFILE_INCL" 'ext4_write_inode'), and the virtio disk notification \`virtqueue_notify\` $(pct "$PROFILE_INCL" 'virtqueue_notify')); the DHCP thread's \`io_uring_enter\` $(pct "$PROFILE_INCL" 'sys_io_uring_enter'), most of it waiting (\`io_cqring_wait\` $(pct "$PROFILE_INCL" 'io_cqring_wait')); \`finish_task_switch\` alone (the cost of going to sleep and waking up, on a virtual machine) $(pct "$PROFILE_TOP" 'finish_task_switch')."
+    # Only the frames the profile shows: a frame below perf's cut-off has no figure to quote.
+    local inode notify parts=()
+    inode=$(pct "$PROFILE_INCL" 'ext4_write_inode')
+    notify=$(pct "$PROFILE_INCL" 'virtqueue_notify')
+    [[ -z $inode ]] || parts+=("\`ext4_write_inode\`, the synchronous inode write of a file that grows with every append, $inode")
+    [[ -z $notify ]] || parts+=("the virtio disk notification \`virtqueue_notify\` $notify")
+    local of_which=
+    if [[ ${#parts[@]} -eq 2 ]]; then
+      of_which=" (of which ${parts[0]}, and ${parts[1]})"
+    elif [[ ${#parts[@]} -eq 1 ]]; then
+      of_which=" (of which ${parts[0]})"
+    fi
+    echo "In short: the journal thread (\`LeaseJournal::WriterLoop\`) has $(pct "$PROFILE_INCL" 'WriterLoop') of rackbootd's samples, \`fdatasync\` $(pct "$PROFILE_INCL" '\\] fdatasync')$of_which; the DHCP thread's \`io_uring_enter\` $(pct "$PROFILE_INCL" 'sys_io_uring_enter'), most of it waiting (\`io_cqring_wait\` $(pct "$PROFILE_INCL" 'io_cqring_wait')); \`finish_task_switch\` alone (the cost of going to sleep and waking up, on a virtual machine) $(pct "$PROFILE_TOP" 'finish_task_switch')."
     if grep -q 'rackboot::' <<<"$PROFILE_TOP"; then
       echo "rackbootd's own functions in the top 15: $(grep 'rackboot::' <<<"$PROFILE_TOP" | awk '{ p = $1; $1 = $2 = $3 = ""; sub(/^ +/, ""); printf "%s`%s` %s", (n++ ? ", " : ""), $0, p }')."
     else

@@ -27,7 +27,7 @@
 #   RACKBOOT_BENCH_LOAD_SCENARIOS ("s16 s64 k i")
 #   RACKBOOT_BENCH_LOAD_SERVERS ("rackbootd atftpd tftp-hpa dnsmasq")
 #   RACKBOOT_BENCH_LOAD_THREADS (2)           rackboot-load --threads (one per core)
-#   RACKBOOT_BENCH_LOAD_IO (uring)            rackboot-load --io (uring or epoll)
+#   RACKBOOT_BENCH_LOAD_IO (uring)            rackboot-load --io (uring: io_uring or an error; auto; epoll)
 #   RACKBOOT_PEERS_DIR (~/.cache/rackboot/peers)  where the atftpd package is unpacked
 set -euo pipefail
 

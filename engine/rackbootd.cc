@@ -109,11 +109,10 @@ DEFINE_bool(allow_other_dhcp, false,
             "dhcp.allow_other_dhcp: start in authoritative mode even when "
             "another DHCP server "
             "answers on the interface (a loud warning instead of a refusal).");
-DEFINE_string(
-    io, "uring",
-    "I/O backend: 'uring' (io_uring; falls back to epoll with one log line "
-    "when "
-    "the kernel refuses it, e.g. kernel.io_uring_disabled) or 'epoll'.");
+DEFINE_string(io, "auto",
+              "I/O backend: 'auto' (io_uring, or epoll with one log line when "
+              "the kernel refuses io_uring, e.g. kernel.io_uring_disabled), "
+              "'uring' (io_uring or a startup error) or 'epoll'.");
 DEFINE_string(user, "nobody",
               "server.user: the user rackbootd becomes once its sockets are "
               "bound, when started as root (it keeps no capabilities; the "
@@ -141,11 +140,12 @@ constexpr char kUsage[] =
 void PrintHelp() { rackboot::cli::PrintFlagHelp(kUsage, "engine/"); }
 
 absl::StatusOr<rackboot::io::IoBackend> IoBackendFromFlag() {
+  if (FLAGS_io == "auto") return rackboot::io::IoBackend::kAuto;
   if (FLAGS_io == "uring" || FLAGS_io == "io_uring")
-    return rackboot::io::IoBackend::kAuto;
+    return rackboot::io::IoBackend::kIoUring;
   if (FLAGS_io == "epoll") return rackboot::io::IoBackend::kEpoll;
   return absl::InvalidArgumentError(
-      absl::StrCat("--io=", FLAGS_io, ": use 'uring' or 'epoll'"));
+      absl::StrCat("--io=", FLAGS_io, ": use 'auto', 'uring' or 'epoll'"));
 }
 
 // Whether a flag was given on the command line (it then overrides site.toml).

@@ -29,7 +29,7 @@ expect_error "--tftp_root: .*/nonexistent/dir" --tftp_root=/nonexistent/dir --tf
 expect_error "--tftp_max_blksize=7 is outside 8..65464" --tftp_root=/tmp --tftp_max_blksize=7
 expect_error "--tftp_max_windowsize=0 is outside" --tftp_root=/tmp --tftp_max_windowsize=0
 expect_error "--tftp_listen" --tftp_root=/tmp --tftp_listen=not-an-address
-expect_error "--io=fast: use 'uring' or 'epoll'" --tftp_root=/tmp --io=fast
+expect_error "--io=fast: use 'auto', 'uring' or 'epoll'" --tftp_root=/tmp --io=fast
 expect_error "--dhcp_mode=bogus: use 'authoritative', 'proxy' or 'off'" --dhcp_mode=bogus
 expect_error "cannot start DHCP: /nonexistent/inv.csv: cannot open" --dhcp_mode=authoritative --inventory=/nonexistent/inv.csv
 expect_error "user \"no-such-user-rb\" does not exist" --tftp_root=/tmp --tftp_listen=127.0.0.1:0 --user=no-such-user-rb

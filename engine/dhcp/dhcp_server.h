@@ -8,46 +8,43 @@
 // exchange below is tested without a socket.
 //
 //   DhcpServer server(config, &leases, &hosts, &journal);
-//   absl::optional<DhcpReply> reply = server.Handle(request, context,
-//   absl::Now()); if (reply) { wait until journal.durable() >=
-//   reply->durable_seq; send reply->message }
+//   absl::optional<DhcpReply> reply =
+//       server.Handle(request, context, absl::Now());
+//   if (reply) {
+//     wait until journal.durable() >= reply->durable_seq;
+//     send reply->message;
+//   }
 //
 // What it implements (RFC 2131 unless noted):
 //   - DISCOVER -> OFFER, the address held for `offer_time`; REQUEST in
-//   SELECTING (server
-//     identifier present: ours -> ACK, another server's -> our offer is dropped
-//     silently), INIT-REBOOT (requested address, no ciaddr), RENEWING and
-//     REBINDING (ciaddr); NAK for an address that is wrong for the client or
-//     its subnet; ACK with lease time, T1 and T2; RELEASE; DECLINE (the address
-//     is quarantined for `decline_time`); INFORM (configuration, no lease).
-//     Expired addresses are reused; a returning client (client identifier, else
-//     hardware address) gets its old address; an inventory address is a
-//     reservation.
+//     SELECTING (server identifier present: ours -> ACK, another server's ->
+//     our offer is dropped silently), INIT-REBOOT (requested address, no
+//     ciaddr), RENEWING and REBINDING (ciaddr); NAK for an address that is
+//     wrong for the client or its subnet; ACK with lease time, T1 and T2;
+//     RELEASE; DECLINE (the address is quarantined for `decline_time`);
+//     INFORM (configuration, no lease). Expired addresses are reused; a
+//     returning client (client identifier, else hardware address) gets its
+//     old address; an inventory address is a reservation.
 //   - Any client in a subnet may get an address: only PXE boot answers are
-//   gated. A PXE client
-//     (option 60 "PXEClient", or "HTTPClient" for UEFI HTTP boot) is looked up
-//     by MAC:
-//       unknown          -> `unknown_pxe`: kIgnore (no answer at all),
-//       kDiscover (recorded for
-//                           the operator, no answer), kLocalBoot (an address,
-//                           no boot file);
-//       known, kLocalBoot -> an address and no boot file: the firmware moves on
-//       to the next
-//                           boot device, the local disk (the product's first
-//                           safety rule);
-//       known, kInstall  -> the boot file for its architecture (option 93: 0
-//       BIOS; 7 and 9 UEFI
-//                           x64, since firmware uses both; 6 UEFI IA32; 11
-//                           ARM64; 16 HTTP boot with a URL and option 60
-//                           "HTTPClient"), or the iPXE script when the user
-//                           class says iPXE (so iPXE never chainloads itself in
-//                           a loop).
-//   - proxyDHCP (mode kProxy, beside another DHCP server): PXE clients only, no
-//   addresses; the
-//     DISCOVER on port 67 gets a boot-information OFFER, the REQUEST on port
-//     4011 an ACK.
-//   - Relays: replies go to giaddr port 67 with option 82 echoed unchanged (RFC
-//   3046 2.2).
+//     gated. A PXE client (option 60 "PXEClient", or "HTTPClient" for UEFI
+//     HTTP boot) is looked up by MAC:
+//       unknown           -> `unknown_pxe`: kIgnore (no answer at all),
+//                            kDiscover (recorded for the operator, no
+//                            answer), kLocalBoot (an address, no boot file);
+//       known, kLocalBoot -> an address and no boot file: the firmware moves
+//                            on to the next boot device, the local disk (the
+//                            product's first safety rule);
+//       known, kInstall   -> the boot file for its architecture (option 93:
+//                            0 BIOS; 7 and 9 UEFI x64, since firmware uses
+//                            both; 6 UEFI IA32; 11 ARM64; 16 HTTP boot with a
+//                            URL and option 60 "HTTPClient"), or the iPXE
+//                            script when the user class says iPXE (so iPXE
+//                            never chainloads itself in a loop).
+//   - proxyDHCP (mode kProxy, beside another DHCP server): PXE clients only,
+//     no addresses; the DISCOVER on port 67 gets a boot-information OFFER,
+//     the REQUEST on port 4011 an ACK.
+//   - Relays: replies go to giaddr port 67 with option 82 echoed unchanged
+//     (RFC 3046 2.2).
 //
 // One thread (the DHCP shard); the lease table's readers run elsewhere without
 // locks.
@@ -178,12 +175,12 @@ struct DhcpServerCounters {
   uint64_t offers = 0, acks = 0, naks = 0, informs = 0;
   uint64_t pxe_install = 0;    // boot files handed out
   uint64_t pxe_localboot = 0;  // known hosts told to boot locally
-  uint64_t pxe_unknown =
-      0;  // unknown PXE clients (ignored, discovered or local boot)
+  // Unknown PXE clients (ignored, discovered or local boot).
+  uint64_t pxe_unknown = 0;
   uint64_t no_subnet = 0;  // nothing configured for where the client is
   uint64_t pool_exhausted = 0;
-  uint64_t not_for_us =
-      0;  // REQUEST for another server, or traffic we must not answer
+  // REQUEST for another server, or traffic we must not answer.
+  uint64_t not_for_us = 0;
   uint64_t malformed = 0;  // a request whose options do not make sense
   uint64_t declines = 0, releases = 0;
 };

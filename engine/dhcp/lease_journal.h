@@ -3,14 +3,14 @@
 // record is on disk), with group commit so that many leases share one
 // fdatasync.
 //
-//   absl::StatusOr<std::unique_ptr<LeaseJournal>> journal = LeaseJournal::Open(
-//       {.directory = "/var/lib/rackboot"}, [&](const Lease& l) {
-//       table->Put(l); });
-//   // DHCP shard, per REQUEST:       seq = journal->Append(lease); park the
-//   ACK with seq
+//   absl::StatusOr<std::unique_ptr<LeaseJournal>> journal =
+//       LeaseJournal::Open({.directory = "/var/lib/rackboot"},
+//                          [&](const Lease& l) { table->Put(l); });
+//   // DHCP shard, per REQUEST: seq = journal->Append(lease); park the ACK
+//   //   with seq.
 //   // DHCP shard, per loop iteration: journal->Commit();
-//   // when notify_fd() is readable:   drain it; send every parked ACK with seq
-//   <= durable()
+//   // When notify_fd() is readable: drain it; send every parked ACK with
+//   //   seq <= durable().
 //
 // Threads and ownership. The DHCP shard owns the journal. Append, Commit,
 // SyncNow, Compact, ShouldCompact and the destructor are for the shard thread
@@ -33,34 +33,33 @@
 // little-endian:
 //   magic    u32  0x4A4C4252 ("RBLJ")
 //   length   u32  payload bytes (22..54)
-//   crc      u32  CRC-32C (Castagnoli, RFC 3720 appendix B.4) of length (4
-//   bytes) and payload payload: version u8 (1), address u32, state u8, client
-//   kind u8, client size u8,
-//            client bytes [size], mac [6], expires i64 (Unix microseconds;
-//            INT64_MIN and INT64_MAX stand for absl::InfinitePast and
-//            absl::InfiniteFuture)
+//   crc      u32  CRC-32C (Castagnoli, RFC 3720 appendix B.4) of length
+//                 (4 bytes) and payload
+//   payload: version u8 (1), address u32, state u8, client kind u8, client
+//            size u8, client bytes [size], mac [6], expires i64 (Unix
+//            microseconds; INT64_MIN and INT64_MAX stand for
+//            absl::InfinitePast and absl::InfiniteFuture)
 // Later records for an address override earlier ones: the caller replays into
 // LeaseTable::Put in file order.
 //
 // Damaged files (Open):
 //  - A torn or corrupt tail (short record, bad magic, bad length, bad CRC,
-//  unknown version, with
-//    no intact record after it) is what a crash during a write leaves. It is
-//    truncated away with one LOG(WARNING) naming the file, the offset and the
-//    bytes dropped. Such records were never durable, hence never acknowledged.
-//  - Corruption in the middle (an intact record follows a bad one) cannot come
-//  from a crash
-//    (records are appended and synced in order); it means damaged media or a
-//    foreign write. Truncating there, the classic choice, would throw away
-//    every later record, all of them acknowledged leases, and so invite
-//    duplicate addresses. Instead the damaged bytes are skipped: replay resumes
-//    at the next offset where an intact record starts (magic, sane length and
-//    CRC-32C all agree, so a false resynchronisation is about as likely as a
-//    CRC collision, 2^-32 per candidate with a matching magic), one
-//    LOG(WARNING) per damaged region names the file, the offset and the bytes
-//    skipped, and ShouldCompact() returns true so the next compaction rewrites
-//    the file without the damage. Leases in the damaged records are lost; the
-//    DHCP server re-learns them when their clients renew (RFC 2131
+//    unknown version, with no intact record after it) is what a crash
+//    during a write leaves. It is truncated away with one LOG(WARNING)
+//    naming the file, the offset and the bytes dropped. Such records were
+//    never durable, hence never acknowledged.
+//  - Corruption in the middle (an intact record follows a bad one) cannot
+//    come from a crash (records are appended and synced in order); it means
+//    damaged media or a foreign write. Truncating there, the classic choice,
+//    would throw away every later record, all of them acknowledged leases, and
+//    so invite duplicate addresses. Instead the damaged bytes are skipped:
+//    replay resumes at the next offset where an intact record starts (magic,
+//    sane length and CRC-32C all agree, so a false resynchronisation is about
+//    as likely as a CRC collision, 2^-32 per candidate with a matching magic),
+//    one LOG(WARNING) per damaged region names the file, the offset and the
+//    bytes skipped, and ShouldCompact() returns true so the next compaction
+//    rewrites the file without the damage. Leases in the damaged records are
+//    lost; the DHCP server re-learns them when their clients renew (RFC 2131
 //    section 4.3.2, INIT-REBOOT/RENEWING requests are answered from the table
 //    or NAKed).
 #ifndef RACKBOOT_ENGINE_DHCP_LEASE_JOURNAL_H_
@@ -213,14 +212,14 @@ class LeaseJournal {
   // conditions over these fields and durable_ (which the writer stores with mu_
   // held).
   mutable absl::Mutex mu_;
-  std::string handed_
-      ABSL_GUARDED_BY(mu_);  // committed, not yet taken by the writer
+  // Committed, not yet taken by the writer.
+  std::string handed_ ABSL_GUARDED_BY(mu_);
   uint64_t handed_seq_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t handed_records_ ABSL_GUARDED_BY(mu_) = 0;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool flush_now_ ABSL_GUARDED_BY(mu_) = false;  // SyncNow: skip the window
-  int fd_ ABSL_GUARDED_BY(
-      mu_);  // the writer copies it with each batch; Compact replaces it
+  // The writer copies it with each batch; Compact replaces it.
+  int fd_ ABSL_GUARDED_BY(mu_);
   absl::Status status_ ABSL_GUARDED_BY(mu_);
 
   // Writer-thread state: the buffer being written (kept to reuse its capacity).

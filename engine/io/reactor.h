@@ -41,6 +41,7 @@
 namespace rackboot::io {
 
 enum class IoBackend {
+  // io_uring or an error (no fallback: --io=uring asked for it).
   kIoUring,
   kEpoll,
   // io_uring if the kernel allows it, else epoll with one LOG(WARNING) line.

@@ -195,8 +195,18 @@ void ReactorBase::CountSendError(int error) {
 absl::StatusOr<std::unique_ptr<Reactor>> CreateReactor(
     IoBackend backend, const ReactorOptions& options) {
   switch (backend) {
-    case IoBackend::kIoUring:
-      return internal::CreateIoUringReactor(options);
+    case IoBackend::kIoUring: {
+      // Asked for io_uring and nothing else: no fallback, and an error that
+      // says what the choices are.
+      absl::StatusOr<std::unique_ptr<Reactor>> reactor =
+          internal::CreateIoUringReactor(options);
+      if (reactor.ok()) return reactor;
+      return absl::Status(
+          reactor.status().code(),
+          absl::StrCat("io_uring unavailable and io_uring was required "
+                       "(choose auto to fall back to epoll, or epoll): ",
+                       reactor.status().message()));
+    }
     case IoBackend::kEpoll:
       return internal::CreateEpollReactor(options);
     case IoBackend::kAuto:

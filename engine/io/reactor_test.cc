@@ -567,8 +567,28 @@ TEST(CreateReactorTest, AutoFallsBackToEpollWithOneWarning) {
   EXPECT_EQ((*reactor)->backend(), IoBackend::kEpoll);
   ASSERT_EQ(sink.lines.size(), 1u);
   EXPECT_NE(sink.lines[0].find("io_uring"), std::string::npos) << sink.lines[0];
-  // Forcing io_uring itself reports the error instead.
-  EXPECT_FALSE(CreateReactor(IoBackend::kIoUring, options).ok());
+}
+
+// kIoUring (--io=uring) never falls back: an error that says io_uring was
+// required and why it is unavailable, and no warning about epoll.
+TEST(CreateReactorTest, IoUringOnlyFailsWithoutFallingBack) {
+  WarningSink sink;
+  google::AddLogSink(&sink);
+  ReactorOptions options;
+  options.force_io_uring_failure_for_testing = true;
+  absl::StatusOr<std::unique_ptr<Reactor>> reactor =
+      CreateReactor(IoBackend::kIoUring, options);
+  google::RemoveLogSink(&sink);
+  ASSERT_FALSE(reactor.ok());
+  EXPECT_NE(reactor.status().message().find(
+                "io_uring unavailable and io_uring was required"),
+            absl::string_view::npos)
+      << reactor.status();
+  EXPECT_NE(reactor.status().message().find(
+                "disabled by force_io_uring_failure_for_testing"),
+            absl::string_view::npos)
+      << reactor.status();
+  EXPECT_TRUE(sink.lines.empty());
 }
 
 TEST(CreateReactorTest, AutoPrefersIoUringWhenAvailable) {

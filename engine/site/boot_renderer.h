@@ -6,13 +6,13 @@
 // asks this renderer first for every file (RenderedFiles), so both are answered
 // from the current state:
 //   - a host armed for install gets its profile's entry: kernel, initrd and
-//   command line, with
-//     {hostname}, {mac}, {ip}, {server} and {profile} substituted;
+//     command line, with {hostname}, {mac}, {ip}, {server} and {profile}
+//     substituted;
 //   - every other inventory host gets a local-boot configuration (pxelinux
-//   LOCALBOOT 0, GRUB
-//     exit), so even a firmware that was handed a boot loader boots from disk;
-//   - names of MACs outside the inventory are not rendered (the disk may hold a
-//   default).
+//     LOCALBOOT 0, GRUB exit), so even a firmware that was handed a boot
+//     loader boots from disk;
+//   - names of MACs outside the inventory are not rendered (the disk may hold
+//     a default).
 // The state is read at each request, so arming or disarming applies to the next
 // boot. Thread-safe: every TFTP shard calls Render; the Inventory is immutable
 // and the HostStateStore thread-safe.

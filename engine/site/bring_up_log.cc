@@ -17,7 +17,7 @@ namespace rackboot::site {
 
 absl::StatusOr<std::map<std::string, BringUpPhase>> BringUpLog::Read(
     const std::string& state_dir) {
-  std::map<std::string, BringUpPhase> phases;
+  std::map<std::string, BringUpPhase> phases;  // an absent file: none
   const std::string path = absl::StrCat(state_dir, "/", kFileName);
   std::ifstream in(path);
   if (!in) {
@@ -25,8 +25,14 @@ absl::StatusOr<std::map<std::string, BringUpPhase>> BringUpLog::Read(
     return absl::UnavailableError(
         absl::StrCat(path, ": ", std::strerror(errno)));
   }
-  std::string line;
-  while (std::getline(in, line)) {
+  std::ostringstream text;
+  text << in.rdbuf();
+  return Parse(text.str());
+}
+
+std::map<std::string, BringUpPhase> BringUpLog::Parse(absl::string_view text) {
+  std::map<std::string, BringUpPhase> phases;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
     std::vector<std::string> fields = absl::StrSplit(line, '\t');
     int64_t seconds = 0;
     if (fields.size() != 3 || !absl::SimpleAtoi(fields[2], &seconds)) continue;

@@ -3,11 +3,11 @@
 //
 // The daemon records a phase when an armed host gets its DHCP answer ("dhcp"),
 // when each boot file reaches it ("tftp <file>"), and when the profile's last
-// file (the initrd) has arrived
-// ("done"). Phases are few per host, so each Record rewrites
-// <state_dir>/bring-up.tsv atomically (temp file, rename) and another process
-// can read it at any time. Thread-safe: the DHCP thread and every TFTP shard
-// record.
+// file (the initrd) has arrived ("done"). Record keeps phases in memory; Flush
+// (once a second) rewrites <state_dir>/bring-up.tsv atomically (temp file,
+// rename), so another process can read it at any time. The file has one line
+// per host: hostname<TAB>phase<TAB>unix seconds. Thread-safe: the DHCP thread
+// and every TFTP shard record.
 #ifndef RACKBOOT_ENGINE_SITE_BRING_UP_LOG_H_
 #define RACKBOOT_ENGINE_SITE_BRING_UP_LOG_H_
 
@@ -60,6 +60,11 @@ class BringUpLog {
   // empty table.
   static absl::StatusOr<std::map<std::string, BringUpPhase>> Read(
       const std::string& state_dir);
+
+  // The file's bytes as Read takes them: lines that are not
+  // hostname<TAB>phase<TAB>unix seconds are ignored; a later line for a host
+  // replaces an earlier one.
+  static std::map<std::string, BringUpPhase> Parse(absl::string_view text);
 
  private:
   BringUpLog(std::string path, int dir_fd)

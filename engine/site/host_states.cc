@@ -198,15 +198,25 @@ absl::Status HostStateStore::ReadStates(FileEntries& entries,
   absl::StatusOr<std::string> text = ReadAll(fd.get(), states_path_);
   if (!text.ok()) return text.status();
 
+  absl::StatusOr<HostStateMap> parsed = ParseStates(*text, states_path_);
+  if (!parsed.ok()) return parsed.status();
+  entries = *std::move(parsed);
+  id = IdOf<FileId>(st);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<HostStateMap> HostStateStore::ParseStates(
+    absl::string_view text, absl::string_view path) {
+  HostStateMap entries;
   absl::flat_hash_map<std::string, int> lines;
   int line_number = 0;
-  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
     ++line_number;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (absl::StripAsciiWhitespace(line).empty() || line.front() == '#') {
       continue;
     }
-    const std::string where = absl::StrCat(states_path_, ":", line_number);
+    const std::string where = absl::StrCat(path, ":", line_number);
     std::vector<absl::string_view> fields = absl::StrSplit(line, '\t');
     if (fields.size() != 3) {
       return absl::DataLossError(absl::StrCat(
@@ -236,8 +246,7 @@ absl::Status HostStateStore::ReadStates(FileEntries& entries,
     }
     entries[hostname] = {*state, absl::FromUnixSeconds(seconds)};
   }
-  id = IdOf<FileId>(st);
-  return absl::OkStatus();
+  return entries;
 }
 
 absl::StatusOr<HostStateStore::FileId> HostStateStore::WriteStates(
@@ -403,14 +412,28 @@ absl::Status HostStateStore::LoadDiscovered() {
     text->resize(complete);
   }
 
+  absl::StatusOr<std::vector<DiscoveredHost>> parsed =
+      ParseDiscovered(*text, discovered_path_);
+  if (!parsed.ok()) return parsed.status();
   absl::MutexLock lock(&discovered_mu_);
+  for (DiscoveredHost& host : *parsed) {
+    if (!discovered_macs_.insert(host.mac).second) continue;
+    discovered_.push_back(std::move(host));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<DiscoveredHost>> HostStateStore::ParseDiscovered(
+    absl::string_view text, absl::string_view path) {
+  std::vector<DiscoveredHost> hosts;
+  absl::flat_hash_set<MacAddress> macs;
   int line_number = 0;
-  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
     ++line_number;
     if (line.empty() || line.front() == '#') continue;
     std::vector<absl::string_view> fields =
         absl::StrSplit(line, absl::MaxSplits('\t', 2));
-    const std::string where = absl::StrCat(discovered_path_, ":", line_number);
+    const std::string where = absl::StrCat(path, ":", line_number);
     if (fields.size() < 2) {
       return absl::DataLossError(
           absl::StrCat(where, ": expected mac<TAB>unix time<TAB>detail"));
@@ -425,12 +448,12 @@ absl::Status HostStateStore::LoadDiscovered() {
       return absl::DataLossError(absl::StrCat(where, ": time \"", fields[1],
                                               "\": expected unix seconds"));
     }
-    if (!discovered_macs_.insert(*mac).second) continue;  // keep the first
-    discovered_.push_back(
+    if (!macs.insert(*mac).second) continue;  // keep the first
+    hosts.push_back(
         {*mac, absl::FromUnixSeconds(seconds),
          fields.size() > 2 ? std::string(fields[2]) : std::string()});
   }
-  return absl::OkStatus();
+  return hosts;
 }
 
 absl::Status HostStateStore::RecordDiscovered(const MacAddress& mac,

@@ -126,6 +126,16 @@ class HostStateStore {
   // Everything recorded, in file order.
   std::vector<DiscoveredHost> Discovered() const;
 
+  // The parsers of the two files, from their bytes (what Open and Reload
+  // read), for tests and fuzzing. Errors are DataLoss naming path:line.
+  // host-states.tsv: every line's entry, hostnames lowercased, including
+  // hostnames the inventory does not know.
+  static absl::StatusOr<HostStateMap> ParseStates(absl::string_view text,
+                                                  absl::string_view path);
+  // discovered.tsv: one entry per MAC (its first line), in file order.
+  static absl::StatusOr<std::vector<DiscoveredHost>> ParseDiscovered(
+      absl::string_view text, absl::string_view path);
+
   const std::string& states_path() const { return states_path_; }
   const std::string& discovered_path() const { return discovered_path_; }
 

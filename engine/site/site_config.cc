@@ -149,15 +149,13 @@ absl::Status ParseListen(absl::string_view text, Ipv4Address& address,
   return absl::OkStatus();
 }
 
-// `dir` ends in '/'.
 // Rejects every non-ASCII byte before toml++ 3.3 sees the text. Its scanner
-// reaches
-// __builtin_unreachable() (undefined behaviour) on some non-ASCII input outside
-// strings, and telling "inside a string" from "outside" the way its scanner
-// does is not reliably possible from here (libFuzzer found inputs where an
-// earlier, finer check and toml++ disagreed). Every value in site.toml is ASCII
-// anyway (paths, names, addresses, URLs), so the file must be too, comments
-// included.
+// reaches __builtin_unreachable() (undefined behaviour) on some non-ASCII input
+// outside strings, and telling "inside a string" from "outside" the way its
+// scanner does is not reliably possible from here (libFuzzer found inputs where
+// an earlier, finer check and toml++ disagreed). Every value in site.toml is
+// ASCII anyway (paths, names, addresses, URLs), so the file must be too,
+// comments included.
 absl::Status CheckTomlText(absl::string_view text, absl::string_view filename) {
   int line = 1;
   size_t line_start = 0;
@@ -168,9 +166,8 @@ absl::Status CheckTomlText(absl::string_view text, absl::string_view filename) {
     } else if (static_cast<unsigned char>(text[i]) >= 0x80) {
       return absl::InvalidArgumentError(
           absl::StrCat(filename, ":", line, ":", i - line_start + 1,
-                       ": syntax error: non-ASCII character; site.toml must be "
-                       "plain ASCII, comments "
-                       "included"));
+                       ": syntax error: non-ASCII character; site.toml must "
+                       "be plain ASCII, comments included"));
     }
   }
   return absl::OkStatus();

@@ -37,11 +37,10 @@ constexpr char kUsage[] =
     "[--inventory=FILE] COMMAND\n"
     "\n"
     "Commands:\n"
-    "  list          every inventory host: state, last bring-up phase and "
-    "when\n"
+    "  list          every inventory host: state, last bring-up phase, when\n"
     "  arm HOST      set HOST to 'install': its next network boot installs it\n"
-    "  disarm HOST   set HOST to 'localboot': its next network boot boots from "
-    "disk\n";
+    "  disarm HOST   set HOST to 'localboot': its next network boot boots\n"
+    "                from disk\n";
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "rackboot-hosts: %s\n", message.c_str());

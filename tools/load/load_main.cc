@@ -62,9 +62,10 @@ DEFINE_string(verify, "",
               "Local copies to compare the downloads with, comma-separated: "
               "one per tftp step in order, or a single one for all. Checks "
               "every block and the size.");
-DEFINE_string(io, "uring",
-              "Reactor backend: uring (falls back to epoll if "
-              "io_uring is unavailable) or epoll.");
+DEFINE_string(io, "auto",
+              "Reactor backend: auto (io_uring, or epoll with one log line "
+              "when the kernel refuses io_uring), uring (io_uring or an "
+              "error) or epoll.");
 DEFINE_string(mac_base, "02:52:42",
               "First 1..5 bytes of every client's MAC; the client number "
               "fills the rest (02:52:42 -> 02:52:42:00:00:00, ...:00:01).");
@@ -94,28 +95,26 @@ DEFINE_string(progress, "auto",
 namespace {
 
 constexpr char kUsage[] =
-    "rackboot load: plays many PXE clients (DHCP DORA with PXE options, then "
-    "TFTP\ndownloads) against any PXE server and measures it.\n"
+    "rackboot load: plays many PXE clients (DHCP DORA with PXE options, then\n"
+    "TFTP downloads) against any PXE server and measures it.\n"
     "\n"
-    "Usage: rackboot load --server=ADDR [--interface=IF] --clients=N "
-    "[--rate=PER_S]\n"
-    "         [--duration=S] --flow=dhcp,tftp:PATH[,tftp:PATH...] "
-    "[--blksize=B]\n"
-    "         [--windowsize=W] [--relay=GIADDR] [--json=FILE] "
-    "[--verify=FILE[,FILE...]]\n"
+    "Usage: rackboot load --server=ADDR [--interface=IF] --clients=N\n"
+    "         [--rate=PER_S] [--duration=S]\n"
+    "         --flow=dhcp,tftp:PATH[,tftp:PATH...] [--blksize=B]\n"
+    "         [--windowsize=W] [--relay=GIADDR] [--json=FILE]\n"
+    "         [--verify=FILE[,FILE...]]\n"
     "Examples:\n"
-    "  rackboot load --server=198.18.0.1 --interface=eth0 --clients=500 "
-    "--rate=100 \\\n"
-    "      --flow=dhcp,tftp:/pxelinux.0,tftp:/ldlinux.c32 --json=run.json\n"
-    "  rackboot load --server=198.18.0.1 --relay=198.18.0.2 --clients=10000 "
-    "--flow=dhcp \\\n"
-    "      --dhcp_retries=0\n"
-    "  rackboot load --server=198.18.0.1 --clients=200 --flow=tftp:/vmlinuz "
-    "--verify=/srv/tftp/vmlinuz\n"
+    "  rackboot load --server=198.18.0.1 --interface=eth0 --clients=500 \\\n"
+    "      --rate=100 --flow=dhcp,tftp:/pxelinux.0,tftp:/ldlinux.c32 \\\n"
+    "      --json=run.json\n"
+    "  rackboot load --server=198.18.0.1 --relay=198.18.0.2 \\\n"
+    "      --clients=10000 --flow=dhcp --dhcp_retries=0\n"
+    "  rackboot load --server=198.18.0.1 --clients=200 \\\n"
+    "      --flow=tftp:/vmlinuz --verify=/srv/tftp/vmlinuz\n"
     "\n"
     "Exit status: 0 every client completed, 1 some failed, 2 usage error.\n"
-    "Output: a summary on stdout (a live progress line on stderr when it is "
-    "a terminal);\nsee docs/load.md for the summary and the JSON.\n";
+    "Output: a summary on stdout (a live progress line on stderr when it is\n"
+    "a terminal); see docs/load.md for the summary and the JSON.\n";
 
 void PrintHelp() { rackboot::cli::PrintFlagHelp(kUsage, "tools/load/"); }
 
@@ -247,13 +246,15 @@ absl::StatusOr<rackboot::load::LoadOptions> OptionsFromFlags() {
   if (!FLAGS_verify.empty()) {
     o.verify = absl::StrSplit(FLAGS_verify, ',');
   }
-  if (FLAGS_io == "uring" || FLAGS_io == "io_uring") {
+  if (FLAGS_io == "auto") {
     o.io = rackboot::io::IoBackend::kAuto;
+  } else if (FLAGS_io == "uring" || FLAGS_io == "io_uring") {
+    o.io = rackboot::io::IoBackend::kIoUring;
   } else if (FLAGS_io == "epoll") {
     o.io = rackboot::io::IoBackend::kEpoll;
   } else {
     return absl::InvalidArgumentError(
-        absl::StrCat("--io=", FLAGS_io, ": use 'uring' or 'epoll'"));
+        absl::StrCat("--io=", FLAGS_io, ": use 'auto', 'uring' or 'epoll'"));
   }
   absl::StatusOr<std::vector<uint8_t>> mac =
       rackboot::load::ParseMacBase(FLAGS_mac_base);

@@ -10,8 +10,9 @@
 #     rackbootd's "tftp totals ... bytes" and its DHCP acked equals the server's "acks".
 #  2. The same flow against dnsmasq (DHCP + TFTP): every client completes with the right size.
 #  3. DHCP count agreement with perfdhcp: against a fresh rackbootd each, rackboot-load
-#     (--flow=dhcp, relayed) and perfdhcp (relay mode) complete exactly as many exchanges as
-#     the server's ack counter grew.
+#     (--flow=dhcp, relayed) and perfdhcp (relay mode) each complete all N exchanges: N sent,
+#     N offered, N acked on the client's side and N acks on the server's; perfdhcp exits 0 (it
+#     exits 3 when any exchange did not complete) and reports no drops.
 # Usage: load_test.sh RACKBOOTD RACKBOOT_LOAD LIB_SH
 RACKBOOTD=$1
 LOAD=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
@@ -117,18 +118,38 @@ rb_start loadcount
 load count --clients=$N --rate=500 --flow=dhcp --relay=198.18.0.2 --interface=eth0 \
   --mac_base=02:52:43
 rb_stop loadcount
-[[ $(jv count .completed) == "$N" ]] || fail "rackboot-load --flow=dhcp: $(jv count .completed) of $N"
-[[ $(totals loadcount acks) == "$(jv count .dhcp.acked)" ]] ||
-  fail "rackbootd acked $(totals loadcount acks), rackboot-load counted $(jv count .dhcp.acked)"
+# Every one of the N exchanges completed, on the client's count and on the server's.
+for key in .completed .dhcp.started .dhcp.offers .dhcp.acked; do
+  [[ $(jv count $key) == "$N" ]] || fail "rackboot-load --flow=dhcp: $key $(jv count $key), want $N"
+done
+[[ $(jv count .failed) == 0 ]] || fail "rackboot-load --flow=dhcp: $(jv count .failed) failed"
+[[ $(totals loadcount acks) == "$N" ]] ||
+  fail "rackbootd acked $(totals loadcount acks), rackboot-load counted $(jv count .dhcp.acked) of $N"
 
 rb_start perf
+perf_rc=0
 timeout 60 ip netns exec "$(ns c)" /usr/sbin/perfdhcp -4 -r 500 -n $N -R $N -s 42 -W 500000 \
-  -l 198.18.0.2 198.18.0.1 >"$WORK/perfdhcp.out" 2>&1 || true
+  -l 198.18.0.2 198.18.0.1 >"$WORK/perfdhcp.out" 2>&1 || perf_rc=$?
 rb_stop perf
-perf_acks=$(awk '/Statistics for: REQUEST-ACK/ { b = 1 } b && /^received packets:/ { print $3; exit }' \
-  "$WORK/perfdhcp.out")
-[[ -n $perf_acks && $perf_acks -gt 0 ]] || { cat "$WORK/perfdhcp.out" >&2; fail "perfdhcp: no statistics"; }
-[[ $(totals perf acks) == "$perf_acks" ]] ||
-  { cat "$WORK/perfdhcp.out" >&2; fail "rackbootd acked $(totals perf acks), perfdhcp received $perf_acks"; }
-log "DHCP counts agree: rackboot-load $(jv count .dhcp.acked) = server, perfdhcp $perf_acks = server"
+# perfdhcp_stat EXCHANGE KEY: a value from perfdhcp's "Statistics for: EXCHANGE" block.
+perfdhcp_stat() {
+  awk -v ex="Statistics for: $1" -v key="$2: " '
+    { line = $0; gsub(/\*/, "", line) }  # the heading is ***Statistics for: X***
+    line == ex { b = 1; next }
+    line ~ /^Statistics for:/ { b = 0 }
+    b && index(line, key) == 1 { print substr(line, length(key) + 1); exit }' "$WORK/perfdhcp.out"
+}
+perf_fail() { cat "$WORK/perfdhcp.out" >&2; fail "perfdhcp: $*"; }
+# Exit status 3: "one or more exchanges are not successfully completed" (drops).
+[[ $perf_rc -eq 0 ]] || perf_fail "exited with $perf_rc (3: some exchanges did not complete)"
+for exchange in DISCOVER-OFFER REQUEST-ACK; do
+  for key in "sent packets" "received packets"; do
+    [[ $(perfdhcp_stat $exchange "$key") == "$N" ]] ||
+      perf_fail "$exchange $key: '$(perfdhcp_stat $exchange "$key")', want $N"
+  done
+  [[ $(perfdhcp_stat $exchange drops) == 0 ]] ||
+    perf_fail "$exchange drops: '$(perfdhcp_stat $exchange drops)', want 0"
+done
+[[ $(totals perf acks) == "$N" ]] || perf_fail "rackbootd acked $(totals perf acks), want $N"
+log "DHCP counts agree: rackboot-load $N exchanges = server, perfdhcp exit 0, $N sent = $N received = server"
 log "PASS"
