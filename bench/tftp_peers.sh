@@ -255,7 +255,7 @@ make_report() {
   echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') with \`./rackboot bench tftp\` (bench/tftp_peers.sh, ${T_TOTAL} s)."
   echo
   echo "- Machine: $(machine_desc); servers and clients share the CPUs. $SHARED"
-  echo "- rackbootd: commit $RB_COMMIT, \`bazel build -c opt\`, \`--threads=$NPROC\`."
+  echo "- rackbootd: commit $RB_COMMIT, \`bazel build -c opt\`, \`--threads=$NPROC --tftp_max_per_client=0\` (the clients share one address)."
   echo "- Peers: atftpd $(dpkg-deb -f "$ATFTPD_DEB" Version) (unpacked .deb), tftpd-hpa $(version_of tftpd-hpa), dnsmasq-base $(version_of dnsmasq-base)."
   echo "- Clients: atftp $(version_of atftp), curl $(version_of curl)."
   echo "- One ${FILE_MIB} MiB file of random bytes, in the page cache; downloads written to tmpfs; every download's size checked and one per batch compared byte for byte."
