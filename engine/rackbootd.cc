@@ -67,9 +67,9 @@ DEFINE_int32(tftp_max_retries, 6,
              "Consecutive timeouts after which a transfer is abandoned.");
 DEFINE_int32(tftp_max_timeout_ms, 3000,
              "tftp.max_timeout_ms: ceiling of every retransmission interval, "
-             "100..255000; a client's RFC 2349 timeout above it is answered "
-             "with it. A silent confirmed transfer ends after about "
-             "--tftp_max_retries times this.");
+             "100..255000; a client's RFC 2349 timeout above it is refused "
+             "(left out of the OACK). A silent confirmed transfer ends after "
+             "about --tftp_max_retries times this.");
 DEFINE_int32(tftp_max_transfers, 16384,
              "tftp.max_transfers: transfers at once, all shards; lowered so "
              "that 256 descriptors stay free below RLIMIT_NOFILE. Past it: "

@@ -69,14 +69,14 @@ void TftpSession::Negotiate(const TftpRequest& request) {
         accepted.push_back({option.name, absl::StrCat(wire_.size())});
       }
     } else if (parsed.timeout_seconds) {
-      // Capped, and the OACK says so (RFC 2349 lets the server answer with
-      // another value; clients then use it). Whole seconds, at least 1.
-      const int64_t cap =
-          std::max<int64_t>(1, absl::ToInt64Seconds(limits_.max_timeout));
-      const int64_t seconds = std::min<int64_t>(*parsed.timeout_seconds, cap);
-      base_timeout_ = timeout_ =
-          std::min(absl::Seconds(seconds), limits_.max_timeout);
-      accepted.push_back({option.name, absl::StrCat(seconds)});
+      // RFC 2349: an accepted timeout is answered with the client's own
+      // value, so one above the cap is refused (left out of the OACK) and the
+      // transfer keeps the default interval: a client asking 255 s must not
+      // hold a socket for minutes.
+      const absl::Duration asked = absl::Seconds(*parsed.timeout_seconds);
+      if (asked > limits_.max_timeout) continue;
+      base_timeout_ = timeout_ = asked;
+      accepted.push_back(option);
     } else if (parsed.windowsize) {
       stats_.windowsize = std::min(*parsed.windowsize, limits_.max_windowsize);
       accepted.push_back({option.name, absl::StrCat(stats_.windowsize)});

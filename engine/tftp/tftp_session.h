@@ -17,9 +17,11 @@
 //   - RFC 2347: with options the session sends an OACK and waits for ACK 0;
 //   without, DATA 1.
 //     blksize (RFC 2348) is lowered to the limit, tsize (RFC 2349) answered
-//     with the size on the wire, timeout (RFC 2349) adopted but capped at
-//     limits.max_timeout (a client asking 255 s must not hold a descriptor
-//     for minutes), windowsize (RFC 7440) lowered to the limit; options with
+//     with the size on the wire, timeout (RFC 2349) adopted up to
+//     limits.max_timeout and refused (left out) above it, since RFC 2349
+//     has an accepted value echoed unchanged (a client asking 255 s must not
+//     hold a descriptor for minutes), windowsize (RFC 7440) lowered to the
+//     limit; options with
 //     invalid values are left out of the OACK, as tftp-hpa does, and unknown
 //     ones ignored.
 //   - RFC 7440: a window of up to windowsize blocks leaves at once. An ACK of
@@ -71,8 +73,8 @@ struct TftpLimits {
   uint16_t max_windowsize = 64;
   // The retransmission interval when the client asks for none.
   absl::Duration initial_timeout = absl::Seconds(1);
-  // Ceiling of every interval: of the client's RFC 2349 timeout (the OACK
-  // carries the capped value) and of the backoff.
+  // Ceiling of every interval: a client's RFC 2349 timeout above it is
+  // refused; the backoff stops at it.
   absl::Duration max_timeout = absl::Seconds(3);
   // Consecutive timeouts before giving up: 1+2+3+3+3+3+3 = 18 s by default.
   int max_retries = 6;

@@ -202,18 +202,31 @@ TEST_F(TftpSessionTest, TimeoutOptionSetsTheRetransmissionInterval) {
 }
 
 // A client asking `timeout 255` held its descriptor for minutes (the attack
-// of issue 11); the OACK now carries the cap, and the interval is capped.
-TEST_F(TftpSessionTest, RequestedTimeoutIsCappedInTheOack) {
+// of issue 11). RFC 2349 has an accepted timeout echoed unchanged, so one
+// above the cap is refused (left out of the OACK) and the default interval
+// kept; one within the cap is accepted as asked.
+TEST_F(TftpSessionTest, TimeoutAboveTheCapIsRefused) {
   TftpLimits limits;
   limits.max_timeout = absl::Seconds(3);
-  TftpSession s(Rrq({{"timeout", "255"}}), File(Pattern(2000)), limits, t0_);
-  std::vector<std::string> oack = Sent(s);
+  TftpSession refused(Rrq({{"timeout", "255"}, {"blksize", "100"}}),
+                      File(Pattern(2000)), limits, t0_);
+  std::vector<std::string> oack = Sent(refused);
   ASSERT_EQ(oack.size(), 1u);
-  EXPECT_EQ(oack[0], std::string("\0\6timeout\0"
-                                 "3\0",
-                                 12));
-  s.OnDatagram(Bytes(Ack(0)), t0_);
-  EXPECT_EQ(s.Deadline(), t0_ + absl::Seconds(3));
+  EXPECT_EQ(oack[0], std::string("\0\6blksize\0"
+                                 "100\0",
+                                 14));
+  refused.OnDatagram(Bytes(Ack(0)), t0_);
+  EXPECT_EQ(refused.Deadline(), t0_ + limits.initial_timeout);
+
+  TftpSession alone(Rrq({{"timeout", "255"}}), File(Pattern(2000)), limits,
+                    t0_);
+  EXPECT_EQ(alone.state(), TftpSession::State::kTransferring);  // DATA 1
+
+  TftpSession accepted(Rrq({{"timeout", "3"}}), File(Pattern(2000)), limits,
+                       t0_);
+  EXPECT_EQ(Sent(accepted)[0], std::string("\0\6timeout\0"
+                                           "3\0",
+                                           12));
 }
 
 // Never acknowledged: gone after a few seconds whatever the client asked.
