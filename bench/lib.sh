@@ -235,15 +235,15 @@ server_cgroup() {
 # stdout to OUT and stderr to ERR, and waits until it serves: every UDP port in SERVER_PORTS
 # (an array the caller sets) is bound in NS and, for rackbootd, OUT or ERR says
 # "rackbootd: ready" (it binds a socket per shard, and probes for another DHCP server first).
-# Gives up after SERVER_WAIT_SECONDS (default 10). Sets SERVER_PID, SERVER_CG; returns 1 with a
-# log line naming the server when it exits or does not get ready.
+# Gives up after SERVER_WAIT_SECONDS (default 20: the DHCP probe alone takes 5 s). Sets
+# SERVER_PID, SERVER_CG; returns 1 with a log line naming the server when it exits or does not get ready.
 server_spawn() {
   local name=$1 tag=$2 ns=$3 out=$4 err=$5 port ready
   shift 5
   server_cgroup "$tag"
   cg_spawn "$SERVER_CG" ip netns exec "$ns" "$@" >"$out" 2>"$err" &
   SERVER_PID=$!
-  local ticks=$((${SERVER_WAIT_SECONDS:-10} * 20))
+  local ticks=$((${SERVER_WAIT_SECONDS:-20} * 20))
   for ((; ticks > 0; ticks--)); do
     kill -0 "$SERVER_PID" 2>/dev/null || {
       log "$name exited at start-up: $(tail -n 3 "$err")"
@@ -261,7 +261,7 @@ server_spawn() {
     [[ $ready -eq 1 ]] && return 0
     sleep 0.05
   done
-  log "$name did not start serving (ports ${SERVER_PORTS[*]}) within ${SERVER_WAIT_SECONDS:-10} s"
+  log "$name did not start serving (ports ${SERVER_PORTS[*]}) within ${SERVER_WAIT_SECONDS:-20} s"
   return 1
 }
 

@@ -398,6 +398,7 @@ absl::StatusOr<std::unique_ptr<SiteRuntime>> StartSite(
   };
   options.state_dir = site.server.state_dir;
   options.allow_other_dhcp = site.dhcp.allow_other_dhcp;
+  options.probe_wait = absl::Seconds(site.dhcp.probe_seconds);
   options.commit_window = absl::Microseconds(FLAGS_dhcp_commit_window_us);
   absl::StatusOr<rackboot::io::IoBackend> io = IoBackendFromFlag();
   if (!io.ok()) return io.status();
@@ -589,6 +590,7 @@ int main(int argc, char** argv) {
                  << " offers=" << c.server.offers << " acks=" << c.server.acks
                  << " naks=" << c.server.naks
                  << " pxe_install=" << c.server.pxe_install
+                 << " pxe_localboot=" << c.server.pxe_localboot
                  << " pxe_unknown=" << c.server.pxe_unknown
                  << " journal_records=" << c.journal_records
                  << " journal_syncs=" << c.journal_syncs;

@@ -4,9 +4,63 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "engine/log/log_text.h"
 #include "glog/logging.h"
 
 namespace rackboot::dhcp {
+namespace {
+
+using log::Quoted;
+using log::SuppressedNote;
+
+// Up to 32 bytes as hex ("01:52:54:..."), "..." after a longer value: client
+// bytes in a log line, bounded and printable.
+std::string Hex(absl::Span<const uint8_t> bytes) {
+  constexpr size_t kMax = 32;
+  std::string out;
+  for (size_t i = 0; i < std::min(bytes.size(), kMax); ++i) {
+    if (i > 0) out.push_back(':');
+    absl::StrAppendFormat(&out, "%02x", bytes[i]);
+  }
+  if (bytes.size() > kMax) out += "...";
+  return out;
+}
+
+}  // namespace
+
+std::string DescribeClient(const DhcpMessage& m) {
+  // Every value the client chose is escaped or hex: a host name with a
+  // newline must not start a forged log line (issue 11).
+  std::string out = m.HardwareAddressString();
+  const DhcpOptions& o = m.options;
+  if (absl::StatusOr<absl::Span<const uint8_t>> id = o.ClientId(); id.ok()) {
+    absl::StrAppend(&out, " client_id=", Hex(*id));
+  }
+  if (absl::StatusOr<absl::string_view> name = o.HostName(); name.ok()) {
+    absl::StrAppend(&out, " hostname=", Quoted(*name, 64));
+  }
+  if (absl::StatusOr<absl::string_view> vendor = o.VendorClassId();
+      vendor.ok()) {
+    absl::StrAppend(&out, " vendor=", Quoted(*vendor, 64));
+  }
+  if (absl::optional<absl::Span<const uint8_t>> user =
+          o.Find(kOptionUserClass)) {
+    absl::StrAppend(
+        &out, " user_class=",
+        Quoted(absl::string_view(reinterpret_cast<const char*>(user->data()),
+                                 user->size()),
+               64));
+  }
+  if (!m.giaddr.IsUnspecified()) {
+    absl::StrAppend(&out, " via relay ", m.giaddr.ToString());
+  }
+  if (absl::optional<absl::Span<const uint8_t>> relay =
+          o.Find(kOptionRelayAgentInfo)) {
+    absl::StrAppend(&out, " relay_info=", Hex(*relay));
+  }
+  return out;
+}
 
 struct DhcpServer::Client {
   Client(const DhcpMessage& m, const DhcpRequestContext& c)
@@ -48,15 +102,21 @@ absl::optional<DhcpReply> DhcpServer::Handle(const DhcpMessage& request,
   ++counters_.received[static_cast<int>(*type)];
   Client client(request, context);
   client.type = *type;
+  client.mac = request.MacAddress();
+  if (client.mac.has_value()) client.host = hosts_->FindByMac(*client.mac);
   absl::StatusOr<absl::Span<const uint8_t>> id = request.options.ClientId();
-  if (id.ok() && !id->empty()) {
+  if (id.ok() && !id->empty() && !client.host.has_value()) {
     client.key = ClientKey::FromClientId(*id);
   } else {
+    // An inventory host is one machine whatever client identifier its
+    // current boot stage sends (PXE ROM, iPXE and the installer each pick
+    // their own): its leases are keyed by its MAC, so it keeps its
+    // reservation, or its pool address, across the stages.
     client.key = ClientKey::FromHardware(
         request.htype,
-        absl::MakeConstSpan(request.chaddr.data(), request.hlen));
+        absl::MakeConstSpan(request.chaddr.data(),
+                            std::min<size_t>(request.hlen, kChaddrSize)));
   }
-  client.mac = request.MacAddress();
   // RFC 2131 4.3.1: the subnet is the relay's (giaddr), else the client's own
   // address's (renewing, informing), else the one the server itself is on.
   Ipv4Address where = !request.giaddr.IsUnspecified() ? request.giaddr
@@ -79,7 +139,6 @@ absl::optional<DhcpReply> DhcpServer::Handle(const DhcpMessage& request,
       request.options.ClientArchitectures();
   if (arch.ok() && !arch->empty()) client.arch = (*arch)[0];
   client.ipxe = request.options.UserClassContains("iPXE");
-  if (client.mac.has_value()) client.host = hosts_->FindByMac(*client.mac);
   if (!Decide(client, now)) return absl::nullopt;
 
   if (config_.mode == DhcpMode::kProxy) return OnProxy(client);
@@ -89,10 +148,13 @@ absl::optional<DhcpReply> DhcpServer::Handle(const DhcpMessage& request,
   }
   if (client.subnet == nullptr) {
     ++counters_.no_subnet;
-    LOG_EVERY_N(WARNING, 100)
-        << "dhcp: " << DhcpMessageTypeName(client.type) << " from "
-        << request.HardwareAddressString() << " via " << where.ToString()
-        << ": no subnet configured there";
+    uint64_t suppressed = 0;
+    if (no_subnet_log_.Allow(now, &suppressed)) {
+      LOG(WARNING) << "dhcp: " << DhcpMessageTypeName(client.type) << " from "
+                   << DescribeClient(request) << " for " << where.ToString()
+                   << ": no subnet configured there"
+                   << SuppressedNote(suppressed);
+    }
     return absl::nullopt;
   }
   switch (client.type) {
@@ -117,16 +179,34 @@ bool DhcpServer::Decide(Client& client, absl::Time now) {
     return true;  // an ordinary DHCP client: an address, no boot answer
   if (!client.host.has_value()) {
     ++counters_.pxe_unknown;
+    uint64_t suppressed = 0;
+    if (unknown_log_.Allow(now, &suppressed)) {
+      LOG(INFO) << "dhcp: " << DhcpMessageTypeName(client.type)
+                << " from unknown PXE client " << DescribeClient(client.message)
+                << ": "
+                << (config_.unknown_pxe == UnknownPxePolicy::kIgnore
+                        ? "ignored (dhcp.unknown_pxe = ignore)"
+                    : config_.unknown_pxe == UnknownPxePolicy::kDiscover
+                        ? "recorded in discovered.tsv, not answered"
+                    : config_.mode == DhcpMode::kProxy
+                        ? "not answered (proxyDHCP)"
+                        : "an address without a boot file")
+                << SuppressedNote(suppressed);
+    }
     switch (config_.unknown_pxe) {
       case UnknownPxePolicy::kIgnore:
         return false;
       case UnknownPxePolicy::kDiscover:
         if (client.mac.has_value()) {
+          // Escaped: the detail goes into a tab-separated file and to the
+          // operator's terminal; no tab, newline or escape may pass.
           hosts_->RecordDiscovered(
               *client.mac,
-              absl::StrCat("arch=", client.arch.value_or(0),
-                           client.ipxe ? " ipxe" : "", " ",
-                           client.message.options.VendorClassId().value_or("")),
+              absl::StrCat(
+                  "arch=", client.arch.value_or(0), client.ipxe ? " ipxe" : "",
+                  " ",
+                  log::Escaped(
+                      client.message.options.VendorClassId().value_or(""), 64)),
               now);
         }
         return false;
@@ -136,7 +216,6 @@ bool DhcpServer::Decide(Client& client, absl::Time now) {
     }
   }
   if (client.host->purpose == BootPurpose::kLocalBoot) {
-    ++counters_.pxe_localboot;
     // In proxy mode there is nothing to say: no boot file is the local-boot
     // answer.
     return config_.mode != DhcpMode::kProxy;
@@ -173,15 +252,27 @@ bool DhcpServer::Decide(Client& client, absl::Time now) {
     }
   }
   if (client.boot_file.empty()) {
-    LOG_EVERY_N(WARNING, 20)
-        << "dhcp: " << client.host->hostname << " is armed for install "
-        << "but no boot file is configured for architecture "
-        << client.arch.value_or(0) << (client.ipxe ? " (iPXE)" : "")
-        << "; answering without one";
+    uint64_t suppressed = 0;
+    if (no_boot_file_log_.Allow(now, &suppressed)) {
+      LOG(WARNING) << "dhcp: " << Quoted(client.host->hostname)
+                   << " is armed for install "
+                   << "but no boot file is configured for architecture "
+                   << client.arch.value_or(0) << (client.ipxe ? " (iPXE)" : "")
+                   << "; answering without one" << SuppressedNote(suppressed);
+    }
     return config_.mode != DhcpMode::kProxy;
   }
-  ++counters_.pxe_install;
   return true;
+}
+
+bool DhcpServer::Owns(const Client& client, const Lease& lease) const {
+  if (lease.state == LeaseState::kFree) return false;
+  if (lease.client == client.key) return true;
+  // An inventory host's lease recorded under a client identifier (journaled
+  // before leases of inventory hosts were keyed by MAC, or while the MAC was
+  // not yet in the inventory) is still that host's.
+  return client.host.has_value() && client.mac.has_value() &&
+         lease.mac == *client.mac;
 }
 
 bool DhcpServer::Available(const Client& client, Ipv4Address address,
@@ -193,7 +284,7 @@ bool DhcpServer::Available(const Client& client, Ipv4Address address,
   }
   const Lease* lease = leases_->Find(address);
   if (lease == nullptr) return false;  // not an address this server manages
-  if (lease->Holds(now) && !(lease->client == client.key)) return false;
+  if (lease->Holds(now) && !Owns(client, *lease)) return false;
   // A reservation belongs to its host alone.
   absl::optional<std::array<uint8_t, 6>> owner = hosts_->ReservedFor(address);
   if (owner.has_value() && owner != client.mac) return false;
@@ -203,9 +294,24 @@ bool DhcpServer::Available(const Client& client, Ipv4Address address,
 absl::optional<Ipv4Address> DhcpServer::ChooseAddress(const Client& client,
                                                       absl::Time now) {
   const DhcpSubnet& subnet = *client.subnet;
-  if (client.host.has_value() && client.host->reserved.has_value() &&
-      Available(client, *client.host->reserved, now)) {
-    return client.host->reserved;
+  if (client.host.has_value() && client.host->reserved.has_value()) {
+    if (Available(client, *client.host->reserved, now)) {
+      return client.host->reserved;
+    }
+    const Lease* holder = leases_->Find(*client.host->reserved);
+    uint64_t suppressed = 0;
+    if (reservation_log_.Allow(now, &suppressed)) {
+      LOG(WARNING) << "dhcp: " << Quoted(client.host->hostname)
+                   << "'s reserved address "
+                   << client.host->reserved->ToString()
+                   << (holder == nullptr ? " is not in a served subnet"
+                       : holder->Holds(now)
+                           ? absl::StrCat(" is held by another client (",
+                                          holder->client.ToString(), ")")
+                           : " is not usable on this subnet")
+                   << "; offering another address"
+                   << SuppressedNote(suppressed);
+    }
   }
   const Lease* previous = leases_->FindByClient(client.key);
   if (previous != nullptr && previous->state != LeaseState::kDeclined &&
@@ -228,15 +334,19 @@ absl::optional<DhcpReply> DhcpServer::OnDiscover(const Client& client,
   absl::optional<Ipv4Address> address = ChooseAddress(client, now);
   if (!address.has_value()) {
     ++counters_.pool_exhausted;
-    LOG_EVERY_N(WARNING, 100) << "dhcp: no free address for "
-                              << client.message.HardwareAddressString()
-                              << " in " << client.subnet->network.ToString()
-                              << "/" << client.subnet->prefix_length;
+    uint64_t suppressed = 0;
+    if (pool_log_.Allow(now, &suppressed)) {
+      LOG(WARNING) << "dhcp: no free address for "
+                   << DescribeClient(client.message) << " in "
+                   << client.subnet->network.ToString() << "/"
+                   << client.subnet->prefix_length
+                   << SuppressedNote(suppressed);
+    }
     return absl::nullopt;
   }
   const Lease* existing = leases_->Find(*address);
-  if (!(existing->state == LeaseState::kBound &&
-        existing->client == client.key && existing->Holds(now))) {
+  if (!(existing->state == LeaseState::kBound && Owns(client, *existing) &&
+        existing->Holds(now))) {
     // Held briefly so that concurrent DISCOVERs are not offered the same
     // address. Not journaled: an offer lost in a crash costs the client one
     // more DISCOVER.
@@ -275,7 +385,7 @@ absl::optional<DhcpReply> DhcpServer::OnRequest(const Client& client,
     }
     if (!requested.ok()) {
       ++counters_.malformed;
-      return Nak(client, "SELECTING without a requested address");
+      return Nak(client, "SELECTING without a requested address", now);
     }
     address = *requested;
   } else if (requested.ok()) {
@@ -285,8 +395,12 @@ absl::optional<DhcpReply> DhcpServer::OnRequest(const Client& client,
     address = *requested;
     const bool reserved_here =
         client.host.has_value() && client.host->reserved == address;
-    if (!reserved_here && (mine == nullptr || mine->address != address)) {
-      return Nak(client, "no lease on record for that address");
+    const Lease* there = leases_->Find(address);
+    const bool own_lease =
+        (mine != nullptr && mine->address == address) ||
+        (there != nullptr && client.host.has_value() && Owns(client, *there));
+    if (!reserved_here && !own_lease) {
+      return Nak(client, "no lease on record for that address", now);
     }
   } else if (!request.ciaddr.IsUnspecified()) {
     // RENEWING (unicast) or REBINDING (broadcast): extend the lease on ciaddr.
@@ -297,16 +411,16 @@ absl::optional<DhcpReply> DhcpServer::OnRequest(const Client& client,
                            // 2131 4.3.2)
   }
   if (!client.subnet->Contains(address))
-    return Nak(client, "address not on this subnet");
+    return Nak(client, "address not on this subnet", now);
   if (!Available(client, address, now))
-    return Nak(client, "address belongs to another client");
+    return Nak(client, "address belongs to another client", now);
   const bool reserved_here =
       client.host.has_value() && client.host->reserved == address;
   const bool in_pool = client.subnet->pool.has_value() &&
                        address >= client.subnet->pool->first &&
                        address <= client.subnet->pool->second;
   if (!reserved_here && !in_pool)
-    return Nak(client, "address outside the pool");
+    return Nak(client, "address outside the pool", now);
   DhcpReply reply = Reply(client, DhcpMessageType::kAck);
   reply.message.yiaddr = address;
   reply.message.ciaddr = request.ciaddr;
@@ -315,6 +429,15 @@ absl::optional<DhcpReply> DhcpServer::OnRequest(const Client& client,
   reply.durable_seq = Bind(client, address, now);
   Deliver(client, reply);
   ++counters_.acks;
+  // Counted on the ACK: one per boot stage that completes DHCP, not per
+  // DISCOVER, REQUEST or retransmission.
+  if (client.pxe && client.host.has_value()) {
+    if (!client.boot_file.empty()) {
+      ++counters_.pxe_install;
+    } else if (client.host->purpose == BootPurpose::kLocalBoot) {
+      ++counters_.pxe_localboot;
+    }
+  }
   return reply;
 }
 
@@ -341,24 +464,28 @@ absl::optional<DhcpReply> DhcpServer::OnDecline(const Client& client,
     return absl::nullopt;
   }
   const Lease* lease = leases_->Find(*address);
-  if (lease == nullptr || !(lease->client == client.key)) return absl::nullopt;
+  if (lease == nullptr || !Owns(client, *lease)) return absl::nullopt;
   Lease declined = *lease;
   declined.state = LeaseState::kDeclined;
   declined.expires = now + config_.decline_time;
   leases_->Put(declined);
   log_->Append(declined);
   ++counters_.declines;
-  LOG(WARNING) << "dhcp: " << client.message.HardwareAddressString()
-               << " declined " << address->ToString()
-               << " (in use by another host?); quarantined for "
-               << absl::FormatDuration(config_.decline_time);
+  uint64_t suppressed = 0;
+  if (decline_log_.Allow(now, &suppressed)) {
+    LOG(WARNING) << "dhcp: " << DescribeClient(client.message) << " declined "
+                 << address->ToString()
+                 << " (in use by another host?); quarantined for "
+                 << absl::FormatDuration(config_.decline_time)
+                 << SuppressedNote(suppressed);
+  }
   return absl::nullopt;
 }
 
 absl::optional<DhcpReply> DhcpServer::OnRelease(const Client& client,
                                                 absl::Time now) {
   const Lease* lease = leases_->Find(client.message.ciaddr);
-  if (lease == nullptr || !(lease->client == client.key) ||
+  if (lease == nullptr || !Owns(client, *lease) ||
       lease->state != LeaseState::kBound) {
     return absl::nullopt;
   }
@@ -419,7 +546,14 @@ absl::optional<DhcpReply> DhcpServer::OnProxy(const Client& client) {
     reply.to = client.context.source;
     reply.port = client.context.source_port;
   }
-  reply.type == DhcpMessageType::kOffer ? ++counters_.offers : ++counters_.acks;
+  if (reply.type == DhcpMessageType::kOffer) {
+    ++counters_.offers;
+    // The OFFER is the answer every proxyDHCP client uses; the port 4011 ACK,
+    // which not every client asks for, is not counted again.
+    ++counters_.pxe_install;
+  } else {
+    ++counters_.acks;
+  }
   return reply;
 }
 
@@ -512,10 +646,14 @@ void DhcpServer::Deliver(const Client& client, DhcpReply& reply) const {
   }
 }
 
-DhcpReply DhcpServer::Nak(const Client& client, absl::string_view why) {
+DhcpReply DhcpServer::Nak(const Client& client, absl::string_view why,
+                          absl::Time now) {
   ++counters_.naks;
-  VLOG(1) << "dhcp: NAK " << client.message.HardwareAddressString() << ": "
-          << why;
+  uint64_t suppressed = 0;
+  if (nak_log_.Allow(now, &suppressed)) {
+    LOG(INFO) << "dhcp: NAK to " << DescribeClient(client.message) << ": "
+              << why << SuppressedNote(suppressed);
+  }
   DhcpReply reply = Reply(client, DhcpMessageType::kNak);
   reply.message.options.SetString(56, why);  // RFC 2132 9.9: message
   Deliver(client, reply);

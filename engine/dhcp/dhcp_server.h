@@ -24,7 +24,13 @@
 //     RELEASE; DECLINE (the address is quarantined for `decline_time`);
 //     INFORM (configuration, no lease). Expired addresses are reused; a
 //     returning client (client identifier, else hardware address) gets its
-//     old address; an inventory address is a reservation.
+//     old address; an inventory address is a reservation. An inventory host
+//     is recognised by its MAC (chaddr) alone, whatever client identifier it
+//     sends: its PXE ROM, iPXE and the installer each send their own, and
+//     each must get the host's reserved address (and a lease the host holds
+//     under an identifier it no longer sends is still its own). Clients
+//     outside the inventory keep RFC 2131 4.2 (identifier, else hardware
+//     address).
 //   - Any client in a subnet may get an address: only PXE boot answers are
 //     gated. A PXE client (option 60 "PXEClient", or "HTTPClient" for UEFI
 //     HTTP boot) is looked up by MAC:
@@ -60,6 +66,7 @@
 #include "absl/types/optional.h"
 #include "engine/dhcp/lease.h"
 #include "engine/dhcp/lease_table.h"
+#include "engine/log/log_rate_limiter.h"
 #include "proto/dhcp/dhcp_message.h"
 
 namespace rackboot::dhcp {
@@ -169,21 +176,40 @@ struct DhcpReply {
 };
 
 // Why requests went unanswered or were refused, and what was answered: the
-// service's counters.
+// service's counters. Each counts exactly what its comment says (docs/dhcp.md
+// lists them too).
 struct DhcpServerCounters {
-  uint64_t received[9] = {};  // by message type 1..8; [0]: no or bad type
+  // Requests by option 53 message type 1..8; [0]: BOOTREQUESTs without a
+  // valid type (BOOTP, garbage), which are never answered.
+  uint64_t received[9] = {};
+  // Replies built: OFFERs, ACKs (DHCPINFORM answers are in `informs`, not
+  // here), NAKs. proxyDHCP answers count as offers and acks.
   uint64_t offers = 0, acks = 0, naks = 0, informs = 0;
-  uint64_t pxe_install = 0;    // boot files handed out
-  uint64_t pxe_localboot = 0;  // known hosts told to boot locally
-  // Unknown PXE clients (ignored, discovered or local boot).
+  // Install boot files handed out, once per boot stage that completes DHCP:
+  // ACKs that carry a boot file (authoritative), OFFERs that carry one
+  // (proxyDHCP, whose port 4011 ACK is not counted again). A DISCOVER, an
+  // OFFER, a retransmission or an unanswered request never counts.
+  uint64_t pxe_install = 0;
+  // ACKs without a boot file to PXE clients in the inventory that are not
+  // armed (they boot from disk). proxyDHCP does not answer them: 0 there.
+  uint64_t pxe_localboot = 0;
+  // Messages (every DISCOVER and REQUEST) from PXE clients whose MAC is not in
+  // the inventory, whatever dhcp.unknown_pxe did with them.
   uint64_t pxe_unknown = 0;
-  uint64_t no_subnet = 0;  // nothing configured for where the client is
-  uint64_t pool_exhausted = 0;
-  // REQUEST for another server, or traffic we must not answer.
+  uint64_t no_subnet = 0;       // requests from where no subnet is configured
+  uint64_t pool_exhausted = 0;  // DISCOVERs for which no address was free
+  // Non-requests, REQUESTs for another server, port 4011 outside proxyDHCP,
+  // proxyDHCP traffic that is the main server's business.
   uint64_t not_for_us = 0;
   uint64_t malformed = 0;  // a request whose options do not make sense
-  uint64_t declines = 0, releases = 0;
+  uint64_t declines = 0, releases = 0;  // ones that changed a lease
 };
+
+// The requester as a log line shows it: MAC, then client identifier (hex),
+// host name (option 12), vendor class (60), user class (77) (escaped and
+// quoted), relay and relay agent information (hex). Printable ASCII only,
+// bounded.
+std::string DescribeClient(const DhcpMessage& m);
 
 class DhcpServer {
  public:
@@ -224,7 +250,10 @@ class DhcpServer {
   bool Decide(Client& client, absl::Time now);
   void AddBootOptions(const Client& client, DhcpReply& reply) const;
   void Deliver(const Client& client, DhcpReply& reply) const;
-  DhcpReply Nak(const Client& client, absl::string_view why);
+  DhcpReply Nak(const Client& client, absl::string_view why, absl::Time now);
+  // Whether `lease` (in any state but kFree) is the client's own: the same
+  // key, or, for an inventory host, the same MAC under another key.
+  bool Owns(const Client& client, const Lease& lease) const;
   uint64_t Bind(const Client& client, Ipv4Address address, absl::Time now);
 
   const DhcpServerConfig config_;
@@ -232,6 +261,10 @@ class DhcpServer {
   HostDirectory* const hosts_;
   LeaseLog* const log_;
   DhcpServerCounters counters_;
+  // Lines a flood can repeat: a few per 10 s each, then "N similar
+  // suppressed".
+  log::LogRateLimiter no_subnet_log_, pool_log_, nak_log_, unknown_log_,
+      decline_log_, no_boot_file_log_, reservation_log_;
 };
 
 }  // namespace rackboot::dhcp

@@ -414,8 +414,221 @@ TEST_F(DhcpServerTest, OnlyArmedHostsGetAnInstallBootFile) {
       installed.has_value());  // an address, so the firmware moves on quickly
   EXPECT_FALSE(installed->message.options.Has(kOptionBootfileName));
   EXPECT_TRUE(installed->message.siaddr.IsUnspecified());
+  // Counted on ACKs, not on OFFERs.
+  EXPECT_EQ(server_->counters().pxe_install, 0u);
+  EXPECT_EQ(server_->counters().pxe_localboot, 0u);
+}
+
+// Issue 11: pxe_install counted twice for one boot (DISCOVER and REQUEST) and
+// once for a boot that got no OFFER at all.
+TEST_F(DhcpServerTest, PxeCountersCountOneBootOnce) {
+  hosts_.hosts[kMacA] = {"armed", absl::nullopt, BootPurpose::kInstall};
+  hosts_.hosts[kMacB] = {"installed", absl::nullopt, BootPurpose::kLocalBoot};
+  Start();
+  // A retransmitted DISCOVER and a full exchange: one install.
+  EXPECT_TRUE(Handle(Pxe(DhcpMessageType::kDiscover, kMacA, 0)).has_value());
+  DhcpReply ack = Dora(Pxe(DhcpMessageType::kDiscover, kMacA, 0));
+  EXPECT_EQ(ack.type, DhcpMessageType::kAck);
+  EXPECT_EQ(*ack.message.options.BootfileName(), "pxelinux.0");
   EXPECT_EQ(server_->counters().pxe_install, 1u);
+  Dora(Pxe(DhcpMessageType::kDiscover, kMacB, 0));
   EXPECT_EQ(server_->counters().pxe_localboot, 1u);
+  EXPECT_EQ(server_->counters().pxe_install, 1u);
+  // A PXE DISCOVER on port 4011 in authoritative mode gets nothing: no count.
+  EXPECT_FALSE(
+      Handle(Pxe(DhcpMessageType::kDiscover, kMacA, 0),
+             {.source = Ipv4Address(), .source_port = 68, .local_port = 4011})
+          .has_value());
+  // From a relay with no subnet configured: no OFFER, no count.
+  DhcpMessage lost = Pxe(DhcpMessageType::kDiscover, kMacA, 0);
+  lost.giaddr = Ipv4Address(203, 0, 113, 1);
+  EXPECT_FALSE(Handle(lost).has_value());
+  EXPECT_EQ(server_->counters().pxe_install, 1u);
+  EXPECT_EQ(server_->counters().acks, 2u);
+}
+
+// Issue 11: an inventory host kept its reserved address only while it sent
+// the same client identifier; the PXE ROM, iPXE and the installer each send
+// their own.
+TEST_F(DhcpServerTest, InventoryHostGetsItsReservationWhateverClientIdItSends) {
+  const Ipv4Address reserved(198, 18, 0, 50);
+  hosts_.hosts[kMacA] = {"node-a", reserved, BootPurpose::kInstall};
+  Start();
+  const std::vector<std::vector<uint8_t>> ids = {
+      {0x00, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},   // UUID
+      {0x01, 0x52, 0x54, 0, 0, 0, 0x0a},                               // iPXE
+      {},                                                              // none
+      {0xff, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 0x52, 0x54, 0, 0, 0, 0x0a}  // DUID
+  };
+  for (size_t i = 0; i < ids.size(); ++i) {
+    DhcpMessage discover = Pxe(DhcpMessageType::kDiscover, kMacA, 7);
+    discover.xid = 0x100 + static_cast<uint32_t>(i);
+    if (!ids[i].empty()) discover.options.SetBytes(kOptionClientId, ids[i]);
+    DhcpReply ack = Dora(discover);
+    EXPECT_EQ(ack.type, DhcpMessageType::kAck) << i;
+    EXPECT_EQ(ack.message.yiaddr, reserved) << "client id #" << i;
+    now_ += absl::Seconds(20);  // the earlier stage's lease is still bound
+  }
+  // INIT-REBOOT and RENEWING with yet another identifier: ACKed.
+  DhcpMessage reboot = Message(DhcpMessageType::kRequest, kMacA);
+  const uint8_t other[] = {0x01, 9, 9, 9};
+  reboot.options.SetBytes(kOptionClientId, other);
+  reboot.options.SetIpv4(kOptionRequestedAddress, reserved);
+  EXPECT_EQ(Handle(reboot)->type, DhcpMessageType::kAck);
+  DhcpMessage renew = Message(DhcpMessageType::kRequest, kMacA);
+  renew.options.SetBytes(kOptionClientId, ids[1]);
+  renew.ciaddr = reserved;
+  EXPECT_EQ(Handle(renew)->type, DhcpMessageType::kAck);
+  // Nothing of the pool was taken on the way.
+  for (uint8_t last = 100; last <= 102; ++last) {
+    EXPECT_EQ(leases_->Lookup(Ipv4Address(198, 18, 0, last))->state,
+              LeaseState::kFree);
+  }
+  EXPECT_EQ(server_->counters().pxe_install, 4u);
+}
+
+// A lease journaled under a client identifier (before inventory hosts were
+// keyed by MAC, or before the MAC was added to the inventory) is still the
+// host's: its reservation and its pool address come back to it.
+TEST_F(DhcpServerTest, LeaseHeldUnderAnOldClientIdIsTheHostsOwn) {
+  const Ipv4Address reserved(198, 18, 0, 50);
+  const Ipv4Address pool(198, 18, 0, 101);
+  hosts_.hosts[kMacA] = {"node-a", reserved, BootPurpose::kLocalBoot};
+  hosts_.hosts[kMacB] = {"node-b", absl::nullopt, BootPurpose::kLocalBoot};
+  const uint8_t old_id[] = {0x01, 7, 7, 7};
+  for (auto [address, mac] : {std::pair{reserved, kMacA}, {pool, kMacB}}) {
+    Lease lease;
+    lease.address = address;
+    lease.state = LeaseState::kBound;
+    lease.client = ClientKey::FromClientId(old_id);
+    lease.mac = mac;
+    lease.expires = now_ + absl::Minutes(30);
+    leases_->Put(lease);
+  }
+  Start();
+  DhcpMessage a = Message(DhcpMessageType::kDiscover, kMacA);
+  const uint8_t new_id[] = {0x01, 8, 8, 8};
+  a.options.SetBytes(kOptionClientId, new_id);
+  EXPECT_EQ(Dora(a).message.yiaddr, reserved);
+  EXPECT_EQ(leases_->Lookup(reserved)->client,
+            ClientKey::FromHardware(1, kMacA));
+  // node-b asks for its old pool address by INIT-REBOOT: its own.
+  DhcpMessage b = Message(DhcpMessageType::kRequest, kMacB);
+  b.options.SetIpv4(kOptionRequestedAddress, pool);
+  EXPECT_EQ(Handle(b)->type, DhcpMessageType::kAck);
+  // Released under the old identifier's lease, still recognised.
+  DhcpMessage release = Message(DhcpMessageType::kRelease, kMacB);
+  release.ciaddr = pool;
+  EXPECT_FALSE(Handle(release).has_value());
+  EXPECT_EQ(leases_->Lookup(pool)->state, LeaseState::kReleased);
+}
+
+// Outside the inventory RFC 2131 4.2 holds: two client identifiers are two
+// clients, even behind one MAC, and neither gets the other's address.
+TEST_F(DhcpServerTest, NonInventoryClientsKeepClientIdIdentity) {
+  Start();
+  DhcpMessage first = Message(DhcpMessageType::kDiscover, kMacC);
+  const uint8_t id1[] = {0x01, 1};
+  const uint8_t id2[] = {0x01, 2};
+  first.options.SetBytes(kOptionClientId, id1);
+  DhcpMessage second = first;
+  second.options.SetBytes(kOptionClientId, id2);
+  const Ipv4Address a1 = Dora(first).message.yiaddr;
+  const Ipv4Address a2 = Dora(second).message.yiaddr;
+  EXPECT_NE(a1, a2);
+  // The second may not take the first's address by asking for it.
+  DhcpMessage steal = Message(DhcpMessageType::kRequest, kMacC);
+  steal.options.SetBytes(kOptionClientId, id2);
+  steal.options.SetIpv4(kOptionRequestedAddress, a1);
+  steal.options.SetIpv4(kOptionServerIdentifier, kServer);
+  EXPECT_EQ(Handle(steal)->type, DhcpMessageType::kNak);
+}
+
+// A reserved address still held by another machine (the reservation was added
+// while a dynamic client had it) is not handed out twice: the host gets a
+// pool address until the other lease ends.
+TEST_F(DhcpServerTest, ReservationHeldByAnotherMachineIsNotHandedOutTwice) {
+  const Ipv4Address reserved(198, 18, 0, 50);
+  Lease other;
+  other.address = reserved;
+  other.state = LeaseState::kBound;
+  other.client = ClientKey::FromHardware(1, kMacC);
+  other.mac = kMacC;
+  other.expires = now_ + absl::Minutes(30);
+  leases_->Put(other);
+  hosts_.hosts[kMacA] = {"node-a", reserved, BootPurpose::kLocalBoot};
+  Start();
+  const Ipv4Address got =
+      Dora(Message(DhcpMessageType::kDiscover, kMacA)).message.yiaddr;
+  EXPECT_NE(got, reserved);
+  DhcpMessage insist = Message(DhcpMessageType::kRequest, kMacA);
+  insist.options.SetIpv4(kOptionRequestedAddress, reserved);
+  insist.options.SetIpv4(kOptionServerIdentifier, kServer);
+  EXPECT_EQ(Handle(insist)->type, DhcpMessageType::kNak);
+  EXPECT_EQ(leases_->Lookup(reserved)->mac, kMacC);
+  // Once it has expired, the host gets its reservation.
+  now_ += absl::Hours(1);
+  EXPECT_EQ(Dora(Message(DhcpMessageType::kDiscover, kMacA)).message.yiaddr,
+            reserved);
+}
+
+// Random exchanges of a few machines, each switching among client
+// identifiers: no address is ever acknowledged to two machines at once, and
+// an inventory host is always offered its reservation.
+TEST_F(DhcpServerTest, NoAddressIsAcknowledgedToTwoMachines) {
+  const Ipv4Address reserved(198, 18, 0, 50);
+  hosts_.hosts[kMacA] = {"node-a", reserved, BootPurpose::kInstall};
+  hosts_.hosts[kMacB] = {"node-b", absl::nullopt, BootPurpose::kLocalBoot};
+  Start();
+  const Mac macs[] = {kMacA, kMacB, kMacC, {2, 0, 0, 0, 0, 0xd}};
+  std::map<uint32_t, std::pair<Mac, absl::Time>> bound;  // address -> holder
+  uint32_t state = 12345;
+  auto next = [&state](uint32_t n) {
+    state = state * 1103515245 + 12345;
+    return (state >> 16) % n;
+  };
+  for (int step = 0; step < 4000; ++step) {
+    const Mac& mac = macs[next(4)];
+    const uint32_t kind = next(4);
+    DhcpMessage m = Message(kind == 0   ? DhcpMessageType::kDiscover
+                            : kind == 3 ? DhcpMessageType::kRelease
+                                        : DhcpMessageType::kRequest,
+                            mac, static_cast<uint32_t>(step));
+    if (const uint32_t id = next(4); id > 0) {
+      // Identifiers are per machine: two machines sending one identifier
+      // are one client to RFC 2131 4.2 (ReturningClientGetsItsAddress...).
+      const uint8_t bytes[] = {0x01, mac[5], static_cast<uint8_t>(id)};
+      m.options.SetBytes(kOptionClientId, bytes);
+    }
+    const Ipv4Address any(198, 18, 0, next(2) ? 50 : 100 + next(3));
+    if (kind == 1) m.options.SetIpv4(kOptionRequestedAddress, any);
+    if (kind == 2 || kind == 3) m.ciaddr = any;
+    absl::optional<DhcpReply> reply = Handle(m);
+    if (kind == 3 && leases_->Lookup(any)->state == LeaseState::kReleased) {
+      bound.erase(any.value());
+    }
+    if (reply.has_value() && reply->type == DhcpMessageType::kAck) {
+      const Ipv4Address a = reply->message.yiaddr;
+      auto it = bound.find(a.value());
+      if (it != bound.end() && it->second.second > now_) {
+        ASSERT_EQ(it->second.first, mac)
+            << a.ToString() << " acknowledged to two machines at step " << step;
+      }
+      bound[a.value()] = {mac, now_ + absl::Hours(1)};
+      if (a == reserved) {
+        EXPECT_EQ(mac, kMacA);
+      }
+    }
+    // node-a's reservation is never held by another machine, so every offer
+    // to node-a is its reservation, whatever client identifier it sent. (A
+    // RENEWING node-a may still keep a free pool address it names: RFC 2131.)
+    if (reply.has_value() && reply->type == DhcpMessageType::kOffer &&
+        mac == kMacA) {
+      EXPECT_EQ(reply->message.yiaddr, reserved) << "step " << step;
+    }
+    now_ += absl::Seconds(next(3) == 0 ? 1200 : 1);
+  }
+  EXPECT_GT(server_->counters().acks, 100u);
 }
 
 TEST_F(DhcpServerTest, BootFileFollowsTheArchitecture) {

@@ -29,19 +29,33 @@ absl::StatusOr<std::unique_ptr<DhcpService>> DhcpService::Start(
     const DhcpServiceOptions& options, HostDirectory* hosts) {
   const DhcpServerConfig& config = options.server;
   if (config.mode == DhcpMode::kAuthoritative && options.probe) {
+    constexpr int kDiscovers = 2;
+    LOG(INFO) << "dhcp: probing for other DHCP servers on "
+              << options.shard.interface << " for "
+              << absl::FormatDuration(options.probe_wait) << " (" << kDiscovers
+              << " DISCOVERs)...";
     absl::StatusOr<std::vector<OtherDhcpServer>> others =
         ProbeForDhcpServers({.interface = options.shard.interface,
                              .wait = options.probe_wait,
+                             .discovers = kDiscovers,
                              .server_port = options.shard.server_port,
                              .client_port = options.shard.client_port});
     if (!others.ok()) return others.status();
-    if (!others->empty()) {
+    if (others->empty()) {
+      LOG(INFO)
+          << "dhcp: probe on "
+          << options.shard.interface << ": no other DHCP server answered in "
+          << absl::FormatDuration(options.probe_wait);
+    } else {
       std::vector<std::string> names;
       for (const OtherDhcpServer& other : *others) {
         names.push_back(
             absl::StrCat(other.source.ToString(), " (server identifier ",
                          other.server_identifier.ToString(), ", offered ",
-                         other.offered.ToString(), ")"));
+                         other.offered.ToString(), " after ",
+                         absl::FormatDuration(
+                             absl::Trunc(other.after, absl::Milliseconds(1))),
+                         ")"));
       }
       const std::string who = absl::StrJoin(names, ", ");
       if (!options.allow_other_dhcp) {

@@ -33,10 +33,11 @@ struct DhcpServiceOptions {
   DhcpShardOptions shard;
   std::string state_dir;  // the journal lives in <state_dir>/leases.journal
   io::IoBackend io = io::IoBackend::kAuto;
-  // Authoritative mode: broadcast a DISCOVER first and refuse to start if
-  // anyone offers.
+  // Authoritative mode: broadcast two DISCOVERs first (at 0 and probe_wait /
+  // 2), listen probe_wait in all, and refuse to start if anyone offers
+  // (dhcp_probe.h says why 5 s).
   bool probe = true;
-  absl::Duration probe_wait = absl::Seconds(2);
+  absl::Duration probe_wait = absl::Seconds(5);
   bool allow_other_dhcp = false;  // then a loud warning instead of a refusal
   uint64_t compact_after_bytes = uint64_t{64} << 20;
   // LeaseJournal::Options::commit_window: how long the journal gathers ACKs

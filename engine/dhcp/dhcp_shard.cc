@@ -11,7 +11,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "engine/io/udp_socket.h"
+#include "engine/log/log_text.h"
 #include "glog/logging.h"
 
 namespace rackboot::dhcp {
@@ -112,9 +114,13 @@ void DhcpShard::OnDatagram(io::SocketToken token,
   absl::StatusOr<DhcpMessage> request = ParseDhcpMessage(bytes);
   if (!request.ok()) {
     ++counters_.malformed;
-    LOG_EVERY_N(WARNING, 1000)
-        << "dhcp: undecodable datagram from " << from.ToString() << ": "
-        << request.status().message() << " (every 1000th is logged)";
+    uint64_t suppressed = 0;
+    if (malformed_log_.Allow(absl::Now(), &suppressed)) {
+      // The parser's message may quote the datagram: escaped.
+      LOG(WARNING) << "dhcp: undecodable datagram from " << from.ToString()
+                   << ": " << log::Escaped(request.status().message())
+                   << log::SuppressedNote(suppressed);
+    }
     return;
   }
   DhcpRequestContext context;
@@ -142,8 +148,8 @@ void DhcpShard::OnDatagram(io::SocketToken token,
     LOG(INFO) << "dhcp " << DhcpMessageTypeName(reply->type) << " "
               << reply->message.yiaddr.ToString() << " to "
               << request->HardwareAddressString()
-              << (host.ok() ? absl::StrCat(" (", *host, ")") : "")
-              << (boot.ok() ? absl::StrCat(" boot=", *boot) : "")
+              << (host.ok() ? absl::StrCat(" (", log::Escaped(*host), ")") : "")
+              << (boot.ok() ? absl::StrCat(" boot=", log::Escaped(*boot)) : "")
               << (request->giaddr.IsUnspecified()
                       ? ""
                       : absl::StrCat(" via relay ",

@@ -31,6 +31,7 @@
 #include "engine/dhcp/lease_journal.h"
 #include "engine/dhcp/lease_table.h"
 #include "engine/io/reactor.h"
+#include "engine/log/log_rate_limiter.h"
 
 namespace rackboot::dhcp {
 
@@ -108,6 +109,8 @@ class DhcpShard : public io::ReactorHandler {
   std::vector<uint8_t> buffer_;
   DhcpShardCounters counters_;
   bool arp_denied_ = false;  // SIOCSARP failed with EPERM: broadcast
+  // Undecodable datagrams: a few lines per 10 s, then "N similar suppressed".
+  log::LogRateLimiter malformed_log_;
 };
 
 }  // namespace rackboot::dhcp

@@ -1,7 +1,9 @@
 // Lease: one address binding as the DHCP service keeps it in memory and in its
 // journal, and ClientKey: how a client is recognised across messages (RFC 2131
 // section 4.2: the client identifier, option 61, when sent; otherwise the
-// hardware type and address).
+// hardware type and address). DhcpServer keys inventory hosts by hardware
+// address whatever option 61 says (reservations are by MAC); Lease::mac lets
+// it recognise a host's lease journaled under an identifier.
 //
 // Plain values; any thread may copy them. Times are wall-clock (absl::Time from
 // absl::Now()), because leases outlive the process: a restart must see the same

@@ -216,6 +216,34 @@ uint32_t Crc32c(absl::Span<const uint8_t> data, uint32_t crc) {
   return Crc32cPortable(data, crc);
 }
 
+JournalScan ScanJournal(absl::Span<const uint8_t> data,
+                        absl::FunctionRef<void(const Lease&)> replay) {
+  JournalScan scan;
+  const size_t size = data.size();
+  size_t offset = 0;
+  Lease lease;
+  while (offset < size) {
+    if (size_t n = DecodeRecord(data.subspan(offset), &lease); n > 0) {
+      replay(lease);
+      ++scan.records;
+      offset += n;
+      scan.good_end = offset;
+      continue;
+    }
+    // Damaged at `offset`: look for the next intact record.
+    size_t next = offset + 1;
+    while (next < size && DecodeRecord(data.subspan(next), &lease) == 0) ++next;
+    if (next >= size) break;  // a damaged tail: the caller truncates it
+    scan.skipped.push_back({offset, next - offset});
+    offset = next;
+  }
+  return scan;
+}
+
+void AppendLeaseRecord(const Lease& lease, std::string* out) {
+  EncodeRecord(lease, out);
+}
+
 absl::StatusOr<std::unique_ptr<LeaseJournal>> LeaseJournal::Open(
     const Options& options, absl::FunctionRef<void(const Lease&)> replay) {
   if (absl::Status s = MakeDirectories(options.directory); !s.ok()) return s;
@@ -254,26 +282,14 @@ absl::StatusOr<std::unique_ptr<LeaseJournal>> LeaseJournal::Open(
     ::madvise(map, size, MADV_SEQUENTIAL);
     const absl::Span<const uint8_t> data(static_cast<const uint8_t*>(map),
                                          size);
-    size_t offset = 0;
-    Lease lease;
-    while (offset < size) {
-      if (size_t n = DecodeRecord(data.subspan(offset), &lease); n > 0) {
-        replay(lease);
-        offset += n;
-        good_end = offset;
-        continue;
-      }
-      // Damaged at `offset`: look for the next intact record.
-      size_t next = offset + 1;
-      while (next < size && DecodeRecord(data.subspan(next), &lease) == 0)
-        ++next;
-      if (next >= size) break;  // a damaged tail: truncated below
+    const JournalScan scan = ScanJournal(data, replay);
+    for (const JournalScan::Skipped& skipped : scan.skipped) {
       LOG(WARNING) << "lease journal " << path << ": damaged records at offset "
-                   << offset << ", skipped " << (next - offset)
+                   << skipped.offset << ", skipped " << skipped.bytes
                    << " bytes and resumed at the next intact record";
-      damaged = true;
-      offset = next;
     }
+    damaged = !scan.skipped.empty();
+    good_end = scan.good_end;
     ::munmap(map, size);
   }
   if (good_end < size) {

@@ -70,6 +70,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/function_ref.h"
@@ -89,6 +90,30 @@ namespace rackboot::dhcp {
 uint32_t Crc32c(absl::Span<const uint8_t> data, uint32_t crc = 0);
 // The table implementation alone, for tests.
 uint32_t Crc32cPortable(absl::Span<const uint8_t> data, uint32_t crc = 0);
+
+// What a replay found in a journal's bytes (the file format above).
+struct JournalScan {
+  uint64_t records = 0;  // intact records, each passed to `replay`
+  // End of the last intact record: what follows is a torn or corrupt tail
+  // (Open truncates the file there).
+  size_t good_end = 0;
+  // Damaged regions in the middle, each followed by an intact record.
+  struct Skipped {
+    size_t offset;
+    size_t bytes;
+  };
+  std::vector<Skipped> skipped;
+};
+
+// Replays journal bytes: calls `replay` for every intact record in order and
+// says where the damage is. Never fails: any bytes are a journal with some
+// damage. No I/O, no logging (Open logs what it reports). Any thread. Also the
+// entry point of the replay fuzzer (engine/dhcp/lease_journal_fuzzer.cc).
+JournalScan ScanJournal(absl::Span<const uint8_t> data,
+                        absl::FunctionRef<void(const Lease&)> replay);
+
+// Appends the record of `lease` to `out`, as Append writes it. Any thread.
+void AppendLeaseRecord(const Lease& lease, std::string* out);
 
 class LeaseJournal {
  public:

@@ -579,9 +579,10 @@ void ParseSubnet(Parser& p, const toml::table& t, const std::string& prefix,
 
 void ParseDhcp(Parser& p, const toml::table& t, DhcpConfig& out) {
   constexpr absl::string_view kP = "dhcp";
-  p.CheckKeys(t, kP,
-              {"mode", "unknown_pxe", "lease_seconds", "offer_seconds",
-               "decline_seconds", "allow_other_dhcp", "subnet"});
+  p.CheckKeys(
+      t, kP,
+      {"mode", "unknown_pxe", "lease_seconds", "offer_seconds",
+       "decline_seconds", "allow_other_dhcp", "probe_seconds", "subnet"});
   p.Enum<DhcpMode>(t, kP, "mode",
                    {{"authoritative", DhcpMode::kAuthoritative},
                     {"proxy", DhcpMode::kProxy},
@@ -596,6 +597,7 @@ void ParseDhcp(Parser& p, const toml::table& t, DhcpConfig& out) {
   p.Int(t, kP, "offer_seconds", 1, 3600, out.offer_seconds);
   p.Int(t, kP, "decline_seconds", 0, 86400, out.decline_seconds);
   p.Bool(t, kP, "allow_other_dhcp", out.allow_other_dhcp);
+  p.Int(t, kP, "probe_seconds", 5, 60, out.probe_seconds);
 
   if (const toml::node* node = p.Get(t, "subnet")) {
     const toml::array* list = node->as_array();

@@ -121,7 +121,10 @@ struct DhcpConfig {
   int64_t offer_seconds = 30;     // 1..3600: how long an OFFER holds an address
   int64_t decline_seconds = 600;  // 0..86400: quarantine after a DECLINE
   bool allow_other_dhcp = false;  // false: warn (and the daemon may refuse)
-  std::vector<Subnet> subnets;    // pairwise disjoint, in file order
+  // 5..60: how long authoritative mode probes for another DHCP server before
+  // it starts (two DISCOVERs, the second halfway through).
+  int64_t probe_seconds = 5;
+  std::vector<Subnet> subnets;  // pairwise disjoint, in file order
 };
 
 // [tftp]

@@ -38,6 +38,7 @@ TEST(SiteConfigTest, ExampleParsesToExpectedValues) {
   EXPECT_EQ(site->dhcp.offer_seconds, 30);
   EXPECT_EQ(site->dhcp.decline_seconds, 600);
   EXPECT_FALSE(site->dhcp.allow_other_dhcp);
+  EXPECT_EQ(site->dhcp.probe_seconds, 5);
   ASSERT_EQ(site->dhcp.subnets.size(), 2u);
   const Subnet& s = site->dhcp.subnets[0];
   EXPECT_EQ(s.network, Ipv4Address(198, 18, 0, 0));
@@ -205,6 +206,8 @@ TEST(SiteConfigTest, TypeAndRangeErrors) {
               HasSubstr("must be 60..31536000"));
   EXPECT_THAT(ErrorOf("[dhcp]\noffer_seconds = 0\n"),
               HasSubstr("dhcp.offer_seconds: 0: must be 1..3600"));
+  EXPECT_THAT(ErrorOf("[dhcp]\nprobe_seconds = 2\n"),
+              HasSubstr("dhcp.probe_seconds: 2: must be 5..60"));
   EXPECT_THAT(ErrorOf("[dhcp]\nallow_other_dhcp = \"yes\"\n"),
               HasSubstr("dhcp.allow_other_dhcp: expected true or false, got "
                         "string"));
