@@ -71,7 +71,7 @@ POOL_LAST=198.19.255.254
 server_cmd() {
   local dir=$2
   case $1 in
-    rackbootd) echo "$RB --config=$dir/site.toml --threads=$NPROC --minloglevel=1" ;;
+    rackbootd) echo "$RB --config=$dir/site.toml --threads=$NPROC --tftp_max_per_client=0 --minloglevel=1" ;;
     dnsmasq) echo "dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --pid-file= --interface=$IF_S --bind-interfaces --no-ping --quiet-dhcp --dhcp-range=$POOL_FIRST,$POOL_LAST,255.254.0.0,3600 --dhcp-lease-max=$((CLIENTS + 1000)) --dhcp-boot=kernel --dhcp-leasefile=$dir/dnsmasq.leases --enable-tftp --tftp-root=$WORK/root --tftp-max=$((CLIENTS * 2 + 100)) --quiet-tftp --log-facility=$dir/dnsmasq.log" ;;
     *) die "unknown server $1" ;;
   esac
@@ -159,7 +159,7 @@ make_report() {
   echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') with \`./rackboot bench flow\` (bench/flow_peers.sh, ${T_TOTAL} s)."
   echo
   echo "- Machine: $(machine_desc); servers and rackboot-load share the CPUs. $SHARED"
-  echo "- rackbootd and rackboot-load: commit $RB_COMMIT, \`bazel build -c opt\`; rackbootd \`--threads=$NPROC\`, lease journal on disk (fdatasync before every ACK)."
+  echo "- rackbootd and rackboot-load: commit $RB_COMMIT, \`bazel build -c opt\`; rackbootd \`--threads=$NPROC --tftp_max_per_client=0\` (the load clients share one address), lease journal on disk (fdatasync before every ACK)."
   echo "- Peer: dnsmasq-base $(version_of dnsmasq-base), DHCP and TFTP in one process, as it is used for PXE."
   echo "- Load: $(fmt_rate "$CLIENTS") PXE clients (BIOS) started at once by rackboot-load in its own namespace ($([[ $RELAY -eq 1 ]] && echo "one thread" || echo "${RACKBOOT_BENCH_FLOW_LOAD_THREADS:-2} threads, \`--threads\`")), $([[ $RELAY -eq 1 ]] && echo "behind a relay (giaddr 198.18.0.2)" || echo "directly attached (broadcast DISCOVERs on the veth)"); each does DORA (2 s timeout, 3 retries), then reads /kernel (${KERNEL_MIB} MiB) and /initrd (${INITRD_MIB} MiB) with blksize $BLKSIZE and windowsize $WINDOW (1 s timeout, 5 retries), every byte compared with the files served. The run is capped at ${CAP} s."
   echo "- Time for all: from the first DISCOVER until the last client has both files (rackboot-load's wall time). Server CPU: $CPU_METHOD over the run."

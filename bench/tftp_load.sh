@@ -109,7 +109,7 @@ LIMIT=$((MANY > INITRD_CLIENTS ? MANY + 100 : INITRD_CLIENTS + 100))
 server_cmd() {
   local dir=$WORK/root
   case $1 in
-    rackbootd) echo "$RB --tftp_root=$dir --tftp_listen=$SERVER_ADDR:69 --threads=$NPROC" ;;
+    rackbootd) echo "$RB --tftp_root=$dir --tftp_listen=$SERVER_ADDR:69 --threads=$NPROC --tftp_max_per_client=0" ;;
     atftpd) echo "$ATFTPD --daemon --no-fork --port 69 --bind-address $SERVER_ADDR --maxthread $LIMIT --logfile /dev/null --verbose=0 $dir" ;;
     tftp-hpa) echo "/usr/sbin/in.tftpd --foreground --address $SERVER_ADDR:69 --secure --user nobody $dir" ;;
     dnsmasq) echo "dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --pid-file= --interface=$IF_S --bind-interfaces --enable-tftp --tftp-root=$dir --tftp-max=$LIMIT --quiet-tftp --log-facility=/dev/null" ;;
@@ -223,7 +223,7 @@ make_report() {
   echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') with \`./rackboot bench tftp\` (bench/tftp_load.sh, ${T_TOTAL} s)."
   echo
   echo "- Machine: $(machine_desc); servers and rackboot-load share the CPUs. $SHARED"
-  echo "- rackbootd and rackboot-load: commit $RB_COMMIT, \`bazel build -c opt\`; rackbootd \`--threads=$NPROC\`."
+  echo "- rackbootd and rackboot-load: commit $RB_COMMIT, \`bazel build -c opt\`; rackbootd \`--threads=$NPROC --tftp_max_per_client=0\` (the load clients share one address)."
   echo "- Peers: atftpd $(dpkg-deb -f "$ATFTPD_DEB" Version) (unpacked .deb), tftpd-hpa $(version_of tftpd-hpa), dnsmasq-base $(version_of dnsmasq-base)."
   echo "- Load: rackboot-load in its own namespace (198.18.0.2) over a veth pair to the server's (198.18.0.1:69); every client on its own socket, all started at once, spread over $LOAD_THREADS load threads (\`--threads\`, so that one receiving thread is not the limit of the fastest server); every byte compared with the file served (\`--verify\`); client timeout 1 s, 5 retries. Each run is capped at ${CAP} s (\`--duration\`); clients still running then count as failed."
   echo "- MiB/s: bytes received by all clients ÷ the run's wall time (first RRQ to last client done, or the cap). Client ms: one download's time, p50 / p99 / max."

@@ -89,9 +89,9 @@ declare -A LABEL=([rackbootd]="rackbootd" [rackbootd-nogso]="rackbootd --tftp_gs
 server_cmd() {
   local dir=$WORK/root
   case $1 in
-    rackbootd) echo "$RB --tftp_root=$dir --tftp_listen=127.0.0.1:6901 --threads=$NPROC" ;;
-    rackbootd-nogso) echo "$RB --tftp_root=$dir --tftp_listen=127.0.0.1:6901 --threads=$NPROC --tftp_gso=false" ;;
-    rackbootd-epoll) echo "$RB --tftp_root=$dir --tftp_listen=127.0.0.1:6901 --threads=$NPROC --io=epoll" ;;
+    rackbootd) echo "$RB --tftp_root=$dir --tftp_listen=127.0.0.1:6901 --threads=$NPROC --tftp_max_per_client=0" ;;
+    rackbootd-nogso) echo "$RB --tftp_root=$dir --tftp_listen=127.0.0.1:6901 --threads=$NPROC --tftp_max_per_client=0 --tftp_gso=false" ;;
+    rackbootd-epoll) echo "$RB --tftp_root=$dir --tftp_listen=127.0.0.1:6901 --threads=$NPROC --tftp_max_per_client=0 --io=epoll" ;;
     atftpd) echo "$ATFTPD --daemon --no-fork --port 6902 --bind-address 127.0.0.1 --maxthread 100 --logfile /dev/null --verbose=0 $dir" ;;
     tftp-hpa) echo "/usr/sbin/in.tftpd --foreground --address 127.0.0.1:6903 --secure --user nobody $dir" ;;
     dnsmasq) echo "dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --pid-file= --interface=lo --bind-interfaces --enable-tftp --tftp-root=$dir --tftp-max=$((CLIENTS * 4)) --quiet-tftp --log-facility=/dev/null" ;;
@@ -255,7 +255,7 @@ make_report() {
   echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') with \`./rackboot bench tftp\` (bench/tftp_peers.sh, ${T_TOTAL} s)."
   echo
   echo "- Machine: $(machine_desc); servers and clients share the CPUs. $SHARED"
-  echo "- rackbootd: commit $RB_COMMIT, \`bazel build -c opt\`, \`--threads=$NPROC\`."
+  echo "- rackbootd: commit $RB_COMMIT, \`bazel build -c opt\`, \`--threads=$NPROC --tftp_max_per_client=0\` (the clients share one address)."
   echo "- Peers: atftpd $(dpkg-deb -f "$ATFTPD_DEB" Version) (unpacked .deb), tftpd-hpa $(version_of tftpd-hpa), dnsmasq-base $(version_of dnsmasq-base)."
   echo "- Clients: atftp $(version_of atftp), curl $(version_of curl)."
   echo "- One ${FILE_MIB} MiB file of random bytes, in the page cache; downloads written to tmpfs; every download's size checked and one per batch compared byte for byte."

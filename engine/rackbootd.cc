@@ -69,9 +69,30 @@ DEFINE_int32(
 DEFINE_int32(
     tftp_timeout_ms, 1000,
     "Retransmission timeout when the client asks for none (RFC 2349 timeout "
-    "overrides it); doubles on each consecutive timeout up to 8 s.");
+    "overrides it); doubles on each consecutive timeout up to "
+    "--tftp_max_timeout_ms.");
 DEFINE_int32(tftp_max_retries, 6,
              "Consecutive timeouts after which a transfer is abandoned.");
+DEFINE_int32(tftp_max_timeout_ms, 3000,
+             "tftp.max_timeout_ms: ceiling of every retransmission interval, "
+             "100..255000; a client's RFC 2349 timeout above it is refused "
+             "(left out of the OACK). A silent confirmed transfer ends after "
+             "about --tftp_max_retries times this.");
+DEFINE_int32(tftp_max_transfers, 16384,
+             "tftp.max_transfers: transfers at once, all shards; lowered so "
+             "that 256 descriptors stay free below RLIMIT_NOFILE. Past it: "
+             "ERROR 0 \"Server busy\".");
+DEFINE_int32(tftp_max_unconfirmed, 1024,
+             "tftp.max_unconfirmed: transfers whose client has not "
+             "acknowledged anything yet; a new request beyond them closes the "
+             "oldest (SYN-backlog style), so a flood cannot lock out real "
+             "clients.");
+DEFINE_int32(tftp_max_per_client, 8,
+             "tftp.max_per_client: transfers per client IP address across all "
+             "shards, 0 for no cap. Past it: ERROR 0 \"Server busy\".");
+DEFINE_int32(tftp_unconfirmed_retries, 2,
+             "Retransmissions (1 s apart) to a client that has not "
+             "acknowledged anything yet before its transfer is abandoned.");
 DEFINE_bool(tftp_gso, true,
             "Send each window with UDP segmentation offload (one system call "
             "per window).");
@@ -201,6 +222,14 @@ absl::StatusOr<rackboot::site::SiteConfig> LoadSite() {
     config.tftp.max_blksize = FLAGS_tftp_max_blksize;
   if (FlagGiven("tftp_max_windowsize"))
     config.tftp.max_windowsize = FLAGS_tftp_max_windowsize;
+  if (FlagGiven("tftp_max_timeout_ms"))
+    config.tftp.max_timeout_ms = FLAGS_tftp_max_timeout_ms;
+  if (FlagGiven("tftp_max_transfers"))
+    config.tftp.max_transfers = FLAGS_tftp_max_transfers;
+  if (FlagGiven("tftp_max_unconfirmed"))
+    config.tftp.max_unconfirmed = FLAGS_tftp_max_unconfirmed;
+  if (FlagGiven("tftp_max_per_client"))
+    config.tftp.max_per_client = FLAGS_tftp_max_per_client;
   return config;
 }
 
@@ -232,13 +261,35 @@ absl::StatusOr<rackboot::TftpServiceOptions> TftpOptions(
     return absl::InvalidArgumentError(absl::StrCat(
         "--tftp_max_retries=", FLAGS_tftp_max_retries, " is outside 0..100"));
   }
+  if (site.tftp.max_timeout_ms < 100 || site.tftp.max_timeout_ms > 255000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--tftp_max_timeout_ms=", site.tftp.max_timeout_ms,
+                     " is outside 100..255000"));
+  }
+  if (site.tftp.max_transfers < 1 || site.tftp.max_unconfirmed < 1 ||
+      site.tftp.max_per_client < 0) {
+    return absl::InvalidArgumentError(
+        "--tftp_max_transfers and --tftp_max_unconfirmed must be at least 1, "
+        "--tftp_max_per_client at least 0");
+  }
+  if (FLAGS_tftp_unconfirmed_retries < 0 ||
+      FLAGS_tftp_unconfirmed_retries > 100) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--tftp_unconfirmed_retries=", FLAGS_tftp_unconfirmed_retries,
+        " is outside 0..100"));
+  }
   options.shard.limits.max_blksize = site.tftp.max_blksize;
   options.shard.limits.max_windowsize = site.tftp.max_windowsize;
-  options.shard.limits.initial_timeout =
-      absl::Milliseconds(FLAGS_tftp_timeout_ms);
   options.shard.limits.max_timeout =
-      std::max(absl::Seconds(8), options.shard.limits.initial_timeout);
+      absl::Milliseconds(site.tftp.max_timeout_ms);
+  options.shard.limits.initial_timeout =
+      std::min(absl::Milliseconds(FLAGS_tftp_timeout_ms),
+               options.shard.limits.max_timeout);
   options.shard.limits.max_retries = FLAGS_tftp_max_retries;
+  options.shard.limits.unconfirmed_retries = FLAGS_tftp_unconfirmed_retries;
+  options.max_transfers = static_cast<size_t>(site.tftp.max_transfers);
+  options.max_unconfirmed = static_cast<size_t>(site.tftp.max_unconfirmed);
+  options.max_per_client = static_cast<size_t>(site.tftp.max_per_client);
   options.shard.gso = FLAGS_tftp_gso;
   options.shard.bind_to_device = site.server.interface;
   absl::StatusOr<rackboot::io::IoBackend> io = IoBackendFromFlag();
@@ -822,7 +873,9 @@ int main(int argc, char** argv) {
                  << " refused=" << c.requests_refused.load()
                  << " bytes=" << c.bytes_sent.load()
                  << " retransmits=" << c.retransmits.load()
-                 << " unknown_tid=" << c.unknown_tid.load();
+                 << " unknown_tid=" << c.unknown_tid.load()
+                 << " busy=" << c.requests_busy.load()
+                 << " evicted=" << c.transfers_evicted.load();
   }
   if (runtime && runtime->dhcp) {
     runtime->dhcp->Stop();

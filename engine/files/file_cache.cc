@@ -26,8 +26,13 @@ absl::StatusOr<std::shared_ptr<const MappedFile>> MappedFile::Map(
   if (size > 0) {
     void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, file.fd.get(), 0);
     if (p == MAP_FAILED) {
-      return absl::InternalError(absl::StrCat("mmap ", file.relative_path, ": ",
-                                              std::strerror(errno)));
+      const int err = errno;
+      const std::string message =
+          absl::StrCat("mmap ", file.relative_path, ": ", std::strerror(err));
+      // Out of memory or map count: the server is busy, not the file bad.
+      return err == ENOMEM || err == EAGAIN || err == ENFILE
+                 ? absl::ResourceExhaustedError(message)
+                 : absl::InternalError(message);
     }
     // Transfers read front to back; let the kernel read ahead generously.
     madvise(p, size, MADV_SEQUENTIAL);

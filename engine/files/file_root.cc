@@ -38,6 +38,10 @@ absl::Status ErrnoStatus(int err, absl::string_view what) {
       return absl::PermissionDeniedError(message);
     case ENAMETOOLONG:
       return absl::InvalidArgumentError(message);
+    case EMFILE:  // out of descriptors or memory: the server is busy, the
+    case ENFILE:  // file is fine (TFTP answers ERROR 0 "Server busy")
+    case ENOMEM:
+      return absl::ResourceExhaustedError(message);
     default:
       return absl::InternalError(message);
   }

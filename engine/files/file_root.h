@@ -70,10 +70,13 @@ class FileRoot {
   absl::StatusOr<std::string> Normalize(absl::string_view requested) const;
 
   // Normalizes `requested` and opens it read-only beneath the root. Errors:
-  //   NotFound          no such file
-  //   PermissionDenied  the name leads outside the root, or the file is not
-  //   readable FailedPrecondition  not a regular file (directory, device, FIFO,
-  //   socket) InvalidArgument   an unusable name
+  //   NotFound            no such file
+  //   PermissionDenied    the name leads outside the root, or the file is not
+  //                       readable
+  //   FailedPrecondition  not a regular file (directory, device, FIFO, socket)
+  //   InvalidArgument     an unusable name
+  //   ResourceExhausted   out of descriptors or memory (EMFILE, ENFILE,
+  //                       ENOMEM): not the file's fault
   absl::StatusOr<OpenedFile> OpenFile(absl::string_view requested) const;
 
   const std::string& path() const { return path_; }

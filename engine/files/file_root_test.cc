@@ -1,6 +1,7 @@
 #include "engine/files/file_root.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -113,6 +115,28 @@ TEST_F(FileRootTest, ReportsMissingFilesAndBadNames) {
   EXPECT_EQ(root_->OpenFile(absl::string_view("a\0b", 3)).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(root_->OpenFile(std::string(65536, 'a')).ok());
+}
+
+// Out of descriptors is not the file's fault: TFTP must answer "Server busy"
+// (ERROR 0), not "Access violation" as it did during the attack of issue 11.
+TEST_F(FileRootTest, OutOfDescriptorsIsResourceExhausted) {
+  struct rlimit saved;
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  // Fill the descriptor table up to a low soft limit.
+  std::vector<int> held;
+  struct rlimit low = saved;
+  low.rlim_cur = 64;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  for (;;) {
+    int fd = dup(0);
+    if (fd < 0) break;
+    held.push_back(fd);
+  }
+  auto file = root_->OpenFile("pxelinux.0");
+  const absl::StatusCode code = file.status().code();
+  for (int fd : held) close(fd);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  EXPECT_EQ(code, absl::StatusCode::kResourceExhausted) << file.status();
 }
 
 TEST(FileRootOpenTest, RootMustBeADirectory) {

@@ -182,6 +182,11 @@ class Reactor {
   // The socket's descriptor (for getsockname, setsockopt), or -1 if stale.
   virtual int fd(SocketToken token) const = 0;
 
+  // Descriptors of sockets the reactor holds: watched ones and unwatched ones
+  // not closed yet (io_uring closes after the in-flight operations end, in a
+  // later iteration). What a descriptor budget must count.
+  virtual size_t open_sockets() const = 0;
+
   // Queues `datagrams` on `token`'s socket in order (see OutDatagram for what
   // is copied). io_uring: submitted with the next loop iteration's single
   // system call; epoll: sent before returning. Kernel failures are counted

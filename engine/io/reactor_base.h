@@ -39,6 +39,9 @@ class ReactorBase : public Reactor {
   ~ReactorBase() override;
 
   int fd(SocketToken token) const override;
+  size_t open_sockets() const override {
+    return slots_.size() - free_slots_.size();
+  }
   void SetDeadline(SocketToken token, absl::Time deadline) override;
   void CancelDeadline(SocketToken token) override;
   absl::Status Run() override;

@@ -636,7 +636,10 @@ void ParseDhcp(Parser& p, const toml::table& t, DhcpConfig& out) {
 
 void ParseTftp(Parser& p, const toml::table& t, TftpConfig& out) {
   constexpr absl::string_view kP = "tftp";
-  p.CheckKeys(t, kP, {"root", "listen", "max_blksize", "max_windowsize"});
+  p.CheckKeys(
+      t, kP,
+      {"root", "listen", "max_blksize", "max_windowsize", "max_timeout_ms",
+       "max_transfers", "max_unconfirmed", "max_per_client"});
   if (p.String(t, kP, "root", out.root) && HasControlChar(out.root)) {
     p.Error(*p.Get(t, "root"), "tftp.root",
             absl::StrCat(Quote(out.root), ": control characters not allowed"));
@@ -655,6 +658,10 @@ void ParseTftp(Parser& p, const toml::table& t, TftpConfig& out) {
   }
   p.Int(t, kP, "max_blksize", 8, 65464, out.max_blksize);
   p.Int(t, kP, "max_windowsize", 1, 65535, out.max_windowsize);
+  p.Int(t, kP, "max_timeout_ms", 100, 255000, out.max_timeout_ms);
+  p.Int(t, kP, "max_transfers", 1, 1048576, out.max_transfers);
+  p.Int(t, kP, "max_unconfirmed", 1, 1048576, out.max_unconfirmed);
+  p.Int(t, kP, "max_per_client", 0, 65535, out.max_per_client);
 }
 
 void ParseBoot(Parser& p, const toml::table& t, BootConfig& out) {

@@ -136,6 +136,11 @@ struct TftpConfig {
   uint16_t listen_port = 69;   // parsed from `listen`; 1..65535
   int max_blksize = 1468;      // 8..65464 (RFC 2348); 1468 fits a 1500 MTU
   int max_windowsize = 64;     // 1..65535 (RFC 7440)
+  // Limits under abuse (docs/tftp.md "Limits"):
+  int max_timeout_ms = 3000;   // 100..255000: cap of RFC 2349 timeout, backoff
+  int max_transfers = 16384;   // 1..1048576, lowered to the descriptor budget
+  int max_unconfirmed = 1024;  // 1..1048576: transfers with no ACK yet
+  int max_per_client = 8;      // 0..65535 per client address; 0: no cap
 };
 
 // The architectures a boot file is chosen for. How DHCP option 93 (client

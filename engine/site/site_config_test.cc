@@ -64,6 +64,10 @@ TEST(SiteConfigTest, ExampleParsesToExpectedValues) {
   EXPECT_EQ(site->tftp.listen_port, 69);
   EXPECT_EQ(site->tftp.max_blksize, 1468);
   EXPECT_EQ(site->tftp.max_windowsize, 64);
+  EXPECT_EQ(site->tftp.max_timeout_ms, 3000);
+  EXPECT_EQ(site->tftp.max_transfers, 16384);
+  EXPECT_EQ(site->tftp.max_unconfirmed, 1024);
+  EXPECT_EQ(site->tftp.max_per_client, 8);
 
   EXPECT_EQ(site->boot.bios, "pxelinux.0");
   EXPECT_EQ(site->boot.uefi_x64, "bootnetx64.efi");

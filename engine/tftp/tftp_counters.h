@@ -24,6 +24,12 @@ struct TftpCounters {
       0};  // started, then timed out or aborted
   std::atomic<uint64_t> requests_refused{
       0};  // answered with an ERROR before any data
+  // Of those, refused with ERROR 0 "Server busy": a cap (per client address,
+  // transfers, descriptors) was reached, or the kernel ran out of descriptors.
+  std::atomic<uint64_t> requests_busy{0};
+  // Unconfirmed transfers (no valid ACK yet) closed to make room for a new
+  // request, oldest first; not counted as failed.
+  std::atomic<uint64_t> transfers_evicted{0};
   std::atomic<uint64_t> bytes_sent{
       0};  // DATA payload, retransmissions included
   std::atomic<uint64_t> datagrams_sent{0};

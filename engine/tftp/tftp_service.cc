@@ -1,5 +1,6 @@
 #include "engine/tftp/tftp_service.h"
 
+#include <dirent.h>
 #include <sys/resource.h>
 
 #include <utility>
@@ -10,17 +11,36 @@
 namespace rackboot {
 namespace {
 
+// Descriptors each shard holds besides its transfers: the request socket, the
+// reactor's ring or epoll descriptor and its wake eventfd, and the short-lived
+// probe socket (PathBlockSizeLimit) of a transfer being started.
+constexpr size_t kDescriptorsPerShard = 4;
+
 // Every transfer holds a socket: 10,000 transfers need more than the usual soft
 // limit of 1,024 descriptors. The hard limit is the administrator's bound; take
-// all of it.
-void RaiseDescriptorLimit() {
+// all of it. Returns the soft limit in force.
+size_t RaiseDescriptorLimit() {
   struct rlimit limit;
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
   if (limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &limit);
+    struct rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
   }
-  LOG(INFO) << "tftp: up to " << limit.rlim_cur << " open descriptors";
+  if (limit.rlim_cur == RLIM_INFINITY) return size_t{1} << 20;
+  return static_cast<size_t>(limit.rlim_cur);
+}
+
+// Descriptors open now (the DHCP service, the journal, the logs, ...).
+size_t OpenDescriptors() {
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return 64;  // no /proc: a generous guess
+  size_t n = 0;
+  while (const dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] != '.') ++n;
+  }
+  closedir(dir);
+  return n > 0 ? n - 1 : 0;  // not the directory's own descriptor
 }
 
 }  // namespace
@@ -32,14 +52,43 @@ absl::StatusOr<std::unique_ptr<TftpService>> TftpService::Start(
     return absl::Status(root.status().code(),
                         absl::StrCat("--tftp_root: ", root.status().message()));
   }
-  RaiseDescriptorLimit();
-  std::unique_ptr<TftpService> service(new TftpService());
-  service->files_ =
-      std::make_unique<FileCache>(*std::move(root), options.rendered);
+  const size_t limit = RaiseDescriptorLimit();
   int threads = options.threads > 0
                     ? options.threads
                     : std::max(1u, std::thread::hardware_concurrency());
+  // Transfers fit below the limit with the reserve kept free, whatever the
+  // clients do: past this budget they are refused, never the host-state
+  // reload or the journal.
+  const size_t open_now = OpenDescriptors();
+  // Strictly below limit - reserve: the reserve stays whole.
+  const size_t fixed = open_now + options.descriptor_reserve +
+                       kDescriptorsPerShard * threads + 1;
+  if (limit < fixed + threads) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "tftp: descriptor limit ", limit, " leaves no room for transfers (",
+        open_now, " open, ", options.descriptor_reserve,
+        " reserved); raise it (ulimit -n, systemd LimitNOFILE=)"));
+  }
+  std::unique_ptr<TftpService> service(new TftpService());
+  service->max_transfers_ = std::min(options.max_transfers, limit - fixed);
+  service->clients_ =
+      std::make_unique<TftpClientCounts>(options.max_per_client);
+  service->files_ =
+      std::make_unique<FileCache>(*std::move(root), options.rendered);
   TftpShardOptions shard_options = options.shard;
+  // SO_REUSEPORT spreads requests evenly by 4-tuple: each shard gets an equal
+  // share of the caps; the per-address cap is shared (TftpClientCounts).
+  shard_options.max_transfers =
+      std::max<size_t>(1, service->max_transfers_ / threads);
+  shard_options.max_unconfirmed = std::max<size_t>(
+      1, std::min(options.max_unconfirmed, service->max_transfers_) / threads);
+  shard_options.client_counts = service->clients_.get();
+  LOG(INFO) << "tftp: descriptor limit " << limit << ", " << open_now
+            << " open, " << options.descriptor_reserve << " reserved: at most "
+            << service->max_transfers_ << " transfers ("
+            << shard_options.max_transfers << " per shard), "
+            << shard_options.max_unconfirmed * threads << " unconfirmed, "
+            << options.max_per_client << " per client address";
   io::IoBackend backend = options.io;
   for (int i = 0; i < threads; ++i) {
     absl::StatusOr<std::unique_ptr<io::Reactor>> reactor =
@@ -77,7 +126,9 @@ absl::StatusOr<std::unique_ptr<TftpService>> TftpService::Start(
             << service->address_.ToString() << " with " << threads
             << " shard(s) on " << io::IoBackendName(service->backend_)
             << ", blksize cap " << options.shard.limits.max_blksize
-            << ", windowsize cap " << options.shard.limits.max_windowsize;
+            << ", windowsize cap " << options.shard.limits.max_windowsize
+            << ", timeout cap "
+            << absl::FormatDuration(options.shard.limits.max_timeout);
   return service;
 }
 

@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "engine/files/file_cache.h"
 #include "engine/io/reactor.h"
+#include "engine/tftp/tftp_admission.h"
 #include "engine/tftp/tftp_counters.h"
 #include "engine/tftp/tftp_shard.h"
 
@@ -36,6 +37,17 @@ struct TftpServiceOptions {
   // Per-host files rendered by the daemon, asked before the disk (may be null;
   // borrowed).
   RenderedFiles* rendered = nullptr;
+  // Caps across all shards (each shard gets its share of the first two):
+  // transfers at once, further lowered to the descriptor budget; unconfirmed
+  // transfers (no valid ACK yet; a new request beyond them evicts the
+  // oldest); transfers per client address (0: none).
+  size_t max_transfers = 16384;
+  size_t max_unconfirmed = 1024;
+  size_t max_per_client = 8;
+  // Descriptors kept free below RLIMIT_NOFILE for what is not a transfer:
+  // host-state files, the lease journal, logs, DHCP sockets, the probe socket
+  // of each new transfer.
+  size_t descriptor_reserve = 256;
 };
 
 class TftpService {
@@ -52,6 +64,9 @@ class TftpService {
 
   io::SocketAddress address() const { return address_; }
   io::IoBackend backend() const { return backend_; }
+  // Transfers the service runs at most (all shards), after the descriptor
+  // budget.
+  size_t max_transfers() const { return max_transfers_; }
   int threads() const { return static_cast<int>(shards_.size()); }
   TftpCounters& counters() { return counters_; }
   FileCache& files() { return *files_; }
@@ -66,10 +81,12 @@ class TftpService {
   TftpService() = default;
 
   TftpCounters counters_;
+  std::unique_ptr<TftpClientCounts> clients_;  // outlives the shards
   std::unique_ptr<FileCache> files_;
   std::vector<Shard> shards_;
   io::SocketAddress address_;
   io::IoBackend backend_ = io::IoBackend::kAuto;
+  size_t max_transfers_ = 0;
 };
 
 }  // namespace rackboot

@@ -13,6 +13,8 @@
 #include <string>
 #include <variant>
 
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "proto/tftp/tftp_packet.h"
@@ -25,10 +27,12 @@ namespace fs = std::filesystem;
 // A plain UDP client socket on 127.0.0.1.
 class Client {
  public:
-  Client() {
+  // `host`: an address of 127.0.0.0/8 (all of it is loopback on Linux).
+  explicit Client(const char* host = "127.0.0.1") {
     fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    auto any = io::SocketAddress::Ipv4Loopback(0);
-    EXPECT_EQ(bind(fd_, any.sockaddr_ptr(), any.sockaddr_len()), 0);
+    auto any = io::SocketAddress::Parse(absl::StrCat(host, ":0"));
+    EXPECT_TRUE(any.ok());
+    EXPECT_EQ(bind(fd_, any->sockaddr_ptr(), any->sockaddr_len()), 0);
   }
   ~Client() { close(fd_); }
 
@@ -96,11 +100,19 @@ class TftpServiceTest : public ::testing::TestWithParam<io::IoBackend> {
   }
   void StartService(TftpLimits limits = {}) {
     TftpServiceOptions options;
+    options.shard.limits = limits;
+    StartService(options);
+  }
+  // `options` with the test's root, backend and listen address.
+  void StartService(TftpServiceOptions options) {
     options.root = dir_;
-    options.threads = 2;
+    if (options.threads == 0) options.threads = 2;
     options.io = GetParam();
     options.shard.listen = io::SocketAddress::Ipv4Loopback(0);
-    options.shard.limits = limits;
+    options.shard.on_finished = [this](const TftpTransferReport& report) {
+      absl::MutexLock lock(&mu_);
+      reports_.push_back(report);
+    };
     auto service = TftpService::Start(options);
     ASSERT_TRUE(service.ok()) << service.status();
     service_ = *std::move(service);
@@ -117,7 +129,19 @@ class TftpServiceTest : public ::testing::TestWithParam<io::IoBackend> {
 
   std::string dir_;
   std::unique_ptr<TftpService> service_;
+  absl::Mutex mu_;
+  std::vector<TftpTransferReport> reports_ ABSL_GUARDED_BY(mu_);
 };
+
+// The ERROR a client got, or -1.
+int ErrorCode(const std::vector<uint8_t>& datagram, std::string* message) {
+  absl::StatusOr<TftpPacket> packet = ParseTftpPacket(datagram);
+  if (!packet.ok()) return -1;
+  const auto* error = std::get_if<TftpError>(&*packet);
+  if (error == nullptr) return -1;
+  *message = std::string(error->message);
+  return error->code;
+}
 
 TEST_P(TftpServiceTest, StrangerGetsError5AndTheTransferGoesOn) {
   StartService();
@@ -247,6 +271,124 @@ TEST_P(TftpServiceTest, ReplacedFileIsNewForNewTransfersOnly) {
   // gone.
   EXPECT_TRUE(
       Eventually([&] { return service_->files().LiveMappings() == 1; }));
+}
+
+// One address, many source ports: SO_REUSEPORT spreads them over both
+// shards, and the cap holds across them. Past it: ERROR 0 "Server busy".
+TEST_P(TftpServiceTest, TransfersPerClientAddressAreCappedAcrossShards) {
+  TftpServiceOptions options;
+  options.max_per_client = 3;
+  StartService(options);
+  std::vector<std::unique_ptr<Client>> clients;
+  int started = 0, busy = 0;
+  for (int i = 0; i < 8; ++i) {
+    clients.push_back(std::make_unique<Client>());
+    clients.back()->SendTo(service_->address(), Rrq("file"));
+    auto answer = clients.back()->Receive();
+    ASSERT_TRUE(answer.has_value());
+    std::string message;
+    const int code = ErrorCode(answer->first, &message);
+    if (code == -1) {
+      ++started;
+    } else {
+      EXPECT_EQ(code, static_cast<int>(TftpErrorCode::kNotDefined));
+      EXPECT_EQ(message, "Server busy");
+      ++busy;
+    }
+  }
+  EXPECT_EQ(started, 3);
+  EXPECT_EQ(busy, 5);
+  EXPECT_EQ(service_->counters().requests_busy.load(), 5u);
+  // Another address is not held back.
+  Client other("127.0.0.2");
+  other.SendTo(service_->address(), Rrq("file"));
+  auto answer = other.Receive();
+  ASSERT_TRUE(answer.has_value());
+  std::string message;
+  EXPECT_EQ(ErrorCode(answer->first, &message), -1) << message;
+}
+
+// Like a SYN backlog: a full unconfirmed budget makes room by closing the
+// oldest unconfirmed transfer; a confirmed one is never evicted.
+TEST_P(TftpServiceTest, NewRequestEvictsTheOldestUnconfirmedTransfer) {
+  TftpServiceOptions options;
+  options.threads = 1;
+  options.max_unconfirmed = 2;
+  options.max_per_client = 0;
+  StartService(options);
+  Client confirmed, b, c, d, e;
+  confirmed.SendTo(service_->address(), Rrq("file"));
+  auto data1 = confirmed.Receive();
+  ASSERT_TRUE(data1.has_value());
+  confirmed.SendTo(data1->second, Ack(1));  // confirmed; DATA 2 outstanding
+  auto data2 = confirmed.Receive();
+  ASSERT_TRUE(data2.has_value());
+  b.SendTo(service_->address(), Rrq("file"));
+  auto b1 = b.Receive();
+  ASSERT_TRUE(b1.has_value());
+  c.SendTo(service_->address(), Rrq("file"));
+  ASSERT_TRUE(c.Receive().has_value());
+  d.SendTo(service_->address(), Rrq("file"));  // evicts b
+  auto d1 = d.Receive();
+  ASSERT_TRUE(d1.has_value());
+  std::string message;
+  EXPECT_EQ(ErrorCode(d1->first, &message), -1) << message;
+  auto b_error = b.Receive();
+  ASSERT_TRUE(b_error.has_value());
+  EXPECT_EQ(ErrorCode(b_error->first, &message), 0);
+  EXPECT_EQ(message, "Server busy");
+  EXPECT_EQ(b_error->second, b1->second);      // from its transfer's port
+  e.SendTo(service_->address(), Rrq("file"));  // evicts c
+  ASSERT_TRUE(e.Receive().has_value());
+  EXPECT_EQ(service_->counters().transfers_evicted.load(), 2u);
+  // The confirmed transfer is untouched and completes.
+  confirmed.SendTo(data2->second, Ack(2));
+  EXPECT_TRUE(Eventually(
+      [&] { return service_->counters().transfers_completed.load() == 1; }));
+  EXPECT_EQ(service_->counters().transfers_active.load(), 2);
+}
+
+TEST_P(TftpServiceTest, ConfirmedTransfersFillingTheCapMeanBusy) {
+  TftpServiceOptions options;
+  options.threads = 1;
+  options.max_transfers = 1;
+  StartService(options);
+  Client confirmed, late;
+  confirmed.SendTo(service_->address(), Rrq("file"));
+  auto data1 = confirmed.Receive();
+  ASSERT_TRUE(data1.has_value());
+  confirmed.SendTo(data1->second, Ack(1));
+  ASSERT_TRUE(confirmed.Receive().has_value());
+  late.SendTo(service_->address(), Rrq("file"));
+  auto answer = late.Receive();
+  ASSERT_TRUE(answer.has_value());
+  std::string message;
+  EXPECT_EQ(ErrorCode(answer->first, &message), 0);
+  EXPECT_EQ(message, "Server busy");
+  EXPECT_EQ(service_->counters().transfers_evicted.load(), 0u);
+}
+
+// The report of an aborted transfer counts what the client acknowledged, not
+// the file size.
+TEST_P(TftpServiceTest, AbortedTransferReportsBytesAcknowledged) {
+  StartService();
+  Client client;
+  client.SendTo(service_->address(), Rrq("file"));  // 1000 bytes: 512 + 488
+  auto data1 = client.Receive();
+  ASSERT_TRUE(data1.has_value());
+  client.SendTo(data1->second, Ack(1));
+  ASSERT_TRUE(client.Receive().has_value());
+  std::vector<uint8_t> error(64);
+  error.resize(*WriteError(0, "cancelled", absl::MakeSpan(error)));
+  client.SendTo(data1->second, error);
+  ASSERT_TRUE(Eventually(
+      [&] { return service_->counters().transfers_failed.load() == 1; }));
+  absl::MutexLock lock(&mu_);
+  ASSERT_EQ(reports_.size(), 1u);
+  EXPECT_FALSE(reports_[0].complete);
+  EXPECT_EQ(reports_[0].bytes, 512u);
+  EXPECT_EQ(reports_[0].bytes_sent, 1000u);
+  EXPECT_EQ(reports_[0].file_size, 1000u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TftpServiceTest,

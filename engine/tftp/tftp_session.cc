@@ -7,6 +7,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "engine/log/log_text.h"
 #include "proto/tftp/netascii.h"
 #include "proto/tftp/tftp_options.h"
 
@@ -19,8 +20,8 @@ TftpSession::TftpSession(const TftpRequest& request,
       limits_(limits),
       filename_(request.filename),
       started_(now),
-      timeout_(limits.initial_timeout),
-      base_timeout_(limits.initial_timeout) {
+      timeout_(std::min(limits.initial_timeout, limits.max_timeout)),
+      base_timeout_(timeout_) {
   wire_ = file_->bytes();
   if (request.mode == TftpMode::kNetascii) {
     // Netascii expands the data, so it cannot go out as slices of the mapping.
@@ -68,7 +69,13 @@ void TftpSession::Negotiate(const TftpRequest& request) {
         accepted.push_back({option.name, absl::StrCat(wire_.size())});
       }
     } else if (parsed.timeout_seconds) {
-      base_timeout_ = timeout_ = absl::Seconds(*parsed.timeout_seconds);
+      // RFC 2349: an accepted timeout is answered with the client's own
+      // value, so one above the cap is refused (left out of the OACK) and the
+      // transfer keeps the default interval: a client asking 255 s must not
+      // hold a socket for minutes.
+      const absl::Duration asked = absl::Seconds(*parsed.timeout_seconds);
+      if (asked > limits_.max_timeout) continue;
+      base_timeout_ = timeout_ = asked;
       accepted.push_back(option);
     } else if (parsed.windowsize) {
       stats_.windowsize = std::min(*parsed.windowsize, limits_.max_windowsize);
@@ -121,7 +128,8 @@ void TftpSession::OnDatagram(absl::Span<const uint8_t> datagram,
     OnAck(ack->block, now);
   } else if (const auto* error = std::get_if<TftpError>(&*packet)) {
     Fail(absl::StrCat("client sent ERROR ", error->code, " (",
-                      TftpErrorCodeName(error->code), "): ", error->message));
+                      TftpErrorCodeName(error->code),
+                      "): ", log::Quoted(error->message)));
   } else {
     // DATA, OACK or a repeated request on the transfer's port: nothing a reader
     // should send.
@@ -136,6 +144,7 @@ void TftpSession::OnAck(uint16_t block, absl::Time now) {
       return;
     }
     state_ = State::kTransferring;
+    confirmed_ = true;
     retries_ = 0;
     timeout_ = base_timeout_;
     QueueWindow(now);
@@ -152,6 +161,9 @@ void TftpSession::OnAck(uint16_t block, absl::Time now) {
     return;
   }
   acked_ = acked;
+  confirmed_ = true;
+  stats_.bytes_acked =
+      std::min<uint64_t>(acked_ * stats_.blksize, wire_.size());
   retries_ = 0;
   timeout_ = base_timeout_;
   if (acked_ == total_blocks_) {
@@ -168,13 +180,16 @@ void TftpSession::OnAck(uint16_t block, absl::Time now) {
 void TftpSession::OnDeadline(absl::Time now) {
   if (finished() || now < deadline_) return;
   ++stats_.timeouts;
-  if (++retries_ > limits_.max_retries) {
-    Fail(absl::StrCat("no answer after ", limits_.max_retries,
-                      " retransmissions"));
+  const int max_retries =
+      confirmed_ ? limits_.max_retries
+                 : std::min(limits_.max_retries, limits_.unconfirmed_retries);
+  if (++retries_ > max_retries) {
+    Fail(absl::StrCat("no answer after ", max_retries, " retransmissions",
+                      confirmed_ ? "" : " (never acknowledged)"));
     return;
   }
-  timeout_ =
-      std::min(timeout_ * 2, std::max(limits_.max_timeout, base_timeout_));
+  timeout_ = std::min(timeout_ * 2, limits_.max_timeout);
+  if (!confirmed_) timeout_ = std::min(timeout_, limits_.unconfirmed_timeout);
   if (state_ == State::kNegotiating) {
     transmit_.assign(1, {control_, {}});
     ++stats_.datagrams_sent;
@@ -185,7 +200,11 @@ void TftpSession::OnDeadline(absl::Time now) {
   }
 }
 
-void TftpSession::Arm(absl::Time now) { deadline_ = now + timeout_; }
+void TftpSession::Arm(absl::Time now) {
+  deadline_ =
+      now +
+      (confirmed_ ? timeout_ : std::min(timeout_, limits_.unconfirmed_timeout));
+}
 
 void TftpSession::Fail(std::string why) {
   state_ = State::kFailed;

@@ -17,9 +17,13 @@
 //   - RFC 2347: with options the session sends an OACK and waits for ACK 0;
 //   without, DATA 1.
 //     blksize (RFC 2348) is lowered to the limit, tsize (RFC 2349) answered
-//     with the size on the wire, timeout (RFC 2349) adopted, windowsize (RFC
-//     7440) lowered to the limit; options with invalid values are left out of
-//     the OACK, as tftp-hpa does, and unknown ones ignored.
+//     with the size on the wire, timeout (RFC 2349) adopted up to
+//     limits.max_timeout and refused (left out) above it, since RFC 2349
+//     has an accepted value echoed unchanged (a client asking 255 s must not
+//     hold a descriptor for minutes), windowsize (RFC 7440) lowered to the
+//     limit; options with
+//     invalid values are left out of the OACK, as tftp-hpa does, and unknown
+//     ones ignored.
 //   - RFC 7440: a window of up to windowsize blocks leaves at once. An ACK of
 //   block k inside the
 //     outstanding window moves the window to k+1 (a partial-window ACK
@@ -34,8 +38,11 @@
 //   Apprentice bug,
 //     RFC 1123 section 4.2.3.1).
 //   - Consecutive timeouts back off exponentially up to limits.max_timeout;
-//   after
-//     limits.max_retries of them the session gives up.
+//     after limits.max_retries of them the session gives up.
+//   - Until the client's first valid ACK (ACK 0 of the OACK, or ACK 1) the
+//     session is unconfirmed: the client may be a spoofed or silent address,
+//     so it waits at most limits.unconfirmed_timeout per try and gives up
+//     after limits.unconfirmed_retries tries (a few seconds in all).
 //   - An ERROR from the client ends the session; a malformed datagram is
 //   counted and ignored.
 //
@@ -61,14 +68,20 @@ namespace rackboot {
 // Bounds on what a client may negotiate and on how long a silent client is
 // waited for.
 struct TftpLimits {
-  uint16_t max_blksize =
-      1468;  // fits a 1500-byte Ethernet MTU: 1468 + 4 + 8 + 20
+  // Fits a 1500-byte Ethernet MTU: 1468 + 4 + 8 + 20.
+  uint16_t max_blksize = 1468;
   uint16_t max_windowsize = 64;
-  absl::Duration initial_timeout =
-      absl::Seconds(1);  // when the client asks for none
-  absl::Duration max_timeout = absl::Seconds(8);  // backoff ceiling
-  int max_retries =
-      6;  // consecutive timeouts before giving up (about 31 s by default)
+  // The retransmission interval when the client asks for none.
+  absl::Duration initial_timeout = absl::Seconds(1);
+  // Ceiling of every interval: a client's RFC 2349 timeout above it is
+  // refused; the backoff stops at it.
+  absl::Duration max_timeout = absl::Seconds(3);
+  // Consecutive timeouts before giving up: 1+2+3+3+3+3+3 = 18 s by default.
+  int max_retries = 6;
+  // Before the client's first valid ACK: interval ceiling and tries (see
+  // above); 1 s + 1 s + 1 s by default.
+  absl::Duration unconfirmed_timeout = absl::Seconds(1);
+  int unconfirmed_retries = 2;
 };
 
 // What the session reports for the log line and the counters.
@@ -77,6 +90,9 @@ struct TftpTransferStats {
   uint16_t windowsize = 1;
   uint64_t wire_size = 0;   // bytes of file data on the wire (netascii expands)
   uint64_t bytes_sent = 0;  // DATA payload bytes sent, retransmissions included
+  // DATA payload bytes the client acknowledged: all of wire_size once
+  // complete, what really reached the client when a transfer fails.
+  uint64_t bytes_acked = 0;
   uint64_t datagrams_sent = 0;  // every datagram, OACK included
   uint64_t retransmits =
       0;  // datagrams sent again after a timeout or a partial ACK
@@ -128,8 +144,12 @@ class TftpSession {
   bool finished() const {
     return state_ == State::kComplete || state_ == State::kFailed;
   }
-  // Why the session failed (empty unless kFailed), for the log line.
+  // Why the session failed (empty unless kFailed), for the log line; text
+  // from the client in it is already escaped.
   const std::string& failure() const { return failure_; }
+  // Whether the client sent a valid ACK (ACK 0 of the OACK, or of a DATA
+  // block): it is then known to be listening at its address.
+  bool confirmed() const { return confirmed_; }
   const TftpTransferStats& stats() const { return stats_; }
   const std::string& filename() const { return filename_; }
   const MappedFile& file() const { return *file_; }
@@ -156,6 +176,7 @@ class TftpSession {
   absl::Duration timeout_;       // the current retransmission interval
   absl::Duration base_timeout_;  // the negotiated or default interval
   int retries_ = 0;              // consecutive timeouts
+  bool confirmed_ = false;
   absl::Time deadline_ = absl::InfiniteFuture();
 
   // Blocks are counted from 1 without wrapping; the wire carries the low 16

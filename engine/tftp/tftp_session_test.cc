@@ -191,8 +191,96 @@ TEST_F(TftpSessionTest, LowersOptionsToLimitsAndDropsInvalidOnes) {
 }
 
 TEST_F(TftpSessionTest, TimeoutOptionSetsTheRetransmissionInterval) {
-  TftpSession s(Rrq({{"timeout", "3"}}), File("x"), TftpLimits(), t0_);
+  TftpSession s(Rrq({{"timeout", "3"}}), File(Pattern(2000)), TftpLimits(),
+                t0_);
+  // Unconfirmed: the short interval; confirmed: the client's.
+  EXPECT_EQ(s.Deadline(), t0_ + absl::Seconds(1));
+  Sent(s);
+  s.OnDatagram(Bytes(Ack(0)), t0_);
+  EXPECT_TRUE(s.confirmed());
   EXPECT_EQ(s.Deadline(), t0_ + absl::Seconds(3));
+}
+
+// A client asking `timeout 255` held its descriptor for minutes (the attack
+// of issue 11). RFC 2349 has an accepted timeout echoed unchanged, so one
+// above the cap is refused (left out of the OACK) and the default interval
+// kept; one within the cap is accepted as asked.
+TEST_F(TftpSessionTest, TimeoutAboveTheCapIsRefused) {
+  TftpLimits limits;
+  limits.max_timeout = absl::Seconds(3);
+  TftpSession refused(Rrq({{"timeout", "255"}, {"blksize", "100"}}),
+                      File(Pattern(2000)), limits, t0_);
+  std::vector<std::string> oack = Sent(refused);
+  ASSERT_EQ(oack.size(), 1u);
+  EXPECT_EQ(oack[0], std::string("\0\6blksize\0"
+                                 "100\0",
+                                 14));
+  refused.OnDatagram(Bytes(Ack(0)), t0_);
+  EXPECT_EQ(refused.Deadline(), t0_ + limits.initial_timeout);
+
+  TftpSession alone(Rrq({{"timeout", "255"}}), File(Pattern(2000)), limits,
+                    t0_);
+  EXPECT_EQ(alone.state(), TftpSession::State::kTransferring);  // DATA 1
+
+  TftpSession accepted(Rrq({{"timeout", "3"}}), File(Pattern(2000)), limits,
+                       t0_);
+  EXPECT_EQ(Sent(accepted)[0], std::string("\0\6timeout\0"
+                                           "3\0",
+                                           12));
+}
+
+// Never acknowledged: gone after a few seconds whatever the client asked.
+TEST_F(TftpSessionTest, UnconfirmedTransferEndsWithinSeconds) {
+  TftpSession s(Rrq({{"timeout", "255"}}), File(Pattern(2000)), TftpLimits(),
+                t0_);
+  Sent(s);
+  EXPECT_FALSE(s.confirmed());
+  int sends = 0;
+  while (!s.finished()) {
+    ASSERT_LT(s.Deadline(), t0_ + absl::Seconds(60));
+    s.OnDeadline(s.Deadline());
+    sends += static_cast<int>(Sent(s).size());
+  }
+  EXPECT_EQ(s.state(), TftpSession::State::kFailed);
+  EXPECT_EQ(sends, 2);  // unconfirmed_retries
+  EXPECT_LE(s.stats().timeouts, 3u);
+  EXPECT_NE(s.failure().find("never acknowledged"), std::string::npos);
+}
+
+// Confirmed, then silent: the whole wait is bounded to seconds (default
+// limits: 1+2+3+3+3+3+3 s), not the 255 s per try the client asked for.
+TEST_F(TftpSessionTest, ConfirmedSilentTransferEndsWithinSeconds) {
+  TftpSession s(Rrq({{"timeout", "255"}, {"blksize", "100"}}),
+                File(Pattern(2000)), TftpLimits(), t0_);
+  Sent(s);
+  s.OnDatagram(Bytes(Ack(0)), t0_);
+  absl::Time now = t0_;
+  while (!s.finished()) {
+    now = s.Deadline();
+    s.OnDeadline(now);
+    Sent(s);
+  }
+  EXPECT_LE(now - t0_, absl::Seconds(21));
+}
+
+// An aborted transfer reports what reached the client, not the file size.
+TEST_F(TftpSessionTest, AbortedTransferCountsAcknowledgedBytes) {
+  TftpSession s(Rrq({{"blksize", "100"}, {"windowsize", "2"}}),
+                File(Pattern(1000)), TftpLimits(), t0_);
+  Sent(s);
+  s.OnDatagram(Bytes(Ack(0)), t0_);
+  Sent(s);
+  s.OnDatagram(Bytes(Ack(2)), t0_);
+  Sent(s);
+  std::string error("\0\5\0\3disk\nfull\0", 15);
+  s.OnDatagram(Bytes(error), t0_);
+  EXPECT_EQ(s.state(), TftpSession::State::kFailed);
+  EXPECT_EQ(s.stats().wire_size, 1000u);
+  EXPECT_EQ(s.stats().bytes_acked, 200u);
+  EXPECT_EQ(s.stats().bytes_sent, 400u);
+  // The client's text is escaped: no raw newline reaches a log line.
+  EXPECT_EQ(s.failure().find('\n'), std::string::npos);
+  EXPECT_NE(s.failure().find("disk\\x0afull"), std::string::npos);
 }
 
 TEST_F(TftpSessionTest, PartialWindowAckResendsFromThere) {
@@ -236,6 +324,7 @@ TEST_F(TftpSessionTest, TimeoutsResendTheWindowWithBackoffThenGiveUp) {
   TftpLimits limits;
   limits.max_retries = 4;
   limits.max_timeout = absl::Seconds(4);
+  limits.unconfirmed_timeout = absl::Seconds(4);
   TftpSession s(Rrq({{"blksize", "100"}, {"windowsize", "3"}}), File(content),
                 limits, t0_);
   std::vector<std::string> oack = Sent(s);

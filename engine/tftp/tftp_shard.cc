@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/io/udp_socket.h"
+#include "engine/log/log_text.h"
 #include "glog/logging.h"
 #include "proto/tftp/tftp_options.h"
 #include "proto/tftp/tftp_packet.h"
@@ -20,6 +21,9 @@ namespace {
 
 // IPv4 header, UDP header and the TFTP DATA header.
 constexpr int kDatagramOverhead = 20 + 8 + kTftpHeaderSize;
+
+// ERROR 0's text for every cap (docs/tftp.md promises it).
+constexpr char kTftpBusyMessage[] = "Server busy";
 
 }  // namespace
 
@@ -34,6 +38,9 @@ TftpShard::~TftpShard() {
   for (auto& [token, transfer] : transfers_) {
     reactor_->Unwatch(token);
     counters_->transfers_active.fetch_sub(1, std::memory_order_relaxed);
+    if (options_.client_counts != nullptr) {
+      options_.client_counts->Release(transfer.client);
+    }
   }
   if (listen_token_.valid()) reactor_->Unwatch(listen_token_);
 }
@@ -101,79 +108,137 @@ void TftpShard::OnRequest(absl::Span<const uint8_t> bytes,
       packet.ok() ? std::get_if<TftpRequest>(&*packet) : nullptr;
   if (request == nullptr) {
     TftpCounters::Add(counters_->malformed, 1);
-    LOG_EVERY_N(WARNING, 100)
-        << "tftp: ignored a datagram from " << from.ToString()
-        << " on the request port: "
-        << (packet.ok() ? "not a request" : packet.status().message())
-        << " (every 100th such datagram is logged)";
+    uint64_t suppressed = 0;
+    if (ignored_log_.Allow(now, &suppressed)) {
+      LOG(WARNING) << "tftp: ignored a datagram from " << from.ToString()
+                   << " on the request port: "
+                   << (packet.ok() ? std::string("not a request")
+                                   : log::Quoted(packet.status().message()))
+                   << log::SuppressedNote(suppressed);
+    }
     if (!packet.ok() && bytes.size() >= 2 && bytes[0] == 0 &&
         (bytes[1] == 1 || bytes[1] == 2)) {
       Refuse(from, static_cast<uint16_t>(TftpErrorCode::kIllegalOperation),
-             packet.status().message(), packet.status().message());
+             packet.status().message(), log::Quoted(packet.status().message()),
+             now);
     }
     return;
   }
   if (request->write) {
     Refuse(from, static_cast<uint16_t>(TftpErrorCode::kAccessViolation),
            "Write requests are not accepted",
-           absl::StrCat("WRQ for '", request->filename, "'"));
+           absl::StrCat("WRQ for ", log::Quoted(request->filename)), now);
     return;
   }
   if (by_client_.contains(from))
     return;  // a retransmitted RRQ; the transfer answers it
-  if (transfers_.size() >= options_.max_transfers) {
-    Refuse(from, static_cast<uint16_t>(TftpErrorCode::kNotDefined),
-           "Server busy, try again",
-           absl::StrCat("'", request->filename, "': ", transfers_.size(),
-                        " transfers running on this shard"));
+  TftpClientCounts* const clients = options_.client_counts;
+  if (clients != nullptr && !clients->TryAcquire(from)) {
+    Busy(from,
+         absl::StrCat(log::Quoted(request->filename), ": ",
+                      clients->max_per_client(),
+                      " transfers running for this address"),
+         now);
     return;
   }
+  if (!StartTransfer(*request, from, now) && clients != nullptr) {
+    clients->Release(from);
+  }
+}
+
+bool TftpShard::StartTransfer(const TftpRequest& request,
+                              const io::SocketAddress& from, absl::Time now) {
   absl::StatusOr<std::shared_ptr<const MappedFile>> file =
-      files_->Open(request->filename, from);
+      files_->Open(request.filename, from);
   if (!file.ok()) {
-    const bool missing = file.status().code() == absl::StatusCode::kNotFound;
-    Refuse(from,
-           static_cast<uint16_t>(missing ? TftpErrorCode::kFileNotFound
-                                         : TftpErrorCode::kAccessViolation),
-           missing ? "File not found" : "Access violation",
-           file.status().message());
-    return;
+    // The status message repeats the (normalized) name: escaped too.
+    const std::string why = absl::StrCat(log::Quoted(request.filename), ": ",
+                                         log::Escaped(file.status().message()));
+    switch (file.status().code()) {
+      case absl::StatusCode::kNotFound:
+        Refuse(from, static_cast<uint16_t>(TftpErrorCode::kFileNotFound),
+               "File not found", why, now);
+        break;
+      case absl::StatusCode::kResourceExhausted:  // EMFILE, ENFILE, ENOMEM
+        Busy(from, why, now);
+        break;
+      default:
+        Refuse(from, static_cast<uint16_t>(TftpErrorCode::kAccessViolation),
+               "Access violation", why, now);
+    }
+    return false;
   }
-  io::UdpSocketOptions socket_options;
-  socket_options.bind_to_device = options_.bind_to_device;
-  absl::StatusOr<io::UdpSocket> socket =
-      io::UdpSocket::Bind(options_.listen.WithPort(0), socket_options);
-  if (!socket.ok()) {
-    LOG_EVERY_N(ERROR, 100)
-        << "tftp: no socket for a transfer: " << socket.status();
-    Refuse(from, static_cast<uint16_t>(TftpErrorCode::kNotDefined),
-           "Server out of resources", socket.status().message());
-    return;
+  // Sockets of this shard's transfers, counting those unwatched but not yet
+  // closed by the reactor (all but the request socket): the descriptor
+  // budget holds at every instant.
+  const size_t sockets = reactor_->open_sockets() - 1;
+  io::SocketToken reused;
+  if (sockets >= options_.max_transfers ||
+      unconfirmed_.size() >= std::max<size_t>(1, options_.max_unconfirmed)) {
+    if (unconfirmed_.empty()) {
+      Busy(from,
+           absl::StrCat(log::Quoted(request.filename), ": ", transfers_.size(),
+                        " confirmed transfers running on this shard"),
+           now);
+      return false;
+    }
+    // The new transfer takes over the evicted one's socket: closing it and
+    // opening another would hold two descriptors until the reactor's next
+    // iteration. A late datagram from the evicted client then gets ERROR 5.
+    reused = EvictOldestUnconfirmed(now);
+  }
+  io::SocketToken token = reused;
+  if (!token.valid()) {
+    io::UdpSocketOptions socket_options;
+    socket_options.bind_to_device = options_.bind_to_device;
+    absl::StatusOr<io::UdpSocket> socket =
+        io::UdpSocket::Bind(options_.listen.WithPort(0), socket_options);
+    if (!socket.ok()) {
+      // EMFILE/ENFILE above all: out of descriptors is "busy", never a
+      // misleading "Access violation".
+      Busy(from,
+           absl::StrCat(
+               log::Quoted(request.filename),
+               ": no socket for the transfer: ", socket.status().message()),
+           now);
+      return false;
+    }
+    absl::StatusOr<io::SocketToken> watched =
+        reactor_->Watch(*std::move(socket), this);
+    if (!watched.ok()) {
+      Busy(from,
+           absl::StrCat(log::Quoted(request.filename), ": ",
+                        watched.status().message()),
+           now);
+      return false;
+    }
+    token = *watched;
   }
   TftpLimits limits = options_.limits;
   limits.max_blksize = std::min(limits.max_blksize, PathBlockSizeLimit(from));
-  auto session =
-      std::make_shared<TftpSession>(*request, *std::move(file), limits, now);
-  absl::StatusOr<io::SocketToken> token =
-      reactor_->Watch(*std::move(socket), this);
-  if (!token.ok()) {
-    Refuse(from, static_cast<uint16_t>(TftpErrorCode::kNotDefined),
-           "Server out of resources", token.status().message());
-    return;
-  }
   counters_->transfers_active.fetch_add(1, std::memory_order_relaxed);
-  by_client_[from] = *token;
-  Transfer& transfer = transfers_[*token];
+  by_client_[from] = token;
+  Transfer& transfer = transfers_[token];
   transfer.client = from;
-  transfer.session = std::move(session);
-  Flush(*token, transfer, now);
+  transfer.session =
+      std::make_shared<TftpSession>(request, *std::move(file), limits, now);
+  transfer.reported = TftpTransferStats();
+  transfer.unconfirmed = unconfirmed_.insert(unconfirmed_.end(), token);
+  transfer.listed = true;
+  Flush(token, transfer, now);
+  return true;
 }
 
 void TftpShard::Refuse(const io::SocketAddress& client, uint16_t code,
-                       absl::string_view message, absl::string_view why) {
+                       absl::string_view message, absl::string_view why,
+                       absl::Time now) {
   TftpCounters::Add(counters_->requests_refused, 1);
-  LOG(INFO) << "tftp refused client=" << client.ToString() << " error=" << code
-            << " (" << TftpErrorCodeName(code) << "): " << why;
+  uint64_t suppressed = 0;
+  if (refused_log_.Allow(now, &suppressed)) {
+    LOG(INFO) << "tftp refused client=" << client.ToString()
+              << " error=" << code << " (" << TftpErrorCodeName(code)
+              << "): " << why << log::SuppressedNote(suppressed);
+  }
   std::array<uint8_t, 512> buf;
   absl::StatusOr<size_t> n =
       WriteError(code, message.substr(0, 256), absl::MakeSpan(buf));
@@ -182,6 +247,63 @@ void TftpShard::Refuse(const io::SocketAddress& client, uint16_t code,
   io::SendOptions send;
   send.to = client;
   (void)reactor_->Send(listen_token_, absl::MakeConstSpan(&error, 1), send);
+}
+
+void TftpShard::Busy(const io::SocketAddress& client, absl::string_view why,
+                     absl::Time now) {
+  TftpCounters::Add(counters_->requests_busy, 1);
+  Refuse(client, static_cast<uint16_t>(TftpErrorCode::kNotDefined),
+         kTftpBusyMessage, why, now);
+}
+
+io::SocketToken TftpShard::EvictOldestUnconfirmed(absl::Time now) {
+  const io::SocketToken token = unconfirmed_.front();
+  auto it = transfers_.find(token);
+  if (it == transfers_.end()) {  // cannot happen: Drop unlists
+    unconfirmed_.pop_front();
+    return io::SocketToken();
+  }
+  Transfer& transfer = it->second;
+  // Tell a real but slow client why, from its transfer's port.
+  std::array<uint8_t, 64> buf;
+  absl::StatusOr<size_t> n =
+      WriteError(static_cast<uint16_t>(TftpErrorCode::kNotDefined),
+                 kTftpBusyMessage, absl::MakeSpan(buf));
+  if (n.ok()) {
+    io::OutDatagram error{absl::MakeConstSpan(buf.data(), *n), {}};
+    io::SendOptions send;
+    send.to = transfer.client;
+    (void)reactor_->Send(token, absl::MakeConstSpan(&error, 1), send);
+  }
+  TftpCounters::Add(counters_->transfers_evicted, 1);
+  uint64_t suppressed = 0;
+  if (unconfirmed_log_.Allow(now, &suppressed)) {
+    LOG(INFO) << "tftp evicted unconfirmed client="
+              << transfer.client.ToString() << " file="
+              << log::Quoted(transfer.session->file().relative_path())
+              << " age="
+              << absl::FormatDuration(now - transfer.session->started())
+              << " to make room" << log::SuppressedNote(suppressed);
+  }
+  Drop(token, /*keep_socket=*/true);
+  return token;
+}
+
+void TftpShard::Drop(io::SocketToken token, bool keep_socket) {
+  auto it = transfers_.find(token);
+  Transfer& transfer = it->second;
+  if (transfer.listed) unconfirmed_.erase(transfer.unconfirmed);
+  if (options_.client_counts != nullptr) {
+    options_.client_counts->Release(transfer.client);
+  }
+  counters_->transfers_active.fetch_sub(1, std::memory_order_relaxed);
+  if (keep_socket) {
+    reactor_->CancelDeadline(token);
+  } else {
+    reactor_->Unwatch(token);
+  }
+  by_client_.erase(transfer.client);
+  transfers_.erase(it);
 }
 
 void TftpShard::Flush(io::SocketToken token, Transfer& transfer,
@@ -210,6 +332,10 @@ void TftpShard::Flush(io::SocketToken token, Transfer& transfer,
   TftpCounters::Add(counters_->retransmits,
                     stats.retransmits - transfer.reported.retransmits);
   transfer.reported = stats;
+  if (transfer.listed && session.confirmed()) {
+    unconfirmed_.erase(transfer.unconfirmed);
+    transfer.listed = false;
+  }
   if (session.finished()) {
     Finish(token, transfer, now);
   } else {
@@ -223,17 +349,26 @@ void TftpShard::Finish(io::SocketToken token, Transfer& transfer,
   const TftpTransferStats& stats = session.stats();
   const bool complete = session.state() == TftpSession::State::kComplete;
   const absl::Duration duration = now - session.started();
-  LOG(INFO) << "tftp " << (complete ? "sent" : "FAILED")
-            << " client=" << transfer.client.ToString()
-            << " file=" << session.file().relative_path()
-            << " bytes=" << stats.wire_size << " blksize=" << stats.blksize
-            << " windowsize=" << stats.windowsize
-            << " duration=" << absl::FormatDuration(duration)
-            << " retransmits=" << stats.retransmits
-            << (complete ? "" : absl::StrCat(" reason=", session.failure()));
+  // A transfer never acknowledged is what a flood leaves behind: its failure
+  // is rate-limited; every other outcome is logged.
+  uint64_t suppressed = 0;
+  if (complete || session.confirmed() ||
+      unconfirmed_log_.Allow(now, &suppressed)) {
+    LOG(INFO) << "tftp " << (complete ? "sent" : "FAILED")
+              << " client=" << transfer.client.ToString()
+              << " file=" << log::Quoted(session.file().relative_path())
+              << " bytes=" << stats.bytes_acked << " size=" << stats.wire_size
+              << " blksize=" << stats.blksize
+              << " windowsize=" << stats.windowsize
+              << " duration=" << absl::FormatDuration(duration)
+              << " retransmits=" << stats.retransmits
+              << (complete ? "" : absl::StrCat(" reason=", session.failure()))
+              << log::SuppressedNote(suppressed);
+  }
   if (options_.on_finished) {
     options_.on_finished({transfer.client, session.file().relative_path(),
-                          complete, stats.wire_size});
+                          complete, stats.bytes_acked, stats.bytes_sent,
+                          stats.wire_size});
   }
   if (complete) {
     TftpCounters::Add(counters_->transfers_completed, 1);
@@ -241,10 +376,7 @@ void TftpShard::Finish(io::SocketToken token, Transfer& transfer,
   } else {
     TftpCounters::Add(counters_->transfers_failed, 1);
   }
-  counters_->transfers_active.fetch_sub(1, std::memory_order_relaxed);
-  reactor_->Unwatch(token);
-  by_client_.erase(transfer.client);
-  transfers_.erase(token);  // `transfer` dangles from here on
+  Drop(token);  // `transfer` dangles from here on
 }
 
 uint16_t TftpShard::PathBlockSizeLimit(const io::SocketAddress& client) {

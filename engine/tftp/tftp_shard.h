@@ -8,6 +8,18 @@
 // is a TftpSession (no I/O); the shard moves its datagrams between the reactor
 // and the session and logs one line per finished transfer.
 //
+// Admission, like a SYN backlog: a transfer whose client has not sent a valid
+// ACK yet is "unconfirmed" (the address may be spoofed or silent). A new
+// request is refused with ERROR 0 "Server busy" when its address already runs
+// TftpClientCounts' maximum; otherwise, when the shard's unconfirmed budget or
+// its transfer cap is full, the oldest unconfirmed transfer is evicted (its
+// client sent ERROR 0) and the new transfer takes over its socket. Confirmed
+// transfers are never evicted; when only they fill the shard, new requests
+// get busy. The cap counts the reactor's open sockets, those unwatched but
+// not yet closed included, so the descriptor budget holds at every instant.
+// A flood of requests from many addresses therefore recycles the unconfirmed
+// budget, and a real client, which ACKs within milliseconds, gets through.
+//
 // Owned by the thread that runs its reactor; every member runs on that thread.
 // The FileCache and TftpCounters are shared with the other shards and outlive
 // them.
@@ -16,6 +28,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,6 +39,8 @@
 #include "engine/files/file_cache.h"
 #include "engine/io/reactor.h"
 #include "engine/io/socket_address.h"
+#include "engine/log/log_rate_limiter.h"
+#include "engine/tftp/tftp_admission.h"
 #include "engine/tftp/tftp_counters.h"
 #include "engine/tftp/tftp_session.h"
 
@@ -36,7 +51,9 @@ struct TftpTransferReport {
   io::SocketAddress client;
   std::string file;  // relative to the root
   bool complete = false;
-  uint64_t bytes = 0;
+  uint64_t bytes = 0;       // acknowledged by the client (all once complete)
+  uint64_t bytes_sent = 0;  // DATA payload sent, retransmissions included
+  uint64_t file_size = 0;   // on the wire (netascii expands)
 };
 
 struct TftpShardOptions {
@@ -47,9 +64,16 @@ struct TftpShardOptions {
   // Send each window as one UDP GSO sendmsg (see docs/benchmarks.md for the
   // measurement).
   bool gso = true;
-  // Transfers one shard runs at once; requests beyond it get ERROR 0 "server
-  // busy".
+  // Transfers one shard runs at once (its share of the service's descriptor
+  // budget); unconfirmed ones beyond it are evicted, then requests get
+  // ERROR 0 "Server busy".
   size_t max_transfers = 16384;
+  // Unconfirmed transfers one shard keeps; a request beyond it evicts the
+  // oldest. At least 1.
+  size_t max_unconfirmed = 512;
+  // Transfers per client address across the service (borrowed, thread-safe,
+  // outlives the shard); null: no cap.
+  TftpClientCounts* client_counts = nullptr;
   // Called on the shard's thread after each transfer ends (the daemon records
   // bring-up phases with it); must be thread-safe, since every shard calls it.
   // May be empty.
@@ -69,6 +93,7 @@ class TftpShard : public io::ReactorHandler {
   // The request socket's address (its port when the options asked for port 0).
   io::SocketAddress local_address() const { return local_address_; }
   size_t active_transfers() const { return transfers_.size(); }
+  size_t unconfirmed_transfers() const { return unconfirmed_.size(); }
 
   void OnDatagram(io::SocketToken token, absl::Span<const uint8_t> bytes,
                   const io::SocketAddress& from, absl::Time now) override;
@@ -82,12 +107,28 @@ class TftpShard : public io::ReactorHandler {
     std::shared_ptr<TftpSession> session;
     TftpTransferStats
         reported;  // what has been added to the shared counters so far
+    // Its place in unconfirmed_ while no valid ACK came (`listed`).
+    std::list<io::SocketToken>::iterator unconfirmed;
+    bool listed = false;
   };
 
   void OnRequest(absl::Span<const uint8_t> bytes, const io::SocketAddress& from,
                  absl::Time now);
+  // Starts a transfer for an RRQ whose client's count is already taken;
+  // false (the caller releases it) when refused.
+  bool StartTransfer(const TftpRequest& request, const io::SocketAddress& from,
+                     absl::Time now);
+  // ERROR to `client` from the request port, and a rate-limited log line.
   void Refuse(const io::SocketAddress& client, uint16_t code,
-              absl::string_view message, absl::string_view why);
+              absl::string_view message, absl::string_view why, absl::Time now);
+  void Busy(const io::SocketAddress& client, absl::string_view why,
+            absl::Time now);
+  // Ends the oldest unconfirmed transfer to make room; returns its socket's
+  // token, still watched, for the new transfer.
+  io::SocketToken EvictOldestUnconfirmed(absl::Time now);
+  // Forgets a transfer: maps, counts, and its socket unless `keep_socket`.
+  // `token` must be in transfers_.
+  void Drop(io::SocketToken token, bool keep_socket = false);
   // Sends what the session queued, re-arms its deadline, and ends it when it
   // has finished.
   void Flush(io::SocketToken token, Transfer& transfer, absl::Time now);
@@ -106,7 +147,13 @@ class TftpShard : public io::ReactorHandler {
   // Clients with a transfer running: a retransmitted RRQ must not start a
   // second one.
   absl::flat_hash_map<io::SocketAddress, io::SocketToken> by_client_;
+  // Unconfirmed transfers, oldest first (requests arrive in time order).
+  std::list<io::SocketToken> unconfirmed_;
   std::vector<io::OutDatagram> out_;  // reused for every send
+  // Lines a flood can repeat: 10 of each kind per 10 s, then a count.
+  log::LogRateLimiter refused_log_;
+  log::LogRateLimiter ignored_log_;
+  log::LogRateLimiter unconfirmed_log_;  // evictions, unconfirmed failures
 };
 
 }  // namespace rackboot

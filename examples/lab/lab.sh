@@ -72,15 +72,17 @@ narrate() {
       printf "%s  DHCP %s%s\n", bold, $0, off; fflush(); next
     }
     /tftp sent / {
-      b = field("bytes"); s = seconds(field("duration"))
+      b = field("bytes"); s = seconds(field("duration")); f = field("file"); gsub(/"/, "", f)
       rate = s > 0 ? b / s / 1e6 : 0
       printf "%s  TFTP %-22s %9.1f kB in %6.3f s  (%.1f MB/s, blksize %s, windowsize %s, to %s)%s\n",
-        bold, field("file"), b / 1000, s, rate, field("blksize"), field("windowsize"),
+        bold, f, b / 1000, s, rate, field("blksize"), field("windowsize"),
         field("client"), off; fflush(); next
     }
     /tftp refused / {
-      # "... error=1 (File not found): grub/x86_64-efi/fs.lst: No such file or directory"
-      line = substr($0, index($0, "): ") + 3); sub(/: [^:]*$/, "", line)
+      # ... error=1 (File not found): "grub/x86_64-efi/fs.lst": grub/...: No such file or directory
+      line = substr($0, index($0, "): ") + 3)
+      if (substr(line, 1, 1) == "\"") { line = substr(line, 2); line = substr(line, 1, index(line, "\"") - 1) }
+      else sub(/: [^:]*$/, "", line)
       printf "%s  TFTP %-22s not here (a probe; normal)%s\n", dim, line, off; fflush(); next
     }
     /tftp FAILED/ { printf "  TFTP FAILED %s\n", $0; fflush(); next }

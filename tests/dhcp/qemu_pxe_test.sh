@@ -64,7 +64,7 @@ guest() {
   local deadline=$((SECONDS + limit)) found=""
   while (( SECONDS < deadline )); do
     found=$(tail -n +"$((from + 1))" "$WORK/rb-main.log" |
-      grep -E "tftp (sent|FAILED|refused) .*file=$file|tftp refused .*$file" | head -1 || true)
+      grep -E "tftp (sent|FAILED|refused) .*file=\"?$file|tftp refused .*$file" | head -1 || true)
     [[ -n $found ]] && break
     kill -0 "$qpid" 2>/dev/null || break
     sleep 1
@@ -98,10 +98,10 @@ log "UEFI done in $((SECONDS - start)) s"
 bios_ip=$(client c journal --path "$WORK/state/leases.journal" | jq -r --arg m "$BIOS_MAC" 'select(.mac == $m) | .address' | tail -1)
 uefi_ip=$(client c journal --path "$WORK/state/leases.journal" | jq -r --arg m "$UEFI_MAC" 'select(.mac == $m) | .address' | tail -1)
 [[ -n $bios_ip && -n $uefi_ip ]] || fail "no leases journaled for the guests"
-grep -E "tftp .*client=$bios_ip:.*file=bootnetx64.efi" "$WORK/rb-main.log" && fail "BIOS guest fetched the UEFI file"
-grep -E "tftp .*client=$uefi_ip:.*file=pxelinux.0" "$WORK/rb-main.log" && fail "UEFI guest fetched the BIOS file"
-grep -E "tftp .*file=pxelinux.0" "$WORK/rb-main.log" | grep -q "client=$bios_ip:" || fail "pxelinux.0 was not fetched by the BIOS guest ($bios_ip)"
-grep -E "tftp .*file=bootnetx64.efi" "$WORK/rb-main.log" | grep -q "client=$uefi_ip:" || fail "bootnetx64.efi was not fetched by the UEFI guest ($uefi_ip)"
+grep -E "tftp .*client=$bios_ip:.*file=\"?bootnetx64.efi" "$WORK/rb-main.log" && fail "BIOS guest fetched the UEFI file"
+grep -E "tftp .*client=$uefi_ip:.*file=\"?pxelinux.0" "$WORK/rb-main.log" && fail "UEFI guest fetched the BIOS file"
+grep -E "tftp .*file=\"?pxelinux.0" "$WORK/rb-main.log" | grep -q "client=$bios_ip:" || fail "pxelinux.0 was not fetched by the BIOS guest ($bios_ip)"
+grep -E "tftp .*file=\"?bootnetx64.efi" "$WORK/rb-main.log" | grep -q "client=$uefi_ip:" || fail "bootnetx64.efi was not fetched by the UEFI guest ($uefi_ip)"
 [[ $bios_ip == "$BIOS_IP" && $uefi_ip == "$UEFI_IP" ]] ||
   fail "guests got $bios_ip and $uefi_ip, not their reservations $BIOS_IP and $UEFI_IP"
 

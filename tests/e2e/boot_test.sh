@@ -62,7 +62,7 @@ done
 # Kernel and initrd arrived whole.
 for f in vmlinuz initrd.img; do
   size=$(stat -c %s "$LAB_DIR/tftp/$f")
-  expect_line "$RBLOG" "tftp sent client=$NODE1_IP:[0-9]+ file=/?$f bytes=$size " "TFTP $f whole ($size bytes)"
+  expect_line "$RBLOG" "tftp sent client=$NODE1_IP:[0-9]+ file=\"?/?$f\"? bytes=$size " "TFTP $f whole ($size bytes)"
 done
 
 # The guest booted it, with the host name rackbootd rendered for its MAC.

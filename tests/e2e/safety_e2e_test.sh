@@ -146,7 +146,7 @@ window_start
 BOOT_TIMEOUT=$OK_TIMEOUT lab_guest || fail "c: re-armed lab-node1 did not reach its marker"
 window "$LAB_DIR/window-c2.log"
 expect_line "$LAB_DIR/window-c2.log" "dhcp DHCPACK $NODE1_IP to $NODE1_MAC .*boot=pxelinux\.0" "c: re-armed lab-node1's boot file"
-expect_line "$LAB_DIR/window-c2.log" "tftp sent client=$NODE1_IP:[0-9]+ file=vmlinuz bytes=$(stat -c %s "$LAB_DIR/tftp/vmlinuz") " \
+expect_line "$LAB_DIR/window-c2.log" "tftp sent client=$NODE1_IP:[0-9]+ file=\"?vmlinuz\"? bytes=$(stat -c %s "$LAB_DIR/tftp/vmlinuz") " \
   "c: re-armed lab-node1's kernel"
 expect_line "$GUEST_OUT" "GUEST RACKBOOT-LAB-MARKER host=lab-node1 " "c: re-armed lab-node1's marker"
 

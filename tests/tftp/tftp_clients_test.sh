@@ -124,7 +124,7 @@ rc=0; timeout 30 curl -s -o /dev/null "tftp://127.0.0.1:$port/no-such-file" || r
 # The log has one line per finished transfer, with the figures an operator needs.
 sent=$(grep -c 'tftp sent client=127.0.0.1:' "$work/rackbootd.log" || true)
 [[ $sent -ge $transfers ]] || fail "$sent transfer log lines for $transfers downloads"
-grep -q 'tftp sent .* file=big48m bytes=50331648 blksize=512 windowsize=16 duration=.* retransmits=' \
+grep -q 'tftp sent .* file="big48m" bytes=50331648 size=50331648 blksize=512 windowsize=16 duration=.* retransmits=' \
   "$work/rackbootd.log" || fail "no complete log line for the windowed 48 MiB transfer"
 grep -q 'FAILED' "$work/rackbootd.log" && fail "a transfer failed"
 

@@ -67,7 +67,7 @@ totals() {  # totals NAME KEY: a key=value from rackbootd's totals lines
 }
 
 log "rackbootd, $CLIENTS clients, direct DHCP then TFTP of $SIZE bytes"
-rb_start main
+rb_start main --tftp_max_per_client=0  # the load clients share one address
 FLOW="--clients=$CLIENTS --flow=dhcp,tftp:big.bin --verify=$WORK/tftp/big.bin"
 load direct $FLOW --interface=eth0 --rate=200
 log "rackbootd, $CLIENTS clients, relayed (giaddr 198.18.0.2)"
