@@ -91,7 +91,7 @@ TEST(SiteConfigTest, ExampleParsesToExpectedValues) {
   EXPECT_EQ(site->profiles[1].name, "debian12");
   // The line its documentation quotes.
   EXPECT_EQ(site->Where("profile[0].kernel"),
-            "examples/site.toml:170: profile[0].kernel");
+            "examples/site.toml:183: profile[0].kernel");
   EXPECT_EQ(site->Where("tftp.root"), "examples/site.toml:112: tftp.root");
 
   EXPECT_EQ(site->SubnetFor(Ipv4Address(198, 18, 200, 1)), &s);

@@ -211,7 +211,7 @@ class Test:
         os.makedirs(os.path.join(self.work, "state"))
         with open(os.path.join(self.work, "inventory.csv"), "w") as f:
             f.write("mac,hostname,ip,profile,state\n"
-                    "52:54:00:aa:00:01,node1,,lab,install\n")
+                    f"52:54:00:aa:00:01,node1,{GOOD},lab,install\n")
         self.site = os.path.join(self.work, "site.toml")
         with open(self.site, "w") as f:
             f.write(f"""[server]
@@ -222,6 +222,9 @@ inventory = "{self.work}/inventory.csv"
 [tftp]
 root = "{root}"
 listen = "{SERVER}:69"
+
+[[dhcp.subnet]]
+cidr = "198.18.0.0/24"
 
 [[profile]]
 name = "lab"
@@ -277,6 +280,16 @@ append = "console=ttyS0"
                       f"{len(self.content)} bytes")
         print(f"(a) {tool} downloaded {len(got)} bytes whole in {took:.2f} s during the attack")
 
+    def host_config(self):
+        """node1's rendered pxelinux config, fetched from node1's own address (GOOD)."""
+        out = os.path.join(self.work, "node1.cfg")
+        if os.path.exists(out):
+            os.unlink(out)
+        self.run("timeout", "10", "curl", "-s", "--max-time", "5", "-o", out,
+                 f"tftp://{SERVER}/pxelinux.cfg/01-52-54-00-aa-00-01", ns=NS_C, check=False)
+        with open(out) if os.path.exists(out) else open(os.devnull) as f:
+            return f.read()
+
     def main(self):
         self.setup()
         self.start()
@@ -323,7 +336,11 @@ append = "console=ttyS0"
                 self.fail(f"(c) request beyond the per-address cap: {answer}")
             print(f"(c) beyond the cap: ERROR 0 {answer['message']!r}")
             self.good_download("curl")
-            # (b) disarm during the attack.
+            # (b) disarm during the attack: node1's own config says install before, and local
+            # boot within a second or two after (what it is served, not only the log).
+            before = self.host_config()
+            if "KERNEL" not in before:
+                self.fail(f"(b) armed node1's config before the disarm: {before!r}")
             reloads = sum(b"host states reloaded" in l for l in self.log_lines())
             out = self.run(self.hosts, f"--config={self.site}", "disarm", "node1",
                            capture_output=True, text=True, timeout=10)
@@ -332,8 +349,12 @@ append = "console=ttyS0"
                 if time.monotonic() - disarmed > 2:
                     self.fail(f"(b) disarm ({out.stdout.strip()}) not reloaded within 2 s")
                 time.sleep(0.05)
+            while "LOCALBOOT" not in self.host_config():
+                if time.monotonic() - disarmed > 2:
+                    self.fail("(b) node1 still served its install config 2 s after the disarm")
+                time.sleep(0.05)
             print(f"(b) disarm applied {time.monotonic() - disarmed:.2f} s after "
-                  f"rackboot-hosts ({out.stdout.strip()})")
+                  f"rackboot-hosts ({out.stdout.strip()}): node1's config says LOCALBOOT")
             self.good_download("busybox")
             if attacker.poll() is not None:
                 self.fail("the attack ended before the checks did: they did not run under it")
