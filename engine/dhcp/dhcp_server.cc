@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "engine/log/log_text.h"
 #include "glog/logging.h"
 
@@ -75,7 +76,7 @@ struct DhcpServer::Client {
       host;                // the inventory's entry for this MAC
   bool pxe = false;        // option 60 PXEClient or HTTPClient
   bool http_boot = false;  // architecture 16: answer "HTTPClient" and a URL
-  bool ipxe = false;       // user class iPXE
+  bool ipxe = false;       // user class iPXE, or option 175 present
   absl::optional<uint16_t> arch;
   bool answer = true;     // false: this client gets no reply at all
   std::string boot_file;  // empty: no boot file in the answer
@@ -150,7 +151,12 @@ absl::optional<DhcpReply> DhcpServer::Handle(const DhcpMessage& request,
   absl::StatusOr<std::vector<uint16_t>> arch =
       request.options.ClientArchitectures();
   if (arch.ok() && !arch->empty()) client.arch = (*arch)[0];
-  client.ipxe = request.options.UserClassContains("iPXE");
+  // iPXE sends user class "iPXE" and its own option 175 (an iPXE built
+  // without the user class still sends 175). Either marks it as iPXE, and as
+  // a PXE client: the inventory policy below applies to it like to any ROM.
+  client.ipxe = request.options.UserClassContains("iPXE") ||
+                request.options.Find(kOptionIpxeEncapsulated).has_value();
+  client.pxe = client.pxe || client.ipxe;
   if (!Decide(client, now)) return absl::nullopt;
 
   if (config_.mode == DhcpMode::kProxy) return OnProxy(client);
@@ -237,6 +243,13 @@ bool DhcpServer::Decide(Client& client, absl::Time now) {
     // iPXE is already running: hand it the script, never iPXE again (no
     // chainload loop).
     client.boot_file = boot.ipxe_script;
+    if (client.mac.has_value()) {
+      const std::array<uint8_t, 6>& m = *client.mac;
+      client.boot_file = absl::StrReplaceAll(
+          client.boot_file,
+          {{"{mac}", absl::StrFormat("01-%02x-%02x-%02x-%02x-%02x-%02x", m[0],
+                                     m[1], m[2], m[3], m[4], m[5])}});
+    }
   } else {
     switch (client.arch.value_or(0)) {
       case 0:

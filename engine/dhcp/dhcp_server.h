@@ -42,10 +42,15 @@
 //                            product's first safety rule);
 //       known, kInstall   -> the boot file for its architecture (option 93:
 //                            0 BIOS; 7 and 9 UEFI x64, since firmware uses
-//                            both; 6 UEFI IA32; 11 ARM64; 16 HTTP boot with a
-//                            URL and option 60 "HTTPClient"), or the iPXE
-//                            script when the user class says iPXE (so iPXE
-//                            never chainloads itself in a loop).
+//                            both; 6 UEFI IA32; 11 ARM64; 15, 16, 19 HTTP
+//                            boot with a URL and option 60 "HTTPClient"), or
+//                            the iPXE script when the client is iPXE (user
+//                            class "iPXE", or option 175 present), so a ROM
+//                            handed iPXE as its boot file gets the script
+//                            when iPXE asks again, never iPXE in a loop.
+//     iPXE is a PXE client for this policy whatever its option 60 says: an
+//     unknown or unarmed iPXE gets what any unknown or unarmed PXE client
+//     gets, never the script.
 //   - proxyDHCP (mode kProxy, beside another DHCP server): PXE clients only,
 //     no addresses; the DISCOVER on port 67 gets a boot-information OFFER,
 //     the REQUEST on port 4011 an ACK.
@@ -107,8 +112,11 @@ struct BootFiles {
   std::string uefi_x64;       // 7, 9
   std::string uefi_ia32;      // 6
   std::string arm64;          // 11
-  std::string http_boot_url;  // 16
-  std::string ipxe_script;    // user class "iPXE", any architecture
+  std::string http_boot_url;  // 15, 16, 19: a URL, answered with "HTTPClient"
+  // iPXE (user class "iPXE" or option 175), any architecture; "{mac}" is
+  // replaced by "01-<mac with dashes>" (the per-host script's name). Empty:
+  // iPXE gets the file of its architecture like any PXE client.
+  std::string ipxe_script;
 };
 
 struct DhcpServerConfig {

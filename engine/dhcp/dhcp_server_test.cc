@@ -690,6 +690,141 @@ TEST_F(DhcpServerTest, BootFileFollowsTheArchitecture) {
                    ->message.options.Has(kOptionBootfileName));
 }
 
+// The lab's chain while HTTP is served (site adapter: DhcpBootFiles): PXE
+// ROMs get iPXE over TFTP, iPXE gets its per-host script over HTTP, UEFI
+// HTTP boot a URL.
+DhcpServerConfig IpxeConfig() {
+  DhcpServerConfig config = Config();
+  config.boot.bios = "undionly.kpxe";
+  config.boot.uefi_x64 = "snponly.efi";
+  config.boot.arm64.clear();
+  config.boot.http_boot_url = "http://198.18.0.1:8080/boot/snponly.efi";
+  config.boot.ipxe_script = "http://198.18.0.1:8080/boot/ipxe/{mac}.ipxe";
+  return config;
+}
+
+// What the firmware and iPXE send (as captured from QEMU's guests).
+enum class Kind { kPxeBios, kPxeUefi, kIpxeBios, kIpxeUefi, kHttpClient };
+DhcpMessage ClientOf(Kind kind, DhcpMessageType type, const Mac& mac) {
+  DhcpMessage m;
+  m.op = kBootRequest;
+  m.xid = 0x4321;
+  std::copy(mac.begin(), mac.end(), m.chaddr.begin());
+  m.options.SetU8(kOptionMessageType, static_cast<uint8_t>(type));
+  switch (kind) {
+    case Kind::kPxeBios:
+      m.options.SetString(kOptionVendorClassId,
+                          "PXEClient:Arch:00000:UNDI:002001");
+      m.options.SetU16(kOptionClientArchitecture, 0);
+      break;
+    case Kind::kPxeUefi:
+      m.options.SetString(kOptionVendorClassId,
+                          "PXEClient:Arch:00007:UNDI:003000");
+      m.options.SetU16(kOptionClientArchitecture, 7);
+      break;
+    case Kind::kIpxeBios:
+    case Kind::kIpxeUefi: {
+      const uint16_t arch = kind == Kind::kIpxeBios ? 0 : 7;
+      m.options.SetString(
+          kOptionVendorClassId,
+          absl::StrCat("PXEClient:Arch:0000", arch, ":UNDI:002001"));
+      m.options.SetU16(kOptionClientArchitecture, arch);
+      m.options.SetString(kOptionUserClass, "iPXE");
+      m.options.SetBytes(kOptionIpxeEncapsulated,
+                         std::vector<uint8_t>{0x13, 1, 1, 0x15, 1, 1});
+      break;
+    }
+    case Kind::kHttpClient:
+      m.options.SetString(kOptionVendorClassId,
+                          "HTTPClient:Arch:00016:UNDI:003000");
+      m.options.SetU16(kOptionClientArchitecture, 16);
+      break;
+  }
+  return m;
+}
+
+TEST_F(DhcpServerTest, IpxeChainForEachClientKind) {
+  hosts_.hosts[kMacA] = {"armed", Ipv4Address(198, 18, 0, 21),
+                         BootPurpose::kInstall};
+  Start(IpxeConfig());
+  const std::string script =
+      "http://198.18.0.1:8080/boot/ipxe/01-52-54-00-00-00-0a.ipxe";
+  const struct {
+    Kind kind;
+    std::string file;
+    std::string vendor;
+  } cases[] = {
+      {Kind::kPxeBios, "undionly.kpxe", "PXEClient"},
+      {Kind::kPxeUefi, "snponly.efi", "PXEClient"},
+      // iPXE asking again gets its script, never iPXE: no chainload loop.
+      {Kind::kIpxeBios, script, "PXEClient"},
+      {Kind::kIpxeUefi, script, "PXEClient"},
+      {Kind::kHttpClient, "http://198.18.0.1:8080/boot/snponly.efi",
+       "HTTPClient"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.file);
+    for (DhcpReply reply :
+         {*Handle(ClientOf(c.kind, DhcpMessageType::kDiscover, kMacA)),
+          Dora(ClientOf(c.kind, DhcpMessageType::kDiscover, kMacA))}) {
+      const DhcpMessage& m = reply.message;
+      EXPECT_EQ(m.yiaddr, Ipv4Address(198, 18, 0, 21));
+      EXPECT_EQ(*m.options.BootfileName(), c.file);
+      EXPECT_EQ(m.BootFileName(), c.file);  // the file field, for old ROMs
+      EXPECT_EQ(*m.options.VendorClassId(), c.vendor);
+      EXPECT_EQ(m.siaddr, kServer);  // next-server: TFTP for undionly.kpxe
+    }
+  }
+  // Option 175 alone (an iPXE built without the user class) is iPXE too.
+  DhcpMessage bare =
+      ClientOf(Kind::kIpxeBios, DhcpMessageType::kDiscover, kMacA);
+  bare.options.Remove(kOptionUserClass);
+  EXPECT_EQ(*Handle(bare)->message.options.BootfileName(), script);
+  // Each stage that completed DHCP with a boot file: 5 kinds + none here.
+  EXPECT_EQ(server_->counters().pxe_install, 5u);
+}
+
+TEST_F(DhcpServerTest, IpxeAndHttpBootDoNotBypassTheSafetyPolicy) {
+  hosts_.hosts[kMacB] = {"installed", Ipv4Address(198, 18, 0, 22),
+                         BootPurpose::kLocalBoot};
+  Start(IpxeConfig());
+  const Kind kinds[] = {Kind::kPxeBios, Kind::kPxeUefi, Kind::kIpxeBios,
+                        Kind::kIpxeUefi, Kind::kHttpClient};
+  // Not armed: an address and no boot file, whatever the client is, so the
+  // firmware goes on to the local disk.
+  for (Kind kind : kinds) {
+    SCOPED_TRACE(static_cast<int>(kind));
+    DhcpReply ack = Dora(ClientOf(kind, DhcpMessageType::kDiscover, kMacB));
+    EXPECT_EQ(ack.type, DhcpMessageType::kAck);
+    EXPECT_EQ(ack.message.yiaddr, Ipv4Address(198, 18, 0, 22));
+    EXPECT_FALSE(ack.message.options.Has(kOptionBootfileName));
+    EXPECT_EQ(ack.message.BootFileName(), "");
+  }
+  EXPECT_EQ(server_->counters().pxe_install, 0u);
+  EXPECT_EQ(server_->counters().pxe_localboot, 5u);
+  // Unknown (default policy ignore): no answer at all, iPXE included, even
+  // one that sends no option 60 (it is a PXE client by its user class).
+  for (Kind kind : kinds) {
+    EXPECT_FALSE(
+        Handle(ClientOf(kind, DhcpMessageType::kDiscover, kMacC)).has_value());
+  }
+  DhcpMessage no_vendor =
+      ClientOf(Kind::kIpxeBios, DhcpMessageType::kDiscover, kMacC);
+  no_vendor.options.Remove(kOptionVendorClassId);
+  EXPECT_FALSE(Handle(no_vendor).has_value());
+  EXPECT_EQ(server_->counters().pxe_unknown, 6u);
+  // unknown_pxe = localboot: an address, no boot file, no script.
+  DhcpServerConfig local = IpxeConfig();
+  local.unknown_pxe = UnknownPxePolicy::kLocalBoot;
+  server_->UpdateConfig(local);
+  for (Kind kind : kinds) {
+    absl::optional<DhcpReply> offer =
+        Handle(ClientOf(kind, DhcpMessageType::kDiscover, kMacC));
+    ASSERT_TRUE(offer.has_value());
+    EXPECT_FALSE(offer->message.options.Has(kOptionBootfileName));
+  }
+}
+
 TEST_F(DhcpServerTest, ProxyDhcpAnswersBootInformationWithoutAddresses) {
   hosts_.hosts[kMacA] = {"armed", absl::nullopt, BootPurpose::kInstall};
   hosts_.hosts[kMacB] = {"installed", absl::nullopt, BootPurpose::kLocalBoot};

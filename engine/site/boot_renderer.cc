@@ -10,6 +10,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "engine/log/log_text.h"
+#include "engine/site/http_urls.h"
 
 namespace rackboot::site {
 namespace {
@@ -67,6 +68,18 @@ absl::optional<std::string> BootRenderer::Render(
       return absl::nullopt;
     }
     return PxelinuxConfig(*host);
+  }
+  if (dir == "ipxe" && absl::EndsWith(lower, ".ipxe")) {
+    absl::optional<MacAddress> mac =
+        MacFromConfigName(lower.substr(0, lower.size() - 5));
+    if (!mac.has_value()) return absl::nullopt;
+    const InventoryHost* host = inventory_->FindByMac(*mac);
+    if (host == nullptr) return absl::nullopt;
+    if (!IsHostAddress(*host, client)) {
+      LogRefused(path, *host, client);
+      return absl::nullopt;
+    }
+    return IpxeScript(*host);
   }
   if (absl::StartsWith(lower, "grub.cfg-")) {
     absl::optional<MacAddress> mac = MacFromConfigName(lower.substr(9));
@@ -140,6 +153,46 @@ std::string BootRenderer::GrubConfig(const InventoryHost& host) const {
   if (!profile->initrd.empty())
     absl::StrAppend(&out, "  initrd /", profile->initrd, "\n");
   absl::StrAppend(&out, "}\n");
+  return out;
+}
+
+std::string BootRenderer::IpxeScript(const InventoryHost& host) const {
+  const BootProfile* profile = InstallProfile(host);
+  std::string out =
+      absl::StrCat("#!ipxe\n# Rendered by rackbootd for ", host.hostname, " (",
+                   FormatMac(host.mac),
+                   "): ", HostStateName(states_->Get(host.hostname)), "\n");
+  if (profile == nullptr) {
+    // Leaves iPXE with an error, so the firmware tries its next boot device:
+    // the local disk (as LOCALBOOT 0 and GRUB's exit).
+    absl::StrAppend(&out, "echo rackboot: ", host.hostname,
+                    " is not armed for install: booting the next device\n",
+                    "exit 1\n");
+    return out;
+  }
+  // Absolute URLs into /boot/ while HTTP is served; otherwise paths from the
+  // root of wherever the script came from (tftp://server/ then).
+  auto url = [&](const std::string& file) {
+    return absl::StrCat(http_base_.has_value() ? *http_base_ + "/boot/" : "/",
+                        UrlPath(file));
+  };
+  std::string args = Expand(profile->append, host, *profile);
+  if (!profile->initrd.empty()) {
+    // iPXE names an image after its URL's last segment; the EFI stub of a
+    // kernel booted by ipxe.efi/snponly.efi loads its initrd by that name from
+    // initrd=, and a BIOS kernel ignores the word.
+    const size_t slash = profile->initrd.rfind('/');
+    const std::string name = slash == std::string::npos
+                                 ? profile->initrd
+                                 : profile->initrd.substr(slash + 1);
+    args =
+        absl::StrCat("initrd=", UrlPath(name), args.empty() ? "" : " ", args);
+  }
+  absl::StrAppend(&out, "kernel ", url(profile->kernel),
+                  args.empty() ? "" : " ", args, "\n");
+  if (!profile->initrd.empty())
+    absl::StrAppend(&out, "initrd ", url(profile->initrd), "\n");
+  absl::StrAppend(&out, "boot\n");
   return out;
 }
 

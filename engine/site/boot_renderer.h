@@ -1,16 +1,17 @@
 // BootRenderer: per-host boot configurations, rendered by the daemon from the
 // inventory and the host's state, never read from disk.
 //
-// pxelinux asks for pxelinux.cfg/01-<mac> before anything else, and GRUB's
-// network boot for grub.cfg-01-<mac> in its prefix directory; the TFTP service
-// asks this renderer first for every file (RenderedFiles), so both are answered
-// from the current state:
+// pxelinux asks for pxelinux.cfg/01-<mac> before anything else, GRUB's
+// network boot for grub.cfg-01-<mac> in its prefix directory, and iPXE for
+// ipxe/01-<mac>.ipxe (the URL DHCP hands it: http_urls.h); the TFTP and HTTP
+// services ask this renderer first for every file (RenderedFiles), so all
+// three are answered from the current state:
 //   - a host armed for install gets its profile's entry: kernel, initrd and
 //     command line, with {hostname}, {mac}, {ip}, {server} and {profile}
 //     substituted;
 //   - every other inventory host gets a local-boot configuration (pxelinux
-//     LOCALBOOT 0, GRUB exit), so even a firmware that was handed a boot
-//     loader boots from disk;
+//     LOCALBOOT 0, GRUB exit, iPXE exit 1), so even a firmware that was
+//     handed a boot loader boots from disk;
 //   - names of MACs outside the inventory are not rendered (the disk may hold
 //     a default).
 // A per-host file is rendered only for a request from that host's own
@@ -61,6 +62,14 @@ class BootRenderer : public RenderedFiles {
     lease_owner_ = std::move(lease_owner);
   }
 
+  // Where the boot tree is served over HTTP, "http://198.18.0.1:8080"
+  // (HttpBaseUrl); the iPXE script names kernel and initrd beneath
+  // <base>/boot/. Unset: paths from the root of wherever the script came
+  // from. Call before the first Render.
+  void set_http_base(absl::optional<std::string> base) {
+    http_base_ = std::move(base);
+  }
+
   absl::optional<std::string> Render(absl::string_view relative_path,
                                      const io::SocketAddress& client) override;
 
@@ -71,6 +80,7 @@ class BootRenderer : public RenderedFiles {
   // The configurations themselves, for tests and `rackboot` tools.
   std::string PxelinuxConfig(const InventoryHost& host) const;
   std::string GrubConfig(const InventoryHost& host) const;
+  std::string IpxeScript(const InventoryHost& host) const;
 
  private:
   // The profile `host` installs with, when it is armed and its profile exists.
@@ -85,6 +95,7 @@ class BootRenderer : public RenderedFiles {
   const Inventory* const inventory_;
   const HostStateStore* const states_;
   LeaseOwner lease_owner_;
+  absl::optional<std::string> http_base_;
   log::LogRateLimiter refused_log_;
 };
 

@@ -116,6 +116,50 @@ TEST_F(BootRendererTest, EveryOtherHostBootsFromDisk) {
   }
 }
 
+TEST_F(BootRendererTest, IpxeScriptOverHttp) {
+  renderer_->set_http_base("http://198.18.0.1:8080");
+  absl::optional<std::string> script =
+      renderer_->Render("ipxe/01-52-54-00-c6-12-01.ipxe", Own("01"));
+  ASSERT_TRUE(script.has_value());
+  EXPECT_EQ(*script,
+            "#!ipxe\n"
+            "# Rendered by rackbootd for armed (52:54:00:c6:12:01): install\n"
+            "kernel http://198.18.0.1:8080/boot/vmlinuz initrd=initrd.img "
+            "console=ttyS0 hostname=armed ip=198.18.0.21 "
+            "mac=52:54:00:c6:12:01 from=198.18.0.1 p=lab\n"
+            "initrd http://198.18.0.1:8080/boot/initrd.img\n"
+            "boot\n");
+  // Without HTTP: from the root of wherever the script came from.
+  renderer_->set_http_base(absl::nullopt);
+  script = renderer_->Render("ipxe/01-52-54-00-C6-12-01.ipxe", Own("01"));
+  ASSERT_TRUE(script.has_value());
+  EXPECT_NE(script->find("\nkernel /vmlinuz initrd=initrd.img console"),
+            std::string::npos)
+      << *script;
+  EXPECT_NE(script->find("\ninitrd /initrd.img\n"), std::string::npos);
+}
+
+TEST_F(BootRendererTest, IpxeScriptOfEveryOtherHostExits) {
+  renderer_->set_http_base("http://198.18.0.1:8080");
+  for (const char* mac : {"02", "03", "04"}) {
+    absl::optional<std::string> script = renderer_->Render(
+        absl::StrCat("ipxe/01-52-54-00-c6-12-", mac, ".ipxe"), Own(mac));
+    ASSERT_TRUE(script.has_value()) << mac;
+    EXPECT_NE(script->find("\nexit 1\n"), std::string::npos) << *script;
+    EXPECT_EQ(script->find("kernel"), std::string::npos) << *script;
+    EXPECT_EQ(script->find("\nboot\n"), std::string::npos) << *script;
+  }
+  // Only to the host's own address; unknown MACs and other names: nothing.
+  EXPECT_FALSE(renderer_->Render("ipxe/01-52-54-00-c6-12-01.ipxe", Own("02"))
+                   .has_value());
+  EXPECT_FALSE(renderer_->Render("ipxe/01-52-54-00-c6-12-99.ipxe", Own("01"))
+                   .has_value());
+  EXPECT_FALSE(
+      renderer_->Render("ipxe/52-54-00-c6-12-01.ipxe", Own("01")).has_value());
+  EXPECT_FALSE(
+      renderer_->Render("01-52-54-00-c6-12-01.ipxe", Own("01")).has_value());
+}
+
 TEST_F(BootRendererTest, StateChangesApplyToTheNextRequest) {
   ASSERT_TRUE(states_->Set("armed", HostState::kInstalled).ok());
   EXPECT_NE(renderer_->Render("pxelinux.cfg/01-52-54-00-c6-12-01", Own("01"))

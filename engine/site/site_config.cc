@@ -668,13 +668,32 @@ void ParseBoot(Parser& p, const toml::table& t, BootConfig& out) {
   constexpr absl::string_view kP = "boot";
   p.CheckKeys(t, kP,
               {"bios", "uefi_x64", "uefi_ia32", "arm64", "http_boot_url",
-               "ipxe_script", "menu_prompt", "menu_timeout", "menu"});
+               "ipxe_script", "ipxe_bios", "ipxe_uefi", "uefi_http",
+               "menu_prompt", "menu_timeout", "menu"});
   p.FileName(t, kP, "bios", out.bios);
   p.FileName(t, kP, "uefi_x64", out.uefi_x64);
   p.FileName(t, kP, "uefi_ia32", out.uefi_ia32);
   p.FileName(t, kP, "arm64", out.arm64);
   p.Url(t, kP, "http_boot_url", {"http", "https"}, false, out.http_boot_url);
   p.Url(t, kP, "ipxe_script", {"http", "https", "tftp"}, true, out.ipxe_script);
+  p.FileName(t, kP, "ipxe_bios", out.ipxe_bios);
+  p.FileName(t, kP, "ipxe_uefi", out.ipxe_uefi);
+  if (p.FileName(t, kP, "uefi_http", out.uefi_http) && !out.uefi_http.empty()) {
+    if (absl::StrContains(out.uefi_http, "://")) {
+      p.Error(*p.Get(t, "uefi_http"), "boot.uefi_http",
+              absl::StrCat(Quote(out.uefi_http),
+                           ": expected a file name beneath tftp.root (a URL "
+                           "goes in boot.http_boot_url)"));
+      out.uefi_http.clear();
+    } else if (!out.http_boot_url.empty()) {
+      p.Error(*p.Get(t, "uefi_http"), "boot.uefi_http",
+              absl::StrCat(Quote(out.uefi_http),
+                           ": set either boot.uefi_http (a file rackbootd "
+                           "serves over HTTP) or boot.http_boot_url (a URL), "
+                           "not both"));
+      out.uefi_http.clear();
+    }
+  }
   if (p.String(t, kP, "menu_prompt", out.menu_prompt) &&
       (out.menu_prompt.size() > 250 || HasControlChar(out.menu_prompt))) {
     p.Error(*p.Get(t, "menu_prompt"), "boot.menu_prompt",

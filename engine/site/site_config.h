@@ -179,10 +179,23 @@ struct BootConfig {
   std::string uefi_ia32;      // 6
   std::string arm64;          // 11
   std::string http_boot_url;  // 15/16/19: an http:// or https:// URL
-  // For clients whose user class (option 77) is "iPXE": a URL (http, https
-  // or tftp) or a file name beneath the TFTP root. "" = treat iPXE like any
-  // other client of its architecture.
+  // For iPXE clients (user class, option 77, "iPXE", or option 175 present):
+  // a URL (http, https or tftp) or a file name beneath the TFTP root. "":
+  // while HTTP is served ([http] listen), the per-host script rackbootd
+  // renders, http://<server>:<port>/boot/ipxe/01-<mac>.ipxe; without HTTP,
+  // iPXE is treated like any other client of its architecture.
   std::string ipxe_script;
+  // iPXE itself, beneath the TFTP root, handed over TFTP to PXE ROMs that are
+  // not iPXE yet instead of `bios` / `uefi_x64`, while HTTP is served: iPXE
+  // then asks again, as iPXE, and gets the script (above), never iPXE again.
+  // "" = no iPXE for that architecture. E.g. undionly.kpxe, snponly.efi.
+  std::string ipxe_bios;  // option 93 = 0
+  std::string ipxe_uefi;  // 7, 9
+  // UEFI HTTP boot (15/16/19, vendor class "HTTPClient") while HTTP is
+  // served: a file beneath the TFTP root, answered as the full URL
+  // http://<server>:<port>/boot/<file>. Exclusive with http_boot_url (an
+  // explicit URL, for files served elsewhere).
+  std::string uefi_http;
   std::string menu_prompt;  // option 43 PXE menu prompt; "" = no prompt
   int menu_timeout = 0;     // seconds, 0..255 (one byte on the wire)
   std::vector<BootMenuEntry> menu;

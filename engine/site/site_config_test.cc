@@ -73,8 +73,11 @@ TEST(SiteConfigTest, ExampleParsesToExpectedValues) {
   EXPECT_EQ(site->boot.uefi_x64, "bootnetx64.efi");
   EXPECT_EQ(site->boot.uefi_ia32, "");
   EXPECT_EQ(site->boot.arm64, "grubaa64.efi");
-  EXPECT_EQ(site->boot.http_boot_url, "http://198.18.0.1:8080/bootx64.efi");
-  EXPECT_EQ(site->boot.ipxe_script, "http://198.18.0.1:8080/boot.ipxe");
+  EXPECT_EQ(site->boot.http_boot_url, "");
+  EXPECT_EQ(site->boot.ipxe_script, "");
+  EXPECT_EQ(site->boot.ipxe_bios, "undionly.kpxe");
+  EXPECT_EQ(site->boot.ipxe_uefi, "snponly.efi");
+  EXPECT_EQ(site->boot.uefi_http, "snponly.efi");
   EXPECT_EQ(site->boot.menu_prompt, "Press F8 for the boot menu");
   EXPECT_EQ(site->boot.menu_timeout, 5);
   ASSERT_EQ(site->boot.menu.size(), 2u);
@@ -91,7 +94,7 @@ TEST(SiteConfigTest, ExampleParsesToExpectedValues) {
   EXPECT_EQ(site->profiles[1].name, "debian12");
   // The line its documentation quotes.
   EXPECT_EQ(site->Where("profile[0].kernel"),
-            "examples/site.toml:183: profile[0].kernel");
+            "examples/site.toml:197: profile[0].kernel");
   EXPECT_EQ(site->Where("tftp.root"), "examples/site.toml:112: tftp.root");
 
   EXPECT_EQ(site->SubnetFor(Ipv4Address(198, 18, 200, 1)), &s);
@@ -263,6 +266,25 @@ TEST(SiteConfigTest, IpxeScriptMayBeAFileOrTftpUrl) {
     ASSERT_TRUE(site.ok()) << site.status();
     EXPECT_EQ(site->boot.ipxe_script, value);
   }
+}
+
+TEST(SiteConfigTest, UefiHttpIsAFileAndExcludesHttpBootUrl) {
+  EXPECT_THAT(ErrorOf("[boot]\nuefi_http = \"http://x/snponly.efi\"\n"),
+              HasSubstr("boot.uefi_http: \"http://x/snponly.efi\": expected "
+                        "a file name beneath tftp.root"));
+  EXPECT_THAT(
+      ErrorOf("[boot]\nhttp_boot_url = \"http://x/a.efi\"\n"
+              "uefi_http = \"snponly.efi\"\n"),
+      HasSubstr("site.toml:3: boot.uefi_http: \"snponly.efi\": set either"));
+  absl::StatusOr<SiteConfig> site = ParseSiteConfig(
+      "[boot]\nipxe_bios = \"undionly.kpxe\"\nipxe_uefi = \"ipxe.efi\"\n"
+      "uefi_http = \"efi/snponly.efi\"\n",
+      "s.toml");
+  ASSERT_TRUE(site.ok()) << site.status();
+  EXPECT_EQ(site->boot.ipxe_bios, "undionly.kpxe");
+  EXPECT_EQ(site->boot.ipxe_uefi, "ipxe.efi");
+  EXPECT_EQ(site->boot.uefi_http, "efi/snponly.efi");
+  EXPECT_EQ(site->Where("boot.uefi_http"), "s.toml:4: boot.uefi_http");
 }
 
 TEST(SiteConfigTest, SubnetErrors) {

@@ -66,6 +66,9 @@ absl::Status CheckSiteFiles(const SiteConfig& site) {
   check("boot.arm64", site.boot.arm64);
   if (!absl::StrContains(site.boot.ipxe_script, "://"))
     check("boot.ipxe_script", site.boot.ipxe_script);
+  check("boot.ipxe_bios", site.boot.ipxe_bios);
+  check("boot.ipxe_uefi", site.boot.ipxe_uefi);
+  check("boot.uefi_http", site.boot.uefi_http);
   for (size_t i = 0; i < site.boot.menu.size(); ++i) {
     check(absl::StrCat("boot.menu[", i, "].file"), site.boot.menu[i].file);
   }

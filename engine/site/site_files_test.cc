@@ -81,6 +81,31 @@ TEST_F(SiteFilesTest, MissingRootNamesItsLine) {
       << s;
 }
 
+TEST_F(SiteFilesTest, IpxeAndHttpBootFilesAreChecked) {
+  EXPECT_TRUE(Check("tftp",
+                    "ipxe_bios = \"pxelinux.0\"\nuefi_http = "
+                    "\"grubx64.efi\"")
+                  .ok());
+  absl::Status s = Check("tftp",
+                         "ipxe_bios = \"undionly.kpxe\"\n"  // line 4
+                         "ipxe_uefi = \"snponly.efi\"\n"    // line 5
+                         "uefi_http = \"out\"");            // line 6
+  ASSERT_FALSE(s.ok());
+  for (const std::string& want :
+       {absl::StrCat(dir_,
+                     "/site.toml:4: boot.ipxe_bios: \"undionly.kpxe\": "
+                     "not found"),
+        absl::StrCat(dir_,
+                     "/site.toml:5: boot.ipxe_uefi: \"snponly.efi\": "
+                     "not found"),
+        absl::StrCat(dir_,
+                     "/site.toml:6: boot.uefi_http: \"out\": leads "
+                     "outside tftp.root")}) {
+    EXPECT_NE(s.message().find(want), std::string::npos)
+        << "want: " << want << "\ngot: " << s;
+  }
+}
+
 TEST_F(SiteFilesTest, MissingBootFilesNameTheirLines) {
   absl::Status s = Check("tftp",
                          "bios = \"pxelinux.0\"\n"       // line 4

@@ -1,6 +1,7 @@
 #include "engine/site/site_host_directory.h"
 
 #include "absl/strings/str_cat.h"
+#include "engine/site/http_urls.h"
 #include "glog/logging.h"
 
 namespace rackboot::site {
@@ -100,13 +101,33 @@ absl::StatusOr<dhcp::DhcpServerConfig> DhcpServerConfigFromSite(
       }
     }
   }
-  config.boot.bios = site.boot.bios;
-  config.boot.uefi_x64 = site.boot.uefi_x64;
-  config.boot.uefi_ia32 = site.boot.uefi_ia32;
-  config.boot.arm64 = site.boot.arm64;
-  config.boot.http_boot_url = site.boot.http_boot_url;
-  config.boot.ipxe_script = site.boot.ipxe_script;
+  config.boot = DhcpBootFiles(site.boot, HttpBaseUrl(site));
   return config;
+}
+
+dhcp::BootFiles DhcpBootFiles(const BootConfig& boot,
+                              const absl::optional<std::string>& http_base) {
+  dhcp::BootFiles files;
+  files.bios = boot.bios;
+  files.uefi_x64 = boot.uefi_x64;
+  files.uefi_ia32 = boot.uefi_ia32;
+  files.arm64 = boot.arm64;
+  files.http_boot_url = boot.http_boot_url;
+  files.ipxe_script = boot.ipxe_script;
+  if (!http_base.has_value()) return files;
+  // HTTP is served: ROMs get iPXE, iPXE gets its script over HTTP, and
+  // firmware that boots from HTTP gets a URL into the boot tree.
+  if (!boot.ipxe_bios.empty()) files.bios = boot.ipxe_bios;
+  if (!boot.ipxe_uefi.empty()) files.uefi_x64 = boot.ipxe_uefi;
+  if (!boot.uefi_http.empty()) {
+    files.http_boot_url =
+        absl::StrCat(*http_base, "/boot/", UrlPath(boot.uefi_http));
+  }
+  if (files.ipxe_script.empty()) {
+    // "{mac}": the DHCP server puts the client's own name in (IpxeScriptPath).
+    files.ipxe_script = absl::StrCat(*http_base, "/boot/ipxe/{mac}.ipxe");
+  }
+  return files;
 }
 
 }  // namespace rackboot::site

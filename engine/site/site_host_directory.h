@@ -49,6 +49,16 @@ class SiteHostDirectory : public dhcp::HostDirectory {
 absl::StatusOr<dhcp::DhcpServerConfig> DhcpServerConfigFromSite(
     const SiteConfig& site, const Inventory& inventory);
 
+// The boot files DHCP hands out, from [boot] and the HTTP base URL
+// (HttpBaseUrl; nullopt while HTTP is not served). Without HTTP: the keys as
+// they are (boot.ipxe_bios, ipxe_uefi and uefi_http unused). With HTTP:
+// ipxe_bios / ipxe_uefi replace bios / uefi_x64 where set (PXE ROMs chainload
+// iPXE over TFTP), uefi_http becomes the URL <base>/boot/<file>, and iPXE
+// gets boot.ipxe_script or else its per-host script
+// <base>/boot/ipxe/01-<mac>.ipxe (BootRenderer).
+dhcp::BootFiles DhcpBootFiles(const BootConfig& boot,
+                              const absl::optional<std::string>& http_base);
+
 }  // namespace rackboot::site
 
 #endif  // RACKBOOT_ENGINE_SITE_SITE_HOST_DIRECTORY_H_

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/site/http_urls.h"
 
 namespace rackboot::site {
 namespace {
@@ -60,10 +61,11 @@ std::string HostDiff(const InventoryHost& a, const InventoryHost& b) {
 }
 
 std::string BootText(const BootConfig& b) {
-  return absl::StrCat("bios=", b.bios, " uefi_x64=", b.uefi_x64,
-                      " uefi_ia32=", b.uefi_ia32, " arm64=", b.arm64,
-                      " http_boot_url=", b.http_boot_url,
-                      " ipxe_script=", b.ipxe_script);
+  return absl::StrCat(
+      "bios=", b.bios, " uefi_x64=", b.uefi_x64, " uefi_ia32=", b.uefi_ia32,
+      " arm64=", b.arm64, " http_boot_url=", b.http_boot_url,
+      " ipxe_script=", b.ipxe_script, " ipxe_bios=", b.ipxe_bios,
+      " ipxe_uefi=", b.ipxe_uefi, " uefi_http=", b.uefi_http);
 }
 
 }  // namespace
@@ -79,6 +81,7 @@ std::shared_ptr<const SiteGeneration> MakeSiteGeneration(
   generation->renderer = std::make_unique<BootRenderer>(
       &generation->site, &generation->inventory, states);
   generation->renderer->set_lease_owner(std::move(lease_owner));
+  generation->renderer->set_http_base(HttpBaseUrl(generation->site));
   return generation;
 }
 
