@@ -36,8 +36,9 @@ absl::Status ShardGroup::Start(std::vector<Service*> services) {
     }
     if (!status.ok()) {
       Stop();
-      return absl::Status(status.code(), absl::StrCat(options_.name, " ", i,
-                                                      ": ", status.message()));
+      return absl::Status(status.code(),
+                          absl::StrCat(status.message(), " (shard ", i, " of ",
+                                       options_.name, ")"));
     }
   }
   backend_ = backend;

@@ -64,8 +64,8 @@ class ShardGroup {
   int shards() const { return shard_count_; }
 
   // Starts every shard with `services` on it and returns once all run, or
-  // returns the first error (named "<service>: ..." with the shard) after
-  // stopping and joining every shard it started. Call once.
+  // returns the first error ("<service>: <message> (shard <i> of <name>)")
+  // after stopping and joining every shard it started. Call once.
   absl::Status Start(std::vector<Service*> services);
 
   // Stops every reactor; each shard's thread then calls StopShard of its

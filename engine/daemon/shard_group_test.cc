@@ -177,7 +177,7 @@ TEST_P(ShardGroupTest, AFailingServiceStopsTheOthersCleanly) {
   ShardGroup group(Options());
   absl::Status started = group.Start({&a, &b});
   EXPECT_EQ(started.code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(started.message(), "test 1: b: port taken");
+  EXPECT_EQ(started.message(), "b: port taken (shard 1 of test)");
   // Shard 2 never started; shard 1 stopped a (which started there) but not
   // b (which failed); shard 0 stopped both.
   std::vector<std::string> a_events = a.events();
