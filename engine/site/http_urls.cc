@@ -9,12 +9,7 @@
 
 namespace rackboot::site {
 
-std::string HttpListen(const SiteConfig& site) {
-  // REWIRE: [http] listen arrives with the daemon slice (issue 12); until it
-  // is merged there is no HTTP service and so no HTTP URL.
-  (void)site;
-  return "";
-}
+std::string HttpListen(const SiteConfig& site) { return site.http.listen; }
 
 absl::optional<std::string> HttpBaseUrl(absl::string_view listen,
                                         absl::optional<Ipv4Address> server) {

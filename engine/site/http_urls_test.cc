@@ -20,6 +20,17 @@ TEST(HttpBaseUrlTest, ListenAddressOrServerAddress) {
   EXPECT_EQ(HttpBaseUrl("host:80", server), absl::nullopt);
 }
 
+TEST(HttpBaseUrlTest, FromTheSiteHttpListen) {
+  absl::StatusOr<SiteConfig> site = ParseSiteConfig(
+      "[server]\naddress = \"198.18.0.1\"\n[http]\nlisten = "
+      "\"0.0.0.0:8080\"\n",
+      "s.toml");
+  ASSERT_TRUE(site.ok()) << site.status();
+  EXPECT_EQ(HttpBaseUrl(*site), "http://198.18.0.1:8080");
+  site->http.listen.clear();  // HTTP off
+  EXPECT_EQ(HttpBaseUrl(*site), absl::nullopt);
+}
+
 TEST(UrlPathTest, EncodesWhatAUrlPathCannotCarry) {
   EXPECT_EQ(UrlPath("rocky9/vmlinuz-5.14_x86~1.img"),
             "rocky9/vmlinuz-5.14_x86~1.img");
