@@ -14,6 +14,9 @@
 #   ldlinux.c32                BIOS: PXELINUX's core module, same syslinux build (syslinux-common)
 #   pxelinux.cfg/default       BIOS: fallback config: LOCALBOOT 0 (written here)
 #   grubnetx64.efi             UEFI x64: GRUB network image, prefix /grub (grub-efi-amd64-signed)
+#   undionly.kpxe              BIOS: iPXE over the ROM's PXE stack (ipxe)
+#   snponly.efi                UEFI x64: iPXE over the firmware's network driver (ipxe); also
+#                              the file UEFI HTTP boot fetches (--uefi-http)
 #   grub/grub.cfg              UEFI: fallback config: exit to the next boot device (written here)
 #   vmlinuz                    Linux kernel (debian-installer-12-netboot-amd64's "linux")
 #   initrd.img                 busybox initrd whose /init prints the lab marker and powers off
@@ -32,7 +35,7 @@ OUT=$1
 # busybox: either Debian package will do. "busybox" (dynamically linked; the one the rest of
 # the project uses, for udhcpc and tftp) or "busybox-static"; the two conflict, so installing one
 # removes the other. With the dynamic one the initrd also gets the libraries ldd names.
-PACKAGES=(pxelinux syslinux-common grub-efi-amd64-signed debian-installer-12-netboot-amd64 cpio)
+PACKAGES=(pxelinux syslinux-common grub-efi-amd64-signed debian-installer-12-netboot-amd64 cpio ipxe)
 installed() { [[ $(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true) == installed ]]; }
 missing=()
 for p in "${PACKAGES[@]}"; do installed "$p" || missing+=("$p"); done
@@ -57,6 +60,8 @@ FILES=(
   "ldlinux.c32|/usr/lib/syslinux/modules/bios/ldlinux.c32|syslinux-common"
   "grubnetx64.efi|/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed|grub-efi-amd64-signed"
   "vmlinuz|${DI}/linux|debian-installer-12-netboot-amd64"
+  "undionly.kpxe|/usr/lib/ipxe/undionly.kpxe|ipxe"
+  "snponly.efi|/usr/lib/ipxe/snponly.efi|ipxe"
 )
 for f in "${FILES[@]}" "busybox|${BUSYBOX}|${BUSYBOX_PKG}"; do
   IFS='|' read -r _ src pkg <<<"$f"

@@ -2,9 +2,16 @@
 # The lab behind `./rackboot up`: a private network in a namespace, rackbootd serving
 # examples/lab on it, and QEMU guests PXE-booting from it, every step printed as it happens.
 #
-#   lab.sh up RACKBOOTD [--uefi] [--keep] [--mac=MAC]   make the lab, boot one guest
-#   lab.sh guest [--uefi] [--mac=MAC]                   boot one more guest in a kept lab
+#   lab.sh up RACKBOOTD [--uefi|--uefi-http] [--tftp-only] [--keep] [--mac=MAC]
+#                                                       make the lab, boot one guest
+#   lab.sh guest [--uefi|--uefi-http] [--mac=MAC]       boot one more guest in a kept lab
 #   lab.sh down                                         stop a kept lab, remove everything
+#
+# Boot paths (examples/lab/site.toml): by default rackbootd serves HTTP and guests boot through
+# iPXE (BIOS: the NIC's iPXE ROM; UEFI: OVMF's PXE loads snponly.efi over TFTP), which fetches
+# its per-host script, the kernel and the initrd over HTTP. --tftp-only runs rackbootd without
+# HTTP: PXELINUX (BIOS) or GRUB (UEFI), everything over TFTP. --uefi-http: OVMF with PXE switched
+# off (fw_cfg), so its HTTP boot fetches snponly.efi by URL.
 #
 # `up` exits 0 when the guest printed its marker line and powered off, and (without --keep)
 # removes everything it made, also on Ctrl-C or failure. Nothing leaves the namespace
@@ -86,6 +93,19 @@ narrate() {
       printf "%s  TFTP %-22s not here (a probe; normal)%s\n", dim, line, off; fflush(); next
     }
     /tftp FAILED/ { printf "  TFTP FAILED %s\n", $0; fflush(); next }
+    / http (GET|HEAD) / {
+      # http GET "/boot/vmlinuz" 200 8155008 bytes in 1.234s to 198.18.0.21:49152 (boot file "vmlinuz")
+      sub(/.* http /, "")
+      t = $2; gsub(/"/, "", t); st = $3; b = $4; s = seconds($7); c = $9
+      if (st == 200 || st == 206) {
+        rate = s > 0 ? b / s / 1e6 : 0
+        printf "%s  HTTP %-22s %9.1f kB in %6.3f s  (%.1f MB/s, %s %s, to %s)%s\n",
+          bold, t, b / 1000, s, rate, $1, st, c, off
+      } else {
+        printf "%s  HTTP %-22s %s %s to %s%s\n", dim, t, $1, st, c, off
+      }
+      fflush(); next
+    }
     /RACKBOOT-LAB-MARKER/ {
       sub(/.*RACKBOOT-LAB-MARKER/, "RACKBOOT-LAB-MARKER"); gsub(/\r/, "")
       printf "%s  GUEST %s%s\n", green, $0, off; fflush(); next
@@ -109,11 +129,21 @@ make_lab() {
   "${N[@]}" ip link add rbbr0 type bridge forward_delay 0 stp_state 0
   "${N[@]}" ip addr add "$SERVER/24" dev rbbr0
   "${N[@]}" ip link set rbbr0 up
-  say "starting rackbootd (DHCP + TFTP) on rbbr0"
+  local config="$HERE/site.toml"
+  if [[ $TFTP_ONLY -eq 1 ]]; then
+    # The same site without its [http] section (to the next blank line); the inventory stays
+    # examples/lab's.
+    config="$LAB_DIR/site-tftp-only.toml"
+    sed -e '/^\[http\]$/,/^$/d' -e "s|^inventory = .*|inventory = \"$HERE/inventory.csv\"|" \
+      "$HERE/site.toml" >"$config"
+    say "starting rackbootd (DHCP + TFTP; --tftp-only: no HTTP) on rbbr0"
+  else
+    say "starting rackbootd (DHCP + TFTP + HTTP on :8080) on rbbr0"
+  fi
   # A private copy: a later build must not swap the binary under a kept lab.
   mkdir -p "$LAB_DIR/bin"
   cp "$rackbootd" "$LAB_DIR/bin/rackbootd.new" && mv "$LAB_DIR/bin/rackbootd.new" "$LAB_DIR/bin/rackbootd"
-  "${N[@]}" "$LAB_DIR/bin/rackbootd" --config="$HERE/site.toml" --tftp_root="$LAB_DIR/tftp" \
+  "${N[@]}" "$LAB_DIR/bin/rackbootd" --config="$config" --tftp_root="$LAB_DIR/tftp" \
     --state_dir="$LAB_DIR/state" >"$LAB_DIR/rackbootd.out" 2>"$LAB_DIR/rackbootd.log" &
   local pid=$!
   # Up to 30 s: authoritative DHCP first probes the segment for 5 s (dhcp.probe_seconds).
@@ -136,10 +166,18 @@ boot_guest() {
   "${N[@]}" ip tuntap add dev "$tap" mode tap
   "${N[@]}" ip link set "$tap" master rbbr0
   "${N[@]}" ip link set "$tap" up
-  if [[ $mode == uefi ]]; then
+  if [[ $mode == uefi || $mode == uefi-http ]]; then
     cp "$OVMF_VARS" "$LAB_DIR/$tap.OVMF_VARS.fd"
     extra=(-drive "if=pflash,format=raw,readonly=on,file=$OVMF_CODE"
            -drive "if=pflash,format=raw,file=$LAB_DIR/$tap.OVMF_VARS.fd")
+  fi
+  if [[ $mode == uefi-http ]]; then
+    # Debian's OVMF has HttpBootDxe, and makes a "UEFI HTTPv4" boot option for the NIC after its
+    # PXE ones. Its fw_cfg knobs switch PXE (v4, v6) and the IPv6 stack off, so HTTPv4 is the
+    # NIC's only boot option: DHCP with vendor class HTTPClient, arch 16, then a GET of the URL.
+    extra+=(-fw_cfg name=opt/org.tianocore/IPv4PXESupport,string=no
+            -fw_cfg name=opt/org.tianocore/IPv6PXESupport,string=no
+            -fw_cfg name=opt/org.tianocore/IPv6Support,string=no)
   fi
   say "booting a ${mode^^} guest, MAC $mac, from the network (QEMU, $ACCEL; serial: $serial)"
   local t0=$SECONDS
@@ -171,10 +209,13 @@ boot_guest() {
 parse_guest_flags() {
   MODE=bios
   MAC=52:54:00:c6:12:01
+  TFTP_ONLY=0
   for arg in "$@"; do
     case $arg in
       --uefi) MODE=uefi ;;
+      --uefi-http) MODE=uefi-http ;;
       --bios) MODE=bios ;;
+      --tftp-only) TFTP_ONLY=1 ;;
       --keep) KEEP=1 ;;
       --mac=*) MAC=${arg#--mac=} ;;
       *) die "unknown option '$arg' (see ./rackboot help)" ;;
@@ -190,6 +231,8 @@ main() {
       local rackbootd=${1:?rackbootd path}
       shift
       parse_guest_flags "$@"
+      [[ $TFTP_ONLY -eq 1 && $MODE == uefi-http ]] &&
+        die "--uefi-http boots from an HTTP URL: it cannot be --tftp-only"
       trap cleanup EXIT
       trap 'exit 130' INT TERM
       make_lab "$rackbootd"
@@ -201,7 +244,7 @@ main() {
 The lab keeps running (rackbootd pid $(cat "$LAB_DIR/rackbootd.pid"), namespace $NS).
   ./rackboot hosts                      hosts, states and last bring-up phase
   ./rackboot arm lab-node3              arm a host (the daemon applies it at once)
-  ./rackboot guest [--uefi] [--mac=52:54:00:c6:12:03]   boot one more guest
+  ./rackboot guest [--uefi|--uefi-http] [--mac=52:54:00:c6:12:03]   boot one more guest
   ./rackboot down                       stop rackbootd, remove the namespace
   logs: $LAB_DIR/rackbootd.log, serial consoles: $LAB_DIR/*.serial.log
 EOF
@@ -211,6 +254,7 @@ EOF
     guest)
       KEEP=1
       parse_guest_flags "$@"
+      [[ $TFTP_ONLY -eq 0 ]] || die "--tftp-only is a property of the lab: give it to up"
       ip netns list | grep -qw "$NS" || die "no lab is running: ./rackboot up --keep first"
       local tap="tap$((RANDOM % 900 + 100))"
       boot_guest "$MODE" "$MAC" "$tap"
@@ -220,7 +264,7 @@ EOF
       say "lab removed"
       ;;
     *)
-      die "usage: lab.sh up RACKBOOTD [--uefi] [--keep] [--mac=MAC] | guest [--uefi] [--mac=MAC] | down"
+      die "usage: lab.sh up RACKBOOTD [--uefi|--uefi-http] [--tftp-only] [--keep] [--mac=MAC] | guest [--uefi|--uefi-http] [--mac=MAC] | down"
       ;;
   esac
 }

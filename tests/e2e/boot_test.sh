@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # A QEMU guest network-boots lab-node1 from rackbootd all the way to its kernel: `lab.sh up`
-# (what `./rackboot up [--uefi]` runs) makes the lab, boots the guest, exits 0 when the guest's
-# initrd printed its marker line, and removes the lab.
+# (what `./rackboot up [--uefi] [--tftp-only]` runs) makes the lab, boots the guest, exits 0 when
+# the guest's initrd printed its marker line, and removes the lab.
 #
-# Proves, for BIOS (SeaBIOS + iPXE -> PXELINUX) or UEFI (OVMF + iPXE -> GRUB):
-#   - DHCP: rackbootd offers and acks lab-node1's reserved address with the boot file for the
-#     guest's architecture (pxelinux.0 / grubnetx64.efi);
-#   - TFTP: the loader, its config chain (the per-host config rackbootd rendered for the MAC), the
-#     kernel and the initrd are sent, in that order, to 198.18.0.21; kernel and initrd whole
-#     (bytes = the file's size in the boot tree);
+# Modes:
+#   bios            SeaBIOS + the NIC's iPXE ROM: DHCP as iPXE -> its per-host script, kernel and
+#                   initrd over HTTP (nothing over TFTP: the ROM is iPXE already)
+#   uefi            OVMF PXE: DHCP -> snponly.efi over TFTP -> iPXE asks DHCP again and gets its
+#                   script (not iPXE again) -> script, kernel and initrd over HTTP
+#   uefi_tftp_only  --tftp-only: OVMF PXE -> GRUB, its config chain, kernel, initrd over TFTP
+#   uefi_http       --uefi-http: OVMF HTTP boot (PXE off): DHCP as HTTPClient -> snponly.efi by
+#                   URL over HTTP -> then as uefi
+# Proves, for its mode:
+#   - DHCP: rackbootd offers and acks lab-node1's reserved address with the boot file (or URL)
+#     for each stage, in order;
+#   - TFTP / HTTP: the expected files, in that order, to 198.18.0.21; kernel and initrd whole
+#     (bytes = the file's size in the boot tree), and nothing of them over the other protocol;
 #   - the guest booted that kernel with the command line rendered for lab-node1 (marker host=);
 #   - rackboot-hosts list (./rackboot hosts) then shows lab-node1's last bring-up phase `done`;
 #   - no namespace is left behind.
 #
-# Usage: boot_test.sh RACKBOOTD RACKBOOT-HOSTS bios|uefi
+# Usage: boot_test.sh RACKBOOTD RACKBOOT-HOSTS MODE
 RACKBOOTD=$1
 HOSTS=$2
 MODE=$3
@@ -21,21 +28,37 @@ TEST_NAME=${MODE}_boot
 source "$(dirname "$0")/lib.sh"
 e2e_init
 
+HTTP=http://198.18.0.1:8080/boot
+SCRIPT=ipxe/01-52-54-00-c6-12-01.ipxe
 case $MODE in
   bios)
     FLAGS=()
-    BOOT_FILE=pxelinux.0
-    FILES=(pxelinux.0 ldlinux.c32 pxelinux.cfg/01-52-54-00-c6-12-01 vmlinuz initrd.img)
+    BOOT_FILES=("$HTTP/$SCRIPT")
+    TFTP_FILES=()
+    HTTP_FILES=("/boot/$SCRIPT" /boot/vmlinuz /boot/initrd.img)
     ;;
   uefi)
     FLAGS=(--uefi)
-    BOOT_FILE=grubnetx64.efi
-    FILES=(grubnetx64.efi grub/grub.cfg grub/grub.cfg-01-52-54-00-c6-12-01 vmlinuz initrd.img)
+    BOOT_FILES=(snponly.efi "$HTTP/$SCRIPT")
+    TFTP_FILES=(snponly.efi)
+    HTTP_FILES=("/boot/$SCRIPT" /boot/vmlinuz /boot/initrd.img)
     ;;
-  *) fail "mode '$MODE': want bios or uefi" ;;
+  uefi_tftp_only)
+    FLAGS=(--uefi --tftp-only)
+    BOOT_FILES=(grubnetx64.efi)
+    TFTP_FILES=(grubnetx64.efi grub/grub.cfg grub/grub.cfg-01-52-54-00-c6-12-01 vmlinuz initrd.img)
+    HTTP_FILES=()
+    ;;
+  uefi_http)
+    FLAGS=(--uefi-http)
+    BOOT_FILES=("$HTTP/snponly.efi" "$HTTP/$SCRIPT")
+    TFTP_FILES=()
+    HTTP_FILES=(/boot/snponly.efi "/boot/$SCRIPT" /boot/vmlinuz /boot/initrd.img)
+    ;;
+  *) fail "mode '$MODE': want bios, uefi, uefi_tftp_only or uefi_http" ;;
 esac
 
-# A successful boot takes 25-30 s under TCG (45 s for a cold first UEFI run); 150 s is a hang.
+# A successful boot takes 25-50 s under TCG; 150 s is a hang.
 export BOOT_TIMEOUT=150
 lab_up "${FLAGS[@]}" || fail "lab.sh up ${FLAGS[*]} exited non-zero (no marker?)"
 OUT=$LAB_DIR/up.out
@@ -43,26 +66,48 @@ RBLOG=$LAB_DIR/rackbootd.log
 
 if ip netns list | grep -qw "$LAB_NS"; then fail "lab.sh up (no --keep) left namespace $LAB_NS"; fi
 
-# DHCP: offer and ack of the reserved address, with this architecture's boot file.
-for kind in OFFER ACK; do
-  expect_line "$OUT" "^ *DHCP $kind $NODE1_IP to $NODE1_MAC \(lab-node1\) boot=$BOOT_FILE\$" "DHCP $kind"
+# in_order WHAT WANT... -- GOT...: WANT appear in GOT in this order (other items may sit between).
+in_order() {
+  local what=$1 i=0 f
+  shift
+  local want=() got=()
+  while [[ $1 != -- ]]; do want+=("$1"); shift; done
+  shift
+  got=("$@")
+  for f in "${got[@]}"; do
+    [[ $i -lt ${#want[@]} && $f == "${want[$i]}" ]] && i=$((i + 1))
+  done
+  [[ $i -eq ${#want[@]} ]] ||
+    fail "$what: want ${want[*]} in this order; narration shows ${got[*]:-nothing} (missing from ${want[$i]})"
+}
+
+# DHCP: every stage's ACK of the reserved address carries its boot file, in order; OFFERs too.
+mapfile -t ACKED < <(awk -v ip="$NODE1_IP" '$1 == "DHCP" && $2 == "ACK" && $3 == ip {
+  for (i = 4; i <= NF; i++) if (index($i, "boot=") == 1) print substr($i, 6) }' "$OUT")
+log "DHCP ACK boot files, in order: ${ACKED[*]}"
+in_order "DHCP ACK boot files" "${BOOT_FILES[@]}" -- "${ACKED[@]}"
+for f in "${BOOT_FILES[@]}"; do
+  expect_line "$OUT" "^ *DHCP OFFER $NODE1_IP to $NODE1_MAC \(lab-node1\) boot=$f\$" "DHCP OFFER boot=$f"
 done
 
-# TFTP: the expected files, in this order, to the guest (other transfers may sit in between:
-# none are expected, but the order of these five is what matters).
+# TFTP and HTTP: the expected files, in this order, to the guest.
 mapfile -t SENT < <(awk '$1 == "TFTP" && $4 == "kB" && / to 198\.18\.0\.21:/ { print $2 }' "$OUT")
 log "TFTP sent, in order: ${SENT[*]}"
-i=0
-for f in "${SENT[@]}"; do
-  [[ $i -lt ${#FILES[@]} && $f == "${FILES[$i]}" ]] && i=$((i + 1))
-done
-[[ $i -eq ${#FILES[@]} ]] ||
-  fail "TFTP: want ${FILES[*]} in this order; narration shows ${SENT[*]:-nothing} (missing from ${FILES[$i]})"
+in_order TFTP "${TFTP_FILES[@]}" -- "${SENT[@]}"
+mapfile -t GOT < <(awk '$1 == "HTTP" && $4 == "kB" && / to 198\.18\.0\.21:/ { print $2 }' "$OUT")
+log "HTTP sent, in order: ${GOT[*]}"
+in_order HTTP "${HTTP_FILES[@]}" -- "${GOT[@]}"
 
-# Kernel and initrd arrived whole.
+# Kernel and initrd arrived whole, over the protocol of this mode only.
 for f in vmlinuz initrd.img; do
   size=$(stat -c %s "$LAB_DIR/tftp/$f")
-  expect_line "$RBLOG" "tftp sent client=$NODE1_IP:[0-9]+ file=\"?/?$f\"? bytes=$size " "TFTP $f whole ($size bytes)"
+  if [[ ${#HTTP_FILES[@]} -gt 0 ]]; then
+    expect_line "$RBLOG" "http GET \"/boot/$f\" 200 $size bytes in .* to $NODE1_IP:" "HTTP $f whole ($size bytes)"
+    expect_no_line "$RBLOG" "tftp sent client=$NODE1_IP:[0-9]+ file=\"?/?$f\"?" "$f not over TFTP"
+  else
+    expect_line "$RBLOG" "tftp sent client=$NODE1_IP:[0-9]+ file=\"?/?$f\"? bytes=$size " "TFTP $f whole ($size bytes)"
+    expect_no_line "$RBLOG" "http GET \"/boot/$f\"" "$f not over HTTP"
+  fi
 done
 
 # The guest booted it, with the host name rackbootd rendered for its MAC.
@@ -73,4 +118,4 @@ expect_line "$(last_serial)" "Command line: .*hostname=lab-node1" "kernel comman
 expect_phase lab-node1 done
 
 log "PASS: $MODE boot of lab-node1 to its marker in $SECONDS s"
-grep -E '^ *(DHCP|TFTP|GUEST) ' "$OUT" >&2
+grep -E '^ *(DHCP|TFTP|HTTP|GUEST) ' "$OUT" >&2
