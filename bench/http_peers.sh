@@ -357,7 +357,7 @@ make_report() {
         continue
       fi
       rt="–" rc="–"
-      if [[ $name != rackbootd && -z ${R_FAIL[$base]} ]]; then
+      if [[ $name != rackbootd && -z ${R_FAIL[$base]:-} ]]; then
         rt=$(ratio "${R_MIBS[$base]}" "${R_MIBS[$key]}")
         rc=$(ratio "${R_CPUG[$base]}" "${R_CPUG[$key]}")
       fi
