@@ -164,7 +164,8 @@ class HttpConnection {
 
   // Bytes received from the client. Bytes that arrive while close() !=
   // kNo are ignored. While pause_reading() the caller should not read; if it
-  // does, bytes beyond the buffer limit end the connection (kNow).
+  // does, more than 4 * max_buffered_input buffered ends the connection
+  // (kNow).
   void OnBytes(absl::Span<const uint8_t> bytes, absl::Time now);
   // `bytes` more of the handed-out transmit were taken by the kernel; only
   // moves the send timeout (and the report's bytes_sent).
@@ -201,7 +202,7 @@ class HttpConnection {
                  std::string* error);
   void Respond(const Parsed& request, absl::Time now);
   void RespondError(int status, std::string error, absl::Time now,
-                    const Parsed* request);
+                    const Parsed* request, absl::string_view extra_fields = {});
   void Queue(HttpTransmit transmit, HttpResponseReport report, bool close,
              absl::Time now);
   void FinishReport(bool complete);
@@ -214,7 +215,8 @@ class HttpConnection {
   std::string in_;      // received, not yet consumed
   size_t scanned_ = 0;  // bytes of in_ the prefilter has seen
   HttpPrefilter prefilter_;
-  uint64_t body_to_skip_ = 0;  // body bytes of a request to consume
+  uint64_t body_to_skip_ = 0;              // body bytes of a request to consume
+  std::unique_ptr<Parsed> awaiting_body_;  // answered once its body is in
   bool request_started_ = false;
   absl::Time request_start_;  // first byte of the current request
   absl::Time idle_since_;     // when the connection became idle
@@ -225,6 +227,8 @@ class HttpConnection {
   bool close_after_ = false;            // close once the response is sent
   absl::Time last_progress_;
   absl::optional<HttpResponseReport> current_;  // of the response out/ready
+  uint64_t sent_size_ = 0;                      // size of that transmit
+  absl::Time current_started_;                  // its request's first byte
   std::deque<HttpResponseReport> reports_;
   HttpClose close_ = HttpClose::kNo;
   bool peer_closed_ = false;
