@@ -79,6 +79,10 @@ HttpPrefilter::Result HttpPrefilter::Scan(absl::Span<const uint8_t> bytes,
     const uint8_t c = bytes[i];
     ++head_bytes_;
     *used = i + 1;
+    if (head_bytes_ > limits_.max_head_bytes &&
+        (seen_request_line_ || line_.size() < limits_.max_request_line)) {
+      return Reject(431, "request head too large");
+    }
     if (prev_cr_) {
       // RFC 9112 section 2.2: a bare CR must be treated as invalid (llhttp
       // 8.1 takes it as a line end: CVE-2023-30589).
@@ -89,9 +93,6 @@ HttpPrefilter::Result HttpPrefilter::Scan(absl::Span<const uint8_t> bytes,
           // RFC 9112 section 2.2: empty lines before the request line may be
           // ignored; they still count towards the head size.
           ++leading_empty_lines_;
-          if (head_bytes_ > limits_.max_head_bytes) {
-            return Reject(431, "request head too large");
-          }
           continue;
         }
         result_ = Result::kComplete;
@@ -123,9 +124,6 @@ HttpPrefilter::Result HttpPrefilter::Scan(absl::Span<const uint8_t> bytes,
     }
     if (!seen_request_line_ && line_.size() >= limits_.max_request_line) {
       return Reject(414, "request line too long");
-    }
-    if (head_bytes_ > limits_.max_head_bytes) {
-      return Reject(431, "request head too large");
     }
     line_.push_back(static_cast<char>(c));
   }
