@@ -13,6 +13,19 @@
 namespace rackboot::site {
 
 absl::Status CheckSiteFiles(const SiteConfig& site) {
+  // The mirror root, when HTTP serves it: like the TFTP root, a directory
+  // that opens now, not a 404 for every package later.
+  if (!site.http.listen.empty() && !site.http.repo_root.empty()) {
+    absl::StatusOr<FileRoot> repo = FileRoot::Open(site.http.repo_root);
+    if (!repo.ok()) {
+      const std::string where = site.key_lines.count("http.repo_root") > 0
+                                    ? site.Where("http.repo_root")
+                                    : std::string("--http_repo_root");
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": ", Quote(site.http.repo_root),
+          ": cannot open the repository root: ", repo.status().message()));
+    }
+  }
   if (site.tftp.root.empty()) return absl::OkStatus();
   // The root may come from --tftp_root rather than the file.
   const std::string root_where = site.key_lines.count("tftp.root") > 0
