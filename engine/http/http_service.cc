@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/files/file_root.h"
 #include "engine/io/tcp_socket.h"
@@ -30,13 +31,32 @@ size_t DescriptorLimit() {
   return static_cast<size_t>(limit.rlim_cur);
 }
 
+// HTTP without tftp.root: FileRoutes requires a boot cache, so /boot/ is
+// answered here (404) and everything else goes to FileRoutes, which then
+// never touches the missing cache.
+class NoBootRoutes : public HttpRoutes {
+ public:
+  explicit NoBootRoutes(FileCache* repo) : routes_(nullptr, repo) {}
+  HttpRouteResult Route(absl::string_view path,
+                        const io::SocketAddress& client) override {
+    if (absl::StartsWith(path, "/boot/")) {
+      HttpRouteResult result;
+      result.kind = HttpRouteKind::kBoot;
+      result.status = 404;
+      result.error = "no tftp.root configured";
+      return result;
+    }
+    return routes_.Route(path, client);
+  }
+
+ private:
+  FileRoutes routes_;
+};
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<HttpService>> HttpService::Create(
     const HttpServiceOptions& options, FileCache* boot, int shards) {
-  if (boot == nullptr) {
-    return absl::InvalidArgumentError("http: no boot tree (tftp.root)");
-  }
   std::unique_ptr<HttpService> service(new HttpService());
   service->options_ = options;
   if (!options.repo_root.empty()) {

@@ -57,8 +57,9 @@ struct HttpServiceOptions {
 class HttpService : public daemon::Service {
  public:
   // Main thread, before the shards start: opens repo_root (before root is
-  // dropped) and sizes the connection cap. Binds nothing yet.
-  // REQUIRES: boot outlives the service.
+  // dropped) and sizes the connection cap. Binds nothing yet. `boot` (the
+  // daemon's FileCache over tftp.root) may be null: then /boot/ is 404.
+  // REQUIRES: boot (if any) outlives the service.
   static absl::StatusOr<std::unique_ptr<HttpService>> Create(
       const HttpServiceOptions& options, FileCache* boot, int shards);
   ~HttpService() override;
@@ -81,7 +82,7 @@ class HttpService : public daemon::Service {
 
   HttpServiceOptions options_;
   std::unique_ptr<FileCache> repo_;  // null without repo_root
-  std::unique_ptr<FileRoutes> routes_;
+  std::unique_ptr<HttpRoutes> routes_;
   std::unique_ptr<HttpConnectionBudget> budget_;
   HttpCounters counters_;
   // Shard i's HttpShard, made and destroyed on shard i's thread.

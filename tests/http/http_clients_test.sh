@@ -252,10 +252,11 @@ log "end: $end_fds descriptors (baseline $base_fds), RssAnon $end_rss KiB (basel
 [[ $end_rss -le $((base_rss + 8192)) ]] || fail "RssAnon $end_rss KiB, baseline $base_rss KiB"
 
 log "one log line per response, client text escaped"
-lines=$(grep -c ' http .*client=127\.0\.0\.1:' "$work/rb-a.log" || true)
+# e.g. `http GET "/boot/big64m" 200 67108990 bytes in 61.2ms to 127.0.0.1:40312 (boot file "big64m")`
+lines=$(grep -c '\] http [A-Z]* ".*" [0-9]* [0-9]* bytes in .* to 127\.0\.0\.1:' "$work/rb-a.log" || true)
 [[ $lines -ge $responses ]] || fail "$lines http log lines for at least $responses responses"
-grep -q 'http .*status=200 .*path="/boot/big64m".*bytes=67108864' "$work/rb-a.log" ||
-  fail "no complete log line for the 64 MiB download: $(grep ' http ' "$work/rb-a.log" | tail -3)"
+grep -qE '\] http GET "/boot/big64m" 200 671[0-9]{5} bytes in .* to 127\.0\.0\.1:[0-9]+ \(boot file "big64m"\)$' \
+  "$work/rb-a.log" || fail "no complete log line for the 64 MiB download: $(grep '\] http ' "$work/rb-a.log" | tail -3)"
 stop a
 
 ################################################################################################
