@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <thread>
@@ -26,7 +27,7 @@ namespace {
 
 // Records every call; on each shard it watches a UDP socket on 127.0.0.1
 // (port 0) that echoes datagrams, so a test can see the reactor run.
-class EchoService : public Service, public io::ReactorHandler {
+class EchoService : public Service {
  public:
   explicit EchoService(std::string name, int fail_on_shard = -1)
       : name_(std::move(name)), fail_on_shard_(fail_on_shard) {}
@@ -37,7 +38,6 @@ class EchoService : public Service, public io::ReactorHandler {
     absl::MutexLock lock(&mu_);
     events_.push_back("start " + std::to_string(shard));
     start_threads_[shard] = std::this_thread::get_id();
-    reactors_[shard] = &reactor;
     if (shard == fail_on_shard_) {
       return absl::UnavailableError("port taken");
     }
@@ -46,10 +46,12 @@ class EchoService : public Service, public io::ReactorHandler {
     if (!socket.ok()) return socket.status();
     absl::StatusOr<io::SocketAddress> local = socket->LocalAddress();
     if (!local.ok()) return local.status();
+    auto echo = std::make_unique<Echo>(this, &reactor);
     absl::StatusOr<io::SocketToken> token =
-        reactor.Watch(*std::move(socket), this);
+        reactor.Watch(*std::move(socket), echo.get());
     if (!token.ok()) return token.status();
-    tokens_[shard] = *token;
+    echo->token = *token;
+    echoes_by_shard_[shard] = std::move(echo);
     addresses_[shard] = *local;
     return absl::OkStatus();
   }
@@ -58,30 +60,15 @@ class EchoService : public Service, public io::ReactorHandler {
     absl::MutexLock lock(&mu_);
     events_.push_back("stop " + std::to_string(shard));
     EXPECT_EQ(start_threads_[shard], std::this_thread::get_id());
-    EXPECT_EQ(reactors_[shard], &reactor);
-    reactor.Unwatch(tokens_[shard]);
+    Echo& echo = *echoes_by_shard_.at(shard);
+    EXPECT_EQ(echo.reactor, &reactor);
+    reactor.Unwatch(echo.token);
   }
 
   std::string Ready() const override { return name_; }
   std::vector<Metric> Metrics() const override {
     absl::MutexLock lock(&mu_);
     return {{name_ + "_echoes", echoes_}};
-  }
-
-  void OnDatagram(io::SocketToken token, absl::Span<const uint8_t> bytes,
-                  const io::SocketAddress& from, absl::Time) override {
-    io::Reactor* reactor = nullptr;
-    {
-      absl::MutexLock lock(&mu_);
-      ++echoes_;
-      for (const auto& [shard, t] : tokens_) {
-        if (t == token) reactor = reactors_[shard];
-      }
-    }
-    io::OutDatagram out{bytes, {}};
-    io::SendOptions options;
-    options.to = from;
-    ASSERT_TRUE(reactor->Send(token, {&out, 1}, options).ok());
   }
 
   std::vector<std::string> events() const {
@@ -98,13 +85,32 @@ class EchoService : public Service, public io::ReactorHandler {
   }
 
  private:
+  // One shard's socket: answers on the shard's own reactor.
+  struct Echo : io::ReactorHandler {
+    Echo(EchoService* service, io::Reactor* reactor)
+        : service(service), reactor(reactor) {}
+    void OnDatagram(io::SocketToken token, absl::Span<const uint8_t> bytes,
+                    const io::SocketAddress& from, absl::Time) override {
+      {
+        absl::MutexLock lock(&service->mu_);
+        ++service->echoes_;
+      }
+      io::OutDatagram out{bytes, {}};
+      io::SendOptions options;
+      options.to = from;
+      EXPECT_TRUE(reactor->Send(token, {&out, 1}, options).ok());
+    }
+    EchoService* const service;
+    io::Reactor* const reactor;
+    io::SocketToken token;
+  };
+
   const std::string name_;
   const int fail_on_shard_;
   mutable absl::Mutex mu_;
   std::vector<std::string> events_ ABSL_GUARDED_BY(mu_);
   std::map<int, std::thread::id> start_threads_ ABSL_GUARDED_BY(mu_);
-  std::map<int, io::Reactor*> reactors_ ABSL_GUARDED_BY(mu_);
-  std::map<int, io::SocketToken> tokens_ ABSL_GUARDED_BY(mu_);
+  std::map<int, std::unique_ptr<Echo>> echoes_by_shard_ ABSL_GUARDED_BY(mu_);
   std::map<int, io::SocketAddress> addresses_ ABSL_GUARDED_BY(mu_);
   int64_t echoes_ ABSL_GUARDED_BY(mu_) = 0;
 };
