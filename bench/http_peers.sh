@@ -228,8 +228,9 @@ scenario_b() {
   t0=$(date +%s%N)
   if [[ $CLIENT_B == load ]]; then
     cg_exec "${CG_PARENT:+$CG_PARENT/clients}" ip netns exec "$NS_C" timeout 600 "$LOAD" \
-      --server=198.18.0.1 --http_port="$port" --clients="$CROWD" --flow="http:/boot/$BIG" \
-      --json="$out.json" >"$out" 2>&1 || R_FAIL[$key]="rackboot-load: $(tail -n 1 "$out")"
+      --http_server="198.18.0.1:$port" --clients="$CROWD" --flow="http:/boot/$BIG" \
+      --verify="$WORK/root/$BIG" --duration=300 --progress=never --json="$out.json" \
+      >"$out" 2>&1 || R_FAIL[$key]="rackboot-load: $(tail -n 1 "$out")"
     t1=$(date +%s%N)
     load_json "$out.json"
     bytes=${LJ[http.bytes]:-0}
