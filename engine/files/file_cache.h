@@ -58,8 +58,14 @@ struct FileIdentity {
   }
 };
 
-// A read-only private mapping of a whole file. Immutable; any thread may read
-// it.
+// A read-only private mapping of a whole file, and the read-only descriptor it
+// was mapped from. Immutable; any thread may read it.
+//
+// The descriptor stays open for the mapping's life so that a stream sender
+// (HTTP) can hand file ranges to the kernel by sendfile/splice without a CPU
+// copy. The cost is one descriptor per distinct file version mapped (at most
+// kMaxKept kept ones plus those in use), not one per transfer: transfers of
+// the same version share the MappedFile.
 class MappedFile {
  public:
   ~MappedFile();
@@ -71,10 +77,12 @@ class MappedFile {
   uint64_t size() const { return size_; }
   const FileIdentity& identity() const { return identity_; }
   const std::string& relative_path() const { return relative_path_; }
+  // The read-only descriptor of the file on disk, for sendfile/splice; -1 for
+  // a file rendered in memory. Owned by this object: do not close it.
+  int fd() const { return fd_.get(); }
 
-  // Maps `file` (which may be empty). The descriptor may be closed afterwards.
-  static absl::StatusOr<std::shared_ptr<const MappedFile>> Map(
-      const OpenedFile& file);
+  // Maps `file` (which may be empty) and keeps its descriptor.
+  static absl::StatusOr<std::shared_ptr<const MappedFile>> Map(OpenedFile file);
 
   // A file rendered in memory (a per-host boot configuration), served exactly
   // like a mapped one. Its identity is zero: it is never shared through the
@@ -84,11 +92,12 @@ class MappedFile {
 
  private:
   MappedFile(const uint8_t* data, uint64_t size, FileIdentity identity,
-             std::string relative_path)
+             std::string relative_path, UniqueFd fd)
       : data_(data),
         size_(size),
         identity_(identity),
-        relative_path_(std::move(relative_path)) {}
+        relative_path_(std::move(relative_path)),
+        fd_(std::move(fd)) {}
 
   const uint8_t* data_;  // nullptr when size_ == 0
   std::string
@@ -96,6 +105,7 @@ class MappedFile {
   uint64_t size_;
   FileIdentity identity_;
   std::string relative_path_;
+  UniqueFd fd_;  // -1 for a rendered file
 };
 
 // Files that exist only as the daemon renders them (pxelinux.cfg/01-<mac> from
