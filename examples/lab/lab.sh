@@ -166,7 +166,13 @@ boot_guest() {
   "${N[@]}" ip tuntap add dev "$tap" mode tap
   "${N[@]}" ip link set "$tap" master rbbr0
   "${N[@]}" ip link set "$tap" up
+  # BIOS: SeaBIOS has no network stack; the NIC's option ROM (QEMU's iPXE) does the network boot,
+  # as iPXE: it is answered with its script at once. UEFI: no option ROM (romfile=), so OVMF's own
+  # virtio-net driver and PXE (or HTTP boot) stack boot, as a server's UEFI firmware does: PXE
+  # loads iPXE (snponly.efi) over TFTP, which asks DHCP again and gets its script.
+  local nic="virtio-net-pci,netdev=n0,mac=$mac,bootindex=1"
   if [[ $mode == uefi || $mode == uefi-http ]]; then
+    nic+=",romfile="
     cp "$OVMF_VARS" "$LAB_DIR/$tap.OVMF_VARS.fd"
     extra=(-drive "if=pflash,format=raw,readonly=on,file=$OVMF_CODE"
            -drive "if=pflash,format=raw,file=$LAB_DIR/$tap.OVMF_VARS.fd")
@@ -185,7 +191,7 @@ boot_guest() {
   "${N[@]}" timeout "$BOOT_TIMEOUT" qemu-system-x86_64 -accel "$ACCEL" -m 512 -nographic \
     -display none -monitor none -no-reboot \
     -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
-    -device "virtio-net-pci,netdev=n0,mac=$mac,bootindex=1" \
+    -device "$nic" \
     -serial "file:$serial" "${extra[@]}" </dev/null >"$LAB_DIR/$tap.qemu.log" 2>&1 &
   local qemu=$!
   PIDS+=("$qemu")
