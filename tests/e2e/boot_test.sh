@@ -102,7 +102,13 @@ in_order HTTP "${HTTP_FILES[@]}" -- "${GOT[@]}"
 for f in vmlinuz initrd.img; do
   size=$(stat -c %s "$LAB_DIR/tftp/$f")
   if [[ ${#HTTP_FILES[@]} -gt 0 ]]; then
-    expect_line "$RBLOG" "http GET \"/boot/$f\" 200 $size bytes in .* to $NODE1_IP:" "HTTP $f whole ($size bytes)"
+    # The logged bytes are the whole response: the header block, then the file.
+    awk -v f="\"/boot/$f\"" -v size="$size" -v ip="$NODE1_IP" '
+      / http GET / && $0 !~ / incomplete/ {
+        sub(/.* http GET /, ""); if ($1 != f || $2 != 200) next
+        if ($3 >= size && $3 < size + 4096 && index($8, ip ":") == 1) ok = 1
+      }
+      END { exit !ok }' "$RBLOG" || fail "HTTP $f whole: no complete 200 of $size bytes plus headers to $NODE1_IP in rackbootd.log"
     expect_no_line "$RBLOG" "tftp sent client=$NODE1_IP:[0-9]+ file=\"?/?$f\"?" "$f not over TFTP"
   else
     expect_line "$RBLOG" "tftp sent client=$NODE1_IP:[0-9]+ file=\"?/?$f\"? bytes=$size " "TFTP $f whole ($size bytes)"
