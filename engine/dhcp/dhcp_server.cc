@@ -630,10 +630,19 @@ void DhcpServer::AddBootOptions(const Client& client, DhcpReply& reply) const {
     (void)m.SetBootFileName(client.boot_file);
   m.options.SetString(kOptionTftpServerName, config_.server_address.ToString());
   m.options.SetString(kOptionBootfileName, client.boot_file);
-  // PXE 2.1: a PXE server's answers carry option 60 "PXEClient" (UEFI HTTP
-  // boot: "HTTPClient").
-  m.options.SetString(kOptionVendorClassId,
-                      client.http_boot ? "HTTPClient" : "PXEClient");
+  // Option 60 only where the firmware needs it. UEFI HTTP boot takes an
+  // offer only with "HTTPClient" (UEFI 2.9 24.7); proxyDHCP answers are
+  // "PXEClient" with option 43 (PXE 2.1 2.2.5, OnProxy). An authoritative PXE
+  // answer leaves it out: "PXEClient" without option 43 tells a PXE client to
+  // ask a boot server on port 4011 for its file (a "BINL" offer: EDK2 does,
+  // NetworkPkg/UefiPxeBcDxe/PxeBcDhcp4.c, and stops with PXE-E16 when nobody
+  // answers there), while an offer with a boot file and no option 60 is
+  // booted directly by every ROM, as ISC dhcpd's and dnsmasq's are.
+  if (client.http_boot) {
+    m.options.SetString(kOptionVendorClassId, "HTTPClient");
+  } else if (config_.mode == DhcpMode::kProxy) {
+    m.options.SetString(kOptionVendorClassId, "PXEClient");
+  }
   absl::optional<absl::Span<const uint8_t>> uuid =
       client.message.options.Find(kOptionClientMachineId);
   if (uuid.has_value()) m.options.SetBytes(kOptionClientMachineId, *uuid);

@@ -72,7 +72,7 @@ for spec in 0:pxelinux.0 7:bootnetx64.efi 9:bootnetx64.efi 11:grubaa64.efi; do
   pxe "$HOST_MAC" "$arch" "$WORK/d-$arch.json"
   jq_check "$WORK/d-$arch.json" \
     "length == 1 and (.[0] | .type == \"OFFER\" and .yiaddr == \"$HOST_IP\" and .file == \"$want\" and
-      .siaddr == \"198.18.0.1\" and .vendor == \"PXEClient\")" \
+      .siaddr == \"198.18.0.1\" and .vendor == null)" \
     "arch $arch: want boot file $want"
 done
 log "disarm again: no boot file"
