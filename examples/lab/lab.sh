@@ -92,6 +92,12 @@ narrate() {
       else sub(/: [^:]*$/, "", line)
       printf "%s  TFTP %-22s not here (a probe; normal)%s\n", dim, line, off; fflush(); next
     }
+    /tftp FAILED .*ERROR 8 .*User aborted/ {
+      # EDK2 (OVMF) PXE reads the size (tsize) first, then aborts that transfer and asks again.
+      f = field("file"); gsub(/"/, "", f)
+      printf "%s  TFTP %-22s size probe, aborted by the client (EDK2 does; normal)%s\n", dim, f, off
+      fflush(); next
+    }
     /tftp FAILED/ { printf "  TFTP FAILED %s\n", $0; fflush(); next }
     / http (GET|HEAD) / {
       # http GET "/boot/vmlinuz" 200 8155008 bytes in 1.234s to 198.18.0.21:49152 (boot file "vmlinuz")
