@@ -373,7 +373,7 @@ absl::optional<HttpTransmit> HttpConnection::PollTransmit() {
 absl::optional<HttpResponseReport> HttpConnection::TakeReport() {
   if (reports_.empty()) return absl::nullopt;
   HttpResponseReport r = std::move(reports_.front());
-  reports_.pop_front();
+  reports_.erase(reports_.begin());
   return r;
 }
 
@@ -717,7 +717,10 @@ void HttpConnection::RespondError(int status, std::string error, absl::Time now,
   report.status = status;
   report.client = client_;
   report.error = std::move(error);
-  if (request == nullptr || request->method_id != HTTP_HEAD) {
+  // By the method's text: a head llhttp refused (a HEAD with a bad version)
+  // has no parsed method, and a body after it would be read as the next
+  // response.
+  if (request == nullptr || request->method != "HEAD") {
     t.inline_body = body;
     report.body_bytes = body.size();
   }

@@ -56,7 +56,9 @@
 //   max_request_line         4 KiB     414, close
 //   max_header_fields        64        431, close
 //   header_timeout           10 s      408, close (from a request's first
-//                                      byte, or from accept for the first)
+//                                      byte); a connection that sends
+//                                      nothing is closed this long after
+//                                      accept, without a response
 //   idle_timeout             30 s      close without a response (keep-alive
 //                                      wait between requests)
 //   send_timeout             60 s      close (no OnSendProgress for this
@@ -77,7 +79,6 @@
 #define RACKBOOT_ENGINE_HTTP_HTTP_CONNECTION_H_
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -224,12 +225,13 @@ class HttpConnection {
 
   absl::optional<HttpTransmit> ready_;  // built, not yet polled
   bool out_ = false;                    // a transmit is out (polled, unsent)
-  bool close_after_ = false;            // close once the response is sent
   absl::Time last_progress_;
   absl::optional<HttpResponseReport> current_;  // of the response out/ready
   uint64_t sent_size_ = 0;                      // size of that transmit
   absl::Time current_started_;                  // its request's first byte
-  std::deque<HttpResponseReport> reports_;
+  // Not a deque: libstdc++'s allocates 576 bytes up front, on every idle
+  // connection.
+  std::vector<HttpResponseReport> reports_;
   HttpClose close_ = HttpClose::kNo;
   bool peer_closed_ = false;
   uint32_t requests_ = 0;

@@ -744,6 +744,15 @@ TEST_F(HttpConnectionTest, ErrorsAreShortTextAndClose) {
   ASSERT_EQ(h.size(), 1u);
   EXPECT_EQ(h[0].status, 404);
   EXPECT_EQ(h[0].Get("content-length"), "14");
+  // Also when llhttp refused the head (found by the fuzzer: a HEAD with an
+  // unsupported version was answered with a body).
+  Reconnect();
+  const std::string wire =
+      Exchange("HEAD /boot/ten HTTP/2.1\r\nHost: a\r\n\r\n");
+  h = ParseResponses(wire, {true});
+  ASSERT_EQ(h.size(), 1u);
+  EXPECT_EQ(h[0].status, 505);
+  EXPECT_TRUE(absl::EndsWith(wire, "\r\n\r\n")) << wire;
 }
 
 TEST_F(HttpConnectionTest, ReportEscapesClientText) {
