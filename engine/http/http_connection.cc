@@ -646,9 +646,10 @@ void HttpConnection::Respond(const Parsed& request, absl::Time now) {
     return;
   }
 
-  const bool close =
-      request.close || peer_closed_ ||
-      (limits_.max_requests > 0 && requests_ + 1 >= limits_.max_requests);
+  // A client that closed its side still gets every complete request it sent
+  // answered; the connection closes once none is left (Process).
+  const bool close = request.close || (limits_.max_requests > 0 &&
+                                       requests_ + 1 >= limits_.max_requests);
   const uint64_t length = size == 0 ? 0 : last - first + 1;
   std::string h =
       absl::StrCat("HTTP/1.1 ", status, " ", ReasonPhrase(status),

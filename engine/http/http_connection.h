@@ -65,8 +65,9 @@
 //                                      long while a transmit is out)
 //   max_requests             1000      the last response says close
 //                                      (0: unlimited)
-//   max_buffered_input       16 KiB    pause_reading() while a response is
-//                                      out and this much is buffered
+//   max_buffered_input       16 KiB    pause_reading() while this much is
+//                                      buffered (pipelined requests wait
+//                                      for the response out); 4x: close
 //   max_request_body         64 KiB    413 (routes that take a body only;
 //                                      none yet)
 //
@@ -174,10 +175,11 @@ class HttpConnection {
   // The whole handed-out transmit was sent: the next pipelined request (if
   // any) is parsed now.
   void OnSendDone(absl::Time now);
-  // The client ended its side of the stream (read returned 0) or reset it.
-  // Complete requests already buffered are still answered; then kNow.
+  // The client ended its side of the stream (read returned 0). Complete
+  // requests already buffered are still answered, then kNow. On a reset,
+  // just close the socket.
   void OnPeerClosed(absl::Time now);
-  // REQUIRES: now >= Deadline().
+  // Call when now >= Deadline(); an earlier call does nothing.
   void OnDeadline(absl::Time now);
 
   // The next response to send, once (then nullopt until the next event);
@@ -189,7 +191,10 @@ class HttpConnection {
 
   HttpClose close() const { return close_; }
   bool pause_reading() const;
-  // When OnDeadline wants to be called; InfiniteFuture() once closing.
+  // When OnDeadline wants to be called: always finite while close() !=
+  // kNow (the send timeout while a transmit is out, the header timeout while
+  // a request is incomplete, the idle timeout between requests);
+  // InfiniteFuture() once kNow.
   absl::Time Deadline() const;
 
   const io::SocketAddress& client() const { return client_; }
