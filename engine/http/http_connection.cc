@@ -592,9 +592,9 @@ void HttpConnection::Respond(const Parsed& request, absl::Time now) {
   }
   const MappedFile& file = *route.file;
   const uint64_t size = file.size();
-  // Files rendered in memory (per-host configs) have no descriptor and no
-  // stable identity: no validators, never cached.
-  const bool validators = file.fd() >= 0;
+  // Files rendered in memory (per-host configs) have no identity (it is
+  // zero): no validators, never cached.
+  const bool validators = !(file.identity() == FileIdentity{});
   const std::string etag = validators ? ETagOf(file) : std::string();
   const absl::Time mtime = validators ? MtimeSeconds(file) : absl::Time();
 

@@ -108,9 +108,11 @@ struct HttpLimits {
 };
 
 // A slice of a file to send after the head. `file->fd()` is the file's
-// read-only descriptor (-1 for a file rendered in memory): send the slice
-// with sendfile/splice from fd at `offset`, or from
-// file->bytes().subspan(offset, length).
+// read-only descriptor when its FileCache keeps descriptors (construct
+// HTTP's caches with keep_descriptors = true): send the slice with
+// sendfile/splice from fd at `offset`. When it is -1 (a file rendered in
+// memory, or a cache without descriptors), send
+// file->bytes().subspan(offset, length) from the mapping.
 struct HttpFileSlice {
   std::shared_ptr<const MappedFile> file;  // null: no file body
   uint64_t offset = 0;

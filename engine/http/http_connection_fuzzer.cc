@@ -76,8 +76,9 @@ struct Tree {
     std::ofstream(top / "repo" / "r.deb") << "deb";
     fs::create_symlink("../secret", top / "boot" / "escape");
     fs::create_symlink("ten", top / "boot" / "link");
-    boot =
-        std::make_unique<FileCache>(*FileRoot::Open((top / "boot").string()));
+    boot = std::make_unique<FileCache>(*FileRoot::Open((top / "boot").string()),
+                                       nullptr, FileCache::kDefaultKeepUnused,
+                                       /*keep_descriptors=*/true);
     repo =
         std::make_unique<FileCache>(*FileRoot::Open((top / "repo").string()));
     routes = std::make_unique<FileRoutes>(boot.get(), repo.get());

@@ -101,7 +101,8 @@ class HttpConnectionTest : public ::testing::Test {
     fs::create_symlink("/etc/passwd", top_ / "boot" / "passwd");
     ASSERT_EQ(mkfifo((top_ / "boot" / "fifo").c_str(), 0644), 0);
     boot_ = std::make_unique<FileCache>(
-        *FileRoot::Open((top_ / "boot").string()), &renderer_);
+        *FileRoot::Open((top_ / "boot").string()), &renderer_,
+        FileCache::kDefaultKeepUnused, /*keep_descriptors=*/true);
     routes_ = std::make_unique<FileRoutes>(boot_.get(), nullptr);
     Reconnect();
   }
@@ -230,6 +231,21 @@ TEST_F(HttpConnectionTest, TheFileSliceCarriesTheDescriptorForSendfile) {
   EXPECT_EQ(std::string(buf, 3), "234");
   // Nothing more until the send is done.
   EXPECT_EQ(conn_->Deadline(), now_ + absl::Seconds(60));
+  conn_->OnSendDone(now_);
+}
+
+// A cache that does not keep descriptors (TFTP's kind) still gives
+// validators; the caller sends from the mapping.
+TEST_F(HttpConnectionTest, ValidatorsDoNotNeedTheDescriptor) {
+  FileCache cache(*FileRoot::Open((top_ / "boot").string()));
+  FileRoutes routes(&cache, nullptr);
+  conn_ = std::make_unique<HttpConnection>(&routes, HttpLimits(),
+                                           io::SocketAddress(), now_);
+  Feed(Get("/boot/ten"));
+  absl::optional<HttpTransmit> t = conn_->PollTransmit();
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->file.file->fd(), -1);
+  EXPECT_TRUE(absl::StrContains(t->head, "ETag: \""));
   conn_->OnSendDone(now_);
 }
 

@@ -136,7 +136,8 @@ class FileRoutesTest : public ::testing::Test {
     fs::create_symlink("../repo", top_ / "boot" / "torepo");
     ASSERT_EQ(mkfifo((top_ / "boot" / "fifo").c_str(), 0644), 0);
     boot_ = std::make_unique<FileCache>(
-        *FileRoot::Open((top_ / "boot").string()), &renderer_);
+        *FileRoot::Open((top_ / "boot").string()), &renderer_,
+        FileCache::kDefaultKeepUnused, /*keep_descriptors=*/true);
     repo_ =
         std::make_unique<FileCache>(*FileRoot::Open((top_ / "repo").string()));
   }
