@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -777,6 +778,19 @@ TEST_F(HttpConnectionTest, ReportEscapesClientText) {
   const std::string line = FormatReport(reports[0]);
   EXPECT_FALSE(absl::StrContains(line, "\n"));
   EXPECT_TRUE(absl::StartsWith(line, "GET \"/boot/%0a%22x\" 400 ")) << line;
+}
+
+}  // namespace
+}  // namespace rackboot::http
+
+namespace rackboot::http {
+namespace {
+
+// Issue 12 allows 16 KiB per idle connection beyond the mapped files; the
+// object itself is a small part of it (its buffers are empty when idle).
+TEST(HttpConnectionSizeTest, TheObjectIsSmall) {
+  std::printf("sizeof(HttpConnection) = %zu\n", sizeof(HttpConnection));
+  EXPECT_LE(sizeof(HttpConnection), 1024u);
 }
 
 }  // namespace
