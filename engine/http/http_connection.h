@@ -109,7 +109,7 @@ struct HttpLimits {
 
 // A slice of a file to send after the head. `file->fd()` is the file's
 // read-only descriptor when its FileCache keeps descriptors (construct
-// HTTP's caches with keep_descriptors = true): send the slice with
+// HTTP's caches with max_descriptors > 0): send the slice with
 // sendfile/splice from fd at `offset`. When it is -1 (a file rendered in
 // memory, or a cache without descriptors), send
 // file->bytes().subspan(offset, length) from the mapping.

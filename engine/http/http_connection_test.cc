@@ -103,7 +103,7 @@ class HttpConnectionTest : public ::testing::Test {
     ASSERT_EQ(mkfifo((top_ / "boot" / "fifo").c_str(), 0644), 0);
     boot_ = std::make_unique<FileCache>(
         *FileRoot::Open((top_ / "boot").string()), &renderer_,
-        FileCache::kDefaultKeepUnused, /*keep_descriptors=*/true);
+        FileCache::kDefaultKeepUnused, FileCache::kDefaultMaxDescriptors);
     routes_ = std::make_unique<FileRoutes>(boot_.get(), nullptr);
     Reconnect();
   }
