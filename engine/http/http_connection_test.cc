@@ -502,6 +502,10 @@ TEST_F(HttpConnectionTest, MethodsAndVersions) {
       {"GET /boot/ten HTTP/1.0\r\n\r\n", 200},  // none needed
       {"GET http://198.18.0.1/boot/ten HTTP/1.1\r\nHost: a\r\n\r\n", 200},
       {"\r\n\r\nGET /boot/ten HTTP/1.1\r\nHost: a\r\n\r\n", 200},
+      // RFC 9110 section 7.8: an Upgrade (curl --http2's h2c) is ignored.
+      {"GET /boot/ten HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, "
+       "HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQ\r\n\r\n",
+       200},
   };
   for (const auto& c : kCases) {
     Reconnect();
