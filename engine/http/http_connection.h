@@ -44,12 +44,13 @@
 //     per-host files have neither (they change with the host's state) and
 //     carry "Cache-Control: no-store".
 //   - A request body is refused (413, then close) unless the route declares
-//     one (HttpRoutes::MaxRequestBody); chunked request bodies are 411.
+//     one (HttpRoutes::MaxRequestBody; none does yet, and a declared body is
+//     read and dropped); a chunked body there is 411 (RFC 9112 section 6.3).
 //   - Errors have a short text/plain body and "Connection: close", and the
 //     connection closes once they are sent.
 //
-// Limits (HttpLimits; defaults chosen so a slow or hostile client holds at
-// most a few KiB for a few seconds):
+// Limits (HttpLimits; defaults chosen so that a slow or hostile client holds
+// at most about 16 KiB of buffers, and no longer than the timeouts below):
 //
 //   field                    default   past it
 //   max_head_bytes           8 KiB     431, close (request line + fields)
