@@ -13,6 +13,13 @@
 // A SendOp holds what the kernel reads (msghdrs, iovecs, copied headers,
 // destination, the caller's keep_alive) until its last completion.
 //
+// Zero copy (SendOptions::zero_copy): IORING_OP_SENDMSG_ZC SQEs, tagged
+// kTagSendZc. Each gives a result CQE, then (IORING_CQE_F_MORE on the result)
+// a notification CQE (IORING_CQE_F_NOTIF) once the kernel has freed the
+// packets that held the payload's pages: only then does the message stop
+// holding its SendOp (and the caller's keep_alive). A refused zero-copy send
+// is sent again by copy from the same SendMessage (HandleSendZc).
+//
 // Completions: IORING_SETUP_DEFER_TASKRUN with SINGLE_ISSUER, where the kernel
 // allows them: the kernel's per-completion work waits until this thread enters
 // the ring to wait, instead of interrupting it for every datagram that arrives
@@ -48,7 +55,19 @@ constexpr uint64_t kTagSend = 0;
 constexpr uint64_t kTagRecv = 1;
 constexpr uint64_t kTagCancel = 2;
 constexpr uint64_t kTagWake = 3;
+constexpr uint64_t kTagSendZc = 4;
 constexpr uint16_t kBufferGroup = 0;
+
+// Linux 6.2's uapi, newer than liburing 2.3's header: ask the notification
+// to say whether the kernel copied after all.
+#ifndef IORING_SEND_ZC_REPORT_USAGE
+#define IORING_SEND_ZC_REPORT_USAGE (1U << 3)
+#endif
+#ifndef IORING_NOTIF_USAGE_ZC_COPIED
+#define IORING_NOTIF_USAGE_ZC_COPIED (1U << 31)
+#endif
+// A zero-copy flag no kernel defines: the kernel refuses the SQE (EINVAL).
+constexpr uint16_t kInvalidZeroCopyFlag = 1U << 15;
 
 uint64_t RecvUserData(uint32_t index, uint32_t generation) {
   return (uint64_t{generation} << 32) | (uint64_t{index} << 3) | kTagRecv;
@@ -189,6 +208,11 @@ class IoUringReactor final : public ReactorBase {
   void HandleRecv(const io_uring_cqe& cqe);
   void Deliver(uint32_t index, const ProvidedBuffer& buffer, int length);
   void HandleSend(SendMessage* message, int result);
+  // Queues `message` as a send SQE: zero copy or copy.
+  bool QueueSendMessage(int fd, SendMessage* message, bool zero_copy);
+  void HandleSendZc(const io_uring_cqe& cqe);
+  // One message of `op` no longer needs its memory.
+  void FinishMessage(SendOp* op);
   void MaybeFinishClose(uint32_t index);
   SendOp* AcquireOp();
   void ReleaseOp(SendOp* op);
@@ -204,6 +228,10 @@ class IoUringReactor final : public ReactorBase {
   msghdr recv_msg_{};  // Template for multishot recvmsg: name room, no cmsg.
   uint64_t wake_value_ = 0;
   bool sends_queued_ = false;  // Send SQEs not yet submitted.
+  // The kernel refused SENDMSG_ZC (EINVAL, EOPNOTSUPP): copy from now on.
+  bool zero_copy_refused_ = false;
+  // Zero-copy messages whose notification has not come yet.
+  uint64_t zero_copy_pending_ = 0;
   std::vector<uint32_t> rearm_pending_;
   std::vector<std::unique_ptr<SendOp>> ops_;
   std::vector<SendOp*> free_ops_;
@@ -273,7 +301,8 @@ IoUringReactor::~IoUringReactor() {
       Unwatch(SocketToken(i, slots_[i].generation));
     }
   }
-  for (int round = 0; round < 100 && AnyInflight(); ++round) {
+  for (int round = 0; round < 100 && (AnyInflight() || zero_copy_pending_ > 0);
+       ++round) {
     if (!RunOnce(absl::Milliseconds(10)).ok()) break;
   }
   io_uring_queue_exit(&ring_);
@@ -431,7 +460,9 @@ absl::Status IoUringReactor::Send(SocketToken token,
   }
   first_iovec[datagrams.size()] = static_cast<uint32_t>(iov);
 
-  GroupBatch(datagrams, options.gso, &groups_);
+  const bool zero_copy = options.zero_copy && !zero_copy_refused_;
+  GroupBatch(datagrams, options.gso,
+             zero_copy ? kMaxZeroCopySegments : kMaxGsoSegments, &groups_);
   op->messages.resize(groups_.size());
   const int fd = slot->socket.fd();
   for (size_t g = 0; g < groups_.size(); ++g) {
@@ -458,20 +489,88 @@ absl::Status IoUringReactor::Send(SocketToken token,
           static_cast<uint16_t>(DatagramSize(datagrams[group.first]));
       std::memcpy(CMSG_DATA(cmsg), &segment, sizeof(segment));
     }
-    io_uring_sqe* sqe = GetSqe();
-    if (sqe == nullptr) {
+    if (!QueueSendMessage(fd, &m, zero_copy)) {
       CountSendError(EBUSY);
       continue;
     }
-    io_uring_prep_sendmsg(sqe, fd, &m.msg, 0);
-    io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(&m) | kTagSend);
     ++op->pending;
-    ++slots_[token.index()].inflight;
-    ++counters_.send_operations;
-    sends_queued_ = true;
   }
   if (op->pending == 0) ReleaseOp(op);
   return absl::OkStatus();
+}
+
+bool IoUringReactor::QueueSendMessage(int fd, SendMessage* message,
+                                      bool zero_copy) {
+  io_uring_sqe* sqe = GetSqe();
+  if (sqe == nullptr) return false;
+  if (zero_copy) {
+    io_uring_prep_sendmsg_zc(sqe, fd, &message->msg, 0);
+    sqe->ioprio |= IORING_SEND_ZC_REPORT_USAGE;
+    if (options_.refuse_zero_copy_for_testing) {
+      sqe->ioprio |= kInvalidZeroCopyFlag;
+    }
+    io_uring_sqe_set_data64(sqe,
+                            reinterpret_cast<uint64_t>(message) | kTagSendZc);
+    ++zero_copy_pending_;
+  } else {
+    io_uring_prep_sendmsg(sqe, fd, &message->msg, 0);
+    io_uring_sqe_set_data64(sqe,
+                            reinterpret_cast<uint64_t>(message) | kTagSend);
+  }
+  ++slots_[message->op->slot].inflight;
+  ++counters_.send_operations;
+  sends_queued_ = true;
+  return true;
+}
+
+void IoUringReactor::FinishMessage(SendOp* op) {
+  if (--op->pending == 0) ReleaseOp(op);
+}
+
+void IoUringReactor::HandleSendZc(const io_uring_cqe& cqe) {
+  SendMessage* message =
+      reinterpret_cast<SendMessage*>(cqe.user_data & ~kTagMask);
+  SendOp* op = message->op;
+  if (cqe.flags & IORING_CQE_F_NOTIF) {  // The pages are the caller's again.
+    ++counters_.zero_copy_notifications;
+    if (static_cast<uint32_t>(cqe.res) & IORING_NOTIF_USAGE_ZC_COPIED) {
+      ++counters_.zero_copy_copied;
+    }
+    --zero_copy_pending_;
+    FinishMessage(op);
+    return;
+  }
+  // The send's result. F_MORE: a notification follows, and the message
+  // stays held until then.
+  const uint32_t index = op->slot;
+  --slots_[index].inflight;
+  // A refused send may still carry F_MORE (the kernel allocated the
+  // notification before it checked the request): its notification comes
+  // anyway and finishes the zero-copy attempt.
+  const bool notification_follows = cqe.flags & IORING_CQE_F_MORE;
+  if (!notification_follows) --zero_copy_pending_;
+  if (cqe.res == -EINVAL || cqe.res == -EOPNOTSUPP || cqe.res == -EMSGSIZE) {
+    // Refused: send the same bytes again by copy, as one more pending unit of
+    // the op (its completion finishes it in HandleSend).
+    if (cqe.res != -EMSGSIZE && !zero_copy_refused_) {
+      zero_copy_refused_ = true;
+      LOG(WARNING) << "io_uring SENDMSG_ZC refused (" << std::strerror(-cqe.res)
+                   << "): sending by copy from now on";
+    }
+    ++counters_.zero_copy_fallbacks;
+    if (QueueSendMessage(slots_[index].socket.fd(), message, false)) {
+      ++op->pending;
+    } else {
+      CountSendError(EBUSY);
+    }
+  } else if (cqe.res >= 0) {
+    counters_.datagrams_sent += message->datagrams;
+    counters_.bytes_sent += static_cast<uint64_t>(cqe.res);
+  } else {
+    CountSendError(-cqe.res);
+  }
+  if (!notification_follows) FinishMessage(op);
+  MaybeFinishClose(index);
 }
 
 void IoUringReactor::HandleSend(SendMessage* message, int result) {
@@ -548,6 +647,9 @@ void IoUringReactor::HandleCqe(const io_uring_cqe& cqe) {
     case kTagSend:
       HandleSend(reinterpret_cast<SendMessage*>(cqe.user_data & ~kTagMask),
                  cqe.res);
+      break;
+    case kTagSendZc:
+      HandleSendZc(cqe);
       break;
     case kTagRecv:
       HandleRecv(cqe);

@@ -118,8 +118,23 @@ struct SendOptions {
   bool gso = false;
   // Destination for an unconnected socket; empty for a connected one.
   absl::optional<SocketAddress> to;
+  // Zero copy (io_uring only): each sendmsg is an IORING_OP_SENDMSG_ZC, so the
+  // kernel attaches the payload's pages to the packets instead of copying
+  // them into socket buffers. A GSO group then carries at most
+  // kMaxZeroCopySegments datagrams (a zero-copy packet holds at most 17 page
+  // fragments, and each datagram takes two or three: header, payload, and
+  // the payload's second page when it crosses a page boundary). Measured on
+  // TFTP windows (docs/benchmarks.md, "Send path"), copying whole 64 KiB GSO
+  // groups costs less CPU than zero copy in groups of 7, so TFTP leaves this
+  // off by default (--tftp_zero_copy). Where the kernel refuses zero copy
+  // (EINVAL, EOPNOTSUPP, EMSGSIZE), the message is sent again by copy, and
+  // after EINVAL or EOPNOTSUPP the reactor copies from then on. epoll
+  // ignores this and copies.
+  bool zero_copy = false;
   // Released once the kernel no longer reads any payload of this batch
-  // (io_uring: the last completion; epoll: before Send() returns).
+  // (io_uring: the last completion; with zero_copy, the last notification
+  // CQE (IORING_CQE_F_NOTIF), which comes when the packets holding the pages
+  // are freed; epoll: before Send() returns).
   std::shared_ptr<const void> keep_alive;
 };
 
@@ -142,6 +157,13 @@ struct ReactorCounters {
   uint64_t datagrams_truncated = 0;  // Larger than a receive buffer: dropped.
   uint64_t recv_errors = 0;
   uint64_t send_errors = 0;  // Failed sends (one per failed sendmsg).
+  // io_uring zero copy (SendOptions::zero_copy): notification CQEs received,
+  // those in which the kernel reports it copied after all (loopback and
+  // veth deliveries, devices without scatter-gather), and messages sent again
+  // by copy because the kernel refused zero copy.
+  uint64_t zero_copy_notifications = 0;
+  uint64_t zero_copy_copied = 0;
+  uint64_t zero_copy_fallbacks = 0;
   std::array<uint64_t, kMaxErrno> send_errors_by_errno{};
 };
 
@@ -158,6 +180,9 @@ struct ReactorOptions {
   uint32_t recv_buffer_size = 2048;
   // Tests only: make io_uring creation fail as if the kernel refused it.
   bool force_io_uring_failure_for_testing = false;
+  // Tests only: zero-copy sends carry an invalid flag, so the kernel refuses
+  // them (EINVAL) as a kernel without SENDMSG_ZC would.
+  bool refuse_zero_copy_for_testing = false;
 };
 
 class Reactor {
