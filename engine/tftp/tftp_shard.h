@@ -64,6 +64,10 @@ struct TftpShardOptions {
   // Send each window as one UDP GSO sendmsg (see docs/benchmarks.md for the
   // measurement).
   bool gso = true;
+  // Send windows by zero copy (io::SendOptions::zero_copy: io_uring
+  // SENDMSG_ZC, at most 7 datagrams per sendmsg; epoll copies). Off: copying
+  // whole GSO windows measured cheaper (docs/benchmarks.md, "Send path").
+  bool zero_copy = false;
   // Transfers one shard runs at once (its share of the service's descriptor
   // budget); unconfirmed ones beyond it are evicted, then requests get
   // ERROR 0 "Server busy".
