@@ -70,6 +70,8 @@ ROWS=(
   "udp-uring-zc 7|UDP|zero copy|--mode=udp-uring-zc --segments=7"
   "udp-msg-zerocopy 7|UDP|zero copy|--mode=udp-msg-zerocopy --segments=7"
   "udp-uring-zc 45|UDP|zero copy|--mode=udp-uring-zc --segments=45"
+  "udp-uring 1|UDP|copy|--mode=udp-uring --segments=1"
+  "udp-uring-zc 1|UDP|zero copy|--mode=udp-uring-zc --segments=1"
   "tcp-write|TCP|copy|--mode=tcp-write"
   "tcp-sendfile|TCP|no CPU copy|--mode=tcp-sendfile"
   "tcp-uring-zc|TCP|zero copy|--mode=tcp-uring-zc"
@@ -92,25 +94,25 @@ for rep in $(seq 1 "$REPS"); do
   done
 done
 
-# The median of field F of label L's runs.
+# The median of field F of label L's runs that sent something.
 median() {
   awk -v l="${1// /_}" -v f="$2" '
-    { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-      if (v["label"] == l && v[f] != "") x[n++] = v[f] }
+    { delete v; for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+      if (v["label"] == l && v[f] != "" && v["bytes"] + 0 > 0) x[n++] = v[f] + 0 }
     END { if (n == 0) { print "–"; exit }
           for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }
-          print x[int(n / 2)] }' "$RESULTS"
+          printf "%.2f\n", x[int(n / 2)] }' "$RESULTS"
 }
 # Sum of field F over label L's runs.
 total() {
   awk -v l="${1// /_}" -v f="$2" '
-    { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+    { delete v; for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
       if (v["label"] == l) s += v[f] }
     END { printf "%d", s }' "$RESULTS"
 }
 first_error() {
   awk -v l="${1// /_}" '
-    { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+    { delete v; for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
       if (v["label"] == l && v["first_error"] != "-" && e == "") e = v["first_error"] }
     END { print e }' "$RESULTS"
 }
@@ -119,7 +121,7 @@ REPORT=$WORK/report.md
 {
   echo "Command: \`./rackboot bench send\` (bench/send_path.sh, bench/send_path.cc), commit $(bench_commit bench engine)."
   echo "Machine: $(machine_desc). $REPS runs of $SECONDS_PER_RUN s per mode, interleaved; medians."
-  echo "UDP: to a \`$SINK_DEV\` netdev that frees every packet (send path only), TFTP DATA"
+  echo "UDP: to the \`$SINK_DEV\` netdev that frees every packet (send path only), TFTP DATA"
   echo "datagrams of 4 + 1432 bytes, N per GSO sendmsg, from a mmap'd 256 MiB file in the page"
   echo "cache. TCP: one connection over veth to a discarding reader in another namespace, 256 KiB"
   echo "per call. CPU: the sender's process (getrusage), kernel time included."
@@ -131,7 +133,7 @@ REPORT=$WORK/report.md
     mode=${label%% *}
     per=${label#* }
     [[ $per == "$label" ]] && per="256 KiB"
-    [[ $proto == UDP ]] && per="$per datagrams"
+    [[ $proto == UDP ]] && per="$per datagram$([[ $per == 1 ]] || echo s)"
     sends=$(total "$label" sends)
     errors=$(total "$label" errors)
     err=""

@@ -134,8 +134,10 @@ class ReactorHandler {
 //   header:  COPIED into the reactor during Send() (a TFTP 4-byte DATA header,
 //            or a whole small message such as an ACK, ERROR or DHCP reply).
 //            The caller may reuse its buffer as soon as Send() returns.
-//   payload: BORROWED, never copied (a slice of an mmap'd file). It must stay
-//            valid until the kernel has sent it: keep its owner alive through
+//   payload: BORROWED, not copied in user space (a slice of an mmap'd file);
+//            the kernel copies it into socket buffers during the send,
+//            unless SendOptions::zero_copy. It must stay valid until the
+//            kernel is done with it: keep its owner alive through
 //            SendOptions::keep_alive, or keep it valid for the reactor's life.
 struct OutDatagram {
   absl::Span<const uint8_t> header;

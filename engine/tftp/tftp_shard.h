@@ -107,7 +107,7 @@ class TftpShard : public io::ReactorHandler {
   struct Transfer {
     io::SocketAddress client;
     // Shared with the reactor while a send is in flight: its windows borrow the
-    // session's file mapping (or netascii copy) without copying.
+    // session's file mapping (or netascii copy) without a user-space copy.
     std::shared_ptr<TftpSession> session;
     TftpTransferStats
         reported;  // what has been added to the shared counters so far
