@@ -14,9 +14,10 @@
 // destination, the caller's keep_alive) until its last completion.
 //
 // Zero copy (SendOptions::zero_copy): IORING_OP_SENDMSG_ZC SQEs, tagged
-// kTagSendZc. Each gives a result CQE, then (IORING_CQE_F_MORE on the result)
-// a notification CQE (IORING_CQE_F_NOTIF) once the kernel has freed the
-// packets that held the payload's pages: only then does the message stop
+// kTagSend like the others (SendMessage::zero_copy tells them apart, so TCP
+// keeps the other tags). Each gives a result CQE, then (IORING_CQE_F_MORE on
+// the result) a notification CQE (IORING_CQE_F_NOTIF) once the kernel has freed
+// the packets that held the payload's pages: only then does the message stop
 // holding its SendOp (and the caller's keep_alive). A refused zero-copy send
 // is sent again by copy from the same SendMessage (HandleSendZc).
 //
@@ -55,7 +56,6 @@ constexpr uint64_t kTagSend = 0;
 constexpr uint64_t kTagRecv = 1;
 constexpr uint64_t kTagCancel = 2;
 constexpr uint64_t kTagWake = 3;
-constexpr uint64_t kTagSendZc = 4;
 constexpr uint16_t kBufferGroup = 0;
 
 // Linux 6.2's uapi, newer than liburing 2.3's header: ask the notification
@@ -169,6 +169,7 @@ struct alignas(8) SendMessage {
   msghdr msg;
   SendOp* op;
   uint32_t datagrams;
+  bool zero_copy;  // Queued as SENDMSG_ZC (false again once sent by copy).
   alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(uint16_t))];
 };
 
@@ -509,14 +510,12 @@ bool IoUringReactor::QueueSendMessage(int fd, SendMessage* message,
     if (options_.refuse_zero_copy_for_testing) {
       sqe->ioprio |= kInvalidZeroCopyFlag;
     }
-    io_uring_sqe_set_data64(sqe,
-                            reinterpret_cast<uint64_t>(message) | kTagSendZc);
     ++zero_copy_pending_;
   } else {
     io_uring_prep_sendmsg(sqe, fd, &message->msg, 0);
-    io_uring_sqe_set_data64(sqe,
-                            reinterpret_cast<uint64_t>(message) | kTagSend);
   }
+  message->zero_copy = zero_copy;
+  io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(message) | kTagSend);
   ++slots_[message->op->slot].inflight;
   ++counters_.send_operations;
   sends_queued_ = true;
@@ -645,11 +644,14 @@ void IoUringReactor::HandleRecv(const io_uring_cqe& cqe) {
 void IoUringReactor::HandleCqe(const io_uring_cqe& cqe) {
   switch (cqe.user_data & kTagMask) {
     case kTagSend:
+      if (reinterpret_cast<SendMessage*>(cqe.user_data & ~kTagMask)
+              ->zero_copy ||
+          (cqe.flags & IORING_CQE_F_NOTIF)) {
+        HandleSendZc(cqe);
+        break;
+      }
       HandleSend(reinterpret_cast<SendMessage*>(cqe.user_data & ~kTagMask),
                  cqe.res);
-      break;
-    case kTagSendZc:
-      HandleSendZc(cqe);
       break;
     case kTagRecv:
       HandleRecv(cqe);
