@@ -48,16 +48,6 @@
 #include "engine/io/reactor_base.h"
 #include "glog/logging.h"
 
-namespace rackboot::io::internal {
-namespace {
-
-constexpr uint64_t kTagMask = 7;
-constexpr uint64_t kTagSend = 0;
-constexpr uint64_t kTagRecv = 1;
-constexpr uint64_t kTagCancel = 2;
-constexpr uint64_t kTagWake = 3;
-constexpr uint16_t kBufferGroup = 0;
-
 // Linux 6.2's uapi, newer than liburing 2.3's header: ask the notification
 // to say whether the kernel copied after all.
 #ifndef IORING_SEND_ZC_REPORT_USAGE
@@ -66,8 +56,19 @@ constexpr uint16_t kBufferGroup = 0;
 #ifndef IORING_NOTIF_USAGE_ZC_COPIED
 #define IORING_NOTIF_USAGE_ZC_COPIED (1U << 31)
 #endif
+
+namespace rackboot::io::internal {
+namespace {
+
 // A zero-copy flag no kernel defines: the kernel refuses the SQE (EINVAL).
 constexpr uint16_t kInvalidZeroCopyFlag = 1U << 15;
+
+constexpr uint64_t kTagMask = 7;
+constexpr uint64_t kTagSend = 0;
+constexpr uint64_t kTagRecv = 1;
+constexpr uint64_t kTagCancel = 2;
+constexpr uint64_t kTagWake = 3;
+constexpr uint16_t kBufferGroup = 0;
 
 uint64_t RecvUserData(uint32_t index, uint32_t generation) {
   return (uint64_t{generation} << 32) | (uint64_t{index} << 3) | kTagRecv;
@@ -205,15 +206,15 @@ class IoUringReactor final : public ReactorBase {
   void SubmitNow();
   void ArmRecv(uint32_t index);
   void ArmWake();
-  void HandleCqe(const io_uring_cqe& cqe);
-  void HandleRecv(const io_uring_cqe& cqe);
-  void Deliver(uint32_t index, const ProvidedBuffer& buffer, int length);
-  void HandleSend(SendMessage* message, int result);
   // Queues `message` as a send SQE: zero copy or copy.
   bool QueueSendMessage(int fd, SendMessage* message, bool zero_copy);
   void HandleSendZc(const io_uring_cqe& cqe);
   // One message of `op` no longer needs its memory.
   void FinishMessage(SendOp* op);
+  void HandleCqe(const io_uring_cqe& cqe);
+  void HandleRecv(const io_uring_cqe& cqe);
+  void Deliver(uint32_t index, const ProvidedBuffer& buffer, int length);
+  void HandleSend(SendMessage* message, int result);
   void MaybeFinishClose(uint32_t index);
   SendOp* AcquireOp();
   void ReleaseOp(SendOp* op);
@@ -302,14 +303,14 @@ IoUringReactor::~IoUringReactor() {
       Unwatch(SocketToken(i, slots_[i].generation));
     }
   }
-  for (int round = 0; round < 100 && (AnyInflight() || zero_copy_pending_ > 0);
-       ++round) {
+  for (int round = 0; round < 100 && AnyInflight(); ++round) {
     if (!RunOnce(absl::Milliseconds(10)).ok()) break;
   }
   io_uring_queue_exit(&ring_);
 }
 
 bool IoUringReactor::AnyInflight() const {
+  if (zero_copy_pending_ > 0) return true;  // Pages still in packets.
   for (const Slot& slot : slots_) {
     if (slot.inflight > 0) return true;
   }
