@@ -13,6 +13,14 @@
 // A SendOp holds what the kernel reads (msghdrs, iovecs, copied headers,
 // destination, the caller's keep_alive) until its last completion.
 //
+// Zero copy (SendOptions::zero_copy): IORING_OP_SENDMSG_ZC SQEs, tagged
+// kTagSend like the others (SendMessage::zero_copy tells them apart, so TCP
+// keeps the other tags). Each gives a result CQE, then (IORING_CQE_F_MORE on
+// the result) a notification CQE (IORING_CQE_F_NOTIF) once the kernel has freed
+// the packets that held the payload's pages: only then does the message stop
+// holding its SendOp (and the caller's keep_alive). A refused zero-copy send
+// is sent again by copy from the same SendMessage (HandleSendZc).
+//
 // Completions: IORING_SETUP_DEFER_TASKRUN with SINGLE_ISSUER, where the kernel
 // allows them: the kernel's per-completion work waits until this thread enters
 // the ring to wait, instead of interrupting it for every datagram that arrives
@@ -26,6 +34,7 @@
 // (8-byte aligned, tag 0), a receive its slot index and generation.
 #include <liburing.h>
 #include <netinet/udp.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -40,18 +49,44 @@
 #include "engine/io/reactor_base.h"
 #include "glog/logging.h"
 
+// Linux 6.2's uapi, newer than liburing 2.3's header: ask the notification
+// to say whether the kernel copied after all.
+#ifndef IORING_SEND_ZC_REPORT_USAGE
+#define IORING_SEND_ZC_REPORT_USAGE (1U << 3)
+#endif
+#ifndef IORING_NOTIF_USAGE_ZC_COPIED
+#define IORING_NOTIF_USAGE_ZC_COPIED (1U << 31)
+#endif
+
 namespace rackboot::io::internal {
 namespace {
+
+// A zero-copy flag no kernel defines: the kernel refuses the SQE (EINVAL).
+constexpr uint16_t kInvalidZeroCopyFlag = 1U << 15;
 
 constexpr uint64_t kTagMask = 7;
 constexpr uint64_t kTagSend = 0;
 constexpr uint64_t kTagRecv = 1;
 constexpr uint64_t kTagCancel = 2;
 constexpr uint64_t kTagWake = 3;
+// TCP: a listener's multishot accept, a stream's multishot recv, a stream's
+// one operation (send, poll for writable, or connect), and a cancel that
+// names a slot (counted in its inflight: a cancel by descriptor looks the
+// descriptor up when it runs, so the slot must not close it before).
+constexpr uint64_t kTagAccept = 4;
+constexpr uint64_t kTagStreamRecv = 5;
+constexpr uint64_t kTagStreamOp = 6;
+constexpr uint64_t kTagCancelSlot = 7;
 constexpr uint16_t kBufferGroup = 0;
 
+uint64_t SlotUserData(uint32_t index, uint32_t generation, uint64_t tag) {
+  return (uint64_t{generation} << 32) | (uint64_t{index} << 3) | tag;
+}
 uint64_t RecvUserData(uint32_t index, uint32_t generation) {
-  return (uint64_t{generation} << 32) | (uint64_t{index} << 3) | kTagRecv;
+  return SlotUserData(index, generation, kTagRecv);
+}
+uint32_t SlotIndex(uint64_t user_data) {
+  return static_cast<uint32_t>(user_data >> 3) & ((uint32_t{1} << 29) - 1);
 }
 
 // The provided buffer ring: `count` buffers of `size` bytes, registered as
@@ -150,6 +185,7 @@ struct alignas(8) SendMessage {
   msghdr msg;
   SendOp* op;
   uint32_t datagrams;
+  bool zero_copy;  // Queued as SENDMSG_ZC (false again once sent by copy).
   alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(uint16_t))];
 };
 
@@ -180,16 +216,48 @@ class IoUringReactor final : public ReactorBase {
                     SendOptions options) override;
   absl::Status RunOnce(absl::Duration max_wait) override;
 
+ protected:
+  SendResult SendStreamBytes(uint32_t index, const uint8_t* data, size_t size,
+                             bool more) override;
+  void WaitWritable(uint32_t index) override;
+  void UpdateStreamReceive(uint32_t index) override;
+  void CancelAll(uint32_t index) override;
+  void MaybeFinishClose(uint32_t index) override;
+  absl::Status RegisterStream(uint32_t index) override {
+    (void)index;
+    return absl::OkStatus();
+  }
+  absl::Status RegisterListener(uint32_t index) override {
+    (void)index;
+    return absl::OkStatus();
+  }
+  void StartAccepting(uint32_t index) override;
+  void StopAccepting(uint32_t index) override;
+  void StartConnect(uint32_t index) override;
+
  private:
   io_uring_sqe* GetSqe();
   void SubmitNow();
   void ArmRecv(uint32_t index);
   void ArmWake();
+  // Queues `message` as a send SQE: zero copy or copy.
+  bool QueueSendMessage(int fd, SendMessage* message, bool zero_copy);
+  void HandleSendZc(const io_uring_cqe& cqe);
+  // One message of `op` no longer needs its memory.
+  void FinishMessage(SendOp* op);
   void HandleCqe(const io_uring_cqe& cqe);
   void HandleRecv(const io_uring_cqe& cqe);
   void Deliver(uint32_t index, const ProvidedBuffer& buffer, int length);
   void HandleSend(SendMessage* message, int result);
-  void MaybeFinishClose(uint32_t index);
+  void HandleAccept(const io_uring_cqe& cqe);
+  void HandleStreamRecv(const io_uring_cqe& cqe);
+  void HandleStreamOp(const io_uring_cqe& cqe);
+  // Queues a cancel of the request with `user_data` (or, with user_data 0,
+  // of every request on the slot's descriptor), counted in the slot's
+  // inflight.
+  void CancelForSlot(uint32_t index, uint64_t user_data);
+  // Re-arms what rearm_pending_ named (a full submission queue earlier).
+  void Rearm(uint32_t index);
   SendOp* AcquireOp();
   void ReleaseOp(SendOp* op);
   bool AnyInflight() const;
@@ -204,6 +272,10 @@ class IoUringReactor final : public ReactorBase {
   msghdr recv_msg_{};  // Template for multishot recvmsg: name room, no cmsg.
   uint64_t wake_value_ = 0;
   bool sends_queued_ = false;  // Send SQEs not yet submitted.
+  // The kernel refused SENDMSG_ZC (EINVAL, EOPNOTSUPP): copy from now on.
+  bool zero_copy_refused_ = false;
+  // Zero-copy messages whose notification has not come yet.
+  uint64_t zero_copy_pending_ = 0;
   std::vector<uint32_t> rearm_pending_;
   std::vector<std::unique_ptr<SendOp>> ops_;
   std::vector<SendOp*> free_ops_;
@@ -258,7 +330,12 @@ absl::Status IoUringReactor::Init() {
 
 IoUringReactor::~IoUringReactor() {
   if (!ring_ready_) return;
-  if (enabled_ && owner_ != std::this_thread::get_id()) {
+  if (!enabled_) {
+    // Never ran: nothing was submitted, so the kernel refers to nothing.
+    io_uring_queue_exit(&ring_);
+    return;
+  }
+  if (owner_ != std::this_thread::get_id()) {
     // A single-issuer ring only takes submissions from the thread that ran
     // it, which has stopped (services join it first). Closing the ring
     // cancels what is still queued; the sockets and send buffers are freed
@@ -268,10 +345,15 @@ IoUringReactor::~IoUringReactor() {
   }
   // Cancel every receive and let queued sends finish, so that no SQE refers
   // to memory or descriptors freed below. Bounded: at most about one second.
+  // Posted functions and timers must not run from here.
+  DropPendingWork();
   for (uint32_t i = 0; i < slots_.size(); ++i) {
     if (slots_[i].state == Slot::State::kActive) {
       Unwatch(SocketToken(i, slots_[i].generation));
     }
+  }
+  for (uint32_t i = 0; i < slots_.size(); ++i) {  // Closing or lingering.
+    if (slots_[i].stream && !slots_[i].stream->finished) AbortStream(i);
   }
   for (int round = 0; round < 100 && AnyInflight(); ++round) {
     if (!RunOnce(absl::Milliseconds(10)).ok()) break;
@@ -280,6 +362,7 @@ IoUringReactor::~IoUringReactor() {
 }
 
 bool IoUringReactor::AnyInflight() const {
+  if (zero_copy_pending_ > 0) return true;  // Pages still in packets.
   for (const Slot& slot : slots_) {
     if (slot.inflight > 0) return true;
   }
@@ -348,6 +431,7 @@ absl::StatusOr<SocketToken> IoUringReactor::Watch(UdpSocket socket,
 }
 
 void IoUringReactor::Unwatch(SocketToken token) {
+  if (CloseNonDatagram(token)) return;
   Slot* slot = Lookup(token);
   if (slot == nullptr) return;
   slot->state = Slot::State::kClosing;
@@ -372,8 +456,223 @@ void IoUringReactor::Unwatch(SocketToken token) {
 
 void IoUringReactor::MaybeFinishClose(uint32_t index) {
   Slot& slot = slots_[index];
-  if (slot.state == Slot::State::kClosing && slot.inflight == 0) {
+  if (slot.state == Slot::State::kClosing && slot.inflight == 0 &&
+      (!slot.stream || slot.stream->finished)) {
     FreeSlot(index);
+  }
+}
+
+void IoUringReactor::CancelForSlot(uint32_t index, uint64_t user_data) {
+  // After Run() stopped, from another thread: the ring's close in the
+  // destructor cancels everything (see Unwatch).
+  if (!enabled_ || owner_ != std::this_thread::get_id()) return;
+  Slot& slot = slots_[index];
+  io_uring_sqe* sqe = GetSqe();
+  if (sqe == nullptr) return;
+  if (user_data == 0) {
+    io_uring_prep_cancel_fd(sqe, slot.socket.fd(), IORING_ASYNC_CANCEL_ALL);
+  } else {
+    io_uring_prep_cancel64(sqe, user_data, 0);
+  }
+  io_uring_sqe_set_data64(sqe,
+                          SlotUserData(index, slot.generation, kTagCancelSlot));
+  ++slot.inflight;
+}
+
+void IoUringReactor::CancelAll(uint32_t index) {
+  if (slots_[index].inflight > 0) CancelForSlot(index, 0);
+}
+
+void IoUringReactor::StartAccepting(uint32_t index) {
+  Slot& slot = slots_[index];
+  if (slot.state != Slot::State::kActive || slot.recv_armed ||
+      slot.accept_paused) {
+    return;
+  }
+  io_uring_sqe* sqe = GetSqe();
+  if (sqe == nullptr) {
+    rearm_pending_.push_back(index);
+    return;
+  }
+  io_uring_prep_multishot_accept(sqe, slot.socket.fd(), nullptr, nullptr,
+                                 SOCK_NONBLOCK | SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(sqe,
+                          SlotUserData(index, slot.generation, kTagAccept));
+  slot.recv_armed = true;
+  ++slot.inflight;
+}
+
+void IoUringReactor::StopAccepting(uint32_t index) {
+  Slot& slot = slots_[index];
+  if (slot.recv_armed) {
+    CancelForSlot(index, SlotUserData(index, slot.generation, kTagAccept));
+  }
+}
+
+void IoUringReactor::StartConnect(uint32_t index) {
+  Slot& slot = slots_[index];
+  Stream& st = *slot.stream;
+  io_uring_sqe* sqe = GetSqe();
+  if (sqe == nullptr) {
+    StreamConnected(index, EBUSY);
+    return;
+  }
+  io_uring_prep_connect(sqe, slot.socket.fd(), st.peer.sockaddr_ptr(),
+                        st.peer.sockaddr_len());
+  io_uring_sqe_set_data64(sqe,
+                          SlotUserData(index, slot.generation, kTagStreamOp));
+  st.op = Stream::Op::kConnect;
+  ++slot.inflight;
+}
+
+void IoUringReactor::UpdateStreamReceive(uint32_t index) {
+  Slot& slot = slots_[index];
+  if (!slot.stream) return;
+  Stream& st = *slot.stream;
+  const bool wanted = ReceiveWanted(slot);
+  if (wanted && !slot.recv_armed) {
+    io_uring_sqe* sqe = GetSqe();
+    if (sqe == nullptr) {
+      rearm_pending_.push_back(index);
+      return;
+    }
+    io_uring_prep_recv_multishot(sqe, slot.socket.fd(), nullptr, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = kBufferGroup;
+    io_uring_sqe_set_data64(
+        sqe, SlotUserData(index, slot.generation, kTagStreamRecv));
+    slot.recv_armed = true;
+    ++slot.inflight;
+  } else if (!wanted && slot.recv_armed && !st.recv_cancel_pending) {
+    // What completes before the cancel takes effect is held (see
+    // ReactorBase::StreamBytes).
+    st.recv_cancel_pending = true;
+    CancelForSlot(index, SlotUserData(index, slot.generation, kTagStreamRecv));
+  }
+}
+
+ReactorBase::SendResult IoUringReactor::SendStreamBytes(uint32_t index,
+                                                        const uint8_t* data,
+                                                        size_t size,
+                                                        bool more) {
+  Slot& slot = slots_[index];
+  io_uring_sqe* sqe = GetSqe();
+  if (sqe == nullptr) return {SendResult::kError, 0, EBUSY};
+  io_uring_prep_send(sqe, slot.socket.fd(), data, size,
+                     MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+  io_uring_sqe_set_data64(sqe,
+                          SlotUserData(index, slot.generation, kTagStreamOp));
+  slot.stream->op = Stream::Op::kSend;
+  ++slot.inflight;
+  ++counters_.tcp_send_system_calls;
+  return {SendResult::kPending};
+}
+
+void IoUringReactor::WaitWritable(uint32_t index) {
+  Slot& slot = slots_[index];
+  io_uring_sqe* sqe = GetSqe();
+  if (sqe == nullptr) {  // Try again next iteration.
+    slot.stream->send_blocked = false;
+    Kick(index);
+    return;
+  }
+  io_uring_prep_poll_add(sqe, slot.socket.fd(), POLLOUT);
+  io_uring_sqe_set_data64(sqe,
+                          SlotUserData(index, slot.generation, kTagStreamOp));
+  slot.stream->op = Stream::Op::kPoll;
+  ++slot.inflight;
+}
+
+void IoUringReactor::HandleAccept(const io_uring_cqe& cqe) {
+  const uint32_t index = SlotIndex(cqe.user_data);
+  Slot& slot = slots_[index];
+  const bool more = cqe.flags & IORING_CQE_F_MORE;
+  if (cqe.res >= 0) {
+    Accepted(index, cqe.res, nullptr);  // Closes it if the listener closed.
+  } else if (cqe.res != -ECANCELED && slot.state == Slot::State::kActive) {
+    AcceptFailed(index, -cqe.res);
+  }
+  if (!more) {
+    slot.recv_armed = false;
+    --slot.inflight;
+    StartAccepting(index);  // Unless closed or backing off.
+    MaybeFinishClose(index);
+  }
+}
+
+void IoUringReactor::HandleStreamRecv(const io_uring_cqe& cqe) {
+  const uint32_t index = SlotIndex(cqe.user_data);
+  Slot& slot = slots_[index];
+  ProvidedBuffer buffer(&buffers_, cqe);  // Returned to the ring at scope end.
+  const bool more = cqe.flags & IORING_CQE_F_MORE;
+  if (cqe.res > 0 && buffer.valid()) {
+    StreamBytes(index, buffer.data(), static_cast<size_t>(cqe.res));
+  } else if (cqe.res == 0) {
+    StreamReadEnd(index, 0);
+  } else if (cqe.res == -ENOBUFS) {
+    ++counters_.recv_buffer_exhausted;
+  } else if (cqe.res != -ECANCELED) {
+    StreamReadEnd(index, -cqe.res);
+  }
+  if (!more) {
+    slot.recv_armed = false;
+    if (slot.stream) slot.stream->recv_cancel_pending = false;
+    --slot.inflight;
+    UpdateStreamReceive(index);  // Re-arms if still wanted.
+    MaybeFinishClose(index);
+  }
+}
+
+void IoUringReactor::HandleStreamOp(const io_uring_cqe& cqe) {
+  const uint32_t index = SlotIndex(cqe.user_data);
+  Slot& slot = slots_[index];
+  Stream& st = *slot.stream;
+  const Stream::Op op = st.op;
+  st.op = Stream::Op::kNone;
+  if (!st.finished) {
+    switch (op) {
+      case Stream::Op::kSend:
+        st.send_blocked = false;
+        if (cqe.res > 0) {
+          AdvanceSend(index, static_cast<uint64_t>(cqe.res));
+          PumpSend(index);
+        } else if (cqe.res == 0 || cqe.res == -EAGAIN || cqe.res == -EINTR) {
+          PumpSend(index);
+        } else {
+          ++counters_.tcp_send_errors;
+          FailStream(index, absl::ErrnoToStatus(-cqe.res, "send"));
+        }
+        break;
+      case Stream::Op::kPoll:
+        st.send_blocked = false;
+        PumpSend(index);  // A send error shows in the send itself.
+        break;
+      case Stream::Op::kConnect:
+        StreamConnected(index, cqe.res < 0 ? -cqe.res : 0);
+        break;
+      case Stream::Op::kNone:
+        break;
+    }
+  }
+  --slot.inflight;
+  MaybeFinishClose(index);
+}
+
+void IoUringReactor::Rearm(uint32_t index) {
+  Slot& slot = slots_[index];
+  if (slot.state == Slot::State::kFree) return;
+  switch (slot.kind) {
+    case Slot::Kind::kDatagram:
+      if (slot.state == Slot::State::kActive && !slot.recv_armed) {
+        ArmRecv(index);
+      }
+      break;
+    case Slot::Kind::kListener:
+      StartAccepting(index);
+      break;
+    case Slot::Kind::kStream:
+      UpdateStreamReceive(index);
+      break;
   }
 }
 
@@ -431,7 +730,9 @@ absl::Status IoUringReactor::Send(SocketToken token,
   }
   first_iovec[datagrams.size()] = static_cast<uint32_t>(iov);
 
-  GroupBatch(datagrams, options.gso, &groups_);
+  const bool zero_copy = options.zero_copy && !zero_copy_refused_;
+  GroupBatch(datagrams, options.gso,
+             zero_copy ? kMaxZeroCopySegments : kMaxGsoSegments, &groups_);
   op->messages.resize(groups_.size());
   const int fd = slot->socket.fd();
   for (size_t g = 0; g < groups_.size(); ++g) {
@@ -458,20 +759,86 @@ absl::Status IoUringReactor::Send(SocketToken token,
           static_cast<uint16_t>(DatagramSize(datagrams[group.first]));
       std::memcpy(CMSG_DATA(cmsg), &segment, sizeof(segment));
     }
-    io_uring_sqe* sqe = GetSqe();
-    if (sqe == nullptr) {
+    if (!QueueSendMessage(fd, &m, zero_copy)) {
       CountSendError(EBUSY);
       continue;
     }
-    io_uring_prep_sendmsg(sqe, fd, &m.msg, 0);
-    io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(&m) | kTagSend);
     ++op->pending;
-    ++slots_[token.index()].inflight;
-    ++counters_.send_operations;
-    sends_queued_ = true;
   }
   if (op->pending == 0) ReleaseOp(op);
   return absl::OkStatus();
+}
+
+bool IoUringReactor::QueueSendMessage(int fd, SendMessage* message,
+                                      bool zero_copy) {
+  io_uring_sqe* sqe = GetSqe();
+  if (sqe == nullptr) return false;
+  if (zero_copy) {
+    io_uring_prep_sendmsg_zc(sqe, fd, &message->msg, 0);
+    sqe->ioprio |= IORING_SEND_ZC_REPORT_USAGE;
+    if (options_.refuse_zero_copy_for_testing) {
+      sqe->ioprio |= kInvalidZeroCopyFlag;
+    }
+    ++zero_copy_pending_;
+  } else {
+    io_uring_prep_sendmsg(sqe, fd, &message->msg, 0);
+  }
+  message->zero_copy = zero_copy;
+  io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(message) | kTagSend);
+  ++slots_[message->op->slot].inflight;
+  ++counters_.send_operations;
+  sends_queued_ = true;
+  return true;
+}
+
+void IoUringReactor::FinishMessage(SendOp* op) {
+  if (--op->pending == 0) ReleaseOp(op);
+}
+
+void IoUringReactor::HandleSendZc(const io_uring_cqe& cqe) {
+  SendMessage* message =
+      reinterpret_cast<SendMessage*>(cqe.user_data & ~kTagMask);
+  SendOp* op = message->op;
+  if (cqe.flags & IORING_CQE_F_NOTIF) {  // The pages are the caller's again.
+    ++counters_.zero_copy_notifications;
+    if (static_cast<uint32_t>(cqe.res) & IORING_NOTIF_USAGE_ZC_COPIED) {
+      ++counters_.zero_copy_copied;
+    }
+    --zero_copy_pending_;
+    FinishMessage(op);
+    return;
+  }
+  // The send's result. F_MORE: a notification follows, and the message
+  // stays held until then.
+  const uint32_t index = op->slot;
+  --slots_[index].inflight;
+  // A refused send may still carry F_MORE (the kernel allocated the
+  // notification before it checked the request): its notification comes
+  // anyway and finishes the zero-copy attempt.
+  const bool notification_follows = cqe.flags & IORING_CQE_F_MORE;
+  if (!notification_follows) --zero_copy_pending_;
+  if (cqe.res == -EINVAL || cqe.res == -EOPNOTSUPP || cqe.res == -EMSGSIZE) {
+    // Refused: send the same bytes again by copy, as one more pending unit of
+    // the op (its completion finishes it in HandleSend).
+    if (cqe.res != -EMSGSIZE && !zero_copy_refused_) {
+      zero_copy_refused_ = true;
+      LOG(WARNING) << "io_uring SENDMSG_ZC refused (" << std::strerror(-cqe.res)
+                   << "): sending by copy from now on";
+    }
+    ++counters_.zero_copy_fallbacks;
+    if (QueueSendMessage(slots_[index].socket.fd(), message, false)) {
+      ++op->pending;
+    } else {
+      CountSendError(EBUSY);
+    }
+  } else if (cqe.res >= 0) {
+    counters_.datagrams_sent += message->datagrams;
+    counters_.bytes_sent += static_cast<uint64_t>(cqe.res);
+  } else {
+    CountSendError(-cqe.res);
+  }
+  if (!notification_follows) FinishMessage(op);
+  MaybeFinishClose(index);
 }
 
 void IoUringReactor::HandleSend(SendMessage* message, int result) {
@@ -546,6 +913,12 @@ void IoUringReactor::HandleRecv(const io_uring_cqe& cqe) {
 void IoUringReactor::HandleCqe(const io_uring_cqe& cqe) {
   switch (cqe.user_data & kTagMask) {
     case kTagSend:
+      if (reinterpret_cast<SendMessage*>(cqe.user_data & ~kTagMask)
+              ->zero_copy ||
+          (cqe.flags & IORING_CQE_F_NOTIF)) {
+        HandleSendZc(cqe);
+        break;
+      }
       HandleSend(reinterpret_cast<SendMessage*>(cqe.user_data & ~kTagMask),
                  cqe.res);
       break;
@@ -555,6 +928,21 @@ void IoUringReactor::HandleCqe(const io_uring_cqe& cqe) {
     case kTagWake:
       ArmWake();
       break;
+    case kTagAccept:
+      HandleAccept(cqe);
+      break;
+    case kTagStreamRecv:
+      HandleStreamRecv(cqe);
+      break;
+    case kTagStreamOp:
+      HandleStreamOp(cqe);
+      break;
+    case kTagCancelSlot: {
+      const uint32_t index = SlotIndex(cqe.user_data);
+      --slots_[index].inflight;
+      MaybeFinishClose(index);
+      break;
+    }
     default:  // kTagCancel: nothing to do.
       break;
   }
@@ -572,15 +960,13 @@ absl::Status IoUringReactor::RunOnce(absl::Duration max_wait) {
     owner_ = std::this_thread::get_id();
   }
   UpdateNow();
+  // Streams with queued sends or held input: their SQEs join this
+  // iteration's submission.
+  RunKicks();
   if (!rearm_pending_.empty()) {
     std::vector<uint32_t> pending;
     pending.swap(rearm_pending_);
-    for (uint32_t index : pending) {
-      if (slots_[index].state == Slot::State::kActive &&
-          !slots_[index].recv_armed) {
-        ArmRecv(index);
-      }
-    }
+    for (uint32_t index : pending) Rearm(index);
   }
   const absl::Duration wait = WaitFor(max_wait);
   __kernel_timespec ts{};
@@ -612,6 +998,7 @@ absl::Status IoUringReactor::RunOnce(absl::Duration max_wait) {
     if (++seen == options_.cq_entries) break;
   }
   io_uring_cq_advance(&ring_, seen);
+  RunPosted();
   FireDueDeadlines();
   ++counters_.loop_iterations;
   return absl::OkStatus();
