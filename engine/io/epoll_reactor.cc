@@ -266,6 +266,7 @@ absl::Status EpollReactor::RunOnce(absl::Duration max_wait) {
     }
     Receive(SocketToken::FromValue(events_[i].data.u64));
   }
+  RunPosted();
   FireDueDeadlines();
   ++counters_.loop_iterations;
   return absl::OkStatus();

@@ -612,6 +612,7 @@ absl::Status IoUringReactor::RunOnce(absl::Duration max_wait) {
     if (++seen == options_.cq_entries) break;
   }
   io_uring_cq_advance(&ring_, seen);
+  RunPosted();
   FireDueDeadlines();
   ++counters_.loop_iterations;
   return absl::OkStatus();

@@ -99,6 +99,130 @@ void ReactorBase::CancelDeadline(SocketToken token) {
   timers_.Cancel(token.index());
 }
 
+absl::StatusOr<SocketToken> ReactorBase::Listen(TcpSocket socket,
+                                                ListenerHandler* handler) {
+  (void)socket;
+  (void)handler;
+  return absl::UnimplementedError(
+      "Listen: TCP not implemented on this backend");
+}
+
+absl::StatusOr<SocketToken> ReactorBase::WatchStream(TcpSocket socket,
+                                                     StreamHandler* handler) {
+  (void)socket;
+  (void)handler;
+  return absl::UnimplementedError(
+      "WatchStream: TCP not implemented on this backend");
+}
+
+absl::StatusOr<SocketToken> ReactorBase::Connect(
+    const SocketAddress& peer, StreamHandler* handler,
+    const TcpConnectOptions& options) {
+  (void)peer;
+  (void)handler;
+  (void)options;
+  return absl::UnimplementedError(
+      "Connect: TCP not implemented on this backend");
+}
+
+absl::Status ReactorBase::SendCopy(SocketToken token,
+                                   absl::Span<const uint8_t> bytes) {
+  (void)token;
+  (void)bytes;
+  return absl::UnimplementedError("SendCopy: TCP not implemented");
+}
+
+absl::Status ReactorBase::SendBorrowed(SocketToken token,
+                                       absl::Span<const uint8_t> bytes,
+                                       std::shared_ptr<const void> keep_alive) {
+  (void)token;
+  (void)bytes;
+  (void)keep_alive;
+  return absl::UnimplementedError("SendBorrowed: TCP not implemented");
+}
+
+absl::Status ReactorBase::SendFile(SocketToken token, FileRange range) {
+  (void)token;
+  (void)range;
+  return absl::UnimplementedError("SendFile: TCP not implemented");
+}
+
+uint64_t ReactorBase::queued_send_bytes(SocketToken token) const {
+  (void)token;
+  return 0;
+}
+
+void ReactorBase::PauseReceive(SocketToken token) { (void)token; }
+void ReactorBase::ResumeReceive(SocketToken token) { (void)token; }
+
+void ReactorBase::Close(SocketToken token, CloseMode mode) {
+  (void)mode;
+  Unwatch(token);
+}
+
+TimerId ReactorBase::AddTimer(absl::Time deadline,
+                              std::function<void(absl::Time now)> callback) {
+  uint32_t index;
+  if (!free_timer_slots_.empty()) {
+    index = free_timer_slots_.back();
+    free_timer_slots_.pop_back();
+  } else {
+    index = static_cast<uint32_t>(free_timers_.size());
+    free_timers_.emplace_back();
+  }
+  FreeTimer& timer = free_timers_[index];
+  if (++timer.generation == 0) timer.generation = 1;
+  timer.pending = true;
+  timer.callback = std::move(callback);
+  free_timer_heap_.Set(index, deadline);
+  return TimerId(index, timer.generation);
+}
+
+bool ReactorBase::CancelTimer(TimerId id) {
+  if (!id.valid() || id.index() >= free_timers_.size()) return false;
+  FreeTimer& timer = free_timers_[id.index()];
+  if (!timer.pending || timer.generation != id.generation()) return false;
+  free_timer_heap_.Cancel(id.index());
+  timer.pending = false;
+  // Destroyed here, so what the callback owns is released now.
+  std::function<void(absl::Time)> callback = std::move(timer.callback);
+  timer.callback = nullptr;
+  free_timer_slots_.push_back(id.index());
+  return true;
+}
+
+void ReactorBase::Post(std::function<void()> function) {
+  {
+    absl::MutexLock lock(&post_mu_);
+    posted_.push_back(std::move(function));
+  }
+  // Wake only on the first post of a batch: the loop clears the flag before
+  // it takes the batch, so a later post always sees it clear and wakes.
+  if (!post_pending_.exchange(true, std::memory_order_acq_rel)) Wake();
+}
+
+void ReactorBase::RunPosted() {
+  if (!post_pending_.load(std::memory_order_acquire)) return;
+  post_pending_.store(false, std::memory_order_release);
+  {
+    absl::MutexLock lock(&post_mu_);
+    running_.swap(posted_);
+  }
+  for (std::function<void()>& function : running_) {
+    ++counters_.posted_run;
+    function();
+    function = nullptr;  // Release what it owns now, not at the next batch.
+  }
+  running_.clear();
+}
+
+void ReactorBase::Wake() {
+  uint64_t one = 1;
+  // Async-signal-safe. Failure only if the counter would overflow.
+  ssize_t written = ::write(wake_fd_, &one, sizeof(one));
+  (void)written;
+}
+
 absl::Status ReactorBase::Run() {
   while (!stop_requested_.exchange(false, std::memory_order_acq_rel)) {
     absl::Status status = RunOnce(absl::InfiniteDuration());
@@ -109,19 +233,19 @@ absl::Status ReactorBase::Run() {
 
 void ReactorBase::Stop() {
   stop_requested_.store(true, std::memory_order_release);
-  uint64_t one = 1;
-  // Async-signal-safe. Failure only if the counter would overflow.
-  ssize_t written = ::write(wake_fd_, &one, sizeof(one));
-  (void)written;
+  Wake();
 }
 
 absl::Duration ReactorBase::WaitFor(absl::Duration max_wait) const {
-  if (stop_requested_.load(std::memory_order_acquire)) {
+  if (stop_requested_.load(std::memory_order_acquire) ||
+      post_pending_.load(std::memory_order_acquire)) {
     return absl::ZeroDuration();
   }
   absl::Duration wait = max_wait;
-  if (!timers_.empty()) {
-    wait = std::min(wait, timers_.Earliest() - MonotonicNow());
+  const absl::Time earliest =
+      std::min(timers_.Earliest(), free_timer_heap_.Earliest());
+  if (earliest != absl::InfiniteFuture()) {
+    wait = std::min(wait, earliest - MonotonicNow());
   }
   return std::max(wait, absl::ZeroDuration());
 }
@@ -136,6 +260,18 @@ void ReactorBase::FireDueDeadlines() {
     Slot& slot = slots_[entry.key];
     if (slot.state != Slot::State::kActive) continue;
     slot.handler->OnDeadline(SocketToken(entry.key, slot.generation), now_);
+  }
+  const uint64_t free_limit = free_timer_heap_.next_sequence();
+  while (!free_timer_heap_.empty() && free_timer_heap_.Top().deadline <= now_ &&
+         free_timer_heap_.Top().sequence < free_limit) {
+    TimerHeap::Entry entry = free_timer_heap_.Pop();
+    FreeTimer& timer = free_timers_[entry.key];
+    std::function<void(absl::Time)> callback = std::move(timer.callback);
+    timer.callback = nullptr;
+    timer.pending = false;
+    free_timer_slots_.push_back(entry.key);
+    ++counters_.timers_fired;
+    callback(now_);
   }
 }
 

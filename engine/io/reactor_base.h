@@ -7,8 +7,11 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "engine/io/reactor.h"
 #include "engine/io/timer_heap.h"
 
@@ -50,6 +53,30 @@ class ReactorBase : public Reactor {
   const ReactorCounters& counters() const override { return counters_; }
   ReactorCounters& mutable_counters() override { return counters_; }
 
+  // Until a backend implements TCP: Unimplemented / ignored.
+  absl::StatusOr<SocketToken> Listen(TcpSocket socket,
+                                     ListenerHandler* handler) override;
+  absl::StatusOr<SocketToken> WatchStream(TcpSocket socket,
+                                          StreamHandler* handler) override;
+  absl::StatusOr<SocketToken> Connect(
+      const SocketAddress& peer, StreamHandler* handler,
+      const TcpConnectOptions& options) override;
+  using Reactor::SendCopy;
+  absl::Status SendCopy(SocketToken token,
+                        absl::Span<const uint8_t> bytes) override;
+  absl::Status SendBorrowed(SocketToken token, absl::Span<const uint8_t> bytes,
+                            std::shared_ptr<const void> keep_alive) override;
+  absl::Status SendFile(SocketToken token, FileRange range) override;
+  uint64_t queued_send_bytes(SocketToken token) const override;
+  void PauseReceive(SocketToken token) override;
+  void ResumeReceive(SocketToken token) override;
+  void Close(SocketToken token, CloseMode mode) override;
+
+  TimerId AddTimer(absl::Time deadline,
+                   std::function<void(absl::Time now)> callback) override;
+  bool CancelTimer(TimerId id) override;
+  void Post(std::function<void()> function) override;
+
  protected:
   // Creates the eventfd Stop() writes to (blocking, so io_uring can wait on
   // a read of it).
@@ -64,8 +91,13 @@ class ReactorBase : public Reactor {
   // How long the next wait may last: min(max_wait, earliest deadline - now),
   // zero if Stop() is pending, InfiniteDuration() for "until an event".
   absl::Duration WaitFor(absl::Duration max_wait) const;
-  // Fires every deadline <= Now() that was set before this call started.
+  // Fires every deadline <= Now() that was set before this call started,
+  // then every free timer likewise.
   void FireDueDeadlines();
+  // Runs the functions posted so far (not those they post).
+  void RunPosted();
+  // Writes the eventfd (wakes a waiting loop).
+  void Wake();
   // Checks sizes and the GSO shape (see SendOptions::gso).
   static absl::Status CheckBatch(absl::Span<const OutDatagram> datagrams,
                                  bool gso);
@@ -89,6 +121,22 @@ class ReactorBase : public Reactor {
   ReactorCounters counters_;
   std::atomic<bool> stop_requested_{false};
   int wake_fd_ = -1;
+
+  // Free timers: callbacks by index, ordered in their own heap.
+  struct FreeTimer {
+    uint32_t generation = 0;
+    bool pending = false;
+    std::function<void(absl::Time)> callback;
+  };
+  std::vector<FreeTimer> free_timers_;
+  std::vector<uint32_t> free_timer_slots_;
+  TimerHeap free_timer_heap_;
+
+  // Post(): the only state shared between threads besides stop_requested_.
+  absl::Mutex post_mu_;
+  std::vector<std::function<void()>> posted_ ABSL_GUARDED_BY(post_mu_);
+  std::atomic<bool> post_pending_{false};
+  std::vector<std::function<void()>> running_;  // RunPosted() scratch.
 };
 
 // The two backends (io_uring_reactor.cc, epoll_reactor.cc).
