@@ -19,7 +19,7 @@ MappedFile::~MappedFile() {
 }
 
 absl::StatusOr<std::shared_ptr<const MappedFile>> MappedFile::Map(
-    OpenedFile file) {
+    OpenedFile file, bool keep_descriptor) {
   const FileIdentity identity = FileIdentity::Of(file.stat);
   const uint64_t size = static_cast<uint64_t>(file.stat.st_size);
   const uint8_t* data = nullptr;
@@ -38,8 +38,9 @@ absl::StatusOr<std::shared_ptr<const MappedFile>> MappedFile::Map(
     madvise(p, size, MADV_SEQUENTIAL);
     data = static_cast<const uint8_t*>(p);
   }
-  return std::shared_ptr<const MappedFile>(new MappedFile(
-      data, size, identity, std::move(file.relative_path), std::move(file.fd)));
+  return std::shared_ptr<const MappedFile>(
+      new MappedFile(data, size, identity, std::move(file.relative_path),
+                     keep_descriptor ? std::move(file.fd) : UniqueFd()));
 }
 
 std::shared_ptr<const MappedFile> MappedFile::FromMemory(
@@ -73,7 +74,7 @@ absl::StatusOr<std::shared_ptr<const MappedFile>> FileCache::Open(
   std::shared_ptr<const MappedFile> mapping = entry.live.lock();
   if (mapping == nullptr) {
     absl::StatusOr<std::shared_ptr<const MappedFile>> mapped =
-        MappedFile::Map(*std::move(file));
+        MappedFile::Map(*std::move(file), keep_descriptors_);
     if (!mapped.ok()) {
       mapped_.erase(identity);
       return mapped.status();

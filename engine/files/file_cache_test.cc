@@ -54,6 +54,9 @@ TEST_F(FileCacheTest, SharesOneMappingAmongTransfers) {
 
 // HTTP sends file ranges by sendfile from the descriptor the mapping keeps.
 TEST_F(FileCacheTest, MappedFileKeepsItsReadOnlyDescriptor) {
+  cache_ = std::make_unique<FileCache>(*FileRoot::Open(dir_.string()), nullptr,
+                                       absl::ZeroDuration(),
+                                       /*keep_descriptors=*/true);
   auto a = cache_->Open("kernel");
   ASSERT_TRUE(a.ok());
   const int fd = (*a)->fd();
@@ -74,6 +77,15 @@ TEST_F(FileCacheTest, MappedFileKeepsItsReadOnlyDescriptor) {
   b->reset();
   EXPECT_EQ(fcntl(fd, F_GETFD), -1);
   EXPECT_EQ(MappedFile::FromMemory("x", "rendered")->fd(), -1);
+}
+
+// TFTP's cache sends from the mapping and keeps no descriptor (its admission
+// budget counts one per transfer).
+TEST_F(FileCacheTest, WithoutKeepDescriptorsTheDescriptorIsClosed) {
+  auto a = cache_->Open("kernel");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ((*a)->fd(), -1);
+  EXPECT_EQ(Contents(**a), "version one");
 }
 
 TEST_F(FileCacheTest, ReplacedFileIsNewForNewTransfersOnly) {
