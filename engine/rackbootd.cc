@@ -318,7 +318,8 @@ int main(int argc, char** argv) {
     services.push_back(*std::move(created));
   }
   if (http) {
-    // /boot/ is the same FileCache as TFTP (per-host files included);
+    // /boot/ is tftp.root with the same per-host files, through HTTP's own
+    // caches (they keep descriptors for sendfile; http_service.h says why);
     // every whole file becomes a FileDelivered over http.
     absl::StatusOr<rackboot::io::SocketAddress> listen =
         rackboot::io::SocketAddress::Parse(site->http.listen);
@@ -329,6 +330,8 @@ int main(int argc, char** argv) {
     }
     rackboot::http::HttpServiceOptions options;
     options.listen = *listen;
+    options.boot_root = site->tftp.root;
+    options.rendered = runtime ? runtime->current() : nullptr;
     options.repo_root = site->http.repo_root;
     options.max_connections = static_cast<size_t>(site->http.max_connections);
     options.limits.header_timeout =
@@ -338,8 +341,7 @@ int main(int argc, char** argv) {
     options.bind_to_device = site->server.interface;
     options.events = events;
     absl::StatusOr<std::unique_ptr<rackboot::http::HttpService>> created =
-        rackboot::http::HttpService::Create(options, files.get(),
-                                            shards.shards());
+        rackboot::http::HttpService::Create(options, shards.shards());
     if (!created.ok()) {
       LOG(ERROR) << "cannot start HTTP: " << created.status().message();
       return kExitFailure;
