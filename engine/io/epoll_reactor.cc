@@ -9,6 +9,7 @@
 // sockets stay blocking so that io_uring can wait instead.
 #include <netinet/udp.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -26,6 +27,11 @@ constexpr uint64_t kWakeKey = 0;  // Never a token (generation >= 1).
 constexpr int kMaxEvents = 256;
 constexpr uint32_t kMaxRecvBatch = 64;
 constexpr size_t kMaxSendmmsg = 1024;  // UIO_MAXIOV
+// TCP: bytes per recv, recv calls per ready stream per iteration (fairness),
+// and accept calls per ready listener per iteration.
+constexpr size_t kStreamRead = 64 * 1024;
+constexpr int kMaxStreamReads = 4;
+constexpr int kMaxAccepts = 64;
 
 class EpollReactor final : public ReactorBase {
  public:
@@ -44,8 +50,34 @@ class EpollReactor final : public ReactorBase {
                     SendOptions options) override;
   absl::Status RunOnce(absl::Duration max_wait) override;
 
+ protected:
+  SendResult SendStreamBytes(uint32_t index, const uint8_t* data, size_t size,
+                             bool more) override;
+  void WaitWritable(uint32_t index) override { UpdateInterest(index); }
+  void UpdateStreamReceive(uint32_t index) override { UpdateInterest(index); }
+  void CancelAll(uint32_t index) override;
+  void MaybeFinishClose(uint32_t index) override;
+  absl::Status RegisterStream(uint32_t index) override {
+    return Register(index);
+  }
+  absl::Status RegisterListener(uint32_t index) override {
+    return Register(index);
+  }
+  void StartAccepting(uint32_t index) override;
+  void StopAccepting(uint32_t index) override;
+  void StartConnect(uint32_t index) override;
+
  private:
   void Receive(SocketToken token);
+  // TCP: adds the descriptor with no interest yet.
+  absl::Status Register(uint32_t index);
+  void SetInterest(uint32_t index, uint32_t events);
+  // A stream's interest from its state: EPOLLIN while receiving is wanted,
+  // EPOLLOUT while connecting or waiting for send space.
+  void UpdateInterest(uint32_t index);
+  void AcceptSome(uint32_t index);
+  void HandleStreamEvent(SocketToken token, uint32_t events);
+  void ReadStream(SocketToken token);
 
   int epoll_fd_ = -1;
   uint32_t recv_batch_ = 0;
@@ -60,6 +92,7 @@ class EpollReactor final : public ReactorBase {
   std::vector<iovec> send_iovecs_;
   std::vector<mmsghdr> send_msgs_;
   alignas(cmsghdr) unsigned char control_[CMSG_SPACE(sizeof(uint16_t))];
+  std::vector<uint8_t> stream_buffer_ = std::vector<uint8_t>(kStreamRead);
 };
 
 absl::Status EpollReactor::Init() {
@@ -109,6 +142,7 @@ absl::StatusOr<SocketToken> EpollReactor::Watch(UdpSocket socket,
 }
 
 void EpollReactor::Unwatch(SocketToken token) {
+  if (CloseNonDatagram(token)) return;
   Slot* slot = Lookup(token);
   if (slot == nullptr) return;
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, slot->socket.fd(), nullptr);
@@ -243,8 +277,182 @@ void EpollReactor::Receive(SocketToken token) {
   }
 }
 
+absl::Status EpollReactor::Register(uint32_t index) {
+  Slot& slot = slots_[index];
+  epoll_event event{};
+  event.events = 0;
+  event.data.u64 = TokenOf(index).value();
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, slot.socket.fd(), &event) != 0) {
+    return absl::ErrnoToStatus(errno, "epoll_ctl ADD");
+  }
+  slot.epoll_registered = true;
+  slot.epoll_events = 0;
+  return absl::OkStatus();
+}
+
+void EpollReactor::SetInterest(uint32_t index, uint32_t events) {
+  Slot& slot = slots_[index];
+  if (!slot.epoll_registered || slot.epoll_events == events) return;
+  epoll_event event{};
+  event.events = events;
+  event.data.u64 = TokenOf(index).value();
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, slot.socket.fd(), &event) == 0) {
+    slot.epoll_events = events;
+  }
+}
+
+void EpollReactor::UpdateInterest(uint32_t index) {
+  Slot& slot = slots_[index];
+  if (!slot.stream || slot.state == Slot::State::kFree) return;
+  uint32_t events = 0;
+  if (ReceiveWanted(slot)) events |= EPOLLIN;
+  if (slot.stream->connecting || slot.stream->send_blocked) events |= EPOLLOUT;
+  SetInterest(index, events);
+}
+
+void EpollReactor::CancelAll(uint32_t index) {
+  Slot& slot = slots_[index];
+  if (!slot.epoll_registered) return;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, slot.socket.fd(), nullptr);
+  slot.epoll_registered = false;
+  slot.epoll_events = 0;
+}
+
+void EpollReactor::MaybeFinishClose(uint32_t index) {
+  Slot& slot = slots_[index];
+  if (slot.state != Slot::State::kClosing) return;
+  if (slot.stream && !slot.stream->finished) return;
+  CancelAll(index);
+  FreeSlot(index);  // No operation is in flight on epoll.
+}
+
+void EpollReactor::StartAccepting(uint32_t index) {
+  Slot& slot = slots_[index];
+  if (slot.state != Slot::State::kActive || slot.accept_paused) return;
+  SetInterest(index, EPOLLIN);
+}
+
+void EpollReactor::StopAccepting(uint32_t index) { SetInterest(index, 0); }
+
+void EpollReactor::StartConnect(uint32_t index) {
+  Slot& slot = slots_[index];
+  const Stream& st = *slot.stream;
+  if (::connect(slot.socket.fd(), st.peer.sockaddr_ptr(),
+                st.peer.sockaddr_len()) == 0 ||
+      errno == EINPROGRESS) {
+    UpdateInterest(index);  // EPOLLOUT: the handshake's end.
+    return;
+  }
+  // Reported from the loop, never inside Connect().
+  const int error = errno;
+  const SocketToken token = TokenOf(index);
+  AddTimer(now_, [this, token, error](absl::Time) {
+    if (LookupAny(token) != nullptr) StreamConnected(token.index(), error);
+  });
+}
+
+ReactorBase::SendResult EpollReactor::SendStreamBytes(uint32_t index,
+                                                      const uint8_t* data,
+                                                      size_t size, bool more) {
+  ssize_t n = ::send(slots_[index].socket.fd(), data, size,
+                     MSG_NOSIGNAL | MSG_DONTWAIT | (more ? MSG_MORE : 0));
+  ++counters_.tcp_send_system_calls;
+  if (n >= 0) return {SendResult::kSent, static_cast<uint64_t>(n)};
+  if (errno == EINTR) return {SendResult::kSent, 0};
+  if (errno == EAGAIN) return {SendResult::kWouldBlock};
+  return {SendResult::kError, 0, errno};
+}
+
+void EpollReactor::AcceptSome(uint32_t index) {
+  for (int i = 0; i < kMaxAccepts; ++i) {
+    Slot& listener = slots_[index];
+    if (listener.state != Slot::State::kActive || listener.accept_paused) {
+      return;
+    }
+    sockaddr_in6 storage{};
+    socklen_t length = sizeof(storage);
+    int fd =
+        ::accept4(listener.socket.fd(), reinterpret_cast<sockaddr*>(&storage),
+                  &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      SocketAddress peer;
+      SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&storage), length,
+                                  &peer);
+      Accepted(index, fd, &peer);
+      continue;
+    }
+    if (errno == EAGAIN) return;
+    if (errno == EINTR) continue;
+    if (AcceptFailed(index, errno)) return;  // Paused: backing off.
+    if (errno != ECONNABORTED) return;       // Try again next iteration.
+  }
+}
+
+void EpollReactor::ReadStream(SocketToken token) {
+  for (int i = 0; i < kMaxStreamReads; ++i) {
+    Slot* slot = LookupAny(token);
+    if (slot == nullptr || !ReceiveWanted(*slot)) break;
+    ssize_t n = ::recv(slot->socket.fd(), stream_buffer_.data(),
+                       stream_buffer_.size(), MSG_DONTWAIT);
+    if (n > 0) {
+      StreamBytes(token.index(), stream_buffer_.data(), static_cast<size_t>(n));
+      if (static_cast<size_t>(n) < stream_buffer_.size()) break;
+      continue;
+    }
+    if (n == 0) {
+      StreamReadEnd(token.index(), 0);
+      break;
+    }
+    if (errno == EAGAIN || errno == EINTR) break;
+    StreamReadEnd(token.index(), errno);
+    break;
+  }
+  if (LookupAny(token) != nullptr) UpdateInterest(token.index());
+}
+
+void EpollReactor::HandleStreamEvent(SocketToken token, uint32_t events) {
+  Slot* slot = LookupAny(token);
+  if (slot == nullptr || !slot->stream || slot->stream->finished) return;
+  const uint32_t index = token.index();
+  const uint32_t trouble = EPOLLERR | EPOLLHUP;
+  if (slot->stream->connecting) {
+    if (events & (EPOLLOUT | trouble)) {
+      int error = 0;
+      socklen_t length = sizeof(error);
+      getsockopt(slot->socket.fd(), SOL_SOCKET, SO_ERROR, &error, &length);
+      StreamConnected(index, error);
+      if (LookupAny(token) != nullptr) UpdateInterest(index);
+    }
+    return;
+  }
+  if ((events & (EPOLLIN | trouble)) && ReceiveWanted(*slot)) {
+    ReadStream(token);
+    slot = LookupAny(token);
+    if (slot == nullptr || slot->stream->finished) return;
+  }
+  if ((events & (EPOLLOUT | trouble)) && slot->stream->send_blocked) {
+    slot->stream->send_blocked = false;
+    PumpSend(index);
+    slot = LookupAny(token);
+    if (slot == nullptr || slot->stream->finished) return;
+    UpdateInterest(index);
+  }
+  if (events & trouble) {
+    // Nobody reads or writes it now (paused, nothing queued), so the level-
+    // triggered error or hang-up would wake every epoll_wait: end the stream.
+    int error = 0;
+    socklen_t length = sizeof(error);
+    getsockopt(slot->socket.fd(), SOL_SOCKET, SO_ERROR, &error, &length);
+    ++counters_.tcp_recv_errors;
+    FailStream(index, error != 0
+                          ? absl::ErrnoToStatus(error, "socket error")
+                          : absl::UnavailableError("connection hung up"));
+  }
+}
+
 absl::Status EpollReactor::RunOnce(absl::Duration max_wait) {
   UpdateNow();
+  RunKicks();
   const absl::Duration wait = WaitFor(max_wait);
   int timeout_ms = -1;
   if (wait != absl::InfiniteDuration()) {
@@ -264,7 +472,20 @@ absl::Status EpollReactor::RunOnce(absl::Duration max_wait) {
       (void)r;
       continue;
     }
-    Receive(SocketToken::FromValue(events_[i].data.u64));
+    const SocketToken token = SocketToken::FromValue(events_[i].data.u64);
+    Slot* slot = LookupAny(token);
+    if (slot == nullptr) continue;
+    switch (slot->kind) {
+      case Slot::Kind::kDatagram:
+        Receive(token);
+        break;
+      case Slot::Kind::kListener:
+        if (slot->state == Slot::State::kActive) AcceptSome(token.index());
+        break;
+      case Slot::Kind::kStream:
+        HandleStreamEvent(token, events_[i].events);
+        break;
+    }
   }
   RunPosted();
   FireDueDeadlines();

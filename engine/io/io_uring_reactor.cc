@@ -26,6 +26,7 @@
 // (8-byte aligned, tag 0), a receive its slot index and generation.
 #include <liburing.h>
 #include <netinet/udp.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -48,10 +49,24 @@ constexpr uint64_t kTagSend = 0;
 constexpr uint64_t kTagRecv = 1;
 constexpr uint64_t kTagCancel = 2;
 constexpr uint64_t kTagWake = 3;
+// TCP: a listener's multishot accept, a stream's multishot recv, a stream's
+// one operation (send, poll for writable, or connect), and a cancel that
+// names a slot (counted in its inflight: a cancel by descriptor looks the
+// descriptor up when it runs, so the slot must not close it before).
+constexpr uint64_t kTagAccept = 4;
+constexpr uint64_t kTagStreamRecv = 5;
+constexpr uint64_t kTagStreamOp = 6;
+constexpr uint64_t kTagCancelSlot = 7;
 constexpr uint16_t kBufferGroup = 0;
 
+uint64_t SlotUserData(uint32_t index, uint32_t generation, uint64_t tag) {
+  return (uint64_t{generation} << 32) | (uint64_t{index} << 3) | tag;
+}
 uint64_t RecvUserData(uint32_t index, uint32_t generation) {
-  return (uint64_t{generation} << 32) | (uint64_t{index} << 3) | kTagRecv;
+  return SlotUserData(index, generation, kTagRecv);
+}
+uint32_t SlotIndex(uint64_t user_data) {
+  return static_cast<uint32_t>(user_data >> 3) & ((uint32_t{1} << 29) - 1);
 }
 
 // The provided buffer ring: `count` buffers of `size` bytes, registered as
@@ -180,6 +195,25 @@ class IoUringReactor final : public ReactorBase {
                     SendOptions options) override;
   absl::Status RunOnce(absl::Duration max_wait) override;
 
+ protected:
+  SendResult SendStreamBytes(uint32_t index, const uint8_t* data, size_t size,
+                             bool more) override;
+  void WaitWritable(uint32_t index) override;
+  void UpdateStreamReceive(uint32_t index) override;
+  void CancelAll(uint32_t index) override;
+  void MaybeFinishClose(uint32_t index) override;
+  absl::Status RegisterStream(uint32_t index) override {
+    (void)index;
+    return absl::OkStatus();
+  }
+  absl::Status RegisterListener(uint32_t index) override {
+    (void)index;
+    return absl::OkStatus();
+  }
+  void StartAccepting(uint32_t index) override;
+  void StopAccepting(uint32_t index) override;
+  void StartConnect(uint32_t index) override;
+
  private:
   io_uring_sqe* GetSqe();
   void SubmitNow();
@@ -189,7 +223,15 @@ class IoUringReactor final : public ReactorBase {
   void HandleRecv(const io_uring_cqe& cqe);
   void Deliver(uint32_t index, const ProvidedBuffer& buffer, int length);
   void HandleSend(SendMessage* message, int result);
-  void MaybeFinishClose(uint32_t index);
+  void HandleAccept(const io_uring_cqe& cqe);
+  void HandleStreamRecv(const io_uring_cqe& cqe);
+  void HandleStreamOp(const io_uring_cqe& cqe);
+  // Queues a cancel of the request with `user_data` (or, with user_data 0,
+  // of every request on the slot's descriptor), counted in the slot's
+  // inflight.
+  void CancelForSlot(uint32_t index, uint64_t user_data);
+  // Re-arms what rearm_pending_ named (a full submission queue earlier).
+  void Rearm(uint32_t index);
   SendOp* AcquireOp();
   void ReleaseOp(SendOp* op);
   bool AnyInflight() const;
@@ -258,7 +300,12 @@ absl::Status IoUringReactor::Init() {
 
 IoUringReactor::~IoUringReactor() {
   if (!ring_ready_) return;
-  if (enabled_ && owner_ != std::this_thread::get_id()) {
+  if (!enabled_) {
+    // Never ran: nothing was submitted, so the kernel refers to nothing.
+    io_uring_queue_exit(&ring_);
+    return;
+  }
+  if (owner_ != std::this_thread::get_id()) {
     // A single-issuer ring only takes submissions from the thread that ran
     // it, which has stopped (services join it first). Closing the ring
     // cancels what is still queued; the sockets and send buffers are freed
@@ -268,10 +315,15 @@ IoUringReactor::~IoUringReactor() {
   }
   // Cancel every receive and let queued sends finish, so that no SQE refers
   // to memory or descriptors freed below. Bounded: at most about one second.
+  // Posted functions and timers must not run from here.
+  DropPendingWork();
   for (uint32_t i = 0; i < slots_.size(); ++i) {
     if (slots_[i].state == Slot::State::kActive) {
       Unwatch(SocketToken(i, slots_[i].generation));
     }
+  }
+  for (uint32_t i = 0; i < slots_.size(); ++i) {  // Closing or lingering.
+    if (slots_[i].stream && !slots_[i].stream->finished) AbortStream(i);
   }
   for (int round = 0; round < 100 && AnyInflight(); ++round) {
     if (!RunOnce(absl::Milliseconds(10)).ok()) break;
@@ -348,6 +400,7 @@ absl::StatusOr<SocketToken> IoUringReactor::Watch(UdpSocket socket,
 }
 
 void IoUringReactor::Unwatch(SocketToken token) {
+  if (CloseNonDatagram(token)) return;
   Slot* slot = Lookup(token);
   if (slot == nullptr) return;
   slot->state = Slot::State::kClosing;
@@ -372,8 +425,223 @@ void IoUringReactor::Unwatch(SocketToken token) {
 
 void IoUringReactor::MaybeFinishClose(uint32_t index) {
   Slot& slot = slots_[index];
-  if (slot.state == Slot::State::kClosing && slot.inflight == 0) {
+  if (slot.state == Slot::State::kClosing && slot.inflight == 0 &&
+      (!slot.stream || slot.stream->finished)) {
     FreeSlot(index);
+  }
+}
+
+void IoUringReactor::CancelForSlot(uint32_t index, uint64_t user_data) {
+  // After Run() stopped, from another thread: the ring's close in the
+  // destructor cancels everything (see Unwatch).
+  if (!enabled_ || owner_ != std::this_thread::get_id()) return;
+  Slot& slot = slots_[index];
+  io_uring_sqe* sqe = GetSqe();
+  if (sqe == nullptr) return;
+  if (user_data == 0) {
+    io_uring_prep_cancel_fd(sqe, slot.socket.fd(), IORING_ASYNC_CANCEL_ALL);
+  } else {
+    io_uring_prep_cancel64(sqe, user_data, 0);
+  }
+  io_uring_sqe_set_data64(sqe,
+                          SlotUserData(index, slot.generation, kTagCancelSlot));
+  ++slot.inflight;
+}
+
+void IoUringReactor::CancelAll(uint32_t index) {
+  if (slots_[index].inflight > 0) CancelForSlot(index, 0);
+}
+
+void IoUringReactor::StartAccepting(uint32_t index) {
+  Slot& slot = slots_[index];
+  if (slot.state != Slot::State::kActive || slot.recv_armed ||
+      slot.accept_paused) {
+    return;
+  }
+  io_uring_sqe* sqe = GetSqe();
+  if (sqe == nullptr) {
+    rearm_pending_.push_back(index);
+    return;
+  }
+  io_uring_prep_multishot_accept(sqe, slot.socket.fd(), nullptr, nullptr,
+                                 SOCK_NONBLOCK | SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(sqe,
+                          SlotUserData(index, slot.generation, kTagAccept));
+  slot.recv_armed = true;
+  ++slot.inflight;
+}
+
+void IoUringReactor::StopAccepting(uint32_t index) {
+  Slot& slot = slots_[index];
+  if (slot.recv_armed) {
+    CancelForSlot(index, SlotUserData(index, slot.generation, kTagAccept));
+  }
+}
+
+void IoUringReactor::StartConnect(uint32_t index) {
+  Slot& slot = slots_[index];
+  Stream& st = *slot.stream;
+  io_uring_sqe* sqe = GetSqe();
+  if (sqe == nullptr) {
+    StreamConnected(index, EBUSY);
+    return;
+  }
+  io_uring_prep_connect(sqe, slot.socket.fd(), st.peer.sockaddr_ptr(),
+                        st.peer.sockaddr_len());
+  io_uring_sqe_set_data64(sqe,
+                          SlotUserData(index, slot.generation, kTagStreamOp));
+  st.op = Stream::Op::kConnect;
+  ++slot.inflight;
+}
+
+void IoUringReactor::UpdateStreamReceive(uint32_t index) {
+  Slot& slot = slots_[index];
+  if (!slot.stream) return;
+  Stream& st = *slot.stream;
+  const bool wanted = ReceiveWanted(slot);
+  if (wanted && !slot.recv_armed) {
+    io_uring_sqe* sqe = GetSqe();
+    if (sqe == nullptr) {
+      rearm_pending_.push_back(index);
+      return;
+    }
+    io_uring_prep_recv_multishot(sqe, slot.socket.fd(), nullptr, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = kBufferGroup;
+    io_uring_sqe_set_data64(
+        sqe, SlotUserData(index, slot.generation, kTagStreamRecv));
+    slot.recv_armed = true;
+    ++slot.inflight;
+  } else if (!wanted && slot.recv_armed && !st.recv_cancel_pending) {
+    // What completes before the cancel takes effect is held (see
+    // ReactorBase::StreamBytes).
+    st.recv_cancel_pending = true;
+    CancelForSlot(index, SlotUserData(index, slot.generation, kTagStreamRecv));
+  }
+}
+
+ReactorBase::SendResult IoUringReactor::SendStreamBytes(uint32_t index,
+                                                        const uint8_t* data,
+                                                        size_t size,
+                                                        bool more) {
+  Slot& slot = slots_[index];
+  io_uring_sqe* sqe = GetSqe();
+  if (sqe == nullptr) return {SendResult::kError, 0, EBUSY};
+  io_uring_prep_send(sqe, slot.socket.fd(), data, size,
+                     MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+  io_uring_sqe_set_data64(sqe,
+                          SlotUserData(index, slot.generation, kTagStreamOp));
+  slot.stream->op = Stream::Op::kSend;
+  ++slot.inflight;
+  ++counters_.tcp_send_system_calls;
+  return {SendResult::kPending};
+}
+
+void IoUringReactor::WaitWritable(uint32_t index) {
+  Slot& slot = slots_[index];
+  io_uring_sqe* sqe = GetSqe();
+  if (sqe == nullptr) {  // Try again next iteration.
+    slot.stream->send_blocked = false;
+    Kick(index);
+    return;
+  }
+  io_uring_prep_poll_add(sqe, slot.socket.fd(), POLLOUT);
+  io_uring_sqe_set_data64(sqe,
+                          SlotUserData(index, slot.generation, kTagStreamOp));
+  slot.stream->op = Stream::Op::kPoll;
+  ++slot.inflight;
+}
+
+void IoUringReactor::HandleAccept(const io_uring_cqe& cqe) {
+  const uint32_t index = SlotIndex(cqe.user_data);
+  Slot& slot = slots_[index];
+  const bool more = cqe.flags & IORING_CQE_F_MORE;
+  if (cqe.res >= 0) {
+    Accepted(index, cqe.res, nullptr);  // Closes it if the listener closed.
+  } else if (cqe.res != -ECANCELED && slot.state == Slot::State::kActive) {
+    AcceptFailed(index, -cqe.res);
+  }
+  if (!more) {
+    slot.recv_armed = false;
+    --slot.inflight;
+    StartAccepting(index);  // Unless closed or backing off.
+    MaybeFinishClose(index);
+  }
+}
+
+void IoUringReactor::HandleStreamRecv(const io_uring_cqe& cqe) {
+  const uint32_t index = SlotIndex(cqe.user_data);
+  Slot& slot = slots_[index];
+  ProvidedBuffer buffer(&buffers_, cqe);  // Returned to the ring at scope end.
+  const bool more = cqe.flags & IORING_CQE_F_MORE;
+  if (cqe.res > 0 && buffer.valid()) {
+    StreamBytes(index, buffer.data(), static_cast<size_t>(cqe.res));
+  } else if (cqe.res == 0) {
+    StreamReadEnd(index, 0);
+  } else if (cqe.res == -ENOBUFS) {
+    ++counters_.recv_buffer_exhausted;
+  } else if (cqe.res != -ECANCELED) {
+    StreamReadEnd(index, -cqe.res);
+  }
+  if (!more) {
+    slot.recv_armed = false;
+    if (slot.stream) slot.stream->recv_cancel_pending = false;
+    --slot.inflight;
+    UpdateStreamReceive(index);  // Re-arms if still wanted.
+    MaybeFinishClose(index);
+  }
+}
+
+void IoUringReactor::HandleStreamOp(const io_uring_cqe& cqe) {
+  const uint32_t index = SlotIndex(cqe.user_data);
+  Slot& slot = slots_[index];
+  Stream& st = *slot.stream;
+  const Stream::Op op = st.op;
+  st.op = Stream::Op::kNone;
+  if (!st.finished) {
+    switch (op) {
+      case Stream::Op::kSend:
+        st.send_blocked = false;
+        if (cqe.res > 0) {
+          AdvanceSend(index, static_cast<uint64_t>(cqe.res));
+          PumpSend(index);
+        } else if (cqe.res == 0 || cqe.res == -EAGAIN || cqe.res == -EINTR) {
+          PumpSend(index);
+        } else {
+          ++counters_.tcp_send_errors;
+          FailStream(index, absl::ErrnoToStatus(-cqe.res, "send"));
+        }
+        break;
+      case Stream::Op::kPoll:
+        st.send_blocked = false;
+        PumpSend(index);  // A send error shows in the send itself.
+        break;
+      case Stream::Op::kConnect:
+        StreamConnected(index, cqe.res < 0 ? -cqe.res : 0);
+        break;
+      case Stream::Op::kNone:
+        break;
+    }
+  }
+  --slot.inflight;
+  MaybeFinishClose(index);
+}
+
+void IoUringReactor::Rearm(uint32_t index) {
+  Slot& slot = slots_[index];
+  if (slot.state == Slot::State::kFree) return;
+  switch (slot.kind) {
+    case Slot::Kind::kDatagram:
+      if (slot.state == Slot::State::kActive && !slot.recv_armed) {
+        ArmRecv(index);
+      }
+      break;
+    case Slot::Kind::kListener:
+      StartAccepting(index);
+      break;
+    case Slot::Kind::kStream:
+      UpdateStreamReceive(index);
+      break;
   }
 }
 
@@ -555,6 +823,21 @@ void IoUringReactor::HandleCqe(const io_uring_cqe& cqe) {
     case kTagWake:
       ArmWake();
       break;
+    case kTagAccept:
+      HandleAccept(cqe);
+      break;
+    case kTagStreamRecv:
+      HandleStreamRecv(cqe);
+      break;
+    case kTagStreamOp:
+      HandleStreamOp(cqe);
+      break;
+    case kTagCancelSlot: {
+      const uint32_t index = SlotIndex(cqe.user_data);
+      --slots_[index].inflight;
+      MaybeFinishClose(index);
+      break;
+    }
     default:  // kTagCancel: nothing to do.
       break;
   }
@@ -572,15 +855,13 @@ absl::Status IoUringReactor::RunOnce(absl::Duration max_wait) {
     owner_ = std::this_thread::get_id();
   }
   UpdateNow();
+  // Streams with queued sends or held input: their SQEs join this
+  // iteration's submission.
+  RunKicks();
   if (!rearm_pending_.empty()) {
     std::vector<uint32_t> pending;
     pending.swap(rearm_pending_);
-    for (uint32_t index : pending) {
-      if (slots_[index].state == Slot::State::kActive &&
-          !slots_[index].recv_armed) {
-        ArmRecv(index);
-      }
-    }
+    for (uint32_t index : pending) Rearm(index);
   }
   const absl::Duration wait = WaitFor(max_wait);
   __kernel_timespec ts{};

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -17,16 +19,61 @@
 
 namespace rackboot::io::internal {
 
+// One item of a stream's send queue.
+struct SendItem {
+  enum class Kind : uint8_t { kCopy, kBorrowed, kFile };
+  Kind kind = Kind::kCopy;
+  std::vector<uint8_t> copy;      // kCopy: the bytes, owned.
+  const uint8_t* data = nullptr;  // kCopy, kBorrowed: the next byte to send.
+  int fd = -1;                    // kFile: borrowed descriptor.
+  uint64_t offset = 0;            // kFile: the next file offset.
+  uint64_t remaining = 0;         // Bytes still to send.
+  std::shared_ptr<const void> keep_alive;
+};
+
+// A TCP stream's state (accepted, adopted or connecting).
+struct Stream {
+  // Which operation of the stream is in the kernel (io_uring: at most one of
+  // send, poll-for-writable and connect at a time).
+  enum class Op : uint8_t { kNone, kSend, kPoll, kConnect };
+  SocketAddress peer;
+  std::deque<SendItem> queue;
+  uint64_t queued_bytes = 0;
+  std::string held;  // Received while paused (io_uring), delivered on resume.
+  bool connecting = false;
+  bool paused = false;
+  bool eof_held = false;        // EOF received while paused, not delivered yet.
+  bool read_ended = false;      // EOF or a receive error seen.
+  bool send_blocked = false;    // Waiting for a completion or for writability.
+  bool send_done_owed = false;  // A Send*() since the last OnSendDone.
+  bool closing = false;         // Close(kGraceful): send the rest, then FIN.
+  bool lingering = false;       // FIN sent; discarding input until EOF.
+  bool finished = false;  // Nothing more to do: free once no SQE refers to it.
+  bool kicked = false;    // In ReactorBase::kicked_.
+  Op op = Op::kNone;
+  uint64_t lingered_bytes = 0;
+  TimerId linger_timer;
+  bool recv_cancel_pending = false;  // io_uring: the recv's cancel queued.
+};
+
 // One watched socket. Slots live in a std::deque, so a Slot& stays valid when
 // a handler watches more sockets.
 struct Slot {
   enum class State : uint8_t { kFree, kActive, kClosing };
-  UdpSocket socket;
-  ReactorHandler* handler = nullptr;
+  enum class Kind : uint8_t { kDatagram, kListener, kStream };
+  UdpSocket socket;  // The descriptor's owner, whatever its kind.
+  ReactorHandler* handler = nullptr;        // kDatagram.
+  ListenerHandler* listener = nullptr;      // kListener.
+  StreamHandler* stream_handler = nullptr;  // kStream; null inside OnAccept.
+  std::unique_ptr<Stream> stream;           // kStream.
   uint32_t generation = 0;
   State state = State::kFree;
-  bool recv_armed = false;  // io_uring: a multishot recvmsg is in the kernel.
-  uint32_t inflight = 0;    // io_uring: SQEs that still refer to the fd.
+  Kind kind = Kind::kDatagram;
+  bool recv_armed = false;  // io_uring: a multishot recv(msg)/accept is armed.
+  bool accept_paused = false;     // Listener backing off after EMFILE etc.
+  uint32_t inflight = 0;          // io_uring: SQEs that still refer to the fd.
+  bool epoll_registered = false;  // epoll (TCP): in the epoll set.
+  uint32_t epoll_events = 0;      // epoll (TCP): the registered interest.
 };
 
 // Largest UDP payload over IPv4 (65535 - 20 - 8).
@@ -53,7 +100,8 @@ class ReactorBase : public Reactor {
   const ReactorCounters& counters() const override { return counters_; }
   ReactorCounters& mutable_counters() override { return counters_; }
 
-  // Until a backend implements TCP: Unimplemented / ignored.
+  // TCP, shared by both backends; the kernel work goes through the hooks
+  // below.
   absl::StatusOr<SocketToken> Listen(TcpSocket socket,
                                      ListenerHandler* handler) override;
   absl::StatusOr<SocketToken> WatchStream(TcpSocket socket,
@@ -96,6 +144,9 @@ class ReactorBase : public Reactor {
   void FireDueDeadlines();
   // Runs the functions posted so far (not those they post).
   void RunPosted();
+  // Destroys posted functions and pending free timers without running them
+  // (a reactor being destroyed).
+  void DropPendingWork();
   // Writes the eventfd (wakes a waiting loop).
   void Wake();
   // Checks sizes and the GSO shape (see SendOptions::gso).
@@ -112,6 +163,72 @@ class ReactorBase : public Reactor {
   static void GroupBatch(absl::Span<const OutDatagram> datagrams, bool gso,
                          std::vector<Group>* groups);
   void CountSendError(int error);
+
+  // ---- TCP machinery (reactor_base.cc) ----
+  // The slot `token` names if it is active or still closing, else nullptr.
+  Slot* LookupAny(SocketToken token);
+  SocketToken TokenOf(uint32_t index) const {
+    return SocketToken(index, slots_[index].generation);
+  }
+  // Whether the stream's receive should be armed now.
+  static bool ReceiveWanted(const Slot& slot);
+  // Schedules the stream for RunKicks() (held input, sends, OnSendDone).
+  void Kick(uint32_t index);
+  // Processes the streams kicked so far (not those kicked meanwhile).
+  void RunKicks();
+  bool kicks_pending() const { return !kicked_.empty(); }
+  // Sends what the stream's queue holds until the socket is full, an
+  // operation is in the kernel, or the fairness budget is spent.
+  void PumpSend(uint32_t index);
+  // `bytes` of the queue's front left (a completion or a synchronous call).
+  void AdvanceSend(uint32_t index, uint64_t bytes);
+  // A backend received bytes / the end of input (0 = EOF, else an errno).
+  void StreamBytes(uint32_t index, const uint8_t* data, size_t size);
+  void StreamReadEnd(uint32_t index, int error);
+  // A connect finished (0 or an errno).
+  void StreamConnected(uint32_t index, int error);
+  // Ends the stream: OnStreamClosed(reason) if its handler still listens,
+  // then the same as an abort.
+  void FailStream(uint32_t index, const absl::Status& reason);
+  // Drops the stream at once (reset), frees it once the kernel lets go.
+  void AbortStream(uint32_t index);
+  // The queue of a closing stream is empty: FIN, then linger.
+  void StartLinger(uint32_t index);
+  // A listener produced `fd` (peer may be null: read it with getpeername).
+  void Accepted(uint32_t listener_index, int fd, const SocketAddress* peer);
+  // accept failed with `error`; backs off for the exhausting ones.
+  // Returns true if the listener is now paused (do not re-arm).
+  bool AcceptFailed(uint32_t listener_index, int error);
+  SocketToken AllocateStream(int fd, StreamHandler* handler);
+  // Unwatch() of a listener or stream (true), or false for a UDP socket.
+  bool CloseNonDatagram(SocketToken token);
+  absl::Status QueueSend(SocketToken token, SendItem item);
+
+  // Backend hooks.
+  struct SendResult {
+    enum Kind { kSent, kWouldBlock, kPending, kError };
+    Kind kind;
+    uint64_t bytes = 0;  // kSent.
+    int error = 0;       // kError.
+  };
+  // Sends `size` bytes of the stream's front item (more: another item
+  // follows). kPending: a completion calls AdvanceSend/FailStream later.
+  virtual SendResult SendStreamBytes(uint32_t index, const uint8_t* data,
+                                     size_t size, bool more) = 0;
+  // Stream::send_blocked was set: call PumpSend again once writable.
+  virtual void WaitWritable(uint32_t index) = 0;
+  // Arm or disarm the stream's receive as ReceiveWanted() says now.
+  virtual void UpdateStreamReceive(uint32_t index) = 0;
+  // Stop every kernel operation on the slot's descriptor (stream or listener).
+  virtual void CancelAll(uint32_t index) = 0;
+  // Free the slot if it is closing, finished and no SQE refers to it.
+  virtual void MaybeFinishClose(uint32_t index) = 0;
+  // Start the kernel side of a new stream / listener / connect.
+  virtual absl::Status RegisterStream(uint32_t index) = 0;
+  virtual absl::Status RegisterListener(uint32_t index) = 0;
+  virtual void StartAccepting(uint32_t index) = 0;
+  virtual void StopAccepting(uint32_t index) = 0;
+  virtual void StartConnect(uint32_t index) = 0;
 
   ReactorOptions options_;
   std::deque<Slot> slots_;
@@ -137,6 +254,10 @@ class ReactorBase : public Reactor {
   std::vector<std::function<void()>> posted_ ABSL_GUARDED_BY(post_mu_);
   std::atomic<bool> post_pending_{false};
   std::vector<std::function<void()>> running_;  // RunPosted() scratch.
+
+  std::vector<SocketToken> kicked_;   // Streams with work for RunKicks().
+  std::vector<SocketToken> kicking_;  // RunKicks() scratch.
+  absl::Time last_accept_warning_ = absl::InfinitePast();
 };
 
 // The two backends (io_uring_reactor.cc, epoll_reactor.cc).
