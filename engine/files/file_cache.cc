@@ -19,7 +19,7 @@ MappedFile::~MappedFile() {
 }
 
 absl::StatusOr<std::shared_ptr<const MappedFile>> MappedFile::Map(
-    const OpenedFile& file) {
+    OpenedFile file, bool keep_descriptor) {
   const FileIdentity identity = FileIdentity::Of(file.stat);
   const uint64_t size = static_cast<uint64_t>(file.stat.st_size);
   const uint8_t* data = nullptr;
@@ -39,13 +39,15 @@ absl::StatusOr<std::shared_ptr<const MappedFile>> MappedFile::Map(
     data = static_cast<const uint8_t*>(p);
   }
   return std::shared_ptr<const MappedFile>(
-      new MappedFile(data, size, identity, file.relative_path));
+      new MappedFile(data, size, identity, std::move(file.relative_path),
+                     keep_descriptor ? std::move(file.fd) : UniqueFd()));
 }
 
 std::shared_ptr<const MappedFile> MappedFile::FromMemory(
     std::string contents, std::string relative_path) {
-  auto file = std::shared_ptr<MappedFile>(new MappedFile(
-      nullptr, contents.size(), FileIdentity{}, std::move(relative_path)));
+  auto file = std::shared_ptr<MappedFile>(
+      new MappedFile(nullptr, contents.size(), FileIdentity{},
+                     std::move(relative_path), UniqueFd()));
   file->owned_ = std::move(contents);
   if (!file->owned_.empty()) {
     file->data_ = reinterpret_cast<const uint8_t*>(file->owned_.data());
@@ -72,7 +74,7 @@ absl::StatusOr<std::shared_ptr<const MappedFile>> FileCache::Open(
   std::shared_ptr<const MappedFile> mapping = entry.live.lock();
   if (mapping == nullptr) {
     absl::StatusOr<std::shared_ptr<const MappedFile>> mapped =
-        MappedFile::Map(*file);
+        MappedFile::Map(*std::move(file), keep_descriptors_);
     if (!mapped.ok()) {
       mapped_.erase(identity);
       return mapped.status();

@@ -58,8 +58,17 @@ struct FileIdentity {
   }
 };
 
-// A read-only private mapping of a whole file. Immutable; any thread may read
-// it.
+// A read-only private mapping of a whole file, and the read-only descriptor it
+// was mapped from. Immutable; any thread may read it.
+//
+// With FileCache's keep_descriptors, the descriptor stays open for the
+// mapping's life so that a stream sender (HTTP) can hand file ranges to the
+// kernel by sendfile/splice without a CPU copy. The cost is one descriptor
+// per distinct file version mapped (at most kMaxKept kept ones plus those in
+// use), not one per transfer: transfers of the same version share the
+// MappedFile. Whoever budgets descriptors (TFTP's admission) must count them;
+// a cache without keep_descriptors closes each descriptor once mapped, as
+// TFTP's own cache does.
 class MappedFile {
  public:
   ~MappedFile();
@@ -71,10 +80,15 @@ class MappedFile {
   uint64_t size() const { return size_; }
   const FileIdentity& identity() const { return identity_; }
   const std::string& relative_path() const { return relative_path_; }
+  // The read-only descriptor of the file on disk, for sendfile/splice; -1 for
+  // a file rendered in memory or mapped without keeping it (then send from
+  // bytes()). Owned by this object: do not close it.
+  int fd() const { return fd_.get(); }
 
-  // Maps `file` (which may be empty). The descriptor may be closed afterwards.
+  // Maps `file` (which may be empty), keeping its descriptor if
+  // `keep_descriptor`.
   static absl::StatusOr<std::shared_ptr<const MappedFile>> Map(
-      const OpenedFile& file);
+      OpenedFile file, bool keep_descriptor = true);
 
   // A file rendered in memory (a per-host boot configuration), served exactly
   // like a mapped one. Its identity is zero: it is never shared through the
@@ -84,11 +98,12 @@ class MappedFile {
 
  private:
   MappedFile(const uint8_t* data, uint64_t size, FileIdentity identity,
-             std::string relative_path)
+             std::string relative_path, UniqueFd fd)
       : data_(data),
         size_(size),
         identity_(identity),
-        relative_path_(std::move(relative_path)) {}
+        relative_path_(std::move(relative_path)),
+        fd_(std::move(fd)) {}
 
   const uint8_t* data_;  // nullptr when size_ == 0
   std::string
@@ -96,6 +111,7 @@ class MappedFile {
   uint64_t size_;
   FileIdentity identity_;
   std::string relative_path_;
+  UniqueFd fd_;  // -1 for a rendered file
 };
 
 // Files that exist only as the daemon renders them (pxelinux.cfg/01-<mac> from
@@ -121,11 +137,17 @@ class FileCache {
   static constexpr size_t kMaxKept = 256;
 
   // `rendered` (may be null) is borrowed and must outlive the cache.
+  // `keep_descriptors`: every MappedFile keeps its descriptor (fd() >= 0) for
+  // senders that use sendfile/splice, at the descriptor cost described at
+  // MappedFile; HTTP's caches want it, TFTP (which sends from the mapping)
+  // does not.
   explicit FileCache(FileRoot root, RenderedFiles* rendered = nullptr,
-                     absl::Duration keep_unused = kDefaultKeepUnused)
+                     absl::Duration keep_unused = kDefaultKeepUnused,
+                     bool keep_descriptors = false)
       : root_(std::move(root)),
         rendered_(rendered),
-        keep_unused_(keep_unused) {}
+        keep_unused_(keep_unused),
+        keep_descriptors_(keep_descriptors) {}
 
   // A rendered file if the RenderedFiles source has one by that name for
   // `client` (the address the request came from; the default, 0.0.0.0:0, is
@@ -153,6 +175,7 @@ class FileCache {
   const FileRoot root_;
   RenderedFiles* const rendered_;
   const absl::Duration keep_unused_;
+  const bool keep_descriptors_;
   absl::Mutex mu_;
   absl::flat_hash_map<FileIdentity, Entry> mapped_ ABSL_GUARDED_BY(mu_);
 };

@@ -1,5 +1,8 @@
 #include "engine/files/file_cache.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -47,6 +50,42 @@ TEST_F(FileCacheTest, SharesOneMappingAmongTransfers) {
   EXPECT_EQ(a->get(), b->get());
   EXPECT_EQ(Contents(**a), "version one");
   EXPECT_EQ(cache_->LiveMappings(), 1u);
+}
+
+// HTTP sends file ranges by sendfile from the descriptor the mapping keeps.
+TEST_F(FileCacheTest, MappedFileKeepsItsReadOnlyDescriptor) {
+  cache_ = std::make_unique<FileCache>(*FileRoot::Open(dir_.string()), nullptr,
+                                       absl::ZeroDuration(),
+                                       /*keep_descriptors=*/true);
+  auto a = cache_->Open("kernel");
+  ASSERT_TRUE(a.ok());
+  const int fd = (*a)->fd();
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDONLY);
+  char buf[32] = {};
+  ASSERT_EQ(pread(fd, buf, sizeof(buf), 8), 3);
+  EXPECT_EQ(std::string(buf, 3), "one");
+  // Shared with the mapping: a second transfer gets the same descriptor.
+  auto b = cache_->Open("kernel");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ((*b)->fd(), fd);
+  auto empty = cache_->Open("empty");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_GE((*empty)->fd(), 0);
+  // Closed with the last holder.
+  a->reset();
+  b->reset();
+  EXPECT_EQ(fcntl(fd, F_GETFD), -1);
+  EXPECT_EQ(MappedFile::FromMemory("x", "rendered")->fd(), -1);
+}
+
+// TFTP's cache sends from the mapping and keeps no descriptor (its admission
+// budget counts one per transfer).
+TEST_F(FileCacheTest, WithoutKeepDescriptorsTheDescriptorIsClosed) {
+  auto a = cache_->Open("kernel");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ((*a)->fd(), -1);
+  EXPECT_EQ(Contents(**a), "version one");
 }
 
 TEST_F(FileCacheTest, ReplacedFileIsNewForNewTransfersOnly) {

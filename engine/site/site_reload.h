@@ -81,7 +81,7 @@ class CurrentSite : public dhcp::HostDirectory, public RenderedFiles {
 // `running`: server.interface, server.address, server.state_dir,
 // server.inventory, server.user, dhcp.mode, dhcp.allow_other_dhcp, the
 // subnets (when their address ranges changed: the lease table is sized for
-// them), and everything under [tftp].
+// them), and everything under [tftp] and [http].
 SiteConfig EffectiveSite(const SiteConfig& running, const SiteConfig& loaded);
 
 struct SiteChanges {
