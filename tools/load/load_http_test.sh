@@ -3,7 +3,7 @@
 # config of the test's own), in two network namespaces joined by a veth pair (names carry $$;
 # everything removed on exit, also on failure):
 #
-#   ns s: nginx, eth0 198.18.0.1/16              ns c: rackboot-load, eth0 198.18.0.2/16
+#   ns s: nginx, rackbootd, eth0 198.18.0.1/16             ns c: rackboot-load, eth0 198.18.0.2/16
 #
 #  1. 200 simulated hosts, --flow=http:/boot/file: every host completes, every byte compared with
 #     the local copy (--verify), bytes = 200 x size, one connection per host.
@@ -15,6 +15,9 @@
 #     truncated under its open_file_cache (it announces the old Content-Length, sends less and
 #     closes: http-truncated). Each run exits 1 with no client completed and the reason counted
 #     for its step.
+#  4. The same 200 hosts against rackbootd's HTTP (--tftp_root=DIR --http_listen, /boot/ = DIR),
+#     on both reactor backends of the tool: every byte verified, and the head and body bytes the
+#     tool counted equal rackbootd's "http totals ... bytes" (what it wrote).
 # Usage: load_http_test.sh RACKBOOTD RACKBOOT_LOAD LIB_SH
 RACKBOOTD=$1
 LOAD=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
@@ -164,4 +167,39 @@ warm=$(ip netns exec "$(ns c)" curl -s -o /dev/null -w '%{size_download}' \
 truncate -s $((512 * 1024)) "$WWW/boot/shrinks"
 must_fail truncated http-truncated http:/boot/shrinks
 grep -q "truncated" "$WORK/nginx-error.log" || log "(nginx logged no truncation line)"
+
+log "rackbootd --http_listen, $HOSTS hosts, http:/boot/file, both load backends"
+mkdir -p "$WORK/state"
+ip netns exec "$(ns s)" "$RACKBOOTD" --tftp_root="$WWW/boot" --tftp_listen=198.18.0.1:69 \
+  --http_listen=198.18.0.1:8081 --dhcp_mode=off --user=root --state_dir="$WORK/state" \
+  >"$WORK/rb-http.out" 2>"$WORK/rb-http.log" </dev/null &
+RB=$!
+PIDS+=("$RB")
+for _ in $(seq 100); do
+  grep -q '^rackbootd: ready' "$WORK/rb-http.out" && break
+  kill -0 "$RB" 2>/dev/null || fail "rackbootd exited at start: $(cat "$WORK/rb-http.log")"
+  sleep 0.1
+done
+grep -q '^rackbootd: ready.*HTTP on ' "$WORK/rb-http.out" ||
+  fail "rackbootd: no 'HTTP on' in its ready line: $(cat "$WORK/rb-http.out" "$WORK/rb-http.log")"
+rb_bytes=0
+for io in uring epoll; do
+  run "rb-$io" --http_server=198.18.0.1:8081 --io=$io --clients=$HOSTS \
+    --flow=http:/boot/file,http:/boot/small --verify="$WWW/boot/file,$WWW/boot/small"
+  [[ $RC -eq 0 && $(jv "rb-$io" .completed) == "$HOSTS" ]] || fail "rackbootd ($io): exit $RC"
+  [[ $(jv "rb-$io" .http.bytes) == $((HOSTS * (SIZE + SMALL))) ]] ||
+    fail "rackbootd ($io): bytes $(jv "rb-$io" .http.bytes), want $((HOSTS * (SIZE + SMALL)))"
+  [[ $(jv "rb-$io" .http.connections) == "$HOSTS" && $(jv "rb-$io" .http.reused) == "$HOSTS" ]] ||
+    fail "rackbootd ($io): connections $(jv "rb-$io" .http.connections), reused $(jv "rb-$io" .http.reused)"
+  # rackbootd counts every byte it wrote: heads and bodies.
+  rb_bytes=$((rb_bytes + $(jv "rb-$io" .http.bytes) + $(jv "rb-$io" .http.head_bytes)))
+done
+kill -TERM "$RB"
+timeout 10 tail --pid="$RB" -f /dev/null || fail "rackbootd ignored SIGTERM"
+totals=$(cat "$WORK/rb-http.log" "$WORK/rb-http.out" | grep -o "http totals:.*" | head -1)
+[[ -n $totals ]] || fail "rackbootd logged no http totals: $(tail -5 "$WORK/rb-http.log")"
+server_bytes=$(grep -o ' bytes=[0-9]*' <<<"$totals" | cut -d= -f2)
+[[ $server_bytes == "$rb_bytes" ]] ||
+  fail "rackbootd sent $server_bytes bytes ($totals), the tool received $rb_bytes (heads and bodies)"
+log "rackbootd: $rb_bytes bytes on both sides ($totals)"
 log "PASS"

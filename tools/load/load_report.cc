@@ -188,11 +188,12 @@ std::string FormatJson(const LoadReport& r) {
       ",\"retransmits\":", t.retransmits, ",\"timeouts\":", t.timeouts,
       ",\"duplicates\":", t.duplicates, "}");
   const HttpReport& h = r.http;
-  absl::StrAppend(
-      &out, ",\"http\":{\"files\":", h.files, ",\"failed\":", h.failed,
-      ",\"bytes\":", h.bytes, ",\"mib_per_second\":",
-      JsonNumber(PerSecond(h.bytes / kMiB, r.wall_seconds)),
-      ",\"connections\":", h.connections, ",\"reused\":", h.reused, "}");
+  absl::StrAppend(&out, ",\"http\":{\"files\":", h.files,
+                  ",\"failed\":", h.failed, ",\"bytes\":", h.bytes,
+                  ",\"head_bytes\":", h.head_bytes, ",\"mib_per_second\":",
+                  JsonNumber(PerSecond(h.bytes / kMiB, r.wall_seconds)),
+                  ",\"connections\":", h.connections, ",\"reused\":", h.reused,
+                  "}");
   out += ",\"phases\":[";
   for (size_t i = 0; i < r.phases.size(); ++i) {
     const PhaseReport& p = r.phases[i];
@@ -238,6 +239,7 @@ void MergeReport(const LoadReport& part, LoadReport& total) {
   total.http.files += part.http.files;
   total.http.failed += part.http.failed;
   total.http.bytes += part.http.bytes;
+  total.http.head_bytes += part.http.head_bytes;
   total.http.connections += part.http.connections;
   total.http.reused += part.http.reused;
   for (size_t i = 0; i < part.phases.size() && i < total.phases.size(); ++i) {

@@ -53,6 +53,9 @@ struct HttpReport {
   uint64_t files = 0;   // downloads completed
   uint64_t failed = 0;  // downloads that ended otherwise (not "unfinished")
   uint64_t bytes = 0;   // body bytes received, all downloads
+  // Response head bytes (status line to the empty line): bytes + head_bytes
+  // is what the server wrote.
+  uint64_t head_bytes = 0;
   uint64_t connections = 0;  // TCP connects started (one per host, or more
                              // when the server closed a connection)
   uint64_t reused = 0;       // requests sent on a kept-alive connection

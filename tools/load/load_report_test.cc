@@ -57,7 +57,7 @@ TEST(LoadReportTest, JsonHasTheKeysTheBenchmarksParse) {
       "\"tftp\":{\"files\":3,\"failed\":1,\"bytes\":3145728,"
       "\"mib_per_second\":1.500,\"retransmits\":0,\"timeouts\":0,"
       "\"duplicates\":2},"
-      "\"http\":{\"files\":0,\"failed\":0,\"bytes\":0,"
+      "\"http\":{\"files\":0,\"failed\":0,\"bytes\":0,\"head_bytes\":0,"
       "\"mib_per_second\":0.000,\"connections\":0,\"reused\":0},"
       "\"phases\":[{\"name\":\"dhcp\",\"ok\":4,\"failed\":0,\"bytes\":0,"
       "\"ms\":{\"p50\":20.479,\"p90\":40.000,\"p99\":40.000,\"max\":40.000},"
@@ -107,9 +107,11 @@ TEST(LoadReportTest, HttpStepsGetTheirLineAndPerStepErrors) {
   EXPECT_THAT(text,
               HasSubstr("http:/boot/vmlinuz   3 ok, 1 failed; p50 100.0"));
   EXPECT_THAT(text, HasSubstr(" errors: http-truncated=1\n"));
+  r.http.head_bytes = 600;
   const std::string json = FormatJson(r);
   EXPECT_THAT(json, HasSubstr("\"http\":{\"files\":3,\"failed\":1,"
-                              "\"bytes\":4194304,\"mib_per_second\":2.000,"
+                              "\"bytes\":4194304,\"head_bytes\":600,"
+                              "\"mib_per_second\":2.000,"
                               "\"connections\":4,\"reused\":0}"));
   EXPECT_THAT(json, HasSubstr("\"errors\":{\"http-truncated\":1}}]"));
   // Without http steps the text has no http line.
@@ -129,6 +131,7 @@ TEST(LoadReportTest, MergeAddsSharesOfAThreadedRun) {
   b.wall_seconds = 3;
   b.errors["dhcp-timeout"] = 2;
   b.http.bytes = 5;
+  b.http.head_bytes = 7;
   b.http.connections = 2;
   MergeReport(a, total);
   MergeReport(b, total);
@@ -148,6 +151,7 @@ TEST(LoadReportTest, MergeAddsSharesOfAThreadedRun) {
   EXPECT_EQ(total.errors.at("tftp-timeout"), 2u);
   EXPECT_EQ(total.phases[1].errors.at("tftp-timeout"), 2u);
   EXPECT_EQ(total.http.bytes, 5u);
+  EXPECT_EQ(total.http.head_bytes, 7u);
   EXPECT_EQ(total.http.connections, 2u);
   EXPECT_EQ(total.errors.at("dhcp-timeout"), 2u);
   EXPECT_EQ(total.client.count(), 2u);

@@ -1116,6 +1116,7 @@ void LoadRunner::Impl::AfterHttp(uint32_t i, absl::Time now) {
 void LoadRunner::Impl::CountHttpStats(const HttpDownload& d, uint32_t step) {
   const uint64_t bytes = d.stats().bytes;
   report_.http.bytes += bytes;
+  report_.http.head_bytes += d.stats().head_bytes;
   report_.phases[step].bytes += bytes;
   finished_http_bytes_ += bytes;
 }
