@@ -392,7 +392,7 @@ absl::Status LoadRunner::Impl::Init() {
   uint32_t size = std::max<uint32_t>(o.blksize + 4, 1500) + 44 + 64;
   // TCP streams receive into the same ring: larger buffers mean fewer
   // completions per MiB of HTTP body.
-  if (has_http_) size = std::max<uint32_t>(size, 32 << 10);
+  if (has_http_) size = std::max<uint32_t>(size, 64 << 10);
   size = (size + 63) & ~63u;
   uint32_t count = 16384;
   while (count > 256 && uint64_t{count} * size > (uint64_t{128} << 20)) {
