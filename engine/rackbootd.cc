@@ -11,16 +11,12 @@
 //     and write the bring-up phases the services reported.
 // Protocol logic lives in the libraries it links; the flags are defined in
 // engine/config/daemon_flags.cc.
-#include <gflags/gflags.h>
 #include <glog/logging.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sysexits.h>
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -139,21 +135,8 @@ absl::Status DropRoot(const rackboot::site::SiteConfig& site, bool tftp,
   return absl::OkStatus();
 }
 
-// Exit statuses. Every configuration error (site.toml, inventory.csv,
-// host-states.tsv, a flag's value, a boot file missing from tftp.root) exits
-// 78, EX_CONFIG of sysexits.h, so that a service manager need not retry it
-// (systemd: RestartPreventExitStatus=78); failures of the system (a port in
-// use, io_uring, privileges) exit 1.
-constexpr int kExitConfig = EX_CONFIG;
-constexpr int kExitFailure = 1;
-
-// gflags prints its own message and calls exit(1) on an unknown flag or a
-// value that does not parse; while it parses, this handler turns that exit
-// into 78 like every other configuration error.
-bool parsing_flags = false;
-void ExitConfigIfParsingFlags() {
-  if (parsing_flags) _exit(kExitConfig);
-}
+using rackboot::config::kExitConfig;   // 78: fix the configuration
+using rackboot::config::kExitFailure;  // 1: a failure of the system
 
 }  // namespace
 
@@ -170,35 +153,9 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--help") == 0 ||
-        std::strcmp(argv[i], "-help") == 0 || std::strcmp(argv[i], "-h") == 0) {
-      PrintHelp();
-      return 0;
-    }
-  }
-  gflags::SetUsageMessage(kUsage);
-  FLAGS_logtostderr = true;
-  // gflags' own help flags (--helpfull, --version, ...) also exit through it:
-  // leave their status alone.
-  bool gflags_help = false;
-  for (int i = 1; i < argc; ++i) {
-    gflags_help |= std::strncmp(argv[i], "--help", 6) == 0 ||
-                   std::strncmp(argv[i], "-help", 5) == 0 ||
-                   std::strcmp(argv[i], "--version") == 0 ||
-                   std::strcmp(argv[i], "-version") == 0;
-  }
-  if (!gflags_help) {
-    std::atexit(ExitConfigIfParsingFlags);
-    parsing_flags = true;
-  }
-  gflags::ParseCommandLineFlags(&argc, &argv, /*remove_flags=*/true);
-  parsing_flags = false;
-  google::InitGoogleLogging(argv[0]);
-  if (argc > 1) {
-    LOG(ERROR) << "unexpected argument '" << argv[1]
-               << "'; rackbootd takes only flags (see --help)";
-    return kExitConfig;
+  if (absl::optional<int> exit_status =
+          config::ParseCommandLine(argc, argv, kUsage, PrintHelp)) {
+    return *exit_status;
   }
 
   // The configuration, checked whole before anything is served.
@@ -301,7 +258,8 @@ int main(int argc, char** argv) {
   daemon::ShardGroupOptions per_core;
   per_core.name = "shard";
   per_core.shards = flags->threads;
-  per_core.io = flags->io;
+  // What DHCP's reactor got (kAuto resolved, its fallback logged once).
+  per_core.io = dhcp_thread ? dhcp_thread->backend() : flags->io;
   // Declared before the group, so that on any return the group stops (and
   // each service's StopShard runs) before the services are destroyed.
   std::vector<std::unique_ptr<daemon::Service>> services;

@@ -1,8 +1,13 @@
 #include "engine/config/daemon_flags.h"
 
 #include <gflags/gflags.h>
+#include <glog/logging.h>
+#include <sysexits.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -121,7 +126,17 @@ DEFINE_int32(http_idle_timeout_ms, 30000,
 
 namespace rackboot::config {
 
+static_assert(kExitConfig == EX_CONFIG);
+
 namespace {
+
+// gflags prints its own message and calls exit(1) on an unknown flag or a
+// value that does not parse; while it parses, this handler turns that exit
+// into 78 like every other configuration error.
+bool parsing_flags = false;
+void ExitConfigIfParsingFlags() {
+  if (parsing_flags) _exit(kExitConfig);
+}
 
 absl::StatusOr<io::IoBackend> IoBackendFromFlag() {
   if (FLAGS_io == "auto") return io::IoBackend::kAuto;
@@ -146,6 +161,41 @@ absl::Status InRange(const char* flag, int value, int min, int max) {
 }
 
 }  // namespace
+
+absl::optional<int> ParseCommandLine(int& argc, char**& argv, const char* usage,
+                                     void (*print_help)()) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--help") == 0 ||
+        std::strcmp(argv[i], "-help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+      print_help();
+      return 0;
+    }
+  }
+  gflags::SetUsageMessage(usage);
+  FLAGS_logtostderr = true;
+  // gflags' own help flags (--helpfull, --version, ...) also exit through it:
+  // leave their status alone.
+  bool gflags_help = false;
+  for (int i = 1; i < argc; ++i) {
+    gflags_help |= std::strncmp(argv[i], "--help", 6) == 0 ||
+                   std::strncmp(argv[i], "-help", 5) == 0 ||
+                   std::strcmp(argv[i], "--version") == 0 ||
+                   std::strcmp(argv[i], "-version") == 0;
+  }
+  if (!gflags_help) {
+    std::atexit(ExitConfigIfParsingFlags);
+    parsing_flags = true;
+  }
+  gflags::ParseCommandLineFlags(&argc, &argv, /*remove_flags=*/true);
+  parsing_flags = false;
+  google::InitGoogleLogging(argv[0]);
+  if (argc > 1) {
+    LOG(ERROR) << "unexpected argument '" << argv[1]
+               << "'; rackbootd takes only flags (see --help)";
+    return kExitConfig;
+  }
+  return absl::nullopt;
+}
 
 absl::StatusOr<site::SiteConfig> LoadSite() {
   site::SiteConfig config;

@@ -44,12 +44,13 @@
 //     per-host files have neither (they change with the host's state) and
 //     carry "Cache-Control: no-store".
 //   - A request body is refused (413, then close) unless the route declares
-//     one (HttpRoutes::MaxRequestBody); chunked request bodies are 411.
+//     one (HttpRoutes::MaxRequestBody; none does yet, and a declared body is
+//     read and dropped); a chunked body there is 411 (RFC 9112 section 6.3).
 //   - Errors have a short text/plain body and "Connection: close", and the
 //     connection closes once they are sent.
 //
-// Limits (HttpLimits; defaults chosen so a slow or hostile client holds at
-// most a few KiB for a few seconds):
+// Limits (HttpLimits; defaults chosen so that a slow or hostile client holds
+// at most about 16 KiB of buffers, and no longer than the timeouts below):
 //
 //   field                    default   past it
 //   max_head_bytes           8 KiB     431, close (request line + fields)
@@ -109,7 +110,7 @@ struct HttpLimits {
 
 // A slice of a file to send after the head. `file->fd()` is the file's
 // read-only descriptor when its FileCache keeps descriptors (construct
-// HTTP's caches with keep_descriptors = true): send the slice with
+// HTTP's caches with max_descriptors > 0): send the slice with
 // sendfile/splice from fd at `offset`. When it is -1 (a file rendered in
 // memory, or a cache without descriptors), send
 // file->bytes().subspan(offset, length) from the mapping.

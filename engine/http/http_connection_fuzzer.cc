@@ -78,7 +78,7 @@ struct Tree {
     fs::create_symlink("ten", top / "boot" / "link");
     boot = std::make_unique<FileCache>(*FileRoot::Open((top / "boot").string()),
                                        nullptr, FileCache::kDefaultKeepUnused,
-                                       /*keep_descriptors=*/true);
+                                       FileCache::kDefaultMaxDescriptors);
     repo =
         std::make_unique<FileCache>(*FileRoot::Open((top / "repo").string()));
     routes = std::make_unique<FileRoutes>(boot.get(), repo.get());

@@ -103,7 +103,7 @@ class HttpConnectionTest : public ::testing::Test {
     ASSERT_EQ(mkfifo((top_ / "boot" / "fifo").c_str(), 0644), 0);
     boot_ = std::make_unique<FileCache>(
         *FileRoot::Open((top_ / "boot").string()), &renderer_,
-        FileCache::kDefaultKeepUnused, /*keep_descriptors=*/true);
+        FileCache::kDefaultKeepUnused, FileCache::kDefaultMaxDescriptors);
     routes_ = std::make_unique<FileRoutes>(boot_.get(), nullptr);
     Reconnect();
   }
@@ -502,6 +502,10 @@ TEST_F(HttpConnectionTest, MethodsAndVersions) {
       {"GET /boot/ten HTTP/1.0\r\n\r\n", 200},  // none needed
       {"GET http://198.18.0.1/boot/ten HTTP/1.1\r\nHost: a\r\n\r\n", 200},
       {"\r\n\r\nGET /boot/ten HTTP/1.1\r\nHost: a\r\n\r\n", 200},
+      // RFC 9110 section 7.8: an Upgrade (curl --http2's h2c) is ignored.
+      {"GET /boot/ten HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, "
+       "HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQ\r\n\r\n",
+       200},
   };
   for (const auto& c : kCases) {
     Reconnect();

@@ -137,7 +137,7 @@ class FileRoutesTest : public ::testing::Test {
     ASSERT_EQ(mkfifo((top_ / "boot" / "fifo").c_str(), 0644), 0);
     boot_ = std::make_unique<FileCache>(
         *FileRoot::Open((top_ / "boot").string()), &renderer_,
-        FileCache::kDefaultKeepUnused, /*keep_descriptors=*/true);
+        FileCache::kDefaultKeepUnused, FileCache::kDefaultMaxDescriptors);
     repo_ =
         std::make_unique<FileCache>(*FileRoot::Open((top_ / "repo").string()));
   }
