@@ -218,7 +218,8 @@ TEST(HttpDownloadTest, ChunkedAndLengthlessResponsesAreErrors) {
 
 TEST(HttpDownloadTest, MalformedHeadsAreRejected) {
   const std::vector<std::string> heads = {
-      "HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n",                  // bare LF
+      "HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n",  // bare LF
+      "HTTP/1.1 200 OK\nContent-Length: 0\n\n",      // LF only: refused at once
       "HTTP/1.1 200 OK\r\nContent-Length: 0\r\r\n\r\n",              // bare CR
       "HTTP/1.1 200 OK\r\nX: a\r\n b\r\nContent-Length: 0\r\n\r\n",  // fold
       "HTTP/1.1 200 OK\r\nContent-Length : 0\r\n\r\n",  // space before ':'
