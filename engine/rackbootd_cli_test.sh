@@ -16,7 +16,8 @@ help=$("$rackbootd" --help)
 grep -q '^Usage: rackbootd' <<<"$help" || fail "--help has no usage line"
 for flag in config tftp_root tftp_listen tftp_max_blksize tftp_max_windowsize io threads \
             dhcp_mode interface address state_dir inventory allow_other_dhcp tftp_timeout_ms \
-            tftp_max_retries tftp_gso user dhcp_commit_window_us; do
+            tftp_max_retries tftp_gso user dhcp_commit_window_us http_listen http_repo_root \
+            http_max_connections http_header_timeout_ms http_idle_timeout_ms; do
   grep -q -- "--$flag " <<<"$help" || fail "--help does not list --$flag"
 done
 grep -q -- '--logbuflevel' <<<"$help" && fail "--help lists glog's flags"
@@ -45,11 +46,37 @@ expect_error "cannot start DHCP: /nonexistent/inv.csv: cannot open" --dhcp_mode=
 expect_error "user \"no-such-user-rb\" does not exist" --tftp_root=/tmp --tftp_listen=127.0.0.1:0 --user=no-such-user-rb
 expect_error "--dhcp_commit_window_us=-1: must be between 0 and 1000000" --dhcp_mode=authoritative --dhcp_commit_window_us=-1
 expect_error "no such file\|cannot read\|/nonexistent/site.toml" --config=/nonexistent/site.toml
+# [http] by flags (issue 12): checked like site.toml's keys, named by the flag.
+expect_error "--http_listen=nope: expected address:port" --tftp_root=/tmp --http_listen=nope
+expect_error "--http_listen=127.0.0.1:0: port must be 1..65535" --http_listen=127.0.0.1:0
+expect_error "--http_max_connections=0 is outside 1..1048576" --http_listen=127.0.0.1:8080 \
+  --http_max_connections=0
+expect_error "--http_idle_timeout_ms=99 is outside 100..3600000" --http_listen=127.0.0.1:8080 \
+  --http_idle_timeout_ms=99
+expect_error "--http_repo_root: \"/nonexistent/repo\": cannot open the repository root" \
+  --http_listen=127.0.0.1:8080 --http_repo_root=/nonexistent/repo
+
+# Without a config file, TFTP and HTTP on the command line start (DHCP off) and stop on SIGTERM
+# with status 0.
+mkdir -p "$work/boot"
+echo kernel >"$work/boot/vmlinuz"
+"$rackbootd" --tftp_root="$work/boot" --tftp_listen=127.0.0.1:0 \
+  --http_listen=127.0.0.1:$((20000 + RANDOM % 20000)) --dhcp_mode=off --user=root \
+  >"$work/http.out" 2>"$work/http.log" &
+pid=$!
+for _ in $(seq 100); do grep -q 'rackbootd: ready' "$work/http.out" && break; sleep 0.1; done
+grep -q 'rackbootd: ready, TFTP on 127.0.0.1:' "$work/http.out" ||
+  fail "--tftp_root with --http_listen did not start: $(cat "$work/http.log")"
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+[[ $rc -eq 0 ]] || fail "--http_listen run: exit $rc after SIGTERM: $(cat "$work/http.log")"
+grep -q 'tftp totals: completed=0 failed=0' "$work/http.log" || fail "no tftp totals at stop"
 
 # The example site, copied as the README says, with a boot tree holding every file it names.
 cp "$example_site" "$work/site.toml"
 cp "$example_inventory" "$work/inventory.csv"
-mkdir -p "$work/tftp/rocky9" "$work/tftp/debian12" "$work/state"
+mkdir -p "$work/tftp/rocky9" "$work/tftp/debian12" "$work/state" "$work/repo"
 for f in pxelinux.0 bootnetx64.efi grubaa64.efi localboot.0 rocky9/vmlinuz rocky9/initrd.img \
          debian12/linux debian12/initrd.gz; do
   echo "$f" >"$work/tftp/$f"
@@ -73,6 +100,10 @@ expect_site_error "site.toml:$root_line: tftp.root: \"/srv/rackboot/tftp\": cann
 expect_site_error "--tftp_root: \"$work/nonexistent\": cannot open the TFTP root" "$work/site.toml" \
   --tftp_root="$work/nonexistent"
 sed -i "s|^root = .*|root = \"tftp\"|" "$work/site.toml"
+# The mirror it names does not exist here either: named with its line, then pointed at one.
+expect_site_error "site.toml:$(line_of '^repo_root = ' site.toml): http.repo_root: \"/srv/rackboot/repo\": cannot open the repository root" \
+  "$work/site.toml"
+sed -i "s|^repo_root = .*|repo_root = \"repo\"|" "$work/site.toml"
 
 # Complete, the copy passes every configuration check; what stops it is the missing br0 (no such
 # interface here): a failure of the system, exit 1, not 78.

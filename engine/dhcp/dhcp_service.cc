@@ -1,5 +1,7 @@
 #include "engine/dhcp/dhcp_service.h"
 
+#include <functional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -25,7 +27,7 @@ class JournalLeaseLog : public LeaseLog {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<DhcpService>> DhcpService::Start(
+absl::StatusOr<std::unique_ptr<DhcpService>> DhcpService::Create(
     const DhcpServiceOptions& options, HostDirectory* hosts) {
   const DhcpServerConfig& config = options.server;
   if (config.mode == DhcpMode::kAuthoritative && options.probe) {
@@ -76,6 +78,7 @@ absl::StatusOr<std::unique_ptr<DhcpService>> DhcpService::Start(
   }
 
   std::unique_ptr<DhcpService> service(new DhcpService());
+  service->options_ = options;
   std::vector<AddressRange> ranges;
   for (const DhcpSubnet& subnet : config.subnets) {
     absl::StatusOr<AddressRange> hosts_range =
@@ -132,49 +135,91 @@ absl::StatusOr<std::unique_ptr<DhcpService>> DhcpService::Start(
   service->log_ = std::make_unique<JournalLeaseLog>(service->journal_.get());
   service->server_ =
       std::make_unique<DhcpServer>(config, leases, hosts, service->log_.get());
-  absl::StatusOr<std::unique_ptr<io::Reactor>> reactor =
-      io::CreateReactor(options.io);
-  if (!reactor.ok()) return reactor.status();
-  service->reactor_ = *std::move(reactor);
-  service->shard_ = std::make_unique<DhcpShard>(
-      service->reactor_.get(), service->server_.get(), leases,
-      service->journal_.get(), options.shard);
-  absl::Status started = service->shard_->Start();
-  if (!started.ok()) return started;
-  io::Reactor* reactor_ptr = service->reactor_.get();
-  service->thread_ = std::thread([reactor_ptr] {
-    absl::Status status = reactor_ptr->Run();
-    LOG_IF(ERROR, !status.ok()) << "dhcp shard stopped: " << status;
-  });
-  LOG(INFO) << "dhcp: "
-            << (config.mode == DhcpMode::kProxy ? "proxyDHCP" : "authoritative")
-            << " on "
-            << (options.shard.interface.empty() ? "every interface"
-                                                : options.shard.interface)
-            << " port " << options.shard.server_port << " as "
-            << config.server_address.ToString() << ", " << config.subnets.size()
-            << " subnet(s), " << leases->size() << " addresses tracked";
   return service;
 }
 
-DhcpService::~DhcpService() { Stop(); }
+DhcpService::~DhcpService() = default;
 
-void DhcpService::Stop() {
-  if (stopped_) return;
-  stopped_ = true;
-  if (reactor_) reactor_->Stop();
-  if (thread_.joinable()) thread_.join();
-  if (journal_) {
-    absl::Status synced = journal_->SyncNow();
-    LOG_IF(ERROR, !synced.ok())
-        << "dhcp: final journal sync failed: " << synced;
+absl::Status DhcpService::StartShard(int shard, io::Reactor& reactor) {
+  if (shard != 0) {
+    return absl::InternalError(
+        "DHCP has one writer: run it in a group of exactly one shard");
   }
+  DhcpShardOptions shard_options = options_.shard;
+  if (daemon::EventSink* events = options_.events) {
+    std::function<void(const DhcpReply&)> also = options_.shard.on_reply;
+    shard_options.on_reply = [events, also](const DhcpReply& reply) {
+      if (reply.type == DhcpMessageType::kAck) {
+        daemon::LeaseAcked event;
+        if (absl::optional<std::array<uint8_t, 6>> mac =
+                reply.message.MacAddress()) {
+          event.mac = *mac;
+          event.address = reply.message.yiaddr;
+          if (absl::StatusOr<absl::string_view> file =
+                  reply.message.options.BootfileName();
+              file.ok()) {
+            event.boot_file = std::string(*file);
+          }
+          events->OnLeaseAcked(event);
+        }
+      }
+      if (also) also(reply);
+    };
+  }
+  shard_ = std::make_unique<DhcpShard>(&reactor, server_.get(), leases_.get(),
+                                       journal_.get(), shard_options);
+  if (absl::Status started = shard_->Start(); !started.ok()) {
+    shard_.reset();
+    return started;
+  }
+  const DhcpServerConfig& config = options_.server;
+  LOG(INFO) << "dhcp: "
+            << (config.mode == DhcpMode::kProxy ? "proxyDHCP" : "authoritative")
+            << " on "
+            << (options_.shard.interface.empty() ? "every interface"
+                                                 : options_.shard.interface)
+            << " port " << options_.shard.server_port << " as "
+            << config.server_address.ToString() << ", " << config.subnets.size()
+            << " subnet(s), " << leases_->size() << " addresses tracked, on "
+            << io::IoBackendName(reactor.backend());
+  return absl::OkStatus();
+}
+
+void DhcpService::StopShard(int shard, io::Reactor& reactor) {
+  (void)shard;
+  (void)reactor;
+  if (shard_) shard_counters_ = shard_->counters();
+  shard_.reset();  // unwatches its sockets on the reactor, still alive
+  absl::Status synced = journal_->SyncNow();
+  LOG_IF(ERROR, !synced.ok()) << "dhcp: final journal sync failed: " << synced;
+}
+
+std::string DhcpService::Ready() const {
+  return absl::StrCat(
+      "DHCP ",
+      options_.server.mode == DhcpMode::kProxy ? "proxy" : "authoritative",
+      " on ", options_.shard.interface);
+}
+
+std::vector<daemon::Metric> DhcpService::Metrics() const {
+  const DhcpServiceCounters c = counters();
+  auto n = [](uint64_t v) { return static_cast<int64_t>(v); };
+  return {{"discovers", n(c.server.received[1])},
+          {"requests", n(c.server.received[3])},
+          {"offers", n(c.server.offers)},
+          {"acks", n(c.server.acks)},
+          {"naks", n(c.server.naks)},
+          {"pxe_install", n(c.server.pxe_install)},
+          {"pxe_localboot", n(c.server.pxe_localboot)},
+          {"pxe_unknown", n(c.server.pxe_unknown)},
+          {"journal_records", n(c.journal_records)},
+          {"journal_syncs", n(c.journal_syncs)}};
 }
 
 DhcpServiceCounters DhcpService::counters() const {
   DhcpServiceCounters counters;
   if (server_) counters.server = server_->counters();
-  if (shard_) counters.shard = shard_->counters();
+  counters.shard = shard_ ? shard_->counters() : shard_counters_;
   if (journal_) {
     counters.journal_records = journal_->records();
     counters.journal_syncs = journal_->syncs();

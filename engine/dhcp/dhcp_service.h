@@ -1,26 +1,32 @@
 // DhcpService: the DHCP service of rackbootd: lease table, lease journal,
-// server and shard on one thread of their own (DHCP has exactly one writer;
-// architecture principle 2).
+// server and shard, run by a daemon::ShardGroup of exactly one shard (DHCP
+// has exactly one writer, the lease table's owner: architecture principle 2;
+// engine/daemon/shard_group.h says why it is a group of its own).
 //
 //   absl::StatusOr<std::unique_ptr<DhcpService>> dhcp =
-//   DhcpService::Start(options, &hosts);
+//       DhcpService::Create(options, &hosts);
+//   daemon::ShardGroup dhcp_thread({.name = "dhcp", .shards = 1, ...});
+//   dhcp_thread.Start({dhcp->get()});
 //   ... (*dhcp)->leases().Lookup(address)   // any thread, lock-free
-//   (*dhcp)->Stop();
+//   dhcp_thread.Stop();                     // the journal is synced
 //
-// Start checks the segment for another DHCP server first (authoritative mode),
-// replays the journal into the table, compacts it when it has grown, and starts
-// the thread. Start, Stop and the accessors belong to one controlling thread;
-// leases() may be read from any thread.
+// Create checks the segment for another DHCP server first (authoritative
+// mode), replays the journal into the table and compacts it when it has
+// grown; StartShard binds the ports on the DHCP thread. Create and the
+// accessors belong to one controlling thread; leases() and UpdateConfig may be
+// called from any thread.
 #ifndef RACKBOOT_ENGINE_DHCP_DHCP_SERVICE_H_
 #define RACKBOOT_ENGINE_DHCP_DHCP_SERVICE_H_
 
 #include <memory>
 #include <string>
-#include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "engine/daemon/events.h"
+#include "engine/daemon/service.h"
 #include "engine/dhcp/dhcp_server.h"
 #include "engine/dhcp/dhcp_shard.h"
 #include "engine/dhcp/lease_journal.h"
@@ -44,6 +50,9 @@ struct DhcpServiceOptions {
   // LeaseJournal::Options::commit_window: how long the journal gathers ACKs
   // into one fdatasync.
   absl::Duration commit_window = absl::Milliseconds(2);
+  // Receives a LeaseAcked for every DHCPACK sent (bring-up phases);
+  // borrowed, thread-safe, may be null. Besides shard.on_reply.
+  daemon::EventSink* events = nullptr;
 };
 
 // A snapshot of the service's counters, taken on the service's thread.
@@ -54,15 +63,24 @@ struct DhcpServiceCounters {
   uint64_t journal_syncs = 0;
 };
 
-class DhcpService {
+class DhcpService : public daemon::Service {
  public:
   // REQUIRES: hosts outlives the service; it is called on the service's thread.
-  static absl::StatusOr<std::unique_ptr<DhcpService>> Start(
+  static absl::StatusOr<std::unique_ptr<DhcpService>> Create(
       const DhcpServiceOptions& options, HostDirectory* hosts);
-  ~DhcpService();  // Stops.
+  ~DhcpService() override;
 
-  // Stops the thread and makes every appended lease durable. Idempotent.
-  void Stop();
+  // daemon::Service. StartShard accepts shard 0 only (a group of one shard)
+  // and binds the server ports there; StopShard makes every appended lease
+  // durable.
+  absl::string_view name() const override { return "dhcp"; }
+  absl::Status StartShard(int shard, io::Reactor& reactor) override;
+  void StopShard(int shard, io::Reactor& reactor) override;
+  std::string Ready() const override;
+  // The "dhcp totals" of the stop log: discovers, requests, offers, acks,
+  // naks, pxe_install, pxe_localboot, pxe_unknown, journal_records,
+  // journal_syncs. REQUIRES: the group stopped.
+  std::vector<daemon::Metric> Metrics() const override;
 
   // Any thread: the server takes `config` before its next request (see
   // DhcpServer::UpdateConfig); leases and the journal are untouched.
@@ -72,21 +90,19 @@ class DhcpService {
 
   // Readers on any thread (TFTP, the API): lock-free lease lookups.
   const LeaseTable& leases() const { return *leases_; }
-  // Valid after Stop(), or from the service's own thread.
+  // Valid after the group stopped, or from the service's own thread.
   DhcpServiceCounters counters() const;
-  io::IoBackend backend() const { return reactor_->backend(); }
 
  private:
   DhcpService() = default;
 
+  DhcpServiceOptions options_;
   std::unique_ptr<LeaseTable> leases_;
   std::unique_ptr<LeaseJournal> journal_;
   std::unique_ptr<LeaseLog> log_;
   std::unique_ptr<DhcpServer> server_;
-  std::unique_ptr<io::Reactor> reactor_;
-  std::unique_ptr<DhcpShard> shard_;
-  std::thread thread_;
-  bool stopped_ = false;
+  std::unique_ptr<DhcpShard> shard_;  // while the DHCP thread runs
+  DhcpShardCounters shard_counters_;  // the shard's, once it stopped
 };
 
 }  // namespace rackboot::dhcp

@@ -1,13 +1,14 @@
 // BringUpLog: the last bring-up phase of each inventory host, for `rackboot
 // hosts` and the status page to come.
 //
-// The daemon records a phase when an armed host gets its DHCP answer ("dhcp"),
-// when each boot file reaches it ("tftp <file>"), and when the profile's last
-// file (the initrd) has arrived ("done"). Record keeps phases in memory; Flush
+// The daemon's BringUpTracker (bring_up_tracker.h) records a phase when an
+// inventory host gets a DHCP answer with a boot file ("dhcp"), when each file
+// reaches it ("tftp <file>", "http <file>"), and when the profile's last file
+// (the initrd) has arrived ("done"). Record keeps phases in memory; Flush
 // (once a second) rewrites <state_dir>/bring-up.tsv atomically (temp file,
 // rename), so another process can read it at any time. The file has one line
 // per host: hostname<TAB>phase<TAB>unix seconds. Thread-safe: the DHCP thread
-// and every TFTP shard record.
+// and every shard record.
 #ifndef RACKBOOT_ENGINE_SITE_BRING_UP_LOG_H_
 #define RACKBOOT_ENGINE_SITE_BRING_UP_LOG_H_
 

@@ -126,8 +126,8 @@ absl::Status ParseCidr(absl::string_view text, Subnet& out) {
 }
 
 // "ip:port", IPv4 only.
-absl::Status ParseListen(absl::string_view text, Ipv4Address& address,
-                         uint16_t& port) {
+absl::Status ParseListenImpl(absl::string_view text, Ipv4Address& address,
+                             uint16_t& port) {
   const size_t colon = text.rfind(':');
   if (colon == absl::string_view::npos) {
     return absl::InvalidArgumentError("expected address:port, e.g. 0.0.0.0:69");
@@ -648,7 +648,7 @@ void ParseTftp(Parser& p, const toml::table& t, TftpConfig& out) {
   std::string listen;
   if (p.String(t, kP, "listen", listen)) {
     if (absl::Status s =
-            ParseListen(listen, out.listen_address, out.listen_port);
+            ParseListenImpl(listen, out.listen_address, out.listen_port);
         !s.ok()) {
       p.Error(*p.Get(t, "listen"), "tftp.listen",
               absl::StrCat(Quote(listen), ": ", s.message()));
@@ -662,6 +662,38 @@ void ParseTftp(Parser& p, const toml::table& t, TftpConfig& out) {
   p.Int(t, kP, "max_transfers", 1, 1048576, out.max_transfers);
   p.Int(t, kP, "max_unconfirmed", 1, 1048576, out.max_unconfirmed);
   p.Int(t, kP, "max_per_client", 0, 65535, out.max_per_client);
+}
+
+void ParseHttp(Parser& p, const toml::table& t, HttpConfig& out) {
+  constexpr absl::string_view kP = "http";
+  p.CheckKeys(t, kP,
+              {"listen", "repo_root", "max_connections", "header_timeout_ms",
+               "idle_timeout_ms"});
+  std::string listen;
+  // "" keeps the service off, as if the key were absent.
+  if (p.String(t, kP, "listen", listen) && !listen.empty()) {
+    if (absl::Status s =
+            ParseListenImpl(listen, out.listen_address, out.listen_port);
+        !s.ok()) {
+      p.Error(*p.Get(t, "listen"), "http.listen",
+              absl::StrCat(Quote(listen), ": ", s.message()));
+    } else {
+      out.listen = listen;
+    }
+  }
+  if (p.String(t, kP, "repo_root", out.repo_root) &&
+      HasControlChar(out.repo_root)) {
+    p.Error(
+        *p.Get(t, "repo_root"), "http.repo_root",
+        absl::StrCat(Quote(out.repo_root), ": control characters not allowed"));
+    out.repo_root.clear();
+  }
+  p.Int(t, kP, "max_connections", HttpConfig::kMaxConnectionsMin,
+        HttpConfig::kMaxConnectionsMax, out.max_connections);
+  p.Int(t, kP, "header_timeout_ms", HttpConfig::kTimeoutMsMin,
+        HttpConfig::kTimeoutMsMax, out.header_timeout_ms);
+  p.Int(t, kP, "idle_timeout_ms", HttpConfig::kTimeoutMsMin,
+        HttpConfig::kTimeoutMsMax, out.idle_timeout_ms);
 }
 
 void ParseBoot(Parser& p, const toml::table& t, BootConfig& out) {
@@ -1034,7 +1066,7 @@ absl::StatusOr<SiteConfig> ParseSiteConfig(absl::string_view toml_text,
   Parser p(filename);
   SiteConfig site;
   site.path = std::string(filename);
-  p.CheckKeys(root, "", {"server", "dhcp", "tftp", "boot", "profile"});
+  p.CheckKeys(root, "", {"server", "dhcp", "tftp", "boot", "profile", "http"});
   if (const toml::table* t = p.Table(root, "", "server")) {
     ParseServer(p, *t, site.server);
   }
@@ -1050,6 +1082,9 @@ absl::StatusOr<SiteConfig> ParseSiteConfig(absl::string_view toml_text,
   if (const toml::node* node = p.Get(root, "profile")) {
     ParseProfiles(p, *node, site.profiles);
   }
+  if (const toml::table* t = p.Table(root, "", "http")) {
+    ParseHttp(p, *t, site.http);
+  }
   if (p.error_count() == 0) CrossCheck(p, root, site);
   if (absl::Status s = p.Result(); !s.ok()) return s;
   RecordKeyLines(root, "", site.key_lines);
@@ -1061,8 +1096,14 @@ absl::StatusOr<SiteConfig> ParseSiteConfig(absl::string_view toml_text,
     site.server.state_dir = ResolvePath(dir, site.server.state_dir);
     site.server.inventory = ResolvePath(dir, site.server.inventory);
     site.tftp.root = ResolvePath(dir, site.tftp.root);
+    site.http.repo_root = ResolvePath(dir, site.http.repo_root);
   }
   return site;
+}
+
+absl::Status ParseListenAddress(absl::string_view text, Ipv4Address& address,
+                                uint16_t& port) {
+  return ParseListenImpl(text, address, port);
 }
 
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {

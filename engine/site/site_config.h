@@ -143,6 +143,29 @@ struct TftpConfig {
   int max_per_client = 8;      // 0..65535 per client address; 0: no cap
 };
 
+// [http]: the HTTP service (boot tree under /boot/, mirrors under /repo/;
+// docs/http.md). Off unless `listen` is given.
+struct HttpConfig {
+  // Valid ranges of the limits, shared by the parser and the flag overlay.
+  static constexpr int kMaxConnectionsMin = 1, kMaxConnectionsMax = 1048576;
+  static constexpr int kTimeoutMsMin = 100, kTimeoutMsMax = 3600000;
+
+  std::string listen;          // "" (default): no HTTP service; "addr:port"
+  Ipv4Address listen_address;  // parsed from `listen`
+  uint16_t listen_port = 0;    // parsed from `listen`; 1..65535
+  // Directory served read-only under /repo/ (install mirrors); "" (default):
+  // no /repo/ route.
+  std::string repo_root;
+  int max_connections = 4096;     // open at once; past it: 503
+  int header_timeout_ms = 10000;  // a request's whole header block must arrive
+  int idle_timeout_ms = 30000;    // a keep-alive connection with no request
+};
+
+// "address:port" as tftp.listen and http.listen take it (an IPv4 address,
+// a port 1..65535); the error says what is wrong without repeating the text.
+absl::Status ParseListenAddress(absl::string_view text, Ipv4Address& address,
+                                uint16_t& port);
+
 // The architectures a boot file is chosen for. How DHCP option 93 (client
 // system architecture, RFC 4578 2.1 and the IANA "Processor Architecture
 // Types" registry) maps to them: see BootArchForClientArch().
@@ -212,6 +235,7 @@ struct SiteConfig {
   TftpConfig tftp;
   BootConfig boot;
   std::vector<BootProfile> profiles;
+  HttpConfig http;
 
   // The line of every key given in the file, by dotted path as errors name
   // them ("tftp.root", "boot.bios", "profile[0].kernel",

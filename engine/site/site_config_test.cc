@@ -93,6 +93,14 @@ TEST(SiteConfigTest, ExampleParsesToExpectedValues) {
   EXPECT_EQ(site->Where("profile[0].kernel"),
             "examples/site.toml:183: profile[0].kernel");
   EXPECT_EQ(site->Where("tftp.root"), "examples/site.toml:112: tftp.root");
+  EXPECT_EQ(site->Where("boot.bios"), "examples/site.toml:139: boot.bios");
+
+  EXPECT_EQ(site->http.listen, "0.0.0.0:8080");
+  EXPECT_EQ(site->http.listen_port, 8080);
+  EXPECT_EQ(site->http.repo_root, "/srv/rackboot/repo");
+  EXPECT_EQ(site->http.max_connections, 4096);
+  EXPECT_EQ(site->http.header_timeout_ms, 10000);
+  EXPECT_EQ(site->http.idle_timeout_ms, 30000);
 
   EXPECT_EQ(site->SubnetFor(Ipv4Address(198, 18, 200, 1)), &s);
   EXPECT_EQ(site->SubnetFor(Ipv4Address(198, 19, 0, 77)), &r);
@@ -127,14 +135,21 @@ TEST(SiteConfigTest, EmptyFileIsAllDefaults) {
   EXPECT_EQ(site->boot.ipxe_script, "");
   EXPECT_EQ(site->boot.menu_timeout, 0);
   EXPECT_TRUE(site->boot.menu.empty());
+  EXPECT_EQ(site->http.listen, "");  // HTTP off
+  EXPECT_EQ(site->http.repo_root, "");
+  EXPECT_EQ(site->http.max_connections, 4096);
+  EXPECT_EQ(site->http.header_timeout_ms, 10000);
+  EXPECT_EQ(site->http.idle_timeout_ms, 30000);
   EXPECT_EQ(site->SubnetFor(Ipv4Address(198, 18, 0, 1)), nullptr);
 }
 
 TEST(SiteConfigTest, RelativePathsFollowTheFile) {
   const std::string text =
-      "[server]\nstate_dir = \"state\"\n[tftp]\nroot = \"tftp\"\n";
+      "[server]\nstate_dir = \"state\"\n[tftp]\nroot = \"tftp\"\n"
+      "[http]\nrepo_root = \"repo\"\n";
   absl::StatusOr<SiteConfig> site = ParseSiteConfig(text, "/etc/rb/site.toml");
   ASSERT_TRUE(site.ok()) << site.status();
+  EXPECT_EQ(site->http.repo_root, "/etc/rb/repo");
   EXPECT_EQ(site->server.state_dir, "/etc/rb/state");
   EXPECT_EQ(site->server.inventory, "/etc/rb/inventory.csv");
   EXPECT_EQ(site->tftp.root, "/etc/rb/tftp");
@@ -184,9 +199,12 @@ TEST(SiteConfigTest, UnknownKeysAreErrorsWithSuggestions) {
   EXPECT_THAT(ErrorOf("[dhcp]\nlease_second = 60\n"),
               HasSubstr("site.toml:2: dhcp.lease_second: unknown key (did you "
                         "mean \"lease_seconds\"?)"));
+  EXPECT_THAT(ErrorOf("[web]\nport = 80\n"),
+              HasSubstr("site.toml:1: web: unknown key (expected one of: "
+                        "server, dhcp, tftp, boot, profile, http)"));
   EXPECT_THAT(ErrorOf("[http]\nport = 80\n"),
-              HasSubstr("site.toml:1: http: unknown key (expected one of: "
-                        "server, dhcp, tftp, boot"));
+              HasSubstr("site.toml:2: http.port: unknown key (expected one of: "
+                        "listen, repo_root, max_connections"));
   EXPECT_THAT(ErrorOf("[[dhcp.subnet]]\ncidr = \"10.0.0.0/8\"\nrouters = "
                       "\"10.0.0.1\"\n"),
               HasSubstr("site.toml:3: dhcp.subnet[0].routers: unknown key "
@@ -251,6 +269,23 @@ TEST(SiteConfigTest, TypeAndRangeErrors) {
               HasSubstr("boot.http_boot_url: \"bootx64.efi\": expected a URL"));
   EXPECT_THAT(ErrorOf("[boot]\nipxe_script = \"ftp://x/boot.ipxe\"\n"),
               HasSubstr("boot.ipxe_script"));
+  EXPECT_EQ(ErrorOf("[http]\nlisten = \"0.0.0.0\"\n"),
+            "site.toml:2: http.listen: \"0.0.0.0\": expected address:port, "
+            "e.g. 0.0.0.0:69");
+  EXPECT_THAT(ErrorOf("[http]\n\nlisten = \"1.2.3.4:0\"\n"),
+              HasSubstr("site.toml:3: http.listen: \"1.2.3.4:0\": port must "
+                        "be 1..65535"));
+  EXPECT_THAT(ErrorOf("[http]\nmax_connections = 0\n"),
+              HasSubstr("site.toml:2: http.max_connections: 0: must be "
+                        "1..1048576"));
+  EXPECT_THAT(ErrorOf("[http]\nheader_timeout_ms = 99\n"),
+              HasSubstr("http.header_timeout_ms: 99: must be 100..3600000"));
+  EXPECT_THAT(ErrorOf("[http]\nidle_timeout_ms = 3600001\n"),
+              HasSubstr("http.idle_timeout_ms: 3600001: must be 100..3600000"));
+  EXPECT_THAT(ErrorOf("[http]\nrepo_root = 5\n"),
+              HasSubstr("http.repo_root: expected a string, got integer"));
+  EXPECT_THAT(ErrorOf("[http]\nlisten_on = \"x\"\n"),
+              HasSubstr("site.toml:2: http.listen_on: unknown key"));
   EXPECT_THAT(ErrorOf("[boot]\nbios = \"a\\nb\"\n"),
               HasSubstr("boot.bios: \"a\\x0ab\": control characters"));
 }

@@ -12,7 +12,25 @@
 
 namespace rackboot::site {
 
-absl::Status CheckSiteFiles(const SiteConfig& site) {
+namespace {
+
+// The mirror root, when HTTP serves it: like the TFTP root, a directory that
+// opens now, not a 404 for every package later.
+absl::Status CheckRepoRoot(const SiteConfig& site) {
+  if (site.http.listen.empty() || site.http.repo_root.empty()) {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<FileRoot> repo = FileRoot::Open(site.http.repo_root);
+  if (repo.ok()) return absl::OkStatus();
+  const std::string where = site.key_lines.count("http.repo_root") > 0
+                                ? site.Where("http.repo_root")
+                                : std::string("--http_repo_root");
+  return absl::InvalidArgumentError(absl::StrCat(
+      where, ": ", Quote(site.http.repo_root),
+      ": cannot open the repository root: ", repo.status().message()));
+}
+
+absl::Status CheckBootFiles(const SiteConfig& site) {
   if (site.tftp.root.empty()) return absl::OkStatus();
   // The root may come from --tftp_root rather than the file.
   const std::string root_where = site.key_lines.count("tftp.root") > 0
@@ -75,6 +93,17 @@ absl::Status CheckSiteFiles(const SiteConfig& site) {
   }
   if (errors.empty()) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
+}
+
+}  // namespace
+
+absl::Status CheckSiteFiles(const SiteConfig& site) {
+  absl::Status boot = CheckBootFiles(site);
+  absl::Status repo = CheckRepoRoot(site);
+  if (repo.ok()) return boot;
+  if (boot.ok()) return repo;
+  return absl::InvalidArgumentError(
+      absl::StrCat(boot.message(), "\n", repo.message()));
 }
 
 }  // namespace rackboot::site

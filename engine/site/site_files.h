@@ -14,6 +14,8 @@
 //     FileRoot's rules (openat2 RESOLVE_BENEATH: '..' or a symlink that climbs
 //     out is refused); a leading '/' means the root, as in TFTP requests, so
 //     an absolute host path outside the root is reported as not found there.
+// And when HTTP listens with http.repo_root set, that root opens as a
+// directory (named site.toml:line or --http_repo_root).
 // Every problem is reported, one per line of the InvalidArgument message, each
 // naming site.toml:line and the key (SiteConfig::Where).
 //

@@ -145,5 +145,30 @@ TEST_F(SiteFilesTest, RootFromTheCommandLineIsNamedSo) {
   EXPECT_NE(s.message().find("(--tftp_root)"), std::string::npos) << s;
 }
 
+// [http] repo_root: checked only when HTTP listens, named by its line or by
+// the flag that gave it.
+TEST_F(SiteFilesTest, RepoRootMustOpenWhenHttpServesIt) {
+  const std::string text =
+      "[http]\nlisten = \"127.0.0.1:8080\"\nrepo_root = \"nonexistent\"\n";
+  absl::StatusOr<SiteConfig> site = ParseSiteConfig(text, dir_ + "/site.toml");
+  ASSERT_TRUE(site.ok()) << site.status();
+  absl::Status s = CheckSiteFiles(*site);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find(absl::StrCat(
+                dir_, "/site.toml:3: http.repo_root: \"", dir_,
+                "/nonexistent\": cannot open the repository root")),
+            std::string::npos)
+      << s;
+  site->key_lines.erase("http.repo_root");  // as --http_repo_root does
+  s = CheckSiteFiles(*site);
+  EXPECT_NE(s.message().find("--http_repo_root: "), std::string::npos) << s;
+  site->http.repo_root = dir_ + "/tftp";
+  EXPECT_TRUE(CheckSiteFiles(*site).ok());
+  // HTTP off: not checked.
+  site->http.listen.clear();
+  site->http.repo_root = dir_ + "/nonexistent";
+  EXPECT_TRUE(CheckSiteFiles(*site).ok());
+}
+
 }  // namespace
 }  // namespace rackboot::site

@@ -130,6 +130,7 @@ SiteConfig EffectiveSite(const SiteConfig& running, const SiteConfig& loaded) {
     out.dhcp.subnets = running.dhcp.subnets;
   }
   out.tftp = running.tftp;
+  out.http = running.http;
   return out;
 }
 
@@ -270,6 +271,16 @@ SiteChanges CompareSites(const SiteConfig& running_site,
        absl::StrCat(loaded_site.tftp.max_blksize));
   Note(r, "tftp.max_windowsize", absl::StrCat(running_site.tftp.max_windowsize),
        absl::StrCat(loaded_site.tftp.max_windowsize));
+  const HttpConfig& oh = running_site.http;
+  const HttpConfig& nh = loaded_site.http;
+  Note(r, "http.listen", oh.listen, nh.listen);
+  Note(r, "http.repo_root", oh.repo_root, nh.repo_root);
+  Note(r, "http.max_connections", absl::StrCat(oh.max_connections),
+       absl::StrCat(nh.max_connections));
+  Note(r, "http.header_timeout_ms", absl::StrCat(oh.header_timeout_ms),
+       absl::StrCat(nh.header_timeout_ms));
+  Note(r, "http.idle_timeout_ms", absl::StrCat(oh.idle_timeout_ms),
+       absl::StrCat(nh.idle_timeout_ms));
   return changes;
 }
 

@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <functional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -45,17 +47,10 @@ size_t OpenDescriptors() {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<TftpService>> TftpService::Start(
-    const TftpServiceOptions& options) {
-  absl::StatusOr<FileRoot> root = FileRoot::Open(options.root);
-  if (!root.ok()) {
-    return absl::Status(root.status().code(),
-                        absl::StrCat("--tftp_root: ", root.status().message()));
-  }
+absl::StatusOr<std::unique_ptr<TftpService>> TftpService::Create(
+    const TftpServiceOptions& options, FileCache* files, int shards) {
   const size_t limit = RaiseDescriptorLimit();
-  int threads = options.threads > 0
-                    ? options.threads
-                    : std::max(1u, std::thread::hardware_concurrency());
+  const size_t threads = static_cast<size_t>(std::max(1, shards));
   // Transfers fit below the limit with the reserve kept free, whatever the
   // clients do: past this budget they are refused, never the host-state
   // reload or the journal.
@@ -70,12 +65,13 @@ absl::StatusOr<std::unique_ptr<TftpService>> TftpService::Start(
         " reserved); raise it (ulimit -n, systemd LimitNOFILE=)"));
   }
   std::unique_ptr<TftpService> service(new TftpService());
+  service->files_ = files;
   service->max_transfers_ = std::min(options.max_transfers, limit - fixed);
   service->clients_ =
       std::make_unique<TftpClientCounts>(options.max_per_client);
-  service->files_ =
-      std::make_unique<FileCache>(*std::move(root), options.rendered);
-  TftpShardOptions shard_options = options.shard;
+  service->shards_.resize(threads);
+  TftpShardOptions& shard_options = service->shard_options_;
+  shard_options = options.shard;
   // SO_REUSEPORT spreads requests evenly by 4-tuple: each shard gets an equal
   // share of the caps; the per-address cap is shared (TftpClientCounts).
   shard_options.max_transfers =
@@ -83,64 +79,85 @@ absl::StatusOr<std::unique_ptr<TftpService>> TftpService::Start(
   shard_options.max_unconfirmed = std::max<size_t>(
       1, std::min(options.max_unconfirmed, service->max_transfers_) / threads);
   shard_options.client_counts = service->clients_.get();
+  if (daemon::EventSink* events = options.events) {
+    // Every shard reports each transfer's end; the sink turns it into a
+    // bring-up phase (cheap, no I/O: it runs on the shard's thread).
+    std::function<void(const TftpTransferReport&)> also =
+        options.shard.on_finished;
+    shard_options.on_finished = [events,
+                                 also](const TftpTransferReport& report) {
+      daemon::FileDelivered event;
+      event.transport = daemon::Transport::kTftp;
+      event.client = report.client;
+      event.file = report.file;
+      event.complete = report.complete;
+      event.bytes = report.bytes;
+      event.file_size = report.file_size;
+      events->OnFileDelivered(event);
+      if (also) also(report);
+    };
+  }
   LOG(INFO) << "tftp: descriptor limit " << limit << ", " << open_now
             << " open, " << options.descriptor_reserve << " reserved: at most "
             << service->max_transfers_ << " transfers ("
             << shard_options.max_transfers << " per shard), "
             << shard_options.max_unconfirmed * threads << " unconfirmed, "
             << options.max_per_client << " per client address";
-  io::IoBackend backend = options.io;
-  for (int i = 0; i < threads; ++i) {
-    absl::StatusOr<std::unique_ptr<io::Reactor>> reactor =
-        io::CreateReactor(backend);
-    if (!reactor.ok()) return reactor.status();
-    Shard shard;
-    shard.reactor = *std::move(reactor);
-    shard.shard =
-        std::make_unique<TftpShard>(shard.reactor.get(), service->files_.get(),
-                                    &service->counters_, shard_options);
-    absl::Status started = shard.shard->Start();
-    if (!started.ok()) {
-      return absl::Status(started.code(),
-                          absl::StrCat("tftp: ", started.message()));
-    }
-    if (i == 0) {
-      // With port 0 the first shard picks the port; the others join it.
-      service->address_ = shard.shard->local_address();
-      service->backend_ = shard.reactor->backend();
-      shard_options.listen = service->address_;
-      // The first shard found out what the kernel allows (and said so once);
-      // the others take the same backend without asking again.
-      backend = service->backend_;
-    }
-    service->shards_.push_back(std::move(shard));
-  }
-  for (Shard& shard : service->shards_) {
-    io::Reactor* reactor = shard.reactor.get();
-    shard.thread = std::thread([reactor] {
-      absl::Status status = reactor->Run();
-      LOG_IF(ERROR, !status.ok()) << "tftp shard stopped: " << status;
-    });
-  }
-  LOG(INFO) << "tftp: serving " << service->files_->root().path() << " on "
-            << service->address_.ToString() << " with " << threads
-            << " shard(s) on " << io::IoBackendName(service->backend_)
-            << ", blksize cap " << options.shard.limits.max_blksize
-            << ", windowsize cap " << options.shard.limits.max_windowsize
-            << ", timeout cap "
-            << absl::FormatDuration(options.shard.limits.max_timeout);
   return service;
 }
 
-TftpService::~TftpService() { Stop(); }
+TftpService::~TftpService() = default;
 
-void TftpService::Stop() {
-  for (Shard& shard : shards_) shard.reactor->Stop();
-  for (Shard& shard : shards_) {
-    if (shard.thread.joinable()) shard.thread.join();
+absl::Status TftpService::StartShard(int shard, io::Reactor& reactor) {
+  if (shard < 0 || shard >= static_cast<int>(shards_.size())) {
+    return absl::InternalError(absl::StrCat(
+        "shard ", shard, " beyond the ", shards_.size(), " it was made for"));
   }
-  // The shards unwatch their sockets on their reactors, so they go first.
-  for (Shard& shard : shards_) shard.shard.reset();
+  TftpShardOptions options = shard_options_;
+  // With port 0 the first shard picks the port; the others join it.
+  if (shard > 0) options.listen = address_;
+  auto tftp_shard =
+      std::make_unique<TftpShard>(&reactor, files_, &counters_, options);
+  if (absl::Status started = tftp_shard->Start(); !started.ok()) {
+    return started;
+  }
+  if (shard == 0) {
+    address_ = tftp_shard->local_address();
+    LOG(INFO) << "tftp: serving " << files_->root().path() << " on "
+              << address_.ToString() << " with " << shards_.size()
+              << " shard(s) on " << io::IoBackendName(reactor.backend())
+              << ", blksize cap " << options.limits.max_blksize
+              << ", windowsize cap " << options.limits.max_windowsize
+              << ", timeout cap "
+              << absl::FormatDuration(options.limits.max_timeout);
+  }
+  shards_[shard] = std::move(tftp_shard);
+  return absl::OkStatus();
+}
+
+void TftpService::StopShard(int shard, io::Reactor& reactor) {
+  (void)reactor;
+  // The shard unwatches its sockets on its reactor, which is still alive.
+  shards_[shard].reset();
+}
+
+std::string TftpService::Ready() const {
+  return absl::StrCat("TFTP on ", address_.ToString());
+}
+
+std::vector<daemon::Metric> TftpService::Metrics() const {
+  const TftpCounters& c = counters_;
+  auto get = [](const std::atomic<uint64_t>& v) {
+    return static_cast<int64_t>(v.load(std::memory_order_relaxed));
+  };
+  return {{"completed", get(c.transfers_completed)},
+          {"failed", get(c.transfers_failed)},
+          {"refused", get(c.requests_refused)},
+          {"bytes", get(c.bytes_sent)},
+          {"retransmits", get(c.retransmits)},
+          {"unknown_tid", get(c.unknown_tid)},
+          {"busy", get(c.requests_busy)},
+          {"evicted", get(c.transfers_evicted)}};
 }
 
 }  // namespace rackboot

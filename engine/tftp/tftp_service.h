@@ -1,26 +1,33 @@
-// TftpService: the TFTP service of rackbootd, one TftpShard per worker thread.
+// TftpService: the TFTP service of rackbootd, one TftpShard on every shard of
+// the daemon's ShardGroup (engine/daemon).
 //
-// Each thread owns a reactor, a request socket bound to the same address with
-// SO_REUSEPORT (the kernel spreads clients over the shards) and the transfers
-// its shard started; nothing on the packet path is shared but the FileCache
-// (touched once per transfer) and the counters.
+// On each shard it binds a request socket to the same address with
+// SO_REUSEPORT (the kernel spreads clients over the shards) and runs the
+// transfers its shard started; nothing on the packet path is shared but the
+// FileCache (touched once per transfer), the counters and the per-client
+// counts (once per transfer start and end).
 //
+//   FileCache files(*FileRoot::Open(root), &rendered);   // owned by main
+//   daemon::ShardGroup shards({...});
 //   absl::StatusOr<std::unique_ptr<TftpService>> tftp =
-//   TftpService::Start(options);
+//       TftpService::Create(options, &files, shards.shards());
+//   shards.Start({tftp->get(), ...});
 //   ... (*tftp)->counters() ...
-//   (*tftp)->Stop();
+//   shards.Stop();
 //
-// Start, Stop and the accessors may be called from any one controlling thread;
-// Stop may also be called from another thread while the service runs.
+// Create, the accessors and the Service methods run as daemon::Service says;
+// counters() (atomics) and Metrics() may be read from any thread while the
+// shards run.
 #ifndef RACKBOOT_ENGINE_TFTP_TFTP_SERVICE_H_
 #define RACKBOOT_ENGINE_TFTP_TFTP_SERVICE_H_
 
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/daemon/events.h"
+#include "engine/daemon/service.h"
 #include "engine/files/file_cache.h"
 #include "engine/io/reactor.h"
 #include "engine/tftp/tftp_admission.h"
@@ -30,13 +37,7 @@
 namespace rackboot {
 
 struct TftpServiceOptions {
-  std::string root;  // the directory served, read-only
   TftpShardOptions shard;
-  int threads = 0;  // 0: one per online CPU
-  io::IoBackend io = io::IoBackend::kAuto;
-  // Per-host files rendered by the daemon, asked before the disk (may be null;
-  // borrowed).
-  RenderedFiles* rendered = nullptr;
   // Caps across all shards (each shard gets its share of the first two):
   // transfers at once, further lowered to the descriptor budget; unconfirmed
   // transfers (no valid ACK yet; a new request beyond them evicts the
@@ -48,45 +49,53 @@ struct TftpServiceOptions {
   // host-state files, the lease journal, logs, DHCP sockets, the probe socket
   // of each new transfer.
   size_t descriptor_reserve = 256;
+  // Receives a FileDelivered for every transfer that ends (bring-up phases);
+  // borrowed, thread-safe, may be null. Besides shard.on_finished.
+  daemon::EventSink* events = nullptr;
 };
 
-class TftpService {
+class TftpService : public daemon::Service {
  public:
-  // Opens the root, binds every shard's request socket (so a bad address or a
-  // busy port fails here, before any thread starts) and starts the threads.
-  static absl::StatusOr<std::unique_ptr<TftpService>> Start(
-      const TftpServiceOptions& options);
-  ~TftpService();  // Stops.
+  // Main thread, before the shards start: raises RLIMIT_NOFILE and sizes the
+  // descriptor budget for `shards` shards (the descriptors open now count:
+  // create the services that hold descriptors for good first). Binds nothing
+  // yet (StartShard does). REQUIRES: files outlives the service.
+  static absl::StatusOr<std::unique_ptr<TftpService>> Create(
+      const TftpServiceOptions& options, FileCache* files, int shards);
+  ~TftpService() override;
 
-  // Stops every shard and joins its thread; running transfers are dropped.
-  // Idempotent.
-  void Stop();
+  // daemon::Service. StartShard(0) binds tftp.listen (its port when 0 there
+  // picks one the other shards join).
+  absl::string_view name() const override { return "tftp"; }
+  absl::Status StartShard(int shard, io::Reactor& reactor) override;
+  void StopShard(int shard, io::Reactor& reactor) override;
+  std::string Ready() const override;
+  // The "tftp totals" of the stop log: completed, failed, refused, bytes,
+  // retransmits, unknown_tid, busy, evicted.
+  std::vector<daemon::Metric> Metrics() const override;
 
+  // The request sockets' address. REQUIRES: shard 0 started.
   io::SocketAddress address() const { return address_; }
-  io::IoBackend backend() const { return backend_; }
   // Transfers the service runs at most (all shards), after the descriptor
   // budget.
   size_t max_transfers() const { return max_transfers_; }
-  int threads() const { return static_cast<int>(shards_.size()); }
+  int shards() const { return static_cast<int>(shards_.size()); }
   TftpCounters& counters() { return counters_; }
   FileCache& files() { return *files_; }
 
  private:
-  struct Shard {
-    std::unique_ptr<io::Reactor> reactor;
-    std::unique_ptr<TftpShard> shard;
-    std::thread thread;
-  };
-
   TftpService() = default;
 
+  FileCache* files_ = nullptr;
   TftpCounters counters_;
   std::unique_ptr<TftpClientCounts> clients_;  // outlives the shards
-  std::unique_ptr<FileCache> files_;
-  std::vector<Shard> shards_;
-  io::SocketAddress address_;
-  io::IoBackend backend_ = io::IoBackend::kAuto;
+  // Shard i's TftpShard, made and destroyed on shard i's thread.
+  std::vector<std::unique_ptr<TftpShard>> shards_;
+  TftpShardOptions shard_options_;  // listen: shard 0's address once bound
   size_t max_transfers_ = 0;
+  // Written by StartShard(0) before any other shard starts (ShardGroup
+  // starts shards in order); read-only afterwards.
+  io::SocketAddress address_;
 };
 
 }  // namespace rackboot

@@ -1,6 +1,7 @@
-// TftpService over real loopback sockets, on both reactor backends: the
-// behaviour that needs a network between client and server (transfer IDs,
-// retransmitted requests, silent clients).
+// TftpService over real loopback sockets, on both reactor backends, on a
+// daemon ShardGroup: the behaviour that needs a network between client and
+// server (transfer IDs, retransmitted requests, silent clients) and the
+// bring-up events.
 #include "engine/tftp/tftp_service.h"
 
 #include <poll.h>
@@ -13,9 +14,12 @@
 #include <string>
 #include <variant>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "engine/daemon/events.h"
+#include "engine/daemon/shard_group.h"
 #include "gtest/gtest.h"
 #include "proto/tftp/tftp_packet.h"
 
@@ -95,7 +99,10 @@ class TftpServiceTest : public ::testing::TestWithParam<io::IoBackend> {
     std::ofstream(fs::path(dir_) / "file") << std::string(1000, 'k');
   }
   void TearDown() override {
+    if (shards_) shards_->Stop();
+    shards_.reset();
     service_.reset();
+    files_.reset();
     fs::remove_all(dir_);
   }
   void StartService(TftpLimits limits = {}) {
@@ -103,19 +110,29 @@ class TftpServiceTest : public ::testing::TestWithParam<io::IoBackend> {
     options.shard.limits = limits;
     StartService(options);
   }
-  // `options` with the test's root, backend and listen address.
+  // `options` with the test's listen address and event sink, on `threads_`
+  // shards of the test's backend, serving the test's root.
   void StartService(TftpServiceOptions options) {
-    options.root = dir_;
-    if (options.threads == 0) options.threads = 2;
-    options.io = GetParam();
     options.shard.listen = io::SocketAddress::Ipv4Loopback(0);
     options.shard.on_finished = [this](const TftpTransferReport& report) {
       absl::MutexLock lock(&mu_);
       reports_.push_back(report);
     };
-    auto service = TftpService::Start(options);
+    options.events = &events_;
+    absl::StatusOr<FileRoot> root = FileRoot::Open(dir_);
+    ASSERT_TRUE(root.ok()) << root.status();
+    files_ = std::make_unique<FileCache>(*std::move(root));
+    daemon::ShardGroupOptions group;
+    group.name = "tftp-test";
+    group.shards = threads_;
+    group.io = GetParam();
+    shards_ = std::make_unique<daemon::ShardGroup>(group);
+    auto service =
+        TftpService::Create(options, files_.get(), shards_->shards());
     ASSERT_TRUE(service.ok()) << service.status();
     service_ = *std::move(service);
+    absl::Status started = shards_->Start({service_.get()});
+    ASSERT_TRUE(started.ok()) << started;
   }
   // Waits until `predicate` holds, for up to 5 s.
   template <typename Predicate>
@@ -127,7 +144,23 @@ class TftpServiceTest : public ::testing::TestWithParam<io::IoBackend> {
     return predicate();
   }
 
+  // Collects the bring-up events the service emits.
+  class Events : public daemon::EventSink {
+   public:
+    void OnFileDelivered(const daemon::FileDelivered& event) override {
+      absl::MutexLock lock(&mu);
+      files.push_back(event);
+    }
+    void OnLeaseAcked(const daemon::LeaseAcked&) override {}
+    absl::Mutex mu;
+    std::vector<daemon::FileDelivered> files ABSL_GUARDED_BY(mu);
+  };
+
   std::string dir_;
+  int threads_ = 2;
+  Events events_;
+  std::unique_ptr<FileCache> files_;
+  std::unique_ptr<daemon::ShardGroup> shards_;
   std::unique_ptr<TftpService> service_;
   absl::Mutex mu_;
   std::vector<TftpTransferReport> reports_ ABSL_GUARDED_BY(mu_);
@@ -172,6 +205,15 @@ TEST_P(TftpServiceTest, StrangerGetsError5AndTheTransferGoesOn) {
   EXPECT_EQ(service_->counters().unknown_tid.load(), 1u);
   EXPECT_EQ(service_->counters().Downloads("file"), 1u);
   EXPECT_EQ(service_->counters().transfers_active.load(), 0);
+  // The bring-up event: the whole file reached the client over TFTP.
+  absl::MutexLock lock(&events_.mu);
+  ASSERT_EQ(events_.files.size(), 1u);
+  EXPECT_EQ(events_.files[0].transport, daemon::Transport::kTftp);
+  EXPECT_EQ(events_.files[0].file, "file");
+  EXPECT_TRUE(events_.files[0].complete);
+  EXPECT_EQ(events_.files[0].bytes, 1000u);
+  EXPECT_TRUE(
+      absl::StartsWith(events_.files[0].client.ToString(), "127.0.0.1:"));
 }
 
 TEST_P(TftpServiceTest, RetransmittedRequestStartsNoSecondTransfer) {
@@ -312,7 +354,7 @@ TEST_P(TftpServiceTest, TransfersPerClientAddressAreCappedAcrossShards) {
 // oldest unconfirmed transfer; a confirmed one is never evicted.
 TEST_P(TftpServiceTest, NewRequestEvictsTheOldestUnconfirmedTransfer) {
   TftpServiceOptions options;
-  options.threads = 1;
+  threads_ = 1;
   options.max_unconfirmed = 2;
   options.max_per_client = 0;
   StartService(options);
@@ -350,7 +392,7 @@ TEST_P(TftpServiceTest, NewRequestEvictsTheOldestUnconfirmedTransfer) {
 
 TEST_P(TftpServiceTest, ConfirmedTransfersFillingTheCapMeanBusy) {
   TftpServiceOptions options;
-  options.threads = 1;
+  threads_ = 1;
   options.max_transfers = 1;
   StartService(options);
   Client confirmed, late;

@@ -1,0 +1,749 @@
+#include "engine/http/http_connection.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "engine/log/log_text.h"
+#include "llhttp/llhttp.h"
+
+namespace rackboot::http {
+
+struct HttpConnection::Parsed {
+  std::string method;  // as received
+  llhttp_method_t method_id = HTTP_GET;
+  std::string target;  // as received
+  int major = 1;
+  int minor = 1;
+  bool close = false;  // Connection: close (or HTTP/1.0 without
+                       // keep-alive)
+  int host_fields = 0;
+  int range_fields = 0;
+  std::string range;
+  std::string if_none_match;  // several fields joined by ", "
+  bool has_if_none_match = false;
+  absl::optional<std::string> if_modified_since;
+  absl::optional<std::string> if_range;
+  absl::optional<uint64_t> content_length;
+  bool chunked = false;
+};
+
+namespace {
+
+constexpr absl::string_view kHttpDate = "%a, %d %b %Y %H:%M:%S GMT";
+
+absl::string_view ReasonPhrase(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 206:
+      return "Partial Content";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 416:
+      return "Range Not Satisfiable";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Error";
+  }
+}
+
+std::string HttpDate(absl::Time t) {
+  return absl::FormatTime(kHttpDate, t, absl::UTCTimeZone());
+}
+
+// RFC 9110 section 5.6.7: recipients must accept IMF-fixdate and the two
+// obsolete formats.
+absl::optional<absl::Time> ParseHttpDate(absl::string_view text) {
+  static constexpr absl::string_view kFormats[] = {
+      kHttpDate,
+      "%A, %d-%b-%y %H:%M:%S GMT",  // RFC 850
+      "%a %b %e %H:%M:%S %Y",       // asctime
+  };
+  const std::string s(text);
+  for (absl::string_view format : kFormats) {
+    absl::Time t;
+    std::string error;
+    if (absl::ParseTime(std::string(format), s, absl::UTCTimeZone(), &t,
+                        &error)) {
+      return t;
+    }
+  }
+  return absl::nullopt;
+}
+
+// The strong validator of a file version: its FileIdentity (inode, size,
+// modification time), which changes whenever the served bytes can.
+std::string ETagOf(const MappedFile& file) {
+  const FileIdentity& id = file.identity();
+  return absl::StrFormat("\"%x-%x-%x\"", static_cast<uint64_t>(id.inode),
+                         static_cast<uint64_t>(id.size),
+                         static_cast<uint64_t>(id.mtime_ns));
+}
+
+absl::Time MtimeSeconds(const MappedFile& file) {
+  return absl::FromUnixSeconds(file.identity().mtime_ns / 1000000000);
+}
+
+absl::string_view TrimOws(absl::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+// RFC 9110 section 13.1.2: If-None-Match uses the weak comparison.
+bool NoneMatchHits(absl::string_view header, absl::string_view etag) {
+  for (absl::string_view tag : absl::StrSplit(header, ',')) {
+    tag = TrimOws(tag);
+    if (tag == "*") return true;
+    if (absl::StartsWith(tag, "W/")) tag.remove_prefix(2);
+    if (tag == etag) return true;
+  }
+  return false;
+}
+
+// Digits with saturation: "bytes=0-99999999999999999999" means "to the end".
+bool ParseBytePos(absl::string_view s, uint64_t* out) {
+  if (s.empty()) return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v > (UINT64_MAX - 9) / 10 ? UINT64_MAX : v * 10 + (c - '0');
+  }
+  *out = v;
+  return true;
+}
+
+enum class RangeKind { kNone, kSatisfiable, kUnsatisfiable };
+
+// RFC 9110 section 14.1.2: one byte range; anything else (several ranges, a
+// malformed one, another unit) is ignored and the whole file served, as
+// section 14.2 allows.
+RangeKind ParseRange(absl::string_view value, uint64_t size, uint64_t* first,
+                     uint64_t* last) {
+  value = TrimOws(value);
+  if (!absl::StartsWithIgnoreCase(value, "bytes=")) return RangeKind::kNone;
+  value.remove_prefix(6);
+  if (absl::StrContains(value, ',')) return RangeKind::kNone;
+  value = TrimOws(value);
+  const size_t dash = value.find('-');
+  if (dash == absl::string_view::npos) return RangeKind::kNone;
+  const absl::string_view a = value.substr(0, dash);
+  const absl::string_view b = value.substr(dash + 1);
+  if (a.empty()) {
+    uint64_t n;
+    if (!ParseBytePos(b, &n)) return RangeKind::kNone;
+    // A suffix of zero bytes, or of an empty file, selects nothing.
+    if (n == 0 || size == 0) return RangeKind::kUnsatisfiable;
+    *first = n >= size ? 0 : size - n;
+    *last = size - 1;
+    return RangeKind::kSatisfiable;
+  }
+  uint64_t start;
+  if (!ParseBytePos(a, &start)) return RangeKind::kNone;
+  uint64_t end = UINT64_MAX;
+  if (!b.empty()) {
+    if (!ParseBytePos(b, &end)) return RangeKind::kNone;
+    if (end < start) return RangeKind::kNone;  // invalid: ignored
+  }
+  if (start >= size) return RangeKind::kUnsatisfiable;
+  *first = start;
+  *last = std::min(end, size - 1);
+  return RangeKind::kSatisfiable;
+}
+
+bool IsRfc9110Method(llhttp_method_t m) {
+  switch (m) {
+    case HTTP_POST:
+    case HTTP_PUT:
+    case HTTP_DELETE:
+    case HTTP_CONNECT:
+    case HTTP_OPTIONS:
+    case HTTP_TRACE:
+    case HTTP_PATCH:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// llhttp callbacks: the parse state rides in parser->data.
+struct ParseState {
+  std::vector<std::pair<std::string, std::string>>* fields = nullptr;
+  std::string name;
+  std::string value;
+};
+
+ParseState* StateOf(llhttp_t* p) { return static_cast<ParseState*>(p->data); }
+
+int OnHeaderField(llhttp_t* p, const char* at, size_t n) {
+  StateOf(p)->name.append(at, n);
+  return 0;
+}
+int OnHeaderValue(llhttp_t* p, const char* at, size_t n) {
+  StateOf(p)->value.append(at, n);
+  return 0;
+}
+int OnHeaderValueComplete(llhttp_t* p) {
+  ParseState* s = StateOf(p);
+  s->fields->emplace_back(std::move(s->name), std::move(s->value));
+  s->name.clear();
+  s->value.clear();
+  return 0;
+}
+// The body (if any) is the connection's business, not llhttp's: it has the
+// head only.
+int OnHeadersComplete(llhttp_t*) { return 1; }
+// Stop exactly at the end of the head, so that where llhttp thinks the
+// message ends can be compared with where the pre-filter does.
+int OnMessageComplete(llhttp_t*) { return HPE_PAUSED; }
+
+const llhttp_settings_t* Settings() {
+  static const llhttp_settings_t settings = [] {
+    llhttp_settings_t s;
+    llhttp_settings_init(&s);
+    s.on_header_field = OnHeaderField;
+    s.on_header_value = OnHeaderValue;
+    s.on_header_value_complete = OnHeaderValueComplete;
+    s.on_headers_complete = OnHeadersComplete;
+    s.on_message_complete = OnMessageComplete;
+    return s;
+  }();
+  return &settings;
+}
+
+HttpPrefilterLimits PrefilterLimits(const HttpLimits& limits) {
+  HttpPrefilterLimits p;
+  p.max_head_bytes = limits.max_head_bytes;
+  p.max_request_line = limits.max_request_line;
+  p.max_header_fields = limits.max_header_fields;
+  return p;
+}
+
+}  // namespace
+
+std::string FormatReport(const HttpResponseReport& r) {
+  std::string line = absl::StrCat(
+      r.method.empty() ? "-" : log::Escaped(r.method), " ",
+      log::Quoted(r.target), " ", r.status, " ", r.bytes_sent, " bytes in ",
+      absl::FormatDuration(r.duration), " to ", r.client.ToString());
+  if (!r.file.empty()) {
+    absl::StrAppend(&line, " (", RouteKindName(r.kind), " file ",
+                    log::Quoted(r.file), ")");
+  }
+  if (!r.complete) absl::StrAppend(&line, " incomplete");
+  if (!r.error.empty()) absl::StrAppend(&line, ": ", r.error);
+  return line;
+}
+
+HttpConnection::HttpConnection(HttpRoutes* routes, const HttpLimits& limits,
+                               const io::SocketAddress& client, absl::Time now)
+    : routes_(routes),
+      limits_(limits),
+      client_(client),
+      prefilter_(PrefilterLimits(limits)),
+      request_start_(now),
+      idle_since_(now),
+      last_progress_(now) {}
+
+HttpConnection::~HttpConnection() = default;
+
+bool HttpConnection::pause_reading() const {
+  return close_ != HttpClose::kNo || in_.size() >= limits_.max_buffered_input;
+}
+
+absl::Time HttpConnection::Deadline() const {
+  if (close_ == HttpClose::kNow) return absl::InfiniteFuture();
+  if (out_ || ready_.has_value()) return last_progress_ + limits_.send_timeout;
+  if (request_started_ || first_request_) {
+    // From the first byte of the request (from accept for the first one):
+    // a slow client cannot hold the connection by trickling a head.
+    return request_start_ + limits_.header_timeout;
+  }
+  return idle_since_ + limits_.idle_timeout;
+}
+
+void HttpConnection::OnBytes(absl::Span<const uint8_t> bytes, absl::Time now) {
+  if (close_ != HttpClose::kNo || bytes.empty()) return;
+  if (in_.size() + bytes.size() > 4 * limits_.max_buffered_input) {
+    // The caller kept reading while told to pause: nothing here can use it.
+    CloseNow(now);
+    return;
+  }
+  if (!request_started_ && in_.empty() && body_to_skip_ == 0) {
+    request_started_ = true;
+    request_start_ = now;
+  }
+  in_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  Process(now);
+}
+
+void HttpConnection::OnSendProgress(uint64_t bytes, absl::Time now) {
+  if (current_.has_value()) current_->bytes_sent += bytes;
+  last_progress_ = now;
+}
+
+void HttpConnection::OnSendDone(absl::Time now) {
+  if (!out_) return;
+  out_ = false;
+  last_progress_ = now;
+  if (current_.has_value()) {
+    current_->bytes_sent = sent_size_;
+    current_->duration = now - current_started_;
+  }
+  FinishReport(/*complete=*/true);
+  if (close_ == HttpClose::kAfterTransmit) {
+    close_ = HttpClose::kNow;
+    return;
+  }
+  idle_since_ = now;
+  request_started_ = false;
+  if (!in_.empty()) {
+    // A pipelined request: its time starts now that it is looked at.
+    request_started_ = true;
+    request_start_ = now;
+  }
+  Process(now);
+}
+
+void HttpConnection::OnPeerClosed(absl::Time now) {
+  if (close_ == HttpClose::kNow) return;
+  peer_closed_ = true;
+  Process(now);
+}
+
+void HttpConnection::OnDeadline(absl::Time now) {
+  if (now < Deadline() || close_ == HttpClose::kNow) return;
+  if (out_ || ready_.has_value()) {
+    // The client stopped reading (send_timeout without progress).
+    if (current_.has_value()) current_->error = "send timeout";
+    CloseNow(now);
+  } else if (request_started_ && (!in_.empty() || body_to_skip_ > 0)) {
+    RespondError(408, "header timeout", now, nullptr);
+  } else {
+    // Idle keep-alive, or a connection that never sent a byte: close
+    // without a response (RFC 9112 section 9.5 lets a server close idle
+    // connections at any time).
+    CloseNow(now);
+  }
+}
+
+absl::optional<HttpTransmit> HttpConnection::PollTransmit() {
+  if (!ready_.has_value()) return absl::nullopt;
+  out_ = true;
+  absl::optional<HttpTransmit> t = std::move(ready_);
+  ready_.reset();
+  return t;
+}
+
+absl::optional<HttpResponseReport> HttpConnection::TakeReport() {
+  if (reports_.empty()) return absl::nullopt;
+  HttpResponseReport r = std::move(reports_.front());
+  reports_.erase(reports_.begin());
+  return r;
+}
+
+void HttpConnection::CloseNow(absl::Time now) {
+  if (current_.has_value()) {
+    current_->duration = now - current_started_;
+    FinishReport(/*complete=*/false);
+  }
+  ready_.reset();
+  out_ = false;
+  close_ = HttpClose::kNow;
+  in_.clear();
+  in_.shrink_to_fit();
+}
+
+void HttpConnection::FinishReport(bool complete) {
+  if (!current_.has_value()) return;
+  current_->complete = complete;
+  current_->whole_file = complete && current_->whole_file;
+  reports_.push_back(*std::move(current_));
+  current_.reset();
+}
+
+void HttpConnection::Process(absl::Time now) {
+  while (close_ == HttpClose::kNo && !out_ && !ready_.has_value()) {
+    if (body_to_skip_ > 0) {
+      const size_t n =
+          static_cast<size_t>(std::min<uint64_t>(body_to_skip_, in_.size()));
+      in_.erase(0, n);
+      body_to_skip_ -= n;
+      if (body_to_skip_ > 0) break;
+      if (awaiting_body_ != nullptr) {
+        std::unique_ptr<Parsed> request = std::move(awaiting_body_);
+        Respond(*request, now);
+        continue;
+      }
+    }
+    if (in_.empty() || scanned_ >= in_.size()) break;
+    size_t used = 0;
+    const HttpPrefilter::Result result = prefilter_.Scan(
+        absl::Span<const uint8_t>(
+            reinterpret_cast<const uint8_t*>(in_.data()) + scanned_,
+            in_.size() - scanned_),
+        &used);
+    if (result == HttpPrefilter::Result::kNeedMore) {
+      scanned_ = in_.size();
+      break;
+    }
+    if (result == HttpPrefilter::Result::kReject) {
+      RespondError(prefilter_.status(), prefilter_.reason(), now, nullptr);
+      break;
+    }
+    const size_t head_size = scanned_ + used;
+    Parsed request;
+    int status = 0;
+    std::string error;
+    const bool ok = ParseHead(head_size, &request, &status, &error);
+    in_.erase(0, head_size);
+    scanned_ = 0;
+    prefilter_.Reset();
+    if (!ok) {
+      RespondError(status, std::move(error), now, &request);
+      break;
+    }
+    Respond(request, now);
+  }
+  if (peer_closed_ && close_ == HttpClose::kNo && !out_ &&
+      !ready_.has_value()) {
+    // Nothing more can arrive, and nothing complete is left to answer.
+    CloseNow(now);
+  }
+  if (!peer_closed_ && close_ == HttpClose::kNo && in_.capacity() > 4096 &&
+      in_.empty()) {
+    // An idle connection keeps no large buffer (issue 12: at most 16 KiB per
+    // idle connection).
+    in_.shrink_to_fit();
+  }
+}
+
+bool HttpConnection::ParseHead(size_t head_size, Parsed* out, int* status,
+                               std::string* error) {
+  std::vector<std::pair<std::string, std::string>> fields;
+  ParseState state;
+  state.fields = &fields;
+  llhttp_t parser;
+  llhttp_init(&parser, HTTP_REQUEST, Settings());
+  parser.data = &state;
+  const llhttp_errno_t err = llhttp_execute(&parser, in_.data(), head_size);
+  // The method and target as sent: the pre-filter checked the request
+  // line's shape (method SP target SP version, after any empty lines).
+  const size_t start = prefilter_.leading_empty_lines() * 2;
+  const size_t sp1 = in_.find(' ', start);
+  const size_t sp2 = in_.find(' ', sp1 + 1);
+  const size_t eol = in_.find('\r', sp2 + 1);
+  out->method = in_.substr(start, sp1 - start);
+  out->target = in_.substr(sp1 + 1, sp2 - sp1 - 1);
+  const absl::string_view version =
+      absl::string_view(in_).substr(sp2 + 1, eol - sp2 - 1);
+  if (err != HPE_PAUSED) {
+    *error = absl::StrCat("llhttp: ", llhttp_errno_name(err), " ",
+                          llhttp_get_error_reason(&parser) != nullptr
+                              ? llhttp_get_error_reason(&parser)
+                              : "");
+    // RFC 9110 sections 15.6.2 and 15.6.6: a method or an HTTP version
+    // this server does not implement.
+    const bool version_shaped =
+        version.size() == 8 && absl::StartsWith(version, "HTTP/") &&
+        absl::ascii_isdigit(version[5]) && version[6] == '.' &&
+        absl::ascii_isdigit(version[7]);
+    *status = err == HPE_INVALID_METHOD                      ? 501
+              : err == HPE_INVALID_VERSION && version_shaped ? 505
+                                                             : 400;
+    return false;
+  }
+  // llhttp and the pre-filter must agree on where the head ends; if they
+  // do not, one of them misreads the framing (the essence of smuggling).
+  if (llhttp_get_error_pos(&parser) != in_.data() + head_size) {
+    *status = 400;
+    *error = "llhttp and the pre-filter disagree on the end of the head";
+    return false;
+  }
+  out->method_id = static_cast<llhttp_method_t>(parser.method);
+  out->major = parser.http_major;
+  out->minor = parser.http_minor;
+  out->host_fields = prefilter_.host_fields();
+  out->content_length = prefilter_.content_length();
+  out->chunked = prefilter_.chunked();
+  bool keep_alive_token = false;
+  for (auto& [name, value] : fields) {
+    const absl::string_view v = TrimOws(value);
+    if (absl::EqualsIgnoreCase(name, "connection")) {
+      for (absl::string_view token : absl::StrSplit(v, ',')) {
+        token = TrimOws(token);
+        if (absl::EqualsIgnoreCase(token, "close")) out->close = true;
+        if (absl::EqualsIgnoreCase(token, "keep-alive")) {
+          keep_alive_token = true;
+        }
+      }
+    } else if (absl::EqualsIgnoreCase(name, "range")) {
+      ++out->range_fields;
+      out->range = std::string(v);
+    } else if (absl::EqualsIgnoreCase(name, "if-none-match")) {
+      if (out->has_if_none_match) out->if_none_match.append(", ");
+      out->if_none_match.append(v.data(), v.size());
+      out->has_if_none_match = true;
+    } else if (absl::EqualsIgnoreCase(name, "if-modified-since")) {
+      if (!out->if_modified_since.has_value()) {
+        out->if_modified_since = std::string(v);
+      }
+    } else if (absl::EqualsIgnoreCase(name, "if-range")) {
+      out->if_range = std::string(v);
+    }
+  }
+  // RFC 9112 section 9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only
+  // with "keep-alive".
+  if (out->major == 1 && out->minor == 0 && !keep_alive_token) {
+    out->close = true;
+  }
+  return true;
+}
+
+void HttpConnection::Respond(const Parsed& request, absl::Time now) {
+  // RFC 9110 section 6.2 / RFC 9112 section 2.3: only HTTP/1.x here
+  // (llhttp 8.1 takes "HTTP/2.0" and a version-less HTTP/0.9 line).
+  if (request.major != 1 || request.minor > 1) {
+    RespondError(505, "unsupported HTTP version", now, &request);
+    return;
+  }
+  // RFC 9112 section 3.2: an HTTP/1.1 request without Host is a 400.
+  if (request.minor == 1 && request.host_fields != 1) {
+    RespondError(400, "missing Host", now, &request);
+    return;
+  }
+  const bool head = request.method_id == HTTP_HEAD;
+  if (request.method_id != HTTP_GET && !head) {
+    if (IsRfc9110Method(request.method_id)) {
+      RespondError(405, "method not allowed", now, &request);
+    } else {
+      RespondError(501, "method not implemented", now, &request);
+    }
+    return;
+  }
+  absl::StatusOr<std::string> path = DecodeRequestPath(request.target);
+  if (!path.ok()) {
+    RespondError(400, std::string(path.status().message()), now, &request);
+    return;
+  }
+  if (awaiting_body_ == nullptr &&
+      (request.chunked || request.content_length.value_or(0) > 0)) {
+    const uint64_t max =
+        std::min(routes_->MaxRequestBody(*path), limits_.max_request_body);
+    if (request.chunked) {
+      // RFC 9112 section 6.3: a server may refuse a body without
+      // Content-Length with 411.
+      RespondError(max > 0 ? 411 : 413, "chunked request body", now, &request);
+      return;
+    }
+    if (*request.content_length > max) {
+      RespondError(413, "request body not accepted", now, &request);
+      return;
+    }
+    // A route that takes a body: no such route yet, so the body is read
+    // and dropped before the answer.
+    body_to_skip_ = *request.content_length;
+    awaiting_body_ = std::make_unique<Parsed>(request);
+    awaiting_body_->content_length.reset();
+    return;
+  }
+
+  HttpRouteResult route = routes_->Route(*path, client_);
+  if (route.status != 200 || route.file == nullptr) {
+    RespondError(route.status == 200 ? 500 : route.status,
+                 std::move(route.error), now, &request);
+    if (current_.has_value()) current_->kind = route.kind;
+    return;
+  }
+  const MappedFile& file = *route.file;
+  const uint64_t size = file.size();
+  // Files rendered in memory (per-host configs) have no identity (it is
+  // zero): no validators, never cached.
+  const bool validators = !(file.identity() == FileIdentity{});
+  const std::string etag = validators ? ETagOf(file) : std::string();
+  const absl::Time mtime = validators ? MtimeSeconds(file) : absl::Time();
+
+  int status = 200;
+  uint64_t first = 0;
+  uint64_t last = size == 0 ? 0 : size - 1;
+  bool unsatisfiable = false;
+  if (validators && request.has_if_none_match) {
+    // RFC 9110 section 13.2.2 step 3.
+    if (NoneMatchHits(request.if_none_match, etag)) status = 304;
+  } else if (validators && request.if_modified_since.has_value()) {
+    // Step 4: only without If-None-Match.
+    absl::optional<absl::Time> since =
+        ParseHttpDate(*request.if_modified_since);
+    if (since.has_value() && mtime <= *since) status = 304;
+  }
+  if (status == 200 && request.range_fields == 1) {
+    // Step 5: If-Range keeps the Range only for the same version (strong
+    // comparison for an ETag, the exact date otherwise).
+    bool range_applies = true;
+    if (request.if_range.has_value()) {
+      const absl::string_view v = *request.if_range;
+      if (!validators) {
+        range_applies = false;
+      } else if (absl::StartsWith(v, "\"") || absl::StartsWith(v, "W/")) {
+        range_applies = v == etag;
+      } else {
+        absl::optional<absl::Time> t = ParseHttpDate(v);
+        range_applies = t.has_value() && *t == mtime;
+      }
+    }
+    if (range_applies) {
+      switch (ParseRange(request.range, size, &first, &last)) {
+        case RangeKind::kNone:
+          break;
+        case RangeKind::kSatisfiable:
+          status = 206;
+          break;
+        case RangeKind::kUnsatisfiable:
+          unsatisfiable = true;
+          break;
+      }
+    }
+  }
+  if (unsatisfiable) {
+    // RFC 9110 section 15.5.17.
+    RespondError(416, "range not satisfiable", now, &request,
+                 absl::StrCat("Content-Range: bytes */", size, "\r\n"));
+    return;
+  }
+
+  // A client that closed its side still gets every complete request it sent
+  // answered; the connection closes once none is left (Process).
+  const bool close = request.close || (limits_.max_requests > 0 &&
+                                       requests_ + 1 >= limits_.max_requests);
+  const uint64_t length = size == 0 ? 0 : last - first + 1;
+  std::string h =
+      absl::StrCat("HTTP/1.1 ", status, " ", ReasonPhrase(status),
+                   "\r\nDate: ", HttpDate(now), "\r\nServer: rackboot\r\n");
+  if (validators) {
+    absl::StrAppend(&h, "ETag: ", etag, "\r\nLast-Modified: ", HttpDate(mtime),
+                    "\r\n");
+  } else {
+    absl::StrAppend(&h, "Cache-Control: no-store\r\n");
+  }
+  if (status != 304) {
+    absl::StrAppend(&h, "Content-Type: ", ContentTypeFor(file.relative_path()),
+                    "\r\nContent-Length: ", length,
+                    "\r\nAccept-Ranges: bytes\r\n");
+    if (status == 206) {
+      absl::StrAppend(&h, "Content-Range: bytes ", first, "-", last, "/", size,
+                      "\r\n");
+    }
+  }
+  if (close) {
+    absl::StrAppend(&h, "Connection: close\r\n");
+  } else if (request.minor == 0) {
+    absl::StrAppend(&h, "Connection: keep-alive\r\n");
+  }
+  absl::StrAppend(&h, "\r\n");
+
+  HttpTransmit t;
+  t.head = std::move(h);
+  HttpResponseReport report;
+  report.method = request.method;
+  report.target = request.target;
+  report.status = status;
+  report.client = client_;
+  report.kind = route.kind;
+  report.file = file.relative_path();
+  if (status != 304 && !head) {
+    t.file.file = route.file;
+    t.file.offset = first;
+    t.file.length = length;
+    report.body_bytes = length;
+    report.whole_file = status == 200;
+  }
+  Queue(std::move(t), std::move(report), close, now);
+}
+
+void HttpConnection::RespondError(int status, std::string error, absl::Time now,
+                                  const Parsed* request,
+                                  absl::string_view extra_fields) {
+  const std::string body =
+      absl::StrCat(status, " ", ReasonPhrase(status), "\n");
+  std::string h =
+      absl::StrCat("HTTP/1.1 ", status, " ", ReasonPhrase(status),
+                   "\r\nDate: ", HttpDate(now),
+                   "\r\nServer: rackboot\r\nContent-Type: text/plain; "
+                   "charset=utf-8\r\nContent-Length: ",
+                   body.size(), "\r\n", extra_fields);
+  if (status == 405) absl::StrAppend(&h, "Allow: GET, HEAD\r\n");
+  absl::StrAppend(&h, "Connection: close\r\n\r\n");
+  HttpTransmit t;
+  t.head = std::move(h);
+  HttpResponseReport report;
+  if (request != nullptr) {
+    report.method = request->method;
+    report.target = request->target;
+  }
+  report.status = status;
+  report.client = client_;
+  report.error = std::move(error);
+  // By the method's text: a head llhttp refused (a HEAD with a bad version)
+  // has no parsed method, and a body after it would be read as the next
+  // response.
+  if (request == nullptr || request->method != "HEAD") {
+    t.inline_body = body;
+    report.body_bytes = body.size();
+  }
+  // Whatever else the client sent is not read: the connection closes after
+  // this answer.
+  in_.clear();
+  body_to_skip_ = 0;
+  awaiting_body_.reset();
+  Queue(std::move(t), std::move(report), /*close=*/true, now);
+}
+
+void HttpConnection::Queue(HttpTransmit transmit, HttpResponseReport report,
+                           bool close, absl::Time now) {
+  ++requests_;
+  first_request_ = false;
+  sent_size_ = transmit.size();
+  current_started_ = request_started_ ? request_start_ : now;
+  current_ = std::move(report);
+  ready_ = std::move(transmit);
+  last_progress_ = now;
+  request_started_ = false;
+  if (close) close_ = HttpClose::kAfterTransmit;
+}
+
+}  // namespace rackboot::http

@@ -1,0 +1,74 @@
+#include "engine/site/bring_up_tracker.h"
+
+#include <netinet/in.h>
+
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace rackboot::site {
+
+BringUpTracker::BringUpTracker(const CurrentSite* current, BringUpLog* log,
+                               BootRenderer::LeaseOwner lease_owner)
+    : current_(current), log_(log), lease_owner_(std::move(lease_owner)) {}
+
+const InventoryHost* BringUpTracker::HostAt(
+    const SiteGeneration& generation, const io::SocketAddress& client) const {
+  if (!client.is_ipv4()) return nullptr;
+  const auto* in = reinterpret_cast<const sockaddr_in*>(client.sockaddr_ptr());
+  const Ipv4Address address(ntohl(in->sin_addr.s_addr));
+  if (lease_owner_) {
+    if (absl::optional<MacAddress> mac = lease_owner_(address)) {
+      return generation.inventory.FindByMac(*mac);
+    }
+  }
+  return generation.inventory.FindByAddress(address);
+}
+
+void BringUpTracker::OnFileDelivered(const daemon::FileDelivered& event) {
+  if (!event.complete) {
+    files_incomplete_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  (event.transport == daemon::Transport::kTftp ? files_tftp_ : files_http_)
+      .fetch_add(1, std::memory_order_relaxed);
+  std::shared_ptr<const SiteGeneration> now = current_->Get();
+  const InventoryHost* host = HostAt(*now, event.client);
+  if (host == nullptr) return;
+  if (const BootProfile* profile = FindProfile(now->site, host->profile)) {
+    const std::string& last =
+        profile->initrd.empty() ? profile->kernel : profile->initrd;
+    if (event.file == last) {
+      hosts_done_.fetch_add(1, std::memory_order_relaxed);
+      log_->Record(host->hostname, "done", absl::Now());
+      return;
+    }
+  }
+  log_->Record(
+      host->hostname,
+      absl::StrCat(daemon::TransportName(event.transport), " ", event.file),
+      absl::Now());
+}
+
+void BringUpTracker::OnLeaseAcked(const daemon::LeaseAcked& event) {
+  leases_acked_.fetch_add(1, std::memory_order_relaxed);
+  if (event.boot_file.empty()) return;
+  std::shared_ptr<const SiteGeneration> now = current_->Get();
+  const InventoryHost* host = now->inventory.FindByMac(event.mac);
+  if (host != nullptr) log_->Record(host->hostname, "dhcp", absl::Now());
+}
+
+std::vector<daemon::Metric> BringUpTracker::Metrics() const {
+  auto get = [](const std::atomic<uint64_t>& c) {
+    return static_cast<int64_t>(c.load(std::memory_order_relaxed));
+  };
+  return {{"bring_up_files_tftp", get(files_tftp_)},
+          {"bring_up_files_http", get(files_http_)},
+          {"bring_up_files_incomplete", get(files_incomplete_)},
+          {"bring_up_leases_acked", get(leases_acked_)},
+          {"bring_up_hosts_done", get(hosts_done_)}};
+}
+
+}  // namespace rackboot::site

@@ -1,0 +1,132 @@
+// SiteRuntime: the site side of rackbootd while it runs: the inventory and
+// site.toml as applied (one swappable SiteGeneration), the host states, the
+// bring-up tracker the services emit into, and the reload and polling that
+// keep them current.
+//
+//   bool config_error = false;
+//   absl::StatusOr<std::unique_ptr<SiteRuntime>> runtime =
+//       SiteRuntime::Open(site, /*dhcp=*/true, config_error);  // checks all
+//   ... DhcpService::Create(options, (*runtime)->current()) ...
+//   (*runtime)->SetDhcp(dhcp.get());        // before TFTP or HTTP start
+//   ... each second: PollStates(now); FlushBringUp();   SIGHUP: Reload(...)
+//   (*runtime)->Stop();
+//
+// Threads: Open, SetDhcp, Reload, PollStates, WriteStatus, FlushBringUp and
+// Stop run on the main thread. current() and tracker() are read by every
+// service's threads (CurrentSite and BringUpTracker are thread-safe), and
+// LeaseOwner()'s lookups run on TFTP and HTTP shards (lock-free lease reads).
+#ifndef RACKBOOT_ENGINE_SITE_SITE_RUNTIME_H_
+#define RACKBOOT_ENGINE_SITE_SITE_RUNTIME_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "engine/dhcp/dhcp_server.h"
+#include "engine/dhcp/dhcp_service.h"
+#include "engine/site/boot_renderer.h"
+#include "engine/site/bring_up_log.h"
+#include "engine/site/bring_up_tracker.h"
+#include "engine/site/host_states.h"
+#include "engine/site/inventory.h"
+#include "engine/site/site_config.h"
+#include "engine/site/site_reload.h"
+
+namespace rackboot::site {
+
+// The startup checks of a site and its inventory, also run on each SIGHUP
+// before anything is applied: the inventory against the site, and (with
+// DHCP) the DHCP server's configuration. Warns of hosts whose profile is
+// missing (unless !warn). Returns the DHCP configuration (mode kOff without
+// DHCP).
+absl::StatusOr<dhcp::DhcpServerConfig> CheckSite(const SiteConfig& site,
+                                                 const Inventory& inventory,
+                                                 bool dhcp, bool warn = true);
+
+class SiteRuntime {
+ public:
+  // Loads the inventory, runs CheckSite, opens the host states and the
+  // bring-up log in server.state_dir, refuses armed hosts this site cannot
+  // install, and publishes the first generation. Sets `config_error` when a
+  // failure is the configuration's (exit 78) rather than the system's.
+  static absl::StatusOr<std::unique_ptr<SiteRuntime>> Open(
+      const SiteConfig& site, bool dhcp, bool& config_error);
+
+  // The DHCP server's configuration Open checked (mode kOff without DHCP).
+  const dhcp::DhcpServerConfig& dhcp_config() const { return dhcp_config_; }
+  // The DHCP thread's HostDirectory and the shards' RenderedFiles.
+  CurrentSite* current() { return current_.get(); }
+  // Where every service emits its bring-up events.
+  BringUpTracker* tracker() { return tracker_.get(); }
+
+  // Once DHCP is created, before any TFTP or HTTP shard starts: its leases
+  // say which host holds an address (per-host files, bring-up), and reloads
+  // update its configuration. REQUIRES: dhcp outlives every service.
+  void SetDhcp(dhcp::DhcpService* dhcp) {
+    dhcp_.store(dhcp, std::memory_order_release);
+  }
+
+  // host-states.applied from what the store applies now. When it cannot be
+  // written the store removes it, so `rackboot hosts` says it cannot confirm
+  // the states rather than showing stale ones.
+  void WriteStatus();
+
+  // Once a second: follows the operator's arm/disarm (host-states.tsv is
+  // rewritten by `rackboot arm`), so a change applies without a restart.
+  // Fails closed: while the file cannot be read (and so the store is
+  // degraded, every host local boot) it is retried every second, logged at
+  // the change, then once a minute or when the error changes.
+  void PollStates(absl::Time now);
+
+  // Once a second and at Stop: persists the bring-up phases recorded by the
+  // services' threads.
+  void FlushBringUp();
+
+  // On SIGHUP: site.toml (with the command line's flags on top) and the
+  // inventory are read and checked as at startup; if they pass, what a
+  // running daemon can change is applied (hosts, profiles, DHCP settings and
+  // boot files), without touching leases, sockets or transfers in progress;
+  // the rest is logged as needing a restart.
+  void Reload(absl::StatusOr<SiteConfig> loaded, bool dhcp_on);
+
+  // After the services stopped: the last bring-up flush, and the status file
+  // is removed (no daemon applies the states now).
+  void Stop();
+
+ private:
+  SiteRuntime() = default;
+
+  // Every armed host `site` could not install (CheckArmedHost), one per
+  // line; OK if none. A host is armed by host-states.tsv, else by its state
+  // column. At start (an error: exit 78), before a SIGHUP applies new files
+  // (an error: they are refused), and after each host-states.tsv reload
+  // (logged: the daemon keeps running).
+  absl::Status CheckArmedHosts(const SiteConfig& site,
+                               const Inventory& inventory) const;
+  absl::Status CheckArmedHosts() const;
+
+  // The MAC whose bound, unexpired lease holds an address: per-host boot
+  // files go to that address (besides the host's reservation), and its
+  // bring-up events count for that host. Proxy mode leases nothing, so there
+  // it is the reservation only. Any thread; lock-free.
+  BootRenderer::LeaseOwner LeaseOwner();
+
+  std::unique_ptr<HostStateStore> states_;
+  std::unique_ptr<BringUpLog> bring_up_;
+  std::unique_ptr<CurrentSite> current_;
+  std::unique_ptr<BringUpTracker> tracker_;
+  dhcp::DhcpServerConfig dhcp_config_;
+  std::atomic<dhcp::DhcpService*> dhcp_{nullptr};  // null when DHCP is off
+  // Main thread: host-states.tsv could not be read at the last poll, and
+  // when that was last logged.
+  bool degraded_ = false;
+  absl::Time degraded_logged_ = absl::InfinitePast();
+  std::string degraded_message_;  // the error last logged
+};
+
+}  // namespace rackboot::site
+
+#endif  // RACKBOOT_ENGINE_SITE_SITE_RUNTIME_H_
