@@ -33,6 +33,8 @@
 #include "engine/dhcp/dhcp_service.h"
 #include "engine/files/file_cache.h"
 #include "engine/files/file_root.h"
+#include "engine/http/http_service.h"
+#include "engine/io/socket_address.h"
 #include "engine/os/privileges.h"
 #include "engine/site/site_config.h"
 #include "engine/site/site_files.h"
@@ -274,14 +276,35 @@ int main(int argc, char** argv) {
     services.push_back(*std::move(created));
   }
   if (http) {
-    // TODO(coordinator, issue 12 http-serve): create the HTTP service here
-    // from site->http (listen, repo_root, limits), `files` (the boot tree
-    // under /boot/, nullptr without tftp.root), runtime->current() (per-host
-    // files) and `events` (report each transfer as a daemon::FileDelivered
-    // with Transport::kHttp), and push it into `services`.
-    LOG(WARNING) << "http: http.listen = " << site->http.listen
-                 << " is configured, but this build has no HTTP service yet "
-                    "(issue 12): nothing listens there";
+    // /boot/ is tftp.root with the same per-host files, through HTTP's own
+    // caches (they keep descriptors for sendfile; http_service.h says why);
+    // every whole file becomes a FileDelivered over http.
+    absl::StatusOr<rackboot::io::SocketAddress> listen =
+        rackboot::io::SocketAddress::Parse(site->http.listen);
+    if (!listen.ok()) {
+      LOG(ERROR) << "http.listen " << site->http.listen << ": "
+                 << listen.status().message();
+      return kExitConfig;
+    }
+    rackboot::http::HttpServiceOptions options;
+    options.listen = *listen;
+    options.boot_root = site->tftp.root;
+    options.rendered = runtime ? runtime->current() : nullptr;
+    options.repo_root = site->http.repo_root;
+    options.max_connections = static_cast<size_t>(site->http.max_connections);
+    options.limits.header_timeout =
+        absl::Milliseconds(site->http.header_timeout_ms);
+    options.limits.idle_timeout =
+        absl::Milliseconds(site->http.idle_timeout_ms);
+    options.bind_to_device = site->server.interface;
+    options.events = events;
+    absl::StatusOr<std::unique_ptr<rackboot::http::HttpService>> created =
+        rackboot::http::HttpService::Create(options, shards.shards());
+    if (!created.ok()) {
+      LOG(ERROR) << "cannot start HTTP: " << created.status().message();
+      return kExitFailure;
+    }
+    services.push_back(*std::move(created));
   }
   if (!services.empty()) {
     std::vector<daemon::Service*> started_services;

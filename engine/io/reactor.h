@@ -421,8 +421,8 @@ class Reactor {
   virtual absl::StatusOr<SocketToken> Listen(TcpSocket socket,
                                              ListenerHandler* handler) = 0;
 
-  // Adopts a connected, non-blocking TCP socket as a stream (tests, or a
-  // descriptor passed in); receiving starts at once.
+  // Adopts a connected TCP socket as a stream (tests, or a descriptor passed
+  // in) and makes it non-blocking; receiving starts at once.
   virtual absl::StatusOr<SocketToken> WatchStream(TcpSocket socket,
                                                   StreamHandler* handler) = 0;
 

@@ -1,0 +1,184 @@
+#include "engine/http/http_service.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "engine/files/file_root.h"
+#include "engine/io/tcp_socket.h"
+#include "glog/logging.h"
+
+namespace rackboot::http {
+namespace {
+
+// Descriptors kept free for everything that is not an HTTP connection or a
+// kept file descriptor (TFTP sizes its own budget the same way; the reactors
+// back off on EMFILE anyway, so this only keeps the cap honest).
+constexpr size_t kDescriptorReserve = 256;
+
+size_t DescriptorLimit() {
+  struct rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+  if (limit.rlim_cur < limit.rlim_max) {
+    struct rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur == RLIM_INFINITY) return size_t{1} << 20;
+  return static_cast<size_t>(limit.rlim_cur);
+}
+
+// HTTP without tftp.root: FileRoutes requires a boot cache, so /boot/ is
+// answered here (404) and everything else goes to FileRoutes, which then
+// never touches the missing cache.
+class NoBootRoutes : public HttpRoutes {
+ public:
+  explicit NoBootRoutes(FileCache* repo) : routes_(nullptr, repo) {}
+  HttpRouteResult Route(absl::string_view path,
+                        const io::SocketAddress& client) override {
+    if (absl::StartsWith(path, "/boot/")) {
+      HttpRouteResult result;
+      result.kind = HttpRouteKind::kBoot;
+      result.status = 404;
+      result.error = "no tftp.root configured";
+      return result;
+    }
+    return routes_.Route(path, client);
+  }
+
+ private:
+  FileRoutes routes_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<HttpService>> HttpService::Create(
+    const HttpServiceOptions& options, int shards) {
+  std::unique_ptr<HttpService> service(new HttpService());
+  service->options_ = options;
+  // Caches that keep each file's descriptor: bodies leave by sendfile(2).
+  auto open_cache =
+      [](const std::string& dir, RenderedFiles* rendered,
+         absl::string_view key) -> absl::StatusOr<std::unique_ptr<FileCache>> {
+    absl::StatusOr<FileRoot> root = FileRoot::Open(dir);
+    if (!root.ok()) {
+      return absl::Status(
+          root.status().code(),
+          absl::StrCat("http: ", key, " ", dir, ": ", root.status().message()));
+    }
+    return std::make_unique<FileCache>(*std::move(root), rendered,
+                                       FileCache::kDefaultKeepUnused,
+                                       /*keep_descriptors=*/true);
+  };
+  if (!options.boot_root.empty()) {
+    absl::StatusOr<std::unique_ptr<FileCache>> boot =
+        open_cache(options.boot_root, options.rendered, "tftp.root");
+    if (!boot.ok()) return boot.status();
+    service->boot_ = *std::move(boot);
+  }
+  if (!options.repo_root.empty()) {
+    absl::StatusOr<std::unique_ptr<FileCache>> repo =
+        open_cache(options.repo_root, nullptr, "http.repo_root");
+    if (!repo.ok()) return repo.status();
+    service->repo_ = *std::move(repo);
+  }
+  if (service->boot_ != nullptr) {
+    service->routes_ = std::make_unique<FileRoutes>(service->boot_.get(),
+                                                    service->repo_.get());
+  } else {
+    service->routes_ = std::make_unique<NoBootRoutes>(service->repo_.get());
+  }
+  const size_t limit = DescriptorLimit();
+  // Besides the reserve, each cache may keep kMaxKept descriptors.
+  const size_t fixed =
+      kDescriptorReserve + FileCache::kMaxKept * ((service->boot_ ? 1 : 0) +
+                                                  (service->repo_ ? 1 : 0));
+  size_t max_connections = std::max<size_t>(1, options.max_connections);
+  if (limit > fixed + 1 && max_connections > limit - fixed) {
+    LOG(WARNING) << "http: max_connections " << max_connections
+                 << " lowered to " << limit - fixed
+                 << " by the descriptor limit " << limit
+                 << " (ulimit -n, systemd LimitNOFILE=)";
+    max_connections = limit - fixed;
+  }
+  service->budget_ = std::make_unique<HttpConnectionBudget>(max_connections);
+  service->shards_.resize(static_cast<size_t>(std::max(1, shards)));
+  return service;
+}
+
+HttpService::~HttpService() = default;
+
+absl::Status HttpService::StartShard(int shard, io::Reactor& reactor) {
+  if (shard < 0 || shard >= static_cast<int>(shards_.size())) {
+    return absl::InternalError(absl::StrCat(
+        "shard ", shard, " beyond the ", shards_.size(), " it was made for"));
+  }
+  io::TcpListenOptions listen_options;
+  listen_options.reuse_port = true;
+  listen_options.bind_to_device = options_.bind_to_device;
+  // With port 0 the first shard picks the port; the others join it.
+  const io::SocketAddress address = shard == 0 ? options_.listen : address_;
+  absl::StatusOr<io::TcpSocket> listener =
+      io::TcpSocket::Listen(address, listen_options);
+  if (!listener.ok()) {
+    return absl::Status(listener.status().code(),
+                        absl::StrCat("http: ", listener.status().message()));
+  }
+  absl::StatusOr<io::SocketAddress> local = listener->LocalAddress();
+  if (!local.ok()) return local.status();
+  HttpShardOptions shard_options;
+  shard_options.limits = options_.limits;
+  shard_options.events = options_.events;
+  auto http_shard = std::make_unique<HttpShard>(
+      &reactor, routes_.get(), &counters_, budget_.get(), shard_options);
+  if (absl::Status s = http_shard->Listen(*std::move(listener)); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("http: ", s.message()));
+  }
+  if (shard == 0) {
+    address_ = *local;
+    LOG(INFO) << "http: serving /boot/ on " << address_.ToString()
+              << (repo_ ? absl::StrCat(", /repo/ from ", options_.repo_root)
+                        : std::string())
+              << " with " << shards_.size() << " shard(s) on "
+              << io::IoBackendName(reactor.backend()) << ", at most "
+              << budget_->max() << " connections, header timeout "
+              << absl::FormatDuration(options_.limits.header_timeout)
+              << ", idle timeout "
+              << absl::FormatDuration(options_.limits.idle_timeout);
+  }
+  shards_[shard] = std::move(http_shard);
+  return absl::OkStatus();
+}
+
+void HttpService::StopShard(int shard, io::Reactor& reactor) {
+  (void)reactor;
+  // The shard closes its connections and listener on its reactor, which is
+  // still alive.
+  shards_[shard].reset();
+}
+
+std::string HttpService::Ready() const {
+  return absl::StrCat("HTTP on ", address_.ToString());
+}
+
+std::vector<daemon::Metric> HttpService::Metrics() const {
+  const HttpCounters& c = counters_;
+  auto get = [](const std::atomic<uint64_t>& v) {
+    return static_cast<int64_t>(v.load(std::memory_order_relaxed));
+  };
+  return {{"connections", get(c.connections_accepted)},
+          {"refused", get(c.connections_refused)},
+          {"responses", get(c.responses)},
+          {"2xx", get(c.responses_2xx)},
+          {"3xx", get(c.responses_3xx)},
+          {"4xx", get(c.responses_4xx)},
+          {"5xx", get(c.responses_5xx)},
+          {"incomplete", get(c.responses_incomplete)},
+          {"files", get(c.files_delivered)},
+          {"bytes", get(c.bytes_sent)}};
+}
+
+}  // namespace rackboot::http
