@@ -11,16 +11,12 @@
 //     and write the bring-up phases the services reported.
 // Protocol logic lives in the libraries it links; the flags are defined in
 // engine/config/daemon_flags.cc.
-#include <gflags/gflags.h>
 #include <glog/logging.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sysexits.h>
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -139,21 +135,8 @@ absl::Status DropRoot(const rackboot::site::SiteConfig& site, bool tftp,
   return absl::OkStatus();
 }
 
-// Exit statuses. Every configuration error (site.toml, inventory.csv,
-// host-states.tsv, a flag's value, a boot file missing from tftp.root) exits
-// 78, EX_CONFIG of sysexits.h, so that a service manager need not retry it
-// (systemd: RestartPreventExitStatus=78); failures of the system (a port in
-// use, io_uring, privileges) exit 1.
-constexpr int kExitConfig = EX_CONFIG;
-constexpr int kExitFailure = 1;
-
-// gflags prints its own message and calls exit(1) on an unknown flag or a
-// value that does not parse; while it parses, this handler turns that exit
-// into 78 like every other configuration error.
-bool parsing_flags = false;
-void ExitConfigIfParsingFlags() {
-  if (parsing_flags) _exit(kExitConfig);
-}
+using rackboot::config::kExitConfig;   // 78: fix the configuration
+using rackboot::config::kExitFailure;  // 1: a failure of the system
 
 }  // namespace
 
@@ -170,35 +153,9 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--help") == 0 ||
-        std::strcmp(argv[i], "-help") == 0 || std::strcmp(argv[i], "-h") == 0) {
-      PrintHelp();
-      return 0;
-    }
-  }
-  gflags::SetUsageMessage(kUsage);
-  FLAGS_logtostderr = true;
-  // gflags' own help flags (--helpfull, --version, ...) also exit through it:
-  // leave their status alone.
-  bool gflags_help = false;
-  for (int i = 1; i < argc; ++i) {
-    gflags_help |= std::strncmp(argv[i], "--help", 6) == 0 ||
-                   std::strncmp(argv[i], "-help", 5) == 0 ||
-                   std::strcmp(argv[i], "--version") == 0 ||
-                   std::strcmp(argv[i], "-version") == 0;
-  }
-  if (!gflags_help) {
-    std::atexit(ExitConfigIfParsingFlags);
-    parsing_flags = true;
-  }
-  gflags::ParseCommandLineFlags(&argc, &argv, /*remove_flags=*/true);
-  parsing_flags = false;
-  google::InitGoogleLogging(argv[0]);
-  if (argc > 1) {
-    LOG(ERROR) << "unexpected argument '" << argv[1]
-               << "'; rackbootd takes only flags (see --help)";
-    return kExitConfig;
+  if (absl::optional<int> exit_status =
+          config::ParseCommandLine(argc, argv, kUsage, PrintHelp)) {
+    return *exit_status;
   }
 
   // The configuration, checked whole before anything is served.
@@ -301,7 +258,8 @@ int main(int argc, char** argv) {
   daemon::ShardGroupOptions per_core;
   per_core.name = "shard";
   per_core.shards = flags->threads;
-  per_core.io = flags->io;
+  // What DHCP's reactor got (kAuto resolved, its fallback logged once).
+  per_core.io = dhcp_thread ? dhcp_thread->backend() : flags->io;
   // Declared before the group, so that on any return the group stops (and
   // each service's StopShard runs) before the services are destroyed.
   std::vector<std::unique_ptr<daemon::Service>> services;
@@ -318,7 +276,8 @@ int main(int argc, char** argv) {
     services.push_back(*std::move(created));
   }
   if (http) {
-    // /boot/ is the same FileCache as TFTP (per-host files included);
+    // /boot/ is tftp.root with the same per-host files, through HTTP's own
+    // caches (they keep descriptors for sendfile; http_service.h says why);
     // every whole file becomes a FileDelivered over http.
     absl::StatusOr<rackboot::io::SocketAddress> listen =
         rackboot::io::SocketAddress::Parse(site->http.listen);
@@ -329,6 +288,8 @@ int main(int argc, char** argv) {
     }
     rackboot::http::HttpServiceOptions options;
     options.listen = *listen;
+    options.boot_root = site->tftp.root;
+    options.rendered = runtime ? runtime->current() : nullptr;
     options.repo_root = site->http.repo_root;
     options.max_connections = static_cast<size_t>(site->http.max_connections);
     options.limits.header_timeout =
@@ -338,8 +299,7 @@ int main(int argc, char** argv) {
     options.bind_to_device = site->server.interface;
     options.events = events;
     absl::StatusOr<std::unique_ptr<rackboot::http::HttpService>> created =
-        rackboot::http::HttpService::Create(options, files.get(),
-                                            shards.shards());
+        rackboot::http::HttpService::Create(options, shards.shards());
     if (!created.ok()) {
       LOG(ERROR) << "cannot start HTTP: " << created.status().message();
       return kExitFailure;

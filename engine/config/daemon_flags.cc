@@ -1,8 +1,13 @@
 #include "engine/config/daemon_flags.h"
 
 #include <gflags/gflags.h>
+#include <glog/logging.h>
+#include <sysexits.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -63,6 +68,10 @@ DEFINE_int32(tftp_unconfirmed_retries, 2,
 DEFINE_bool(tftp_gso, true,
             "Send each window with UDP segmentation offload (one system call "
             "per window).");
+DEFINE_bool(tftp_zero_copy, false,
+            "Send windows by io_uring SENDMSG_ZC (pages pinned, not copied; at "
+            "most 7 datagrams per system call). Off by default: measured "
+            "costlier than copying whole GSO windows (docs/benchmarks.md).");
 DEFINE_string(
     interface, "",
     "server.interface: serve only on this network interface (SO_BINDTODEVICE). "
@@ -121,7 +130,17 @@ DEFINE_int32(http_idle_timeout_ms, 30000,
 
 namespace rackboot::config {
 
+static_assert(kExitConfig == EX_CONFIG);
+
 namespace {
+
+// gflags prints its own message and calls exit(1) on an unknown flag or a
+// value that does not parse; while it parses, this handler turns that exit
+// into 78 like every other configuration error.
+bool parsing_flags = false;
+void ExitConfigIfParsingFlags() {
+  if (parsing_flags) _exit(kExitConfig);
+}
 
 absl::StatusOr<io::IoBackend> IoBackendFromFlag() {
   if (FLAGS_io == "auto") return io::IoBackend::kAuto;
@@ -146,6 +165,41 @@ absl::Status InRange(const char* flag, int value, int min, int max) {
 }
 
 }  // namespace
+
+absl::optional<int> ParseCommandLine(int& argc, char**& argv, const char* usage,
+                                     void (*print_help)()) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--help") == 0 ||
+        std::strcmp(argv[i], "-help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+      print_help();
+      return 0;
+    }
+  }
+  gflags::SetUsageMessage(usage);
+  FLAGS_logtostderr = true;
+  // gflags' own help flags (--helpfull, --version, ...) also exit through it:
+  // leave their status alone.
+  bool gflags_help = false;
+  for (int i = 1; i < argc; ++i) {
+    gflags_help |= std::strncmp(argv[i], "--help", 6) == 0 ||
+                   std::strncmp(argv[i], "-help", 5) == 0 ||
+                   std::strcmp(argv[i], "--version") == 0 ||
+                   std::strcmp(argv[i], "-version") == 0;
+  }
+  if (!gflags_help) {
+    std::atexit(ExitConfigIfParsingFlags);
+    parsing_flags = true;
+  }
+  gflags::ParseCommandLineFlags(&argc, &argv, /*remove_flags=*/true);
+  parsing_flags = false;
+  google::InitGoogleLogging(argv[0]);
+  if (argc > 1) {
+    LOG(ERROR) << "unexpected argument '" << argv[1]
+               << "'; rackbootd takes only flags (see --help)";
+    return kExitConfig;
+  }
+  return absl::nullopt;
+}
 
 absl::StatusOr<site::SiteConfig> LoadSite() {
   site::SiteConfig config;
@@ -327,6 +381,7 @@ absl::StatusOr<TftpServiceOptions> TftpOptions(const site::SiteConfig& site) {
   options.max_unconfirmed = static_cast<size_t>(site.tftp.max_unconfirmed);
   options.max_per_client = static_cast<size_t>(site.tftp.max_per_client);
   options.shard.gso = FLAGS_tftp_gso;
+  options.shard.zero_copy = FLAGS_tftp_zero_copy;
   options.shard.bind_to_device = site.server.interface;
   return options;
 }

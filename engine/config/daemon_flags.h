@@ -19,11 +19,28 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/optional.h"
 #include "engine/io/reactor.h"
 #include "engine/site/site_config.h"
 #include "engine/tftp/tftp_service.h"
 
 namespace rackboot::config {
+
+// Exit statuses. Every configuration error (site.toml, inventory.csv,
+// host-states.tsv, a flag's value, a boot file missing from tftp.root) exits
+// 78, EX_CONFIG of sysexits.h, so that a service manager need not retry it
+// (systemd: RestartPreventExitStatus=78); failures of the system (a port in
+// use, io_uring, privileges) exit 1.
+inline constexpr int kExitConfig = 78;
+inline constexpr int kExitFailure = 1;
+
+// Parses the command line into the flags (gflags) and starts logging to
+// stderr. Returns the status main should exit with, if any: 0 after --help
+// (which calls `print_help`: the daemon's own flags only), 78 for an unknown
+// flag, a value that does not parse (gflags' own exit(1) is turned into 78)
+// or a stray argument. gflags' --helpfull and --version keep their status.
+absl::optional<int> ParseCommandLine(int& argc, char**& argv, const char* usage,
+                                     void (*print_help)());
 
 // site.toml (--config; or the defaults, without it) with the flags given on
 // top. The key_lines of keys a flag replaced are erased, so later checks name
@@ -40,8 +57,8 @@ absl::StatusOr<DaemonFlags> CheckDaemonFlags();
 
 // The TFTP service's options from `site` and the TFTP-only flags
 // (--tftp_timeout_ms, --tftp_max_retries, --tftp_unconfirmed_retries,
-// --tftp_gso); checks every range. Also run on SIGHUP so that a file which
-// would not start is refused at once.
+// --tftp_gso, --tftp_zero_copy); checks every range. Also run on SIGHUP so that
+// a file which would not start is refused at once.
 absl::StatusOr<TftpServiceOptions> TftpOptions(const site::SiteConfig& site);
 
 // --config as given ("" without one).

@@ -60,7 +60,8 @@ DhcpShard::DhcpShard(io::Reactor* reactor, DhcpServer* server,
 }
 
 DhcpShard::~DhcpShard() {
-  for (io::SocketToken token : {server_token_, proxy_token_, journal_token_}) {
+  journal_->SetOnDurable(nullptr);
+  for (io::SocketToken token : {server_token_, proxy_token_}) {
     if (token.valid()) reactor_->Unwatch(token);
   }
 }
@@ -92,25 +93,17 @@ absl::Status DhcpShard::Start() {
     if (!proxy.ok()) return proxy.status();
     proxy_token_ = *proxy;
   }
-  // The journal's writer thread wakes us through a datagram socket pair; the
-  // reactor receives on it like on any datagram socket.
-  int notify = dup(journal_->notify_fd());
-  if (notify < 0)
-    return absl::InternalError("dup of the journal notification socket failed");
-  absl::StatusOr<io::SocketToken> journal =
-      reactor_->Watch(io::UdpSocket(notify), this);
-  if (!journal.ok()) return journal.status();
-  journal_token_ = *journal;
+  // The journal's writer thread wakes this loop after each sync; the posted
+  // function runs on the shard thread (~DhcpShard clears the hook first).
+  io::Reactor* reactor = reactor_;
+  journal_->SetOnDurable(
+      [reactor, this] { reactor->Post([this] { ReleaseDurable(); }); });
   return absl::OkStatus();
 }
 
 void DhcpShard::OnDatagram(io::SocketToken token,
                            absl::Span<const uint8_t> bytes,
                            const io::SocketAddress& from, absl::Time) {
-  if (token == journal_token_) {
-    ReleaseDurable();
-    return;
-  }
   absl::StatusOr<DhcpMessage> request = ParseDhcpMessage(bytes);
   if (!request.ok()) {
     ++counters_.malformed;

@@ -2,14 +2,14 @@
 // group commit around the DhcpServer state machine.
 //
 // The shard owns the server port (67, plus 4011 in proxy mode), both bound to
-// the configured interface only, and the lease journal's notification socket.
+// the configured interface only.
 // For each request it asks the DhcpServer, then delivers the reply as RFC 2131
 // section 4.1 says: to a relay, to ciaddr, as a broadcast, or to a client
 // without an address by its MAC (an ARP entry is written first, as dnsmasq
 // does, so that an ordinary UDP send reaches it). A reply that acknowledges a
 // lease waits in a queue until its journal record is on disk; the journal's
-// writer thread syncs many records at once and wakes the shard through the
-// notification socket, which then sends every reply whose record is durable
+// writer thread syncs many records at once and wakes the shard with a
+// Reactor::Post(), which then sends every reply whose record is durable
 // (architecture principle 4).
 //
 // Owned by the thread that runs its reactor; every member runs there. The
@@ -104,7 +104,6 @@ class DhcpShard : public io::ReactorHandler {
   const DhcpShardOptions options_;
   io::SocketToken server_token_;
   io::SocketToken proxy_token_;
-  io::SocketToken journal_token_;
   std::deque<HeldReply> held_;
   std::vector<uint8_t> buffer_;
   DhcpShardCounters counters_;

@@ -313,14 +313,6 @@ LeaseJournal::LeaseJournal(Options options, std::string path, int fd,
       damaged_(damaged),
       fd_(fd) {
   file_bytes_.store(size, std::memory_order_relaxed);
-  int fds[2];
-  if (::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
-                   fds) == 0) {
-    notify_read_fd_ = fds[0];
-    notify_write_fd_ = fds[1];
-  } else {
-    PLOG(ERROR) << "lease journal " << path_ << ": socketpair";
-  }
   writer_ = std::thread([this] { WriterLoop(); });
 }
 
@@ -337,8 +329,11 @@ LeaseJournal::~LeaseJournal() {
   absl::MutexLock lock(&mu_);
   ::close(fd_);
   ::close(dir_fd_);
-  if (notify_read_fd_ >= 0) ::close(notify_read_fd_);
-  if (notify_write_fd_ >= 0) ::close(notify_write_fd_);
+}
+
+void LeaseJournal::SetOnDurable(std::function<void()> on_durable) {
+  absl::MutexLock lock(&mu_);
+  on_durable_ = std::move(on_durable);
 }
 
 uint64_t LeaseJournal::Append(const Lease& lease) {
@@ -421,12 +416,7 @@ void LeaseJournal::WriterLoop() {
     syncs_.fetch_add(1, std::memory_order_relaxed);
     records_.fetch_add(records, std::memory_order_relaxed);
     durable_.store(seq, std::memory_order_release);
-    if (notify_write_fd_ >= 0) {
-      // Full queue (EAGAIN): the reader has not drained yet and will see
-      // durable() anyway.
-      (void)::send(notify_write_fd_, &seq, sizeof(seq),
-                   MSG_DONTWAIT | MSG_NOSIGNAL);
-    }
+    if (on_durable_) on_durable_();  // Under mu_: see SetOnDurable.
   }
   mu_.Unlock();
 }

@@ -9,13 +9,15 @@
 //   // DHCP shard, per REQUEST: seq = journal->Append(lease); park the ACK
 //   //   with seq.
 //   // DHCP shard, per loop iteration: journal->Commit();
-//   // When notify_fd() is readable: drain it; send every parked ACK with
-//   //   seq <= durable().
+//   journal->SetOnDurable([reactor, shard] {  // on the writer thread
+//     reactor->Post([shard] { shard->ReleaseDurable(); });
+//   });
+//   // ReleaseDurable: send every parked ACK with seq <= durable().
 //
 // Threads and ownership. The DHCP shard owns the journal. Append, Commit,
 // SyncNow, Compact, ShouldCompact and the destructor are for the shard thread
 // only ("REQUIRES: the shard thread"); durable, syncs, records, file_bytes,
-// status and notify_fd may be called by any thread. A private writer thread
+// status and SetOnDurable may be called by any thread. A private writer thread
 // does every write() and fdatasync(); the shard never blocks on the disk except
 // in SyncNow and Compact, which exist for shutdown, tests and compaction.
 //
@@ -24,10 +26,10 @@
 // whose Await wakes the writer). The writer waits out the commit window
 // (Options::commit_window) for more, then writes what it was handed,
 // fdatasyncs, publishes the highest sequence number it covered in durable(),
-// and sends one datagram on the notify socket. While it syncs, the shard keeps
-// appending and committing; the next sync takes everything committed meanwhile,
-// so the number of syncs adapts to the disk's latency and records per sync
-// grows with load.
+// and calls the OnDurable function (the shard posts itself a wake-up). While it
+// syncs, the shard keeps appending and committing; the next sync takes
+// everything committed meanwhile, so the number of syncs adapts to the disk's
+// latency and records per sync grows with load.
 //
 // File format: <directory>/leases.journal, a sequence of records, all integers
 // little-endian:
@@ -67,6 +69,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -168,13 +171,13 @@ class LeaseJournal {
   // Any thread.
   uint64_t durable() const { return durable_.load(std::memory_order_acquire); }
 
-  // The read end of a non-blocking, close-on-exec SOCK_DGRAM socketpair. After
-  // each completed sync the writer sends one 8-byte datagram (the new
-  // durable(), host byte order); datagrams are dropped when the socket's queue
-  // is full, which is harmless because the descriptor stays readable. A reader
-  // may drain and ignore the content and call durable(). Owned by the journal;
-  // valid until it is destroyed. Any thread.
-  int notify_fd() const { return notify_read_fd_; }
+  // Sets the function the writer thread calls after each completed sync,
+  // once durable() has advanced (nullptr: none). It runs under the journal's
+  // lock, so after SetOnDurable returns the previous function is never called
+  // again: the shard clears it before whatever it refers to (its reactor)
+  // goes away. It must be quick and must not call the journal: a
+  // Reactor::Post() that wakes the shard's loop. Any thread.
+  void SetOnDurable(std::function<void()> on_durable);
 
   // The first write or sync error (e.g. ENOSPC), OK if none. After an error the
   // writer stops writing and durable() stops advancing, so the shard stops
@@ -224,8 +227,6 @@ class LeaseJournal {
   const Options options_;
   const std::string path_;
   const int dir_fd_;
-  int notify_read_fd_ = -1;
-  int notify_write_fd_ = -1;
 
   // Shard-thread state.
   std::string batch_;
@@ -243,6 +244,7 @@ class LeaseJournal {
   uint64_t handed_records_ ABSL_GUARDED_BY(mu_) = 0;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool flush_now_ ABSL_GUARDED_BY(mu_) = false;  // SyncNow: skip the window
+  std::function<void()> on_durable_ ABSL_GUARDED_BY(mu_);
   // The writer copies it with each batch; Compact replaces it.
   int fd_ ABSL_GUARDED_BY(mu_);
   absl::Status status_ ABSL_GUARDED_BY(mu_);

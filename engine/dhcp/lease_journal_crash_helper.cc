@@ -6,7 +6,6 @@
 // line once durable() covers it, i.e. exactly when the shard would send the
 // DHCPACK. lease_journal_test kills it with SIGKILL at a random moment and
 // checks that every printed value is replayed by the next Open.
-#include <poll.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -14,6 +13,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "engine/dhcp/lease_journal.h"
 #include "glog/logging.h"
 
@@ -63,6 +64,14 @@ int main(int argc, char** argv) {
     return 1;
   }
   LeaseJournal& j = **journal;
+  // Set by the writer thread after each sync (as a shard's Post would wake
+  // its loop).
+  absl::Mutex synced_mu;
+  bool synced = false;
+  j.SetOnDurable([&] {
+    absl::MutexLock lock(&synced_mu);
+    synced = true;
+  });
   uint64_t printed = 0;  // sequence numbers up to this one have been printed
   auto print_durable = [&] {
     const uint64_t durable = j.durable();
@@ -77,14 +86,18 @@ int main(int argc, char** argv) {
       j.Commit();
       // Like a shard with a bounded queue of held ACKs: wait for the disk when
       // 512 are held.
-      const int timeout_ms = j.durable() + 512 < i ? 10 : 0;
-      pollfd p{j.notify_fd(), POLLIN, 0};
-      if (::poll(&p, 1, timeout_ms) > 0) {
-        uint64_t seq;
-        while (::read(j.notify_fd(), &seq, sizeof(seq)) > 0) {
+      const bool wait = j.durable() + 512 < i;
+      bool woke;
+      {
+        absl::MutexLock lock(&synced_mu);
+        if (wait) {
+          synced_mu.AwaitWithTimeout(absl::Condition(&synced),
+                                     absl::Milliseconds(10));
         }
-        print_durable();
+        woke = synced;
+        synced = false;
       }
+      if (woke) print_durable();
     }
   }
   if (absl::Status s = j.SyncNow(); !s.ok()) {

@@ -5,7 +5,7 @@
 //    in order and without overlap;
 //  - every replayed lease has a valid state and re-encodes to a journal that
 //    replays to the same leases with no damage at all;
-//  - replaying into a LeaseTable (what DhcpService::Start does) keeps the
+//  - replaying into a LeaseTable (what DhcpService::Create does) keeps the
 //    table consistent with what was replayed last for each address.
 // A violated invariant traps so libFuzzer (or the seed replay test) reports it.
 #include <cstddef>

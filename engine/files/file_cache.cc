@@ -16,10 +16,16 @@ MappedFile::~MappedFile() {
   if (data_ != nullptr && owned_.empty()) {
     munmap(const_cast<uint8_t*>(data_), size_);
   }
+  if (descriptors_ != nullptr) {
+    // Closed before it is counted free, so the cache never holds more.
+    fd_ = UniqueFd();
+    descriptors_->fetch_sub(1);
+  }
 }
 
 absl::StatusOr<std::shared_ptr<const MappedFile>> MappedFile::Map(
-    OpenedFile file) {
+    OpenedFile file, bool keep_descriptor,
+    std::shared_ptr<std::atomic<size_t>> descriptors) {
   const FileIdentity identity = FileIdentity::Of(file.stat);
   const uint64_t size = static_cast<uint64_t>(file.stat.st_size);
   const uint8_t* data = nullptr;
@@ -38,8 +44,11 @@ absl::StatusOr<std::shared_ptr<const MappedFile>> MappedFile::Map(
     madvise(p, size, MADV_SEQUENTIAL);
     data = static_cast<const uint8_t*>(p);
   }
-  return std::shared_ptr<const MappedFile>(new MappedFile(
-      data, size, identity, std::move(file.relative_path), std::move(file.fd)));
+  auto mapped = std::shared_ptr<MappedFile>(
+      new MappedFile(data, size, identity, std::move(file.relative_path),
+                     keep_descriptor ? std::move(file.fd) : UniqueFd()));
+  if (keep_descriptor) mapped->descriptors_ = std::move(descriptors);
+  return std::shared_ptr<const MappedFile>(std::move(mapped));
 }
 
 std::shared_ptr<const MappedFile> MappedFile::FromMemory(
@@ -72,9 +81,17 @@ absl::StatusOr<std::shared_ptr<const MappedFile>> FileCache::Open(
   Entry& entry = mapped_[identity];
   std::shared_ptr<const MappedFile> mapping = entry.live.lock();
   if (mapping == nullptr) {
+    // A descriptor slot, if one is free: past max_descriptors_ the mapping
+    // is served without its descriptor.
+    bool keep = false;
+    if (max_descriptors_ > 0) {
+      keep = descriptors_->fetch_add(1) < max_descriptors_;
+      if (!keep) descriptors_->fetch_sub(1);
+    }
     absl::StatusOr<std::shared_ptr<const MappedFile>> mapped =
-        MappedFile::Map(*std::move(file));
+        MappedFile::Map(*std::move(file), keep, keep ? descriptors_ : nullptr);
     if (!mapped.ok()) {
+      if (keep) descriptors_->fetch_sub(1);
       mapped_.erase(identity);
       return mapped.status();
     }

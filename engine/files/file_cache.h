@@ -3,7 +3,8 @@
 //
 // A transfer holds a std::shared_ptr<const MappedFile> for its whole life; DATA
 // datagrams are slices of MappedFile::bytes() handed to the kernel by
-// scatter-gather, so file data is never copied in user space. The cache keys
+// scatter-gather, so file data is never copied in user space (the kernel
+// copies it into socket buffers, unless the send is zero-copy). The cache keys
 // mappings by the file's identity (device, inode, size, modification time),
 // looked up anew on every open: a file replaced on disk (a new inode, as `mv`,
 // `cp` into a temporary and rename, or a package manager leave it) is served
@@ -21,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -61,11 +63,15 @@ struct FileIdentity {
 // A read-only private mapping of a whole file, and the read-only descriptor it
 // was mapped from. Immutable; any thread may read it.
 //
-// The descriptor stays open for the mapping's life so that a stream sender
-// (HTTP) can hand file ranges to the kernel by sendfile/splice without a CPU
-// copy. The cost is one descriptor per distinct file version mapped (at most
-// kMaxKept kept ones plus those in use), not one per transfer: transfers of
-// the same version share the MappedFile.
+// A FileCache with max_descriptors > 0 keeps the descriptor open for the
+// mapping's life so that a stream sender (HTTP) can hand file ranges to the
+// kernel by sendfile/splice without a CPU copy. The cost is one descriptor
+// per distinct file version mapped, not one per transfer (transfers of the
+// same version share the MappedFile), and never more than max_descriptors:
+// past it a mapping is made without its descriptor (fd() == -1) and served
+// from the mapping. Whoever budgets descriptors (TFTP's admission) must count
+// max_descriptors. A cache with max_descriptors == 0 (the default, and
+// TFTP's) closes each descriptor once mapped.
 class MappedFile {
  public:
   ~MappedFile();
@@ -78,11 +84,16 @@ class MappedFile {
   const FileIdentity& identity() const { return identity_; }
   const std::string& relative_path() const { return relative_path_; }
   // The read-only descriptor of the file on disk, for sendfile/splice; -1 for
-  // a file rendered in memory. Owned by this object: do not close it.
+  // a file rendered in memory or mapped without keeping it (then send from
+  // bytes()). Owned by this object: do not close it.
   int fd() const { return fd_.get(); }
 
-  // Maps `file` (which may be empty) and keeps its descriptor.
-  static absl::StatusOr<std::shared_ptr<const MappedFile>> Map(OpenedFile file);
+  // Maps `file` (which may be empty), keeping its descriptor if
+  // `keep_descriptor`.
+  static absl::StatusOr<std::shared_ptr<const MappedFile>> Map(
+      OpenedFile file, bool keep_descriptor = true) {
+    return Map(std::move(file), keep_descriptor, nullptr);
+  }
 
   // A file rendered in memory (a per-host boot configuration), served exactly
   // like a mapped one. Its identity is zero: it is never shared through the
@@ -91,6 +102,13 @@ class MappedFile {
       std::string contents, std::string relative_path);
 
  private:
+  friend class FileCache;
+  // `descriptors` (may be null) counts the kept descriptor until this
+  // mapping ends.
+  static absl::StatusOr<std::shared_ptr<const MappedFile>> Map(
+      OpenedFile file, bool keep_descriptor,
+      std::shared_ptr<std::atomic<size_t>> descriptors);
+
   MappedFile(const uint8_t* data, uint64_t size, FileIdentity identity,
              std::string relative_path, UniqueFd fd)
       : data_(data),
@@ -105,7 +123,8 @@ class MappedFile {
   uint64_t size_;
   FileIdentity identity_;
   std::string relative_path_;
-  UniqueFd fd_;  // -1 for a rendered file
+  UniqueFd fd_;                                       // -1 for a rendered file
+  std::shared_ptr<std::atomic<size_t>> descriptors_;  // the cache's count
 };
 
 // Files that exist only as the daemon renders them (pxelinux.cfg/01-<mac> from
@@ -131,11 +150,18 @@ class FileCache {
   static constexpr size_t kMaxKept = 256;
 
   // `rendered` (may be null) is borrowed and must outlive the cache.
+  // `max_descriptors`: up to this many mappings keep their descriptor
+  // (fd() >= 0) for senders that use sendfile/splice (see MappedFile); HTTP's
+  // caches want it (e.g. kDefaultMaxDescriptors), TFTP, which sends from the
+  // mapping, does not (0).
+  static constexpr size_t kDefaultMaxDescriptors = 256;
   explicit FileCache(FileRoot root, RenderedFiles* rendered = nullptr,
-                     absl::Duration keep_unused = kDefaultKeepUnused)
+                     absl::Duration keep_unused = kDefaultKeepUnused,
+                     size_t max_descriptors = 0)
       : root_(std::move(root)),
         rendered_(rendered),
-        keep_unused_(keep_unused) {}
+        keep_unused_(keep_unused),
+        max_descriptors_(max_descriptors) {}
 
   // A rendered file if the RenderedFiles source has one by that name for
   // `client` (the address the request came from; the default, 0.0.0.0:0, is
@@ -151,6 +177,9 @@ class FileCache {
 
   // Mappings currently alive (held by a transfer or kept).
   size_t LiveMappings();
+  // Descriptors mappings keep open now (at most max_descriptors()).
+  size_t OpenDescriptors() const { return descriptors_->load(); }
+  size_t max_descriptors() const { return max_descriptors_; }
 
  private:
   struct Entry {
@@ -163,6 +192,10 @@ class FileCache {
   const FileRoot root_;
   RenderedFiles* const rendered_;
   const absl::Duration keep_unused_;
+  const size_t max_descriptors_;
+  // Shared with the mappings, which may outlive the cache.
+  const std::shared_ptr<std::atomic<size_t>> descriptors_ =
+      std::make_shared<std::atomic<size_t>>(0);
   absl::Mutex mu_;
   absl::flat_hash_map<FileIdentity, Entry> mapped_ ABSL_GUARDED_BY(mu_);
 };

@@ -54,6 +54,9 @@ TEST_F(FileCacheTest, SharesOneMappingAmongTransfers) {
 
 // HTTP sends file ranges by sendfile from the descriptor the mapping keeps.
 TEST_F(FileCacheTest, MappedFileKeepsItsReadOnlyDescriptor) {
+  cache_ = std::make_unique<FileCache>(*FileRoot::Open(dir_.string()), nullptr,
+                                       absl::ZeroDuration(),
+                                       FileCache::kDefaultMaxDescriptors);
   auto a = cache_->Open("kernel");
   ASSERT_TRUE(a.ok());
   const int fd = (*a)->fd();
@@ -74,6 +77,41 @@ TEST_F(FileCacheTest, MappedFileKeepsItsReadOnlyDescriptor) {
   b->reset();
   EXPECT_EQ(fcntl(fd, F_GETFD), -1);
   EXPECT_EQ(MappedFile::FromMemory("x", "rendered")->fd(), -1);
+}
+
+// Descriptors are bounded: past max_descriptors a mapping comes without one,
+// and a slot frees when its mapping ends, even after the cache is gone.
+TEST_F(FileCacheTest, KeptDescriptorsAreBounded) {
+  Write("initrd", "initrd");
+  auto cache = std::make_unique<FileCache>(*FileRoot::Open(dir_.string()),
+                                           nullptr, absl::ZeroDuration(), 1);
+  auto kernel = cache->Open("kernel");
+  auto initrd = cache->Open("initrd");
+  ASSERT_TRUE(kernel.ok() && initrd.ok());
+  EXPECT_GE((*kernel)->fd(), 0);
+  EXPECT_EQ((*initrd)->fd(), -1);
+  EXPECT_EQ(Contents(**initrd), "initrd");
+  EXPECT_EQ(cache->OpenDescriptors(), 1u);
+  kernel->reset();
+  EXPECT_EQ(cache->OpenDescriptors(), 0u);
+  initrd->reset();
+  auto again = cache->Open("initrd");
+  ASSERT_TRUE(again.ok());
+  EXPECT_GE((*again)->fd(), 0);
+  const int fd = (*again)->fd();
+  cache.reset();  // the mapping outlives its cache
+  EXPECT_EQ(Contents(**again), "initrd");
+  again->reset();
+  EXPECT_EQ(fcntl(fd, F_GETFD), -1);
+}
+
+// TFTP's cache sends from the mapping and keeps no descriptor (its admission
+// budget counts one per transfer).
+TEST_F(FileCacheTest, WithoutKeepDescriptorsTheDescriptorIsClosed) {
+  auto a = cache_->Open("kernel");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ((*a)->fd(), -1);
+  EXPECT_EQ(Contents(**a), "version one");
 }
 
 TEST_F(FileCacheTest, ReplacedFileIsNewForNewTransfersOnly) {

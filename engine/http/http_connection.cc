@@ -373,7 +373,7 @@ absl::optional<HttpTransmit> HttpConnection::PollTransmit() {
 absl::optional<HttpResponseReport> HttpConnection::TakeReport() {
   if (reports_.empty()) return absl::nullopt;
   HttpResponseReport r = std::move(reports_.front());
-  reports_.pop_front();
+  reports_.erase(reports_.begin());
   return r;
 }
 
@@ -592,9 +592,9 @@ void HttpConnection::Respond(const Parsed& request, absl::Time now) {
   }
   const MappedFile& file = *route.file;
   const uint64_t size = file.size();
-  // Files rendered in memory (per-host configs) have no descriptor and no
-  // stable identity: no validators, never cached.
-  const bool validators = file.fd() >= 0;
+  // Files rendered in memory (per-host configs) have no identity (it is
+  // zero): no validators, never cached.
+  const bool validators = !(file.identity() == FileIdentity{});
   const std::string etag = validators ? ETagOf(file) : std::string();
   const absl::Time mtime = validators ? MtimeSeconds(file) : absl::Time();
 
@@ -646,9 +646,10 @@ void HttpConnection::Respond(const Parsed& request, absl::Time now) {
     return;
   }
 
-  const bool close =
-      request.close || peer_closed_ ||
-      (limits_.max_requests > 0 && requests_ + 1 >= limits_.max_requests);
+  // A client that closed its side still gets every complete request it sent
+  // answered; the connection closes once none is left (Process).
+  const bool close = request.close || (limits_.max_requests > 0 &&
+                                       requests_ + 1 >= limits_.max_requests);
   const uint64_t length = size == 0 ? 0 : last - first + 1;
   std::string h =
       absl::StrCat("HTTP/1.1 ", status, " ", ReasonPhrase(status),
@@ -717,7 +718,10 @@ void HttpConnection::RespondError(int status, std::string error, absl::Time now,
   report.status = status;
   report.client = client_;
   report.error = std::move(error);
-  if (request == nullptr || request->method_id != HTTP_HEAD) {
+  // By the method's text: a head llhttp refused (a HEAD with a bad version)
+  // has no parsed method, and a body after it would be read as the next
+  // response.
+  if (request == nullptr || request->method != "HEAD") {
     t.inline_body = body;
     report.body_bytes = body.size();
   }

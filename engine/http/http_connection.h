@@ -44,27 +44,31 @@
 //     per-host files have neither (they change with the host's state) and
 //     carry "Cache-Control: no-store".
 //   - A request body is refused (413, then close) unless the route declares
-//     one (HttpRoutes::MaxRequestBody); chunked request bodies are 411.
+//     one (HttpRoutes::MaxRequestBody; none does yet, and a declared body is
+//     read and dropped); a chunked body there is 411 (RFC 9112 section 6.3).
 //   - Errors have a short text/plain body and "Connection: close", and the
 //     connection closes once they are sent.
 //
-// Limits (HttpLimits; defaults chosen so a slow or hostile client holds at
-// most a few KiB for a few seconds):
+// Limits (HttpLimits; defaults chosen so that a slow or hostile client holds
+// at most about 16 KiB of buffers, and no longer than the timeouts below):
 //
 //   field                    default   past it
 //   max_head_bytes           8 KiB     431, close (request line + fields)
 //   max_request_line         4 KiB     414, close
 //   max_header_fields        64        431, close
 //   header_timeout           10 s      408, close (from a request's first
-//                                      byte, or from accept for the first)
+//                                      byte); a connection that sends
+//                                      nothing is closed this long after
+//                                      accept, without a response
 //   idle_timeout             30 s      close without a response (keep-alive
 //                                      wait between requests)
 //   send_timeout             60 s      close (no OnSendProgress for this
 //                                      long while a transmit is out)
 //   max_requests             1000      the last response says close
 //                                      (0: unlimited)
-//   max_buffered_input       16 KiB    pause_reading() while a response is
-//                                      out and this much is buffered
+//   max_buffered_input       16 KiB    pause_reading() while this much is
+//                                      buffered (pipelined requests wait
+//                                      for the response out); 4x: close
 //   max_request_body         64 KiB    413 (routes that take a body only;
 //                                      none yet)
 //
@@ -77,7 +81,6 @@
 #define RACKBOOT_ENGINE_HTTP_HTTP_CONNECTION_H_
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -106,9 +109,11 @@ struct HttpLimits {
 };
 
 // A slice of a file to send after the head. `file->fd()` is the file's
-// read-only descriptor (-1 for a file rendered in memory): send the slice
-// with sendfile/splice from fd at `offset`, or from
-// file->bytes().subspan(offset, length).
+// read-only descriptor when its FileCache keeps descriptors (construct
+// HTTP's caches with max_descriptors > 0): send the slice with
+// sendfile/splice from fd at `offset`. When it is -1 (a file rendered in
+// memory, or a cache without descriptors), send
+// file->bytes().subspan(offset, length) from the mapping.
 struct HttpFileSlice {
   std::shared_ptr<const MappedFile> file;  // null: no file body
   uint64_t offset = 0;
@@ -173,10 +178,11 @@ class HttpConnection {
   // The whole handed-out transmit was sent: the next pipelined request (if
   // any) is parsed now.
   void OnSendDone(absl::Time now);
-  // The client ended its side of the stream (read returned 0) or reset it.
-  // Complete requests already buffered are still answered; then kNow.
+  // The client ended its side of the stream (read returned 0). Complete
+  // requests already buffered are still answered, then kNow. On a reset,
+  // just close the socket.
   void OnPeerClosed(absl::Time now);
-  // REQUIRES: now >= Deadline().
+  // Call when now >= Deadline(); an earlier call does nothing.
   void OnDeadline(absl::Time now);
 
   // The next response to send, once (then nullopt until the next event);
@@ -188,7 +194,10 @@ class HttpConnection {
 
   HttpClose close() const { return close_; }
   bool pause_reading() const;
-  // When OnDeadline wants to be called; InfiniteFuture() once closing.
+  // When OnDeadline wants to be called: always finite while close() !=
+  // kNow (the send timeout while a transmit is out, the header timeout while
+  // a request is incomplete, the idle timeout between requests);
+  // InfiniteFuture() once kNow.
   absl::Time Deadline() const;
 
   const io::SocketAddress& client() const { return client_; }
@@ -224,12 +233,13 @@ class HttpConnection {
 
   absl::optional<HttpTransmit> ready_;  // built, not yet polled
   bool out_ = false;                    // a transmit is out (polled, unsent)
-  bool close_after_ = false;            // close once the response is sent
   absl::Time last_progress_;
   absl::optional<HttpResponseReport> current_;  // of the response out/ready
   uint64_t sent_size_ = 0;                      // size of that transmit
   absl::Time current_started_;                  // its request's first byte
-  std::deque<HttpResponseReport> reports_;
+  // Not a deque: libstdc++'s allocates 576 bytes up front, on every idle
+  // connection.
+  std::vector<HttpResponseReport> reports_;
   HttpClose close_ = HttpClose::kNo;
   bool peer_closed_ = false;
   uint32_t requests_ = 0;

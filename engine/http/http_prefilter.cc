@@ -56,6 +56,9 @@ void HttpPrefilter::Reset() {
   prev_cr_ = false;
   seen_request_line_ = false;
   line_.clear();
+  // A long field line of one request is no reason to keep its buffer on an
+  // idle connection.
+  if (line_.capacity() > 256) line_.shrink_to_fit();
   fields_ = 0;
   content_length_.reset();
   transfer_encoding_ = false;
@@ -215,6 +218,12 @@ bool HttpPrefilter::EndLine() {
     // RFC 9112 section 3.2: more than one Host field line is a 400.
     if (++host_fields_ > 1) {
       Reject(400, "repeated Host");
+      return false;
+    }
+    // Section 3.2 too: an invalid Host value is a 400. uri-host [":" port]
+    // (RFC 3986 section 3.2.2) has no whitespace, '/', '?', '#', '@' or '\'.
+    if (value.find_first_of(" \t/?#@\\") != absl::string_view::npos) {
+      Reject(400, "invalid Host");
       return false;
     }
   }

@@ -15,7 +15,7 @@
 //   - a field name is a token, with no whitespace before the colon (5.1)
 //   - Content-Length is 1*DIGIT, at most once; Transfer-Encoding at most
 //     once and only "chunked" (else 501); never both (sections 6.1, 6.3)
-//   - Host at most once (section 3.2)
+//   - Host at most once, and a plausible host[:port] (section 3.2)
 //   - size limits: request line (414), whole head and field count (431)
 //
 // It works incrementally on the byte stream: Scan may be called with any

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "llhttp/llhttp.h"
 
@@ -62,6 +63,12 @@ TEST(HttpPrefilterTest, PassesAnOrdinaryHeadAndStopsAtItsEnd) {
     EXPECT_EQ(o.used, head.size()) << chunk;
   }
   EXPECT_EQ(Scan("GET / HTTP/1.1\r\nHost: a\r\n").result, kNeedMore);
+  for (const char* host : {"198.18.0.1:8080", "[2001:db8::1]:80", "", "a.b"}) {
+    EXPECT_EQ(
+        Scan(absl::StrCat("GET / HTTP/1.1\r\nHost: ", host, "\r\n\r\n")).result,
+        kComplete)
+        << host;
+  }
 }
 
 TEST(HttpPrefilterTest, ReportsFramingFields) {
@@ -193,6 +200,9 @@ TEST(HttpPrefilterTest, RejectsSmugglingShapesLlhttpAlsoRejects) {
       {"trailing space in the request line", "GET / HTTP/1.1 \r\n\r\n", 400},
       {"no colon", "GET / HTTP/1.1\r\nHost\r\n\r\n", 400},
       {"quote in a name", "GET / HTTP/1.1\r\nHo\"st: a\r\n\r\n", 400},
+      {"Host with a path", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400},
+      {"Host with userinfo", "GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", 400},
+      {"Host with a space", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400},
       {"junk", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400},
   };
   for (const auto& c : kCases) {

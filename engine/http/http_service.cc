@@ -14,9 +14,9 @@
 namespace rackboot::http {
 namespace {
 
-// Descriptors kept free for everything that is not an HTTP connection (TFTP
-// sizes its own budget the same way; the reactors back off on EMFILE anyway,
-// so this only keeps the cap honest).
+// Descriptors kept free for everything that is not an HTTP connection or a
+// kept file descriptor (TFTP sizes its own budget the same way; the reactors
+// back off on EMFILE anyway, so this only keeps the cap honest).
 constexpr size_t kDescriptorReserve = 256;
 
 size_t DescriptorLimit() {
@@ -56,28 +56,53 @@ class NoBootRoutes : public HttpRoutes {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<HttpService>> HttpService::Create(
-    const HttpServiceOptions& options, FileCache* boot, int shards) {
+    const HttpServiceOptions& options, int shards) {
   std::unique_ptr<HttpService> service(new HttpService());
   service->options_ = options;
-  if (!options.repo_root.empty()) {
-    absl::StatusOr<FileRoot> root = FileRoot::Open(options.repo_root);
+  // Caches that keep each file's descriptor: bodies leave by sendfile(2).
+  auto open_cache =
+      [](const std::string& dir, RenderedFiles* rendered,
+         absl::string_view key) -> absl::StatusOr<std::unique_ptr<FileCache>> {
+    absl::StatusOr<FileRoot> root = FileRoot::Open(dir);
     if (!root.ok()) {
-      return absl::Status(root.status().code(),
-                          absl::StrCat("http.repo_root ", options.repo_root,
-                                       ": ", root.status().message()));
+      return absl::Status(
+          root.status().code(),
+          absl::StrCat("http: ", key, " ", dir, ": ", root.status().message()));
     }
-    service->repo_ = std::make_unique<FileCache>(*std::move(root));
+    return std::make_unique<FileCache>(*std::move(root), rendered,
+                                       FileCache::kDefaultKeepUnused,
+                                       /*keep_descriptors=*/true);
+  };
+  if (!options.boot_root.empty()) {
+    absl::StatusOr<std::unique_ptr<FileCache>> boot =
+        open_cache(options.boot_root, options.rendered, "tftp.root");
+    if (!boot.ok()) return boot.status();
+    service->boot_ = *std::move(boot);
   }
-  service->routes_ = std::make_unique<FileRoutes>(boot, service->repo_.get());
+  if (!options.repo_root.empty()) {
+    absl::StatusOr<std::unique_ptr<FileCache>> repo =
+        open_cache(options.repo_root, nullptr, "http.repo_root");
+    if (!repo.ok()) return repo.status();
+    service->repo_ = *std::move(repo);
+  }
+  if (service->boot_ != nullptr) {
+    service->routes_ = std::make_unique<FileRoutes>(service->boot_.get(),
+                                                    service->repo_.get());
+  } else {
+    service->routes_ = std::make_unique<NoBootRoutes>(service->repo_.get());
+  }
   const size_t limit = DescriptorLimit();
+  // Besides the reserve, each cache may keep kMaxKept descriptors.
+  const size_t fixed =
+      kDescriptorReserve + FileCache::kMaxKept * ((service->boot_ ? 1 : 0) +
+                                                  (service->repo_ ? 1 : 0));
   size_t max_connections = std::max<size_t>(1, options.max_connections);
-  if (limit > kDescriptorReserve + 1 &&
-      max_connections > limit - kDescriptorReserve) {
+  if (limit > fixed + 1 && max_connections > limit - fixed) {
     LOG(WARNING) << "http: max_connections " << max_connections
-                 << " lowered to " << limit - kDescriptorReserve
+                 << " lowered to " << limit - fixed
                  << " by the descriptor limit " << limit
                  << " (ulimit -n, systemd LimitNOFILE=)";
-    max_connections = limit - kDescriptorReserve;
+    max_connections = limit - fixed;
   }
   service->budget_ = std::make_unique<HttpConnectionBudget>(max_connections);
   service->shards_.resize(static_cast<size_t>(std::max(1, shards)));

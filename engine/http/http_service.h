@@ -1,21 +1,27 @@
 // HttpService: the HTTP service of rackbootd, one HttpShard on every shard of
 // the daemon's ShardGroup (engine/daemon), serving the URL space of
-// http_routes.h: /boot/ over the daemon's FileCache (the TFTP root, with its
-// per-host rendered files) and /repo/ over a FileCache of its own
-// (http.repo_root).
+// http_routes.h: /boot/ over tftp.root (with the daemon's per-host rendered
+// files) and /repo/ over http.repo_root.
+//
+// Both through FileCaches of its own that keep each mapped file's descriptor
+// (FileCache keep_descriptors), so file bodies leave by sendfile(2) from the
+// page cache. The daemon's shared cache does not keep them: TFTP sends from
+// the mapping, and kept descriptors would sit outside its descriptor budget.
+// The cost of two caches over one tree is a second mapping (address space,
+// not memory: the page cache is shared) of a file served by both protocols.
 //
 // Every shard listens on http.listen with SO_REUSEPORT (the kernel spreads
 // connections); the connection cap (http.max_connections) is one count for
 // the whole service.
 //
-//   FileCache boot(*FileRoot::Open(root), &rendered);   // owned by main
+//   options.boot_root = site.tftp.root;  options.rendered = &rendered;
 //   absl::StatusOr<std::unique_ptr<HttpService>> http =
-//       HttpService::Create(options, &boot, shards.shards());
+//       HttpService::Create(options, shards.shards());
 //   shards.Start({tftp.get(), http->get()});
 //   ...
 //   shards.Stop();
 //
-// Create (main thread) opens the repo root, so it must run before root is
+// Create (main thread) opens the roots, so it must run before root is
 // dropped; the Service methods run as daemon::Service says; counters() and
 // Metrics() may be read from any thread while the shards run (atomics).
 #ifndef RACKBOOT_ENGINE_HTTP_HTTP_SERVICE_H_
@@ -40,6 +46,11 @@ namespace rackboot::http {
 struct HttpServiceOptions {
   // http.listen. Port 0 picks one (shard 0 binds, the others join it).
   io::SocketAddress listen;
+  // tftp.root: served under /boot/; "" for none (404).
+  std::string boot_root;
+  // Per-host files rendered for /boot/ (the daemon's CurrentSite); borrowed,
+  // thread-safe, may be null.
+  RenderedFiles* rendered = nullptr;
   // http.repo_root: served under /repo/; "" for none (404).
   std::string repo_root;
   // http.max_connections: open at once across all shards; past it, 503. Also
@@ -56,12 +67,11 @@ struct HttpServiceOptions {
 
 class HttpService : public daemon::Service {
  public:
-  // Main thread, before the shards start: opens repo_root (before root is
-  // dropped) and sizes the connection cap. Binds nothing yet. `boot` (the
-  // daemon's FileCache over tftp.root) may be null: then /boot/ is 404.
-  // REQUIRES: boot (if any) outlives the service.
+  // Main thread, before the shards start: opens boot_root and repo_root
+  // (before root is dropped) and sizes the connection cap. Binds nothing yet.
+  // REQUIRES: options.rendered (if any) outlives the service.
   static absl::StatusOr<std::unique_ptr<HttpService>> Create(
-      const HttpServiceOptions& options, FileCache* boot, int shards);
+      const HttpServiceOptions& options, int shards);
   ~HttpService() override;
 
   // daemon::Service.
@@ -81,6 +91,7 @@ class HttpService : public daemon::Service {
   HttpService() = default;
 
   HttpServiceOptions options_;
+  std::unique_ptr<FileCache> boot_;  // null without boot_root
   std::unique_ptr<FileCache> repo_;  // null without repo_root
   std::unique_ptr<HttpRoutes> routes_;
   std::unique_ptr<HttpConnectionBudget> budget_;

@@ -1,5 +1,7 @@
 #include "engine/http/http_shard.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <string>
 #include <utility>
@@ -93,6 +95,7 @@ io::StreamHandler* HttpShard::OnAccept(io::SocketToken listener,
       std::make_unique<HttpConnection>(routes_, options_.limits, peer, now);
   Connection& ref = *c;
   connections_.emplace(connection.value(), std::move(c));
+  peak_connections_ = std::max(peak_connections_, connections_.size());
   Drive(ref, now);  // arms the header timeout
   return this;
 }
@@ -298,6 +301,15 @@ void HttpShard::Remove(Connection& c) {
   budget_->Release();
   counters_->connections_open.fetch_sub(1, std::memory_order_relaxed);
   connections_.erase(c.token.value());
+  if (connections_.empty() && peak_connections_ >= kTrimAfterConnections) {
+    // A crowd came and went (thousands of idle or slow connections, a
+    // flood): glibc keeps the freed per-connection memory in this thread's
+    // arena for reuse, so the daemon's RSS would stay at its peak. Give it
+    // back once the shard is quiet again; rare, so its cost (a walk over
+    // the arenas) does not matter.
+    peak_connections_ = 0;
+    malloc_trim(0);
+  }
 }
 
 }  // namespace rackboot::http

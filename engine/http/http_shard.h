@@ -151,6 +151,11 @@ class HttpShard : public io::ListenerHandler, public io::StreamHandler {
   const HttpShardOptions options_;
   io::SocketToken listener_;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Connection>> connections_;
+  // Most connections open at once since the shard was last empty: past
+  // kTrimAfterConnections, the shard returns freed memory to the system when
+  // it next becomes empty (Remove).
+  static constexpr size_t kTrimAfterConnections = 256;
+  size_t peak_connections_ = 0;
   // Lines a flood can repeat: error responses, refusals past the cap.
   log::LogRateLimiter error_log_{20, absl::Seconds(10)};
   log::LogRateLimiter refused_log_{5, absl::Seconds(10)};

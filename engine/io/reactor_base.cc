@@ -1,5 +1,6 @@
 #include "engine/io/reactor_base.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/sendfile.h>
@@ -192,6 +193,11 @@ absl::StatusOr<SocketToken> ReactorBase::WatchStream(TcpSocket socket,
         "WatchStream: invalid socket or null handler");
   }
   IgnoreSigpipe();
+  // sendfile(2) and the epoll backend must never block the loop.
+  const int flags = ::fcntl(socket.fd(), F_GETFL);
+  if (flags < 0 || ::fcntl(socket.fd(), F_SETFL, flags | O_NONBLOCK) != 0) {
+    return absl::ErrnoToStatus(errno, "WatchStream: O_NONBLOCK");
+  }
   absl::StatusOr<SocketAddress> peer = socket.PeerAddress();
   SocketToken token = AllocateStream(socket.Release(), handler);
   if (peer.ok()) slots_[token.index()].stream->peer = *peer;
@@ -843,7 +849,7 @@ absl::Status ReactorBase::CheckBatch(absl::Span<const OutDatagram> datagrams,
 }
 
 void ReactorBase::GroupBatch(absl::Span<const OutDatagram> datagrams, bool gso,
-                             std::vector<Group>* groups) {
+                             size_t max_segments, std::vector<Group>* groups) {
   groups->clear();
   const uint32_t n = static_cast<uint32_t>(datagrams.size());
   if (!gso) {
@@ -854,7 +860,7 @@ void ReactorBase::GroupBatch(absl::Span<const OutDatagram> datagrams, bool gso,
   while (i < n) {
     uint32_t count = 0;
     size_t bytes = 0;
-    while (i + count < n && count < kMaxGsoSegments &&
+    while (i + count < n && count < max_segments &&
            bytes + DatagramSize(datagrams[i + count]) <= kMaxUdpPayload) {
       bytes += DatagramSize(datagrams[i + count]);
       ++count;

@@ -1,10 +1,11 @@
 // What the daemon swaps on SIGHUP: one immutable SiteGeneration (site.toml as
 // applied, the inventory, and the DHCP directory and boot renderer built over
-// them), published through CurrentSite, which the DHCP and TFTP threads ask.
+// them), published through CurrentSite, which the DHCP thread and the shards
+// (TFTP, HTTP) ask.
 //
 //   CurrentSite current(MakeSiteGeneration(site, inventory, &states));
-//   dhcp::DhcpService::Start(options, &current);     // a HostDirectory
-//   tftp_options.rendered = &current;                // a RenderedFiles
+//   dhcp::DhcpService::Create(options, &current);    // a HostDirectory
+//   FileCache files(std::move(root), &current);      // a RenderedFiles
 //   ... SIGHUP: validate, then
 //   current.Publish(MakeSiteGeneration(EffectiveSite(running, loaded), ...));
 //

@@ -249,7 +249,13 @@ end_fds=$(fds "$pid")
 end_rss=$(rss_anon_kib "$pid")
 log "end: $end_fds descriptors (baseline $base_fds), RssAnon $end_rss KiB (baseline $base_rss, with 2,000 idle $held_rss)"
 [[ $end_fds -le $((base_fds + 2)) ]] || fail "descriptors $end_fds, baseline $base_fds: $(ls -l /proc/$pid/fd | tail -5)"
-[[ $end_rss -le $((base_rss + 8192)) ]] || fail "RssAnon $end_rss KiB, baseline $base_rss KiB"
+# What may stay: each shard's receive buffer ring (1,024 buffers of 2 KiB, ReactorOptions), which
+# becomes resident once that many connections have received into it, and 3 MiB of allocator
+# slack. Without the shard giving freed memory back (malloc_trim once a crowd has gone) RssAnon
+# stayed at its peak with 2,000 idle connections (9,252 KiB against a baseline of 968 KiB).
+ring_kib=$((2 * 1024 * 2))
+[[ $end_rss -le $((base_rss + ring_kib + 3072)) ]] ||
+  fail "RssAnon $end_rss KiB, baseline $base_rss KiB (+ $ring_kib KiB of receive buffers)"
 
 log "one log line per response, client text escaped"
 # e.g. `http GET "/boot/big64m" 200 67108990 bytes in 61.2ms to 127.0.0.1:40312 (boot file "big64m")`

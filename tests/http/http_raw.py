@@ -261,6 +261,7 @@ def slow(header_timeout, idle_timeout):
     loris = connect()
     loris.sendall(b"GET /boot/one HTTP/1.1\r\n")
     endless = connect()
+    endless.sendall(b"GET /boot/one HTTP/1.1\r\n")
     silent = connect()
     idle = connect()
     idle.sendall(get(b"/boot/one"))

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -28,9 +29,10 @@
 #include "tools/load/load_runner.h"
 
 DEFINE_string(server, "",
-              "The server's IPv4 address (required). DHCP goes to its port 67 "
-              "when relayed; TFTP to its port 69 unless --tftp_server or the "
-              "lease's next-server says otherwise.");
+              "The server's IPv4 address (required unless every step is "
+              "http). DHCP goes to its port 67 when relayed; TFTP to its port "
+              "69 unless --tftp_server or the lease's next-server says "
+              "otherwise.");
 DEFINE_string(interface, "",
               "Network interface for every socket (SO_BINDTODEVICE). Required "
               "for direct DHCP, which broadcasts on it like a PXE ROM.");
@@ -44,9 +46,11 @@ DEFINE_double(duration, 0,
               "Bound on the whole run in seconds; clients still running then "
               "fail as \"unfinished\". 0: no bound.");
 DEFINE_string(flow, "",
-              "Each client's steps, comma-separated: dhcp (first only), then "
-              "tftp:PATH ... e.g. dhcp,tftp:/pxelinux.0,tftp:/ldlinux.c32. "
-              "Without dhcp the flow is TFTP-only (required).");
+              "Each client's steps, comma-separated (required): dhcp (first "
+              "only), then tftp:PATH and http:/PATH in any order, e.g. "
+              "dhcp,tftp:undionly.kpxe,http:/boot/vmlinuz,http:/boot/"
+              "initrd.img. Each http step is a GET on the client's one "
+              "kept-alive TCP connection.");
 DEFINE_int32(blksize, 1468, "TFTP block size to ask for (RFC 2348), 8..65464.");
 DEFINE_int32(windowsize, 16,
              "TFTP window size to ask for (RFC 7440), 1..65535.");
@@ -57,11 +61,26 @@ DEFINE_string(relay, "",
 DEFINE_string(tftp_server, "",
               "TFTP server address; default: the lease's next-server when the "
               "flow has dhcp and it is set, else --server.");
+DEFINE_string(http_server, "",
+              "HTTP server, ADDRESS or ADDRESS:PORT (port 80 by default); "
+              "required when the flow has http steps but no dhcp. Default: "
+              "the lease's next-server (else its server identifier) on "
+              "--http_port.");
+DEFINE_int32(http_port, 80,
+             "Port of the lease-derived HTTP server (without --http_server).");
+DEFINE_string(http_connect_timeout, "5s",
+              "HTTP: the longest a TCP connect may take.");
+DEFINE_string(http_first_byte_timeout, "10s",
+              "HTTP: the longest wait from the request to the first response "
+              "byte.");
+DEFINE_string(http_stall_timeout, "10s",
+              "HTTP: the longest gap between two arrivals once the response "
+              "started.");
 DEFINE_string(json, "", "Also write the report as JSON to this file.");
 DEFINE_string(verify, "",
               "Local copies to compare the downloads with, comma-separated: "
-              "one per tftp step in order, or a single one for all. Checks "
-              "every block and the size.");
+              "one per download step (tftp and http) in flow order, or a "
+              "single one for all. Checks every byte and the size.");
 DEFINE_string(io, "auto",
               "Reactor backend: auto (io_uring, or epoll with one log line "
               "when the kernel refuses io_uring), uring (io_uring or an "
@@ -96,13 +115,23 @@ namespace {
 
 constexpr char kUsage[] =
     "rackboot load: plays many PXE clients (DHCP DORA with PXE options, then\n"
-    "TFTP downloads) against any PXE server and measures it.\n"
+    "TFTP and HTTP downloads) against any PXE server and measures it.\n"
     "\n"
     "Usage: rackboot load --server=ADDR [--interface=IF] --clients=N\n"
     "         [--rate=PER_S] [--duration=S]\n"
-    "         --flow=dhcp,tftp:PATH[,tftp:PATH...] [--blksize=B]\n"
-    "         [--windowsize=W] [--relay=GIADDR] [--json=FILE]\n"
-    "         [--verify=FILE[,FILE...]]\n"
+    "         --flow=[dhcp,]STEP[,STEP...] [--blksize=B]\n"
+    "         [--windowsize=W] [--relay=GIADDR] [--http_server=A[:P]]\n"
+    "         [--json=FILE] [--verify=FILE[,FILE...]]\n"
+    "Steps: dhcp (first only); tftp:PATH (a TFTP read); http:/PATH (a GET\n"
+    "on the client's one kept-alive TCP connection, Content-Length required,\n"
+    "chunked refused; server: --http_server, else the lease's next-server\n"
+    "on --http_port 80; without dhcp --http_server is required and --server\n"
+    "is not).\n"
+    "Report (text and --json): clients completed/failed, dhcp, tftp and http\n"
+    "totals (http: files, failed, bytes, head_bytes, MiB/s, connections,\n"
+    "reused), then per step: ok, failed, bytes, p50/p90/p99/max ms, errors\n"
+    "by kind (e.g. http-status 404, http-truncated, http-stalled,\n"
+    "http-chunked, size-mismatch, content-mismatch; see docs/load.md).\n"
     "Examples:\n"
     "  rackboot load --server=198.18.0.1 --interface=eth0 --clients=500 \\\n"
     "      --rate=100 --flow=dhcp,tftp:/pxelinux.0,tftp:/ldlinux.c32 \\\n"
@@ -111,6 +140,11 @@ constexpr char kUsage[] =
     "      --clients=10000 --flow=dhcp --dhcp_retries=0\n"
     "  rackboot load --server=198.18.0.1 --clients=200 \\\n"
     "      --flow=tftp:/vmlinuz --verify=/srv/tftp/vmlinuz\n"
+    "  rackboot load --server=198.18.0.1 --interface=eth0 --clients=500 \\\n"
+    "      --flow=dhcp,tftp:undionly.kpxe,http:/boot/vmlinuz,"
+    "http:/boot/initrd.img\n"
+    "  rackboot load --http_server=127.0.0.1:8080 --clients=200 \\\n"
+    "      --flow=http:/boot/file --verify=/srv/boot/file\n"
     "\n"
     "Exit status: 0 every client completed, 1 some failed, 2 usage error.\n"
     "Output: a summary on stdout (a live progress line on stderr when it is\n"
@@ -190,13 +224,46 @@ absl::Status ParseIpv4Flag(const char* name, const std::string& text,
 absl::StatusOr<rackboot::load::LoadOptions> OptionsFromFlags() {
   using rackboot::load::LoadOptions;
   LoadOptions o;
-  if (FLAGS_server.empty()) {
+  absl::StatusOr<std::vector<rackboot::load::FlowStep>> flow =
+      rackboot::load::ParseFlow(FLAGS_flow);
+  if (!flow.ok()) return flow.status();
+  o.flow = *std::move(flow);
+  bool http_only = true;
+  for (const rackboot::load::FlowStep& step : o.flow) {
+    http_only = http_only && step.kind == rackboot::load::FlowStep::Kind::kHttp;
+  }
+  if (FLAGS_server.empty() && !http_only) {
     return absl::InvalidArgumentError(
         "--server is required: the server's IPv4 address");
   }
-  if (absl::Status s = ParseIpv4Flag("server", FLAGS_server, &o.server);
-      !s.ok()) {
-    return s;
+  if (!FLAGS_server.empty()) {
+    if (absl::Status s = ParseIpv4Flag("server", FLAGS_server, &o.server);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (!FLAGS_http_server.empty()) {
+    absl::StatusOr<rackboot::io::SocketAddress> http =
+        rackboot::load::ParseHttpServer(FLAGS_http_server);
+    if (!http.ok()) return http.status();
+    o.http_server = *http;
+  }
+  if (FLAGS_http_port < 1 || FLAGS_http_port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--http_port=", FLAGS_http_port, ": must be 1..65535"));
+  }
+  o.http_port = static_cast<uint16_t>(FLAGS_http_port);
+  for (const auto& [name, text, out] :
+       {std::tuple{"http_connect_timeout", &FLAGS_http_connect_timeout,
+                   &o.http_connect_timeout},
+        std::tuple{"http_first_byte_timeout", &FLAGS_http_first_byte_timeout,
+                   &o.http_first_byte_timeout},
+        std::tuple{"http_stall_timeout", &FLAGS_http_stall_timeout,
+                   &o.http_stall_timeout}}) {
+    if (!ParseDurationFlag(*text, out) || *out <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", name, "=", *text, ": a duration > 0 (5s, 500ms)"));
+    }
   }
   o.interface = FLAGS_interface;
   if (FLAGS_clients == 0) {
@@ -214,10 +281,6 @@ absl::StatusOr<rackboot::load::LoadOptions> OptionsFromFlags() {
         "--duration=", FLAGS_duration, ": seconds, >= 0 (0: no bound)"));
   }
   o.duration = absl::Seconds(FLAGS_duration);
-  absl::StatusOr<std::vector<rackboot::load::FlowStep>> flow =
-      rackboot::load::ParseFlow(FLAGS_flow);
-  if (!flow.ok()) return flow.status();
-  o.flow = *std::move(flow);
   if (FLAGS_blksize < 8 || FLAGS_blksize > 65464) {
     return absl::InvalidArgumentError(
         absl::StrCat("--blksize=", FLAGS_blksize, ": must be 8..65464"));
@@ -305,8 +368,9 @@ class ProgressLine {
     const uint64_t finished = p.completed + p.failed;
     const double clients_per_s =
         dt > 0 ? static_cast<double>(finished - last_finished_) / dt : 0;
+    const uint64_t bytes = p.tftp_bytes + p.http_bytes;
     const double mb_per_s =
-        dt > 0 ? static_cast<double>(p.tftp_bytes - last_bytes_) / dt / 1e6 : 0;
+        dt > 0 ? static_cast<double>(bytes - last_bytes_) / dt / 1e6 : 0;
     std::fprintf(stderr,
                  "\r%6.1fs  done %llu  failed %llu  running %llu  |  %.0f "
                  "clients/s  %.1f MB/s  |  errors %llu   ",
@@ -318,7 +382,7 @@ class ProgressLine {
     std::fflush(stderr);
     last_seconds_ = p.elapsed_seconds;
     last_finished_ = finished;
-    last_bytes_ = p.tftp_bytes;
+    last_bytes_ = bytes;
     drawn_ = true;
   }
   void End() {
@@ -406,6 +470,7 @@ int main(int argc, char** argv) {
           sum.failed += s.failed;
           sum.running += s.running;
           sum.tftp_bytes += s.tftp_bytes;
+          sum.http_bytes += s.http_bytes;
           sum.errors += s.errors;
           sum.elapsed_seconds =
               std::max(sum.elapsed_seconds, s.elapsed_seconds);

@@ -76,6 +76,24 @@ bool HasDhcp(const LoadReport& r) {
   return false;
 }
 
+bool HasHttp(const LoadReport& r) {
+  for (const std::string& step : r.flow) {
+    if (step.rfind("http:", 0) == 0) return true;
+  }
+  return false;
+}
+
+std::string JsonErrors(const std::map<std::string, uint64_t>& errors) {
+  std::string out = "{";
+  bool first = true;
+  for (const auto& [kind, count] : errors) {
+    absl::StrAppend(&out, first ? "" : ",", JsonString(kind), ":", count);
+    first = false;
+  }
+  out += "}";
+  return out;
+}
+
 }  // namespace
 
 std::string FormatSummary(const LoadReport& r) {
@@ -108,10 +126,28 @@ std::string FormatSummary(const LoadReport& r) {
         PerSecond(r.tftp.bytes / kMiB, r.wall_seconds), r.tftp.retransmits,
         r.tftp.timeouts, r.tftp.duplicates);
   }
+  if (HasHttp(r)) {
+    absl::StrAppendFormat(
+        &out,
+        "http:        %d files, %d failed, %d bytes, %.2f MiB/s, %d "
+        "connections, %d reused\n",
+        r.http.files, r.http.failed, r.http.bytes,
+        PerSecond(r.http.bytes / kMiB, r.wall_seconds), r.http.connections,
+        r.http.reused);
+  }
   out += "latency:\n";
   for (const PhaseReport& p : r.phases) {
     absl::StrAppendFormat(&out, "  %-20s %d ok, %d failed; %s\n", p.name, p.ok,
                           p.failed, TextLatency(p.latency));
+    if (!p.errors.empty()) {
+      out += "  ";
+      out += std::string(20, ' ');
+      out += " errors:";
+      for (const auto& [kind, count] : p.errors) {
+        absl::StrAppendFormat(&out, " %s=%d", kind, count);
+      }
+      out += "\n";
+    }
   }
   absl::StrAppendFormat(&out, "  %-20s %s\n", "client", TextLatency(r.client));
   if (!r.errors.empty()) {
@@ -151,22 +187,23 @@ std::string FormatJson(const LoadReport& r) {
       JsonNumber(PerSecond(t.bytes / kMiB, r.wall_seconds)),
       ",\"retransmits\":", t.retransmits, ",\"timeouts\":", t.timeouts,
       ",\"duplicates\":", t.duplicates, "}");
+  const HttpReport& h = r.http;
+  absl::StrAppend(&out, ",\"http\":{\"files\":", h.files,
+                  ",\"failed\":", h.failed, ",\"bytes\":", h.bytes,
+                  ",\"head_bytes\":", h.head_bytes, ",\"mib_per_second\":",
+                  JsonNumber(PerSecond(h.bytes / kMiB, r.wall_seconds)),
+                  ",\"connections\":", h.connections, ",\"reused\":", h.reused,
+                  "}");
   out += ",\"phases\":[";
   for (size_t i = 0; i < r.phases.size(); ++i) {
     const PhaseReport& p = r.phases[i];
     absl::StrAppend(&out, i ? "," : "", "{\"name\":", JsonString(p.name),
                     ",\"ok\":", p.ok, ",\"failed\":", p.failed,
                     ",\"bytes\":", p.bytes, ",\"ms\":", JsonLatency(p.latency),
-                    "}");
+                    ",\"errors\":", JsonErrors(p.errors), "}");
   }
   absl::StrAppend(&out, "],\"client_ms\":", JsonLatency(r.client),
-                  ",\"errors\":{");
-  bool first = true;
-  for (const auto& [kind, count] : r.errors) {
-    absl::StrAppend(&out, first ? "" : ",", JsonString(kind), ":", count);
-    first = false;
-  }
-  out += "}}\n";
+                  ",\"errors\":", JsonErrors(r.errors), "}\n");
   return out;
 }
 
@@ -199,11 +236,20 @@ void MergeReport(const LoadReport& part, LoadReport& total) {
   total.tftp.retransmits += part.tftp.retransmits;
   total.tftp.timeouts += part.tftp.timeouts;
   total.tftp.duplicates += part.tftp.duplicates;
+  total.http.files += part.http.files;
+  total.http.failed += part.http.failed;
+  total.http.bytes += part.http.bytes;
+  total.http.head_bytes += part.http.head_bytes;
+  total.http.connections += part.http.connections;
+  total.http.reused += part.http.reused;
   for (size_t i = 0; i < part.phases.size() && i < total.phases.size(); ++i) {
     total.phases[i].ok += part.phases[i].ok;
     total.phases[i].failed += part.phases[i].failed;
     total.phases[i].bytes += part.phases[i].bytes;
     total.phases[i].latency.Merge(part.phases[i].latency);
+    for (const auto& [kind, count] : part.phases[i].errors) {
+      total.phases[i].errors[kind] += count;
+    }
   }
   total.client.Merge(part.client);
   for (const auto& [kind, count] : part.errors) total.errors[kind] += count;

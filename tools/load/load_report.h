@@ -17,11 +17,16 @@
 namespace rackboot::load {
 
 struct PhaseReport {
-  std::string name;  // "dhcp" or "tftp:/path"
+  std::string name;  // "dhcp", "tftp:/path" or "http:/path"
   uint64_t ok = 0;
   uint64_t failed = 0;
-  uint64_t bytes = 0;  // TFTP: file bytes received in order (also of failures)
+  // TFTP: file bytes received in order; HTTP: body bytes received (and
+  // verified, with --verify). Also those of failed runs.
+  uint64_t bytes = 0;
   LatencyHistogram latency;  // successful runs of the phase only
+  // kind -> clients that failed in this step (the same kinds as
+  // LoadReport::errors, which sums every step's).
+  std::map<std::string, uint64_t> errors;
 };
 
 struct DhcpReport {
@@ -44,9 +49,21 @@ struct TftpReport {
   uint64_t duplicates = 0;
 };
 
+struct HttpReport {
+  uint64_t files = 0;   // downloads completed
+  uint64_t failed = 0;  // downloads that ended otherwise (not "unfinished")
+  uint64_t bytes = 0;   // body bytes received, all downloads
+  // Response head bytes (status line to the empty line): bytes + head_bytes
+  // is what the server wrote.
+  uint64_t head_bytes = 0;
+  uint64_t connections = 0;  // TCP connects started (one per host, or more
+                             // when the server closed a connection)
+  uint64_t reused = 0;       // requests sent on a kept-alive connection
+};
+
 struct LoadReport {
   std::string server;
-  std::vector<std::string> flow;  // "dhcp", "tftp:/pxelinux.0", ...
+  std::vector<std::string> flow;  // "dhcp", "tftp:/pxelinux.0", "http:/x"
   std::string io_backend;         // "io_uring" or "epoll"
   uint64_t clients = 0;           // asked for
   uint64_t completed = 0;
@@ -54,6 +71,7 @@ struct LoadReport {
   double wall_seconds = 0;
   DhcpReport dhcp;
   TftpReport tftp;
+  HttpReport http;
   std::vector<PhaseReport> phases;  // in flow order
   LatencyHistogram client;          // start -> last step, completed clients
   std::map<std::string, uint64_t> errors;  // kind -> clients failed by it

@@ -29,10 +29,11 @@ LoadReport Sample() {
   r.tftp.failed = 1;
   r.tftp.bytes = 3 * 1024 * 1024;
   r.tftp.duplicates = 2;
-  PhaseReport dhcp{"dhcp", 4, 0, 0, {}};
+  PhaseReport dhcp{"dhcp", 4, 0, 0, {}, {}};
   dhcp.latency = r.dhcp.dora;
-  PhaseReport tftp{"tftp:/boot/\"x\".bin", 3, 1, 3 * 1024 * 1024, {}};
+  PhaseReport tftp{"tftp:/boot/\"x\".bin", 3, 1, 3 * 1024 * 1024, {}, {}};
   tftp.latency.Record(absl::Milliseconds(100));
+  tftp.errors["tftp-timeout"] = 1;
   r.phases = {dhcp, tftp};
   r.client.Record(absl::Milliseconds(150));
   r.errors["tftp-timeout"] = 1;
@@ -56,11 +57,14 @@ TEST(LoadReportTest, JsonHasTheKeysTheBenchmarksParse) {
       "\"tftp\":{\"files\":3,\"failed\":1,\"bytes\":3145728,"
       "\"mib_per_second\":1.500,\"retransmits\":0,\"timeouts\":0,"
       "\"duplicates\":2},"
+      "\"http\":{\"files\":0,\"failed\":0,\"bytes\":0,\"head_bytes\":0,"
+      "\"mib_per_second\":0.000,\"connections\":0,\"reused\":0},"
       "\"phases\":[{\"name\":\"dhcp\",\"ok\":4,\"failed\":0,\"bytes\":0,"
-      "\"ms\":{\"p50\":20.479,\"p90\":40.000,\"p99\":40.000,\"max\":40.000}},"
+      "\"ms\":{\"p50\":20.479,\"p90\":40.000,\"p99\":40.000,\"max\":40.000},"
+      "\"errors\":{}},"
       "{\"name\":\"tftp:/boot/\\\"x\\\".bin\",\"ok\":3,\"failed\":1,"
       "\"bytes\":3145728,\"ms\":{\"p50\":100.000,\"p90\":100.000,"
-      "\"p99\":100.000,\"max\":100.000}}],"
+      "\"p99\":100.000,\"max\":100.000},\"errors\":{\"tftp-timeout\":1}}],"
       "\"client_ms\":{\"p50\":150.000,\"p90\":150.000,\"p99\":150.000,"
       "\"max\":150.000},\"errors\":{\"tftp-timeout\":1}}\n");
 }
@@ -87,6 +91,33 @@ TEST(LoadReportTest, SummaryNamesCountsPhasesAndErrors) {
   EXPECT_THAT(text, HasSubstr("errors: tftp-timeout=1"));
 }
 
+TEST(LoadReportTest, HttpStepsGetTheirLineAndPerStepErrors) {
+  LoadReport r = Sample();
+  r.flow = {"dhcp", "http:/boot/vmlinuz"};
+  r.phases[1].name = "http:/boot/vmlinuz";
+  r.phases[1].errors = {{"http-truncated", 1}};
+  r.http.files = 3;
+  r.http.failed = 1;
+  r.http.bytes = 4 * 1024 * 1024;
+  r.http.connections = 4;
+  r.http.reused = 0;
+  const std::string text = FormatSummary(r);
+  EXPECT_THAT(text, HasSubstr("http:        3 files, 1 failed, 4194304 bytes, "
+                              "2.00 MiB/s, 4 connections, 0 reused\n"));
+  EXPECT_THAT(text,
+              HasSubstr("http:/boot/vmlinuz   3 ok, 1 failed; p50 100.0"));
+  EXPECT_THAT(text, HasSubstr(" errors: http-truncated=1\n"));
+  r.http.head_bytes = 600;
+  const std::string json = FormatJson(r);
+  EXPECT_THAT(json, HasSubstr("\"http\":{\"files\":3,\"failed\":1,"
+                              "\"bytes\":4194304,\"head_bytes\":600,"
+                              "\"mib_per_second\":2.000,"
+                              "\"connections\":4,\"reused\":0}"));
+  EXPECT_THAT(json, HasSubstr("\"errors\":{\"http-truncated\":1}}]"));
+  // Without http steps the text has no http line.
+  EXPECT_THAT(FormatSummary(Sample()), ::testing::Not(HasSubstr("http:")));
+}
+
 TEST(LoadReportTest, SummaryOfTftpOnlyFlowLeavesDhcpOut) {
   LoadReport r = Sample();
   r.flow = {"tftp:/a"};
@@ -99,6 +130,9 @@ TEST(LoadReportTest, MergeAddsSharesOfAThreadedRun) {
   LoadReport b = Sample();
   b.wall_seconds = 3;
   b.errors["dhcp-timeout"] = 2;
+  b.http.bytes = 5;
+  b.http.head_bytes = 7;
+  b.http.connections = 2;
   MergeReport(a, total);
   MergeReport(b, total);
   EXPECT_EQ(total.server, "198.18.0.1");
@@ -115,6 +149,10 @@ TEST(LoadReportTest, MergeAddsSharesOfAThreadedRun) {
   EXPECT_EQ(total.phases[1].ok, 6u);
   EXPECT_EQ(total.phases[1].latency.count(), 2u);
   EXPECT_EQ(total.errors.at("tftp-timeout"), 2u);
+  EXPECT_EQ(total.phases[1].errors.at("tftp-timeout"), 2u);
+  EXPECT_EQ(total.http.bytes, 5u);
+  EXPECT_EQ(total.http.head_bytes, 7u);
+  EXPECT_EQ(total.http.connections, 2u);
   EXPECT_EQ(total.errors.at("dhcp-timeout"), 2u);
   EXPECT_EQ(total.client.count(), 2u);
 }

@@ -21,12 +21,21 @@
 #include "engine/io/udp_socket.h"
 #include "glog/logging.h"
 #include "tools/load/dhcp_exchange.h"
+#include "tools/load/http_download.h"
 #include "tools/load/tftp_download.h"
 
 namespace rackboot::load {
 
 std::string FlowStep::Name() const {
-  return kind == Kind::kDhcp ? "dhcp" : absl::StrCat("tftp:", path);
+  switch (kind) {
+    case Kind::kDhcp:
+      return "dhcp";
+    case Kind::kTftp:
+      return absl::StrCat("tftp:", path);
+    case Kind::kHttp:
+      return absl::StrCat("http:", path);
+  }
+  return "";
 }
 
 absl::StatusOr<std::vector<FlowStep>> ParseFlow(absl::string_view text) {
@@ -50,10 +59,21 @@ absl::StatusOr<std::vector<FlowStep>> ParseFlow(absl::string_view text) {
       }
       s.kind = FlowStep::Kind::kTftp;
       s.path = std::string(step);
+    } else if (absl::ConsumePrefix(&step, "http:")) {
+      bool visible = true;
+      for (unsigned char c : step) visible = visible && c > 0x20 && c < 0x7f;
+      if (step.empty() || step[0] != '/' || step.size() > 2048 || !visible) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--flow=", text, ": http: needs a URL path starting with '/' ",
+            "(http:/boot/vmlinuz), at most 2048 visible ASCII bytes, "
+            "percent-encoded"));
+      }
+      s.kind = FlowStep::Kind::kHttp;
+      s.path = std::string(step);
     } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--flow=", text, ": unknown step '", step,
-                       "'; steps are dhcp (first only) and tftp:PATH"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--flow=", text, ": unknown step '", step,
+          "'; steps are dhcp (first only), tftp:PATH and http:/PATH"));
     }
     flow.push_back(std::move(s));
   }
@@ -61,6 +81,19 @@ absl::StatusOr<std::vector<FlowStep>> ParseFlow(absl::string_view text) {
     return absl::InvalidArgumentError("--flow: at most 250 steps");
   }
   return flow;
+}
+
+absl::StatusOr<io::SocketAddress> ParseHttpServer(absl::string_view text) {
+  const std::string with_port = absl::StrContains(text, ':')
+                                    ? std::string(text)
+                                    : absl::StrCat(text, ":80");
+  absl::StatusOr<io::SocketAddress> a = io::SocketAddress::Parse(with_port);
+  if (!a.ok() || a->port() == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--http_server=", text,
+                     ": want ADDRESS or ADDRESS:PORT, e.g. 198.18.0.1:8080"));
+  }
+  return *a;
 }
 
 absl::StatusOr<std::vector<uint8_t>> ParseMacBase(absl::string_view text) {
@@ -153,6 +186,12 @@ struct Client {
   io::SocketToken tftp_token;
   absl::Time tftp_armed = absl::InfiniteFuture();
   dhcp::Ipv4Address tftp_server;
+  // The HTTP step's download, and the host's one TCP connection (kept
+  // between its http steps while the server allows it).
+  std::unique_ptr<HttpDownload> http;
+  io::SocketToken http_conn;
+  absl::Time http_armed = absl::InfiniteFuture();
+  dhcp::Ipv4Address http_host;  // from the lease; unused with --http_server
 };
 
 // A DHCP exchange's deadline. Entries are never removed early: an entry is
@@ -165,7 +204,7 @@ struct HeapEntry {
 
 }  // namespace
 
-class LoadRunner::Impl : public io::ReactorHandler {
+class LoadRunner::Impl : public io::ReactorHandler, public io::StreamHandler {
  public:
   explicit Impl(LoadOptions options) : options_(std::move(options)) {}
   ~Impl() override {
@@ -181,7 +220,14 @@ class LoadRunner::Impl : public io::ReactorHandler {
 
   void OnDatagram(io::SocketToken token, absl::Span<const uint8_t> bytes,
                   const io::SocketAddress& from, absl::Time now) override;
+  // Both handlers' deadlines (UDP sockets and TCP streams) arrive here.
   void OnDeadline(io::SocketToken token, absl::Time now) override;
+  void OnStreamData(io::SocketToken token, absl::Span<const uint8_t> bytes,
+                    absl::Time now) override;
+  void OnStreamEof(io::SocketToken token, absl::Time now) override;
+  void OnStreamClosed(io::SocketToken token, const absl::Status& reason,
+                      absl::Time now) override;
+  void OnStreamConnected(io::SocketToken token, absl::Time now) override;
 
  private:
   absl::Status MapVerifyFiles();
@@ -192,6 +238,16 @@ class LoadRunner::Impl : public io::ReactorHandler {
   void StartStep(uint32_t i, absl::Time now);
   void StartDhcp(uint32_t i, absl::Time now);
   void StartTftp(uint32_t i, absl::Time now);
+  void StartHttp(uint32_t i, absl::Time now);
+  void AfterHttp(uint32_t i, absl::Time now);
+  void FinishHttp(uint32_t i, absl::Time now);
+  void CountHttpStats(const HttpDownload& d, uint32_t step);
+  void CloseHttp(Client& c, io::CloseMode mode);
+  io::SocketAddress HttpServerFor(const Client& c) const;
+  // The client whose socket or stream `token` is; false for a stale one.
+  bool ClientOf(io::SocketToken token, uint32_t* client) const;
+  void Register(io::SocketToken token, uint32_t client);
+  void Unregister(io::SocketToken token);
   void AfterDhcp(uint32_t i, absl::Time now);
   void AfterTftp(uint32_t i, absl::Time now);
   void FinishDhcp(uint32_t i, absl::Time now);
@@ -205,13 +261,15 @@ class LoadRunner::Impl : public io::ReactorHandler {
   void ArmDhcpToken();
   void StopAll();
   LoadOptions::Progress CurrentProgress(absl::Time now) const;
-  const MappedFile* VerifyFor(size_t tftp_step_ordinal) const;
+  const MappedFile* VerifyFor(size_t download_step_ordinal) const;
 
   LoadOptions options_;
   std::unique_ptr<io::Reactor> reactor_;
   bool has_dhcp_ = false;
-  size_t tftp_steps_ = 0;
-  std::vector<size_t> tftp_ordinal_;  // flow step -> index among tftp steps
+  bool has_http_ = false;
+  size_t download_steps_ = 0;  // tftp and http steps
+  // flow step -> index among the download steps (for --verify)
+  std::vector<size_t> download_ordinal_;
   std::vector<MappedFile> verify_;
   io::SocketToken dhcp_token_;
   io::SocketAddress dhcp_destination_;
@@ -234,6 +292,7 @@ class LoadRunner::Impl : public io::ReactorHandler {
   uint64_t completed_ = 0;
   uint64_t failed_ = 0;
   uint64_t finished_tftp_bytes_ = 0;
+  uint64_t finished_http_bytes_ = 0;
   uint64_t socket_errors_logged_ = 0;
   absl::Time run_start_;
   absl::Time next_batch_;
@@ -249,7 +308,11 @@ absl::Status LoadRunner::Impl::Init() {
     return absl::InvalidArgumentError(
         "--flow is empty: give the steps, e.g. --flow=dhcp,tftp:/pxelinux.0");
   }
-  if (o.server.IsUnspecified()) {
+  bool http_only = true;
+  for (const FlowStep& step : o.flow) {
+    http_only = http_only && step.kind == FlowStep::Kind::kHttp;
+  }
+  if (o.server.IsUnspecified() && !http_only) {
     return absl::InvalidArgumentError(
         "--server is missing: the server's IPv4 address, e.g. "
         "--server=198.18.0.1");
@@ -289,19 +352,35 @@ absl::Status LoadRunner::Impl::Init() {
   if (o.clients > (uint64_t{1} << 31)) {
     return absl::InvalidArgumentError("--clients: at most 2^31");
   }
-  tftp_ordinal_.assign(o.flow.size(), 0);
+  download_ordinal_.assign(o.flow.size(), 0);
   for (size_t i = 0; i < o.flow.size(); ++i) {
     if (o.flow[i].kind == FlowStep::Kind::kDhcp) {
       has_dhcp_ = true;
     } else {
-      tftp_ordinal_[i] = tftp_steps_++;
+      if (o.flow[i].kind == FlowStep::Kind::kHttp) has_http_ = true;
+      download_ordinal_[i] = download_steps_++;
     }
   }
   if (!o.verify.empty() && o.verify.size() != 1 &&
-      o.verify.size() != tftp_steps_) {
+      o.verify.size() != download_steps_) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--verify names ", o.verify.size(), " files but the flow has ",
-        tftp_steps_, " tftp steps: give one per tftp step, or one for all"));
+        download_steps_,
+        " download steps (tftp and http): give one per download step, in "
+        "flow order, or one for all"));
+  }
+  if (has_http_ && !has_dhcp_ && !o.http_server.has_value()) {
+    return absl::InvalidArgumentError(
+        "--http_server is required for http steps without dhcp in the flow "
+        "(with dhcp the lease's next-server is used), e.g. "
+        "--http_server=198.18.0.1:80");
+  }
+  if (o.http_connect_timeout <= absl::ZeroDuration() ||
+      o.http_first_byte_timeout <= absl::ZeroDuration() ||
+      o.http_stall_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--http_connect_timeout, --http_first_byte_timeout and "
+        "--http_stall_timeout must be > 0");
   }
   if (absl::Status s = MapVerifyFiles(); !s.ok()) return s;
 
@@ -311,6 +390,9 @@ absl::Status LoadRunner::Impl::Init() {
   // at 128 MiB for large block sizes.
   io::ReactorOptions ro;
   uint32_t size = std::max<uint32_t>(o.blksize + 4, 1500) + 44 + 64;
+  // TCP streams receive into the same ring: larger buffers mean fewer
+  // completions per MiB of HTTP body.
+  if (has_http_) size = std::max<uint32_t>(size, 64 << 10);
   size = (size + 63) & ~63u;
   uint32_t count = 16384;
   while (count > 256 && uint64_t{count} * size > (uint64_t{128} << 20)) {
@@ -333,7 +415,9 @@ absl::Status LoadRunner::Impl::Init() {
   for (uint64_t i = 0; i < o.clients; ++i) {
     clients_[i].mac = *ClientMac(o.mac_base, o.first_client + i);
   }
-  report_.server = o.server.ToString();
+  report_.server = http_only && o.http_server.has_value()
+                       ? o.http_server->ToString()
+                       : o.server.ToString();
   report_.clients = o.clients;
   for (const FlowStep& step : o.flow) {
     report_.flow.push_back(step.Name());
@@ -513,10 +597,16 @@ void LoadRunner::Impl::StartClient(uint32_t i, absl::Time now) {
 void LoadRunner::Impl::StartStep(uint32_t i, absl::Time now) {
   Client& c = clients_[i];
   c.step_started = now;
-  if (options_.flow[c.step].kind == FlowStep::Kind::kDhcp) {
-    StartDhcp(i, now);
-  } else {
-    StartTftp(i, now);
+  switch (options_.flow[c.step].kind) {
+    case FlowStep::Kind::kDhcp:
+      StartDhcp(i, now);
+      return;
+    case FlowStep::Kind::kTftp:
+      StartTftp(i, now);
+      return;
+    case FlowStep::Kind::kHttp:
+      StartHttp(i, now);
+      return;
   }
 }
 
@@ -639,6 +729,9 @@ void LoadRunner::Impl::FinishDhcp(uint32_t i, absl::Time now) {
   } else if (!x.lease().next_server.IsUnspecified()) {
     c.tftp_server = x.lease().next_server;
   }
+  c.http_host = !x.lease().next_server.IsUnspecified() ? x.lease().next_server
+                : !x.lease().server.IsUnspecified()    ? x.lease().server
+                                                       : options_.server;
   ReleaseDhcp(c);
   NextStep(i, now);
 }
@@ -675,7 +768,8 @@ void LoadRunner::Impl::StartTftp(uint32_t i, absl::Time now) {
   to.windowsize = options_.windowsize;
   to.timeout = options_.tftp_timeout;
   to.max_retries = options_.tftp_retries;
-  if (const MappedFile* m = VerifyFor(tftp_ordinal_[c.step]); m != nullptr) {
+  if (const MappedFile* m = VerifyFor(download_ordinal_[c.step]);
+      m != nullptr) {
     to.expected_size = m->size;
     to.verify = [m](uint64_t offset, absl::Span<const uint8_t> payload) {
       return offset <= m->size && payload.size() <= m->size - offset &&
@@ -686,9 +780,7 @@ void LoadRunner::Impl::StartTftp(uint32_t i, absl::Time now) {
   c.tftp = std::make_unique<TftpDownload>(std::move(to), now);
   c.tftp_token = *token;
   c.tftp_armed = absl::InfiniteFuture();
-  const uint32_t slot = token->index();
-  if (slot >= token_slots_.size()) token_slots_.resize(slot + 1024);
-  token_slots_[slot] = {token->value(), i};
+  Register(*token, i);
   AfterTftp(i, now);
 }
 
@@ -738,8 +830,7 @@ void LoadRunner::Impl::CountTftpStats(const TftpDownload& d, uint32_t step) {
 
 void LoadRunner::Impl::ReleaseTftp(Client& c) {
   if (c.tftp_token.valid()) {
-    const uint32_t slot = c.tftp_token.index();
-    if (slot < token_slots_.size()) token_slots_[slot] = {};
+    Unregister(c.tftp_token);
     reactor_->Unwatch(c.tftp_token);
     c.tftp_token = io::SocketToken();
   }
@@ -793,6 +884,7 @@ void LoadRunner::Impl::NextStep(uint32_t i, absl::Time now) {
     StartStep(i, now);
     return;
   }
+  CloseHttp(c, io::CloseMode::kGraceful);
   c.state = ClientState::kDone;
   --running_;
   ++completed_;
@@ -801,10 +893,13 @@ void LoadRunner::Impl::NextStep(uint32_t i, absl::Time now) {
 
 void LoadRunner::Impl::FailClient(uint32_t i, const std::string& kind) {
   Client& c = clients_[i];
+  // A failure may leave bytes unread or in flight: a reset, not a FIN.
+  CloseHttp(c, io::CloseMode::kAbort);
   c.state = ClientState::kFailed;
   --running_;
   ++failed_;
   ++report_.phases[c.step].failed;
+  ++report_.phases[c.step].errors[kind];
   ++report_.errors[kind];
 }
 
@@ -820,6 +915,10 @@ void LoadRunner::Impl::StopAll() {
       CountTftpStats(*c.tftp, c.step);
       ReleaseTftp(c);
     }
+    if (c.http != nullptr) {
+      CountHttpStats(*c.http, c.step);
+      c.http.reset();
+    }
     FailClient(i, "unfinished");
   }
   if (dhcp_token_.valid()) reactor_->CancelDeadline(dhcp_token_);
@@ -833,9 +932,11 @@ LoadOptions::Progress LoadRunner::Impl::CurrentProgress(absl::Time now) const {
   p.running = running_;
   p.elapsed_seconds = absl::ToDoubleSeconds(now - run_start_);
   p.tftp_bytes = finished_tftp_bytes_;
+  p.http_bytes = finished_http_bytes_;
   for (uint64_t i = 0; i < started_; ++i) {
     const Client& c = clients_[i];
     if (c.tftp != nullptr) p.tftp_bytes += c.tftp->stats().bytes;
+    if (c.http != nullptr) p.http_bytes += c.http->stats().bytes;
   }
   p.errors = failed_;
   return p;
@@ -857,13 +958,10 @@ void LoadRunner::Impl::OnDatagram(io::SocketToken token,
     AfterDhcp(i, now);
     return;
   }
-  const uint32_t slot = token.index();
-  if (slot >= token_slots_.size() ||
-      token_slots_[slot].token != token.value()) {
-    return;
-  }
-  const uint32_t i = token_slots_[slot].client;
+  uint32_t i = 0;
+  if (!ClientOf(token, &i)) return;
   Client& c = clients_[i];
+  if (c.tftp == nullptr || c.tftp_token != token) return;
   // The transfer's TID is the server's port; another host is a stranger the
   // download never hears of.
   if (from != ToSocketAddress(c.tftp_server, from.port())) return;
@@ -891,16 +989,243 @@ void LoadRunner::Impl::OnDeadline(io::SocketToken token, absl::Time now) {
     ArmDhcpToken();
     return;
   }
+  uint32_t i = 0;
+  if (!ClientOf(token, &i)) return;
+  Client& c = clients_[i];
+  if (c.tftp != nullptr && c.tftp_token == token) {
+    c.tftp_armed = absl::InfiniteFuture();
+    c.tftp->OnDeadline(now);
+    AfterTftp(i, now);
+  } else if (c.http != nullptr && c.http_conn == token) {
+    c.http_armed = absl::InfiniteFuture();
+    c.http->OnDeadline(now);
+    AfterHttp(i, now);
+  }
+}
+
+bool LoadRunner::Impl::ClientOf(io::SocketToken token, uint32_t* client) const {
   const uint32_t slot = token.index();
   if (slot >= token_slots_.size() ||
       token_slots_[slot].token != token.value()) {
+    return false;
+  }
+  *client = token_slots_[slot].client;
+  return true;
+}
+
+void LoadRunner::Impl::Register(io::SocketToken token, uint32_t client) {
+  const uint32_t slot = token.index();
+  if (slot >= token_slots_.size()) token_slots_.resize(slot + 1024);
+  token_slots_[slot] = {token.value(), client};
+}
+
+void LoadRunner::Impl::Unregister(io::SocketToken token) {
+  const uint32_t slot = token.index();
+  if (slot < token_slots_.size() && token_slots_[slot].token == token.value()) {
+    token_slots_[slot] = {};
+  }
+}
+
+// ---- HTTP ----------------------------------------------------------------
+
+io::SocketAddress LoadRunner::Impl::HttpServerFor(const Client& c) const {
+  if (options_.http_server.has_value()) return *options_.http_server;
+  return ToSocketAddress(
+      c.http_host.IsUnspecified() ? options_.server : c.http_host,
+      options_.http_port);
+}
+
+void LoadRunner::Impl::StartHttp(uint32_t i, absl::Time now) {
+  Client& c = clients_[i];
+  const FlowStep& step = options_.flow[c.step];
+  const io::SocketAddress server = HttpServerFor(c);
+  HttpDownloadOptions ho;
+  ho.path = step.path;
+  // RFC 9110 7.2: the port may be left out when it is the scheme's default.
+  ho.host = server.ToString();
+  if (server.port() == 80) {
+    ho.host.resize(ho.host.size() - 3);  // ":80"
+  }
+  ho.connect_timeout = options_.http_connect_timeout;
+  ho.first_byte_timeout = options_.http_first_byte_timeout;
+  ho.stall_timeout = options_.http_stall_timeout;
+  if (const MappedFile* m = VerifyFor(download_ordinal_[c.step]);
+      m != nullptr) {
+    ho.expected_size = m->size;
+    ho.verify = [m](uint64_t offset, absl::Span<const uint8_t> bytes) {
+      return offset <= m->size && bytes.size() <= m->size - offset &&
+             (bytes.empty() ||
+              std::memcmp(m->data + offset, bytes.data(), bytes.size()) == 0);
+    };
+  }
+  ho.connected = c.http_conn.valid();
+  if (ho.connected) {
+    ++report_.http.reused;
+  } else {
+    io::TcpConnectOptions co;
+    absl::StatusOr<io::SocketToken> token = reactor_->Connect(server, this, co);
+    if (!token.ok()) {
+      if (socket_errors_logged_++ < 5) {
+        LOG(ERROR) << "HTTP connect to " << server.ToString() << ": "
+                   << token.status()
+                   << (token.status().message().find("Too many") !=
+                               std::string::npos
+                           ? " (raise ulimit -n, or lower --clients/--rate)"
+                           : "");
+      }
+      FailClient(i, "socket-error");
+      return;
+    }
+    ++report_.http.connections;
+    c.http_conn = *token;
+    Register(*token, i);
+  }
+  c.http = std::make_unique<HttpDownload>(std::move(ho), now);
+  c.http_armed = absl::InfiniteFuture();
+  AfterHttp(i, now);
+}
+
+void LoadRunner::Impl::AfterHttp(uint32_t i, absl::Time now) {
+  Client& c = clients_[i];
+  HttpDownload& d = *c.http;
+  const absl::Span<const uint8_t> out = d.Transmit();
+  if (!out.empty()) {
+    // A request is about a hundred bytes: copied into the reactor's queue.
+    absl::Status s = reactor_->SendCopy(c.http_conn, out);
+    if (s.ok()) {
+      d.Sent(out.size());
+    } else {
+      d.OnClosed(s.message(), now);
+    }
+  }
+  if (d.finished()) {
+    FinishHttp(i, now);
     return;
   }
-  const uint32_t i = token_slots_[slot].client;
+  const absl::Time deadline = d.Deadline();
+  if (deadline != c.http_armed) {
+    c.http_armed = deadline;
+    if (deadline == absl::InfiniteFuture()) {
+      reactor_->CancelDeadline(c.http_conn);
+    } else {
+      reactor_->SetDeadline(c.http_conn, deadline);
+    }
+  }
+}
+
+void LoadRunner::Impl::CountHttpStats(const HttpDownload& d, uint32_t step) {
+  const uint64_t bytes = d.stats().bytes;
+  report_.http.bytes += bytes;
+  report_.http.head_bytes += d.stats().head_bytes;
+  report_.phases[step].bytes += bytes;
+  finished_http_bytes_ += bytes;
+}
+
+void LoadRunner::Impl::CloseHttp(Client& c, io::CloseMode mode) {
+  if (!c.http_conn.valid()) return;
+  Unregister(c.http_conn);
+  reactor_->Close(c.http_conn, mode);
+  c.http_conn = io::SocketToken();
+  c.http_armed = absl::InfiniteFuture();
+}
+
+void LoadRunner::Impl::FinishHttp(uint32_t i, absl::Time now) {
   Client& c = clients_[i];
-  c.tftp_armed = absl::InfiniteFuture();
-  c.tftp->OnDeadline(now);
-  AfterTftp(i, now);
+  std::unique_ptr<HttpDownload> d = std::move(c.http);
+  c.http_armed = absl::InfiniteFuture();
+  CountHttpStats(*d, c.step);
+  const HttpDownloadResult result = d->result();
+  if (result == HttpDownloadResult::kOk) {
+    ++report_.http.files;
+    PhaseReport& phase = report_.phases[c.step];
+    ++phase.ok;
+    phase.latency.Record(now - c.step_started);
+    if (d->reusable()) {
+      reactor_->CancelDeadline(c.http_conn);
+    } else {
+      CloseHttp(c, io::CloseMode::kGraceful);
+    }
+    NextStep(i, now);
+    return;
+  }
+  ++report_.http.failed;
+  std::string kind;
+  switch (result) {
+    case HttpDownloadResult::kBadStatus:
+      kind = absl::StrCat("http-status ", d->stats().status);
+      break;
+    case HttpDownloadResult::kSizeMismatch:
+      kind = "size-mismatch";
+      break;
+    case HttpDownloadResult::kContentMismatch:
+      kind = "content-mismatch";
+      break;
+    default:
+      kind = absl::StrCat("http-", HttpDownloadResultName(result));
+      std::replace(kind.begin(), kind.end(), '_', '-');
+  }
+  if (socket_errors_logged_ < 5 &&
+      (result == HttpDownloadResult::kMalformed ||
+       result == HttpDownloadResult::kConnectFailed)) {
+    ++socket_errors_logged_;
+    LOG(WARNING) << "HTTP " << options_.flow[c.step].path << ": " << kind
+                 << ": " << d->error_message();
+  }
+  FailClient(i, kind);
+}
+
+void LoadRunner::Impl::OnStreamConnected(io::SocketToken token,
+                                         absl::Time now) {
+  uint32_t i = 0;
+  if (!ClientOf(token, &i)) return;
+  Client& c = clients_[i];
+  if (c.http == nullptr || c.http_conn != token) return;
+  c.http->OnConnected(now);
+  AfterHttp(i, now);
+}
+
+void LoadRunner::Impl::OnStreamData(io::SocketToken token,
+                                    absl::Span<const uint8_t> bytes,
+                                    absl::Time now) {
+  uint32_t i = 0;
+  if (!ClientOf(token, &i)) return;
+  Client& c = clients_[i];
+  if (c.http == nullptr || c.http_conn != token) {
+    // Bytes on an idle kept-alive connection: nothing was asked, so the
+    // connection is out of step; the host's next http step opens another.
+    CloseHttp(c, io::CloseMode::kAbort);
+    return;
+  }
+  c.http->OnBytes(bytes, now);
+  AfterHttp(i, now);
+}
+
+void LoadRunner::Impl::OnStreamEof(io::SocketToken token, absl::Time now) {
+  uint32_t i = 0;
+  if (!ClientOf(token, &i)) return;
+  Client& c = clients_[i];
+  if (c.http == nullptr || c.http_conn != token) {
+    // The server closed an idle connection (its keep-alive timeout).
+    CloseHttp(c, io::CloseMode::kGraceful);
+    return;
+  }
+  c.http->OnClosed("", now);
+  AfterHttp(i, now);
+}
+
+void LoadRunner::Impl::OnStreamClosed(io::SocketToken token,
+                                      const absl::Status& reason,
+                                      absl::Time now) {
+  uint32_t i = 0;
+  if (!ClientOf(token, &i)) return;
+  Unregister(token);
+  Client& c = clients_[i];
+  if (c.http_conn != token) return;
+  c.http_conn = io::SocketToken();  // stale now: no Close()
+  c.http_armed = absl::InfiniteFuture();
+  if (c.http == nullptr) return;
+  c.http->OnClosed(reason.message(), now);
+  AfterHttp(i, now);
 }
 
 LoadRunner::LoadRunner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -1,9 +1,10 @@
-// LoadRunner: plays many simulated PXE clients against one DHCP/TFTP server
-// for `rackboot load`, and measures them into a LoadReport.
+// LoadRunner: plays many simulated PXE clients against one DHCP/TFTP/HTTP
+// server for `rackboot load`, and measures them into a LoadReport.
 //
 // One thread, one engine reactor (io::Reactor), no per-client thread: each
 // client is a small record driving one sans-I/O state machine at a time, a
-// DhcpExchange or a TftpDownload (tools/load/*.h), through its flow:
+// DhcpExchange, a TftpDownload or an HttpDownload (tools/load/*.h), through
+// its flow:
 //   dhcp      DORA with PXE options on the one shared DHCP socket: direct
 //             (0.0.0.0:68 on --interface, broadcast to 255.255.255.255:67) or
 //             relayed (giaddr:67, unicast to the server). Replies are routed
@@ -12,6 +13,11 @@
 //   tftp:PATH a download on a socket of its own (an ephemeral port, the
 //             transfer's TID), watched while it runs; its deadline is that
 //             socket's reactor deadline.
+//   http:PATH a GET on the client's one TCP connection (Reactor::Connect on
+//             its first http step, kept alive for its later ones while the
+//             server allows it; closed when the client ends). The server is
+//             --http_server, else the lease's next-server (or server id) on
+//             --http_port. The download's deadline is the stream's.
 // Clients start at `rate` per second (all at once, in batches, when 0) until
 // `clients` have started; `duration` bounds the whole run, counting whatever
 // still runs then as failed ("unfinished").
@@ -41,16 +47,21 @@
 namespace rackboot::load {
 
 struct FlowStep {
-  enum class Kind { kDhcp, kTftp };
+  enum class Kind { kDhcp, kTftp, kHttp };
   Kind kind = Kind::kDhcp;
-  std::string path;  // kTftp: the file to read
-  // "dhcp" or "tftp:<path>", as in --flow and the report.
+  std::string path;  // kTftp: the file to read; kHttp: the URL path
+  // "dhcp", "tftp:<path>" or "http:<path>", as in --flow and the report.
   std::string Name() const;
 };
 
-// Parses --flow: "dhcp,tftp:/pxelinux.0,tftp:/vmlinuz". dhcp may appear only
-// first; at least one step. Errors say what to fix.
+// Parses --flow: "dhcp,tftp:undionly.kpxe,http:/boot/vmlinuz". dhcp may
+// appear only first; at least one step; an http path starts with '/' and is
+// at most 2048 visible ASCII bytes (it is sent as is, so it must already be
+// percent-encoded). Errors say what to fix.
 absl::StatusOr<std::vector<FlowStep>> ParseFlow(absl::string_view text);
+
+// Parses --http_server: "198.18.0.1" (port 80) or "198.18.0.1:8080".
+absl::StatusOr<io::SocketAddress> ParseHttpServer(absl::string_view text);
 
 // Parses a MAC prefix for --mac_base: "02:52:42" (1 to 6 bytes, hex, ':' or
 // '-' separated). The client index fills the bytes after it.
@@ -80,7 +91,15 @@ struct LoadOptions {
   uint16_t windowsize = 16;
   absl::optional<dhcp::Ipv4Address> relay;        // giaddr; none = direct
   absl::optional<dhcp::Ipv4Address> tftp_server;  // else next_server/server
-  // --verify: one local file per tftp step, or a single one for all.
+  // --http_server; else the lease's next-server, else its server identifier
+  // (option 54), else `server`, on http_port. Required without dhcp.
+  absl::optional<io::SocketAddress> http_server;
+  uint16_t http_port = 80;
+  absl::Duration http_connect_timeout = absl::Seconds(5);
+  absl::Duration http_first_byte_timeout = absl::Seconds(10);
+  absl::Duration http_stall_timeout = absl::Seconds(10);
+  // --verify: one local file per download step (tftp and http, in flow
+  // order), or a single one for all.
   std::vector<std::string> verify;
   std::vector<uint8_t> mac_base = {0x02, 0x52, 0x42};
   absl::Duration dhcp_timeout = absl::Seconds(2);
@@ -99,6 +118,7 @@ struct LoadOptions {
   struct Progress {
     uint64_t started = 0, completed = 0, failed = 0, running = 0;
     uint64_t tftp_bytes = 0;
+    uint64_t http_bytes = 0;
     uint64_t errors = 0;
     double elapsed_seconds = 0;
   };

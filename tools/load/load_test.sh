@@ -8,6 +8,8 @@
 #     dhcp,tftp:big.bin with 50 clients, direct (broadcast on eth0) and relayed (giaddr
 #     198.18.0.2): every client completes, content verified; the tool's TFTP bytes equal
 #     rackbootd's "tftp totals ... bytes" and its DHCP acked equals the server's "acks".
+#     Then the whole PXE-to-HTTP flow dhcp,tftp:big.bin,http:/boot/big.bin: the http step goes to
+#     the lease's next-server on port 80 (no --http_server), rackbootd's --http_listen.
 #  2. The same flow against dnsmasq (DHCP + TFTP): every client completes with the right size.
 #  3. DHCP count agreement with perfdhcp: against a fresh rackbootd each, rackboot-load
 #     (--flow=dhcp, relayed) and perfdhcp (relay mode) each complete all N exchanges: N sent,
@@ -67,13 +69,22 @@ totals() {  # totals NAME KEY: a key=value from rackbootd's totals lines
 }
 
 log "rackbootd, $CLIENTS clients, direct DHCP then TFTP of $SIZE bytes"
-rb_start main --tftp_max_per_client=0  # the load clients share one address
+rb_start main --tftp_max_per_client=0 --http_listen=198.18.0.1:80  # one address for all clients
 FLOW="--clients=$CLIENTS --flow=dhcp,tftp:big.bin --verify=$WORK/tftp/big.bin"
 load direct $FLOW --interface=eth0 --rate=200
 log "rackbootd, $CLIENTS clients, relayed (giaddr 198.18.0.2)"
 load relayed $FLOW --interface=eth0 --relay=198.18.0.2 --io=epoll
 log "rackbootd, $CLIENTS clients, direct, two load threads"
 load threaded $FLOW --interface=eth0 --rate=200 --threads=2
+log "rackbootd, $CLIENTS clients, dhcp then tftp then http from the lease's next-server:80"
+load http --clients=$CLIENTS --flow=dhcp,tftp:big.bin,http:/boot/big.bin \
+  --verify="$WORK/tftp/big.bin" --interface=eth0 --rate=200
+[[ $(jv http .completed) == "$CLIENTS" && $(jv http .http.files) == "$CLIENTS" ]] ||
+  fail "http: completed $(jv http .completed), http files $(jv http .http.files)"
+[[ $(jv http .http.bytes) == $((CLIENTS * SIZE)) && $(jv http .tftp.bytes) == $((CLIENTS * SIZE)) ]] ||
+  fail "http: http bytes $(jv http .http.bytes), tftp bytes $(jv http .tftp.bytes)"
+[[ $(jv http '.phases | map(.name) | join(",")') == "dhcp,tftp:big.bin,http:/boot/big.bin" ]] ||
+  fail "http: phases $(jv http '.phases | map(.name) | join(",")')"
 rb_stop main
 for run in direct relayed threaded; do
   [[ $(jv $run .completed) == "$CLIENTS" && $(jv $run .failed) == 0 ]] ||
@@ -83,8 +94,10 @@ for run in direct relayed threaded; do
   [[ $(jv $run '.phases | map(.name) | join(",")') == "dhcp,tftp:big.bin" ]] ||
     fail "$run: phases $(jv $run '.phases | map(.name) | join(",")')"
 done
-client_bytes=$(($(jv direct .tftp.bytes) + $(jv relayed .tftp.bytes) + $(jv threaded .tftp.bytes)))
-client_acks=$(($(jv direct .dhcp.acked) + $(jv relayed .dhcp.acked) + $(jv threaded .dhcp.acked)))
+client_bytes=$(($(jv direct .tftp.bytes) + $(jv relayed .tftp.bytes) + $(jv threaded .tftp.bytes) +
+  $(jv http .tftp.bytes)))
+client_acks=$(($(jv direct .dhcp.acked) + $(jv relayed .dhcp.acked) + $(jv threaded .dhcp.acked) +
+  $(jv http .dhcp.acked)))
 # Relayed DHCP cannot be shared by threads (unicast replies reach one socket): a usage error.
 rc=0
 ip netns exec "$(ns c)" "$LOAD" --server=198.18.0.1 --clients=2 --flow=dhcp --relay=198.18.0.2 \
@@ -96,6 +109,9 @@ ip netns exec "$(ns c)" "$LOAD" --server=198.18.0.1 --clients=2 --flow=dhcp --re
 [[ $(totals main acks) == "$client_acks" ]] ||
   fail "rackbootd acked $(totals main acks), the clients counted $client_acks"
 log "rackbootd: $client_acks acks, $client_bytes bytes on both sides"
+http_server_bytes=$(grep -o 'http totals:.*' "$WORK/rb-main.log" | grep -o ' bytes=[0-9]*' | cut -d= -f2)
+[[ $http_server_bytes == $(($(jv http .http.bytes) + $(jv http .http.head_bytes))) ]] ||
+  fail "rackbootd wrote $http_server_bytes HTTP bytes, the clients received $(jv http .http.bytes) + $(jv http .http.head_bytes) head bytes"
 
 log "dnsmasq, $CLIENTS clients, same flow"
 ip netns exec "$(ns s)" dnsmasq --no-daemon --conf-file=/dev/null --port=0 --user=root \
