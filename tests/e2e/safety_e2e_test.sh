@@ -5,17 +5,18 @@
 # One lab, kept (`lab.sh up --keep`, as `./rackboot up --keep`), then one BIOS guest at a time
 # (`lab.sh guest`, as `./rackboot guest`):
 #   0. lab-node1 (armed) boots to its marker: the lab works, so the refusals below mean something.
-#   a. lab-node2's MAC (state installed) network-boots: it gets its address and no boot file, no
-#      TFTP transfer at all (no kernel), no marker; the firmware runs out of boot devices ("No
-#      bootable device") within the bound, so the bound did not cut off a late install. Its
-#      rendered pxelinux.cfg/01-<mac>, fetched from its own address, says LOCALBOOT; from another
-#      address the same name gets ERROR 1 "File not found".
+#   a. lab-node2's MAC (state installed) network-boots: it gets its address and no boot file (so
+#      no iPXE script URL), no TFTP or HTTP transfer at all (no kernel), no marker; the firmware
+#      runs out of boot devices ("No bootable device") within the bound, so the bound did not cut
+#      off a late install. Its rendered pxelinux.cfg/01-<mac>, fetched from its own address, says
+#      LOCALBOOT, and its iPXE script over HTTP `exit 1`; from another address the same names get
+#      ERROR 1 "File not found" and 404.
 #   b. an unknown MAC (52:54:00:c6:12:99) gets no DHCP answer at all, no TFTP, no marker, and is
 #      recorded in state/discovered.tsv.
 #   c. `disarm lab-node1` (rackboot-hosts, as `./rackboot disarm`) while the daemon runs: the
 #      daemon reloads the host states, lab-node1's next boot gets an address, no boot file, no
-#      kernel (nothing over TFTP to 198.18.0.21), no marker. Then `arm lab-node1`: the next boot
-#      reaches the marker again. The daemon is the same process throughout (no restart).
+#      kernel (nothing over TFTP or HTTP to 198.18.0.21), no marker. Then `arm lab-node1`: the
+#      next boot (iPXE ROM -> script, kernel, initrd over HTTP) reaches the marker again. The daemon is the same process throughout (no restart).
 #
 # Each failing boot is bounded by BOOT_TIMEOUT (QEMU killed by timeout): iPXE gives up DHCP after
 # ~19 s without an answer, or ends ~25 s in with an answer without a boot file (it waits ~16 s
@@ -49,6 +50,18 @@ tftp_get() {
   ip netns exec "$LAB_NS" curl -sS --max-time 10 --interface "$ip" "tftp://198.18.0.1/$file" || rc=$?
   ip netns exec "$LAB_NS" ip addr del "$ip/32" dev rbbr0
   return "$rc"
+}
+# http_get IP PATH / http_refused PATH: the same over HTTP (/boot/PATH; 404 for another address).
+http_get() {
+  local ip=$1 path=$2 rc=0
+  ip netns exec "$LAB_NS" ip addr add "$ip/32" dev rbbr0
+  ip netns exec "$LAB_NS" curl -sSf --max-time 10 --interface "$ip" "http://198.18.0.1:8080/boot/$path" || rc=$?
+  ip netns exec "$LAB_NS" ip addr del "$ip/32" dev rbbr0
+  return "$rc"
+}
+http_refused() {
+  [[ $(ip netns exec "$LAB_NS" curl -s --max-time 10 -o /dev/null -w '%{http_code}' \
+    "http://198.18.0.1:8080/boot/$1") == 404 ]]
 }
 # tftp_refused FILE: from the server's own address (nobody's reservation or lease) the same name
 # gets ERROR 1 "File not found" (curl exit 68).
@@ -98,6 +111,7 @@ expect_line "$LAB_DIR/window-a.log" "dhcp DHCPACK $NODE2_IP to $NODE2_MAC( \([^)
 expect_no_line "$LAB_DIR/window-a.log" "$NODE2_MAC.* boot=" "a: lab-node2 was offered a boot file"
 expect_no_line "$LAB_DIR/window-a.log" "tftp .*client=$NODE2_IP:" "a: TFTP with lab-node2"
 expect_no_line "$LAB_DIR/window-a.log" "file=vmlinuz" "a: a kernel was sent"
+expect_no_line "$LAB_DIR/window-a.log" " http [A-Z]+ .* to $NODE2_IP:" "a: HTTP with lab-node2"
 expect_no_install "a"
 tftp_get "$NODE2_IP" "pxelinux.cfg/01-${NODE2_MAC//:/-}" >"$LAB_DIR/node2.pxelinux.cfg" ||
   fail "a: cannot fetch lab-node2's rendered pxelinux config from its address $NODE2_IP"
@@ -105,6 +119,12 @@ tftp_refused "pxelinux.cfg/01-${NODE2_MAC//:/-}" ||
   fail "a: lab-node2's rendered config was not refused to another address (198.18.0.1)"
 expect_line "$LAB_DIR/node2.pxelinux.cfg" "^ *LOCALBOOT " "a: lab-node2's rendered config boots the local disk"
 expect_no_line "$LAB_DIR/node2.pxelinux.cfg" "(KERNEL|INITRD|vmlinuz)" "a: lab-node2's rendered config"
+http_get "$NODE2_IP" "ipxe/01-${NODE2_MAC//:/-}.ipxe" >"$LAB_DIR/node2.ipxe" ||
+  fail "a: cannot fetch lab-node2's rendered iPXE script over HTTP from its address $NODE2_IP"
+http_refused "ipxe/01-${NODE2_MAC//:/-}.ipxe" ||
+  fail "a: lab-node2's iPXE script was not refused (404) to another address (198.18.0.1)"
+expect_line "$LAB_DIR/node2.ipxe" "^exit 1$" "a: lab-node2's iPXE script leaves iPXE"
+expect_no_line "$LAB_DIR/node2.ipxe" "(kernel|initrd|vmlinuz)" "a: lab-node2's iPXE script"
 log "a: lab-node2 (installed): address, no boot file, no TFTP, no marker; its config is LOCALBOOT"
 
 # b. An unknown MAC: no answer at all, recorded as discovered.
@@ -113,6 +133,7 @@ BOOT_TIMEOUT=$FAIL_TIMEOUT lab_guest --mac="$UNKNOWN_MAC" && fail "b: the unknow
 window "$LAB_DIR/window-b.log"
 expect_no_line "$LAB_DIR/window-b.log" "dhcp DHCP[A-Z]+ .* to $UNKNOWN_MAC" "b: DHCP answered the unknown MAC"
 expect_no_line "$LAB_DIR/window-b.log" "^.* tftp (sent|refused|FAILED) " "b: TFTP during the unknown MAC's boot"
+expect_no_line "$LAB_DIR/window-b.log" " http [A-Z]+ " "b: HTTP during the unknown MAC's boot"
 expect_no_install "b"
 clean_console <"$(last_serial)" | grep -q "No configuration methods" ||
   fail "b: iPXE did not report a DHCP failure"
@@ -135,8 +156,9 @@ expect_line "$LAB_DIR/window-c.log" "dhcp DHCPACK $NODE1_IP to $NODE1_MAC( \([^)
   "c: disarmed lab-node1 gets its address without a boot file"
 expect_no_line "$LAB_DIR/window-c.log" "$NODE1_MAC.* boot=" "c: disarmed lab-node1 was offered a boot file"
 expect_no_line "$LAB_DIR/window-c.log" "tftp .*client=$NODE1_IP:" "c: TFTP with disarmed lab-node1"
+expect_no_line "$LAB_DIR/window-c.log" " http [A-Z]+ .* to $NODE1_IP:" "c: HTTP with disarmed lab-node1"
 expect_no_install "c"
-log "c: disarmed lab-node1: address, no boot file, no TFTP, no marker"
+log "c: disarmed lab-node1: address, no boot file, no TFTP, no HTTP, no marker"
 
 # c'. arm lab-node1 again: the next boot installs (the marker is back).
 RELOADS=$(grep -c 'host states reloaded from' "$RBLOG" || true)
@@ -145,9 +167,11 @@ wait_reload $((RELOADS + 1))
 window_start
 BOOT_TIMEOUT=$OK_TIMEOUT lab_guest || fail "c: re-armed lab-node1 did not reach its marker"
 window "$LAB_DIR/window-c2.log"
-expect_line "$LAB_DIR/window-c2.log" "dhcp DHCPACK $NODE1_IP to $NODE1_MAC .*boot=pxelinux\.0" "c: re-armed lab-node1's boot file"
-expect_line "$LAB_DIR/window-c2.log" "tftp sent client=$NODE1_IP:[0-9]+ file=\"?vmlinuz\"? bytes=$(stat -c %s "$LAB_DIR/tftp/vmlinuz") " \
-  "c: re-armed lab-node1's kernel"
+expect_line "$LAB_DIR/window-c2.log" \
+  "dhcp DHCPACK $NODE1_IP to $NODE1_MAC .*boot=http://198\.18\.0\.1:8080/boot/ipxe/01-${NODE1_MAC//:/-}\.ipxe" \
+  "c: re-armed lab-node1's boot file (its iPXE script)"
+expect_line "$LAB_DIR/window-c2.log" "http GET \"/boot/vmlinuz\" 200 [0-9]+ bytes in .* to $NODE1_IP:" \
+  "c: re-armed lab-node1's kernel over HTTP"
 expect_line "$GUEST_OUT" "GUEST RACKBOOT-LAB-MARKER host=lab-node1 " "c: re-armed lab-node1's marker"
 
 # The same daemon took both changes: never restarted, still running.
