@@ -335,8 +335,7 @@ make_report() {
     else
       local rc
       rc=$(ratio "${R_CPU[http|dnsmasq]:-}" "${R_CPU[http|rackbootd]:-}")
-      [[ $r == "–" ]] && rc="–"
-      echo "Target (issue 12): rackbootd alone finishes the http flow sooner than dnsmasq + nginx: ${R_WALL[http|rackbootd]:-–} s vs $dt s, ratio $r: $(met "$r" 1.0001); and with less total server CPU: ${R_CPU[http|rackbootd]:-–} vs ${R_CPU[http|dnsmasq]:-–} CPU-s, ratio $rc: $(met "$rc" 1.0001).$capped"
+      echo "Target (issue 12): rackbootd alone finishes the http flow sooner than dnsmasq + nginx: ${R_WALL[http|rackbootd]:-–} s vs $dt s, ratio $r: $(met "$r" 1.0001); and with less total server CPU: ${R_CPU[http|rackbootd]:-–} vs ${R_CPU[http|dnsmasq]:-–} CPU-s, ratio $rc (peer's ÷ rackbootd's): $(met "$rc" 1.0001).$capped"
     fi
     echo
   done
