@@ -16,7 +16,7 @@ help=$("$rackbootd" --help)
 grep -q '^Usage: rackbootd' <<<"$help" || fail "--help has no usage line"
 for flag in config tftp_root tftp_listen tftp_max_blksize tftp_max_windowsize io threads \
             dhcp_mode interface address state_dir inventory allow_other_dhcp tftp_timeout_ms \
-            tftp_max_retries tftp_gso user dhcp_commit_window_us http_listen http_repo_root \
+            tftp_max_retries tftp_gso tftp_zero_copy user dhcp_commit_window_us http_listen http_repo_root \
             http_max_connections http_header_timeout_ms http_idle_timeout_ms; do
   grep -q -- "--$flag " <<<"$help" || fail "--help does not list --$flag"
 done

@@ -57,8 +57,8 @@ absl::StatusOr<DaemonFlags> CheckDaemonFlags();
 
 // The TFTP service's options from `site` and the TFTP-only flags
 // (--tftp_timeout_ms, --tftp_max_retries, --tftp_unconfirmed_retries,
-// --tftp_gso); checks every range. Also run on SIGHUP so that a file which
-// would not start is refused at once.
+// --tftp_gso, --tftp_zero_copy); checks every range. Also run on SIGHUP so that
+// a file which would not start is refused at once.
 absl::StatusOr<TftpServiceOptions> TftpOptions(const site::SiteConfig& site);
 
 // --config as given ("" without one).

@@ -3,7 +3,8 @@
 //
 // A transfer holds a std::shared_ptr<const MappedFile> for its whole life; DATA
 // datagrams are slices of MappedFile::bytes() handed to the kernel by
-// scatter-gather, so file data is never copied in user space. The cache keys
+// scatter-gather, so file data is never copied in user space (the kernel
+// copies it into socket buffers, unless the send is zero-copy). The cache keys
 // mappings by the file's identity (device, inode, size, modification time),
 // looked up anew on every open: a file replaced on disk (a new inode, as `mv`,
 // `cp` into a temporary and rename, or a package manager leave it) is served

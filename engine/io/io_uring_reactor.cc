@@ -13,6 +13,14 @@
 // A SendOp holds what the kernel reads (msghdrs, iovecs, copied headers,
 // destination, the caller's keep_alive) until its last completion.
 //
+// Zero copy (SendOptions::zero_copy): IORING_OP_SENDMSG_ZC SQEs, tagged
+// kTagSend like the others (SendMessage::zero_copy tells them apart, so TCP
+// keeps the other tags). Each gives a result CQE, then (IORING_CQE_F_MORE on
+// the result) a notification CQE (IORING_CQE_F_NOTIF) once the kernel has freed
+// the packets that held the payload's pages: only then does the message stop
+// holding its SendOp (and the caller's keep_alive). A refused zero-copy send
+// is sent again by copy from the same SendMessage (HandleSendZc).
+//
 // Completions: IORING_SETUP_DEFER_TASKRUN with SINGLE_ISSUER, where the kernel
 // allows them: the kernel's per-completion work waits until this thread enters
 // the ring to wait, instead of interrupting it for every datagram that arrives
@@ -41,8 +49,20 @@
 #include "engine/io/reactor_base.h"
 #include "glog/logging.h"
 
+// Linux 6.2's uapi, newer than liburing 2.3's header: ask the notification
+// to say whether the kernel copied after all.
+#ifndef IORING_SEND_ZC_REPORT_USAGE
+#define IORING_SEND_ZC_REPORT_USAGE (1U << 3)
+#endif
+#ifndef IORING_NOTIF_USAGE_ZC_COPIED
+#define IORING_NOTIF_USAGE_ZC_COPIED (1U << 31)
+#endif
+
 namespace rackboot::io::internal {
 namespace {
+
+// A zero-copy flag no kernel defines: the kernel refuses the SQE (EINVAL).
+constexpr uint16_t kInvalidZeroCopyFlag = 1U << 15;
 
 constexpr uint64_t kTagMask = 7;
 constexpr uint64_t kTagSend = 0;
@@ -165,6 +185,7 @@ struct alignas(8) SendMessage {
   msghdr msg;
   SendOp* op;
   uint32_t datagrams;
+  bool zero_copy;  // Queued as SENDMSG_ZC (false again once sent by copy).
   alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(uint16_t))];
 };
 
@@ -219,6 +240,11 @@ class IoUringReactor final : public ReactorBase {
   void SubmitNow();
   void ArmRecv(uint32_t index);
   void ArmWake();
+  // Queues `message` as a send SQE: zero copy or copy.
+  bool QueueSendMessage(int fd, SendMessage* message, bool zero_copy);
+  void HandleSendZc(const io_uring_cqe& cqe);
+  // One message of `op` no longer needs its memory.
+  void FinishMessage(SendOp* op);
   void HandleCqe(const io_uring_cqe& cqe);
   void HandleRecv(const io_uring_cqe& cqe);
   void Deliver(uint32_t index, const ProvidedBuffer& buffer, int length);
@@ -246,6 +272,10 @@ class IoUringReactor final : public ReactorBase {
   msghdr recv_msg_{};  // Template for multishot recvmsg: name room, no cmsg.
   uint64_t wake_value_ = 0;
   bool sends_queued_ = false;  // Send SQEs not yet submitted.
+  // The kernel refused SENDMSG_ZC (EINVAL, EOPNOTSUPP): copy from now on.
+  bool zero_copy_refused_ = false;
+  // Zero-copy messages whose notification has not come yet.
+  uint64_t zero_copy_pending_ = 0;
   std::vector<uint32_t> rearm_pending_;
   std::vector<std::unique_ptr<SendOp>> ops_;
   std::vector<SendOp*> free_ops_;
@@ -332,6 +362,7 @@ IoUringReactor::~IoUringReactor() {
 }
 
 bool IoUringReactor::AnyInflight() const {
+  if (zero_copy_pending_ > 0) return true;  // Pages still in packets.
   for (const Slot& slot : slots_) {
     if (slot.inflight > 0) return true;
   }
@@ -699,7 +730,9 @@ absl::Status IoUringReactor::Send(SocketToken token,
   }
   first_iovec[datagrams.size()] = static_cast<uint32_t>(iov);
 
-  GroupBatch(datagrams, options.gso, &groups_);
+  const bool zero_copy = options.zero_copy && !zero_copy_refused_;
+  GroupBatch(datagrams, options.gso,
+             zero_copy ? kMaxZeroCopySegments : kMaxGsoSegments, &groups_);
   op->messages.resize(groups_.size());
   const int fd = slot->socket.fd();
   for (size_t g = 0; g < groups_.size(); ++g) {
@@ -726,20 +759,86 @@ absl::Status IoUringReactor::Send(SocketToken token,
           static_cast<uint16_t>(DatagramSize(datagrams[group.first]));
       std::memcpy(CMSG_DATA(cmsg), &segment, sizeof(segment));
     }
-    io_uring_sqe* sqe = GetSqe();
-    if (sqe == nullptr) {
+    if (!QueueSendMessage(fd, &m, zero_copy)) {
       CountSendError(EBUSY);
       continue;
     }
-    io_uring_prep_sendmsg(sqe, fd, &m.msg, 0);
-    io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(&m) | kTagSend);
     ++op->pending;
-    ++slots_[token.index()].inflight;
-    ++counters_.send_operations;
-    sends_queued_ = true;
   }
   if (op->pending == 0) ReleaseOp(op);
   return absl::OkStatus();
+}
+
+bool IoUringReactor::QueueSendMessage(int fd, SendMessage* message,
+                                      bool zero_copy) {
+  io_uring_sqe* sqe = GetSqe();
+  if (sqe == nullptr) return false;
+  if (zero_copy) {
+    io_uring_prep_sendmsg_zc(sqe, fd, &message->msg, 0);
+    sqe->ioprio |= IORING_SEND_ZC_REPORT_USAGE;
+    if (options_.refuse_zero_copy_for_testing) {
+      sqe->ioprio |= kInvalidZeroCopyFlag;
+    }
+    ++zero_copy_pending_;
+  } else {
+    io_uring_prep_sendmsg(sqe, fd, &message->msg, 0);
+  }
+  message->zero_copy = zero_copy;
+  io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(message) | kTagSend);
+  ++slots_[message->op->slot].inflight;
+  ++counters_.send_operations;
+  sends_queued_ = true;
+  return true;
+}
+
+void IoUringReactor::FinishMessage(SendOp* op) {
+  if (--op->pending == 0) ReleaseOp(op);
+}
+
+void IoUringReactor::HandleSendZc(const io_uring_cqe& cqe) {
+  SendMessage* message =
+      reinterpret_cast<SendMessage*>(cqe.user_data & ~kTagMask);
+  SendOp* op = message->op;
+  if (cqe.flags & IORING_CQE_F_NOTIF) {  // The pages are the caller's again.
+    ++counters_.zero_copy_notifications;
+    if (static_cast<uint32_t>(cqe.res) & IORING_NOTIF_USAGE_ZC_COPIED) {
+      ++counters_.zero_copy_copied;
+    }
+    --zero_copy_pending_;
+    FinishMessage(op);
+    return;
+  }
+  // The send's result. F_MORE: a notification follows, and the message
+  // stays held until then.
+  const uint32_t index = op->slot;
+  --slots_[index].inflight;
+  // A refused send may still carry F_MORE (the kernel allocated the
+  // notification before it checked the request): its notification comes
+  // anyway and finishes the zero-copy attempt.
+  const bool notification_follows = cqe.flags & IORING_CQE_F_MORE;
+  if (!notification_follows) --zero_copy_pending_;
+  if (cqe.res == -EINVAL || cqe.res == -EOPNOTSUPP || cqe.res == -EMSGSIZE) {
+    // Refused: send the same bytes again by copy, as one more pending unit of
+    // the op (its completion finishes it in HandleSend).
+    if (cqe.res != -EMSGSIZE && !zero_copy_refused_) {
+      zero_copy_refused_ = true;
+      LOG(WARNING) << "io_uring SENDMSG_ZC refused (" << std::strerror(-cqe.res)
+                   << "): sending by copy from now on";
+    }
+    ++counters_.zero_copy_fallbacks;
+    if (QueueSendMessage(slots_[index].socket.fd(), message, false)) {
+      ++op->pending;
+    } else {
+      CountSendError(EBUSY);
+    }
+  } else if (cqe.res >= 0) {
+    counters_.datagrams_sent += message->datagrams;
+    counters_.bytes_sent += static_cast<uint64_t>(cqe.res);
+  } else {
+    CountSendError(-cqe.res);
+  }
+  if (!notification_follows) FinishMessage(op);
+  MaybeFinishClose(index);
 }
 
 void IoUringReactor::HandleSend(SendMessage* message, int result) {
@@ -814,6 +913,12 @@ void IoUringReactor::HandleRecv(const io_uring_cqe& cqe) {
 void IoUringReactor::HandleCqe(const io_uring_cqe& cqe) {
   switch (cqe.user_data & kTagMask) {
     case kTagSend:
+      if (reinterpret_cast<SendMessage*>(cqe.user_data & ~kTagMask)
+              ->zero_copy ||
+          (cqe.flags & IORING_CQE_F_NOTIF)) {
+        HandleSendZc(cqe);
+        break;
+      }
       HandleSend(reinterpret_cast<SendMessage*>(cqe.user_data & ~kTagMask),
                  cqe.res);
       break;

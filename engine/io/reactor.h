@@ -134,8 +134,10 @@ class ReactorHandler {
 //   header:  COPIED into the reactor during Send() (a TFTP 4-byte DATA header,
 //            or a whole small message such as an ACK, ERROR or DHCP reply).
 //            The caller may reuse its buffer as soon as Send() returns.
-//   payload: BORROWED, never copied (a slice of an mmap'd file). It must stay
-//            valid until the kernel has sent it: keep its owner alive through
+//   payload: BORROWED, not copied in user space (a slice of an mmap'd file);
+//            the kernel copies it into socket buffers during the send,
+//            unless SendOptions::zero_copy. It must stay valid until the
+//            kernel is done with it: keep its owner alive through
 //            SendOptions::keep_alive, or keep it valid for the reactor's life.
 struct OutDatagram {
   absl::Span<const uint8_t> header;
@@ -151,8 +153,23 @@ struct SendOptions {
   bool gso = false;
   // Destination for an unconnected socket; empty for a connected one.
   absl::optional<SocketAddress> to;
+  // Zero copy (io_uring only): each sendmsg is an IORING_OP_SENDMSG_ZC, so the
+  // kernel attaches the payload's pages to the packets instead of copying
+  // them into socket buffers. A GSO group then carries at most
+  // kMaxZeroCopySegments datagrams (a zero-copy packet holds at most 17 page
+  // fragments, and each datagram takes two or three: header, payload, and
+  // the payload's second page when it crosses a page boundary). Measured on
+  // TFTP windows (docs/benchmarks.md, "Send path"), copying whole 64 KiB GSO
+  // groups costs less CPU than zero copy in groups of 7, so TFTP leaves this
+  // off by default (--tftp_zero_copy). Where the kernel refuses zero copy
+  // (EINVAL, EOPNOTSUPP, EMSGSIZE), the message is sent again by copy, and
+  // after EINVAL or EOPNOTSUPP the reactor copies from then on. epoll
+  // ignores this and copies.
+  bool zero_copy = false;
   // Released once the kernel no longer reads any payload of this batch
-  // (io_uring: the last completion; epoll: before Send() returns).
+  // (io_uring: the last completion; with zero_copy, the last notification
+  // CQE (IORING_CQE_F_NOTIF), which comes when the packets holding the pages
+  // are freed; epoll: before Send() returns).
   std::shared_ptr<const void> keep_alive;
 };
 
@@ -281,6 +298,13 @@ struct ReactorCounters {
   uint64_t datagrams_truncated = 0;  // Larger than a receive buffer: dropped.
   uint64_t recv_errors = 0;
   uint64_t send_errors = 0;  // Failed sends (one per failed sendmsg).
+  // io_uring zero copy (SendOptions::zero_copy): notification CQEs received,
+  // those in which the kernel reports it copied after all (loopback and
+  // veth deliveries, devices without scatter-gather), and messages sent again
+  // by copy because the kernel refused zero copy.
+  uint64_t zero_copy_notifications = 0;
+  uint64_t zero_copy_copied = 0;
+  uint64_t zero_copy_fallbacks = 0;
   std::array<uint64_t, kMaxErrno> send_errors_by_errno{};
 
   // TCP. The datagram counters above count UDP only.
@@ -333,6 +357,9 @@ struct ReactorOptions {
   uint32_t max_stream_send_chunk = 1 << 20;
   // Tests only: make io_uring creation fail as if the kernel refused it.
   bool force_io_uring_failure_for_testing = false;
+  // Tests only: zero-copy sends carry an invalid flag, so the kernel refuses
+  // them (EINVAL) as a kernel without SENDMSG_ZC would.
+  bool refuse_zero_copy_for_testing = false;
 };
 
 class Reactor {

@@ -849,7 +849,7 @@ absl::Status ReactorBase::CheckBatch(absl::Span<const OutDatagram> datagrams,
 }
 
 void ReactorBase::GroupBatch(absl::Span<const OutDatagram> datagrams, bool gso,
-                             std::vector<Group>* groups) {
+                             size_t max_segments, std::vector<Group>* groups) {
   groups->clear();
   const uint32_t n = static_cast<uint32_t>(datagrams.size());
   if (!gso) {
@@ -860,7 +860,7 @@ void ReactorBase::GroupBatch(absl::Span<const OutDatagram> datagrams, bool gso,
   while (i < n) {
     uint32_t count = 0;
     size_t bytes = 0;
-    while (i + count < n && count < kMaxGsoSegments &&
+    while (i + count < n && count < max_segments &&
            bytes + DatagramSize(datagrams[i + count]) <= kMaxUdpPayload) {
       bytes += DatagramSize(datagrams[i + count]);
       ++count;

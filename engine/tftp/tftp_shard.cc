@@ -318,6 +318,7 @@ void TftpShard::Flush(io::SocketToken token, Transfer& transfer,
     io::SendOptions send;
     send.to = transfer.client;
     send.gso = options_.gso && transmit.size() > 1;
+    send.zero_copy = options_.zero_copy;
     send.keep_alive = transfer.session;
     absl::Status sent = reactor_->Send(token, out_, send);
     LOG_IF(ERROR, !sent.ok()) << "tftp: send to " << transfer.client.ToString()

@@ -64,6 +64,10 @@ struct TftpShardOptions {
   // Send each window as one UDP GSO sendmsg (see docs/benchmarks.md for the
   // measurement).
   bool gso = true;
+  // Send windows by zero copy (io::SendOptions::zero_copy: io_uring
+  // SENDMSG_ZC, at most 7 datagrams per sendmsg; epoll copies). Off: copying
+  // whole GSO windows measured cheaper (docs/benchmarks.md, "Send path").
+  bool zero_copy = false;
   // Transfers one shard runs at once (its share of the service's descriptor
   // budget); unconfirmed ones beyond it are evicted, then requests get
   // ERROR 0 "Server busy".
@@ -103,7 +107,7 @@ class TftpShard : public io::ReactorHandler {
   struct Transfer {
     io::SocketAddress client;
     // Shared with the reactor while a send is in flight: its windows borrow the
-    // session's file mapping (or netascii copy) without copying.
+    // session's file mapping (or netascii copy) without a user-space copy.
     std::shared_ptr<TftpSession> session;
     TftpTransferStats
         reported;  // what has been added to the shared counters so far

@@ -2,10 +2,13 @@
 # Real TFTP clients against rackbootd on loopback: curl, atftp (windowsize 1, 4, 16, 64),
 # tftp-hpa's tftp and busybox tftp. Every file must arrive byte-identical, and every refused
 # request must get the right ERROR.
-# Usage: tftp_clients_test.sh RACKBOOTD IO_BACKEND
+# Usage: tftp_clients_test.sh RACKBOOTD IO_BACKEND [RACKBOOTD_FLAG...]
+# (tftp_clients_zero_copy_test passes --tftp_zero_copy=true: windows by io_uring SENDMSG_ZC.)
 set -euo pipefail
 rackbootd=$1
 io=$2
+shift 2
+extra_flags=("$@")
 
 work=$(mktemp -d)
 pid=
@@ -36,7 +39,7 @@ echo secret >"$work/secret"
 ln -s ../secret "$root/escape-link"
 mkdir "$root/dir"
 
-"$rackbootd" --tftp_root="$root" --tftp_listen=127.0.0.1:0 --threads=2 --io="$io" \
+"$rackbootd" --tftp_root="$root" --tftp_listen=127.0.0.1:0 --threads=2 --io="$io" "${extra_flags[@]}" \
   >"$work/ready" 2>"$work/rackbootd.log" &
 pid=$!
 for _ in $(seq 100); do
@@ -127,6 +130,8 @@ sent=$(grep -c 'tftp sent client=127.0.0.1:' "$work/rackbootd.log" || true)
 grep -q 'tftp sent .* file="big48m" bytes=50331648 size=50331648 blksize=512 windowsize=16 duration=.* retransmits=' \
   "$work/rackbootd.log" || fail "no complete log line for the windowed 48 MiB transfer"
 grep -q 'FAILED' "$work/rackbootd.log" && fail "a transfer failed"
+# Zero copy asked for: the kernel must have taken it (no fallback to copying).
+grep -q 'SENDMSG_ZC refused' "$work/rackbootd.log" && fail "the kernel refused zero copy"
 
 kill -TERM "$pid"
 wait "$pid" || fail "rackbootd did not exit cleanly on SIGTERM"
