@@ -234,9 +234,19 @@ scenario_b() {
     t1=$(date +%s%N)
     load_json "$out.json"
     bytes=${LJ[http.bytes]:-0}
-    [[ ${LJ[completed]:-0} == "$CROWD" ]] ||
-      R_FAIL[$key]="${LJ[completed]:-0} of $CROWD clients completed"
     R_NOTE[$key]="rackboot-load, $CROWD clients × $CROWD_MIB MiB, every byte verified"
+    if [[ ${LJ[completed]:-0} != "$CROWD" ]]; then
+      # Failed clients by kind (http-stalled, http-first-byte-timeout, ...): a row with a few
+      # failures keeps its figures (bytes are what arrived, verified) and says so.
+      local k errs=""
+      for k in "${!LJ[@]}"; do [[ $k == errors.* ]] && errs+="${errs:+, }${k#errors.} ${LJ[$k]}"; done
+      if [[ ${LJ[completed]:-0} == 0 ]]; then
+        R_FAIL[$key]="no client completed${errs:+ ($errs)}; rackboot-load exit: $(tail -n 1 "$out")"
+      else
+        R_FAIL[$key]=""
+        R_NOTE[$key]+="; only ${LJ[completed]} of $CROWD completed${errs:+ ($errs)}"
+      fi
+    fi
   else
     cg_exec "${CG_PARENT:+$CG_PARENT/clients}" ip netns exec "$NS_C" timeout $((SECONDS_B + 60)) \
       wrk -t 2 -c "$CROWD" -d "${SECONDS_B}s" --timeout 60s "http://198.18.0.1:$port/boot/$BIG" \

@@ -55,33 +55,32 @@ class NoBootRoutes : public HttpRoutes {
 
 }  // namespace
 
+absl::StatusOr<std::unique_ptr<FileCache>> OpenHttpFileCache(
+    const std::string& dir, RenderedFiles* rendered, absl::string_view key) {
+  absl::StatusOr<FileRoot> root = FileRoot::Open(dir);
+  if (!root.ok()) {
+    return absl::Status(
+        root.status().code(),
+        absl::StrCat("http: ", key, " ", dir, ": ", root.status().message()));
+  }
+  return std::make_unique<FileCache>(*std::move(root), rendered,
+                                     FileCache::kDefaultKeepUnused,
+                                     FileCache::kDefaultMaxDescriptors);
+}
+
 absl::StatusOr<std::unique_ptr<HttpService>> HttpService::Create(
     const HttpServiceOptions& options, int shards) {
   std::unique_ptr<HttpService> service(new HttpService());
   service->options_ = options;
-  // Caches that keep each file's descriptor: bodies leave by sendfile(2).
-  auto open_cache =
-      [](const std::string& dir, RenderedFiles* rendered,
-         absl::string_view key) -> absl::StatusOr<std::unique_ptr<FileCache>> {
-    absl::StatusOr<FileRoot> root = FileRoot::Open(dir);
-    if (!root.ok()) {
-      return absl::Status(
-          root.status().code(),
-          absl::StrCat("http: ", key, " ", dir, ": ", root.status().message()));
-    }
-    return std::make_unique<FileCache>(*std::move(root), rendered,
-                                       FileCache::kDefaultKeepUnused,
-                                       /*keep_descriptors=*/true);
-  };
   if (!options.boot_root.empty()) {
     absl::StatusOr<std::unique_ptr<FileCache>> boot =
-        open_cache(options.boot_root, options.rendered, "tftp.root");
+        OpenHttpFileCache(options.boot_root, options.rendered, "tftp.root");
     if (!boot.ok()) return boot.status();
     service->boot_ = *std::move(boot);
   }
   if (!options.repo_root.empty()) {
     absl::StatusOr<std::unique_ptr<FileCache>> repo =
-        open_cache(options.repo_root, nullptr, "http.repo_root");
+        OpenHttpFileCache(options.repo_root, nullptr, "http.repo_root");
     if (!repo.ok()) return repo.status();
     service->repo_ = *std::move(repo);
   }
@@ -92,10 +91,10 @@ absl::StatusOr<std::unique_ptr<HttpService>> HttpService::Create(
     service->routes_ = std::make_unique<NoBootRoutes>(service->repo_.get());
   }
   const size_t limit = DescriptorLimit();
-  // Besides the reserve, each cache may keep kMaxKept descriptors.
-  const size_t fixed =
-      kDescriptorReserve + FileCache::kMaxKept * ((service->boot_ ? 1 : 0) +
-                                                  (service->repo_ ? 1 : 0));
+  // Besides the reserve, each cache may keep kDefaultMaxDescriptors.
+  const size_t fixed = kDescriptorReserve + FileCache::kDefaultMaxDescriptors *
+                                                ((service->boot_ ? 1 : 0) +
+                                                 (service->repo_ ? 1 : 0));
   size_t max_connections = std::max<size_t>(1, options.max_connections);
   if (limit > fixed + 1 && max_connections > limit - fixed) {
     LOG(WARNING) << "http: max_connections " << max_connections

@@ -4,7 +4,7 @@
 // files) and /repo/ over http.repo_root.
 //
 // Both through FileCaches of its own that keep each mapped file's descriptor
-// (FileCache keep_descriptors), so file bodies leave by sendfile(2) from the
+// (FileCache max_descriptors), so file bodies leave by sendfile(2) from the
 // page cache. The daemon's shared cache does not keep them: TFTP sends from
 // the mapping, and kept descriptors would sit outside its descriptor budget.
 // The cost of two caches over one tree is a second mapping (address space,
@@ -64,6 +64,12 @@ struct HttpServiceOptions {
   // Borrowed, thread-safe, may be null: a FileDelivered per whole file.
   daemon::EventSink* events = nullptr;
 };
+
+// A FileCache over `dir` as HTTP serves it: every mapping keeps its descriptor
+// (up to FileCache::kDefaultMaxDescriptors), so bodies leave by sendfile(2).
+// `key` names the setting in errors ("tftp.root"). `rendered` may be null.
+absl::StatusOr<std::unique_ptr<FileCache>> OpenHttpFileCache(
+    const std::string& dir, RenderedFiles* rendered, absl::string_view key);
 
 class HttpService : public daemon::Service {
  public:

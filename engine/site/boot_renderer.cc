@@ -42,7 +42,7 @@ void BootRenderer::LogRefused(absl::string_view path, const InventoryHost& host,
                               const io::SocketAddress& client) {
   uint64_t suppressed = 0;
   if (refused_log_.Allow(absl::Now(), &suppressed)) {
-    LOG(WARNING) << "tftp: per-host file " << log::Quoted(path) << " of "
+    LOG(WARNING) << "per-host file " << log::Quoted(path) << " of "
                  << host.hostname << " asked by " << client.ToString()
                  << ", which is neither its reserved address nor its lease: "
                     "not rendered for it"
