@@ -347,10 +347,16 @@ struct ReactorOptions {
   // TCP: how long a listener stops accepting after EMFILE, ENFILE, ENOBUFS
   // or ENOMEM (the connections wait in the kernel's backlog meanwhile).
   absl::Duration accept_backoff = absl::Milliseconds(100);
-  // TCP: the longest a graceful close waits for the peer's FIN after sending
-  // everything (see CloseMode::kGraceful), and the most input it discards
-  // meanwhile; past either, the stream is reset.
+  // TCP: how long a graceful close waits for the peer's FIN after the last
+  // byte was handed to the kernel (see CloseMode::kGraceful), and the most
+  // input it discards meanwhile. While the peer has not acknowledged
+  // everything sent (SIOCOUTQ > 0: a slow reader still downloading the last
+  // response), the wait is extended, up to linger_max_time in all; a reset
+  // then would throw away the response's tail. Past linger_timeout with all
+  // acknowledged, the socket is closed (FIN already sent, no reset); past
+  // linger_max_time or linger_max_bytes, it is reset.
   absl::Duration linger_timeout = absl::Seconds(2);
+  absl::Duration linger_max_time = absl::Seconds(30);
   uint64_t linger_max_bytes = 1 << 20;
   // TCP: the most bytes one sendfile(2) or send may carry, so one fast
   // stream cannot hold the loop for long (fairness between streams).

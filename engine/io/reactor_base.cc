@@ -1,8 +1,10 @@
 #include "engine/io/reactor_base.h"
 
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -557,16 +559,40 @@ void ReactorBase::StartLinger(uint32_t index) {
   }
   ::shutdown(slot.socket.fd(), SHUT_WR);
   st.lingering = true;
+  st.linger_started = now_;
   const SocketToken token = TokenOf(index);
   st.linger_timer =
-      AddTimer(now_ + options_.linger_timeout, [this, token](absl::Time) {
-        Slot* s = LookupAny(token);
-        if (s == nullptr || !s->stream || s->stream->finished) return;
-        s->stream->linger_timer = TimerId();
-        ++counters_.tcp_linger_timeouts;
-        AbortStream(token.index());
-      });
+      AddTimer(now_ + options_.linger_timeout,
+               [this, token](absl::Time) { OnLingerTimer(token); });
   UpdateStreamReceive(index);
+}
+
+void ReactorBase::OnLingerTimer(SocketToken token) {
+  Slot* s = LookupAny(token);
+  if (s == nullptr || !s->stream || s->stream->finished) return;
+  Stream& st = *s->stream;
+  st.linger_timer = TimerId();
+  int unacknowledged = 0;
+  if (ioctl(s->socket.fd(), SIOCOUTQ, &unacknowledged) != 0) {
+    unacknowledged = 1;  // Unknown: treat as still in flight.
+  }
+  if (unacknowledged > 0 &&
+      now_ - st.linger_started < options_.linger_max_time) {
+    st.linger_timer =
+        AddTimer(now_ + options_.linger_timeout,
+                 [this, token](absl::Time) { OnLingerTimer(token); });
+    return;
+  }
+  ++counters_.tcp_linger_timeouts;
+  if (unacknowledged > 0) {
+    AbortStream(token.index());
+    return;
+  }
+  // Everything arrived and our FIN is out: a plain close, not a reset (the
+  // peer may not have read it all yet).
+  st.finished = true;
+  CancelAll(token.index());
+  MaybeFinishClose(token.index());
 }
 
 bool ReactorBase::CloseNonDatagram(SocketToken token) {

@@ -52,6 +52,7 @@ struct Stream {
   bool kicked = false;    // In ReactorBase::kicked_.
   Op op = Op::kNone;
   uint64_t lingered_bytes = 0;
+  absl::Time linger_started;  // When our FIN left (StartLinger).
   TimerId linger_timer;
   bool recv_cancel_pending = false;  // io_uring: the recv's cancel queued.
 };
@@ -205,6 +206,9 @@ class ReactorBase : public Reactor {
   void AbortStream(uint32_t index);
   // The queue of a closing stream is empty: FIN, then linger.
   void StartLinger(uint32_t index);
+  // The linger timer of `token`: waits longer while the peer still has not
+  // acknowledged what was sent, else ends the linger (see ReactorOptions).
+  void OnLingerTimer(SocketToken token);
   // A listener produced `fd` (peer may be null: read it with getpeername).
   void Accepted(uint32_t listener_index, int fd, const SocketAddress* peer);
   // accept failed with `error`; backs off for the exhausting ones.

@@ -477,6 +477,45 @@ TEST_P(TcpReactorTest, ManyConcurrentFileDownloads) {
 // A tiny send buffer and a slow reader: the reactor continues partial sends
 // by itself, keeps the loop responsive, and reports OnSendDone once at the
 // end.
+// A graceful close to a reader slower than linger_timeout: the reactor waits
+// while the peer has not acknowledged everything instead of resetting it (a
+// reset threw the response's tail away: an HTTP client on a slow link lost
+// the end of its last file).
+TEST_P(TcpReactorTest, GracefulCloseWaitsForASlowReaderPastTheLingerTimeout) {
+  ReactorOptions options;
+  options.linger_timeout = absl::Milliseconds(50);
+  auto reactor = MakeReactor(options);
+  const std::string payload = RandomBytes(2 << 20, 21);
+  FnStream stream;
+  FnListener listener(&stream);
+  listener.on_accept = [&](SocketToken conn, const SocketAddress&) {
+    CheckOk(reactor->SendCopy(conn, payload));
+    reactor->Close(conn, CloseMode::kGraceful);
+    return &stream;
+  };
+  // The kernel's own send buffer takes most of the payload at once, so the
+  // linger starts long before the reader has it.
+  SocketAddress address = StartListener(*reactor, &listener);
+  std::string got;
+  int error = 0;
+  std::atomic<bool> done{false};
+  std::thread client([&] {
+    int fd = ConnectClient(address, /*recv_buffer_bytes=*/16384);
+    // About 0.6 s for 2 MiB: many linger timeouts long.
+    got = ReadToEof(fd, 16384, absl::Milliseconds(5), &error);
+    ::close(fd);
+    done = true;
+  });
+  bool finished = RunUntil(
+      *reactor, [&] { return done.load(); }, absl::Seconds(20));
+  client.join();
+  ASSERT_TRUE(finished);
+  EXPECT_EQ(error, 0);
+  EXPECT_TRUE(got == payload) << got.size() << " of " << payload.size();
+  EXPECT_EQ(reactor->counters().tcp_linger_timeouts, 0u);
+  ASSERT_TRUE(RunUntil(*reactor, [&] { return reactor->open_sockets() == 1; }));
+}
+
 TEST_P(TcpReactorTest, PartialSendsToSlowReader) {
   auto reactor = MakeReactor();
   const std::string content = RandomBytes(1 << 20, 3);
