@@ -651,9 +651,9 @@ void HttpConnection::Respond(const Parsed& request, absl::Time now) {
   const bool close = request.close || (limits_.max_requests > 0 &&
                                        requests_ + 1 >= limits_.max_requests);
   const uint64_t length = size == 0 ? 0 : last - first + 1;
-  std::string h =
-      absl::StrCat("HTTP/1.1 ", status, " ", ReasonPhrase(status),
-                   "\r\nDate: ", HttpDate(now), "\r\nServer: rackboot\r\n");
+  std::string h = absl::StrCat("HTTP/1.1 ", status, " ", ReasonPhrase(status),
+                               "\r\nDate: ", HttpDate(now + wall_offset_),
+                               "\r\nServer: rackboot\r\n");
   if (validators) {
     absl::StrAppend(&h, "ETag: ", etag, "\r\nLast-Modified: ", HttpDate(mtime),
                     "\r\n");
@@ -702,7 +702,7 @@ void HttpConnection::RespondError(int status, std::string error, absl::Time now,
       absl::StrCat(status, " ", ReasonPhrase(status), "\n");
   std::string h =
       absl::StrCat("HTTP/1.1 ", status, " ", ReasonPhrase(status),
-                   "\r\nDate: ", HttpDate(now),
+                   "\r\nDate: ", HttpDate(now + wall_offset_),
                    "\r\nServer: rackboot\r\nContent-Type: text/plain; "
                    "charset=utf-8\r\nContent-Length: ",
                    body.size(), "\r\n", extra_fields);

@@ -200,6 +200,12 @@ class HttpConnection {
   // InfiniteFuture() once kNow.
   absl::Time Deadline() const;
 
+  // The `now` the caller passes is its own clock (the reactor's is
+  // CLOCK_MONOTONIC); Date headers need the wall clock: wall = now + offset.
+  // The caller sets it once (absl::Now() - its now). Zero by default (tests
+  // that pass wall-clock times).
+  void set_wall_clock_offset(absl::Duration offset) { wall_offset_ = offset; }
+
   const io::SocketAddress& client() const { return client_; }
   uint32_t requests() const { return requests_; }
 
@@ -219,6 +225,7 @@ class HttpConnection {
 
   HttpRoutes* const routes_;
   const HttpLimits limits_;
+  absl::Duration wall_offset_ = absl::ZeroDuration();
   const io::SocketAddress client_;
 
   std::string in_;      // received, not yet consumed

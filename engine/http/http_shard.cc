@@ -93,6 +93,7 @@ io::StreamHandler* HttpShard::OnAccept(io::SocketToken listener,
   c->token = connection;
   c->http =
       std::make_unique<HttpConnection>(routes_, options_.limits, peer, now);
+  c->http->set_wall_clock_offset(absl::Now() - now);
   Connection& ref = *c;
   connections_.emplace(connection.value(), std::move(c));
   peak_connections_ = std::max(peak_connections_, connections_.size());

@@ -1,7 +1,6 @@
 // HttpShard on a real reactor (both backends) with real loopback sockets: the
 // reactor runs on its own thread, the test is the client with blocking
 // sockets.
-#include "engine/http/http_service.h"
 #include "engine/http/http_shard.h"
 
 #include <netinet/in.h>
@@ -22,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "engine/files/file_cache.h"
 #include "engine/files/file_root.h"
+#include "engine/http/http_service.h"
 #include "gtest/gtest.h"
 
 namespace rackboot::http {
@@ -222,6 +222,33 @@ TEST_P(HttpShardTest, ServesWholeFileBySendfileAndReportsTheDelivery) {
   // Both bodies left by sendfile (each file kept its descriptor), none by a
   // send from the mapping.
   EXPECT_EQ(file_bytes_sent_, big_.size() + 5);
+}
+
+// The Date header is the wall clock (the reactor's clock is monotonic: it
+// read 1970 before).
+TEST_P(HttpShardTest, DateHeaderIsTheWallClock) {
+  StartServer(16);
+  int fd = Connect(port_);
+  ASSERT_GE(fd, 0);
+  SendAll(fd, "HEAD /boot/small HTTP/1.1\r\nHost: t\r\n\r\n");
+  std::string head;
+  char tmp[4096];
+  while (head.find("\r\n\r\n") == std::string::npos) {
+    ssize_t n = recv(fd, tmp, sizeof(tmp), 0);
+    ASSERT_GT(n, 0);
+    head.append(tmp, static_cast<size_t>(n));
+  }
+  close(fd);
+  const size_t at = head.find("\r\nDate: ");
+  ASSERT_NE(at, std::string::npos) << head;
+  const size_t end = head.find("\r\n", at + 2);
+  const std::string date = head.substr(at + 8, end - at - 8);
+  absl::Time t;
+  std::string error;
+  ASSERT_TRUE(absl::ParseTime("%a, %d %b %Y %H:%M:%S GMT", date,
+                              absl::UTCTimeZone(), &t, &error))
+      << date << ": " << error;
+  EXPECT_LT(absl::AbsDuration(t - absl::Now()), absl::Minutes(1)) << date;
 }
 
 // Past max_connections: 503 and a close; a freed slot is served again.
