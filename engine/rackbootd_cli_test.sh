@@ -78,7 +78,7 @@ cp "$example_site" "$work/site.toml"
 cp "$example_inventory" "$work/inventory.csv"
 mkdir -p "$work/tftp/rocky9" "$work/tftp/debian12" "$work/state" "$work/repo"
 for f in pxelinux.0 bootnetx64.efi grubaa64.efi localboot.0 rocky9/vmlinuz rocky9/initrd.img \
-         debian12/linux debian12/initrd.gz; do
+         debian12/linux debian12/initrd.gz undionly.kpxe snponly.efi; do
   echo "$f" >"$work/tftp/$f"
 done
 chmod -R a+rX "$work"
