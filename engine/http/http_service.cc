@@ -1,7 +1,5 @@
 #include "engine/http/http_service.h"
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <utility>
 
@@ -9,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/files/file_root.h"
 #include "engine/io/tcp_socket.h"
+#include "engine/os/descriptor_limit.h"
 #include "glog/logging.h"
 
 namespace rackboot::http {
@@ -18,18 +17,6 @@ namespace {
 // kept file descriptor (TFTP sizes its own budget the same way; the reactors
 // back off on EMFILE anyway, so this only keeps the cap honest).
 constexpr size_t kDescriptorReserve = 256;
-
-size_t DescriptorLimit() {
-  struct rlimit limit;
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
-  if (limit.rlim_cur < limit.rlim_max) {
-    struct rlimit raised = limit;
-    raised.rlim_cur = limit.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
-  }
-  if (limit.rlim_cur == RLIM_INFINITY) return size_t{1} << 20;
-  return static_cast<size_t>(limit.rlim_cur);
-}
 
 // HTTP without tftp.root: FileRoutes requires a boot cache, so /boot/ is
 // answered here (404) and everything else goes to FileRoutes, which then
@@ -90,7 +77,7 @@ absl::StatusOr<std::unique_ptr<HttpService>> HttpService::Create(
   } else {
     service->routes_ = std::make_unique<NoBootRoutes>(service->repo_.get());
   }
-  const size_t limit = DescriptorLimit();
+  const size_t limit = os::RaiseDescriptorLimit();
   // Besides the reserve, each cache may keep kDefaultMaxDescriptors.
   const size_t fixed = kDescriptorReserve + FileCache::kDefaultMaxDescriptors *
                                                 ((service->boot_ ? 1 : 0) +

@@ -1,13 +1,13 @@
 #include "engine/tftp/tftp_service.h"
 
 #include <dirent.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <functional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/os/descriptor_limit.h"
 #include "glog/logging.h"
 
 namespace rackboot {
@@ -17,21 +17,6 @@ namespace {
 // reactor's ring or epoll descriptor and its wake eventfd, and the short-lived
 // probe socket (PathBlockSizeLimit) of a transfer being started.
 constexpr size_t kDescriptorsPerShard = 4;
-
-// Every transfer holds a socket: 10,000 transfers need more than the usual soft
-// limit of 1,024 descriptors. The hard limit is the administrator's bound; take
-// all of it. Returns the soft limit in force.
-size_t RaiseDescriptorLimit() {
-  struct rlimit limit;
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
-  if (limit.rlim_cur < limit.rlim_max) {
-    struct rlimit raised = limit;
-    raised.rlim_cur = limit.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
-  }
-  if (limit.rlim_cur == RLIM_INFINITY) return size_t{1} << 20;
-  return static_cast<size_t>(limit.rlim_cur);
-}
 
 // Descriptors open now (the DHCP service, the journal, the logs, ...).
 size_t OpenDescriptors() {
@@ -49,7 +34,7 @@ size_t OpenDescriptors() {
 
 absl::StatusOr<std::unique_ptr<TftpService>> TftpService::Create(
     const TftpServiceOptions& options, FileCache* files, int shards) {
-  const size_t limit = RaiseDescriptorLimit();
+  const size_t limit = os::RaiseDescriptorLimit();
   const size_t threads = static_cast<size_t>(std::max(1, shards));
   // Transfers fit below the limit with the reserve kept free, whatever the
   // clients do: past this budget they are refused, never the host-state
