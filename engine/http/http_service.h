@@ -63,6 +63,10 @@ struct HttpServiceOptions {
   std::string bind_to_device;
   // Borrowed, thread-safe, may be null: a FileDelivered per whole file.
   daemon::EventSink* events = nullptr;
+  // Transfers in progress (borrowed, outlives the service; null: none); the
+  // shards use its lists transfer_list_base + shard index.
+  daemon::TransferTable* transfers = nullptr;
+  int transfer_list_base = 0;
 };
 
 // A FileCache over `dir` as HTTP serves it: every mapping keeps its descriptor

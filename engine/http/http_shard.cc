@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "glog/logging.h"
 
 namespace rackboot::http {
@@ -45,6 +46,7 @@ HttpShard::~HttpShard() {
   for (auto& [key, c] : connections_) {
     (void)key;
     reactor_->Close(c->token, io::CloseMode::kAbort);
+    EndTransfer(*c);
     budget_->Release();
     counters_->connections_open.fetch_sub(1, std::memory_order_relaxed);
   }
@@ -144,6 +146,7 @@ void HttpShard::OnSendDone(io::SocketToken token, absl::Time now) {
   if (c->out_size > c->reported) {
     c->http->OnSendProgress(c->out_size - c->reported, now);
   }
+  EndTransfer(*c);
   c->sending = false;
   c->http->OnSendDone(now);
   Drive(*c, now);
@@ -168,6 +171,9 @@ void HttpShard::UpdateProgress(Connection& c, absl::Time now) {
   if (sent > c.reported) {
     c.http->OnSendProgress(sent - c.reported, now);
     c.reported = sent;
+    if (c.transfer != nullptr && sent > c.body_from) {
+      c.transfer->SetBytes(sent - c.body_from);
+    }
   }
 }
 
@@ -223,6 +229,14 @@ bool HttpShard::Drive(Connection& c, absl::Time now) {
       c.sending = true;
       c.out_size = t->size();
       c.reported = 0;
+      if (options_.transfers != nullptr && slice.file != nullptr &&
+          slice.length > 0) {
+        c.body_from = t->head.size() + t->inline_body.size();
+        c.transfer = options_.transfers->Begin(
+            options_.transfer_list, daemon::Transport::kHttp, c.http->client(),
+            slice.file->relative_path(), slice.length,
+            absl::Now());  // the wall clock: `now` is the reactor's
+      }
     } else if (close == HttpClose::kAfterTransmit) {
       reactor_->Close(c.token, io::CloseMode::kGraceful);
       Remove(c);
@@ -240,7 +254,12 @@ bool HttpShard::Drive(Connection& c, absl::Time now) {
     }
     c.paused = pause;
   }
-  const absl::Time deadline = c.http->Deadline();
+  absl::Time deadline = c.http->Deadline();
+  // A listed file body's bytes are read from the reactor's send queue at
+  // each deadline: look at least once a second while it is out.
+  if (c.transfer != nullptr) {
+    deadline = std::min(deadline, now + kTransferProgressInterval);
+  }
   if (deadline != c.deadline) {
     if (deadline == absl::InfiniteFuture()) {
       reactor_->CancelDeadline(c.token);
@@ -298,7 +317,14 @@ void HttpShard::Report(const HttpResponseReport& r, absl::Time now) {
   options_.events->OnFileDelivered(event);
 }
 
+void HttpShard::EndTransfer(Connection& c) {
+  if (c.transfer == nullptr) return;
+  options_.transfers->End(options_.transfer_list, c.transfer);
+  c.transfer = nullptr;
+}
+
 void HttpShard::Remove(Connection& c) {
+  EndTransfer(c);
   budget_->Release();
   counters_->connections_open.fetch_sub(1, std::memory_order_relaxed);
   connections_.erase(c.token.value());
