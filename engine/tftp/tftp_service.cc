@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/metrics/transfer_metrics.h"
 #include "engine/os/descriptor_limit.h"
 #include "glog/logging.h"
 
@@ -101,22 +102,9 @@ void TftpService::DeclareMetrics(metrics::MetricsRegistry* registry,
   }
   metrics_ = registry;
   const int n = static_cast<int>(shards);
-  metrics::GaugeFamily* active = registry->Gauge(
-      "rackboot_transfers_active", "Transfers in progress.", {"transport"}, n);
-  metrics::CounterFamily* total = registry->Counter(
-      "rackboot_transfers_total",
-      "Transfers ended, by result (complete: the whole file reached the "
-      "client).",
-      {"transport", "result"}, n);
-  metrics::CounterFamily* bytes = registry->Counter(
-      "rackboot_transfer_bytes_total",
-      "Body bytes sent (TFTP: DATA payload, retransmissions included; HTTP: "
-      "heads and bodies, counted when a response ends).",
-      {"transport"}, n);
-  metrics::HistogramFamily* duration =
-      registry->Histogram("rackboot_transfer_duration_seconds",
-                          "Duration of ended transfers, request to last byte.",
-                          {"transport"}, metrics::TransferDurationBuckets(), n);
+  const metrics::TransferFamilies transfers =
+      metrics::DeclareTransferFamilies(*registry, n);
+
   metrics::CounterFamily* datagrams = registry->Counter(
       "rackboot_tftp_datagrams_sent_total",
       "TFTP DATA datagrams sent, retransmissions included.", {}, n);
@@ -126,13 +114,13 @@ void TftpService::DeclareMetrics(metrics::MetricsRegistry* registry,
   cells_.resize(shards);
   for (int i = 0; i < n; ++i) {
     TftpShardMetrics& m = cells_[i];
-    m.active = active->Cell({"tftp"}, i);
-    m.completed = total->Cell({"tftp", "complete"}, i);
-    m.failed = total->Cell({"tftp", "failed"}, i);
-    m.bytes = bytes->Cell({"tftp"}, i);
+    m.active = transfers.active->Cell({"tftp"}, i);
+    m.completed = transfers.total->Cell({"tftp", "complete"}, i);
+    m.failed = transfers.total->Cell({"tftp", "failed"}, i);
+    m.bytes = transfers.bytes->Cell({"tftp"}, i);
     m.datagrams = datagrams->Cell({}, i);
     m.retransmits = retransmits->Cell({}, i);
-    m.duration = duration->Cell({"tftp"}, i);
+    m.duration = transfers.duration->Cell({"tftp"}, i);
   }
   // Counted once per request (service-wide atomics, readable any time).
   struct Rare {
