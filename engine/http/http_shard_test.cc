@@ -23,6 +23,7 @@
 #include "engine/files/file_root.h"
 #include "engine/http/fake_http_stream.h"
 #include "engine/http/http_service.h"
+#include "engine/metrics/transfer_metrics.h"
 #include "gtest/gtest.h"
 
 namespace rackboot::http {
@@ -154,6 +155,16 @@ class HttpShardTest : public ::testing::TestWithParam<io::IoBackend> {
     HttpShardOptions options;
     options.limits = limits;
     options.events = &sink_;
+    const metrics::TransferFamilies transfers =
+        metrics::DeclareTransferFamilies(registry_, 1);
+    options.metrics.active = transfers.active->Cell({"http"}, 0);
+    options.metrics.completed = transfers.total->Cell({"http", "complete"}, 0);
+    options.metrics.failed = transfers.total->Cell({"http", "failed"}, 0);
+    options.metrics.bytes = transfers.bytes->Cell({"http"}, 0);
+    options.metrics.duration = transfers.duration->Cell({"http"}, 0);
+    options.metrics.responses[0] =
+        registry_.Counter("rackboot_http_responses_total", "R.", {"code"}, 1)
+            ->Cell({"2xx"}, 0);
     options.transfers = &transfers_;
     HttpRoutes* routes =
         shard_routes_ != nullptr ? shard_routes_ : routes_.get();
@@ -185,6 +196,7 @@ class HttpShardTest : public ::testing::TestWithParam<io::IoBackend> {
   std::unique_ptr<io::Reactor> reactor_;
   std::unique_ptr<HttpConnectionBudget> budget_;
   HttpCounters counters_;
+  metrics::MetricsRegistry registry_{1};
   RecordingSink sink_;
   daemon::TransferTable transfers_{1};
   std::unique_ptr<HttpShard> shard_;
@@ -215,6 +227,20 @@ TEST_P(HttpShardTest, ServesWholeFileBySendfileAndReportsTheDelivery) {
   r = ReadResponse(fd, buffer);
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "hello");
+  // The metrics, read while the shard runs (its report may trail the
+  // client's last byte by a moment).
+  for (int i = 0; i < 200 && registry_.Value("rackboot_transfers_total",
+                                             {"http", "complete"}) < 2;
+       ++i) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_EQ(registry_.Value("rackboot_transfers_total", {"http", "complete"}),
+            2);
+  EXPECT_EQ(registry_.Value("rackboot_transfers_active", {"http"}), 0);
+  EXPECT_EQ(registry_.Value("rackboot_http_responses_total", {"2xx"}), 2);
+  EXPECT_GT(registry_.Value("rackboot_transfer_bytes_total", {"http"}),
+            static_cast<double>(big_.size()));
+  EXPECT_EQ(registry_.Value("rackboot_transfer_duration_seconds", {"http"}), 2);
   close(fd);
   StopServer();
   EXPECT_EQ(counters_.responses_2xx.load(), 2u);
