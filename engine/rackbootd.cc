@@ -26,6 +26,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "engine/api/metrics_routes.h"
 #include "engine/cli/flag_help.h"
 #include "engine/config/daemon_flags.h"
 #include "engine/daemon/service.h"
@@ -35,6 +36,7 @@
 #include "engine/files/file_root.h"
 #include "engine/http/http_service.h"
 #include "engine/io/socket_address.h"
+#include "engine/metrics/metrics_registry.h"
 #include "engine/os/privileges.h"
 #include "engine/site/site_config.h"
 #include "engine/site/site_files.h"
@@ -158,6 +160,12 @@ int main(int argc, char** argv) {
     return *exit_status;
   }
 
+  // The metrics every service registers in, served at GET /metrics; made
+  // first so that it outlives the services.
+  rackboot::metrics::MetricsRegistry metrics;
+  rackboot::metrics::RegisterProcessMetrics(metrics);
+  rackboot::api::MetricsRoutes metrics_routes(&metrics);
+
   // The configuration, checked whole before anything is served.
   absl::StatusOr<site_ns::SiteConfig> site = config::LoadSite();
   if (!site.ok()) {
@@ -234,6 +242,7 @@ int main(int argc, char** argv) {
     options.probe_wait = absl::Seconds(site->dhcp.probe_seconds);
     options.commit_window = flags->dhcp_commit_window;
     options.events = events;
+    options.metrics = &metrics;
     absl::StatusOr<std::unique_ptr<rackboot::dhcp::DhcpService>> created =
         rackboot::dhcp::DhcpService::Create(options, runtime->current());
     if (!created.ok()) {
@@ -266,6 +275,7 @@ int main(int argc, char** argv) {
   daemon::ShardGroup shards(per_core);
   if (tftp) {
     tftp_options->events = events;
+    tftp_options->metrics = &metrics;
     absl::StatusOr<std::unique_ptr<rackboot::TftpService>> created =
         rackboot::TftpService::Create(*tftp_options, files.get(),
                                       shards.shards());
@@ -298,6 +308,8 @@ int main(int argc, char** argv) {
         absl::Milliseconds(site->http.idle_timeout_ms);
     options.bind_to_device = site->server.interface;
     options.events = events;
+    options.metrics = &metrics;
+    options.routes.push_back({"/metrics", &metrics_routes});
     absl::StatusOr<std::unique_ptr<rackboot::http::HttpService>> created =
         rackboot::http::HttpService::Create(options, shards.shards());
     if (!created.ok()) {
