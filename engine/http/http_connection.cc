@@ -564,7 +564,8 @@ void HttpConnection::Respond(const Parsed& request, absl::Time now) {
   if (awaiting_body_ == nullptr &&
       (request.chunked || request.content_length.value_or(0) > 0)) {
     const uint64_t max =
-        std::min(routes_->MaxRequestBody(*path), limits_.max_request_body);
+        std::min(routes_->MaxRequestBody(request.method, *path),
+                 limits_.max_request_body);
     if (request.chunked) {
       // RFC 9112 section 6.3: a server may refuse a body without
       // Content-Length with 411.
@@ -583,7 +584,12 @@ void HttpConnection::Respond(const Parsed& request, absl::Time now) {
     return;
   }
 
-  HttpRouteResult route = routes_->Route(*path, client_);
+  HttpRequest route_request;
+  route_request.method = request.method;
+  route_request.path = *path;
+  route_request.client = client_;
+  route_request.now = now;
+  HttpRouteResult route = routes_->Route(route_request);
   if (route.status != 200 || route.file == nullptr) {
     RespondError(route.status == 200 ? 500 : route.status,
                  std::move(route.error), now, &request);

@@ -539,7 +539,9 @@ TEST_F(HttpConnectionTest, RequestBodiesAreRefused) {
 class BodyRoutes : public FileRoutes {
  public:
   using FileRoutes::FileRoutes;
-  uint64_t MaxRequestBody(absl::string_view) override { return 100; }
+  uint64_t MaxRequestBody(absl::string_view, absl::string_view) override {
+    return 100;
+  }
 };
 
 TEST_F(HttpConnectionTest, ADeclaredBodyIsConsumedNotParsedAsARequest) {

@@ -18,28 +18,6 @@ namespace {
 // back off on EMFILE anyway, so this only keeps the cap honest).
 constexpr size_t kDescriptorReserve = 256;
 
-// HTTP without tftp.root: FileRoutes requires a boot cache, so /boot/ is
-// answered here (404) and everything else goes to FileRoutes, which then
-// never touches the missing cache.
-class NoBootRoutes : public HttpRoutes {
- public:
-  explicit NoBootRoutes(FileCache* repo) : routes_(nullptr, repo) {}
-  HttpRouteResult Route(absl::string_view path,
-                        const io::SocketAddress& client) override {
-    if (absl::StartsWith(path, "/boot/")) {
-      HttpRouteResult result;
-      result.kind = HttpRouteKind::kBoot;
-      result.status = 404;
-      result.error = "no tftp.root configured";
-      return result;
-    }
-    return routes_.Route(path, client);
-  }
-
- private:
-  FileRoutes routes_;
-};
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<FileCache>> OpenHttpFileCache(
@@ -71,12 +49,19 @@ absl::StatusOr<std::unique_ptr<HttpService>> HttpService::Create(
     if (!repo.ok()) return repo.status();
     service->repo_ = *std::move(repo);
   }
-  if (service->boot_ != nullptr) {
-    service->routes_ = std::make_unique<FileRoutes>(service->boot_.get(),
-                                                    service->repo_.get());
-  } else {
-    service->routes_ = std::make_unique<NoBootRoutes>(service->repo_.get());
+  // FileRoutes answers 404 for a missing cache.
+  service->files_ =
+      std::make_unique<FileRoutes>(service->boot_.get(), service->repo_.get());
+  std::vector<std::pair<std::string, HttpRoutes*>> prefixes = {
+      {"/boot/", service->files_.get()}, {"/repo/", service->files_.get()}};
+  for (const auto& route : options.routes) prefixes.push_back(route);
+  absl::StatusOr<std::unique_ptr<PrefixRoutes>> routes =
+      PrefixRoutes::Create(std::move(prefixes));
+  if (!routes.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("http: ", routes.status().message()));
   }
+  service->routes_ = *std::move(routes);
   const size_t limit = os::RaiseDescriptorLimit();
   // Besides the reserve, each cache may keep kDefaultMaxDescriptors.
   const size_t fixed = kDescriptorReserve + FileCache::kDefaultMaxDescriptors *

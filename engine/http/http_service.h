@@ -29,6 +29,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -63,6 +64,11 @@ struct HttpServiceOptions {
   std::string bind_to_device;
   // Borrowed, thread-safe, may be null: a FileDelivered per whole file.
   daemon::EventSink* events = nullptr;
+  // Extra routes by path prefix beside /boot/ and /repo/ (PrefixRoutes
+  // rules: "/api/v1/" a subtree, "/metrics" exact, "/" exactly "/"). The
+  // routes are borrowed, thread-safe and must outlive the service. A prefix
+  // given twice (or "/boot/", "/repo/") fails Create.
+  std::vector<std::pair<std::string, HttpRoutes*>> routes;
 };
 
 // A FileCache over `dir` as HTTP serves it: every mapping keeps its descriptor
@@ -97,9 +103,10 @@ class HttpService : public daemon::Service {
   HttpService() = default;
 
   HttpServiceOptions options_;
-  std::unique_ptr<FileCache> boot_;  // null without boot_root
-  std::unique_ptr<FileCache> repo_;  // null without repo_root
-  std::unique_ptr<HttpRoutes> routes_;
+  std::unique_ptr<FileCache> boot_;    // null without boot_root
+  std::unique_ptr<FileCache> repo_;    // null without repo_root
+  std::unique_ptr<FileRoutes> files_;  // under /boot/ and /repo/
+  std::unique_ptr<PrefixRoutes> routes_;
   std::unique_ptr<HttpConnectionBudget> budget_;
   HttpCounters counters_;
   // Shard i's HttpShard, made and destroyed on shard i's thread.
