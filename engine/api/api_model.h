@@ -31,9 +31,9 @@ class HttpStream;
 namespace rackboot::api {
 
 // The nine phases, in the order the page and `counts` list them.
-inline constexpr const char* kPhases[] = {
-    "unknown", "armed",  "dhcp",      "booting", "installing",
-    "done",    "failed", "installed", "stalled"};
+inline constexpr const char* kPhases[] = {"unknown", "armed",      "dhcp",
+                                          "booting", "installing", "done",
+                                          "failed",  "installed",  "stalled"};
 
 // One transfer in progress (GET transfers; a host's "transfer").
 struct ApiTransfer {

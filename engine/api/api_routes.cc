@@ -64,9 +64,9 @@ Json TransferJson(const ApiTransfer& t, bool with_client) {
 }
 
 Json EventJson(const ApiEvent& e) {
-  return {{"id", e.id},         {"time", TimeJson(e.time)},
-          {"host", e.host},     {"kind", e.kind},
-          {"phase", e.phase},   {"detail", e.detail},
+  return {{"id", e.id},          {"time", TimeJson(e.time)},
+          {"host", e.host},      {"kind", e.kind},
+          {"phase", e.phase},    {"detail", e.detail},
           {"address", e.address}};
 }
 
@@ -107,17 +107,16 @@ HttpRouteResult JsonResult(int status, const Json& body) {
 // (r.error) gets it escaped by log::Escaped.
 HttpRouteResult Error(int status, absl::string_view code,
                       absl::string_view detail) {
-  HttpRouteResult r = JsonResult(
-      status, Json{{"error", std::string(code)}, {"detail", std::string(detail)}});
+  HttpRouteResult r = JsonResult(status, Json{{"error", std::string(code)},
+                                              {"detail", std::string(detail)}});
   r.error = absl::StrCat(code, ": ", log::Escaped(detail));
   return r;
 }
 
 HttpRouteResult MethodNotAllowed(absl::string_view method, const char* allow) {
-  HttpRouteResult r =
-      Error(405, "method_not_allowed",
-            absl::StrCat(log::Escaped(method, 16), " is not allowed here; use ",
-                         allow));
+  HttpRouteResult r = Error(405, "method_not_allowed",
+                            absl::StrCat(log::Escaped(method, 16),
+                                         " is not allowed here; use ", allow));
   r.headers.emplace_back("Allow", allow);
   return r;
 }
@@ -317,7 +316,8 @@ HttpRouteResult ApiRoutes::Route(const HttpRequest& request) {
 
   const absl::string_view what = seg.empty() ? "" : seg[0];
   if (what == "hosts" && seg.size() == 1) {
-    if (!IsRead(request.method)) return MethodNotAllowed(request.method, "GET, HEAD");
+    if (!IsRead(request.method))
+      return MethodNotAllowed(request.method, "GET, HEAD");
     if (absl::Status s = check_params({"phase", "group", "q"}); !s.ok()) {
       return Error(400, "bad_request", s.message());
     }
@@ -378,7 +378,8 @@ HttpRouteResult ApiRoutes::Route(const HttpRequest& request) {
       }
       return Write(request, name, seg[2] == "arm");
     }
-    if (!IsRead(request.method)) return MethodNotAllowed(request.method, "GET, HEAD");
+    if (!IsRead(request.method))
+      return MethodNotAllowed(request.method, "GET, HEAD");
     if (absl::Status s = check_params({}); !s.ok()) {
       return Error(400, "bad_request", s.message());
     }
@@ -391,7 +392,8 @@ HttpRouteResult ApiRoutes::Route(const HttpRequest& request) {
   }
   if ((what == "leases" || what == "transfers" || what == "events") &&
       seg.size() == 1) {
-    if (!IsRead(request.method)) return MethodNotAllowed(request.method, "GET, HEAD");
+    if (!IsRead(request.method))
+      return MethodNotAllowed(request.method, "GET, HEAD");
     if (what == "events") return Events(request);
     if (absl::Status s = check_params({}); !s.ok()) {
       return Error(400, "bad_request", s.message());
@@ -445,25 +447,25 @@ HttpRouteResult ApiRoutes::Write(const HttpRequest& request,
     }
     return r;
   };
-  const absl::string_view type =
-      absl::StripAsciiWhitespace(request.content_type.substr(
-          0, std::min(request.content_type.find(';'), request.content_type.size())));
+  const absl::string_view type = absl::StripAsciiWhitespace(
+      request.content_type.substr(0, std::min(request.content_type.find(';'),
+                                              request.content_type.size())));
   const bool json_type = absl::EqualsIgnoreCase(type, "application/json");
   if (token.has_value()) {
     constexpr absl::string_view kBearer = "Bearer ";
     absl::string_view given = request.authorization;
-    const bool bearer = given.size() > kBearer.size() &&
-                        absl::EqualsIgnoreCase(given.substr(0, kBearer.size()),
-                                               kBearer);
-    if (!bearer || !ConstantTimeEquals(
-                       absl::StripAsciiWhitespace(given.substr(kBearer.size())),
-                       *token)) {
-      HttpRouteResult r = Error(
-          401, "unauthorized",
-          request.authorization.empty()
-              ? "writes need \"Authorization: Bearer <token>\" with the "
-                "token of [api] token_file"
-              : "the bearer token does not match [api] token_file");
+    const bool bearer =
+        given.size() > kBearer.size() &&
+        absl::EqualsIgnoreCase(given.substr(0, kBearer.size()), kBearer);
+    if (!bearer ||
+        !ConstantTimeEquals(
+            absl::StripAsciiWhitespace(given.substr(kBearer.size())), *token)) {
+      HttpRouteResult r =
+          Error(401, "unauthorized",
+                request.authorization.empty()
+                    ? "writes need \"Authorization: Bearer <token>\" with the "
+                      "token of [api] token_file"
+                    : "the bearer token does not match [api] token_file");
       r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"rackboot\"");
       return refuse(std::move(r));
     }
@@ -550,10 +552,9 @@ HttpRouteResult ApiRoutes::Events(const HttpRequest& request) {
       model_->Subscribe(after_text);
   if (!stream.ok()) {
     if (stream.status().code() == absl::StatusCode::kResourceExhausted) {
-      HttpRouteResult r =
-          Error(503, "busy",
-                absl::StrCat("too many event subscribers: ",
-                             stream.status().message()));
+      HttpRouteResult r = Error(503, "busy",
+                                absl::StrCat("too many event subscribers: ",
+                                             stream.status().message()));
       r.headers.emplace_back("Retry-After", "5");
       return r;
     }

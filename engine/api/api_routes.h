@@ -62,8 +62,7 @@ class ApiRoutes : public http::HttpRoutes {
                           absl::string_view path) override;
   // POST anywhere under the prefix reaches Route, which answers a route that
   // does not take it with a JSON 405 (and Allow).
-  bool AcceptsMethod(absl::string_view method,
-                     absl::string_view path) override;
+  bool AcceptsMethod(absl::string_view method, absl::string_view path) override;
 
  private:
   http::HttpRouteResult Write(const http::HttpRequest& request,

@@ -169,8 +169,9 @@ TEST(SiteConfigTest, RelativePathsFollowTheFile) {
 }
 
 TEST(SiteConfigTest, ApiSectionErrorsNameTheLine) {
-  EXPECT_EQ(ErrorOf("[api]\ntoken = \"x\"\n"),
-            "site.toml:2: api.token: unknown key (expected one of: token_file)");
+  EXPECT_EQ(
+      ErrorOf("[api]\ntoken = \"x\"\n"),
+      "site.toml:2: api.token: unknown key (expected one of: token_file)");
   EXPECT_THAT(ErrorOf("[api]\ntoken_file = 3\n"),
               ::testing::HasSubstr("site.toml:2: api.token_file"));
   EXPECT_THAT(ErrorOf("[api]\ntoken_file = \"a\\nb\"\n"),
