@@ -356,7 +356,7 @@ HttpRouteResult ApiRoutes::Route(const HttpRequest& request) {
     }
     return JsonResult(200, Json{{"hosts", std::move(list)},
                                 {"counts", std::move(counts)},
-                                {"time", FormatApiTime(request.now)}});
+                                {"time", FormatApiTime(absl::Now())}});
   }
   if (what == "hosts" && (seg.size() == 2 || seg.size() == 3)) {
     const absl::string_view name = seg[1];

@@ -191,7 +191,7 @@ TEST_F(ApiRoutesTest, HostsListsEveryHostWithAllNineCounts) {
   EXPECT_EQ(j["counts"]["unknown"], 2);
   EXPECT_EQ(j["counts"]["stalled"], 1);
   EXPECT_EQ(j["counts"]["installed"], 0);
-  EXPECT_EQ(j["time"], "2025-11-30T13:05:00Z");
+  EXPECT_EQ(j["time"].get<std::string>().size(), 20u);  // wall clock, UTC
 }
 
 TEST_F(ApiRoutesTest, HostsFilters) {

@@ -120,12 +120,50 @@ BootRenderer::LeaseOwner SiteRuntime::LeaseOwner() {
   };
 }
 
+std::string SiteRuntime::HostnameAt(Ipv4Address address) {
+  std::shared_ptr<const SiteGeneration> now = current_->Get();
+  if (absl::optional<MacAddress> mac = LeaseOwner()(address)) {
+    if (const InventoryHost* host = now->inventory.FindByMac(*mac)) {
+      return host->hostname;
+    }
+  }
+  if (const InventoryHost* host = now->inventory.FindByAddress(address)) {
+    return host->hostname;
+  }
+  return "";
+}
+
+absl::Status SiteRuntime::SetHostState(absl::string_view hostname,
+                                       HostState state, absl::string_view by) {
+  absl::MutexLock lock(&set_mu_);
+  std::shared_ptr<const SiteGeneration> now = current_->Get();
+  const InventoryHost* host = now->inventory.FindByHostname(hostname);
+  if (host == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("no host '", hostname, "' in the inventory"));
+  }
+  if (state == HostState::kInstall) {
+    if (absl::Status s = CheckArmedHost(now->site, now->inventory, *host, by);
+        !s.ok()) {
+      return absl::FailedPreconditionError(s.message());
+    }
+  }
+  if (absl::Status s = states_->Set(host->hostname, state); !s.ok()) {
+    return s;
+  }
+  LOG(INFO) << "host state: " << host->hostname << " set to "
+            << HostStateName(state) << " by " << by;
+  WriteStatus();
+  return absl::OkStatus();
+}
+
 void SiteRuntime::FlushBringUp() {
   absl::Status flushed = tracker_->Flush();
   LOG_IF_EVERY_N(ERROR, !flushed.ok(), 60) << "bring-up log: " << flushed;
 }
 
 void SiteRuntime::WriteStatus() {
+  absl::MutexLock lock(&status_mu_);
   absl::Status written = states_->WriteAppliedStatus();
   LOG_IF(ERROR, !written.ok())
       << "cannot write the status file (removed it; `rackboot hosts` "
