@@ -74,6 +74,9 @@ absl::StatusOr<std::unique_ptr<SiteRuntime>> SiteRuntime::Open(
   }
   LOG(INFO) << "inventory: " << inventory->hosts().size() << " hosts from "
             << site.server.inventory << ", " << armed << " armed for install";
+  runtime->fleet_ = std::make_unique<FleetStatus>();
+  runtime->fleet_->SetInventory(site, *inventory, *runtime->states_->Snapshot(),
+                                absl::Now(), /*initial=*/true);
   runtime->current_ = std::make_unique<CurrentSite>(
       MakeSiteGeneration(site, *std::move(inventory), runtime->states_.get(),
                          runtime->LeaseOwner()));
@@ -153,6 +156,7 @@ absl::Status SiteRuntime::SetHostState(absl::string_view hostname,
   }
   LOG(INFO) << "host state: " << host->hostname << " set to "
             << HostStateName(state) << " by " << by;
+  fleet_->SetStates(*states_->Snapshot(), absl::Now(), by);
   WriteStatus();
   return absl::OkStatus();
 }
@@ -185,6 +189,7 @@ void SiteRuntime::PollStates(absl::Time now) {
     // host stays armed, but it cannot install; say so.
     if (absl::Status armed = CheckArmedHosts(); !armed.ok())
       LOG(ERROR) << armed.message();
+    fleet_->SetStates(*states_->Snapshot(), now, "host-states.tsv");
     degraded_ = false;
     degraded_message_.clear();
     WriteStatus();
@@ -250,6 +255,8 @@ void SiteRuntime::Reload(absl::StatusOr<SiteConfig> loaded, bool dhcp_on) {
   // Host states first: a host the new inventory adds is local boot until
   // its state is known.
   states_->SetInventory(*inventory);
+  fleet_->SetInventory(effective, *inventory, *states_->Snapshot(),
+                       absl::Now());
   if (dhcp::DhcpService* dhcp = dhcp_.load(std::memory_order_acquire)) {
     dhcp->UpdateConfig(*std::move(checked));
   }

@@ -33,6 +33,7 @@
 #include "engine/site/boot_renderer.h"
 #include "engine/site/bring_up_log.h"
 #include "engine/site/bring_up_tracker.h"
+#include "engine/site/fleet_status.h"
 #include "engine/site/host_states.h"
 #include "engine/site/inventory.h"
 #include "engine/site/site_config.h"
@@ -64,6 +65,8 @@ class SiteRuntime {
   CurrentSite* current() { return current_.get(); }
   // Where every service emits its bring-up events.
   BringUpTracker* tracker() { return tracker_.get(); }
+  // The live bring-up model (phases, timelines, events). Any thread.
+  FleetStatus* fleet() { return fleet_.get(); }
 
   // Once DHCP is created, before any TFTP or HTTP shard starts: its leases
   // say which host holds an address (per-host files, bring-up), and reloads
@@ -146,6 +149,7 @@ class SiteRuntime {
   std::unique_ptr<BringUpLog> bring_up_;
   std::unique_ptr<CurrentSite> current_;
   std::unique_ptr<BringUpTracker> tracker_;
+  std::unique_ptr<FleetStatus> fleet_;
   dhcp::DhcpServerConfig dhcp_config_;
   std::atomic<dhcp::DhcpService*> dhcp_{nullptr};  // null when DHCP is off
   // Main thread: host-states.tsv could not be read at the last poll, and
