@@ -296,6 +296,8 @@ int main(int argc, char** argv) {
   }
   if (tftp) {
     tftp_options->events = events;
+    tftp_options->shard.transfers = transfers.get();
+    tftp_options->shard.transfer_list = 0;
     absl::StatusOr<std::unique_ptr<rackboot::TftpService>> created =
         rackboot::TftpService::Create(*tftp_options, files.get(),
                                       shards.shards());
@@ -328,6 +330,8 @@ int main(int argc, char** argv) {
         absl::Milliseconds(site->http.idle_timeout_ms);
     options.bind_to_device = site->server.interface;
     options.events = events;
+    options.transfers = transfers.get();
+    options.transfer_list_base = shards.shards();
     options.routes.emplace_back("/api/v1/", api->routes());
     absl::StatusOr<std::unique_ptr<rackboot::http::HttpService>> created =
         rackboot::http::HttpService::Create(options, shards.shards());

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "glog/logging.h"
 
 namespace rackboot::http {
@@ -51,6 +52,8 @@ HttpShard::~HttpShard() {
     (void)key;
     if (c->stream != nullptr) c->stream->Stop();
     reactor_->Close(c->token, io::CloseMode::kAbort);
+    EndTransfer(*c);
+    if (c->file_out) options_.metrics.active.Add(-1);
     budget_->Release();
     counters_->connections_open.fetch_sub(1, std::memory_order_relaxed);
   }
@@ -145,7 +148,12 @@ void HttpShard::OnSendDone(io::SocketToken token, absl::Time now) {
   if (c->out_size > c->reported) {
     c->http->OnSendProgress(c->out_size - c->reported, now);
   }
+  EndTransfer(*c);
   c->sending = false;
+  if (c->file_out) {
+    c->file_out = false;
+    options_.metrics.active.Add(-1);
+  }
   c->http->OnSendDone(now);
   Drive(*c, now);
 }
@@ -169,6 +177,9 @@ void HttpShard::UpdateProgress(Connection& c, absl::Time now) {
   if (sent > c.reported) {
     c.http->OnSendProgress(sent - c.reported, now);
     c.reported = sent;
+    if (c.transfer != nullptr && sent > c.body_from) {
+      c.transfer->SetBytes(sent - c.body_from);
+    }
   }
 }
 
@@ -275,8 +286,20 @@ bool HttpShard::Drive(Connection& c, absl::Time now) {
         return false;
       }
       c.sending = true;
+      if (slice.file != nullptr && slice.length > 0) {
+        c.file_out = true;
+        options_.metrics.active.Add(1);
+      }
       c.out_size = t->size();
       c.reported = 0;
+      if (options_.transfers != nullptr && slice.file != nullptr &&
+          slice.length > 0) {
+        c.body_from = t->head.size() + t->inline_body.size();
+        c.transfer = options_.transfers->Begin(
+            options_.transfer_list, daemon::Transport::kHttp, c.http->client(),
+            slice.file->relative_path(), slice.length,
+            absl::Now());  // the wall clock: `now` is the reactor's
+      }
       if (c.stream != nullptr) {
         // Coalesced: while a wake is posted and not yet run, more wakes post
         // nothing (a producer may wake per event; the shard reads them all
@@ -311,7 +334,12 @@ bool HttpShard::Drive(Connection& c, absl::Time now) {
     }
     c.paused = pause;
   }
-  const absl::Time deadline = c.http->Deadline();
+  absl::Time deadline = c.http->Deadline();
+  // A listed file body's bytes are read from the reactor's send queue at
+  // each deadline: look at least once a second while it is out.
+  if (c.transfer != nullptr) {
+    deadline = std::min(deadline, now + kTransferProgressInterval);
+  }
   if (deadline != c.deadline) {
     if (deadline == absl::InfiniteFuture()) {
       reactor_->CancelDeadline(c.token);
@@ -338,6 +366,18 @@ void HttpShard::Report(const HttpResponseReport& r, absl::Time now) {
   }
   if (!r.complete)
     k.responses_incomplete.fetch_add(1, std::memory_order_relaxed);
+  const HttpShardMetrics& m = options_.metrics;
+  m.responses[r.status >= 500   ? 3
+              : r.status >= 400 ? 2
+              : r.status >= 300 ? 1
+                                : 0]
+      .Add(1);
+  if (r.method == "GET" && (r.status == 200 || r.status == 206) &&
+      (r.kind == HttpRouteKind::kBoot || r.kind == HttpRouteKind::kRepo)) {
+    (r.complete ? m.completed : m.failed).Add(1);
+    m.bytes.Add(r.bytes_sent);
+    m.duration.Observe(absl::ToDoubleSeconds(r.duration));
+  }
   // One line per response, like TFTP's per transfer. Error answers and cut
   // transfers are what a hostile client can repeat at will: rate-limited.
   if (!r.dropped.empty()) {
@@ -377,12 +417,20 @@ void HttpShard::Report(const HttpResponseReport& r, absl::Time now) {
   options_.events->OnFileDelivered(event);
 }
 
+void HttpShard::EndTransfer(Connection& c) {
+  if (c.transfer == nullptr) return;
+  options_.transfers->End(options_.transfer_list, c.transfer);
+  c.transfer = nullptr;
+}
+
 void HttpShard::Remove(Connection& c) {
+  EndTransfer(c);
   if (c.stream != nullptr) {
     c.stream->Stop();
     c.stream.reset();
     --streams_;
   }
+  if (c.file_out) options_.metrics.active.Add(-1);
   budget_->Release();
   counters_->connections_open.fetch_sub(1, std::memory_order_relaxed);
   connections_.erase(c.token.value());
