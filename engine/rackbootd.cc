@@ -140,8 +140,8 @@ absl::Status DropRoot(const rackboot::site::SiteConfig& site, bool tftp,
 // The daemon's API (/api/v1/ on http.listen): its routes over the fleet
 // model, the transfers and the leases, the event hub the fleet publishes to,
 // and the bearer token. Made before HTTP (its routes are borrowed there), so
-// declared before the services it must outlive. Sets `config_error` for a
-// token file that is unreadable or readable by others.
+// declared before the services it must outlive. Fails (a configuration
+// error) for a token file that is unreadable or readable by others.
 absl::StatusOr<std::unique_ptr<rackboot::api::DaemonApiServer>> MakeApi(
     const rackboot::site::SiteConfig& site,
     rackboot::site::SiteRuntime* runtime,
@@ -279,9 +279,10 @@ int main(int argc, char** argv) {
   per_core.io = dhcp_thread ? dhcp_thread->backend() : flags->io;
   // Declared before the group, so that on any return the group stops (and
   // each service's StopShard runs) before the services are destroyed.
-  std::vector<std::unique_ptr<daemon::Service>> services;
+  // The transfer table and the API, which the services borrow, before them.
   std::unique_ptr<daemon::TransferTable> transfers;
   std::unique_ptr<rackboot::api::DaemonApiServer> api;
+  std::vector<std::unique_ptr<daemon::Service>> services;
   daemon::ShardGroup shards(per_core);
   // Transfers in progress: TFTP's shards use lists 0..n-1, HTTP's n..2n-1.
   transfers = std::make_unique<daemon::TransferTable>(2 * shards.shards());
