@@ -242,7 +242,8 @@ std::string HostEventJson(const site::HostEvent& event) {
     json["time"] = time;
   // Replace, never throw: the texts are escaped ASCII already, but a
   // malformed byte must not take the publisher down.
-  return json.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  return json.dump(-1, ' ', false,
+                   nlohmann::ordered_json::error_handler_t::replace);
 }
 
 std::string EventBacklog(const site::FleetStatus& fleet,

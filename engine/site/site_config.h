@@ -173,6 +173,14 @@ struct StatusConfig {
   absl::Duration stall_installing = absl::Hours(2);
 };
 
+// [api]: the JSON API under /api/v1/ (docs/api.md), served on http.listen.
+struct ApiConfig {
+  // A file holding the bearer token writes (arm, disarm) need: the first
+  // line, mode 0600 or stricter (rackbootd refuses it otherwise). "" (default):
+  // no token, writes only from loopback clients.
+  std::string token_file;
+};
+
 // "address:port" as tftp.listen and http.listen take it (an IPv4 address,
 // a port 1..65535); the error says what is wrong without repeating the text.
 absl::Status ParseListenAddress(absl::string_view text, Ipv4Address& address,
@@ -262,6 +270,7 @@ struct SiteConfig {
   std::vector<BootProfile> profiles;
   HttpConfig http;
   StatusConfig status;
+  ApiConfig api;
 
   // The line of every key given in the file, by dotted path as errors name
   // them ("tftp.root", "boot.bios", "profile[0].kernel",
