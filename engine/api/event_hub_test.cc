@@ -260,9 +260,9 @@ TEST(EventHubTest, HostEventJsonAndBacklogFromTheRing) {
   fleet.OnLease("node001", site::Ipv4Address(198, 18, 0, 50), kNow);
   live.Drain();
   EXPECT_EQ(live.received,
-            "id: 1\nevent: host\ndata: {\"id\":1,\"time\":\"2026-11-30T13:05:"
-            "00Z\",\"host\":\"node001\",\"kind\":\"lease\",\"phase\":\"dhcp\","
-            "\"detail\":\"lease 198.18.0.50\",\"address\":\"198.18.0.50\"}"
+            "id: 1\nevent: host\ndata: {\"address\":\"198.18.0.50\",\"detail\":"
+            "\"lease 198.18.0.50\",\"host\":\"node001\",\"id\":1,\"kind\":"
+            "\"lease\",\"phase\":\"dhcp\",\"time\":\"2026-11-30T13:05:00Z\"}"
             "\n\n");
   for (int i = 0; i < 9; ++i) {
     fleet.OnLease("node002", site::Ipv4Address(198, 18, 0, 12), kNow);
@@ -270,7 +270,8 @@ TEST(EventHubTest, HostEventJsonAndBacklogFromTheRing) {
   EXPECT_EQ(EventBacklog(fleet, ""), "");  // a new subscriber: live only
   EXPECT_EQ(EventBacklog(fleet, "10"), "");
   const std::string from8 = EventBacklog(fleet, "8");
-  EXPECT_TRUE(absl::StartsWith(from8, "id: 9\nevent: host\ndata: {\"id\":9,"));
+  EXPECT_TRUE(absl::StartsWith(from8, "id: 9\nevent: host\ndata: {"));
+  EXPECT_TRUE(absl::StrContains(from8, "\"id\":9,"));
   EXPECT_EQ(std::count(from8.begin(), from8.end(), '\n'), 2 * 4);
   EXPECT_EQ(EventBacklog(fleet, "11"), "event: reset\ndata: {}\n\n");
   EXPECT_EQ(EventBacklog(fleet, "x1"), "event: reset\ndata: {}\n\n");
