@@ -232,7 +232,7 @@ uint64_t EventHub::dropped() const {
 }
 
 std::string HostEventJson(const site::HostEvent& event) {
-  nlohmann::json json = {
+  nlohmann::ordered_json json = {
       {"id", event.id},           {"time", nullptr},
       {"host", event.host},       {"kind", event.kind},
       {"phase", event.phase},     {"detail", event.detail},
@@ -240,10 +240,11 @@ std::string HostEventJson(const site::HostEvent& event) {
   };
   if (std::string time = TimeText(event.time); !time.empty())
     json["time"] = time;
-  // Keys sorted (nlohmann::json), as the API's other JSON. Replace, never
-  // throw: the texts are escaped ASCII already, but a
+  // Keys in DESIGN13's order, as the API writes its other JSON. Replace,
+  // never throw: the texts are escaped ASCII already, but a
   // malformed byte must not take the publisher down.
-  return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return json.dump(-1, ' ', false,
+                   nlohmann::ordered_json::error_handler_t::replace);
 }
 
 std::string EventBacklog(const site::FleetStatus& fleet,

@@ -260,9 +260,9 @@ TEST(EventHubTest, HostEventJsonAndBacklogFromTheRing) {
   fleet.OnLease("node001", site::Ipv4Address(198, 18, 0, 50), kNow);
   live.Drain();
   EXPECT_EQ(live.received,
-            "id: 1\nevent: host\ndata: {\"address\":\"198.18.0.50\",\"detail\":"
-            "\"lease 198.18.0.50\",\"host\":\"node001\",\"id\":1,\"kind\":"
-            "\"lease\",\"phase\":\"dhcp\",\"time\":\"2026-11-30T13:05:00Z\"}"
+            "id: 1\nevent: host\ndata: {\"id\":1,\"time\":\"2026-11-30T13:05:"
+            "00Z\",\"host\":\"node001\",\"kind\":\"lease\",\"phase\":\"dhcp\","
+            "\"detail\":\"lease 198.18.0.50\",\"address\":\"198.18.0.50\"}"
             "\n\n");
   for (int i = 0; i < 9; ++i) {
     fleet.OnLease("node002", site::Ipv4Address(198, 18, 0, 12), kNow);
