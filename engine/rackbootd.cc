@@ -27,6 +27,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "engine/api/daemon_api.h"
+#include "engine/api/metrics_routes.h"
 #include "engine/cli/flag_help.h"
 #include "engine/config/daemon_flags.h"
 #include "engine/daemon/service.h"
@@ -37,7 +38,9 @@
 #include "engine/files/file_root.h"
 #include "engine/http/http_service.h"
 #include "engine/io/socket_address.h"
+#include "engine/metrics/metrics_registry.h"
 #include "engine/os/privileges.h"
+#include "engine/site/fleet_metrics.h"
 #include "engine/site/site_config.h"
 #include "engine/site/site_files.h"
 #include "engine/site/site_runtime.h"
@@ -175,6 +178,12 @@ int main(int argc, char** argv) {
     return *exit_status;
   }
 
+  // The metrics every service registers in, served at GET /metrics; made
+  // first so that it outlives the services.
+  rackboot::metrics::MetricsRegistry metrics;
+  rackboot::metrics::RegisterProcessMetrics(metrics);
+  rackboot::api::MetricsRoutes metrics_routes(&metrics);
+
   // The configuration, checked whole before anything is served.
   absl::StatusOr<site_ns::SiteConfig> site = config::LoadSite();
   if (!site.ok()) {
@@ -220,6 +229,14 @@ int main(int argc, char** argv) {
     }
     runtime = *std::move(opened);
   }
+  // rackboot_hosts{phase} and rackboot_hosts_by_state{state}, computed from
+  // the fleet on each scrape; declared after the runtime and the registry,
+  // so its collectors go before either.
+  std::unique_ptr<site_ns::FleetMetrics> fleet_metrics;
+  if (runtime) {
+    fleet_metrics =
+        std::make_unique<site_ns::FleetMetrics>(runtime->fleet(), &metrics);
+  }
   daemon::EventSink* events = runtime ? runtime->tracker() : nullptr;
 
   // The boot tree, shared by TFTP and HTTP's /boot/: one mapping per file
@@ -251,6 +268,7 @@ int main(int argc, char** argv) {
     options.probe_wait = absl::Seconds(site->dhcp.probe_seconds);
     options.commit_window = flags->dhcp_commit_window;
     options.events = events;
+    options.metrics = &metrics;
     absl::StatusOr<std::unique_ptr<rackboot::dhcp::DhcpService>> created =
         rackboot::dhcp::DhcpService::Create(options, runtime->current());
     if (!created.ok()) {
@@ -297,6 +315,7 @@ int main(int argc, char** argv) {
   }
   if (tftp) {
     tftp_options->events = events;
+    tftp_options->metrics = &metrics;
     tftp_options->shard.transfers = transfers.get();
     tftp_options->shard.transfer_list = 0;
     absl::StatusOr<std::unique_ptr<rackboot::TftpService>> created =
@@ -331,6 +350,8 @@ int main(int argc, char** argv) {
         absl::Milliseconds(site->http.idle_timeout_ms);
     options.bind_to_device = site->server.interface;
     options.events = events;
+    options.metrics = &metrics;
+    options.routes.push_back({"/metrics", &metrics_routes});
     options.transfers = transfers.get();
     options.transfer_list_base = shards.shards();
     options.routes.emplace_back("/api/v1/", api->routes());

@@ -41,6 +41,16 @@
 
 namespace rackboot::metrics {
 
+// Built with -DRACKBOOT_METRICS_OFF (bazel build
+// --copt=-DRACKBOOT_METRICS_OFF), every cell write is compiled out: the
+// "without metrics" rows of bench/metrics_overhead.sh. Collectors and /metrics
+// still work; the cells read 0.
+#ifdef RACKBOOT_METRICS_OFF
+inline constexpr bool kMetricsCompiledIn = false;
+#else
+inline constexpr bool kMetricsCompiledIn = true;
+#endif
+
 enum class MetricType { kCounter, kGauge, kHistogram };
 
 // "counter", "gauge", "histogram" (the Prometheus TYPE line's word).
@@ -61,7 +71,7 @@ class CounterCell {
  public:
   CounterCell() = default;
   void Add(uint64_t n = 1) const {
-    if (cell_ == nullptr) return;
+    if (!kMetricsCompiledIn || cell_ == nullptr) return;
     // One writer: a plain load and store, no read-modify-write instruction.
     cell_->store(cell_->load(std::memory_order_relaxed) + n,
                  std::memory_order_relaxed);
@@ -83,7 +93,7 @@ class GaugeCell {
  public:
   GaugeCell() = default;
   void Add(int64_t n) const {
-    if (cell_ == nullptr) return;
+    if (!kMetricsCompiledIn || cell_ == nullptr) return;
     cell_->store(
         cell_->load(std::memory_order_relaxed) + static_cast<uint64_t>(n),
         std::memory_order_relaxed);
@@ -110,7 +120,7 @@ class HistogramCell {
  public:
   HistogramCell() = default;
   void Observe(double v) const {
-    if (words_ == nullptr) return;
+    if (!kMetricsCompiledIn || words_ == nullptr) return;
     size_t i = 0;
     while (i < bounds_->size() && v > (*bounds_)[i]) ++i;
     Bump(words_[i], 1);

@@ -33,6 +33,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "absl/types/optional.h"
 #include "proto/dhcp/dhcp_options.h"
 
@@ -161,6 +162,17 @@ struct HttpConfig {
   int idle_timeout_ms = 30000;    // a keep-alive connection with no request
 };
 
+// [status]: the live bring-up view (FleetStatus). A host with no progress
+// (a lease, a complete file, a state change) in a phase for longer than the
+// phase's bound is shown stalled. Durations: "90s", "10m", "2h", "1h30m".
+struct StatusConfig {
+  static constexpr absl::Duration kStallMin = absl::Seconds(10);
+  static constexpr absl::Duration kStallMax = absl::Hours(7 * 24);
+  absl::Duration stall_dhcp = absl::Minutes(2);
+  absl::Duration stall_booting = absl::Minutes(10);
+  absl::Duration stall_installing = absl::Hours(2);
+};
+
 // [api]: the JSON API under /api/v1/ (docs/api.md), served on http.listen.
 struct ApiConfig {
   // A file holding the bearer token writes (arm, disarm) need: the first
@@ -257,6 +269,7 @@ struct SiteConfig {
   BootConfig boot;
   std::vector<BootProfile> profiles;
   HttpConfig http;
+  StatusConfig status;
   ApiConfig api;
 
   // The line of every key given in the file, by dotted path as errors name
