@@ -26,6 +26,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "engine/api/status_page_routes.h"
 #include "engine/cli/flag_help.h"
 #include "engine/config/daemon_flags.h"
 #include "engine/daemon/service.h"
@@ -260,6 +261,9 @@ int main(int argc, char** argv) {
   per_core.shards = flags->threads;
   // What DHCP's reactor got (kAuto resolved, its fallback logged once).
   per_core.io = dhcp_thread ? dhcp_thread->backend() : flags->io;
+  // The status page at "/" (immutable; declared before the services, which
+  // borrow it, so that it outlives them).
+  rackboot::api::StatusPageRoutes status_page;
   // Declared before the group, so that on any return the group stops (and
   // each service's StopShard runs) before the services are destroyed.
   std::vector<std::unique_ptr<daemon::Service>> services;
@@ -298,6 +302,8 @@ int main(int argc, char** argv) {
         absl::Milliseconds(site->http.idle_timeout_ms);
     options.bind_to_device = site->server.interface;
     options.events = events;
+    options.routes.push_back({"/", &status_page});
+    options.routes.push_back({"/index.html", &status_page});
     absl::StatusOr<std::unique_ptr<rackboot::http::HttpService>> created =
         rackboot::http::HttpService::Create(options, shards.shards());
     if (!created.ok()) {
