@@ -38,17 +38,23 @@ HttpShard::HttpShard(io::Reactor* reactor, HttpRoutes* routes,
       routes_(routes),
       counters_(counters),
       budget_(budget),
-      options_(options) {}
+      options_(options),
+      self_(std::make_shared<HttpShard*>(this)) {}
 
 HttpShard::~HttpShard() {
+  // Wakes already posted find no shard; the streams stop before the reactor
+  // (which their wake functions post to) can go away.
+  *self_ = nullptr;
   if (listener_.valid()) reactor_->Close(listener_);
   for (auto& [key, c] : connections_) {
     (void)key;
+    if (c->stream != nullptr) c->stream->Stop();
     reactor_->Close(c->token, io::CloseMode::kAbort);
     budget_->Release();
     counters_->connections_open.fetch_sub(1, std::memory_order_relaxed);
   }
   connections_.clear();
+  streams_ = 0;
 }
 
 absl::Status HttpShard::Listen(io::TcpSocket listener) {
@@ -124,15 +130,9 @@ void HttpShard::OnStreamClosed(io::SocketToken token,
   c->http->OnPeerClosed(now);
   // The stream is gone: whatever the connection still wanted to send is
   // abandoned, and its report ends incomplete.
-  if (c->http->close() != HttpClose::kNow) {
-    c->http->OnDeadline(absl::InfiniteFuture());
-  }
+  c->http->Abandon(now,
+                   absl::StrCat("connection lost (", reason.message(), ")"));
   while (absl::optional<HttpResponseReport> r = c->http->TakeReport()) {
-    // HttpConnection has no "stream lost" input; the deadline path above
-    // names it a send timeout, which it was not.
-    if (!r->complete) {
-      r->error = absl::StrCat("connection lost (", reason.message(), ")");
-    }
     Report(*r, now);
   }
   Remove(*c);
@@ -171,7 +171,54 @@ void HttpShard::UpdateProgress(Connection& c, absl::Time now) {
   }
 }
 
+void HttpShard::OnStreamWake(uint64_t id) {
+  auto it = connections_.find(id);
+  if (it == connections_.end() || it->second->stream == nullptr) return;
+  Drive(*it->second, reactor_->Now());
+}
+
+void HttpShard::Abort(Connection& c, const absl::Status& status,
+                      absl::Time now) {
+  LOG(WARNING) << "http: cannot send to " << c.http->client().ToString() << ": "
+               << status.message();
+  c.http->Abandon(now, absl::StrCat("cannot send: ", status.message()));
+  while (absl::optional<HttpResponseReport> r = c.http->TakeReport()) {
+    Report(*r, now);
+  }
+  reactor_->Close(c.token, io::CloseMode::kAbort);
+  Remove(c);
+}
+
+bool HttpShard::PumpStream(Connection& c, absl::Time now) {
+  if (c.sending || !c.http->streaming() || c.http->close() != HttpClose::kNo) {
+    return true;
+  }
+  if (!c.stream_ended) {
+    auto chunk = std::make_shared<std::string>();
+    c.stream_ended = !c.stream->Read(chunk.get(), kStreamChunk);
+    if (!chunk->empty()) {
+      // Lent to the reactor with its owner: no second copy of the chunk.
+      const absl::Span<const uint8_t> bytes(
+          reinterpret_cast<const uint8_t*>(chunk->data()), chunk->size());
+      const absl::Status s = reactor_->SendBorrowed(c.token, bytes, chunk);
+      if (!s.ok()) {
+        Abort(c, s, now);
+        return false;
+      }
+      c.sending = true;
+      c.out_size = bytes.size();
+      c.reported = 0;
+      c.http->OnStreamSend(bytes.size(), now);
+      return true;
+    }
+  }
+  // Ended, and what it gave before is sent: the response is complete.
+  if (c.stream_ended) c.http->OnStreamEnd(now);
+  return true;
+}
+
 bool HttpShard::Drive(Connection& c, absl::Time now) {
+  if (c.stream != nullptr && !PumpStream(c, now)) return false;
   while (absl::optional<HttpResponseReport> r = c.http->TakeReport()) {
     Report(*r, now);
   }
@@ -209,20 +256,33 @@ bool HttpShard::Drive(Connection& c, absl::Time now) {
               slice.file);
         }
       }
+      if (t->stream != nullptr) {
+        // Remove stops it from here on, whatever happens next.
+        c.stream = std::move(t->stream);
+        ++streams_;
+      }
       if (!s.ok()) {
-        LOG(WARNING) << "http: cannot send to " << c.http->client().ToString()
-                     << ": " << s.message();
-        c.http->OnDeadline(absl::InfiniteFuture());
-        while (absl::optional<HttpResponseReport> r = c.http->TakeReport()) {
-          Report(*r, now);
-        }
-        reactor_->Close(c.token, io::CloseMode::kAbort);
-        Remove(c);
+        Abort(c, s, now);
         return false;
       }
       c.sending = true;
       c.out_size = t->size();
       c.reported = 0;
+      if (c.stream != nullptr) {
+        // Coalesced: while a wake is posted and not yet run, more wakes post
+        // nothing (a producer may wake per event; the shard reads them all
+        // at once).
+        auto pending = std::make_shared<std::atomic<bool>>(false);
+        io::Reactor* const reactor = reactor_;
+        const uint64_t id = c.token.value();
+        c.stream->Start([reactor, self = self_, id, pending] {
+          if (pending->exchange(true, std::memory_order_acq_rel)) return;
+          reactor->Post([self, id, pending] {
+            pending->store(false, std::memory_order_release);
+            if (*self != nullptr) (*self)->OnStreamWake(id);
+          });
+        });
+      }
     } else if (close == HttpClose::kAfterTransmit) {
       reactor_->Close(c.token, io::CloseMode::kGraceful);
       Remove(c);
@@ -230,8 +290,10 @@ bool HttpShard::Drive(Connection& c, absl::Time now) {
     }
   }
   // One response at a time: no reading while one is out, so pipelined input
-  // waits in the kernel (and then TCP flow control stops the client).
-  const bool pause = c.sending || c.http->pause_reading();
+  // waits in the kernel (and then TCP flow control stops the client). A
+  // stream's connection keeps reading (and dropping) to see the client go.
+  const bool pause =
+      (c.sending && !c.http->streaming()) || c.http->pause_reading();
   if (pause != c.paused) {
     if (pause) {
       reactor_->PauseReceive(c.token);
@@ -269,7 +331,15 @@ void HttpShard::Report(const HttpResponseReport& r, absl::Time now) {
     k.responses_incomplete.fetch_add(1, std::memory_order_relaxed);
   // One line per response, like TFTP's per transfer. Error answers and cut
   // transfers are what a hostile client can repeat at will: rate-limited.
-  if (r.status >= 400 || !r.complete) {
+  if (!r.dropped.empty()) {
+    // A route tried to send a field that could split the head: its bug,
+    // maybe fed by client text, so rate-limited too.
+    uint64_t suppressed = 0;
+    if (error_log_.Allow(now, &suppressed)) {
+      LOG(WARNING) << "http " << FormatReport(r)
+                   << log::SuppressedNote(suppressed);
+    }
+  } else if (r.status >= 400 || !r.complete) {
     uint64_t suppressed = 0;
     if (error_log_.Allow(now, &suppressed)) {
       LOG(INFO) << "http " << FormatReport(r)
@@ -299,6 +369,11 @@ void HttpShard::Report(const HttpResponseReport& r, absl::Time now) {
 }
 
 void HttpShard::Remove(Connection& c) {
+  if (c.stream != nullptr) {
+    c.stream->Stop();
+    c.stream.reset();
+    --streams_;
+  }
   budget_->Release();
   counters_->connections_open.fetch_sub(1, std::memory_order_relaxed);
   connections_.erase(c.token.value());
