@@ -7,7 +7,8 @@ Content-Security-Policy the daemon sends allows exactly that code and nothing el
 
 Refuses (exit 1, a message naming the line) a page the policy would break or that would reach
 outside the daemon: more than one <script> or <style>, a script with src, a style attribute or
-an inline event handler (on...=), and any http:// or https:// URL.
+an inline event handler (on...=), innerHTML and its kin or eval in the script, and any
+http:// or https:// URL.
 
 Usage: embed_status_page.py status_page.html out.cc
 """
@@ -57,6 +58,11 @@ def main():
         m = re.search(pattern, markup, re.I)
         if m:
             fail("%s: %s: %r" % (src, why, markup[max(0, m.start() - 20):m.end() + 20]))
+    script = re.search(r"<script>(.*?)</script>", text, re.S | re.I).group(1)
+    m = re.search(r"\b(innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval)\b", script)
+    if m:
+        fail("%s: %s in the script (server text goes into the page as textContent only)" %
+             (src, m.group(1)))
     m = re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text, re.I)
     m = m or re.search(r"https?://", text, re.I)
     if m:

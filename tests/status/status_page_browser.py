@@ -277,10 +277,12 @@ def main():
             check(p.returncode == 0, "rackboot load exited %d" % p.returncode)
         load_s = time.time() - t_load
         time.sleep(1.5)
-        sse.stop = True
-        events = list(sse.events)
-        check(sse.error is None, "our SSE reader failed: %s" % sse.error)
+        t_snap = now_ms()
         rb = driver.execute_script("return window.__rb")
+        sse.stop = True
+        check(sse.error is None, "our SSE reader failed: %s" % sse.error)
+        # Only events the page had a full second to show before we looked.
+        events = [e for e in sse.events if e["_recv"] <= t_snap - 1000]
         changes = rb["changes"]
         check(events, "no events while rackboot load ran")
         figures["events"] = len(events)
@@ -308,13 +310,22 @@ def main():
         for host, ts in transitions.items():
             seen = by_host_changes.get(host, [])
             for i, (ref, phase, recv, eid) in enumerate(ts):
+                # The first moment from the event on at which the tile shows this phase or a
+                # later one of the host (the page may skip one within a frame).
                 later = {p for _, p, _, _ in ts[i:]}
-                hit = next((t for t, p in seen if t >= min(ref, recv) - 1000 and p in later), None)
+                start = min(ref, recv)
+                shown = initial[host]
+                for t, p in seen:
+                    if t > start:
+                        break
+                    shown = shown if p is None else p
+                hit = start if shown in later else next(
+                    (t for t, p in seen if t > start and p in later), None)
                 if hit is None:
                     missing.append((host, phase, eid))
                     continue
                 lat.append(max(0.0, hit - ref))
-                lat_recv.append(hit - recv)
+                lat_recv.append(max(0.0, hit - recv))
         n = len(lat) + len(missing)
         check(n > 0, "no phase transitions in %d events" % len(events))
         check(not missing, "%d of %d phase changes never reached their tile, e.g. %s" %
