@@ -57,7 +57,7 @@ class TransferTable {
 
    private:
     friend class TransferTable;
-    Slot(TransferInfo info) : info_(std::move(info)) {}
+    explicit Slot(TransferInfo info) : info_(std::move(info)) {}
     const TransferInfo info_;
     std::atomic<uint64_t> bytes_{0};
     Slot* prev_ = nullptr;  // the shard's list, under its mutex

@@ -1,6 +1,7 @@
 #include "engine/http/http_shard.h"
 
 #include <malloc.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <string>
@@ -260,6 +261,14 @@ bool HttpShard::Drive(Connection& c, absl::Time now) {
         // Remove stops it from here on, whatever happens next.
         c.stream = std::move(t->stream);
         ++streams_;
+        // A fixed send buffer of one chunk: without it the kernel autotunes
+        // a stream's buffer up to tcp_wmem's maximum (4 MiB), which a
+        // client that never reads fills before the stream's own bounded
+        // queue overflows, so it would cost megabytes and never be dropped
+        // (tests/api: 1.9 MB reached a 4 KiB-window reader before this).
+        const int bytes = static_cast<int>(kStreamChunk);
+        ::setsockopt(reactor_->fd(c.token), SOL_SOCKET, SO_SNDBUF, &bytes,
+                     sizeof(bytes));
       }
       if (!s.ok()) {
         Abort(c, s, now);

@@ -181,7 +181,9 @@ class FleetStatus {
 
  private:
   struct Record {
-    std::string mac, profile, rack, address, reserved_address;
+    std::string mac, profile, rack;
+    Ipv4Address address;   // last lease or client address; 0: none
+    Ipv4Address reserved;  // the inventory's ip; 0: none
     HostState state = HostState::kLocalboot;
     bool state_known = false;
     Phase phase = Phase::kUnknown;
@@ -210,9 +212,9 @@ class FleetStatus {
   // the tests run these classes under it.
   mutable std::mutex mu_;
   StallBounds bounds_;
-  std::map<std::string, Record> hosts_;  // by hostname, sorted
-  std::vector<Subnet> subnets_;          // for groups by subnet
-  std::vector<HostEvent> ring_;          // circular, kRingEvents
+  std::map<std::string, Record, std::less<>> hosts_;  // by hostname, sorted
+  std::vector<Subnet> subnets_;                       // for groups by subnet
+  std::vector<HostEvent> ring_;                       // circular, kRingEvents
   uint64_t next_id_ = 1;
   // Held while publishing so events leave in id order.
   std::mutex publish_mu_;
