@@ -36,6 +36,11 @@ TOKEN="rb-$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
 ns_add s
 ns_add c
 segment
+# The clients' TFTP comes from their leased addresses (--tftp_from_lease), so that rackbootd
+# attributes every file to its host: the whole pool is local in ns c (AnyIP), which also makes
+# ns c answer ARP for it.
+inns c ip addr add 198.18.0.2/16 dev eth0
+inns c ip route add local 198.18.16.0/20 dev lo
 
 mkdir -p "$WORK/tftp/lab" "$WORK/chrome" "$WORK/home"
 for f in pxelinux.0 bootnetx64.efi grubaa64.efi; do echo "$f" >"$WORK/tftp/$f"; done
@@ -81,7 +86,7 @@ if [[ -z $shot ]]; then
 fi
 
 in_c="ip netns exec $(ns c) timeout 80 $LOAD --server=198.18.0.1 --interface=eth0 --progress=never"
-load_armed="$in_c --clients=400 --rate=100 --flow=dhcp,tftp:pxelinux.0,tftp:lab/vmlinuz,tftp:lab/initrd.img"
+load_armed="$in_c --clients=400 --rate=100 --tftp_from_lease --flow=dhcp,tftp:pxelinux.0,tftp:lab/vmlinuz,tftp:lab/initrd.img"
 load_local="$in_c --clients=232 --rate=200 --flow=dhcp --mac_base=02:52:42:00:03"
 
 log "Chromium against rackbootd ($HOSTS hosts), load in ns c"
