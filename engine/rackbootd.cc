@@ -27,6 +27,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "engine/api/daemon_api.h"
+#include "engine/api/metrics_routes.h"
 #include "engine/api/status_page_routes.h"
 #include "engine/cli/flag_help.h"
 #include "engine/config/daemon_flags.h"
@@ -38,6 +39,7 @@
 #include "engine/files/file_root.h"
 #include "engine/http/http_service.h"
 #include "engine/io/socket_address.h"
+#include "engine/metrics/metrics_registry.h"
 #include "engine/os/privileges.h"
 #include "engine/site/site_config.h"
 #include "engine/site/site_files.h"
@@ -176,6 +178,12 @@ int main(int argc, char** argv) {
     return *exit_status;
   }
 
+  // The metrics every service registers in, served at GET /metrics; made
+  // first so that it outlives the services.
+  rackboot::metrics::MetricsRegistry metrics;
+  rackboot::metrics::RegisterProcessMetrics(metrics);
+  rackboot::api::MetricsRoutes metrics_routes(&metrics);
+
   // The configuration, checked whole before anything is served.
   absl::StatusOr<site_ns::SiteConfig> site = config::LoadSite();
   if (!site.ok()) {
@@ -252,6 +260,7 @@ int main(int argc, char** argv) {
     options.probe_wait = absl::Seconds(site->dhcp.probe_seconds);
     options.commit_window = flags->dhcp_commit_window;
     options.events = events;
+    options.metrics = &metrics;
     absl::StatusOr<std::unique_ptr<rackboot::dhcp::DhcpService>> created =
         rackboot::dhcp::DhcpService::Create(options, runtime->current());
     if (!created.ok()) {
@@ -300,6 +309,7 @@ int main(int argc, char** argv) {
   }
   if (tftp) {
     tftp_options->events = events;
+    tftp_options->metrics = &metrics;
     absl::StatusOr<std::unique_ptr<rackboot::TftpService>> created =
         rackboot::TftpService::Create(*tftp_options, files.get(),
                                       shards.shards());
@@ -335,6 +345,8 @@ int main(int argc, char** argv) {
     options.routes.push_back({"/", &status_page});
     options.routes.push_back({"/index.html", &status_page});
     options.routes.emplace_back("/api/v1/", api->routes());
+    options.metrics = &metrics;
+    options.routes.push_back({"/metrics", &metrics_routes});
     absl::StatusOr<std::unique_ptr<rackboot::http::HttpService>> created =
         rackboot::http::HttpService::Create(options, shards.shards());
     if (!created.ok()) {

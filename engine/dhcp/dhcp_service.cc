@@ -79,6 +79,7 @@ absl::StatusOr<std::unique_ptr<DhcpService>> DhcpService::Create(
 
   std::unique_ptr<DhcpService> service(new DhcpService());
   service->options_ = options;
+  service->DeclareMetrics(options.metrics);
   std::vector<AddressRange> ranges;
   for (const DhcpSubnet& subnet : config.subnets) {
     absl::StatusOr<AddressRange> hosts_range =
@@ -106,7 +107,14 @@ absl::StatusOr<std::unique_ptr<DhcpService>> DhcpService::Create(
   absl::StatusOr<std::unique_ptr<LeaseJournal>> journal = LeaseJournal::Open(
       {.directory = options.state_dir,
        .compact_after_bytes = options.compact_after_bytes,
-       .commit_window = options.commit_window},
+       .commit_window = options.commit_window,
+       .commit_seconds =
+           service->metrics_
+               ->Histogram("rackboot_lease_journal_commit_seconds",
+                           "Lease journal group commits: write and fdatasync, "
+                           "seconds (each makes a batch of ACKs durable).",
+                           {}, metrics::CommitLatencyBuckets(), 1)
+               ->Cell({}, 0)},
       [&](const Lease& lease) {
         ++replayed;
         if (leases->Find(lease.address) == nullptr) {
@@ -132,13 +140,127 @@ absl::StatusOr<std::unique_ptr<DhcpService>> DhcpService::Create(
     if (!compacted.ok()) return compacted;
   }
 
+  service->AddCollectors();
   service->log_ = std::make_unique<JournalLeaseLog>(service->journal_.get());
   service->server_ =
       std::make_unique<DhcpServer>(config, leases, hosts, service->log_.get());
   return service;
 }
 
-DhcpService::~DhcpService() = default;
+void DhcpService::DeclareMetrics(metrics::MetricsRegistry* registry) {
+  if (registry == nullptr) {
+    own_metrics_ = std::make_unique<metrics::MetricsRegistry>(1);
+    registry = own_metrics_.get();
+  }
+  metrics_ = registry;
+  DhcpShardMetrics& m = shard_metrics_;
+  metrics::CounterFamily* messages = registry->Counter(
+      "rackboot_dhcp_messages_total",
+      "DHCP requests by message type and what was answered (ignored: no "
+      "reply).",
+      {"type", "outcome"}, 1);
+  for (int t = 0; t < DhcpShardMetrics::kTypes; ++t) {
+    for (int o = 0; o < DhcpShardMetrics::kOutcomes; ++o) {
+      m.messages[t][o] =
+          messages->Cell({kDhcpMetricTypes[t], kDhcpMetricOutcomes[o]}, 0);
+    }
+  }
+  m.malformed =
+      registry
+          ->Counter("rackboot_dhcp_malformed_total",
+                    "Datagrams on the DHCP ports that did not parse.", {}, 1)
+          ->Cell({}, 0);
+  metrics::CounterFamily* pxe = registry->Counter(
+      "rackboot_dhcp_pxe_total",
+      "PXE decisions: install (a boot file handed out, once per completed "
+      "DHCP), localboot (an inventory host not armed), unknown (a PXE client "
+      "not in the inventory, per message).",
+      {"decision"}, 1);
+  m.pxe_install = pxe->Cell({"install"}, 0);
+  m.pxe_localboot = pxe->Cell({"localboot"}, 0);
+  m.pxe_unknown = pxe->Cell({"unknown"}, 0);
+  metrics::CounterFamily* refused = registry->Counter(
+      "rackboot_dhcp_unanswered_total",
+      "DHCP requests not served, by reason (no_subnet: none configured for "
+      "the client; pool_exhausted; not_for_us; bad_request: options that make "
+      "no sense).",
+      {"reason"}, 1);
+  m.no_subnet = refused->Cell({"no_subnet"}, 0);
+  m.pool_exhausted = refused->Cell({"pool_exhausted"}, 0);
+  m.not_for_us = refused->Cell({"not_for_us"}, 0);
+  m.bad_request = refused->Cell({"bad_request"}, 0);
+}
+
+void DhcpService::AddCollectors() {
+  LeaseJournal* journal = journal_.get();
+  collectors_.push_back(metrics_->AddCollector(
+      "rackboot_lease_journal_syncs_total",
+      "Lease journal fdatasync calls completed (group commits).",
+      metrics::MetricType::kCounter, {},
+      [journal](std::vector<metrics::Sample>* out) {
+        out->push_back({{}, static_cast<double>(journal->syncs())});
+      }));
+  collectors_.push_back(metrics_->AddCollector(
+      "rackboot_lease_journal_records_total",
+      "Lease records made durable by the journal.",
+      metrics::MetricType::kCounter, {},
+      [journal](std::vector<metrics::Sample>* out) {
+        out->push_back({{}, static_cast<double>(journal->records())});
+      }));
+  // Leases per subnet, from the lock-free readers of the table: one seqlock
+  // read per address of each subnet (about 20 ns: a /22 costs 20 us a
+  // scrape). Subnets and pools as configured at start (a reload keeps the
+  // subnets' ranges).
+  struct Counted {
+    std::string label;
+    AddressRange hosts;
+    absl::optional<std::pair<Ipv4Address, Ipv4Address>> pool;
+  };
+  std::vector<Counted> subnets;
+  if (options_.server.mode == DhcpMode::kAuthoritative) {
+    for (const DhcpSubnet& s : options_.server.subnets) {
+      absl::StatusOr<AddressRange> hosts =
+          AddressRange::Hosts(s.network, s.prefix_length);
+      if (!hosts.ok()) continue;
+      subnets.push_back(
+          {absl::StrCat(s.network.ToString(), "/", s.prefix_length), *hosts,
+           s.pool});
+    }
+  }
+  const LeaseTable* leases = leases_.get();
+  collectors_.push_back(metrics_->AddCollector(
+      "rackboot_dhcp_leases",
+      "Addresses per subnet by lease state now (bound, offered, declined: "
+      "held and not expired; free: the pool's addresses not held).",
+      metrics::MetricType::kGauge, {"subnet", "state"},
+      [leases, subnets](std::vector<metrics::Sample>* out) {
+        const absl::Time now = absl::Now();
+        for (const Counted& s : subnets) {
+          double bound = 0, offered = 0, declined = 0, free = 0;
+          for (uint64_t a = s.hosts.first.value(); a <= s.hosts.last.value();
+               ++a) {
+            const Ipv4Address address(static_cast<uint32_t>(a));
+            absl::optional<Lease> lease = leases->Lookup(address);
+            if (lease.has_value() && lease->Holds(now)) {
+              if (lease->state == LeaseState::kBound) ++bound;
+              if (lease->state == LeaseState::kOffered) ++offered;
+              if (lease->state == LeaseState::kDeclined) ++declined;
+            } else if (!s.pool.has_value() || (a >= s.pool->first.value() &&
+                                               a <= s.pool->second.value())) {
+              ++free;
+            }
+          }
+          out->push_back({{s.label, "bound"}, bound});
+          out->push_back({{s.label, "offered"}, offered});
+          out->push_back({{s.label, "declined"}, declined});
+          out->push_back({{s.label, "free"}, free});
+        }
+      }));
+}
+
+DhcpService::~DhcpService() {
+  for (uint64_t id : collectors_) metrics_->RemoveCollector(id);
+}
 
 absl::Status DhcpService::StartShard(int shard, io::Reactor& reactor) {
   if (shard != 0) {
@@ -146,6 +268,7 @@ absl::Status DhcpService::StartShard(int shard, io::Reactor& reactor) {
         "DHCP has one writer: run it in a group of exactly one shard");
   }
   DhcpShardOptions shard_options = options_.shard;
+  shard_options.metrics = shard_metrics_;
   if (daemon::EventSink* events = options_.events) {
     std::function<void(const DhcpReply&)> also = options_.shard.on_reply;
     shard_options.on_reply = [events, also](const DhcpReply& reply) {

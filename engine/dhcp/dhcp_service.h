@@ -32,6 +32,7 @@
 #include "engine/dhcp/lease_journal.h"
 #include "engine/dhcp/lease_table.h"
 #include "engine/io/reactor.h"
+#include "engine/metrics/metrics_registry.h"
 
 namespace rackboot::dhcp {
 
@@ -53,6 +54,11 @@ struct DhcpServiceOptions {
   // Receives a LeaseAcked for every DHCPACK sent (bring-up phases);
   // borrowed, thread-safe, may be null. Besides shard.on_reply.
   daemon::EventSink* events = nullptr;
+  // The daemon's registry (borrowed, outlives the service): DHCP declares its
+  // families (docs/metrics.md: messages, PXE decisions, leases per subnet,
+  // journal syncs and commit latency), readable while it runs. Null: a
+  // registry of the service's own.
+  metrics::MetricsRegistry* metrics = nullptr;
 };
 
 // A snapshot of the service's counters, taken on the service's thread.
@@ -90,11 +96,19 @@ class DhcpService : public daemon::Service {
 
   // Readers on any thread (TFTP, the API): lock-free lease lookups.
   const LeaseTable& leases() const { return *leases_; }
-  // Valid after the group stopped, or from the service's own thread.
+  // Valid after the group stopped, or from the service's own thread; the
+  // registry's DHCP families (metrics()) are the running view.
   DhcpServiceCounters counters() const;
+  metrics::MetricsRegistry& metrics() { return *metrics_; }
 
  private:
   DhcpService() = default;
+  // Declares the DHCP families (all written by the DHCP thread or the
+  // journal's writer: one shard each) and fills shard_metrics_.
+  void DeclareMetrics(metrics::MetricsRegistry* registry);
+  // Main thread, once the table and journal exist: leases per subnet and the
+  // journal's counts, computed on read.
+  void AddCollectors();
 
   DhcpServiceOptions options_;
   std::unique_ptr<LeaseTable> leases_;
@@ -103,6 +117,10 @@ class DhcpService : public daemon::Service {
   std::unique_ptr<DhcpServer> server_;
   std::unique_ptr<DhcpShard> shard_;  // while the DHCP thread runs
   DhcpShardCounters shard_counters_;  // the shard's, once it stopped
+  std::unique_ptr<metrics::MetricsRegistry> own_metrics_;  // if none given
+  metrics::MetricsRegistry* metrics_ = nullptr;
+  DhcpShardMetrics shard_metrics_;    // given to the shard
+  std::vector<uint64_t> collectors_;  // removed by the destructor
 };
 
 }  // namespace rackboot::dhcp

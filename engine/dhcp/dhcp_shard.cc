@@ -57,6 +57,7 @@ DhcpShard::DhcpShard(io::Reactor* reactor, DhcpServer* server,
       journal_(journal),
       options_(options) {
   buffer_.resize(1500);
+  published_ = server->counters();
 }
 
 DhcpShard::~DhcpShard() {
@@ -107,6 +108,7 @@ void DhcpShard::OnDatagram(io::SocketToken token,
   absl::StatusOr<DhcpMessage> request = ParseDhcpMessage(bytes);
   if (!request.ok()) {
     ++counters_.malformed;
+    options_.metrics.malformed.Add(1);
     uint64_t suppressed = 0;
     if (malformed_log_.Allow(absl::Now(), &suppressed)) {
       // The parser's message may quote the datagram: escaped.
@@ -124,6 +126,39 @@ void DhcpShard::OnDatagram(io::SocketToken token,
   // Leases are wall-clock: they must mean the same after a restart.
   absl::optional<DhcpReply> reply =
       server_->Handle(*request, context, absl::Now());
+  {
+    int type = 5;  // other: BOOTP, no or a server's message type
+    if (absl::StatusOr<DhcpMessageType> t = request->options.MessageType();
+        t.ok()) {
+      switch (*t) {
+        case DhcpMessageType::kDiscover:
+          type = 0;
+          break;
+        case DhcpMessageType::kRequest:
+          type = 1;
+          break;
+        case DhcpMessageType::kDecline:
+          type = 2;
+          break;
+        case DhcpMessageType::kRelease:
+          type = 3;
+          break;
+        case DhcpMessageType::kInform:
+          type = 4;
+          break;
+        default:
+          break;
+      }
+    }
+    int outcome = 3;  // ignored
+    if (reply.has_value()) {
+      outcome = reply->type == DhcpMessageType::kOffer ? 0
+                : reply->type == DhcpMessageType::kNak ? 2
+                                                       : 1;
+    }
+    options_.metrics.messages[type][outcome].Add(1);
+    PublishServerCounters();
+  }
   if (!reply.has_value()) {
     // RELEASE and DECLINE change leases without a reply: their records must
     // reach the disk all the same (a lost DECLINE would put an address in use
@@ -169,6 +204,19 @@ void DhcpShard::OnDatagram(io::SocketToken token,
     return;
   }
   SendBytes(token, bytes_out, to);
+}
+
+void DhcpShard::PublishServerCounters() {
+  const DhcpServerCounters& now = server_->counters();
+  const DhcpShardMetrics& m = options_.metrics;
+  m.pxe_install.Add(now.pxe_install - published_.pxe_install);
+  m.pxe_localboot.Add(now.pxe_localboot - published_.pxe_localboot);
+  m.pxe_unknown.Add(now.pxe_unknown - published_.pxe_unknown);
+  m.no_subnet.Add(now.no_subnet - published_.no_subnet);
+  m.pool_exhausted.Add(now.pool_exhausted - published_.pool_exhausted);
+  m.not_for_us.Add(now.not_for_us - published_.not_for_us);
+  m.bad_request.Add(now.malformed - published_.malformed);
+  published_ = now;
 }
 
 io::SocketAddress DhcpShard::Destination(const DhcpReply& reply) {

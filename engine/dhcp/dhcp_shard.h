@@ -32,8 +32,32 @@
 #include "engine/dhcp/lease_table.h"
 #include "engine/io/reactor.h"
 #include "engine/log/log_rate_limiter.h"
+#include "engine/metrics/metrics_registry.h"
 
 namespace rackboot::dhcp {
+
+// The DHCP shard's metric cells (docs/metrics.md), written on its thread
+// only; default cells write nothing. Filled by DhcpService.
+struct DhcpShardMetrics {
+  // rackboot_dhcp_messages_total{type, outcome}: [DhcpTypeIndex][outcome],
+  // outcome 0 offer, 1 ack, 2 nak, 3 ignored (no reply).
+  static constexpr int kTypes = 6;  // discover request decline release inform
+                                    // other
+  static constexpr int kOutcomes = 4;
+  metrics::CounterCell messages[kTypes][kOutcomes];
+  metrics::CounterCell malformed;  // datagrams that did not parse
+  // The server's own counters, published after every request (deltas of
+  // DhcpServerCounters): pxe install, localboot, unknown; unanswered for no
+  // subnet, pool exhausted, not for us, malformed request.
+  metrics::CounterCell pxe_install, pxe_localboot, pxe_unknown;
+  metrics::CounterCell no_subnet, pool_exhausted, not_for_us, bad_request;
+};
+
+// The label values of DhcpShardMetrics::messages.
+inline constexpr const char* kDhcpMetricTypes[DhcpShardMetrics::kTypes] = {
+    "discover", "request", "decline", "release", "inform", "other"};
+inline constexpr const char* kDhcpMetricOutcomes[DhcpShardMetrics::kOutcomes] =
+    {"offer", "ack", "nak", "ignored"};
 
 struct DhcpShardOptions {
   std::string
@@ -46,6 +70,7 @@ struct DhcpShardOptions {
   // Called on the DHCP thread for every reply sent (the daemon records bring-up
   // phases with it). May be empty.
   std::function<void(const DhcpReply&)> on_reply;
+  DhcpShardMetrics metrics;
 };
 
 // Counters beyond the server's own.
@@ -107,6 +132,10 @@ class DhcpShard : public io::ReactorHandler {
   std::deque<HeldReply> held_;
   std::vector<uint8_t> buffer_;
   DhcpShardCounters counters_;
+  // The server's counters as last published to the metric cells.
+  DhcpServerCounters published_;
+  // Adds what the server counted since the last call to the metric cells.
+  void PublishServerCounters();
   bool arp_denied_ = false;  // SIOCSARP failed with EPERM: broadcast
   // Undecodable datagrams: a few lines per 10 s, then "N similar suppressed".
   log::LogRateLimiter malformed_log_;

@@ -3,12 +3,21 @@
 // input must keep true:
 //   - at most one transmit is out; none after close() == kNow;
 //   - every head is "HTTP/1.1 <code> ..." ending in CRLF CRLF, with exactly
-//     one Content-Length (none for 304) that equals the body's length
-//     (GET) or is the only thing a HEAD gets;
+//     one Content-Length (none for 204, 304 and a stream's head, which says
+//     "Connection: close") that equals the body's length (GET) or is the
+//     only thing a HEAD gets; no field a route tried to inject (a value
+//     with CR LF in it) appears as a field of its own;
 //   - a file slice lies inside its file, and its file is one of the tree's
 //     (never the file beside the root that a symlink points to);
-//   - an open connection always has a finite deadline, and the script ends
-//     with the connection closed or idle within the limits.
+//   - an open connection always has a finite deadline (but a stream waiting
+//     for its producer), and the script ends with the connection closed;
+//   - a route sees a body only for a method it takes, never larger than it
+//     allows, and a stream is handed out only for GET.
+//
+// The routes: FileRoutes under /boot/ and /repo/, and under /api/ a fuzz
+// route: /api/echo takes POST bodies (at most 64 bytes) and echoes them,
+// /api/s/NNN answers NNN with a JSON body, /api/e/NNN without one, /api/h
+// answers fields with CR LF in them, /api/events a stream.
 //
 // Script: each byte b is one event.
 //   b < 0x80          the next b + 1 bytes arrive from the client
@@ -17,6 +26,8 @@
 //   0x82              the client closes its side
 //   0x83..0x86        time passes: 1 s, 11 s, 31 s, 61 s (then OnDeadline
 //                     if due)
+//   0x87              a stream sends a chunk (OnStreamSend) if none is out
+//   0x88              the stream ends (OnStreamEnd) if no chunk is out
 //   other             nothing (the caller is slow)
 // After every event a ready transmit is polled (and held until 0x80); at the
 // end everything is sent and time runs until the connection is closed.
@@ -28,12 +39,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "engine/files/file_cache.h"
 #include "engine/http/http_connection.h"
@@ -56,11 +69,74 @@ namespace fs = std::filesystem;
     }                                                                 \
   } while (0)
 
+// A stream nothing produces for: the fuzzer plays the shard's part through
+// the connection's stream calls.
+class NullStream : public HttpStream {
+ public:
+  void Start(std::function<void()>) override {}
+  bool Read(std::string*, size_t) override { return true; }
+  void Stop() override {}
+};
+
+class FuzzApiRoutes : public HttpRoutes {
+ public:
+  HttpRouteResult Route(const HttpRequest& request) override {
+    CHECK_OR_DIE(request.method == "GET" || request.method == "HEAD" ||
+                 request.method == "POST");
+    CHECK_OR_DIE(AcceptsMethod(request.method, request.path));
+    CHECK_OR_DIE(request.body.size() <=
+                 MaxRequestBody(request.method, request.path));
+    CHECK_OR_DIE(request.body.size() <= 48);  // HttpLimits::max_request_body
+    HttpRouteResult r;
+    r.kind = HttpRouteKind::kApi;
+    absl::string_view path = request.path;
+    int code = 0;
+    if (path == "/api/echo") {
+      r.status = 200;
+      r.has_body = true;
+      r.content_type = "application/json";
+      r.body = std::string(request.body);
+    } else if (absl::ConsumePrefix(&path, "/api/s/") &&
+               absl::SimpleAtoi(path, &code)) {
+      r.status = code;
+      r.has_body = true;
+      r.body = "{\"error\":\"x\"}";
+    } else if (absl::ConsumePrefix(&path, "/api/e/") &&
+               absl::SimpleAtoi(path, &code)) {
+      r.status = code;
+      r.headers = {{"WWW-Authenticate", "Bearer"}, {"X-Bad", "a\r\nX-Evil: 1"}};
+    } else if (path == "/api/h") {
+      r.status = 200;
+      r.has_body = true;
+      r.body = std::string(request.query);
+      r.content_type = "text/plain\r\nX-Evil: 2";
+      r.headers = {{"X-Evil\r\nX-Evil", "3"},
+                   {"X-Q", std::string(request.query)},
+                   {"Content-Length", "0"}};
+    } else if (path == "/api/events") {
+      r.status = 200;
+      r.content_type = "text/event-stream";
+      r.stream = std::make_shared<NullStream>();
+    }
+    return r;
+  }
+  uint64_t MaxRequestBody(absl::string_view method,
+                          absl::string_view path) override {
+    return method == "POST" && path == "/api/echo" ? 64 : 0;
+  }
+  bool AcceptsMethod(absl::string_view method,
+                     absl::string_view path) override {
+    return path == "/api/echo" || method == "GET" || method == "HEAD";
+  }
+};
+
 struct Tree {
   fs::path top;
   std::unique_ptr<FileCache> boot;
   std::unique_ptr<FileCache> repo;
-  std::unique_ptr<FileRoutes> routes;
+  std::unique_ptr<FileRoutes> files;
+  FuzzApiRoutes api;
+  std::unique_ptr<PrefixRoutes> routes;
 
   Tree() {
     char tmpl[] = "/tmp/http_connection_fuzzer.XXXXXX";
@@ -81,7 +157,9 @@ struct Tree {
                                        FileCache::kDefaultMaxDescriptors);
     repo =
         std::make_unique<FileCache>(*FileRoot::Open((top / "repo").string()));
-    routes = std::make_unique<FileRoutes>(boot.get(), repo.get());
+    files = std::make_unique<FileRoutes>(boot.get(), repo.get());
+    routes = *PrefixRoutes::Create(
+        {{"/boot/", files.get()}, {"/repo/", files.get()}, {"/api/", &api}});
   }
   ~Tree() {
     std::error_code ignored;
@@ -103,7 +181,7 @@ bool KnownFile(const std::string& path) {
 }
 
 // What a polled transmit must look like; returns the Content-Length (or -1
-// for a 304).
+// for a 204, a 304 or a stream).
 int64_t CheckTransmit(const HttpTransmit& t) {
   CHECK_OR_DIE(absl::StartsWith(t.head, "HTTP/1.1 "));
   CHECK_OR_DIE(absl::EndsWith(t.head, "\r\n\r\n"));
@@ -121,8 +199,17 @@ int64_t CheckTransmit(const HttpTransmit& t) {
     // Response header fields never carry a bare CR or LF of client text.
     CHECK_OR_DIE(line.find('\r') == absl::string_view::npos &&
                  line.find('\n') == absl::string_view::npos);
+    // Nor a field a route smuggled in a value.
+    CHECK_OR_DIE(!absl::StartsWithIgnoreCase(line, "x-evil"));
   }
-  CHECK_OR_DIE(count == (status == 304 ? 0 : 1));
+  const bool stream_head =
+      t.stream != nullptr || absl::StrContains(t.head, "text/event-stream");
+  if (stream_head) {
+    CHECK_OR_DIE(absl::StrContains(t.head, "\r\nConnection: close\r\n"));
+    CHECK_OR_DIE(t.inline_body.empty() && t.file.file == nullptr);
+  }
+  CHECK_OR_DIE(count ==
+               (status == 304 || status == 204 || stream_head ? 0 : 1));
   if (t.file.file != nullptr) {
     const MappedFile& f = *t.file.file;
     CHECK_OR_DIE(t.file.offset <= f.size());
@@ -145,6 +232,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   HttpLimits limits;
   limits.max_buffered_input = 2048;  // small, to reach pause and overflow
   limits.max_requests = 20;
+  limits.max_request_body = 48;  // below the echo route's 64
   HttpConnection conn(tree.routes.get(), limits,
                       rackboot::io::SocketAddress::Ipv4({198, 18, 0, 7}, 999),
                       now);
@@ -164,7 +252,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       CHECK_OR_DIE(!conn.PollTransmit().has_value());
       CHECK_OR_DIE(conn.Deadline() == absl::InfiniteFuture());
       out = false;
-    } else {
+    } else if (!conn.streaming() || out) {
       CHECK_OR_DIE(conn.Deadline() != absl::InfiniteFuture());
     }
     if (auto t = conn.PollTransmit()) {
@@ -208,6 +296,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       static constexpr int kSeconds[] = {1, 11, 31, 61};
       now += absl::Seconds(kSeconds[op - 0x83]);
       if (now >= conn.Deadline()) conn.OnDeadline(now);
+    } else if (op == 0x87) {
+      if (conn.streaming() && !out && conn.close() == HttpClose::kNo) {
+        conn.OnStreamSend(100, now);
+        out = true;
+        out_body = 100;
+        out_length = -1;
+        CHECK_OR_DIE(conn.Deadline() != absl::InfiniteFuture());
+      }
+    } else if (op == 0x88) {
+      if (conn.streaming() && !out) {
+        conn.OnStreamEnd(now);
+        CHECK_OR_DIE(conn.close() == HttpClose::kNow);
+      }
     }
     after_event();
   }
@@ -215,7 +316,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (int round = 0; round < 100 && conn.close() != HttpClose::kNow; ++round) {
     send_done();
     after_event();
-    if (!out && conn.close() == HttpClose::kNo) {
+    if (!out && conn.streaming()) {
+      conn.OnStreamEnd(now);
+      after_event();
+    } else if (!out && conn.close() == HttpClose::kNo) {
       now = std::max(now, conn.Deadline());
       conn.OnDeadline(now);
       after_event();

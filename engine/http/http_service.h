@@ -41,6 +41,7 @@
 #include "engine/http/http_shard.h"
 #include "engine/io/reactor.h"
 #include "engine/io/socket_address.h"
+#include "engine/metrics/metrics_registry.h"
 
 namespace rackboot::http {
 
@@ -69,6 +70,10 @@ struct HttpServiceOptions {
   // routes are borrowed, thread-safe and must outlive the service. A prefix
   // given twice (or "/boot/", "/repo/") fails Create.
   std::vector<std::pair<std::string, HttpRoutes*>> routes;
+  // The daemon's registry (borrowed, outlives the service): the service
+  // declares its families there (docs/metrics.md) and gives every shard its
+  // cells. Null: a registry of the service's own.
+  metrics::MetricsRegistry* metrics = nullptr;
 };
 
 // A FileCache over `dir` as HTTP serves it: every mapping keeps its descriptor
@@ -98,9 +103,13 @@ class HttpService : public daemon::Service {
   io::SocketAddress address() const { return address_; }
   size_t max_connections() const { return budget_->max(); }
   HttpCounters& counters() { return counters_; }
+  metrics::MetricsRegistry& metrics() { return *metrics_; }
 
  private:
   HttpService() = default;
+  // Declares the HTTP families in `registry` (or one of its own) and fills
+  // cells_ for `shards` shards.
+  void DeclareMetrics(metrics::MetricsRegistry* registry, int shards);
 
   HttpServiceOptions options_;
   std::unique_ptr<FileCache> boot_;    // null without boot_root
@@ -109,6 +118,10 @@ class HttpService : public daemon::Service {
   std::unique_ptr<PrefixRoutes> routes_;
   std::unique_ptr<HttpConnectionBudget> budget_;
   HttpCounters counters_;
+  std::unique_ptr<metrics::MetricsRegistry> own_metrics_;  // if none given
+  metrics::MetricsRegistry* metrics_ = nullptr;
+  std::vector<HttpShardMetrics> cells_;  // shard i's, given to shard i
+  std::vector<uint64_t> collectors_;     // removed by the destructor
   // Shard i's HttpShard, made and destroyed on shard i's thread.
   std::vector<std::unique_ptr<HttpShard>> shards_;
   // Written by StartShard(0) before any other shard starts; read-only after.

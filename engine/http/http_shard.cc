@@ -51,6 +51,7 @@ HttpShard::~HttpShard() {
     (void)key;
     if (c->stream != nullptr) c->stream->Stop();
     reactor_->Close(c->token, io::CloseMode::kAbort);
+    if (c->file_out) options_.metrics.active.Add(-1);
     budget_->Release();
     counters_->connections_open.fetch_sub(1, std::memory_order_relaxed);
   }
@@ -146,6 +147,10 @@ void HttpShard::OnSendDone(io::SocketToken token, absl::Time now) {
     c->http->OnSendProgress(c->out_size - c->reported, now);
   }
   c->sending = false;
+  if (c->file_out) {
+    c->file_out = false;
+    options_.metrics.active.Add(-1);
+  }
   c->http->OnSendDone(now);
   Drive(*c, now);
 }
@@ -275,6 +280,10 @@ bool HttpShard::Drive(Connection& c, absl::Time now) {
         return false;
       }
       c.sending = true;
+      if (slice.file != nullptr && slice.length > 0) {
+        c.file_out = true;
+        options_.metrics.active.Add(1);
+      }
       c.out_size = t->size();
       c.reported = 0;
       if (c.stream != nullptr) {
@@ -338,6 +347,18 @@ void HttpShard::Report(const HttpResponseReport& r, absl::Time now) {
   }
   if (!r.complete)
     k.responses_incomplete.fetch_add(1, std::memory_order_relaxed);
+  const HttpShardMetrics& m = options_.metrics;
+  m.responses[r.status >= 500   ? 3
+              : r.status >= 400 ? 2
+              : r.status >= 300 ? 1
+                                : 0]
+      .Add(1);
+  if (r.method == "GET" && (r.status == 200 || r.status == 206) &&
+      (r.kind == HttpRouteKind::kBoot || r.kind == HttpRouteKind::kRepo)) {
+    (r.complete ? m.completed : m.failed).Add(1);
+    m.bytes.Add(r.bytes_sent);
+    m.duration.Observe(absl::ToDoubleSeconds(r.duration));
+  }
   // One line per response, like TFTP's per transfer. Error answers and cut
   // transfers are what a hostile client can repeat at will: rate-limited.
   if (!r.dropped.empty()) {
@@ -378,6 +399,7 @@ void HttpShard::Report(const HttpResponseReport& r, absl::Time now) {
 }
 
 void HttpShard::Remove(Connection& c) {
+  if (c.file_out) options_.metrics.active.Add(-1);
   if (c.stream != nullptr) {
     c.stream->Stop();
     c.stream.reset();

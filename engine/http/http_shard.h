@@ -61,6 +61,7 @@
 #include "engine/io/socket_address.h"
 #include "engine/io/tcp_socket.h"
 #include "engine/log/log_rate_limiter.h"
+#include "engine/metrics/metrics_registry.h"
 
 namespace rackboot::http {
 
@@ -102,11 +103,26 @@ class HttpConnectionBudget {
   std::atomic<uint64_t> open_{0};
 };
 
+// One shard's cells of the HTTP metrics (docs/metrics.md), written only on
+// that shard's thread; default cells write nothing. A "transfer" is a file
+// body from /boot/ or /repo/ (GET, 200 or 206).
+struct HttpShardMetrics {
+  metrics::GaugeCell active;        // file bodies being sent
+  metrics::CounterCell completed;   // file bodies sent whole
+  metrics::CounterCell failed;      // file bodies cut short
+  metrics::CounterCell bytes;       // their heads and bodies
+  metrics::HistogramCell duration;  // seconds, first request byte to last sent
+  metrics::CounterCell responses[4];  // by status class: 2xx (and 1xx), 3xx,
+                                      // 4xx, 5xx
+};
+
 struct HttpShardOptions {
   HttpLimits limits;
   // Borrowed, thread-safe, may be null: every whole file served from a file
   // route (daemon/events.h).
   daemon::EventSink* events = nullptr;
+  // This shard's metric cells (HttpService fills them per shard).
+  HttpShardMetrics metrics;
 };
 
 class HttpShard : public io::ListenerHandler, public io::StreamHandler {
@@ -152,6 +168,7 @@ class HttpShard : public io::ListenerHandler, public io::StreamHandler {
     uint64_t out_size = 0;  // its size
     uint64_t reported = 0;  // bytes of it told to OnSendProgress
     bool paused = false;    // receiving paused
+    bool file_out = false;  // the transmit carries a file body (active)
     absl::Time deadline = absl::InfiniteFuture();  // armed on the reactor
     // The response's stream, from its head on; Stopped by Remove.
     std::shared_ptr<HttpStream> stream;

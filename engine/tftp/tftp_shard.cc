@@ -217,6 +217,7 @@ bool TftpShard::StartTransfer(const TftpRequest& request,
   TftpLimits limits = options_.limits;
   limits.max_blksize = std::min(limits.max_blksize, PathBlockSizeLimit(from));
   counters_->transfers_active.fetch_add(1, std::memory_order_relaxed);
+  options_.metrics.active.Add(1);
   by_client_[from] = token;
   Transfer& transfer = transfers_[token];
   transfer.client = from;
@@ -297,6 +298,7 @@ void TftpShard::Drop(io::SocketToken token, bool keep_socket) {
     options_.client_counts->Release(transfer.client);
   }
   counters_->transfers_active.fetch_sub(1, std::memory_order_relaxed);
+  options_.metrics.active.Add(-1);
   if (keep_socket) {
     reactor_->CancelDeadline(token);
   } else {
@@ -326,12 +328,12 @@ void TftpShard::Flush(io::SocketToken token, Transfer& transfer,
     session.ClearTransmit();
   }
   const TftpTransferStats& stats = session.stats();
-  TftpCounters::Add(counters_->bytes_sent,
-                    stats.bytes_sent - transfer.reported.bytes_sent);
-  TftpCounters::Add(counters_->datagrams_sent,
-                    stats.datagrams_sent - transfer.reported.datagrams_sent);
-  TftpCounters::Add(counters_->retransmits,
-                    stats.retransmits - transfer.reported.retransmits);
+  // Per window: this shard's own cells (no cache line shared with another
+  // shard), not the service-wide atomics.
+  const TftpShardMetrics& m = options_.metrics;
+  m.bytes.Add(stats.bytes_sent - transfer.reported.bytes_sent);
+  m.datagrams.Add(stats.datagrams_sent - transfer.reported.datagrams_sent);
+  m.retransmits.Add(stats.retransmits - transfer.reported.retransmits);
   transfer.reported = stats;
   if (transfer.listed && session.confirmed()) {
     unconfirmed_.erase(transfer.unconfirmed);
@@ -374,9 +376,12 @@ void TftpShard::Finish(io::SocketToken token, Transfer& transfer,
   if (complete) {
     TftpCounters::Add(counters_->transfers_completed, 1);
     counters_->CountDownload(session.file().relative_path());
+    options_.metrics.completed.Add(1);
   } else {
     TftpCounters::Add(counters_->transfers_failed, 1);
+    options_.metrics.failed.Add(1);
   }
+  options_.metrics.duration.Observe(absl::ToDoubleSeconds(duration));
   Drop(token);  // `transfer` dangles from here on
 }
 
