@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "glog/logging.h"
 
 namespace rackboot::http {
@@ -51,6 +52,7 @@ HttpShard::~HttpShard() {
     (void)key;
     if (c->stream != nullptr) c->stream->Stop();
     reactor_->Close(c->token, io::CloseMode::kAbort);
+    EndTransfer(*c);
     if (c->file_out) options_.metrics.active.Add(-1);
     budget_->Release();
     counters_->connections_open.fetch_sub(1, std::memory_order_relaxed);
@@ -146,6 +148,7 @@ void HttpShard::OnSendDone(io::SocketToken token, absl::Time now) {
   if (c->out_size > c->reported) {
     c->http->OnSendProgress(c->out_size - c->reported, now);
   }
+  EndTransfer(*c);
   c->sending = false;
   if (c->file_out) {
     c->file_out = false;
@@ -174,6 +177,9 @@ void HttpShard::UpdateProgress(Connection& c, absl::Time now) {
   if (sent > c.reported) {
     c.http->OnSendProgress(sent - c.reported, now);
     c.reported = sent;
+    if (c.transfer != nullptr && sent > c.body_from) {
+      c.transfer->SetBytes(sent - c.body_from);
+    }
   }
 }
 
@@ -286,6 +292,14 @@ bool HttpShard::Drive(Connection& c, absl::Time now) {
       }
       c.out_size = t->size();
       c.reported = 0;
+      if (options_.transfers != nullptr && slice.file != nullptr &&
+          slice.length > 0) {
+        c.body_from = t->head.size() + t->inline_body.size();
+        c.transfer = options_.transfers->Begin(
+            options_.transfer_list, daemon::Transport::kHttp, c.http->client(),
+            slice.file->relative_path(), slice.length,
+            absl::Now());  // the wall clock: `now` is the reactor's
+      }
       if (c.stream != nullptr) {
         // Coalesced: while a wake is posted and not yet run, more wakes post
         // nothing (a producer may wake per event; the shard reads them all
@@ -320,7 +334,12 @@ bool HttpShard::Drive(Connection& c, absl::Time now) {
     }
     c.paused = pause;
   }
-  const absl::Time deadline = c.http->Deadline();
+  absl::Time deadline = c.http->Deadline();
+  // A listed file body's bytes are read from the reactor's send queue at
+  // each deadline: look at least once a second while it is out.
+  if (c.transfer != nullptr) {
+    deadline = std::min(deadline, now + kTransferProgressInterval);
+  }
   if (deadline != c.deadline) {
     if (deadline == absl::InfiniteFuture()) {
       reactor_->CancelDeadline(c.token);
@@ -398,13 +417,20 @@ void HttpShard::Report(const HttpResponseReport& r, absl::Time now) {
   options_.events->OnFileDelivered(event);
 }
 
+void HttpShard::EndTransfer(Connection& c) {
+  if (c.transfer == nullptr) return;
+  options_.transfers->End(options_.transfer_list, c.transfer);
+  c.transfer = nullptr;
+}
+
 void HttpShard::Remove(Connection& c) {
-  if (c.file_out) options_.metrics.active.Add(-1);
+  EndTransfer(c);
   if (c.stream != nullptr) {
     c.stream->Stop();
     c.stream.reset();
     --streams_;
   }
+  if (c.file_out) options_.metrics.active.Add(-1);
   budget_->Release();
   counters_->connections_open.fetch_sub(1, std::memory_order_relaxed);
   connections_.erase(c.token.value());
