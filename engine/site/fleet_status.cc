@@ -138,6 +138,9 @@ void FleetStatus::SetInventory(const SiteConfig& site,
   std::unique_lock<std::mutex> lock(mu_);
   std::vector<HostEvent> events;
   subnets_ = site.dhcp.subnets;
+  bounds_.dhcp = site.status.stall_dhcp;
+  bounds_.booting = site.status.stall_booting;
+  bounds_.installing = site.status.stall_installing;
   std::map<std::string, Record, std::less<>> next;
   for (const InventoryHost& host : inventory.hosts()) {
     auto old = hosts_.find(host.hostname);

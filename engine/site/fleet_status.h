@@ -148,7 +148,9 @@ class FleetStatus {
   // phase their state implies (armed, installed, else unknown; an "inventory"
   // event each unless `initial`), hosts it removes are forgotten (an
   // "inventory" event), hosts it keeps keep their phase and timeline with
-  // mac, profile and group updated. `states` is the store's snapshot.
+  // mac, profile and group updated. `states` is the store's snapshot. The
+  // stall bounds become site.status's ([status] stall_*), so a reload
+  // applies them.
   void SetInventory(const SiteConfig& site, const Inventory& inventory,
                     const HostStateMap& states, absl::Time now,
                     bool initial = false);

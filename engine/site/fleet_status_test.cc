@@ -256,6 +256,20 @@ TEST_F(FleetStatusTest, StallsPerPhaseOnceAndRecovers) {
   EXPECT_EQ(PhaseOf("node002"), "dhcp");
 }
 
+// [status] stall_* come with the site: at start and with each reload.
+TEST_F(FleetStatusTest, StallBoundsComeFromTheSite) {
+  SiteConfig site = MakeSite();
+  site.status.stall_dhcp = absl::Seconds(30);
+  fleet_.SetInventory(site, inventory_, states_, kStart);
+  fleet_.OnLease("node001", Ipv4Address(198, 18, 0, 11), kStart);
+  fleet_.Tick(kStart + absl::Seconds(30));
+  EXPECT_EQ(PhaseOf("node001"), "dhcp");
+  fleet_.Tick(kStart + absl::Seconds(31));
+  EXPECT_EQ(PhaseOf("node001"), "stalled");
+  EXPECT_EQ(fleet_.Host("node001")->reason,
+            "no progress in dhcp for 31s (bound 30s)");
+}
+
 TEST_F(FleetStatusTest, ArmAndDisarm) {
   HostStateMap states = states_;
   states["node002"].state = HostState::kInstall;

@@ -708,6 +708,37 @@ void ParseApi(Parser& p, const toml::table& t, ApiConfig& out) {
   }
 }
 
+// A duration string ("90s", "10m", "2h", "1h30m") within [min, max].
+void ParseStallBound(Parser& p, const toml::table& t, absl::string_view key,
+                     absl::Duration& out) {
+  constexpr absl::string_view kP = "status";
+  std::string text;
+  if (!p.String(t, kP, key, text)) return;
+  absl::Duration d;
+  if (!absl::ParseDuration(text, &d) || d == absl::InfiniteDuration() ||
+      d == -absl::InfiniteDuration()) {
+    p.Error(*p.Get(t, key), Parser::Join(kP, key),
+            absl::StrCat(Quote(text),
+                         ": not a duration (e.g. \"90s\", \"10m\", \"2h\")"));
+    return;
+  }
+  if (d < StatusConfig::kStallMin || d > StatusConfig::kStallMax) {
+    p.Error(*p.Get(t, key), Parser::Join(kP, key),
+            absl::StrCat(Quote(text), ": must be ",
+                         absl::FormatDuration(StatusConfig::kStallMin), "..",
+                         absl::FormatDuration(StatusConfig::kStallMax)));
+    return;
+  }
+  out = d;
+}
+
+void ParseStatus(Parser& p, const toml::table& t, StatusConfig& out) {
+  p.CheckKeys(t, "status", {"stall_dhcp", "stall_booting", "stall_installing"});
+  ParseStallBound(p, t, "stall_dhcp", out.stall_dhcp);
+  ParseStallBound(p, t, "stall_booting", out.stall_booting);
+  ParseStallBound(p, t, "stall_installing", out.stall_installing);
+}
+
 void ParseBoot(Parser& p, const toml::table& t, BootConfig& out) {
   constexpr absl::string_view kP = "boot";
   p.CheckKeys(t, kP,
@@ -1097,8 +1128,9 @@ absl::StatusOr<SiteConfig> ParseSiteConfig(absl::string_view toml_text,
   Parser p(filename);
   SiteConfig site;
   site.path = std::string(filename);
-  p.CheckKeys(root, "",
-              {"server", "dhcp", "tftp", "boot", "profile", "http", "api"});
+  p.CheckKeys(
+      root, "",
+      {"server", "dhcp", "tftp", "boot", "profile", "http", "api", "status"});
   if (const toml::table* t = p.Table(root, "", "server")) {
     ParseServer(p, *t, site.server);
   }
@@ -1119,6 +1151,9 @@ absl::StatusOr<SiteConfig> ParseSiteConfig(absl::string_view toml_text,
   }
   if (const toml::table* t = p.Table(root, "", "api")) {
     ParseApi(p, *t, site.api);
+  }
+  if (const toml::table* t = p.Table(root, "", "status")) {
+    ParseStatus(p, *t, site.status);
   }
   if (p.error_count() == 0) CrossCheck(p, root, site);
   if (absl::Status s = p.Result(); !s.ok()) return s;

@@ -102,6 +102,9 @@ TEST(SiteConfigTest, ExampleParsesToExpectedValues) {
   EXPECT_EQ(site->http.listen_port, 8080);
   EXPECT_EQ(site->http.repo_root, "/srv/rackboot/repo");
   EXPECT_EQ(site->http.max_connections, 4096);
+  EXPECT_EQ(site->status.stall_dhcp, absl::Minutes(2));
+  EXPECT_EQ(site->status.stall_installing, absl::Hours(2));
+  EXPECT_THAT(site->Where("status.stall_booting"), HasSubstr("site.toml:"));
   EXPECT_EQ(site->http.header_timeout_ms, 10000);
   EXPECT_EQ(site->http.idle_timeout_ms, 30000);
 
@@ -207,6 +210,41 @@ TEST(SiteConfigTest, TomlPlusPlusBugsAreSyntaxErrors) {
               HasSubstr("site.toml:2:17: " + kAscii));
 }
 
+TEST(SiteConfigTest, StatusStallBounds) {
+  absl::StatusOr<SiteConfig> defaults = ParseSiteConfig("", "site.toml");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->status.stall_dhcp, absl::Minutes(2));
+  EXPECT_EQ(defaults->status.stall_booting, absl::Minutes(10));
+  EXPECT_EQ(defaults->status.stall_installing, absl::Hours(2));
+  absl::StatusOr<SiteConfig> site = ParseSiteConfig(
+      "[status]\nstall_dhcp = \"90s\"\nstall_booting = \"1h30m\"\n"
+      "stall_installing = \"3h\"\n",
+      "site.toml");
+  ASSERT_TRUE(site.ok()) << site.status();
+  EXPECT_EQ(site->status.stall_dhcp, absl::Seconds(90));
+  EXPECT_EQ(site->status.stall_booting, absl::Minutes(90));
+  EXPECT_EQ(site->status.stall_installing, absl::Hours(3));
+  EXPECT_EQ(site->Where("status.stall_booting"),
+            "site.toml:3: status.stall_booting");
+  EXPECT_EQ(ErrorOf("[status]\n\nstall_dhcp = \"2x\"\n"),
+            "site.toml:3: status.stall_dhcp: \"2x\": not a duration (e.g. "
+            "\"90s\", \"10m\", \"2h\")");
+  EXPECT_EQ(ErrorOf("[status]\nstall_booting = 600\n"),
+            "site.toml:2: status.stall_booting: expected a string, got "
+            "integer");
+  EXPECT_EQ(ErrorOf("[status]\nstall_installing = \"5s\"\n"),
+            "site.toml:2: status.stall_installing: \"5s\": must be "
+            "10s..168h");
+  EXPECT_EQ(ErrorOf("[status]\nstall_dhcp = \"-2m\"\n"),
+            "site.toml:2: status.stall_dhcp: \"-2m\": must be 10s..168h");
+  EXPECT_EQ(ErrorOf("[status]\nstall_dhcp = \"inf\"\n"),
+            "site.toml:2: status.stall_dhcp: \"inf\": not a duration (e.g. "
+            "\"90s\", \"10m\", \"2h\")");
+  EXPECT_EQ(ErrorOf("[status]\nstall_dcp = \"2m\"\n"),
+            "site.toml:2: status.stall_dcp: unknown key (did you mean "
+            "\"stall_dhcp\"?)");
+}
+
 TEST(SiteConfigTest, UnknownKeysAreErrorsWithSuggestions) {
   EXPECT_EQ(ErrorOf("[server]\ninterface = \"br0\"\nadress = \"198.18.0.1\"\n"),
             "site.toml:3: server.adress: unknown key (did you mean "
@@ -214,9 +252,10 @@ TEST(SiteConfigTest, UnknownKeysAreErrorsWithSuggestions) {
   EXPECT_THAT(ErrorOf("[dhcp]\nlease_second = 60\n"),
               HasSubstr("site.toml:2: dhcp.lease_second: unknown key (did you "
                         "mean \"lease_seconds\"?)"));
-  EXPECT_THAT(ErrorOf("[web]\nport = 80\n"),
-              HasSubstr("site.toml:1: web: unknown key (expected one of: "
-                        "server, dhcp, tftp, boot, profile, http, api)"));
+  EXPECT_THAT(
+      ErrorOf("[web]\nport = 80\n"),
+      HasSubstr("site.toml:1: web: unknown key (expected one of: "
+                "server, dhcp, tftp, boot, profile, http, api, status)"));
   EXPECT_THAT(ErrorOf("[http]\nport = 80\n"),
               HasSubstr("site.toml:2: http.port: unknown key (expected one of: "
                         "listen, repo_root, max_connections"));
