@@ -208,6 +208,7 @@ def main():
     ap.add_argument("--state_dir", required=True)
     ap.add_argument("--arm_host", required=True)
     ap.add_argument("--detail_host", required=True)
+    ap.add_argument("--stall_host", help="a host that stalls after the load: wait for its tile")
     ap.add_argument("--load", action="append", default=[], help="a load command (shell words)")
     ap.add_argument("--screenshot", required=True)
     ap.add_argument("--profile", required=True)
@@ -361,6 +362,14 @@ def main():
               "legend counts %s, API counts %s" % (dom["counts"], want_counts))
         figures["phases"] = {k: v for k, v in want_counts.items() if v}
         log("tiles and legend equal the API: %s" % figures["phases"])
+        # Not the page's to check, but worth seeing: a host whose files all arrived should not
+        # stay in booting.
+        for x in api["hosts"]:
+            if x["phase"] == "booting" and x["name"] < "node0400":
+                tl = get_json(base + "/api/v1/hosts/" + x["name"]).get("timeline", [])
+                log("note: %s still booting after its whole flow; timeline %s" %
+                    (x["name"], [(e["kind"], e["phase"], e["detail"]) for e in tl]))
+                break
 
         # 4. Timeline on click, then arm through the page.
         driver.find_element(By.CSS_SELECTOR, '.tile[data-host="%s"]' % args.detail_host).click()
@@ -420,14 +429,34 @@ def main():
         problems = console_problems(driver, console)
         check(not problems, "browser console: %s" % problems)
 
-        # 6. The screenshot: the host with its timeline open.
-        driver.find_element(By.CSS_SELECTOR, '.tile[data-host="%s"]' % args.detail_host).click()
-        wait_for(lambda: len(driver.find_elements(By.CSS_SELECTOR, "#timeline li")) > 0, 5, "the timeline")
-        time.sleep(0.3)
+        # 5b. Stalled hosts reach the page (the fleet's Tick marks them, an event carries it).
+        if args.stall_host:
+            t0 = time.time()
+            sel = '.tile[data-host="%s"]' % args.stall_host
+            wait_for(lambda: driver.find_element(By.CSS_SELECTOR, sel).get_attribute("data-phase")
+                     == "stalled", 30, "%s's tile to show stalled" % args.stall_host)
+            x = get_json(base + "/api/v1/hosts/" + args.stall_host)
+            check(x["phase"] == "stalled" and x["reason"], "the API says %s for %s" %
+                  ((x["phase"], x["reason"]), args.stall_host))
+            title = driver.find_element(By.CSS_SELECTOR, sel).get_attribute("title")
+            check(x["reason"] in title, "the stalled tile's title %r lacks the reason %r" %
+                  (title, x["reason"]))
+            log("%s stalled on the page (waited %.1f s): %s" % (args.stall_host, time.time() - t0,
+                                                                  x["reason"]))
+
+        # 6. The screenshot: every rack (a tall window), a stalled host's panel open.
+        shown = args.stall_host or args.detail_host
+        driver.set_window_size(1400, 2200)
+        # (a script click: in the tall window the tile may sit under the open panel)
+        driver.execute_script("arguments[0].click()", driver.find_element(
+            By.CSS_SELECTOR, '.tile[data-host="%s"]' % shown))
+        wait_for(lambda: driver.find_element(By.ID, "detail-name").text == shown and
+                 len(driver.find_elements(By.CSS_SELECTOR, "#timeline li")) > 0, 5, "the timeline")
+        time.sleep(0.5)
         check(driver.save_screenshot(args.screenshot), "screenshot to %s failed" % args.screenshot)
         log("screenshot: %s" % args.screenshot)
-    except Fail as e:
-        print("FAIL: %s" % e)
+    except (Fail, WebDriverException) as e:
+        print("FAIL: %s" % (e if isinstance(e, Fail) else "webdriver: %s" % str(e).splitlines()[0]))
         for entry in console[-20:]:
             sys.stderr.write("console: %s\n" % entry)
         try:
@@ -445,6 +474,6 @@ def main():
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except Fail as e:
-        print("FAIL: %s" % e)
+    except (Fail, WebDriverException) as e:
+        print("FAIL: %s" % (e if isinstance(e, Fail) else "webdriver: %s" % str(e).splitlines()[0]))
         sys.exit(1)

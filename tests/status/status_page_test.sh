@@ -8,10 +8,11 @@
 #   ns c: rackboot-load on eth0 (a veth into br0)
 #
 # Inventory: node0000..node0999 (MACs 02:52:42:00:HH:LL, the load tool's numbering), 25 racks of
-# 40 (the `rack` column); node0000..0599 armed with profile "lab", the rest local boot. Load:
-# 400 armed clients DHCP + pxelinux.0 + the profile's kernel and initrd (phases dhcp, booting,
-# installing; about 1,600 events at 100 clients/s), then 232 local-boot clients (node0768..0999)
-# DHCP only. status_page_browser.py says what is checked. Figures are printed on a RESULT line.
+# 40 (the `rack` column); node0000..0599 armed with profile "lab", node0950..0999 installed, the
+# rest local boot; [status] stall_booting = "10s". Load: 400 armed clients (node0000..0399) DHCP +
+# pxelinux.0 + the profile's kernel and initrd (phases dhcp, booting, installing; 1,600 events at
+# 100 clients/s), then 88 (node0512..0599) DHCP + pxelinux.0 only, which stall in booting 10 s
+# later. status_page_browser.py says what is checked. Figures are printed on a RESULT line.
 #
 # Usage: status_page_test.sh RACKBOOTD RACKBOOT_LOAD LIB_SH BROWSER_PY
 # The screenshot goes to $RACKBOOT_STATUS_SCREENSHOT, else Bazel's undeclared outputs
@@ -31,6 +32,7 @@ skip() { echo "RACKBOOT SKIPPED: $*"; exit 0; }
 lib_init
 HOSTS=1000
 ARMED=600
+INSTALLED_FROM=950
 TOKEN="rb-$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
 
 ns_add s
@@ -61,13 +63,17 @@ initrd = \"lab/initrd.img\"
 listen = \"198.18.0.1:80\"
 
 [api]
-token_file = \"$WORK/api-token\""
+token_file = \"$WORK/api-token\"
+
+[status]
+stall_booting = \"10s\""
 site_toml >"$WORK/site.toml"
 {
   echo "mac,hostname,ip,profile,state,rack"
   for ((i = 0; i < HOSTS; i++)); do
     state=localboot
     ((i < ARMED)) && state=install
+    ((i >= INSTALLED_FROM)) && state=installed
     printf '02:52:42:00:%02x:%02x,node%04d,,lab,%s,r%02d\n' $((i >> 8)) $((i & 255)) "$i" "$state" \
       $((i / 40 + 1))
   done
@@ -87,13 +93,13 @@ fi
 
 in_c="ip netns exec $(ns c) timeout 80 $LOAD --server=198.18.0.1 --interface=eth0 --progress=never"
 load_armed="$in_c --clients=400 --rate=100 --tftp_from_lease --flow=dhcp,tftp:pxelinux.0,tftp:lab/vmlinuz,tftp:lab/initrd.img"
-load_local="$in_c --clients=232 --rate=200 --flow=dhcp --mac_base=02:52:42:00:03"
+load_stall="$in_c --clients=88 --rate=20 --tftp_from_lease --flow=dhcp,tftp:pxelinux.0 --mac_base=02:52:42:00:02"
 
 log "Chromium against rackbootd ($HOSTS hosts), load in ns c"
 rc=0
 HOME=$WORK/home timeout 170 ip netns exec "$(ns s)" /usr/bin/python3 "$BROWSER" \
   --url=http://198.18.0.1:80/ --hosts=$HOSTS --token="$TOKEN" --state_dir="$WORK/state" \
-  --arm_host=node0700 --detail_host=node0003 --load="$load_armed" --load="$load_local" \
+  --arm_host=node0700 --detail_host=node0003 --load="$load_armed" --load="$load_stall" --stall_host=node0512 \
   --screenshot="$shot" --profile="$WORK/chrome" >"$WORK/browser.out" || rc=$?
 cat "$WORK/browser.out"
 if grep -q '^RACKBOOT SKIPPED' "$WORK/browser.out"; then
