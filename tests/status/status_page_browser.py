@@ -19,6 +19,8 @@ it is given. Checks (each failure exits 1 with a message):
      file (host-states.tsv) say install, and its tile turns "armed".
   5. The throughput chart shows a rate from /metrics?format=json.
   6. A screenshot is saved to --screenshot.
+  7. rackbootd stopped: the indicator says disconnected; started again (--restart): the page
+     reconnects by itself and every tile equals the new daemon's hosts.
 """
 import argparse
 import json
@@ -209,6 +211,9 @@ def main():
     ap.add_argument("--arm_host", required=True)
     ap.add_argument("--detail_host", required=True)
     ap.add_argument("--stall_host", help="a host that stalls after the load: wait for its tile")
+    ap.add_argument("--daemon_pid", type=int, help="rackbootd: stopped to see the page reconnect")
+    ap.add_argument("--restart", help="the command that starts rackbootd again (shell words)")
+    ap.add_argument("--restart_log", help="where the restarted rackbootd writes")
     ap.add_argument("--load", action="append", default=[], help="a load command (shell words)")
     ap.add_argument("--screenshot", required=True)
     ap.add_argument("--profile", required=True)
@@ -455,6 +460,38 @@ def main():
         time.sleep(0.5)
         check(driver.save_screenshot(args.screenshot), "screenshot to %s failed" % args.screenshot)
         log("screenshot: %s" % args.screenshot)
+
+        # 7. The daemon goes away and comes back: "disconnected", then live again by itself
+        # (backoff), with every tile equal to the new daemon's hosts.
+        if args.daemon_pid and args.restart:
+            live = lambda: driver.execute_script("return document.documentElement.dataset.live")
+            os.kill(args.daemon_pid, 15)
+            t0 = time.time()
+            wait_for(lambda: live() == "down", 5, "the indicator to say disconnected")
+            figures["disconnect_shown_ms"] = (time.time() - t0) * 1000
+            text = driver.find_element(By.ID, "live").text
+            check("disconnected" in text, "the indicator says %r" % text)
+            wait_for(lambda: subprocess.run(["sh", "-c", "! kill -0 %d 2>/dev/null" % args.daemon_pid]).returncode == 0,
+                     10, "rackbootd to exit")
+            out = open(args.restart_log, "w")
+            p = subprocess.Popen(shlex.split(args.restart), stdout=out, stderr=out,
+                                 stdin=subprocess.DEVNULL)
+            open(args.restart_log + ".pid", "w").write(str(p.pid))
+            t1 = time.time()
+            wait_for(lambda: live() == "live", 30, "the page to reconnect")
+            figures["reconnect_after_restart_s"] = time.time() - t1
+            time.sleep(1.0)
+            api = get_json(base + "/api/v1/hosts")
+            tiles = driver.execute_script("""var s = {};
+              document.querySelectorAll('.tile[data-host]').forEach(function (t) { s[t.dataset.host] = t.dataset.phase; });
+              return s;""")
+            wrong = [(x["name"], x["phase"], tiles.get(x["name"])) for x in api["hosts"]
+                     if tiles.get(x["name"]) != x["phase"]]
+            check(not wrong, "after the reconnect %d tiles differ from the API, e.g. %s" %
+                  (len(wrong), wrong[:5]))
+            log("daemon stopped: 'disconnected' shown after %.0f ms (%r); restarted: live again %.1f s "
+                "later, every tile equal to the new daemon's hosts" %
+                (figures["disconnect_shown_ms"], text, figures["reconnect_after_restart_s"]))
     except (Fail, WebDriverException) as e:
         print("FAIL: %s" % (e if isinstance(e, Fail) else "webdriver: %s" % str(e).splitlines()[0]))
         for entry in console[-20:]:

@@ -100,7 +100,13 @@ rc=0
 HOME=$WORK/home timeout 170 ip netns exec "$(ns s)" /usr/bin/python3 "$BROWSER" \
   --url=http://198.18.0.1:80/ --hosts=$HOSTS --token="$TOKEN" --state_dir="$WORK/state" \
   --arm_host=node0700 --detail_host=node0003 --load="$load_armed" --load="$load_stall" --stall_host=node0512 \
-  --screenshot="$shot" --profile="$WORK/chrome" >"$WORK/browser.out" || rc=$?
+  --screenshot="$shot" --profile="$WORK/chrome" --daemon_pid="${RB_PID[main]}" \
+  --restart="$RACKBOOTD --config=$WORK/site.toml" --restart_log="$WORK/rb-restart.log" \
+  >"$WORK/browser.out" || rc=$?
+if [[ -s $WORK/rb-restart.log.pid ]]; then
+  RB_PID[restart]=$(cat "$WORK/rb-restart.log.pid")
+  PIDS+=("${RB_PID[restart]}")
+fi
 cat "$WORK/browser.out"
 if grep -q '^RACKBOOT SKIPPED' "$WORK/browser.out"; then
   exit 0
@@ -109,5 +115,8 @@ fi
 grep -q '^RESULT ' "$WORK/browser.out" || fail "no RESULT line"
 grep -q 'api: POST /api/v1/hosts/node0700/arm from ' "$WORK/rb-main.log" ||
   fail "rackbootd did not log the arm"
-rb_stop main
+# The browser test stopped the first daemon (SIGTERM) and started a second one.
+grep -q 'dhcp totals:' "$WORK/rb-main.log" || fail "rackbootd (main): no dhcp totals at its stop"
+[[ -n ${RB_PID[restart]:-} ]] || fail "no restarted rackbootd"
+rb_stop restart
 log "passed; screenshot $shot"
