@@ -41,6 +41,7 @@
 #include "engine/io/socket_address.h"
 #include "engine/metrics/metrics_registry.h"
 #include "engine/os/privileges.h"
+#include "engine/site/fleet_metrics.h"
 #include "engine/site/site_config.h"
 #include "engine/site/site_files.h"
 #include "engine/site/site_runtime.h"
@@ -143,8 +144,8 @@ absl::Status DropRoot(const rackboot::site::SiteConfig& site, bool tftp,
 // The daemon's API (/api/v1/ on http.listen): its routes over the fleet
 // model, the transfers and the leases, the event hub the fleet publishes to,
 // and the bearer token. Made before HTTP (its routes are borrowed there), so
-// declared before the services it must outlive. Sets `config_error` for a
-// token file that is unreadable or readable by others.
+// declared before the services it must outlive. Fails (a configuration
+// error) for a token file that is unreadable or readable by others.
 absl::StatusOr<std::unique_ptr<rackboot::api::DaemonApiServer>> MakeApi(
     const rackboot::site::SiteConfig& site,
     rackboot::site::SiteRuntime* runtime,
@@ -229,6 +230,14 @@ int main(int argc, char** argv) {
     }
     runtime = *std::move(opened);
   }
+  // rackboot_hosts{phase} and rackboot_hosts_by_state{state}, computed from
+  // the fleet on each scrape; declared after the runtime and the registry,
+  // so its collectors go before either.
+  std::unique_ptr<site_ns::FleetMetrics> fleet_metrics;
+  if (runtime) {
+    fleet_metrics =
+        std::make_unique<site_ns::FleetMetrics>(runtime->fleet(), &metrics);
+  }
   daemon::EventSink* events = runtime ? runtime->tracker() : nullptr;
 
   // The boot tree, shared by TFTP and HTTP's /boot/: one mapping per file
@@ -292,9 +301,10 @@ int main(int argc, char** argv) {
   rackboot::api::StatusPageRoutes status_page;
   // Declared before the group, so that on any return the group stops (and
   // each service's StopShard runs) before the services are destroyed.
-  std::vector<std::unique_ptr<daemon::Service>> services;
+  // The transfer table and the API, which the services borrow, before them.
   std::unique_ptr<daemon::TransferTable> transfers;
   std::unique_ptr<rackboot::api::DaemonApiServer> api;
+  std::vector<std::unique_ptr<daemon::Service>> services;
   daemon::ShardGroup shards(per_core);
   // Transfers in progress: TFTP's shards use lists 0..n-1, HTTP's n..2n-1.
   transfers = std::make_unique<daemon::TransferTable>(2 * shards.shards());
@@ -310,6 +320,8 @@ int main(int argc, char** argv) {
   if (tftp) {
     tftp_options->events = events;
     tftp_options->metrics = &metrics;
+    tftp_options->shard.transfers = transfers.get();
+    tftp_options->shard.transfer_list = 0;
     absl::StatusOr<std::unique_ptr<rackboot::TftpService>> created =
         rackboot::TftpService::Create(*tftp_options, files.get(),
                                       shards.shards());
@@ -342,11 +354,13 @@ int main(int argc, char** argv) {
         absl::Milliseconds(site->http.idle_timeout_ms);
     options.bind_to_device = site->server.interface;
     options.events = events;
-    options.routes.push_back({"/", &status_page});
-    options.routes.push_back({"/index.html", &status_page});
-    options.routes.emplace_back("/api/v1/", api->routes());
     options.metrics = &metrics;
     options.routes.push_back({"/metrics", &metrics_routes});
+    options.transfers = transfers.get();
+    options.transfer_list_base = shards.shards();
+    options.routes.emplace_back("/api/v1/", api->routes());
+    options.routes.push_back({"/", &status_page});
+    options.routes.push_back({"/index.html", &status_page});
     absl::StatusOr<std::unique_ptr<rackboot::http::HttpService>> created =
         rackboot::http::HttpService::Create(options, shards.shards());
     if (!created.ok()) {

@@ -696,18 +696,6 @@ void ParseHttp(Parser& p, const toml::table& t, HttpConfig& out) {
         HttpConfig::kTimeoutMsMax, out.idle_timeout_ms);
 }
 
-void ParseApi(Parser& p, const toml::table& t, ApiConfig& out) {
-  constexpr absl::string_view kP = "api";
-  p.CheckKeys(t, kP, {"token_file"});
-  if (p.String(t, kP, "token_file", out.token_file) &&
-      HasControlChar(out.token_file)) {
-    p.Error(*p.Get(t, "token_file"), "api.token_file",
-            absl::StrCat(Quote(out.token_file),
-                         ": control characters not allowed"));
-    out.token_file.clear();
-  }
-}
-
 // A duration string ("90s", "10m", "2h", "1h30m") within [min, max].
 void ParseStallBound(Parser& p, const toml::table& t, absl::string_view key,
                      absl::Duration& out) {
@@ -737,6 +725,18 @@ void ParseStatus(Parser& p, const toml::table& t, StatusConfig& out) {
   ParseStallBound(p, t, "stall_dhcp", out.stall_dhcp);
   ParseStallBound(p, t, "stall_booting", out.stall_booting);
   ParseStallBound(p, t, "stall_installing", out.stall_installing);
+}
+
+void ParseApi(Parser& p, const toml::table& t, ApiConfig& out) {
+  constexpr absl::string_view kP = "api";
+  p.CheckKeys(t, kP, {"token_file"});
+  if (p.String(t, kP, "token_file", out.token_file) &&
+      HasControlChar(out.token_file)) {
+    p.Error(*p.Get(t, "token_file"), "api.token_file",
+            absl::StrCat(Quote(out.token_file),
+                         ": control characters not allowed"));
+    out.token_file.clear();
+  }
 }
 
 void ParseBoot(Parser& p, const toml::table& t, BootConfig& out) {
@@ -1130,7 +1130,7 @@ absl::StatusOr<SiteConfig> ParseSiteConfig(absl::string_view toml_text,
   site.path = std::string(filename);
   p.CheckKeys(
       root, "",
-      {"server", "dhcp", "tftp", "boot", "profile", "http", "api", "status"});
+      {"server", "dhcp", "tftp", "boot", "profile", "http", "status", "api"});
   if (const toml::table* t = p.Table(root, "", "server")) {
     ParseServer(p, *t, site.server);
   }
@@ -1149,11 +1149,11 @@ absl::StatusOr<SiteConfig> ParseSiteConfig(absl::string_view toml_text,
   if (const toml::table* t = p.Table(root, "", "http")) {
     ParseHttp(p, *t, site.http);
   }
-  if (const toml::table* t = p.Table(root, "", "api")) {
-    ParseApi(p, *t, site.api);
-  }
   if (const toml::table* t = p.Table(root, "", "status")) {
     ParseStatus(p, *t, site.status);
+  }
+  if (const toml::table* t = p.Table(root, "", "api")) {
+    ParseApi(p, *t, site.api);
   }
   if (p.error_count() == 0) CrossCheck(p, root, site);
   if (absl::Status s = p.Result(); !s.ok()) return s;

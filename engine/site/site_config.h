@@ -162,14 +162,6 @@ struct HttpConfig {
   int idle_timeout_ms = 30000;    // a keep-alive connection with no request
 };
 
-// [api]: the JSON API under /api/v1/ (docs/api.md), served on http.listen.
-struct ApiConfig {
-  // A file holding the bearer token writes (arm, disarm) need: the first
-  // line, mode 0600 or stricter (rackbootd refuses it otherwise). "" (default):
-  // no token, writes only from loopback clients.
-  std::string token_file;
-};
-
 // [status]: the live bring-up view (FleetStatus). A host with no progress
 // (a lease, a complete file, a state change) in a phase for longer than the
 // phase's bound is shown stalled. Durations: "90s", "10m", "2h", "1h30m".
@@ -179,6 +171,14 @@ struct StatusConfig {
   absl::Duration stall_dhcp = absl::Minutes(2);
   absl::Duration stall_booting = absl::Minutes(10);
   absl::Duration stall_installing = absl::Hours(2);
+};
+
+// [api]: the JSON API under /api/v1/ (docs/api.md), served on http.listen.
+struct ApiConfig {
+  // A file holding the bearer token writes (arm, disarm) need: the first
+  // line, mode 0600 or stricter (rackbootd refuses it otherwise). "" (default):
+  // no token, writes only from loopback clients.
+  std::string token_file;
 };
 
 // "address:port" as tftp.listen and http.listen take it (an IPv4 address,
@@ -269,8 +269,8 @@ struct SiteConfig {
   BootConfig boot;
   std::vector<BootProfile> profiles;
   HttpConfig http;
-  ApiConfig api;
   StatusConfig status;
+  ApiConfig api;
 
   // The line of every key given in the file, by dotted path as errors name
   // them ("tftp.root", "boot.bios", "profile[0].kernel",

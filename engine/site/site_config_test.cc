@@ -252,10 +252,10 @@ TEST(SiteConfigTest, UnknownKeysAreErrorsWithSuggestions) {
   EXPECT_THAT(ErrorOf("[dhcp]\nlease_second = 60\n"),
               HasSubstr("site.toml:2: dhcp.lease_second: unknown key (did you "
                         "mean \"lease_seconds\"?)"));
-  EXPECT_THAT(
-      ErrorOf("[web]\nport = 80\n"),
-      HasSubstr("site.toml:1: web: unknown key (expected one of: "
-                "server, dhcp, tftp, boot, profile, http, api, status)"));
+  EXPECT_THAT(ErrorOf("[web]\nport = 80\n"),
+              HasSubstr("site.toml:1: web: unknown key (expected one of: "
+                        "server, dhcp, tftp, boot, profile, http, status, "
+                        "api)"));
   EXPECT_THAT(ErrorOf("[http]\nport = 80\n"),
               HasSubstr("site.toml:2: http.port: unknown key (expected one of: "
                         "listen, repo_root, max_connections"));
