@@ -425,12 +425,12 @@ void HttpShard::EndTransfer(Connection& c) {
 
 void HttpShard::Remove(Connection& c) {
   EndTransfer(c);
+  if (c.file_out) options_.metrics.active.Add(-1);
   if (c.stream != nullptr) {
     c.stream->Stop();
     c.stream.reset();
     --streams_;
   }
-  if (c.file_out) options_.metrics.active.Add(-1);
   budget_->Release();
   counters_->connections_open.fetch_sub(1, std::memory_order_relaxed);
   connections_.erase(c.token.value());
