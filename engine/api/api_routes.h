@@ -92,6 +92,10 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
 // RFC 3339 UTC ("2026-11-30T13:05:00Z").
 std::string FormatApiTime(absl::Time t);
 
+// Appends `s` as a JSON string (RFC 8259): quotes, backslashes and control
+// characters escaped; bytes that are not well-formed UTF-8 become U+FFFD.
+void AppendJsonString(std::string* out, absl::string_view s);
+
 // "a=1&b=x%20y" -> pairs, percent- and '+'-decoded. InvalidArgument for a
 // malformed escape, a control character, or more than 16 parameters.
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseQuery(

@@ -3,7 +3,8 @@
 //   flags  byte 0: bit 0 a token is set ("tok"), bit 1 the client is not
 //          loopback; byte 1: the method (GET, HEAD, POST by value % 3)
 //   path, query, authorization, content type, Last-Event-ID, body
-// Checks: every answer is a status the API documents; a JSON answer parses
+// Checks: any input bytes written by AppendJsonString parse back as a JSON
+// string; every answer is a status the API documents; a JSON answer parses
 // and an error carries "error" and "detail"; the model's SetState runs only
 // for a POST to .../arm or .../disarm that passed the auth rules (the right
 // token, or no token and a loopback client), and only with a body that is
@@ -83,6 +84,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       absl::StrSplit(text, absl::MaxSplits('\n', 5));
   f.resize(6);
   // The connection decodes paths and caps bodies before a route sees them.
+  // Any bytes written as a JSON string parse back as one string.
+  {
+    std::string quoted;
+    rackboot::api::AppendJsonString(&quoted, text);
+    const nlohmann::json j = nlohmann::json::parse(quoted, nullptr, false);
+    if (!j.is_string()) std::abort();
+  }
   if (!absl::StartsWith(f[0], "/api/v1/")) return 0;
   if (f[5].size() > rackboot::api::kMaxApiBody) return 0;
 

@@ -370,6 +370,63 @@ TEST_F(ApiRoutesTest, Events) {
   ExpectError(Do({.path = "/api/v1/events"}), 503, "busy");
 }
 
+// The list a status page loads: 1,000 hosts. Prints the time to route and
+// render it (a loose bound keeps a pathological regression out).
+TEST_F(ApiRoutesTest, ThousandHostsRenderQuickly) {
+  const ApiHost base = model_.hosts[0];
+  model_.hosts.clear();
+  for (int i = 0; i < 1000; ++i) {
+    ApiHost h = base;
+    h.name = absl::StrCat("node", 1000 + i);
+    h.phase_since = absl::FromUnixSeconds(1764507900 + i);
+    model_.hosts.push_back(h);
+  }
+  http::HttpRouteResult r;
+  const absl::Time start = absl::Now();
+  constexpr int kRounds = 20;
+  for (int i = 0; i < kRounds; ++i) r = Do({.path = "/api/v1/hosts"});
+  const absl::Duration each = (absl::Now() - start) / kRounds;
+  EXPECT_EQ(Body(r)["hosts"].size(), 1000u);
+  std::printf("GET /api/v1/hosts, 1,000 hosts: %zu bytes in %.2f ms\n",
+              r.body.size(), absl::ToDoubleMilliseconds(each));
+  EXPECT_LT(each, absl::Milliseconds(200));
+}
+
+TEST(ApiHelpersTest, AppendJsonString) {
+  const auto round_trip = [](absl::string_view in) {
+    std::string out;
+    AppendJsonString(&out, in);
+    Json j = Json::parse(out, nullptr, false);
+    EXPECT_TRUE(j.is_string()) << out;
+    return j.is_string() ? j.get<std::string>() : std::string("(bad)");
+  };
+  EXPECT_EQ(round_trip("plain"), "plain");
+  EXPECT_EQ(round_trip("q\"b\\s/"), "q\"b\\s/");
+  EXPECT_EQ(round_trip(std::string("c\n\r\t\x01\x1f\x7f\0z", 10)),
+            std::string("c\n\r\t\x01\x1f\x7f\0z", 10));
+  EXPECT_EQ(round_trip("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"),
+            "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+  // Not UTF-8: a lone continuation byte, an overlong '/', a surrogate, a cut
+  // sequence, past U+10FFFF.
+  EXPECT_EQ(round_trip("a\x80"
+                       "b"),
+            "a\xef\xbf\xbd"
+            "b");
+  EXPECT_EQ(round_trip("\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_EQ(round_trip("\xed\xa0\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_EQ(round_trip("\xe2\x82"), "\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_EQ(round_trip("\xf4\x90\x80\x80").size(), 12u);
+}
+
+TEST_F(ApiRoutesTest, ClientTextInAnswersIsValidJson) {
+  model_.hosts[0].reason = std::string("\"}\n\x00\xff<script>", 14);
+  model_.hosts[0].group = "r\\1";
+  Json j = Body(Do({.path = "/api/v1/hosts"}));
+  EXPECT_EQ(j["hosts"][0]["group"], "r\\1");
+  EXPECT_EQ(j["hosts"][0]["reason"].get<std::string>().substr(0, 4),
+            std::string("\"}\n\0", 4));
+}
+
 TEST(ApiHelpersTest, ConstantTimeEquals) {
   EXPECT_TRUE(ConstantTimeEquals("abc", "abc"));
   EXPECT_TRUE(ConstantTimeEquals("", ""));

@@ -99,6 +99,8 @@ narrate() {
       fflush(); next
     }
     /tftp FAILED/ { printf "  TFTP FAILED %s\n", $0; fflush(); next }
+    # The API, the page and the metrics are not boot steps.
+    / http (GET|HEAD|POST) "\/(api\/|metrics|"|\?)/ { next }
     / http (GET|HEAD) / {
       # http GET "/boot/vmlinuz" 200 8155008 bytes in 1.234s to 198.18.0.21:49152 (boot file "vmlinuz")
       sub(/.* http /, "")

@@ -19,7 +19,7 @@
 #   - the guest booted that kernel with the command line rendered for lab-node1 (marker host=);
 #   - rackboot-hosts list (./rackboot hosts) then shows lab-node1's last bring-up phase `done`;
 #   - (modes with HTTP) curl subscribed to /api/v1/events during the boot saw lab-node1 go
-#     dhcp -> booting -> installing;
+#     dhcp -> booting -> installing, and GET /api/v1/leases its bound lease;
 #   - no namespace is left behind.
 #
 # Usage: boot_test.sh RACKBOOTD RACKBOOT-HOSTS MODE
@@ -128,7 +128,10 @@ expect_line "$(last_serial)" "Command line: .*hostname=lab-node1" "kernel comman
 expect_phase lab-node1 done
 
 # And streamed while it happened: lab-node1 is armed, so its last boot file makes it installing.
-if [[ $MODE != uefi_tftp_only ]]; then expect_phases lab-node1 dhcp booting installing; fi
+if [[ $MODE != uefi_tftp_only ]]; then
+  expect_phases lab-node1 dhcp booting installing
+  expect_lease lab-node1 "$NODE1_IP"
+fi
 
 log "PASS: $MODE boot of lab-node1 to its marker in $SECONDS s"
 grep -E '^ *(DHCP|TFTP|HTTP|GUEST) ' "$OUT" >&2

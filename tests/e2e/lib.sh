@@ -133,10 +133,29 @@ follow_events() {
       grep -q '^rackbootd: ready' "$LAB_DIR/rackbootd.out" 2>/dev/null && break
       sleep 0.1
     done
+    # Meanwhile, twice a second, the leases (the last answer that lists one is kept).
+    (
+      while ip netns exec "$LAB_NS" curl -sS --max-time 2 -o "$LAB_DIR/leases.new" \
+        http://198.18.0.1:8080/api/v1/leases 2>/dev/null; do
+        grep -q '"address"' "$LAB_DIR/leases.new" && mv "$LAB_DIR/leases.new" "$LAB_DIR/leases.json"
+        sleep 0.5
+      done
+    ) &
     ip netns exec "$LAB_NS" curl -sN --max-time 300 \
       'http://198.18.0.1:8080/api/v1/events?after=0' >"$EVENTS" 2>"$LAB_DIR/events.err"
+    wait
   ) &
   EVENTS_PID=$!
+}
+
+# expect_lease HOST ADDRESS: GET /api/v1/leases, polled during the boot, listed HOST's bound
+# lease of ADDRESS.
+expect_lease() {
+  [[ -s $LAB_DIR/leases.json ]] || fail "/api/v1/leases never listed a lease during the boot"
+  jq -e --arg h "$1" --arg a "$2" '.leases[] | select(.host == $h and .address == $a
+      and .state == "bound" and .subnet == "198.18.0.0/24")' "$LAB_DIR/leases.json" >/dev/null ||
+    fail "/api/v1/leases: no bound lease of $2 for $1: $(cat "$LAB_DIR/leases.json")"
+  log "/api/v1/leases during the boot: $1 holds $2"
 }
 
 # expect_phases HOST PHASE...: the events streamed for HOST show these phases in this order
