@@ -449,6 +449,30 @@ def main():
             log("%s stalled on the page (waited %.1f s): %s" % (args.stall_host, time.time() - t0,
                                                                   x["reason"]))
 
+        # 5c. Search and phase filter hide the other tiles (and empty racks).
+        def visible():
+            return driver.execute_script("""return Array.from(document.querySelectorAll(
+                '.tile[data-host]')).filter(function (t) { return t.offsetParent !== null; })
+                .map(function (t) { return t.dataset.host; });""")
+        search = driver.find_element(By.ID, "search")
+        search.send_keys("node001")
+        want = ["node%04d" % i for i in range(10, 20)]
+        wait_for(lambda: sorted(visible()) == want, 3, "search node001 to show node0010..0019")
+        search.clear()
+        search.send_keys(" ")  # an input event with an empty query
+        wait_for(lambda: len(visible()) == args.hosts, 3, "all tiles back")
+        driver.execute_script("document.querySelector('#legend .lg[data-phase=stalled]').click()")
+        stalled = sorted(x["name"] for x in get_json(base + "/api/v1/hosts")["hosts"]
+                         if x["phase"] == "stalled")
+        wait_for(lambda: sorted(visible()) == stalled, 3, "the stalled filter to show %d tiles"
+                 % len(stalled))
+        groups = driver.execute_script("return Array.from(document.querySelectorAll('.group'))"
+                                       ".filter(function (g) { return g.offsetParent !== null; }).length")
+        driver.execute_script("document.querySelector('#legend .lg[data-phase=stalled]').click()")
+        wait_for(lambda: len(visible()) == args.hosts, 3, "all tiles back")
+        log("search and filter: 'node001' shows 10 tiles; the stalled filter %d tiles in %d racks"
+            % (len(stalled), groups))
+
         # 6. The screenshot: every rack (a tall window), a stalled host's panel open.
         shown = args.stall_host or args.detail_host
         driver.set_window_size(1400, 2200)
