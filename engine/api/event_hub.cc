@@ -240,7 +240,8 @@ std::string HostEventJson(const site::HostEvent& event) {
   };
   if (std::string time = TimeText(event.time); !time.empty())
     json["time"] = time;
-  // Replace, never throw: the texts are escaped ASCII already, but a
+  // Keys in DESIGN13's order, as the API writes its other JSON. Replace,
+  // never throw: the texts are escaped ASCII already, but a
   // malformed byte must not take the publisher down.
   return json.dump(-1, ' ', false,
                    nlohmann::ordered_json::error_handler_t::replace);

@@ -90,7 +90,8 @@ class EventHub {
 
 // {"id":7,"time":"2026-11-30T13:05:00Z","host":"node001","kind":"file",
 //  "phase":"booting","detail":"tftp vmlinuz 5242880 bytes",
-//  "address":"198.18.0.10"}: one line, ASCII (the details are escaped).
+//  "address":"198.18.0.10"}: one line, keys in this order, ASCII (the
+// details are escaped); "time" null when unknown.
 std::string HostEventJson(const site::HostEvent& event);
 
 // What a subscriber resuming after `last_event_id` (the request's

@@ -270,7 +270,8 @@ TEST(EventHubTest, HostEventJsonAndBacklogFromTheRing) {
   EXPECT_EQ(EventBacklog(fleet, ""), "");  // a new subscriber: live only
   EXPECT_EQ(EventBacklog(fleet, "10"), "");
   const std::string from8 = EventBacklog(fleet, "8");
-  EXPECT_TRUE(absl::StartsWith(from8, "id: 9\nevent: host\ndata: {\"id\":9,"));
+  EXPECT_TRUE(absl::StartsWith(from8, "id: 9\nevent: host\ndata: {"));
+  EXPECT_TRUE(absl::StrContains(from8, "\"id\":9,"));
   EXPECT_EQ(std::count(from8.begin(), from8.end(), '\n'), 2 * 4);
   EXPECT_EQ(EventBacklog(fleet, "11"), "event: reset\ndata: {}\n\n");
   EXPECT_EQ(EventBacklog(fleet, "x1"), "event: reset\ndata: {}\n\n");

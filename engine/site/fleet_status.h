@@ -38,11 +38,12 @@
 //
 // Thread-safe: every method may be called from any thread. Updates hold one
 // mutex for a map lookup and a few string copies (no I/O, no allocation
-// proportional to the fleet); Hosts() copies the fleet under it (1,000 hosts:
-// ~100 us). The publisher runs after the model's lock is released but under
-// a second lock that keeps events in id order, so it must not call back into
-// FleetStatus. Memory is bounded: per host 32 events, the ring 4,096,
-// details cut to kMaxDetail bytes of escaped (printable ASCII) text.
+// proportional to the fleet); Hosts() and the counts take one pass over
+// the fleet under it, Tick one more. The publisher runs after the model's lock
+// is released but under a second lock that keeps events in id order, so it must
+// not call back into FleetStatus. Memory is bounded: per host 32 events, the
+// ring 4,096, details cut to kMaxDetail bytes of escaped (printable ASCII)
+// text.
 #ifndef RACKBOOT_ENGINE_SITE_FLEET_STATUS_H_
 #define RACKBOOT_ENGINE_SITE_FLEET_STATUS_H_
 
