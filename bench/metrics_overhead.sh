@@ -17,7 +17,7 @@
 # Reports the median MiB/s and server CPU seconds per GiB of REPS runs, and each mode's change
 # against "off". Prints a markdown table; unless --no-doc, rewrites the section between
 # <!-- metrics-overhead:begin --> and <!-- metrics-overhead:end --> of docs/benchmarks.md.
-# Root (namespaces, cgroups). About 4 minutes on 2 cores with the defaults.
+# Root (namespaces, cgroups). About 5 minutes on 2 cores with the defaults.
 # Environment: RACKBOOT_BENCH_FILE_MIB (32), RACKBOOT_BENCH_CLIENTS (8), RACKBOOT_BENCH_REPS (3).
 set -euo pipefail
 BENCH_TAG=metrics-overhead

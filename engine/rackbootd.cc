@@ -28,6 +28,7 @@
 #include "absl/time/time.h"
 #include "engine/api/daemon_api.h"
 #include "engine/api/metrics_routes.h"
+#include "engine/api/status_page_routes.h"
 #include "engine/cli/flag_help.h"
 #include "engine/config/daemon_flags.h"
 #include "engine/daemon/service.h"
@@ -295,6 +296,9 @@ int main(int argc, char** argv) {
   per_core.shards = flags->threads;
   // What DHCP's reactor got (kAuto resolved, its fallback logged once).
   per_core.io = dhcp_thread ? dhcp_thread->backend() : flags->io;
+  // The status page at "/" (immutable; declared before the services, which
+  // borrow it, so that it outlives them).
+  rackboot::api::StatusPageRoutes status_page;
   // Declared before the group, so that on any return the group stops (and
   // each service's StopShard runs) before the services are destroyed.
   // The transfer table and the API, which the services borrow, before them.
@@ -355,6 +359,8 @@ int main(int argc, char** argv) {
     options.transfers = transfers.get();
     options.transfer_list_base = shards.shards();
     options.routes.emplace_back("/api/v1/", api->routes());
+    options.routes.push_back({"/", &status_page});
+    options.routes.push_back({"/index.html", &status_page});
     absl::StatusOr<std::unique_ptr<rackboot::http::HttpService>> created =
         rackboot::http::HttpService::Create(options, shards.shards());
     if (!created.ok()) {

@@ -36,9 +36,11 @@
 
 namespace rackboot::daemon {
 
-// One counter as name and value ("tftp_transfers_completed", 12). A snapshot,
-// not a registry: engine/metrics (a later issue) replaces this with per-shard
-// counters summed on read.
+// One counter as name and value ("tftp_transfers_completed", 12), for the
+// stop-time totals lines only. The running view is engine/metrics: each
+// service declares its families in the daemon's MetricsRegistry (given in its
+// options) and GET /metrics reads them; Metrics() stays as the adapter that
+// keeps the "<service> totals:" log lines.
 struct Metric {
   std::string name;
   int64_t value = 0;
