@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
-# rackboot-hosts lists, arms and disarms, through a daemon's API (here a stand-in on loopback
-# that answers with the API's shapes; tests/api/cli_test.sh runs it against the real rackbootd)
-# and, when none answers, through the state files; bad input changes nothing.
+# rackboot-hosts lists, arms and disarms, through a daemon's API and, when none answers, through
+# the state files; bad input changes nothing. Three parts: the files alone; a stand-in API on
+# loopback (error answers a real daemon rarely gives: 500, garbage, silence); the real rackbootd
+# on loopback (arm through its API, then it serves the host's install config at once; stopped,
+# the tool falls back to the files and the restarted daemon takes what it wrote).
+# Usage: hosts_test.sh RACKBOOT_HOSTS RACKBOOTD
 set -euo pipefail
 hosts=$1
+rackbootd=${2:-}
 work=$(mktemp -d)
 fake_pid=
+rb_pid=
 cleanup() {
   [[ -z $fake_pid ]] || kill "$fake_pid" 2>/dev/null || true
+  if [[ -n $rb_pid ]]; then
+    kill "$rb_pid" 2>/dev/null || true
+    wait "$rb_pid" 2>/dev/null || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -259,4 +268,111 @@ grep -q "^node2	install" "$work/state/host-states.tsv" || fail "fallback arm not
 # Without --config there is nothing to fall back to.
 rc=0; "$hosts" --api="$api" list >/dev/null 2>"$work/err" || rc=$?
 [[ $rc -eq 6 ]] && grep -q 'without --config there are no state files' "$work/err" || fail "no config, no daemon: exit $rc"
+
+# ---- The real rackbootd ------------------------------------------------------------------------
+# On loopback: TFTP and HTTP on free ports, DHCP off, node1 reserved at 127.0.0.1 (per-host files
+# go to a host's own address only), writes need the token of [api] token_file.
+[[ -n $rackbootd ]] || fail "usage: hosts_test.sh RACKBOOT_HOSTS RACKBOOTD"
+rb=$work/rb
+mkdir -p "$rb/tftp" "$rb/state"
+for f in pxelinux.0 vmlinuz initrd.img; do echo "$f" >"$rb/tftp/$f"; done
+free_port() { python3 -c 'import socket,sys; s=socket.socket(socket.AF_INET, int(sys.argv[1])); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' "$1"; }
+http_port=$(free_port 1) tftp_port=$(free_port 2)
+printf 's3cret\n' >"$rb/token"
+chmod 600 "$rb/token"
+cat >"$rb/site.toml" <<TOML
+[server]
+state_dir = "state"
+inventory = "inventory.csv"
+user = "root"
+[dhcp]
+mode = "off"
+[[dhcp.subnet]]
+cidr = "127.0.0.0/24"
+[tftp]
+root = "tftp"
+listen = "127.0.0.1:$tftp_port"
+[http]
+listen = "127.0.0.1:$http_port"
+[api]
+token_file = "token"
+[boot]
+bios = "pxelinux.0"
+[[profile]]
+name = "lab"
+kernel = "vmlinuz"
+initrd = "initrd.img"
+append = "hostname={hostname}"
+TOML
+printf 'mac,hostname,ip,profile,state\n52:54:00:00:00:01,node1,127.0.0.1,lab,localboot\n52:54:00:00:00:02,node2,,other,localboot\n' \
+  >"$rb/inventory.csv"
+rb_start() {
+  : >"$rb/out"
+  "$rackbootd" --config="$rb/site.toml" >"$rb/out" 2>>"$rb/log" </dev/null &
+  rb_pid=$!
+  for _ in $(seq 100); do
+    grep -q '^rackbootd: ready' "$rb/out" && return 0
+    kill -0 "$rb_pid" 2>/dev/null || fail "rackbootd exited: $(tail -5 "$rb/log")"
+    sleep 0.1
+  done
+  fail "rackbootd not ready within 10 s: $(tail -5 "$rb/log")"
+}
+rb_stop() {
+  kill -TERM "$rb_pid"
+  timeout 10 tail --pid="$rb_pid" -f /dev/null || fail "rackbootd ignored SIGTERM"
+  wait "$rb_pid" 2>/dev/null || true
+  rb_pid=
+}
+script() { curl -sS --max-time 5 "http://127.0.0.1:$http_port/boot/ipxe/01-52-54-00-00-00-01.ipxe"; }
+R() { "$hosts" --config="$rb/site.toml" "$@"; }
+rb_start
+script | grep -q 'node1 is not armed for install' || fail "node1 armed before the test: $(script)"
+# list through the API ([http] listen is the default), nothing on stderr.
+out=$(R list 2>"$work/err")
+[[ ! -s $work/err ]] || fail "list against rackbootd wrote to stderr: $(cat "$work/err")"
+grep -q '^node1  *52:54:00:00:00:01 127.0.0.1  *lab  *localboot  *unknown  *-  *yes$' <<<"$out" ||
+  fail "rackbootd list: $out"
+[[ $(R --json list | jq -r '[.hosts[].name] | join(","), (.counts | length), (has("source"))' | tr '\n' ' ') == \
+   "node1,node2 9 false " ]] || fail "rackbootd list --json: $(R --json list)"
+# Writes without the token: 401, nothing changes.
+rc=0; R --token_file=/dev/null arm node1 >/dev/null 2>"$work/err" || rc=$?
+[[ $rc -eq 4 ]] && grep -q 'token file /dev/null is empty' "$work/err" || fail "empty token file: exit $rc"
+printf 'wrong\n' >"$work/wrong-token"
+rc=0; R --token_file="$work/wrong-token" arm node1 >/dev/null 2>"$work/err" || rc=$?
+[[ $rc -eq 4 ]] && grep -q 'answered 401 unauthorized: the bearer token does not match' "$work/err" ||
+  fail "wrong token: exit $rc: $(cat "$work/err")"
+script | grep -q 'node1 is not armed for install' || fail "a refused arm armed node1"
+# arm with [api] token_file's token (the default): applied before the answer, so the very next
+# request for node1's script gets the install entry.
+out=$(R arm node1 2>&1) || fail "arm through rackbootd: $out"
+[[ $out == "node1: install (rackbootd at http://127.0.0.1:$http_port applied it; phase armed)" ]] ||
+  fail "arm through rackbootd: $out"
+script | grep -q "^kernel http://127.0.0.1:$http_port/boot/vmlinuz initrd=initrd.img hostname=node1$" ||
+  fail "rackbootd does not serve node1's install script right after the arm: $(script)"
+grep -q '^node1	install' "$rb/state/host-states.tsv" || fail "the daemon did not persist the arm"
+grep -q 'api: POST /api/v1/hosts/node1/arm from 127.0.0.1:[0-9]*: armed' "$rb/log" || fail "the arm is not logged"
+[[ $(R --json list | jq -r '.hosts[] | select(.name == "node1") | .state + " " + .phase') == "install armed" ]] ||
+  fail "list --json after the arm: $(R --json list)"
+# node2's profile is not a [[profile]]: the daemon's 409 and its reason, exit 78.
+rc=0; R arm node2 >/dev/null 2>"$work/err" || rc=$?
+[[ $rc -eq 78 ]] && grep -q 'arm node2: rackbootd at .* answered 409 conflict: .*node2.*profile "other" is not a \[\[profile\]\]' \
+  "$work/err" || fail "arm node2 through rackbootd: exit $rc: $(cat "$work/err")"
+rc=0; R arm nosuch >/dev/null 2>"$work/err" || rc=$?
+[[ $rc -eq 3 ]] && grep -q 'answered 404 not_found: no host "nosuch" in the inventory' "$work/err" ||
+  fail "arm nosuch through rackbootd: exit $rc: $(cat "$work/err")"
+[[ $(R --json disarm node1 | jq -r '.name + " " + .state') == "node1 localboot" ]] || fail "disarm --json"
+script | grep -q 'node1 is not armed for install' || fail "disarm not applied at once: $(script)"
+
+# The daemon stops: the tool falls back to the files (and says so); the daemon started again
+# serves what they say.
+rb_stop
+out=$(R arm node1 2>"$work/err") || fail "arm without rackbootd: $(cat "$work/err")"
+grep -q "no rackbootd answers at http://127.0.0.1:$http_port (.*): using the state files in $rb/state$" "$work/err" ||
+  fail "no fallback note: $(cat "$work/err")"
+out=$(R list 2>/dev/null)
+grep -q '^node1 .*install .* unconfirmed$' <<<"$out" || fail "list without rackbootd: $out"
+rb_start
+script | grep -q '^kernel .*hostname=node1$' || fail "the restarted daemon ignores the fallback's arm: $(script)"
+R list 2>/dev/null | grep -q '^node1 .*install  *armed .* yes$' || fail "list after the restart: $(R list)"
+rb_stop
 echo PASS
