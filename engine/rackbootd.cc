@@ -26,10 +26,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "engine/api/daemon_api.h"
 #include "engine/cli/flag_help.h"
 #include "engine/config/daemon_flags.h"
 #include "engine/daemon/service.h"
 #include "engine/daemon/shard_group.h"
+#include "engine/daemon/transfer_table.h"
 #include "engine/dhcp/dhcp_service.h"
 #include "engine/files/file_cache.h"
 #include "engine/files/file_root.h"
@@ -133,6 +135,21 @@ absl::Status DropRoot(const rackboot::site::SiteConfig& site, bool tftp,
   LOG(INFO) << "dropped root: running as user " << user->name << " (uid "
             << user->uid << ", gid " << user->gid << ") without capabilities";
   return absl::OkStatus();
+}
+
+// The daemon's API (/api/v1/ on http.listen): its routes over the fleet
+// model, the transfers and the leases, the event hub the fleet publishes to,
+// and the bearer token. Made before HTTP (its routes are borrowed there), so
+// declared before the services it must outlive. Sets `config_error` for a
+// token file that is unreadable or readable by others.
+absl::StatusOr<std::unique_ptr<rackboot::api::DaemonApiServer>> MakeApi(
+    const rackboot::site::SiteConfig& site,
+    rackboot::site::SiteRuntime* runtime,
+    rackboot::daemon::TransferTable* transfers) {
+  auto api = std::make_unique<rackboot::api::DaemonApiServer>(
+      runtime, runtime ? runtime->fleet() : nullptr, transfers);
+  if (absl::Status s = api->LoadToken(site); !s.ok()) return s;
+  return api;
 }
 
 using rackboot::config::kExitConfig;   // 78: fix the configuration
@@ -263,9 +280,24 @@ int main(int argc, char** argv) {
   // Declared before the group, so that on any return the group stops (and
   // each service's StopShard runs) before the services are destroyed.
   std::vector<std::unique_ptr<daemon::Service>> services;
+  std::unique_ptr<daemon::TransferTable> transfers;
+  std::unique_ptr<rackboot::api::DaemonApiServer> api;
   daemon::ShardGroup shards(per_core);
+  // Transfers in progress: TFTP's shards use lists 0..n-1, HTTP's n..2n-1.
+  transfers = std::make_unique<daemon::TransferTable>(2 * shards.shards());
+  if (http) {
+    absl::StatusOr<std::unique_ptr<rackboot::api::DaemonApiServer>> made =
+        MakeApi(*site, runtime.get(), transfers.get());
+    if (!made.ok()) {
+      LOG(ERROR) << made.status().message();
+      return kExitConfig;
+    }
+    api = *std::move(made);
+  }
   if (tftp) {
     tftp_options->events = events;
+    tftp_options->shard.transfers = transfers.get();
+    tftp_options->shard.transfer_list = 0;
     absl::StatusOr<std::unique_ptr<rackboot::TftpService>> created =
         rackboot::TftpService::Create(*tftp_options, files.get(),
                                       shards.shards());
@@ -298,6 +330,9 @@ int main(int argc, char** argv) {
         absl::Milliseconds(site->http.idle_timeout_ms);
     options.bind_to_device = site->server.interface;
     options.events = events;
+    options.transfers = transfers.get();
+    options.transfer_list_base = shards.shards();
+    options.routes.emplace_back("/api/v1/", api->routes());
     absl::StatusOr<std::unique_ptr<rackboot::http::HttpService>> created =
         rackboot::http::HttpService::Create(options, shards.shards());
     if (!created.ok()) {
@@ -351,6 +386,7 @@ int main(int argc, char** argv) {
               config::TftpOptions(*loaded);
           if (!checked.ok()) loaded = checked.status();
         }
+        if (loaded.ok() && api) api->ReloadToken(*loaded);
         runtime->Reload(std::move(loaded), dhcp);
       } else {
         LOG(WARNING) << "SIGHUP: serving without a site to reload; restart "
@@ -360,10 +396,13 @@ int main(int argc, char** argv) {
       continue;
     }
     if (signal_number > 0) break;
+    const absl::Time now = absl::Now();
     if (runtime) {
-      runtime->PollStates(absl::Now());
+      runtime->PollStates(now);
       runtime->FlushBringUp();
+      runtime->fleet()->Tick(now);
     }
+    if (api) api->Tick(now);
   }
   LOG(INFO) << "rackbootd: " << strsignal(signal_number) << ", stopping";
   shards.Stop();

@@ -31,6 +31,11 @@ struct HttpConnection::Parsed {
   absl::optional<std::string> if_range;
   absl::optional<uint64_t> content_length;
   bool chunked = false;
+  // For the route (HttpRequest).
+  std::string authorization;
+  int authorization_fields = 0;
+  std::string content_type;
+  std::string last_event_id;
 };
 
 namespace {
@@ -41,12 +46,30 @@ absl::string_view ReasonPhrase(int status) {
   switch (status) {
     case 200:
       return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
     case 206:
       return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 303:
+      return "See Other";
     case 304:
       return "Not Modified";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
     case 400:
       return "Bad Request";
+    case 401:
+      return "Unauthorized";
     case 403:
       return "Forbidden";
     case 404:
@@ -55,27 +78,136 @@ absl::string_view ReasonPhrase(int status) {
       return "Method Not Allowed";
     case 408:
       return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
     case 411:
       return "Length Required";
     case 413:
       return "Content Too Large";
     case 414:
       return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
     case 416:
       return "Range Not Satisfiable";
+    case 422:
+      return "Unprocessable Content";
+    case 429:
+      return "Too Many Requests";
     case 431:
       return "Request Header Fields Too Large";
     case 500:
       return "Internal Server Error";
     case 501:
       return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
     case 503:
       return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
     case 505:
       return "HTTP Version Not Supported";
     default:
-      return "Error";
+      return status < 300 ? "OK" : status < 400 ? "Redirect" : "Error";
   }
+}
+
+absl::string_view TrimOws(absl::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+// RFC 9110 section 5.6.2: a field name is a token.
+bool IsToken(absl::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (absl::ascii_isalnum(c)) continue;
+    switch (c) {
+      case '!':
+      case '#':
+      case '$':
+      case '%':
+      case '&':
+      case '\'':
+      case '*':
+      case '+':
+      case '-':
+      case '.':
+      case '^':
+      case '_':
+      case '`':
+      case '|':
+      case '~':
+        continue;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+// RFC 9110 section 5.5: field-vchar, SP and HTAB (obs-text bytes allowed);
+// never CR, LF, NUL or another control character, so a value cannot end
+// the field or the head (response splitting).
+bool IsFieldValue(absl::string_view s) {
+  for (char c : s) {
+    const uint8_t u = static_cast<uint8_t>(c);
+    if ((u < 0x20 && c != '\t') || u == 0x7f) return false;
+  }
+  return true;
+}
+
+// Fields this connection writes itself: a route's copy would contradict
+// the framing (Content-Length, Transfer-Encoding, Connection) or repeat one.
+bool IsOwnField(absl::string_view name) {
+  for (absl::string_view own :
+       {"content-length", "transfer-encoding", "connection", "date", "server",
+        "content-type", "keep-alive", "upgrade", "trailer"}) {
+    if (absl::EqualsIgnoreCase(name, own)) return true;
+  }
+  return false;
+}
+
+// Appends a route's extra fields to a head; refused ones go to *dropped
+// (escaped, for the log) and are never sent. Sets *cache_control when the
+// route gave its own Cache-Control.
+void AppendRouteFields(
+    const std::vector<std::pair<std::string, std::string>>& fields,
+    std::string* head, std::string* dropped, bool* cache_control) {
+  for (const auto& [name, value] : fields) {
+    const absl::string_view v = TrimOws(value);
+    absl::string_view why;
+    if (!IsToken(name)) {
+      why = "bad name";
+    } else if (!IsFieldValue(value)) {
+      why = "control character in value";
+    } else if (IsOwnField(name)) {
+      why = "written by the connection";
+    }
+    if (!why.empty()) {
+      absl::StrAppend(dropped, dropped->empty() ? "" : ", ", log::Quoted(name),
+                      " (", why, ")");
+      continue;
+    }
+    if (absl::EqualsIgnoreCase(name, "cache-control")) *cache_control = true;
+    absl::StrAppend(head, name, ": ", v, "\r\n");
+  }
+}
+
+// The raw query of a request target ("" if none), without a fragment.
+absl::string_view RawQuery(absl::string_view target) {
+  const size_t q = target.find('?');
+  if (q == absl::string_view::npos) return "";
+  absl::string_view query = target.substr(q + 1);
+  return query.substr(0, query.find('#'));
 }
 
 std::string HttpDate(absl::Time t) {
@@ -113,16 +245,6 @@ std::string ETagOf(const MappedFile& file) {
 
 absl::Time MtimeSeconds(const MappedFile& file) {
   return absl::FromUnixSeconds(file.identity().mtime_ns / 1000000000);
-}
-
-absl::string_view TrimOws(absl::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
 }
 
 // RFC 9110 section 13.1.2: If-None-Match uses the weak comparison.
@@ -265,8 +387,12 @@ std::string FormatReport(const HttpResponseReport& r) {
     absl::StrAppend(&line, " (", RouteKindName(r.kind), " file ",
                     log::Quoted(r.file), ")");
   }
+  if (r.stream) absl::StrAppend(&line, " stream");
   if (!r.complete) absl::StrAppend(&line, " incomplete");
   if (!r.error.empty()) absl::StrAppend(&line, ": ", r.error);
+  if (!r.dropped.empty()) {
+    absl::StrAppend(&line, "; route fields dropped: ", r.dropped);
+  }
   return line;
 }
 
@@ -280,15 +406,23 @@ HttpConnection::HttpConnection(HttpRoutes* routes, const HttpLimits& limits,
       idle_since_(now),
       last_progress_(now) {}
 
-HttpConnection::~HttpConnection() = default;
+HttpConnection::~HttpConnection() {
+  if (ready_.has_value() && ready_->stream != nullptr) ready_->stream->Stop();
+}
 
 bool HttpConnection::pause_reading() const {
+  // A stream's client sends nothing that matters, but its close must be
+  // seen: keep reading (OnBytes drops the bytes).
+  if (streaming_ && close_ == HttpClose::kNo) return false;
   return close_ != HttpClose::kNo || in_.size() >= limits_.max_buffered_input;
 }
 
 absl::Time HttpConnection::Deadline() const {
   if (close_ == HttpClose::kNow) return absl::InfiniteFuture();
   if (out_ || ready_.has_value()) return last_progress_ + limits_.send_timeout;
+  // A stream waiting for its producer: no header or idle timeout (an event
+  // stream is idle by nature; the producer's keepalives test the peer).
+  if (streaming_) return absl::InfiniteFuture();
   if (request_started_ || first_request_) {
     // From the first byte of the request (from accept for the first one):
     // a slow client cannot hold the connection by trickling a head.
@@ -299,12 +433,15 @@ absl::Time HttpConnection::Deadline() const {
 
 void HttpConnection::OnBytes(absl::Span<const uint8_t> bytes, absl::Time now) {
   if (close_ != HttpClose::kNo || bytes.empty()) return;
+  // The response is a stream that ends with the connection: nothing the
+  // client sends now can be answered.
+  if (streaming_) return;
   if (in_.size() + bytes.size() > 4 * limits_.max_buffered_input) {
     // The caller kept reading while told to pause: nothing here can use it.
     CloseNow(now);
     return;
   }
-  if (!request_started_ && in_.empty() && body_to_skip_ == 0) {
+  if (!request_started_ && in_.empty() && awaiting_body_ == nullptr) {
     request_started_ = true;
     request_start_ = now;
   }
@@ -325,6 +462,10 @@ void HttpConnection::OnSendDone(absl::Time now) {
     current_->bytes_sent = sent_size_;
     current_->duration = now - current_started_;
   }
+  if (streaming_) {
+    // The head or a chunk left; the stream's report ends with the stream.
+    return;
+  }
   FinishReport(/*complete=*/true);
   if (close_ == HttpClose::kAfterTransmit) {
     close_ = HttpClose::kNow;
@@ -343,7 +484,53 @@ void HttpConnection::OnSendDone(absl::Time now) {
 void HttpConnection::OnPeerClosed(absl::Time now) {
   if (close_ == HttpClose::kNow) return;
   peer_closed_ = true;
+  if (streaming_) {
+    // The usual end of an event stream: the client went away. What it was
+    // sent is all it wanted, so the response is complete unless a chunk was
+    // cut.
+    if (current_.has_value()) {
+      current_->duration = now - current_started_;
+      current_->error = "stream closed by the client";
+    }
+    const bool cut = out_ || ready_.has_value();
+    if (!cut) FinishReport(/*complete=*/true);
+    CloseNow(now);
+    return;
+  }
   Process(now);
+}
+
+void HttpConnection::Abandon(absl::Time now, absl::string_view error) {
+  if (close_ == HttpClose::kNow) return;
+  if (current_.has_value()) current_->error = std::string(error);
+  CloseNow(now);
+}
+
+void HttpConnection::OnStreamSend(uint64_t bytes, absl::Time now) {
+  if (!streaming_ || close_ != HttpClose::kNo || out_ || ready_.has_value()) {
+    return;
+  }
+  out_ = true;
+  last_progress_ = now;
+  sent_size_ += bytes;
+  if (current_.has_value()) current_->body_bytes += bytes;
+}
+
+void HttpConnection::OnStreamEnd(absl::Time now) {
+  if (!streaming_ || close_ == HttpClose::kNow) return;
+  if (out_ || ready_.has_value()) {
+    // Not everything was sent: the caller ends it before its time.
+    if (current_.has_value()) current_->error = "stream ended";
+    CloseNow(now);
+    return;
+  }
+  if (current_.has_value()) {
+    current_->bytes_sent = sent_size_;
+    current_->duration = now - current_started_;
+    current_->error = "stream ended by the server";
+  }
+  FinishReport(/*complete=*/true);
+  CloseNow(now);
 }
 
 void HttpConnection::OnDeadline(absl::Time now) {
@@ -352,7 +539,9 @@ void HttpConnection::OnDeadline(absl::Time now) {
     // The client stopped reading (send_timeout without progress).
     if (current_.has_value()) current_->error = "send timeout";
     CloseNow(now);
-  } else if (request_started_ && (!in_.empty() || body_to_skip_ > 0)) {
+  } else if (streaming_) {
+    return;  // no deadline while a stream waits for its producer
+  } else if (request_started_ && (!in_.empty() || awaiting_body_ != nullptr)) {
     RespondError(408, "header timeout", now, nullptr);
   } else {
     // Idle keep-alive, or a connection that never sent a byte: close
@@ -382,11 +571,17 @@ void HttpConnection::CloseNow(absl::Time now) {
     current_->duration = now - current_started_;
     FinishReport(/*complete=*/false);
   }
+  // A stream never handed out never started: its producer still needs to
+  // hear that it is over.
+  if (ready_.has_value() && ready_->stream != nullptr) ready_->stream->Stop();
   ready_.reset();
   out_ = false;
   close_ = HttpClose::kNow;
+  streaming_ = false;
   in_.clear();
   in_.shrink_to_fit();
+  awaiting_body_.reset();
+  std::string().swap(body_);
 }
 
 void HttpConnection::FinishReport(bool complete) {
@@ -399,17 +594,23 @@ void HttpConnection::FinishReport(bool complete) {
 
 void HttpConnection::Process(absl::Time now) {
   while (close_ == HttpClose::kNo && !out_ && !ready_.has_value()) {
-    if (body_to_skip_ > 0) {
+    if (awaiting_body_ != nullptr) {
+      // The body moves out of the input buffer as it arrives, so reading
+      // is never paused for it (it is bounded by max_request_body).
       const size_t n =
-          static_cast<size_t>(std::min<uint64_t>(body_to_skip_, in_.size()));
+          static_cast<size_t>(std::min<uint64_t>(body_expected_, in_.size()));
+      body_.append(in_, 0, n);
       in_.erase(0, n);
-      body_to_skip_ -= n;
-      if (body_to_skip_ > 0) break;
-      if (awaiting_body_ != nullptr) {
-        std::unique_ptr<Parsed> request = std::move(awaiting_body_);
-        Respond(*request, now);
-        continue;
+      body_expected_ -= n;
+      if (body_expected_ > 0) break;
+      std::unique_ptr<Parsed> request = std::move(awaiting_body_);
+      Respond(*request, now);
+      if (body_.capacity() > 4096) {
+        std::string().swap(body_);
+      } else {
+        body_.clear();
       }
+      continue;
     }
     if (in_.empty() || scanned_ >= in_.size()) break;
     size_t used = 0;
@@ -525,6 +726,13 @@ bool HttpConnection::ParseHead(size_t head_size, Parsed* out, int* status,
       }
     } else if (absl::EqualsIgnoreCase(name, "if-range")) {
       out->if_range = std::string(v);
+    } else if (absl::EqualsIgnoreCase(name, "authorization")) {
+      ++out->authorization_fields;
+      out->authorization = std::string(v);
+    } else if (absl::EqualsIgnoreCase(name, "content-type")) {
+      out->content_type = std::string(v);
+    } else if (absl::EqualsIgnoreCase(name, "last-event-id")) {
+      out->last_event_id = std::string(v);
     }
   }
   // RFC 9112 section 9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only
@@ -548,9 +756,12 @@ void HttpConnection::Respond(const Parsed& request, absl::Time now) {
     return;
   }
   const bool head = request.method_id == HTTP_HEAD;
-  if (request.method_id != HTTP_GET && !head) {
+  const bool get = request.method_id == HTTP_GET;
+  const bool post = request.method_id == HTTP_POST;
+  if (!get && !head && !post) {
     if (IsRfc9110Method(request.method_id)) {
-      RespondError(405, "method not allowed", now, &request);
+      RespondError(405, "method not allowed", now, &request,
+                   absl::StrCat("Allow: ", AllowFor(request.target), "\r\n"));
     } else {
       RespondError(501, "method not implemented", now, &request);
     }
@@ -561,10 +772,24 @@ void HttpConnection::Respond(const Parsed& request, absl::Time now) {
     RespondError(400, std::string(path.status().message()), now, &request);
     return;
   }
+  // Before any body is read: a POST where the route takes none is refused
+  // with what it does take.
+  if (!routes_->AcceptsMethod(request.method, *path)) {
+    RespondError(405, "method not allowed", now, &request,
+                 absl::StrCat("Allow: ", AllowFor(request.target), "\r\n"));
+    return;
+  }
+  // RFC 9110 section 11.6.2: one Authorization; with two, a proxy and this
+  // server could each judge a different one.
+  if (request.authorization_fields > 1) {
+    RespondError(400, "repeated Authorization", now, &request);
+    return;
+  }
   if (awaiting_body_ == nullptr &&
       (request.chunked || request.content_length.value_or(0) > 0)) {
     const uint64_t max =
-        std::min(routes_->MaxRequestBody(*path), limits_.max_request_body);
+        std::min(routes_->MaxRequestBody(request.method, *path),
+                 limits_.max_request_body);
     if (request.chunked) {
       // RFC 9112 section 6.3: a server may refuse a body without
       // Content-Length with 411.
@@ -572,21 +797,59 @@ void HttpConnection::Respond(const Parsed& request, absl::Time now) {
       return;
     }
     if (*request.content_length > max) {
-      RespondError(413, "request body not accepted", now, &request);
+      RespondError(
+          413,
+          max == 0 ? std::string("request body not accepted")
+                   : absl::StrCat("request body of ", *request.content_length,
+                                  " bytes, at most ", max),
+          now, &request);
       return;
     }
-    // A route that takes a body: no such route yet, so the body is read
-    // and dropped before the answer.
-    body_to_skip_ = *request.content_length;
+    // Read the body (Process), then answer.
+    body_expected_ = *request.content_length;
+    body_.clear();
+    body_.reserve(static_cast<size_t>(body_expected_));
     awaiting_body_ = std::make_unique<Parsed>(request);
     awaiting_body_->content_length.reset();
     return;
   }
 
-  HttpRouteResult route = routes_->Route(*path, client_);
-  if (route.status != 200 || route.file == nullptr) {
-    RespondError(route.status == 200 ? 500 : route.status,
-                 std::move(route.error), now, &request);
+  HttpRequest route_request;
+  route_request.method = request.method;
+  route_request.path = *path;
+  route_request.query = RawQuery(request.target);
+  route_request.authorization = request.authorization;
+  route_request.content_type = request.content_type;
+  route_request.last_event_id = request.last_event_id;
+  route_request.body = body_;
+  route_request.client = client_;
+  route_request.now = now;
+  HttpRouteResult route = routes_->Route(route_request);
+  if (route.stream != nullptr) {
+    RespondStream(request, std::move(route), now);
+    return;
+  }
+  if (route.status == 200 && route.file != nullptr) {
+    // A file: below.
+  } else if (route.has_body ||
+             (route.file == nullptr &&
+              (route.status == 204 ||
+               (route.status >= 300 && route.status < 400)))) {
+    RespondGenerated(request, std::move(route), now);
+    return;
+  } else {
+    std::string fields;
+    std::string dropped;
+    bool cache_control = false;
+    AppendRouteFields(route.headers, &fields, &dropped, &cache_control);
+    if (route.status < 400 || route.status > 599) {
+      route.error =
+          absl::StrCat("route answered ", route.status, " without a body",
+                       route.error.empty() ? "" : ": ", route.error);
+      route.status = 500;
+    }
+    RespondError(route.status, std::move(route.error), now, &request, fields,
+                 std::move(dropped));
     if (current_.has_value()) current_->kind = route.kind;
     return;
   }
@@ -695,9 +958,147 @@ void HttpConnection::Respond(const Parsed& request, absl::Time now) {
   Queue(std::move(t), std::move(report), close, now);
 }
 
+std::string HttpConnection::AllowFor(absl::string_view target) {
+  absl::StatusOr<std::string> path = DecodeRequestPath(target);
+  if (!path.ok()) return "GET, HEAD";
+  std::string allow;
+  for (absl::string_view method : {"GET", "HEAD", "POST"}) {
+    if (routes_->AcceptsMethod(method, *path)) {
+      absl::StrAppend(&allow, allow.empty() ? "" : ", ", method);
+    }
+  }
+  return allow;
+}
+
+namespace {
+
+// The head of a generated or streamed response up to its framing fields:
+// status line, Date, Server, the route's fields, Cache-Control, Content-Type.
+std::string GeneratedHead(int status, absl::Time wall,
+                          const HttpRouteResult& route,
+                          absl::string_view default_type,
+                          std::string* dropped) {
+  std::string h =
+      absl::StrCat("HTTP/1.1 ", status, " ", ReasonPhrase(status),
+                   "\r\nDate: ", HttpDate(wall), "\r\nServer: rackboot\r\n");
+  bool cache_control = false;
+  AppendRouteFields(route.headers, &h, dropped, &cache_control);
+  // Answers computed now (JSON of the live state, metrics) are stale at
+  // once: no cache keeps them unless the route says otherwise.
+  if (!cache_control) absl::StrAppend(&h, "Cache-Control: no-store\r\n");
+  absl::string_view type = route.content_type;
+  if (type.empty()) {
+    type = default_type;
+  } else if (!IsFieldValue(type)) {
+    absl::StrAppend(dropped, dropped->empty() ? "" : ", ",
+                    "\"Content-Type\" (control character in value)");
+    type = default_type;
+  }
+  absl::StrAppend(&h, "Content-Type: ", TrimOws(type), "\r\n");
+  return h;
+}
+
+}  // namespace
+
+void HttpConnection::RespondGenerated(const Parsed& request,
+                                      HttpRouteResult route, absl::Time now) {
+  const bool head = request.method_id == HTTP_HEAD;
+  int status = route.status;
+  std::string dropped;
+  if (status < 200 || status > 599) {
+    // 1xx would be an interim answer the client waits past; nothing a
+    // route means.
+    route.error = absl::StrCat("route answered status ", status,
+                               route.error.empty() ? "" : ": ", route.error);
+    route.body.clear();
+    route.has_body = false;
+    status = 500;
+  }
+  // 408, 413 and 431 say the request itself was not read as sent: close.
+  const bool close =
+      request.close || status == 408 || status == 413 || status == 431 ||
+      (limits_.max_requests > 0 && requests_ + 1 >= limits_.max_requests);
+  // RFC 9110 sections 15.3.5 and 15.4.5: no content in 204 and 304.
+  const bool no_content = status == 204 || status == 304;
+  std::string h = GeneratedHead(status, now + wall_offset_, route,
+                                "text/plain; charset=utf-8", &dropped);
+  if (!no_content) {
+    absl::StrAppend(&h, "Content-Length: ", route.body.size(), "\r\n");
+  }
+  if (close) {
+    absl::StrAppend(&h, "Connection: close\r\n");
+  } else if (request.minor == 0) {
+    absl::StrAppend(&h, "Connection: keep-alive\r\n");
+  }
+  absl::StrAppend(&h, "\r\n");
+  HttpTransmit t;
+  t.head = std::move(h);
+  HttpResponseReport report;
+  report.method = request.method;
+  report.target = request.target;
+  report.status = status;
+  report.client = client_;
+  report.kind = route.kind;
+  report.error = std::move(route.error);
+  report.dropped = std::move(dropped);
+  if (!head && !no_content) {
+    report.body_bytes = route.body.size();
+    t.inline_body = std::move(route.body);
+  }
+  Queue(std::move(t), std::move(report), close, now);
+}
+
+void HttpConnection::RespondStream(const Parsed& request, HttpRouteResult route,
+                                   absl::Time now) {
+  const bool head = request.method_id == HTTP_HEAD;
+  if (request.method_id != HTTP_GET && !head) {
+    // A body of unbounded length answers a read, never a write.
+    route.stream->Stop();
+    RespondError(500, "route answered a stream to a POST", now, &request);
+    if (current_.has_value()) current_->kind = route.kind;
+    return;
+  }
+  if (route.status < 200 || route.status > 299 || route.status == 204) {
+    route.stream->Stop();
+    RespondError(
+        500, absl::StrCat("route answered a stream with status ", route.status),
+        now, &request);
+    if (current_.has_value()) current_->kind = route.kind;
+    return;
+  }
+  std::string dropped;
+  // RFC 9112 section 6.3: without Content-Length or chunked coding, the
+  // body ends when the connection does.
+  std::string h = GeneratedHead(route.status, now + wall_offset_, route,
+                                "text/event-stream", &dropped);
+  absl::StrAppend(&h, "Connection: close\r\n\r\n");
+  HttpTransmit t;
+  t.head = std::move(h);
+  HttpResponseReport report;
+  report.method = request.method;
+  report.target = request.target;
+  report.status = route.status;
+  report.client = client_;
+  report.kind = route.kind;
+  report.error = std::move(route.error);
+  report.dropped = std::move(dropped);
+  if (head) {
+    // The head alone; the stream never starts.
+    route.stream->Stop();
+    Queue(std::move(t), std::move(report), /*close=*/true, now);
+    return;
+  }
+  report.stream = true;
+  t.stream = std::move(route.stream);
+  in_.clear();  // nothing after a stream request is answered
+  Queue(std::move(t), std::move(report), /*close=*/false, now);
+  streaming_ = true;
+}
+
 void HttpConnection::RespondError(int status, std::string error, absl::Time now,
                                   const Parsed* request,
-                                  absl::string_view extra_fields) {
+                                  absl::string_view extra_fields,
+                                  std::string dropped) {
   const std::string body =
       absl::StrCat(status, " ", ReasonPhrase(status), "\n");
   std::string h =
@@ -706,7 +1107,6 @@ void HttpConnection::RespondError(int status, std::string error, absl::Time now,
                    "\r\nServer: rackboot\r\nContent-Type: text/plain; "
                    "charset=utf-8\r\nContent-Length: ",
                    body.size(), "\r\n", extra_fields);
-  if (status == 405) absl::StrAppend(&h, "Allow: GET, HEAD\r\n");
   absl::StrAppend(&h, "Connection: close\r\n\r\n");
   HttpTransmit t;
   t.head = std::move(h);
@@ -718,6 +1118,7 @@ void HttpConnection::RespondError(int status, std::string error, absl::Time now,
   report.status = status;
   report.client = client_;
   report.error = std::move(error);
+  report.dropped = std::move(dropped);
   // By the method's text: a head llhttp refused (a HEAD with a bad version)
   // has no parsed method, and a body after it would be read as the next
   // response.
@@ -728,7 +1129,7 @@ void HttpConnection::RespondError(int status, std::string error, absl::Time now,
   // Whatever else the client sent is not read: the connection closes after
   // this answer.
   in_.clear();
-  body_to_skip_ = 0;
+  body_expected_ = 0;
   awaiting_body_.reset();
   Queue(std::move(t), std::move(report), /*close=*/true, now);
 }

@@ -24,15 +24,19 @@
 //   - Every request head passes HttpPrefilter (http_prefilter.h) before
 //     llhttp 8.1 parses it: bare CR, obs-fold, NUL, CL with TE, repeated
 //     Content-Length and more are refused there with 400.
-//   - GET and HEAD are served; the other RFC 9110 methods get 405 with
-//     "Allow: GET, HEAD", methods llhttp knows beyond those 501, a method
-//     llhttp does not know 501. HTTP/1.0 and 1.1 only (505 otherwise);
-//     HTTP/1.1 without exactly one Host is 400 (RFC 9112 section 3.2).
+//   - GET and HEAD are served everywhere; POST where the route takes it
+//     (HttpRoutes::AcceptsMethod, asked before any body is read). A method
+//     the route does not take, and the other RFC 9110 methods, get 405 with
+//     "Allow:" listing what the route at that path takes (GET, HEAD, POST);
+//     methods llhttp knows beyond those 501, a method llhttp does not know
+//     501. HTTP/1.0 and 1.1 only (505 otherwise); HTTP/1.1 without exactly
+//     one Host is 400 (RFC 9112 section 3.2).
 //   - One response at a time: bytes of pipelined requests wait in a bounded
 //     buffer and are parsed after the current response is sent, in order.
 //   - Keep-alive is HTTP/1.1's default and HTTP/1.0's with "Connection:
 //     keep-alive"; "Connection: close" closes after the response.
-//   - Every response has Content-Length (iPXE stalls without it), except 304.
+//   - Every response has Content-Length (iPXE stalls without it), except
+//     304, 204 and a stream.
 //   - One byte range ("Range: bytes=a-b", "a-", "-n") is 206 with
 //     Content-Range; a range past the end 416 with "Content-Range: bytes
 //     */size"; several ranges are ignored (200, whole file), as is a
@@ -43,11 +47,36 @@
 //     or exact date) keeps a Range only when the file is unchanged. Rendered
 //     per-host files have neither (they change with the host's state) and
 //     carry "Cache-Control: no-store".
-//   - A request body is refused (413, then close) unless the route declares
-//     one (HttpRoutes::MaxRequestBody; none does yet, and a declared body is
-//     read and dropped); a chunked body there is 411 (RFC 9112 section 6.3).
-//   - Errors have a short text/plain body and "Connection: close", and the
-//     connection closes once they are sent.
+//   - A request body (Content-Length) is read whole, up to the route's
+//     HttpRoutes::MaxRequestBody(method, path) and max_request_body, and
+//     handed to the route in HttpRequest::body; a larger one is 413, a
+//     chunked one 411 where the route takes a body (413 elsewhere), both
+//     before any of it is read, then close. "Expect: 100-continue" gets no
+//     interim 100: the client sends the body after its own wait (curl: 1 s;
+//     bodies here are small).
+//   - A route's generated body (HttpRouteResult::has_body: JSON, the page,
+//     metrics text) is sent with its Content-Type and Content-Length for any
+//     status, HEAD gets the same head without the body, and the connection
+//     stays open (also for an error status: an API's JSON error is a normal
+//     answer), except after 408, 413 and 431. Without its own Cache-Control
+//     it carries "Cache-Control: no-store". The route's extra fields are
+//     checked: a name that is not a token, a value with CR, LF, NUL or
+//     another control character, and the fields this connection writes
+//     itself (Content-Length, Content-Type, Transfer-Encoding, Connection,
+//     Date, Server) are dropped, never sent, and named in the report
+//     (HttpResponseReport::dropped).
+//   - A route's stream (HttpRouteResult::stream, GET only) gets a head
+//     without Content-Length and with "Connection: close"; the caller then
+//     drives the stream (http_stream.h) and tells the connection what it
+//     sends: OnStreamSend per chunk, OnSendDone when it left, OnStreamEnd
+//     when the stream ended and everything was sent. While streaming, the
+//     header and idle timeouts do not apply (only send_timeout while a chunk
+//     is out), client bytes are read and dropped (so its close is seen), and
+//     the report is made when the stream ends. HEAD of a stream route gets
+//     the head alone (the stream is stopped at once).
+//   - Errors of the connection itself, and a route's error status without a
+//     generated body, have a short text/plain body and "Connection: close",
+//     and the connection closes once they are sent.
 //
 // Limits (HttpLimits; defaults chosen so that a slow or hostile client holds
 // at most about 16 KiB of buffers, and no longer than the timeouts below):
@@ -69,11 +98,13 @@
 //   max_buffered_input       16 KiB    pause_reading() while this much is
 //                                      buffered (pipelined requests wait
 //                                      for the response out); 4x: close
-//   max_request_body         64 KiB    413 (routes that take a body only;
-//                                      none yet)
+//   max_request_body         64 KiB    413 (also capped per route:
+//                                      HttpRoutes::MaxRequestBody)
 //
 // The connection borrows `routes` (which must outlive it) and holds the file
-// of the response being sent (shared_ptr) until OnSendDone or destruction.
+// of the response being sent (shared_ptr) until OnSendDone or destruction;
+// a stream it hands to the caller in the transmit (the caller drives and
+// stops it).
 // PollTransmit hands the transmit over by value: its head and any in-memory
 // body are owned by the caller, the file slice by its shared_ptr, so a
 // send may outlive the connection. One thread.
@@ -92,6 +123,7 @@
 #include "engine/files/file_cache.h"
 #include "engine/http/http_prefilter.h"
 #include "engine/http/http_routes.h"
+#include "engine/http/http_stream.h"
 #include "engine/io/socket_address.h"
 
 namespace rackboot::http {
@@ -121,11 +153,15 @@ struct HttpFileSlice {
 };
 
 // One response to send: `head`, then `inline_body`, then `file`'s slice (at
-// most one of the two bodies is non-empty). Owned by the caller.
+// most one of the two bodies is non-empty). Owned by the caller. With
+// `stream`, the body follows from the stream (http_stream.h) after the head:
+// the caller Starts it once the head is queued, and reports what it sends
+// with HttpConnection::OnStreamSend.
 struct HttpTransmit {
   std::string head;         // status line and fields, through the blank line
-  std::string inline_body;  // a generated body (error text)
+  std::string inline_body;  // a generated body (error text, a route's body)
   HttpFileSlice file;
+  std::shared_ptr<HttpStream> stream;
   uint64_t size() const {
     return head.size() + inline_body.size() + file.length;
   }
@@ -152,10 +188,15 @@ struct HttpResponseReport {
   std::string file;         // relative path of the file served, if any
   bool whole_file = false;  // complete and the body was the whole file
   std::string error;        // why, for an error status
+  // Route header fields refused (CR/LF in a value, a bad name, a field the
+  // connection writes itself): never sent; the caller logs them.
+  std::string dropped;
+  bool stream = false;  // a streamed body (bytes_sent counts all of it)
 };
 
 // `GET "/boot/vmlinuz" 200 1234 bytes in 12.3ms to 198.18.0.2:5555` (plus
-// the error or "incomplete"), client text escaped with log::Quoted.
+// "stream", the error, "incomplete" or the dropped fields), client text
+// escaped with log::Quoted.
 std::string FormatReport(const HttpResponseReport& report);
 
 class HttpConnection {
@@ -184,6 +225,22 @@ class HttpConnection {
   void OnPeerClosed(absl::Time now);
   // Call when now >= Deadline(); an earlier call does nothing.
   void OnDeadline(absl::Time now);
+  // The caller cannot go on (a send it could not queue, the socket gone):
+  // close() turns kNow, the response out (if any) is reported incomplete
+  // with `error`.
+  void Abandon(absl::Time now, absl::string_view error);
+
+  // Streams (after a transmit with a stream was polled and its head sent,
+  // i.e. after its OnSendDone): the caller queued `bytes` more of the
+  // stream's body; a send is out again until OnSendDone (and send_timeout
+  // applies to it). REQUIRES streaming(), no send out.
+  void OnStreamSend(uint64_t bytes, absl::Time now);
+  // The stream ended (HttpStream::Read returned false) and everything the
+  // caller queued was sent: the response is complete, close() turns kNow.
+  void OnStreamEnd(absl::Time now);
+  // A transmit with a stream was handed out and the connection has not
+  // closed: the body is the stream's.
+  bool streaming() const { return streaming_; }
 
   // The next response to send, once (then nullopt until the next event);
   // at most one is out until OnSendDone.
@@ -194,10 +251,10 @@ class HttpConnection {
 
   HttpClose close() const { return close_; }
   bool pause_reading() const;
-  // When OnDeadline wants to be called: always finite while close() !=
-  // kNow (the send timeout while a transmit is out, the header timeout while
-  // a request is incomplete, the idle timeout between requests);
-  // InfiniteFuture() once kNow.
+  // When OnDeadline wants to be called: finite while close() != kNow (the
+  // send timeout while a transmit is out, the header timeout while a request
+  // is incomplete, the idle timeout between requests), except while
+  // streaming with no chunk out; InfiniteFuture() once kNow.
   absl::Time Deadline() const;
 
   // The `now` the caller passes is its own clock (the reactor's is
@@ -216,8 +273,16 @@ class HttpConnection {
   bool ParseHead(size_t head_size, Parsed* out, int* status,
                  std::string* error);
   void Respond(const Parsed& request, absl::Time now);
+  // A route's generated body (or an empty 204/3xx).
+  void RespondGenerated(const Parsed& request, HttpRouteResult route,
+                        absl::Time now);
+  void RespondStream(const Parsed& request, HttpRouteResult route,
+                     absl::Time now);
+  // The methods of {GET, HEAD, POST} the route at `target`'s path takes.
+  std::string AllowFor(absl::string_view target);
   void RespondError(int status, std::string error, absl::Time now,
-                    const Parsed* request, absl::string_view extra_fields = {});
+                    const Parsed* request, absl::string_view extra_fields = {},
+                    std::string dropped = {});
   void Queue(HttpTransmit transmit, HttpResponseReport report, bool close,
              absl::Time now);
   void FinishReport(bool complete);
@@ -231,7 +296,8 @@ class HttpConnection {
   std::string in_;      // received, not yet consumed
   size_t scanned_ = 0;  // bytes of in_ the prefilter has seen
   HttpPrefilter prefilter_;
-  uint64_t body_to_skip_ = 0;              // body bytes of a request to consume
+  uint64_t body_expected_ = 0;             // body bytes still to arrive
+  std::string body_;                       // the body received so far
   std::unique_ptr<Parsed> awaiting_body_;  // answered once its body is in
   bool request_started_ = false;
   absl::Time request_start_;  // first byte of the current request
@@ -249,6 +315,7 @@ class HttpConnection {
   std::vector<HttpResponseReport> reports_;
   HttpClose close_ = HttpClose::kNo;
   bool peer_closed_ = false;
+  bool streaming_ = false;
   uint32_t requests_ = 0;
 };
 

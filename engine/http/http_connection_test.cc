@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "engine/http/fake_http_stream.h"
 #include "gtest/gtest.h"
 
 namespace rackboot::http {
@@ -539,7 +540,9 @@ TEST_F(HttpConnectionTest, RequestBodiesAreRefused) {
 class BodyRoutes : public FileRoutes {
  public:
   using FileRoutes::FileRoutes;
-  uint64_t MaxRequestBody(absl::string_view) override { return 100; }
+  uint64_t MaxRequestBody(absl::string_view, absl::string_view) override {
+    return 100;
+  }
 };
 
 TEST_F(HttpConnectionTest, ADeclaredBodyIsConsumedNotParsedAsARequest) {
@@ -773,6 +776,477 @@ TEST_F(HttpConnectionTest, ErrorsAreShortTextAndClose) {
   ASSERT_EQ(h.size(), 1u);
   EXPECT_EQ(h[0].status, 505);
   EXPECT_TRUE(absl::EndsWith(wire, "\r\n\r\n")) << wire;
+}
+
+// ---- Routes with bodies, generated answers and streams (issue 13) --------
+
+// What an API route does, in miniature: /api/echo takes POST bodies up to
+// 100 bytes and answers what it was given; /api/status/N answers N with a
+// JSON body; /api/bare/N answers N without one; /api/fields answers with
+// `fields`; /api/events is a stream; /api/nobody answers 200 with nothing.
+class TestApiRoutes : public HttpRoutes {
+ public:
+  HttpRouteResult Route(const HttpRequest& request) override {
+    ++calls;
+    HttpRouteResult r;
+    r.kind = HttpRouteKind::kApi;
+    absl::string_view path = request.path;
+    int code = 0;
+    if (path == "/api/echo") {
+      r.status = 200;
+      r.has_body = true;
+      r.content_type = "application/json";
+      r.body = absl::StrCat(request.method, "|", request.query, "|",
+                            request.authorization, "|", request.content_type,
+                            "|", request.last_event_id, "|", request.body, "|",
+                            request.client.ToString());
+    } else if (absl::ConsumePrefix(&path, "/api/status/") &&
+               absl::SimpleAtoi(path, &code)) {
+      r.status = code;
+      r.has_body = true;
+      r.content_type = "application/json";
+      r.body = absl::StrCat("{\"error\":\"e", code, "\"}");
+      r.error = "route error";
+    } else if (absl::ConsumePrefix(&path, "/api/bare/") &&
+               absl::SimpleAtoi(path, &code)) {
+      r.status = code;
+      r.headers = fields;
+    } else if (path == "/api/fields") {
+      r.status = 200;
+      r.has_body = true;
+      r.body = "x";
+      r.content_type = content_type;
+      r.headers = fields;
+    } else if (path == "/api/events") {
+      r.status = 200;
+      r.content_type = "text/event-stream";
+      r.stream = stream;
+    } else if (path == "/api/nobody") {
+      r.status = 200;
+    }
+    return r;
+  }
+  uint64_t MaxRequestBody(absl::string_view method,
+                          absl::string_view path) override {
+    return method == "POST" && path == "/api/echo" ? 100 : 0;
+  }
+  bool AcceptsMethod(absl::string_view method,
+                     absl::string_view path) override {
+    if (path == "/api/echo") return true;
+    if (path == "/api/postonly") return method == "POST";
+    return method == "GET" || method == "HEAD";
+  }
+
+  int calls = 0;
+  std::vector<std::pair<std::string, std::string>> fields;
+  std::string content_type = "text/plain";
+  std::shared_ptr<FakeHttpStream> stream = std::make_shared<FakeHttpStream>();
+};
+
+class HttpRoutesWithBodiesTest : public HttpConnectionTest {
+ protected:
+  void SetUp() override {
+    HttpConnectionTest::SetUp();
+    auto routes =
+        PrefixRoutes::Create({{"/boot/", routes_.get()}, {"/api/", &api_}});
+    ASSERT_TRUE(routes.ok());
+    prefix_ = *std::move(routes);
+    Connect();
+  }
+  void Connect(HttpLimits limits = HttpLimits()) {
+    conn_ = std::make_unique<HttpConnection>(
+        prefix_.get(), limits, io::SocketAddress::Ipv4({198, 18, 0, 9}, 5555),
+        now_);
+  }
+  static std::string Post(const std::string& target, const std::string& body,
+                          const std::string& extra = "") {
+    return absl::StrCat("POST ", target,
+                        " HTTP/1.1\r\nHost: 198.18.0.1\r\nContent-Length: ",
+                        body.size(), "\r\n", extra, "\r\n", body);
+  }
+  // The head of the first transmit (streams have no Content-Length).
+  static std::map<std::string, std::string> Fields(const std::string& head) {
+    std::map<std::string, std::string> out;
+    std::vector<std::string> lines = absl::StrSplit(head, "\r\n");
+    for (size_t i = 1; i < lines.size(); ++i) {
+      const size_t colon = lines[i].find(':');
+      if (colon == std::string::npos) continue;
+      out[absl::AsciiStrToLower(lines[i].substr(0, colon))] =
+          std::string(absl::StripAsciiWhitespace(lines[i].substr(colon + 1)));
+    }
+    return out;
+  }
+
+  TestApiRoutes api_;
+  std::unique_ptr<PrefixRoutes> prefix_;
+};
+
+TEST_F(HttpRoutesWithBodiesTest, PostBodyAndRequestFieldsReachTheRoute) {
+  Response r = One(Post("/api/echo?phase=stalled&q=a%20b#frag", "{\"x\":1}",
+                        "Authorization: Bearer s3cret \r\n"
+                        "Content-Type: application/json\r\n"
+                        "Last-Event-ID: 42\r\n"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body,
+            "POST|phase=stalled&q=a%20b|Bearer s3cret|application/json|42|"
+            "{\"x\":1}|198.18.0.9:5555");
+  EXPECT_EQ(r.Get("content-type"), "application/json");
+  EXPECT_EQ(r.Get("cache-control"), "no-store");
+  EXPECT_FALSE(r.Has("connection"));
+  EXPECT_EQ(conn_->close(), HttpClose::kNo);  // kept alive
+  // A GET on the same connection: no body, no leftovers of the last one.
+  r = One("GET /api/echo HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(r.body, "GET||||||198.18.0.9:5555");
+  // A POST without a body is a POST with an empty one.
+  r = One("POST /api/echo HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(r.body, "POST||||||198.18.0.9:5555");
+  std::vector<HttpResponseReport> reports = Reports();
+  ASSERT_EQ(reports.size(), 3u);
+  EXPECT_EQ(reports[0].kind, HttpRouteKind::kApi);
+  EXPECT_EQ(reports[0].method, "POST");
+}
+
+// The body arrives in pieces, the next request right behind it: the body is
+// the route's, the request after it is parsed as a request.
+TEST_F(HttpRoutesWithBodiesTest, BodyInPiecesThenAPipelinedRequest) {
+  const std::string body(100, 'b');
+  const std::string wire = Post("/api/echo", body) +
+                           "GET /api/echo?second HTTP/1.1\r\nHost: a\r\n\r\n";
+  for (char c : wire) Feed(std::string(1, c));
+  std::vector<Response> r = ParseResponses(Drain());
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].body, "POST|||||" + body + "|198.18.0.9:5555");
+  EXPECT_EQ(r[1].body, "GET|second|||||198.18.0.9:5555");
+  EXPECT_EQ(api_.calls, 2);
+}
+
+// A body larger than max_buffered_input (the pipelining bound) does not
+// stall: it moves out of the input buffer as it arrives.
+TEST_F(HttpRoutesWithBodiesTest, BodyLargerThanTheInputBufferIsRead) {
+  HttpLimits limits;
+  limits.max_buffered_input = 40;  // the overflow bound is 4x: 160
+  Connect(limits);
+  const std::string body(100, 'z');
+  const std::string wire = Post("/api/echo", body);
+  const std::string head = wire.substr(0, wire.size() - 100);
+  for (size_t i = 0; i < head.size(); i += 20) Feed(head.substr(i, 20));
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_FALSE(conn_->pause_reading()) << i;
+    Feed(body.substr(i * 10, 10));
+  }
+  std::vector<Response> r = ParseResponses(Drain());
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].status, 200);
+  EXPECT_EQ(r[0].body, "POST|||||" + body + "|198.18.0.9:5555");
+  // And in one piece larger than the buffer bound.
+  Connect(limits);
+  for (size_t i = 0; i < head.size(); i += 20) Feed(head.substr(i, 20));
+  Feed(body);
+  r = ParseResponses(Drain());
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].status, 200);
+}
+
+TEST_F(HttpRoutesWithBodiesTest, TooLargeChunkedAndUnwantedBodies) {
+  // Over the route's 100 bytes: 413 before the body is read, and close.
+  Response r = One(Post("/api/echo", std::string(101, 'x')));
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(r.Get("connection"), "close");
+  EXPECT_EQ(conn_->close(), HttpClose::kNow);
+  EXPECT_EQ(api_.calls, 0);
+  // HttpLimits::max_request_body caps it too.
+  HttpLimits limits;
+  limits.max_request_body = 10;
+  Connect(limits);
+  EXPECT_EQ(One(Post("/api/echo", std::string(11, 'x'))).status, 413);
+  Connect(limits);
+  EXPECT_EQ(One(Post("/api/echo", std::string(10, 'x'))).status, 200);
+  // Chunked where a body is taken: 411 (RFC 9112 section 6.3).
+  Connect();
+  r =
+      One("POST /api/echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+          "chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n");
+  EXPECT_EQ(r.status, 411);
+  EXPECT_EQ(conn_->close(), HttpClose::kNow);
+  // A body where the route takes none: 413.
+  Connect();
+  EXPECT_EQ(One(Get("/api/status/200", "Content-Length: 2\r\n") + "{}").status,
+            413);
+  EXPECT_EQ(api_.calls, 1);  // only the 10-byte one
+}
+
+TEST_F(HttpRoutesWithBodiesTest, MethodsTheRouteDoesNotTakeAre405WithAllow) {
+  struct {
+    std::string request;
+    std::string allow;
+  } kCases[] = {
+      // Before the body is read (the body would be the next "request").
+      {Post("/boot/ten", "GET /boot/ten HTTP/1.1\r\nHost: a\r\n\r\n"),
+       "GET, HEAD"},
+      {Post("/api/status/200", "{}"), "GET, HEAD"},
+      {Post("/nowhere", ""), "GET, HEAD"},
+      {"PUT /api/echo HTTP/1.1\r\nHost: a\r\n\r\n", "GET, HEAD, POST"},
+      {"DELETE /api/postonly HTTP/1.1\r\nHost: a\r\n\r\n", "POST"},
+      {"GET /api/postonly HTTP/1.1\r\nHost: a\r\n\r\n", "POST"},
+      {"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", "GET, HEAD"},
+  };
+  for (const auto& c : kCases) {
+    Connect();
+    std::vector<Response> r = ParseResponses(Exchange(c.request));
+    ASSERT_EQ(r.size(), 1u) << c.request;
+    EXPECT_EQ(r[0].status, 405) << c.request;
+    EXPECT_EQ(r[0].Get("allow"), c.allow) << c.request;
+    EXPECT_EQ(conn_->close(), HttpClose::kNow);
+  }
+  EXPECT_EQ(api_.calls, 0);
+}
+
+TEST_F(HttpRoutesWithBodiesTest, GeneratedBodiesForAnyStatusKeepTheConnection) {
+  for (int code : {200, 201, 400, 401, 403, 404, 409, 500, 503}) {
+    Response r = One(Get(absl::StrCat("/api/status/", code)));
+    EXPECT_EQ(r.status, code);
+    EXPECT_EQ(r.body, absl::StrCat("{\"error\":\"e", code, "\"}"));
+    EXPECT_EQ(r.Get("content-type"), "application/json");
+    EXPECT_EQ(r.Get("cache-control"), "no-store");
+    EXPECT_FALSE(r.Has("connection")) << code;
+    ASSERT_EQ(conn_->close(), HttpClose::kNo) << code;
+  }
+  // 408, 413 and 431 close even with a body.
+  for (int code : {408, 413, 431}) {
+    Connect();
+    Response r = One(Get(absl::StrCat("/api/status/", code)));
+    EXPECT_EQ(r.status, code);
+    EXPECT_EQ(r.Get("connection"), "close");
+    EXPECT_EQ(conn_->close(), HttpClose::kNow) << code;
+  }
+  // HEAD: the same head (Content-Length of the body), no body.
+  Connect();
+  std::vector<Response> h = ParseResponses(
+      Exchange("HEAD /api/status/404 HTTP/1.1\r\nHost: a\r\n\r\n" +
+               Get("/api/status/200")),
+      {true, false});
+  ASSERT_EQ(h.size(), 2u);
+  EXPECT_EQ(h[0].status, 404);
+  EXPECT_EQ(h[0].Get("content-length"), "16");
+  EXPECT_EQ(h[1].body, "{\"error\":\"e200\"}");
+  std::vector<HttpResponseReport> reports = Reports();
+  ASSERT_EQ(reports.size(), 2u);
+  EXPECT_EQ(reports[0].body_bytes, 0u);
+  EXPECT_EQ(reports[0].error, "route error");
+  // 204: no Content-Length, no body; a 1xx from a route is a 500.
+  Connect();
+  Feed(Get("/api/bare/204"));
+  absl::optional<HttpTransmit> t = conn_->PollTransmit();
+  ASSERT_TRUE(t.has_value());
+  EXPECT_TRUE(absl::StartsWith(t->head, "HTTP/1.1 204 No Content\r\n"));
+  EXPECT_FALSE(absl::StrContains(t->head, "Content-Length"));
+  EXPECT_TRUE(t->inline_body.empty());
+  conn_->OnSendDone(now_);
+  EXPECT_EQ(conn_->close(), HttpClose::kNo);
+  EXPECT_EQ(One(Get("/api/status/101")).status, 500);
+  // An error without a generated body: the short text and a close, with the
+  // route's fields.
+  Connect();
+  api_.fields = {{"WWW-Authenticate", "Bearer"}};
+  Response r = One(Get("/api/bare/401"));
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.body, "401 Unauthorized\n");
+  EXPECT_EQ(r.Get("www-authenticate"), "Bearer");
+  EXPECT_EQ(conn_->close(), HttpClose::kNow);
+  // 200 with neither file, body nor stream: the route's bug, a 500.
+  Connect();
+  EXPECT_EQ(One(Get("/api/nobody")).status, 500);
+}
+
+TEST_F(HttpRoutesWithBodiesTest, RouteFieldsCannotSplitTheHead) {
+  api_.fields = {
+      {"X-Ok", "fine"},
+      {"Cache-Control", "max-age=5"},
+      {"X-Injected", "a\r\nSet-Cookie: evil=1"},
+      {"X-Lf", "a\nb"},
+      {"X-Nul", std::string("a\0b", 3)},
+      {"Bad Name", "v"},
+      {"X-Colon:", "v"},
+      {"", "v"},
+      {"Content-Length", "0"},
+      {"Connection", "close"},
+      {"Transfer-Encoding", "chunked"},
+  };
+  api_.content_type = "text/html\r\nX-Evil: 1";
+  Feed(Get("/api/fields"));
+  absl::optional<HttpTransmit> t = conn_->PollTransmit();
+  ASSERT_TRUE(t.has_value());
+  const std::string& head = t->head;
+  // Every line of the head is one field; none came from the bad values.
+  for (absl::string_view line : absl::StrSplit(
+           absl::string_view(head).substr(0, head.size() - 4), "\r\n")) {
+    EXPECT_FALSE(absl::StrContains(line, "\n")) << line;
+    EXPECT_FALSE(absl::StrContains(line, "\r")) << line;
+  }
+  EXPECT_FALSE(absl::StrContains(head, "evil")) << head;
+  EXPECT_FALSE(absl::StrContains(head, "Evil")) << head;
+  std::map<std::string, std::string> f = Fields(head);
+  EXPECT_EQ(f["x-ok"], "fine");
+  EXPECT_EQ(f["cache-control"], "max-age=5");  // the route's own, not no-store
+  EXPECT_EQ(f["content-length"], "1");
+  EXPECT_EQ(f["content-type"], "text/plain; charset=utf-8");
+  EXPECT_EQ(f.count("x-injected"), 0u);
+  EXPECT_EQ(f.count("x-lf"), 0u);
+  EXPECT_EQ(f.count("x-nul"), 0u);
+  EXPECT_EQ(f.count("connection"), 0u);
+  EXPECT_EQ(f.count("transfer-encoding"), 0u);
+  // One Content-Length, the connection's.
+  EXPECT_EQ(
+      std::vector<std::string>(absl::StrSplit(head, "Content-Length:")).size(),
+      2u)
+      << head;
+  EXPECT_EQ(t->inline_body, "x");
+  conn_->OnSendDone(now_);
+  std::vector<HttpResponseReport> reports = Reports();
+  ASSERT_EQ(reports.size(), 1u);
+  const std::string line = FormatReport(reports[0]);
+  EXPECT_TRUE(absl::StrContains(line, "route fields dropped: ")) << line;
+  EXPECT_TRUE(absl::StrContains(line, "\"X-Injected\" (control character"))
+      << line;
+  EXPECT_TRUE(absl::StrContains(line, "\"Content-Type\"")) << line;
+  EXPECT_FALSE(absl::StrContains(line, "\n")) << line;
+}
+
+TEST_F(HttpRoutesWithBodiesTest, RepeatedAuthorizationIsRefused) {
+  Response r =
+      One(Post("/api/echo", "{}",
+               "Authorization: Bearer a\r\nAuthorization: Bearer b\r\n"));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(api_.calls, 0);
+}
+
+// A body that trickles in is bounded by the header timeout, like a head.
+TEST_F(HttpRoutesWithBodiesTest, ASlowBodyTimesOut) {
+  const absl::Time start = now_;
+  Feed(Post("/api/echo", std::string(50, 'x')).substr(0, 80));
+  now_ += absl::Seconds(9);
+  Feed("x");
+  EXPECT_EQ(conn_->Deadline(), start + absl::Seconds(10));
+  now_ = conn_->Deadline();
+  conn_->OnDeadline(now_);
+  Response r = ParseResponses(Drain())[0];
+  EXPECT_EQ(r.status, 408);
+  EXPECT_EQ(api_.calls, 0);
+}
+
+TEST_F(HttpRoutesWithBodiesTest, AStreamIsDrivenByTheCallerUntilItEnds) {
+  std::shared_ptr<FakeHttpStream> stream = api_.stream;
+  Feed(Get("/api/events", "Last-Event-ID: 7\r\n") + Get("/api/echo"));
+  absl::optional<HttpTransmit> t = conn_->PollTransmit();
+  ASSERT_TRUE(t.has_value());
+  ASSERT_EQ(t->stream, stream);
+  EXPECT_TRUE(conn_->streaming());
+  std::map<std::string, std::string> f = Fields(t->head);
+  EXPECT_TRUE(absl::StartsWith(t->head, "HTTP/1.1 200 OK\r\n"));
+  EXPECT_EQ(f.count("content-length"), 0u);
+  EXPECT_EQ(f["connection"], "close");
+  EXPECT_EQ(f["content-type"], "text/event-stream");
+  EXPECT_EQ(f["cache-control"], "no-store");
+  EXPECT_TRUE(t->inline_body.empty());
+  // The head is out: the send timeout applies.
+  EXPECT_EQ(conn_->Deadline(), now_ + absl::Seconds(60));
+  now_ += absl::Seconds(1);
+  conn_->OnSendDone(now_);
+  // Waiting for the producer: no timeout at all, however long.
+  EXPECT_EQ(conn_->Deadline(), absl::InfiniteFuture());
+  EXPECT_FALSE(conn_->pause_reading());
+  EXPECT_TRUE(Reports().empty());  // reported when it ends
+  now_ += absl::Hours(2);
+  conn_->OnDeadline(now_);
+  EXPECT_EQ(conn_->close(), HttpClose::kNo);
+  // Client bytes (a pipelined request, junk) are dropped, never answered.
+  Feed(Get("/api/echo") + "\x01\x02junk");
+  EXPECT_FALSE(conn_->PollTransmit().has_value());
+  EXPECT_EQ(api_.calls, 1);
+  // Chunks: send timeout while one is out.
+  conn_->OnStreamSend(100, now_);
+  EXPECT_EQ(conn_->Deadline(), now_ + absl::Seconds(60));
+  conn_->OnSendDone(now_);
+  conn_->OnStreamSend(50, now_);
+  conn_->OnSendDone(now_);
+  EXPECT_EQ(conn_->Deadline(), absl::InfiniteFuture());
+  conn_->OnStreamEnd(now_);
+  EXPECT_EQ(conn_->close(), HttpClose::kNow);
+  std::vector<HttpResponseReport> reports = Reports();
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_TRUE(reports[0].complete);
+  EXPECT_TRUE(reports[0].stream);
+  EXPECT_EQ(reports[0].body_bytes, 150u);
+  EXPECT_EQ(reports[0].bytes_sent, t->head.size() + 150);
+  EXPECT_EQ(reports[0].duration, absl::Hours(2) + absl::Seconds(1));
+  EXPECT_TRUE(absl::StrContains(FormatReport(reports[0]), " stream"));
+  EXPECT_EQ(stream->starts(), 0);  // the caller starts it, not the connection
+}
+
+TEST_F(HttpRoutesWithBodiesTest, AStreamEndsWithTheClientOrItsSendTimeout) {
+  // The client leaves: the usual end, complete.
+  Feed(Get("/api/events"));
+  ASSERT_TRUE(conn_->PollTransmit().has_value());
+  conn_->OnSendDone(now_);
+  conn_->OnPeerClosed(now_);
+  EXPECT_EQ(conn_->close(), HttpClose::kNow);
+  std::vector<HttpResponseReport> reports = Reports();
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_TRUE(reports[0].complete);
+  EXPECT_EQ(reports[0].error, "stream closed by the client");
+  // A client that stops reading: the chunk out times out.
+  Connect();
+  Feed(Get("/api/events"));
+  ASSERT_TRUE(conn_->PollTransmit().has_value());
+  conn_->OnSendDone(now_);
+  conn_->OnStreamSend(65536, now_);
+  now_ += absl::Seconds(30);
+  conn_->OnSendProgress(1000, now_);  // progress moves it
+  EXPECT_EQ(conn_->Deadline(), now_ + absl::Seconds(60));
+  now_ += absl::Seconds(60);
+  conn_->OnDeadline(now_);
+  EXPECT_EQ(conn_->close(), HttpClose::kNow);
+  reports = Reports();
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_FALSE(reports[0].complete);
+  EXPECT_EQ(reports[0].error, "send timeout");
+}
+
+TEST_F(HttpRoutesWithBodiesTest, HeadOrPostOfAStreamNeverStartsIt) {
+  Feed("HEAD /api/events HTTP/1.1\r\nHost: a\r\n\r\n");
+  absl::optional<HttpTransmit> t = conn_->PollTransmit();
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->stream, nullptr);
+  EXPECT_TRUE(t->inline_body.empty());
+  std::map<std::string, std::string> f = Fields(t->head);
+  EXPECT_EQ(f["content-type"], "text/event-stream");
+  EXPECT_EQ(f["connection"], "close");
+  EXPECT_EQ(f.count("content-length"), 0u);
+  conn_->OnSendDone(now_);
+  EXPECT_EQ(conn_->close(), HttpClose::kNow);
+  EXPECT_EQ(api_.stream->stops(), 1);
+  EXPECT_EQ(api_.stream->starts(), 0);
+  EXPECT_FALSE(conn_->streaming());
+  // A POST answered with a stream is the route's bug: 500.
+  Connect();
+  api_.stream = std::make_shared<FakeHttpStream>();
+  class PostStream : public TestApiRoutes {
+   public:
+    bool AcceptsMethod(absl::string_view, absl::string_view) override {
+      return true;
+    }
+  } post_routes;
+  conn_ = std::make_unique<HttpConnection>(&post_routes, HttpLimits(),
+                                           io::SocketAddress(), now_);
+  Response p = One("POST /api/events HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(p.status, 500);
+  EXPECT_EQ(post_routes.stream->stops(), 1);
+  // A stream never polled (the connection destroyed first) is stopped.
+  std::shared_ptr<FakeHttpStream> unpolled = api_.stream;
+  Connect();
+  Feed(Get("/api/events"));
+  conn_.reset();
+  EXPECT_EQ(unpolled->stops(), 1);
 }
 
 TEST_F(HttpConnectionTest, ReportEscapesClientText) {

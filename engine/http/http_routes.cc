@@ -1,5 +1,6 @@
 #include "engine/http/http_routes.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -111,6 +112,12 @@ const char* RouteKindName(HttpRouteKind kind) {
       return "repo";
     case HttpRouteKind::kReserved:
       return "reserved";
+    case HttpRouteKind::kApi:
+      return "api";
+    case HttpRouteKind::kMetrics:
+      return "metrics";
+    case HttpRouteKind::kStatusPage:
+      return "status page";
   }
   return "?";
 }
@@ -188,8 +195,8 @@ absl::StatusOr<std::string> DecodeRequestPath(absl::string_view target) {
   return out;
 }
 
-HttpRouteResult FileRoutes::Route(absl::string_view path,
-                                  const io::SocketAddress& client) {
+HttpRouteResult FileRoutes::Route(const HttpRequest& request) {
+  const absl::string_view path = request.path;
   HttpRouteResult result;
   FileCache* cache = nullptr;
   absl::string_view rest;
@@ -197,6 +204,11 @@ HttpRouteResult FileRoutes::Route(absl::string_view path,
     result.kind = HttpRouteKind::kBoot;
     cache = boot_;
     rest = path.substr(6);
+    if (cache == nullptr) {
+      result.status = 404;
+      result.error = "no tftp.root configured";
+      return result;
+    }
   } else if (absl::StartsWith(path, "/repo/")) {
     result.kind = HttpRouteKind::kRepo;
     cache = repo_;
@@ -232,7 +244,7 @@ HttpRouteResult FileRoutes::Route(absl::string_view path,
     return result;
   }
   absl::StatusOr<std::shared_ptr<const MappedFile>> file =
-      cache->Open(rest, client);
+      cache->Open(rest, request.client);
   if (!file.ok()) {
     result.status = StatusForFileError(file.status());
     result.error = log::Escaped(file.status().message());
@@ -241,6 +253,64 @@ HttpRouteResult FileRoutes::Route(absl::string_view path,
   result.status = 200;
   result.file = *std::move(file);
   return result;
+}
+
+absl::StatusOr<std::unique_ptr<PrefixRoutes>> PrefixRoutes::Create(
+    std::vector<std::pair<std::string, HttpRoutes*>> routes) {
+  for (size_t i = 0; i < routes.size(); ++i) {
+    const std::string& prefix = routes[i].first;
+    if (prefix.empty() || prefix.front() != '/') {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "route prefix ", log::Quoted(prefix), " does not start with '/'"));
+    }
+    if (routes[i].second == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("route prefix ", log::Quoted(prefix), " has no routes"));
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (routes[j].first == prefix) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("route prefix ", log::Quoted(prefix), " repeated"));
+      }
+    }
+  }
+  std::stable_sort(routes.begin(), routes.end(),
+                   [](const auto& a, const auto& b) {
+                     return a.first.size() > b.first.size();
+                   });
+  return std::unique_ptr<PrefixRoutes>(new PrefixRoutes(std::move(routes)));
+}
+
+HttpRoutes* PrefixRoutes::Find(absl::string_view path) const {
+  for (const auto& [prefix, routes] : routes_) {
+    // "/" is the status page alone, not the whole URL space.
+    const bool subtree = prefix.size() > 1 && prefix.back() == '/';
+    if (subtree ? absl::StartsWith(path, prefix) : path == prefix) {
+      return routes;
+    }
+  }
+  return nullptr;
+}
+
+HttpRouteResult PrefixRoutes::Route(const HttpRequest& request) {
+  if (HttpRoutes* routes = Find(request.path)) return routes->Route(request);
+  HttpRouteResult result;
+  result.status = 404;
+  result.error = "no route";
+  return result;
+}
+
+uint64_t PrefixRoutes::MaxRequestBody(absl::string_view method,
+                                      absl::string_view path) {
+  HttpRoutes* routes = Find(path);
+  return routes == nullptr ? 0 : routes->MaxRequestBody(method, path);
+}
+
+bool PrefixRoutes::AcceptsMethod(absl::string_view method,
+                                 absl::string_view path) {
+  HttpRoutes* routes = Find(path);
+  return routes == nullptr ? HttpRoutes::AcceptsMethod(method, path)
+                           : routes->AcceptsMethod(method, path);
 }
 
 absl::string_view ContentTypeFor(absl::string_view relative_path) {

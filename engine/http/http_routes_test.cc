@@ -7,7 +7,9 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace rackboot::http {
@@ -145,7 +147,7 @@ class FileRoutesTest : public ::testing::Test {
   void Write(const std::string& name, const std::string& contents) {
     std::ofstream(top_ / name) << contents;
   }
-  HttpRouteResult Get(FileRoutes& routes, const std::string& target,
+  HttpRouteResult Get(HttpRoutes& routes, const std::string& target,
                       io::SocketAddress client =
                           io::SocketAddress::Ipv4({198, 18, 0, 9}, 1234)) {
     absl::StatusOr<std::string> path = DecodeRequestPath(target);
@@ -154,7 +156,11 @@ class FileRoutesTest : public ::testing::Test {
       r.status = 400;
       return r;
     }
-    return routes.Route(*path, client);
+    HttpRequest request;
+    request.method = "GET";
+    request.path = *path;
+    request.client = client;
+    return routes.Route(request);
   }
   static std::string Contents(const HttpRouteResult& r) {
     if (r.file == nullptr) return "<none>";
@@ -240,6 +246,82 @@ TEST_F(FileRoutesTest, RepoAndReservedPaths) {
   }
   EXPECT_EQ(Get(with_repo, "/vmlinuz").status, 404);
   EXPECT_EQ(Get(with_repo, "/bootx/vmlinuz").status, 404);
+}
+
+TEST_F(FileRoutesTest, WithoutABootCacheBootIsNotFound) {
+  FileRoutes routes(nullptr, repo_.get());
+  HttpRouteResult r = Get(routes, "/boot/vmlinuz");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.kind, HttpRouteKind::kBoot);
+  EXPECT_EQ(Contents(Get(routes, "/repo/pool/a.deb")), "deb");
+}
+
+// A route that answers with its name, for dispatch tests.
+class NamedRoutes : public HttpRoutes {
+ public:
+  explicit NamedRoutes(std::string name, uint64_t max_body = 0)
+      : name_(std::move(name)), max_body_(max_body) {}
+  HttpRouteResult Route(const HttpRequest& request) override {
+    HttpRouteResult r;
+    r.status = 200;
+    r.has_body = true;
+    r.body = absl::StrCat(name_, " ", request.path);
+    return r;
+  }
+  uint64_t MaxRequestBody(absl::string_view, absl::string_view) override {
+    return max_body_;
+  }
+  bool AcceptsMethod(absl::string_view method, absl::string_view) override {
+    return max_body_ > 0 || method != "POST";
+  }
+
+ private:
+  std::string name_;
+  uint64_t max_body_;
+};
+
+TEST(PrefixRoutesTest, LongestPrefixWinsAndSlashIsExact) {
+  NamedRoutes api("api", 4096), metrics("metrics"), page("page"),
+      files("files"), hosts("hosts");
+  auto routes = PrefixRoutes::Create({{"/boot/", &files},
+                                      {"/", &page},
+                                      {"/api/v1/", &api},
+                                      {"/api/v1/hosts/", &hosts},
+                                      {"/metrics", &metrics}});
+  ASSERT_TRUE(routes.ok()) << routes.status();
+  auto body = [&](absl::string_view path) {
+    HttpRequest request;
+    request.method = "GET";
+    request.path = path;
+    HttpRouteResult r = (*routes)->Route(request);
+    return r.status == 200 ? r.body : absl::StrCat(r.status, " ", r.error);
+  };
+  EXPECT_EQ(body("/"), "page /");
+  EXPECT_EQ(body("/index.html"), "404 no route");
+  EXPECT_EQ(body("/boot/vmlinuz"), "files /boot/vmlinuz");
+  EXPECT_EQ(body("/boot"), "404 no route");
+  EXPECT_EQ(body("/api/v1/leases"), "api /api/v1/leases");
+  EXPECT_EQ(body("/api/v1/hosts/node1"), "hosts /api/v1/hosts/node1");
+  EXPECT_EQ(body("/api/v1"), "404 no route");
+  EXPECT_EQ(body("/metrics"), "metrics /metrics");
+  EXPECT_EQ(body("/metrics/x"), "404 no route");
+  EXPECT_EQ(body("/metricsx"), "404 no route");
+  EXPECT_EQ((*routes)->MaxRequestBody("POST", "/api/v1/leases"), 4096u);
+  EXPECT_EQ((*routes)->MaxRequestBody("POST", "/metrics"), 0u);
+  EXPECT_EQ((*routes)->MaxRequestBody("POST", "/nowhere"), 0u);
+  EXPECT_TRUE((*routes)->AcceptsMethod("POST", "/api/v1/x"));
+  EXPECT_FALSE((*routes)->AcceptsMethod("POST", "/metrics"));
+  EXPECT_FALSE((*routes)->AcceptsMethod("POST", "/nowhere"));
+  EXPECT_TRUE((*routes)->AcceptsMethod("GET", "/nowhere"));
+}
+
+TEST(PrefixRoutesTest, RefusesBadPrefixes) {
+  NamedRoutes a("a");
+  EXPECT_FALSE(PrefixRoutes::Create({{"", &a}}).ok());
+  EXPECT_FALSE(PrefixRoutes::Create({{"api/", &a}}).ok());
+  EXPECT_FALSE(PrefixRoutes::Create({{"/a/", &a}, {"/a/", &a}}).ok());
+  EXPECT_FALSE(PrefixRoutes::Create({{"/a/", nullptr}}).ok());
+  EXPECT_TRUE(PrefixRoutes::Create({}).ok());
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/files/file_root.h"
 #include "engine/io/tcp_socket.h"
+#include "engine/metrics/transfer_metrics.h"
 #include "engine/os/descriptor_limit.h"
 #include "glog/logging.h"
 
@@ -17,28 +18,6 @@ namespace {
 // kept file descriptor (TFTP sizes its own budget the same way; the reactors
 // back off on EMFILE anyway, so this only keeps the cap honest).
 constexpr size_t kDescriptorReserve = 256;
-
-// HTTP without tftp.root: FileRoutes requires a boot cache, so /boot/ is
-// answered here (404) and everything else goes to FileRoutes, which then
-// never touches the missing cache.
-class NoBootRoutes : public HttpRoutes {
- public:
-  explicit NoBootRoutes(FileCache* repo) : routes_(nullptr, repo) {}
-  HttpRouteResult Route(absl::string_view path,
-                        const io::SocketAddress& client) override {
-    if (absl::StartsWith(path, "/boot/")) {
-      HttpRouteResult result;
-      result.kind = HttpRouteKind::kBoot;
-      result.status = 404;
-      result.error = "no tftp.root configured";
-      return result;
-    }
-    return routes_.Route(path, client);
-  }
-
- private:
-  FileRoutes routes_;
-};
 
 }  // namespace
 
@@ -71,12 +50,19 @@ absl::StatusOr<std::unique_ptr<HttpService>> HttpService::Create(
     if (!repo.ok()) return repo.status();
     service->repo_ = *std::move(repo);
   }
-  if (service->boot_ != nullptr) {
-    service->routes_ = std::make_unique<FileRoutes>(service->boot_.get(),
-                                                    service->repo_.get());
-  } else {
-    service->routes_ = std::make_unique<NoBootRoutes>(service->repo_.get());
+  // FileRoutes answers 404 for a missing cache.
+  service->files_ =
+      std::make_unique<FileRoutes>(service->boot_.get(), service->repo_.get());
+  std::vector<std::pair<std::string, HttpRoutes*>> prefixes = {
+      {"/boot/", service->files_.get()}, {"/repo/", service->files_.get()}};
+  for (const auto& route : options.routes) prefixes.push_back(route);
+  absl::StatusOr<std::unique_ptr<PrefixRoutes>> routes =
+      PrefixRoutes::Create(std::move(prefixes));
+  if (!routes.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("http: ", routes.status().message()));
   }
+  service->routes_ = *std::move(routes);
   const size_t limit = os::RaiseDescriptorLimit();
   // Besides the reserve, each cache may keep kDefaultMaxDescriptors.
   const size_t fixed = kDescriptorReserve + FileCache::kDefaultMaxDescriptors *
@@ -92,10 +78,67 @@ absl::StatusOr<std::unique_ptr<HttpService>> HttpService::Create(
   }
   service->budget_ = std::make_unique<HttpConnectionBudget>(max_connections);
   service->shards_.resize(static_cast<size_t>(std::max(1, shards)));
+  service->DeclareMetrics(options.metrics, std::max(1, shards));
   return service;
 }
 
-HttpService::~HttpService() = default;
+void HttpService::DeclareMetrics(metrics::MetricsRegistry* registry,
+                                 int shards) {
+  if (registry == nullptr) {
+    own_metrics_ = std::make_unique<metrics::MetricsRegistry>(shards);
+    registry = own_metrics_.get();
+  }
+  metrics_ = registry;
+  // The transfer families are TFTP's too (the same declaration returns the
+  // same family).
+  const metrics::TransferFamilies transfers =
+      metrics::DeclareTransferFamilies(*registry, shards);
+
+  metrics::CounterFamily* responses =
+      registry->Counter("rackboot_http_responses_total",
+                        "HTTP responses by status class.", {"code"}, shards);
+  static constexpr absl::string_view kClasses[] = {"2xx", "3xx", "4xx", "5xx"};
+  cells_.resize(static_cast<size_t>(shards));
+  for (int i = 0; i < shards; ++i) {
+    HttpShardMetrics& m = cells_[static_cast<size_t>(i)];
+    m.active = transfers.active->Cell({"http"}, i);
+    m.completed = transfers.total->Cell({"http", "complete"}, i);
+    m.failed = transfers.total->Cell({"http", "failed"}, i);
+    m.bytes = transfers.bytes->Cell({"http"}, i);
+    m.duration = transfers.duration->Cell({"http"}, i);
+    for (int k = 0; k < 4; ++k)
+      m.responses[k] = responses->Cell({kClasses[k]}, i);
+  }
+  // Counted once per connection (service-wide atomics, readable any time).
+  struct PerConnection {
+    const char* name;
+    const char* help;
+    metrics::MetricType type;
+    std::atomic<uint64_t> HttpCounters::*field;
+  };
+  static constexpr PerConnection kPerConnection[] = {
+      {"rackboot_http_connections_total", "HTTP connections accepted.",
+       metrics::MetricType::kCounter, &HttpCounters::connections_accepted},
+      {"rackboot_http_connections_refused_total",
+       "HTTP connections answered 503 past http.max_connections.",
+       metrics::MetricType::kCounter, &HttpCounters::connections_refused},
+      {"rackboot_http_connections_open", "HTTP connections open.",
+       metrics::MetricType::kGauge, &HttpCounters::connections_open},
+  };
+  for (const PerConnection& p : kPerConnection) {
+    std::atomic<uint64_t>* value = &(counters_.*p.field);
+    collectors_.push_back(registry->AddCollector(
+        p.name, p.help, p.type, {}, [value](std::vector<metrics::Sample>* out) {
+          out->push_back(
+              {{},
+               static_cast<double>(value->load(std::memory_order_relaxed))});
+        }));
+  }
+}
+
+HttpService::~HttpService() {
+  for (uint64_t id : collectors_) metrics_->RemoveCollector(id);
+}
 
 absl::Status HttpService::StartShard(int shard, io::Reactor& reactor) {
   if (shard < 0 || shard >= static_cast<int>(shards_.size())) {
@@ -118,6 +161,9 @@ absl::Status HttpService::StartShard(int shard, io::Reactor& reactor) {
   HttpShardOptions shard_options;
   shard_options.limits = options_.limits;
   shard_options.events = options_.events;
+  shard_options.transfers = options_.transfers;
+  shard_options.transfer_list = options_.transfer_list_base + shard;
+  shard_options.metrics = cells_[static_cast<size_t>(shard)];
   auto http_shard = std::make_unique<HttpShard>(
       &reactor, routes_.get(), &counters_, budget_.get(), shard_options);
   if (absl::Status s = http_shard->Listen(*std::move(listener)); !s.ok()) {

@@ -29,6 +29,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -40,6 +41,7 @@
 #include "engine/http/http_shard.h"
 #include "engine/io/reactor.h"
 #include "engine/io/socket_address.h"
+#include "engine/metrics/metrics_registry.h"
 
 namespace rackboot::http {
 
@@ -63,6 +65,19 @@ struct HttpServiceOptions {
   std::string bind_to_device;
   // Borrowed, thread-safe, may be null: a FileDelivered per whole file.
   daemon::EventSink* events = nullptr;
+  // Transfers in progress (borrowed, outlives the service; null: none); the
+  // shards use its lists transfer_list_base + shard index.
+  daemon::TransferTable* transfers = nullptr;
+  int transfer_list_base = 0;
+  // Extra routes by path prefix beside /boot/ and /repo/ (PrefixRoutes
+  // rules: "/api/v1/" a subtree, "/metrics" exact, "/" exactly "/"). The
+  // routes are borrowed, thread-safe and must outlive the service. A prefix
+  // given twice (or "/boot/", "/repo/") fails Create.
+  std::vector<std::pair<std::string, HttpRoutes*>> routes;
+  // The daemon's registry (borrowed, outlives the service): the service
+  // declares its families there (docs/metrics.md) and gives every shard its
+  // cells. Null: a registry of the service's own.
+  metrics::MetricsRegistry* metrics = nullptr;
 };
 
 // A FileCache over `dir` as HTTP serves it: every mapping keeps its descriptor
@@ -92,16 +107,25 @@ class HttpService : public daemon::Service {
   io::SocketAddress address() const { return address_; }
   size_t max_connections() const { return budget_->max(); }
   HttpCounters& counters() { return counters_; }
+  metrics::MetricsRegistry& metrics() { return *metrics_; }
 
  private:
   HttpService() = default;
+  // Declares the HTTP families in `registry` (or one of its own) and fills
+  // cells_ for `shards` shards.
+  void DeclareMetrics(metrics::MetricsRegistry* registry, int shards);
 
   HttpServiceOptions options_;
-  std::unique_ptr<FileCache> boot_;  // null without boot_root
-  std::unique_ptr<FileCache> repo_;  // null without repo_root
-  std::unique_ptr<HttpRoutes> routes_;
+  std::unique_ptr<FileCache> boot_;    // null without boot_root
+  std::unique_ptr<FileCache> repo_;    // null without repo_root
+  std::unique_ptr<FileRoutes> files_;  // under /boot/ and /repo/
+  std::unique_ptr<PrefixRoutes> routes_;
   std::unique_ptr<HttpConnectionBudget> budget_;
   HttpCounters counters_;
+  std::unique_ptr<metrics::MetricsRegistry> own_metrics_;  // if none given
+  metrics::MetricsRegistry* metrics_ = nullptr;
+  std::vector<HttpShardMetrics> cells_;  // shard i's, given to shard i
+  std::vector<uint64_t> collectors_;     // removed by the destructor
   // Shard i's HttpShard, made and destroyed on shard i's thread.
   std::vector<std::unique_ptr<HttpShard>> shards_;
   // Written by StartShard(0) before any other shard starts; read-only after.

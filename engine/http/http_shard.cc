@@ -1,12 +1,14 @@
 #include "engine/http/http_shard.h"
 
 #include <malloc.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "glog/logging.h"
 
 namespace rackboot::http {
@@ -38,17 +40,25 @@ HttpShard::HttpShard(io::Reactor* reactor, HttpRoutes* routes,
       routes_(routes),
       counters_(counters),
       budget_(budget),
-      options_(options) {}
+      options_(options),
+      self_(std::make_shared<HttpShard*>(this)) {}
 
 HttpShard::~HttpShard() {
+  // Wakes already posted find no shard; the streams stop before the reactor
+  // (which their wake functions post to) can go away.
+  *self_ = nullptr;
   if (listener_.valid()) reactor_->Close(listener_);
   for (auto& [key, c] : connections_) {
     (void)key;
+    if (c->stream != nullptr) c->stream->Stop();
     reactor_->Close(c->token, io::CloseMode::kAbort);
+    EndTransfer(*c);
+    if (c->file_out) options_.metrics.active.Add(-1);
     budget_->Release();
     counters_->connections_open.fetch_sub(1, std::memory_order_relaxed);
   }
   connections_.clear();
+  streams_ = 0;
 }
 
 absl::Status HttpShard::Listen(io::TcpSocket listener) {
@@ -124,15 +134,9 @@ void HttpShard::OnStreamClosed(io::SocketToken token,
   c->http->OnPeerClosed(now);
   // The stream is gone: whatever the connection still wanted to send is
   // abandoned, and its report ends incomplete.
-  if (c->http->close() != HttpClose::kNow) {
-    c->http->OnDeadline(absl::InfiniteFuture());
-  }
+  c->http->Abandon(now,
+                   absl::StrCat("connection lost (", reason.message(), ")"));
   while (absl::optional<HttpResponseReport> r = c->http->TakeReport()) {
-    // HttpConnection has no "stream lost" input; the deadline path above
-    // names it a send timeout, which it was not.
-    if (!r->complete) {
-      r->error = absl::StrCat("connection lost (", reason.message(), ")");
-    }
     Report(*r, now);
   }
   Remove(*c);
@@ -144,7 +148,12 @@ void HttpShard::OnSendDone(io::SocketToken token, absl::Time now) {
   if (c->out_size > c->reported) {
     c->http->OnSendProgress(c->out_size - c->reported, now);
   }
+  EndTransfer(*c);
   c->sending = false;
+  if (c->file_out) {
+    c->file_out = false;
+    options_.metrics.active.Add(-1);
+  }
   c->http->OnSendDone(now);
   Drive(*c, now);
 }
@@ -168,10 +177,60 @@ void HttpShard::UpdateProgress(Connection& c, absl::Time now) {
   if (sent > c.reported) {
     c.http->OnSendProgress(sent - c.reported, now);
     c.reported = sent;
+    if (c.transfer != nullptr && sent > c.body_from) {
+      c.transfer->SetBytes(sent - c.body_from);
+    }
   }
 }
 
+void HttpShard::OnStreamWake(uint64_t id) {
+  auto it = connections_.find(id);
+  if (it == connections_.end() || it->second->stream == nullptr) return;
+  Drive(*it->second, reactor_->Now());
+}
+
+void HttpShard::Abort(Connection& c, const absl::Status& status,
+                      absl::Time now) {
+  LOG(WARNING) << "http: cannot send to " << c.http->client().ToString() << ": "
+               << status.message();
+  c.http->Abandon(now, absl::StrCat("cannot send: ", status.message()));
+  while (absl::optional<HttpResponseReport> r = c.http->TakeReport()) {
+    Report(*r, now);
+  }
+  reactor_->Close(c.token, io::CloseMode::kAbort);
+  Remove(c);
+}
+
+bool HttpShard::PumpStream(Connection& c, absl::Time now) {
+  if (c.sending || !c.http->streaming() || c.http->close() != HttpClose::kNo) {
+    return true;
+  }
+  if (!c.stream_ended) {
+    auto chunk = std::make_shared<std::string>();
+    c.stream_ended = !c.stream->Read(chunk.get(), kStreamChunk);
+    if (!chunk->empty()) {
+      // Lent to the reactor with its owner: no second copy of the chunk.
+      const absl::Span<const uint8_t> bytes(
+          reinterpret_cast<const uint8_t*>(chunk->data()), chunk->size());
+      const absl::Status s = reactor_->SendBorrowed(c.token, bytes, chunk);
+      if (!s.ok()) {
+        Abort(c, s, now);
+        return false;
+      }
+      c.sending = true;
+      c.out_size = bytes.size();
+      c.reported = 0;
+      c.http->OnStreamSend(bytes.size(), now);
+      return true;
+    }
+  }
+  // Ended, and what it gave before is sent: the response is complete.
+  if (c.stream_ended) c.http->OnStreamEnd(now);
+  return true;
+}
+
 bool HttpShard::Drive(Connection& c, absl::Time now) {
+  if (c.stream != nullptr && !PumpStream(c, now)) return false;
   while (absl::optional<HttpResponseReport> r = c.http->TakeReport()) {
     Report(*r, now);
   }
@@ -209,20 +268,53 @@ bool HttpShard::Drive(Connection& c, absl::Time now) {
               slice.file);
         }
       }
+      if (t->stream != nullptr) {
+        // Remove stops it from here on, whatever happens next.
+        c.stream = std::move(t->stream);
+        ++streams_;
+        // A fixed send buffer of one chunk: without it the kernel autotunes
+        // a stream's buffer up to tcp_wmem's maximum (4 MiB), which a
+        // client that never reads fills before the stream's own bounded
+        // queue overflows, so it would cost megabytes and never be dropped
+        // (tests/api: 1.9 MB reached a 4 KiB-window reader before this).
+        const int bytes = static_cast<int>(kStreamChunk);
+        ::setsockopt(reactor_->fd(c.token), SOL_SOCKET, SO_SNDBUF, &bytes,
+                     sizeof(bytes));
+      }
       if (!s.ok()) {
-        LOG(WARNING) << "http: cannot send to " << c.http->client().ToString()
-                     << ": " << s.message();
-        c.http->OnDeadline(absl::InfiniteFuture());
-        while (absl::optional<HttpResponseReport> r = c.http->TakeReport()) {
-          Report(*r, now);
-        }
-        reactor_->Close(c.token, io::CloseMode::kAbort);
-        Remove(c);
+        Abort(c, s, now);
         return false;
       }
       c.sending = true;
+      if (slice.file != nullptr && slice.length > 0) {
+        c.file_out = true;
+        options_.metrics.active.Add(1);
+      }
       c.out_size = t->size();
       c.reported = 0;
+      if (options_.transfers != nullptr && slice.file != nullptr &&
+          slice.length > 0) {
+        c.body_from = t->head.size() + t->inline_body.size();
+        c.transfer = options_.transfers->Begin(
+            options_.transfer_list, daemon::Transport::kHttp, c.http->client(),
+            slice.file->relative_path(), slice.length,
+            absl::Now());  // the wall clock: `now` is the reactor's
+      }
+      if (c.stream != nullptr) {
+        // Coalesced: while a wake is posted and not yet run, more wakes post
+        // nothing (a producer may wake per event; the shard reads them all
+        // at once).
+        auto pending = std::make_shared<std::atomic<bool>>(false);
+        io::Reactor* const reactor = reactor_;
+        const uint64_t id = c.token.value();
+        c.stream->Start([reactor, self = self_, id, pending] {
+          if (pending->exchange(true, std::memory_order_acq_rel)) return;
+          reactor->Post([self, id, pending] {
+            pending->store(false, std::memory_order_release);
+            if (*self != nullptr) (*self)->OnStreamWake(id);
+          });
+        });
+      }
     } else if (close == HttpClose::kAfterTransmit) {
       reactor_->Close(c.token, io::CloseMode::kGraceful);
       Remove(c);
@@ -230,8 +322,10 @@ bool HttpShard::Drive(Connection& c, absl::Time now) {
     }
   }
   // One response at a time: no reading while one is out, so pipelined input
-  // waits in the kernel (and then TCP flow control stops the client).
-  const bool pause = c.sending || c.http->pause_reading();
+  // waits in the kernel (and then TCP flow control stops the client). A
+  // stream's connection keeps reading (and dropping) to see the client go.
+  const bool pause =
+      (c.sending && !c.http->streaming()) || c.http->pause_reading();
   if (pause != c.paused) {
     if (pause) {
       reactor_->PauseReceive(c.token);
@@ -240,7 +334,12 @@ bool HttpShard::Drive(Connection& c, absl::Time now) {
     }
     c.paused = pause;
   }
-  const absl::Time deadline = c.http->Deadline();
+  absl::Time deadline = c.http->Deadline();
+  // A listed file body's bytes are read from the reactor's send queue at
+  // each deadline: look at least once a second while it is out.
+  if (c.transfer != nullptr) {
+    deadline = std::min(deadline, now + kTransferProgressInterval);
+  }
   if (deadline != c.deadline) {
     if (deadline == absl::InfiniteFuture()) {
       reactor_->CancelDeadline(c.token);
@@ -267,9 +366,29 @@ void HttpShard::Report(const HttpResponseReport& r, absl::Time now) {
   }
   if (!r.complete)
     k.responses_incomplete.fetch_add(1, std::memory_order_relaxed);
+  const HttpShardMetrics& m = options_.metrics;
+  m.responses[r.status >= 500   ? 3
+              : r.status >= 400 ? 2
+              : r.status >= 300 ? 1
+                                : 0]
+      .Add(1);
+  if (r.method == "GET" && (r.status == 200 || r.status == 206) &&
+      (r.kind == HttpRouteKind::kBoot || r.kind == HttpRouteKind::kRepo)) {
+    (r.complete ? m.completed : m.failed).Add(1);
+    m.bytes.Add(r.bytes_sent);
+    m.duration.Observe(absl::ToDoubleSeconds(r.duration));
+  }
   // One line per response, like TFTP's per transfer. Error answers and cut
   // transfers are what a hostile client can repeat at will: rate-limited.
-  if (r.status >= 400 || !r.complete) {
+  if (!r.dropped.empty()) {
+    // A route tried to send a field that could split the head: its bug,
+    // maybe fed by client text, so rate-limited too.
+    uint64_t suppressed = 0;
+    if (error_log_.Allow(now, &suppressed)) {
+      LOG(WARNING) << "http " << FormatReport(r)
+                   << log::SuppressedNote(suppressed);
+    }
+  } else if (r.status >= 400 || !r.complete) {
     uint64_t suppressed = 0;
     if (error_log_.Allow(now, &suppressed)) {
       LOG(INFO) << "http " << FormatReport(r)
@@ -298,7 +417,20 @@ void HttpShard::Report(const HttpResponseReport& r, absl::Time now) {
   options_.events->OnFileDelivered(event);
 }
 
+void HttpShard::EndTransfer(Connection& c) {
+  if (c.transfer == nullptr) return;
+  options_.transfers->End(options_.transfer_list, c.transfer);
+  c.transfer = nullptr;
+}
+
 void HttpShard::Remove(Connection& c) {
+  EndTransfer(c);
+  if (c.stream != nullptr) {
+    c.stream->Stop();
+    c.stream.reset();
+    --streams_;
+  }
+  if (c.file_out) options_.metrics.active.Add(-1);
   budget_->Release();
   counters_->connections_open.fetch_sub(1, std::memory_order_relaxed);
   connections_.erase(c.token.value());

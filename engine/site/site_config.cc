@@ -696,6 +696,18 @@ void ParseHttp(Parser& p, const toml::table& t, HttpConfig& out) {
         HttpConfig::kTimeoutMsMax, out.idle_timeout_ms);
 }
 
+void ParseApi(Parser& p, const toml::table& t, ApiConfig& out) {
+  constexpr absl::string_view kP = "api";
+  p.CheckKeys(t, kP, {"token_file"});
+  if (p.String(t, kP, "token_file", out.token_file) &&
+      HasControlChar(out.token_file)) {
+    p.Error(*p.Get(t, "token_file"), "api.token_file",
+            absl::StrCat(Quote(out.token_file),
+                         ": control characters not allowed"));
+    out.token_file.clear();
+  }
+}
+
 void ParseBoot(Parser& p, const toml::table& t, BootConfig& out) {
   constexpr absl::string_view kP = "boot";
   p.CheckKeys(t, kP,
@@ -1085,7 +1097,8 @@ absl::StatusOr<SiteConfig> ParseSiteConfig(absl::string_view toml_text,
   Parser p(filename);
   SiteConfig site;
   site.path = std::string(filename);
-  p.CheckKeys(root, "", {"server", "dhcp", "tftp", "boot", "profile", "http"});
+  p.CheckKeys(root, "",
+              {"server", "dhcp", "tftp", "boot", "profile", "http", "api"});
   if (const toml::table* t = p.Table(root, "", "server")) {
     ParseServer(p, *t, site.server);
   }
@@ -1104,6 +1117,9 @@ absl::StatusOr<SiteConfig> ParseSiteConfig(absl::string_view toml_text,
   if (const toml::table* t = p.Table(root, "", "http")) {
     ParseHttp(p, *t, site.http);
   }
+  if (const toml::table* t = p.Table(root, "", "api")) {
+    ParseApi(p, *t, site.api);
+  }
   if (p.error_count() == 0) CrossCheck(p, root, site);
   if (absl::Status s = p.Result(); !s.ok()) return s;
   RecordKeyLines(root, "", site.key_lines);
@@ -1116,6 +1132,7 @@ absl::StatusOr<SiteConfig> ParseSiteConfig(absl::string_view toml_text,
     site.server.inventory = ResolvePath(dir, site.server.inventory);
     site.tftp.root = ResolvePath(dir, site.tftp.root);
     site.http.repo_root = ResolvePath(dir, site.http.repo_root);
+    site.api.token_file = ResolvePath(dir, site.api.token_file);
   }
   return site;
 }

@@ -161,6 +161,14 @@ struct HttpConfig {
   int idle_timeout_ms = 30000;    // a keep-alive connection with no request
 };
 
+// [api]: the JSON API under /api/v1/ (docs/api.md), served on http.listen.
+struct ApiConfig {
+  // A file holding the bearer token writes (arm, disarm) need: the first
+  // line, mode 0600 or stricter (rackbootd refuses it otherwise). "" (default):
+  // no token, writes only from loopback clients.
+  std::string token_file;
+};
+
 // "address:port" as tftp.listen and http.listen take it (an IPv4 address,
 // a port 1..65535); the error says what is wrong without repeating the text.
 absl::Status ParseListenAddress(absl::string_view text, Ipv4Address& address,
@@ -249,6 +257,7 @@ struct SiteConfig {
   BootConfig boot;
   std::vector<BootProfile> profiles;
   HttpConfig http;
+  ApiConfig api;
 
   // The line of every key given in the file, by dotted path as errors name
   // them ("tftp.root", "boot.bios", "profile[0].kernel",

@@ -143,16 +143,18 @@ TEST(SiteConfigTest, EmptyFileIsAllDefaults) {
   EXPECT_EQ(site->http.max_connections, 4096);
   EXPECT_EQ(site->http.header_timeout_ms, 10000);
   EXPECT_EQ(site->http.idle_timeout_ms, 30000);
+  EXPECT_EQ(site->api.token_file, "");  // no token: writes from loopback
   EXPECT_EQ(site->SubnetFor(Ipv4Address(198, 18, 0, 1)), nullptr);
 }
 
 TEST(SiteConfigTest, RelativePathsFollowTheFile) {
   const std::string text =
       "[server]\nstate_dir = \"state\"\n[tftp]\nroot = \"tftp\"\n"
-      "[http]\nrepo_root = \"repo\"\n";
+      "[http]\nrepo_root = \"repo\"\n[api]\ntoken_file = \"token\"\n";
   absl::StatusOr<SiteConfig> site = ParseSiteConfig(text, "/etc/rb/site.toml");
   ASSERT_TRUE(site.ok()) << site.status();
   EXPECT_EQ(site->http.repo_root, "/etc/rb/repo");
+  EXPECT_EQ(site->api.token_file, "/etc/rb/token");
   EXPECT_EQ(site->server.state_dir, "/etc/rb/state");
   EXPECT_EQ(site->server.inventory, "/etc/rb/inventory.csv");
   EXPECT_EQ(site->tftp.root, "/etc/rb/tftp");
@@ -164,6 +166,16 @@ TEST(SiteConfigTest, RelativePathsFollowTheFile) {
   site = ParseSiteConfig(text, "site.toml");  // no directory: unchanged
   ASSERT_TRUE(site.ok()) << site.status();
   EXPECT_EQ(site->server.state_dir, "state");
+}
+
+TEST(SiteConfigTest, ApiSectionErrorsNameTheLine) {
+  EXPECT_EQ(
+      ErrorOf("[api]\ntoken = \"x\"\n"),
+      "site.toml:2: api.token: unknown key (expected one of: token_file)");
+  EXPECT_THAT(ErrorOf("[api]\ntoken_file = 3\n"),
+              ::testing::HasSubstr("site.toml:2: api.token_file"));
+  EXPECT_THAT(ErrorOf("[api]\ntoken_file = \"a\\nb\"\n"),
+              ::testing::HasSubstr("site.toml:2: api.token_file"));
 }
 
 TEST(SiteConfigTest, SyntaxErrorNamesLineAndColumn) {
@@ -204,7 +216,7 @@ TEST(SiteConfigTest, UnknownKeysAreErrorsWithSuggestions) {
                         "mean \"lease_seconds\"?)"));
   EXPECT_THAT(ErrorOf("[web]\nport = 80\n"),
               HasSubstr("site.toml:1: web: unknown key (expected one of: "
-                        "server, dhcp, tftp, boot, profile, http)"));
+                        "server, dhcp, tftp, boot, profile, http, api)"));
   EXPECT_THAT(ErrorOf("[http]\nport = 80\n"),
               HasSubstr("site.toml:2: http.port: unknown key (expected one of: "
                         "listen, repo_root, max_connections"));

@@ -1,9 +1,10 @@
 // TftpCounters: totals of the TFTP service, shared by every shard and read by
 // the status API.
 //
-// Shards update the atomics with relaxed stores on the packet path (no ordering
-// is needed between counters); the per-file table is touched once per finished
-// transfer under a mutex. Any thread may read.
+// Shards update the atomics with relaxed read-modify-writes once per request
+// or transfer (what is counted per packet is in the shards' metric cells,
+// TftpShardMetrics); the per-file table is touched once per finished transfer
+// under a mutex. Any thread may read.
 #ifndef RACKBOOT_ENGINE_TFTP_TFTP_COUNTERS_H_
 #define RACKBOOT_ENGINE_TFTP_TFTP_COUNTERS_H_
 
@@ -30,10 +31,9 @@ struct TftpCounters {
   // Unconfirmed transfers (no valid ACK yet) closed to make room for a new
   // request, oldest first; not counted as failed.
   std::atomic<uint64_t> transfers_evicted{0};
-  std::atomic<uint64_t> bytes_sent{
-      0};  // DATA payload, retransmissions included
-  std::atomic<uint64_t> datagrams_sent{0};
-  std::atomic<uint64_t> retransmits{0};
+  // Bytes, datagrams and retransmits are counted per window, so they live in
+  // each shard's metric cells (TftpShardMetrics), not here: a shared atomic
+  // written per packet by every shard would bounce its cache line.
   std::atomic<uint64_t> unknown_tid{0};  // datagrams answered with ERROR 5
   std::atomic<uint64_t> malformed{
       0};  // undecodable datagrams on the request port

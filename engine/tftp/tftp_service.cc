@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/metrics/transfer_metrics.h"
 #include "engine/os/descriptor_limit.h"
 #include "glog/logging.h"
 
@@ -82,6 +83,7 @@ absl::StatusOr<std::unique_ptr<TftpService>> TftpService::Create(
       if (also) also(report);
     };
   }
+  service->DeclareMetrics(options.metrics, threads);
   LOG(INFO) << "tftp: descriptor limit " << limit << ", " << open_now
             << " open, " << options.descriptor_reserve << " reserved: at most "
             << service->max_transfers_ << " transfers ("
@@ -91,7 +93,85 @@ absl::StatusOr<std::unique_ptr<TftpService>> TftpService::Create(
   return service;
 }
 
-TftpService::~TftpService() = default;
+void TftpService::DeclareMetrics(metrics::MetricsRegistry* registry,
+                                 size_t shards) {
+  if (registry == nullptr) {
+    own_metrics_ =
+        std::make_unique<metrics::MetricsRegistry>(static_cast<int>(shards));
+    registry = own_metrics_.get();
+  }
+  metrics_ = registry;
+  const int n = static_cast<int>(shards);
+  const metrics::TransferFamilies transfers =
+      metrics::DeclareTransferFamilies(*registry, n);
+
+  metrics::CounterFamily* datagrams = registry->Counter(
+      "rackboot_tftp_datagrams_sent_total",
+      "TFTP DATA datagrams sent, retransmissions included.", {}, n);
+  metrics::CounterFamily* retransmits = registry->Counter(
+      "rackboot_tftp_retransmits_total",
+      "TFTP DATA datagrams sent again (timeout or duplicate ACK).", {}, n);
+  cells_.resize(shards);
+  for (int i = 0; i < n; ++i) {
+    TftpShardMetrics& m = cells_[i];
+    m.active = transfers.active->Cell({"tftp"}, i);
+    m.completed = transfers.total->Cell({"tftp", "complete"}, i);
+    m.failed = transfers.total->Cell({"tftp", "failed"}, i);
+    m.bytes = transfers.bytes->Cell({"tftp"}, i);
+    m.datagrams = datagrams->Cell({}, i);
+    m.retransmits = retransmits->Cell({}, i);
+    m.duration = transfers.duration->Cell({"tftp"}, i);
+  }
+  // Counted once per request (service-wide atomics, readable any time).
+  struct Rare {
+    const char* name;
+    const char* help;
+    std::atomic<uint64_t> TftpCounters::*field;
+  };
+  static constexpr Rare kRare[] = {
+      {"rackboot_tftp_requests_refused_total",
+       "TFTP requests answered with an ERROR before any data (busy included).",
+       &TftpCounters::requests_refused},
+      {"rackboot_tftp_requests_busy_total",
+       "TFTP requests refused with ERROR 0 \"Server busy\" (a cap reached).",
+       &TftpCounters::requests_busy},
+      {"rackboot_tftp_transfers_evicted_total",
+       "Unconfirmed TFTP transfers closed to make room for a new request.",
+       &TftpCounters::transfers_evicted},
+      {"rackboot_tftp_unknown_tid_total",
+       "Datagrams from a stranger to a transfer's port (answered ERROR 5).",
+       &TftpCounters::unknown_tid},
+      {"rackboot_tftp_malformed_total",
+       "Undecodable datagrams on the TFTP request port.",
+       &TftpCounters::malformed},
+  };
+  for (const Rare& rare : kRare) {
+    std::atomic<uint64_t>* value = &(counters_.*rare.field);
+    collectors_.push_back(registry->AddCollector(
+        rare.name, rare.help, metrics::MetricType::kCounter, {},
+        [value](std::vector<metrics::Sample>* out) {
+          out->push_back(
+              {{},
+               static_cast<double>(value->load(std::memory_order_relaxed))});
+        }));
+  }
+}
+
+uint64_t TftpService::bytes_sent() const {
+  uint64_t n = 0;
+  for (const TftpShardMetrics& m : cells_) n += m.bytes.value();
+  return n;
+}
+
+uint64_t TftpService::retransmits() const {
+  uint64_t n = 0;
+  for (const TftpShardMetrics& m : cells_) n += m.retransmits.value();
+  return n;
+}
+
+TftpService::~TftpService() {
+  for (uint64_t id : collectors_) metrics_->RemoveCollector(id);
+}
 
 absl::Status TftpService::StartShard(int shard, io::Reactor& reactor) {
   if (shard < 0 || shard >= static_cast<int>(shards_.size())) {
@@ -99,6 +179,8 @@ absl::Status TftpService::StartShard(int shard, io::Reactor& reactor) {
         "shard ", shard, " beyond the ", shards_.size(), " it was made for"));
   }
   TftpShardOptions options = shard_options_;
+  options.transfer_list = shard_options_.transfer_list + shard;
+  options.metrics = cells_[shard];
   // With port 0 the first shard picks the port; the others join it.
   if (shard > 0) options.listen = address_;
   auto tftp_shard =
@@ -138,8 +220,8 @@ std::vector<daemon::Metric> TftpService::Metrics() const {
   return {{"completed", get(c.transfers_completed)},
           {"failed", get(c.transfers_failed)},
           {"refused", get(c.requests_refused)},
-          {"bytes", get(c.bytes_sent)},
-          {"retransmits", get(c.retransmits)},
+          {"bytes", static_cast<int64_t>(bytes_sent())},
+          {"retransmits", static_cast<int64_t>(retransmits())},
           {"unknown_tid", get(c.unknown_tid)},
           {"busy", get(c.requests_busy)},
           {"evicted", get(c.transfers_evicted)}};

@@ -16,8 +16,8 @@
 //   shards.Stop();
 //
 // Create, the accessors and the Service methods run as daemon::Service says;
-// counters() (atomics) and Metrics() may be read from any thread while the
-// shards run.
+// counters() (atomics), the metrics and Metrics() may be read from any thread
+// while the shards run.
 #ifndef RACKBOOT_ENGINE_TFTP_TFTP_SERVICE_H_
 #define RACKBOOT_ENGINE_TFTP_TFTP_SERVICE_H_
 
@@ -30,6 +30,7 @@
 #include "engine/daemon/service.h"
 #include "engine/files/file_cache.h"
 #include "engine/io/reactor.h"
+#include "engine/metrics/metrics_registry.h"
 #include "engine/tftp/tftp_admission.h"
 #include "engine/tftp/tftp_counters.h"
 #include "engine/tftp/tftp_shard.h"
@@ -52,6 +53,10 @@ struct TftpServiceOptions {
   // Receives a FileDelivered for every transfer that ends (bring-up phases);
   // borrowed, thread-safe, may be null. Besides shard.on_finished.
   daemon::EventSink* events = nullptr;
+  // The daemon's registry (borrowed, outlives the service): the service
+  // declares its families there (docs/metrics.md) and gives every shard its
+  // cells. Null: a registry of the service's own (tests, tools).
+  metrics::MetricsRegistry* metrics = nullptr;
 };
 
 class TftpService : public daemon::Service {
@@ -81,13 +86,24 @@ class TftpService : public daemon::Service {
   size_t max_transfers() const { return max_transfers_; }
   int shards() const { return static_cast<int>(shards_.size()); }
   TftpCounters& counters() { return counters_; }
+  // Sums of the shards' metric cells; any thread.
+  uint64_t bytes_sent() const;
+  uint64_t retransmits() const;
+  metrics::MetricsRegistry& metrics() { return *metrics_; }
   FileCache& files() { return *files_; }
 
  private:
   TftpService() = default;
+  // Declares the TFTP families in `registry` (or a registry of its own) and
+  // fills cells_ for `shards` shards.
+  void DeclareMetrics(metrics::MetricsRegistry* registry, size_t shards);
 
   FileCache* files_ = nullptr;
   TftpCounters counters_;
+  std::unique_ptr<metrics::MetricsRegistry> own_metrics_;  // if none given
+  metrics::MetricsRegistry* metrics_ = nullptr;
+  std::vector<TftpShardMetrics> cells_;        // shard i's, given to shard i
+  std::vector<uint64_t> collectors_;           // removed by the destructor
   std::unique_ptr<TftpClientCounts> clients_;  // outlives the shards
   // Shard i's TftpShard, made and destroyed on shard i's thread.
   std::vector<std::unique_ptr<TftpShard>> shards_;

@@ -10,6 +10,7 @@
 #include <variant>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "engine/io/udp_socket.h"
 #include "engine/log/log_text.h"
 #include "glog/logging.h"
@@ -38,6 +39,9 @@ TftpShard::~TftpShard() {
   for (auto& [token, transfer] : transfers_) {
     reactor_->Unwatch(token);
     counters_->transfers_active.fetch_sub(1, std::memory_order_relaxed);
+    if (options_.transfers != nullptr) {
+      options_.transfers->End(options_.transfer_list, transfer.slot);
+    }
     if (options_.client_counts != nullptr) {
       options_.client_counts->Release(transfer.client);
     }
@@ -217,6 +221,7 @@ bool TftpShard::StartTransfer(const TftpRequest& request,
   TftpLimits limits = options_.limits;
   limits.max_blksize = std::min(limits.max_blksize, PathBlockSizeLimit(from));
   counters_->transfers_active.fetch_add(1, std::memory_order_relaxed);
+  options_.metrics.active.Add(1);
   by_client_[from] = token;
   Transfer& transfer = transfers_[token];
   transfer.client = from;
@@ -225,6 +230,14 @@ bool TftpShard::StartTransfer(const TftpRequest& request,
   transfer.reported = TftpTransferStats();
   transfer.unconfirmed = unconfirmed_.insert(unconfirmed_.end(), token);
   transfer.listed = true;
+  transfer.slot = nullptr;
+  if (options_.transfers != nullptr) {
+    transfer.slot = options_.transfers->Begin(
+        options_.transfer_list, daemon::Transport::kTftp, from,
+        transfer.session->file().relative_path(),
+        transfer.session->stats().wire_size,
+        absl::Now());  // the wall clock: `now` is the reactor's
+  }
   Flush(token, transfer, now);
   return true;
 }
@@ -293,10 +306,14 @@ void TftpShard::Drop(io::SocketToken token, bool keep_socket) {
   auto it = transfers_.find(token);
   Transfer& transfer = it->second;
   if (transfer.listed) unconfirmed_.erase(transfer.unconfirmed);
+  if (options_.transfers != nullptr) {
+    options_.transfers->End(options_.transfer_list, transfer.slot);
+  }
   if (options_.client_counts != nullptr) {
     options_.client_counts->Release(transfer.client);
   }
   counters_->transfers_active.fetch_sub(1, std::memory_order_relaxed);
+  options_.metrics.active.Add(-1);
   if (keep_socket) {
     reactor_->CancelDeadline(token);
   } else {
@@ -309,6 +326,10 @@ void TftpShard::Drop(io::SocketToken token, bool keep_socket) {
 void TftpShard::Flush(io::SocketToken token, Transfer& transfer,
                       absl::Time now) {
   TftpSession& session = *transfer.session;
+  // Progress for the API before the next window leaves: one relaxed store.
+  if (transfer.slot != nullptr) {
+    transfer.slot->SetBytes(session.stats().bytes_acked);
+  }
   absl::Span<const TftpSession::Datagram> transmit = session.Transmit();
   if (!transmit.empty()) {
     out_.clear();
@@ -326,12 +347,12 @@ void TftpShard::Flush(io::SocketToken token, Transfer& transfer,
     session.ClearTransmit();
   }
   const TftpTransferStats& stats = session.stats();
-  TftpCounters::Add(counters_->bytes_sent,
-                    stats.bytes_sent - transfer.reported.bytes_sent);
-  TftpCounters::Add(counters_->datagrams_sent,
-                    stats.datagrams_sent - transfer.reported.datagrams_sent);
-  TftpCounters::Add(counters_->retransmits,
-                    stats.retransmits - transfer.reported.retransmits);
+  // Per window: this shard's own cells (no cache line shared with another
+  // shard), not the service-wide atomics.
+  const TftpShardMetrics& m = options_.metrics;
+  m.bytes.Add(stats.bytes_sent - transfer.reported.bytes_sent);
+  m.datagrams.Add(stats.datagrams_sent - transfer.reported.datagrams_sent);
+  m.retransmits.Add(stats.retransmits - transfer.reported.retransmits);
   transfer.reported = stats;
   if (transfer.listed && session.confirmed()) {
     unconfirmed_.erase(transfer.unconfirmed);
@@ -374,9 +395,12 @@ void TftpShard::Finish(io::SocketToken token, Transfer& transfer,
   if (complete) {
     TftpCounters::Add(counters_->transfers_completed, 1);
     counters_->CountDownload(session.file().relative_path());
+    options_.metrics.completed.Add(1);
   } else {
     TftpCounters::Add(counters_->transfers_failed, 1);
+    options_.metrics.failed.Add(1);
   }
+  options_.metrics.duration.Observe(absl::ToDoubleSeconds(duration));
   Drop(token);  // `transfer` dangles from here on
 }
 

@@ -36,10 +36,12 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "engine/daemon/transfer_table.h"
 #include "engine/files/file_cache.h"
 #include "engine/io/reactor.h"
 #include "engine/io/socket_address.h"
 #include "engine/log/log_rate_limiter.h"
+#include "engine/metrics/metrics_registry.h"
 #include "engine/tftp/tftp_admission.h"
 #include "engine/tftp/tftp_counters.h"
 #include "engine/tftp/tftp_session.h"
@@ -54,6 +56,18 @@ struct TftpTransferReport {
   uint64_t bytes = 0;       // acknowledged by the client (all once complete)
   uint64_t bytes_sent = 0;  // DATA payload sent, retransmissions included
   uint64_t file_size = 0;   // on the wire (netascii expands)
+};
+
+// One shard's cells of the TFTP metrics (docs/metrics.md), written only on
+// that shard's thread; default cells write nothing.
+struct TftpShardMetrics {
+  metrics::GaugeCell active;         // rackboot_transfers_active{tftp}
+  metrics::CounterCell completed;    // rackboot_transfers_total{complete}
+  metrics::CounterCell failed;       // rackboot_transfers_total{failed}
+  metrics::CounterCell bytes;        // DATA payload, retransmits included
+  metrics::CounterCell datagrams;    // DATA datagrams sent
+  metrics::CounterCell retransmits;  // DATA datagrams sent again
+  metrics::HistogramCell duration;   // seconds, request to end
 };
 
 struct TftpShardOptions {
@@ -82,6 +96,12 @@ struct TftpShardOptions {
   // bring-up phases with it); must be thread-safe, since every shard calls it.
   // May be empty.
   std::function<void(const TftpTransferReport&)> on_finished;
+  // Transfers in progress for the API (borrowed, outlives the shard; null:
+  // none), and this shard's list in it (TftpService sets it per shard).
+  daemon::TransferTable* transfers = nullptr;
+  int transfer_list = 0;
+  // This shard's metric cells (TftpService fills them per shard).
+  TftpShardMetrics metrics;
 };
 
 class TftpShard : public io::ReactorHandler {
@@ -110,10 +130,13 @@ class TftpShard : public io::ReactorHandler {
     // session's file mapping (or netascii copy) without a user-space copy.
     std::shared_ptr<TftpSession> session;
     TftpTransferStats
-        reported;  // what has been added to the shared counters so far
+        reported;  // what has been added to the metric cells so far
     // Its place in unconfirmed_ while no valid ACK came (`listed`).
     std::list<io::SocketToken>::iterator unconfirmed;
     bool listed = false;
+    // Its entry in options_.transfers (null: none): progress is one relaxed
+    // store per Flush.
+    daemon::TransferTable::Slot* slot = nullptr;
   };
 
   void OnRequest(absl::Span<const uint8_t> bytes, const io::SocketAddress& from,
