@@ -400,7 +400,9 @@ int main(int argc, char** argv) {
     std::string token;
     if (command != "list") {
       std::string token_file = FLAGS_token_file;
-      // [api] token_file arrives with the API's configuration keys.
+      if (token_file.empty() && config.has_value()) {
+        token_file = config->api.token_file;  // resolved against site.toml
+      }
       if (!token_file.empty()) {
         absl::StatusOr<std::string> read = hosts::ReadTokenFile(token_file);
         if (!read.ok()) {

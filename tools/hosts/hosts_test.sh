@@ -330,9 +330,9 @@ script | grep -q 'node1 is not armed for install' || fail "node1 armed before th
 # list through the API ([http] listen is the default), nothing on stderr.
 out=$(R list 2>"$work/err")
 [[ ! -s $work/err ]] || fail "list against rackbootd wrote to stderr: $(cat "$work/err")"
-grep -q '^node1  *52:54:00:00:00:01 127.0.0.1  *lab  *localboot  *unknown  *-  *yes$' <<<"$out" ||
+grep -q '^node1  *52:54:00:00:00:01 127.0.0.1  *lab  *localboot  *unknown  *20[0-9-]* [0-9:]* yes$' <<<"$out" ||
   fail "rackbootd list: $out"
-[[ $(R --json list | jq -r '[.hosts[].name] | join(","), (.counts | length), (has("source"))' | tr '\n' ' ') == \
+[[ $(R --json list | jq -r '([.hosts[].name] | join(",")), (.counts | length), has("source")' | tr '\n' ' ') == \
    "node1,node2 9 false " ]] || fail "rackbootd list --json: $(R --json list)"
 # Writes without the token: 401, nothing changes.
 rc=0; R --token_file=/dev/null arm node1 >/dev/null 2>"$work/err" || rc=$?
