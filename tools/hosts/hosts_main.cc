@@ -28,6 +28,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <string>
 #include <vector>
@@ -38,6 +39,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "engine/cli/flag_help.h"
 #include "engine/site/bring_up_log.h"
 #include "engine/site/host_states.h"
 #include "engine/site/inventory.h"
@@ -341,6 +343,14 @@ bool IsHostName(const std::string& name) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The tool's own flags and the exit statuses, not every linked library's.
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--help") == 0 ||
+        std::strcmp(argv[i], "-help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+      rackboot::cli::PrintFlagHelp(kUsage, "tools/hosts/");
+      return 0;
+    }
+  }
   gflags::SetUsageMessage(kUsage);
   gflags::ParseCommandLineFlags(&argc, &argv, /*remove_flags=*/true);
   std::vector<std::string> args(argv + 1, argv + argc);

@@ -33,6 +33,11 @@ printf 'node1\tdhcp\t1800000000\n' >"$work/state/bring-up.tsv" 2>/dev/null || {
   printf 'node1\tdhcp\t1800000000\n' >"$work/state/bring-up.tsv"
 }
 
+# --help: the tool's flags and its exit statuses, not every library's flags.
+help=$("$hosts" --help)
+grep -q '^  78  arm: the site cannot install this host' <<<"$help" && grep -q '^  --token_file ' <<<"$help" &&
+  ! grep -q 'tab_completion' <<<"$help" || fail "--help: $help"
+
 out=$("$hosts" --config="$work/site.toml" list 2>"$work/err")
 grep -q '^node1 .*52:54:00:00:00:01 .*lab .*install .*dhcp .*2027-01-15' <<<"$out" ||
   fail "list: $out"
