@@ -21,6 +21,7 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
+for tool in jq curl python3; do command -v "$tool" >/dev/null || fail "missing $tool (./rackboot setup)"; done
 cat >"$work/site.toml" <<'TOML'
 [server]
 state_dir = "state"
