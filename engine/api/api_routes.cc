@@ -502,21 +502,19 @@ HttpRouteResult ApiRoutes::Write(const HttpRequest& request,
   absl::StatusOr<ApiHost> host =
       model_->SetState(name, arm, absl::StrCat("api ", who));
   if (!host.ok()) {
-    HttpRouteResult r;
     switch (host.status().code()) {
       case absl::StatusCode::kNotFound:
-        r = Error(404, "not_found",
-                  absl::StrCat("no host \"", name, "\" in the inventory"));
-        break;
+        return refuse(
+            Error(404, "not_found",
+                  absl::StrCat("no host \"", name, "\" in the inventory")));
       case absl::StatusCode::kFailedPrecondition:
-        r = Error(409, "conflict", host.status().message());
-        break;
-      default:
-        r = Error(500, "internal", host.status().message());
-        break;
+        return refuse(Error(409, "conflict", host.status().message()));
+      default: {
+        HttpRouteResult r = Error(500, "internal", host.status().message());
+        LOG(ERROR) << line << ": " << r.status << " " << r.error;
+        return r;
+      }
     }
-    LOG(WARNING) << line << ": " << r.status << " " << r.error;
-    return r;
   }
   LOG(INFO) << line << ": " << (arm ? "armed" : "disarmed");
   return JsonResult(200, HostJson(*host, false));

@@ -244,7 +244,7 @@ void FleetStatus::OnLease(absl::string_view host, Ipv4Address address,
 }
 
 void FleetStatus::OnFile(absl::string_view host,
-                         const daemon::FileDelivered& event, bool last_file,
+                         const daemon::FileDelivered& event, FileRole role,
                          absl::Time now) {
   std::unique_lock<std::mutex> lock(mu_);
   auto it = hosts_.find(host);
@@ -267,10 +267,12 @@ void FleetStatus::OnFile(absl::string_view host,
   }
   record.progress = now;
   record.last_failure.clear();
+  const bool armed = record.state == HostState::kInstall;
   Phase phase = Phase::kBooting;
-  if (last_file) {
-    phase =
-        record.state == HostState::kInstall ? Phase::kInstalling : Phase::kDone;
+  if (role == FileRole::kLastFile) {
+    phase = armed ? Phase::kInstalling : Phase::kDone;
+  } else if (role == FileRole::kHostConfig && !armed) {
+    phase = Phase::kDone;
   }
   SetPhase(&record, phase, now);
   events.push_back(

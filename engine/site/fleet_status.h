@@ -111,6 +111,17 @@ struct HostStatus {
   std::vector<HostEvent> timeline;  // oldest first; only from Host()
 };
 
+// What a delivered file is to the host that fetched it (BringUpTracker
+// decides; FleetStatus knows the host's state).
+enum class FileRole {
+  kOther,       // a boot loader, a module, a mirror file: booting
+  kHostConfig,  // its rendered per-host config (pxelinux.cfg/01-<mac>, ...):
+                // done when it is not armed (that config boots its disk),
+                // booting when armed
+  kLastFile,    // its profile's last boot file (initrd, else kernel):
+                // installing when armed, else done
+};
+
 // site.toml [status]: how long a host may stay in a phase without progress.
 struct StallBounds {
   absl::Duration dhcp = absl::Minutes(2);
@@ -153,11 +164,10 @@ class FleetStatus {
   // hostname; events for names not in the inventory are ignored.
   // A DHCPACK with a boot file: dhcp.
   void OnLease(absl::string_view host, Ipv4Address address, absl::Time now);
-  // A file transfer ended. Complete: booting, or (the profile's last file,
-  // `last_file`) installing when armed else done. Incomplete: a
-  // "transfer_failed" event, no phase change.
+  // A file transfer ended. Complete: the phase its role implies (FileRole).
+  // Incomplete: a "transfer_failed" event, no phase change.
   void OnFile(absl::string_view host, const daemon::FileDelivered& event,
-              bool last_file, absl::Time now);
+              FileRole role, absl::Time now);
 
   // Main thread, once a second: marks stalled the hosts past their phase's
   // bound (one "stalled" event each).

@@ -116,14 +116,14 @@ TEST_F(FleetStatusTest, ArmedHostGoesThroughInstallToInstalled) {
   fleet_.OnLease("node001", Ipv4Address(198, 18, 0, 50), t);
   EXPECT_EQ(PhaseOf("node001"), "dhcp");
   EXPECT_EQ(fleet_.Host("node001")->address, "198.18.0.50");
-  fleet_.OnFile("node001", File("pxelinux.0", true, 50), false,
+  fleet_.OnFile("node001", File("pxelinux.0", true, 50), FileRole::kOther,
                 t + absl::Seconds(1));
   EXPECT_EQ(PhaseOf("node001"), "booting");
-  fleet_.OnFile("node001", File("vmlinuz", true, 50), false,
+  fleet_.OnFile("node001", File("vmlinuz", true, 50), FileRole::kOther,
                 t + absl::Seconds(2));
   EXPECT_EQ(PhaseOf("node001"), "booting");
   EXPECT_EQ(fleet_.Host("node001")->phase_since, t + absl::Seconds(1));
-  fleet_.OnFile("node001", File("initrd.img", true, 50), true,
+  fleet_.OnFile("node001", File("initrd.img", true, 50), FileRole::kLastFile,
                 t + absl::Seconds(3));
   EXPECT_EQ(PhaseOf("node001"), "installing");
   HostStateMap states = states_;
@@ -158,18 +158,27 @@ TEST_F(FleetStatusTest, ArmedHostGoesThroughInstallToInstalled) {
 
 TEST_F(FleetStatusTest, UnarmedHostIsDoneAfterItsLastFile) {
   fleet_.OnLease("node002", Ipv4Address(198, 18, 0, 12), kStart);
-  fleet_.OnFile("node002", File("pxelinux.0", true, 12), false, kStart);
+  fleet_.OnFile("node002", File("pxelinux.0", true, 12), FileRole::kOther,
+                kStart);
   EXPECT_EQ(PhaseOf("node002"), "booting");
   fleet_.OnFile("node002", File("pxelinux.cfg/01-52-54-00-00-00-02", true, 12),
-                true, kStart);
+                FileRole::kHostConfig, kStart);
+  EXPECT_EQ(PhaseOf("node002"), "done");  // its config boots it from disk
+  // Its profile's last file, not armed: done as well.
+  fleet_.OnFile("node002", File("initrd.img", true, 12), FileRole::kLastFile,
+                kStart);
   EXPECT_EQ(PhaseOf("node002"), "done");
+  // An armed host's config is only a step: booting.
+  fleet_.OnFile("node001", File("pxelinux.cfg/01-52-54-00-00-00-01", true),
+                FileRole::kHostConfig, kStart);
+  EXPECT_EQ(PhaseOf("node001"), "booting");
 }
 
 TEST_F(FleetStatusTest, FailedTransferIsAnEventButNoProgress) {
   fleet_.OnLease("node001", Ipv4Address(198, 18, 0, 11), kStart);
-  fleet_.OnFile("node001", File("vmlinuz", true), false, kStart);
+  fleet_.OnFile("node001", File("vmlinuz", true), FileRole::kOther, kStart);
   const absl::Time later = kStart + absl::Minutes(9);
-  fleet_.OnFile("node001", File("initrd.img", false), false, later);
+  fleet_.OnFile("node001", File("initrd.img", false), FileRole::kOther, later);
   HostStatus host = *fleet_.Host("node001");
   EXPECT_EQ(host.phase, "booting");
   EXPECT_EQ(host.phase_since, kStart);
@@ -215,7 +224,7 @@ TEST_F(FleetStatusTest, StallsPerPhaseOnceAndRecovers) {
   EXPECT_EQ(published_.size(), events);
   EXPECT_EQ(fleet_.PhaseCounts()["stalled"], 1);
   // Recovery: a file reached it.
-  fleet_.OnFile("node001", File("vmlinuz", true), false,
+  fleet_.OnFile("node001", File("vmlinuz", true), FileRole::kOther,
                 t + absl::Seconds(301));
   host = *fleet_.Host("node001");
   EXPECT_EQ(host.phase, "booting");
@@ -225,7 +234,7 @@ TEST_F(FleetStatusTest, StallsPerPhaseOnceAndRecovers) {
   EXPECT_EQ(fleet_.Host("node001")->reason,
             "no progress in booting for 5m1s (bound 5m)");
   const absl::Time u = t + absl::Hours(1);
-  fleet_.OnFile("node001", File("initrd.img", true), true, u);
+  fleet_.OnFile("node001", File("initrd.img", true), FileRole::kLastFile, u);
   EXPECT_EQ(PhaseOf("node001"), "installing");
   fleet_.Tick(u + absl::Hours(1));
   EXPECT_EQ(PhaseOf("node001"), "installing");
@@ -261,7 +270,8 @@ TEST_F(FleetStatusTest, ArmAndDisarm) {
   EXPECT_EQ(fleet_.Host("node002")->timeline.back().detail,
             "disarmed by host-states.tsv (install -> localboot)");
   // Disarmed while installing: it booted what it was given.
-  fleet_.OnFile("node001", File("initrd.img", true), true, kStart);
+  fleet_.OnFile("node001", File("initrd.img", true), FileRole::kLastFile,
+                kStart);
   EXPECT_EQ(PhaseOf("node001"), "installing");
   states["node001"].state = HostState::kLocalboot;
   fleet_.SetStates(states, kStart, "host-states.tsv");
@@ -283,8 +293,8 @@ TEST_F(FleetStatusTest, ReloadKeepsAddsAndRemovesHosts) {
   std::vector<HostStatus> hosts = fleet_.Hosts();
   ASSERT_EQ(hosts.size(), 2u);
   EXPECT_EQ(hosts[0].name, "node001");
-  EXPECT_EQ(hosts[0].phase, "dhcp");       // kept
-  EXPECT_EQ(hosts[0].profile, "alma9");    // updated
+  EXPECT_EQ(hosts[0].phase, "dhcp");           // kept
+  EXPECT_EQ(hosts[0].profile, "alma9");        // updated
   EXPECT_EQ(hosts[0].group, "198.18.0.0/24");  // no rack column any more
   EXPECT_EQ(fleet_.Host("node001")->timeline.size(), 1u);
   EXPECT_EQ(hosts[1].name, "node004");
@@ -308,8 +318,8 @@ TEST_F(FleetStatusTest, ReloadKeepsAddsAndRemovesHosts) {
 
 TEST_F(FleetStatusTest, TimelineIsBoundedOldestFirst) {
   for (int i = 0; i < 100; ++i) {
-    fleet_.OnFile("node002", File(absl::StrCat("f", i), true, 12), false,
-                  kStart + absl::Seconds(i));
+    fleet_.OnFile("node002", File(absl::StrCat("f", i), true, 12),
+                  FileRole::kOther, kStart + absl::Seconds(i));
   }
   HostStatus host = *fleet_.Host("node002");
   ASSERT_EQ(host.timeline.size(), FleetStatus::kTimelineEvents);
@@ -324,8 +334,8 @@ TEST_F(FleetStatusTest, RingKeepsTheLastEventsWithIncreasingIds) {
   EXPECT_TRUE(fleet_.EventsAfter(0, 10).empty());
   const int kEvents = 5000;
   for (int i = 0; i < kEvents; ++i) {
-    fleet_.OnFile(i % 2 ? "node001" : "node002", File("f", true), false,
-                  kStart);
+    fleet_.OnFile(i % 2 ? "node001" : "node002", File("f", true),
+                  FileRole::kOther, kStart);
   }
   EXPECT_EQ(fleet_.last_id(), 5000u);
   EXPECT_EQ(fleet_.oldest_id(), 5000u - FleetStatus::kRingEvents + 1);
@@ -346,7 +356,7 @@ TEST_F(FleetStatusTest, RingKeepsTheLastEventsWithIncreasingIds) {
 TEST_F(FleetStatusTest, ClientTextIsEscapedAndCut) {
   std::string name = "pxelinux.cfg/\n\x1b[31mE1130 forged\xff\"";
   name += std::string(500, 'a');
-  fleet_.OnFile("node002", File(name, true, 12), false, kStart);
+  fleet_.OnFile("node002", File(name, true, 12), FileRole::kOther, kStart);
   const std::string detail = fleet_.Host("node002")->timeline.back().detail;
   EXPECT_LE(detail.size(), FleetStatus::kMaxDetail);
   for (char c : detail) {
@@ -374,7 +384,8 @@ TEST(FleetStatusThreads, ConcurrentEventsPublishInIdOrder) {
         } else if (t == 1) {
           fleet.OnLease("node001", Ipv4Address(198, 18, 0, 11), kStart);
         } else {
-          fleet.OnFile("node002", File("f", i % 3 != 0, 12), false, kStart);
+          fleet.OnFile("node002", File("f", i % 3 != 0, 12), FileRole::kOther,
+                       kStart);
           (void)fleet.Hosts();
           (void)fleet.EventsAfter(0, 10);
         }

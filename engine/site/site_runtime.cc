@@ -81,7 +81,8 @@ absl::StatusOr<std::unique_ptr<SiteRuntime>> SiteRuntime::Open(
       MakeSiteGeneration(site, *std::move(inventory), runtime->states_.get(),
                          runtime->LeaseOwner()));
   runtime->tracker_ = std::make_unique<BringUpTracker>(
-      runtime->current_.get(), runtime->bring_up_.get(), runtime->LeaseOwner());
+      runtime->current_.get(), runtime->bring_up_.get(), runtime->LeaseOwner(),
+      runtime->fleet_.get());
   return runtime;
 }
 

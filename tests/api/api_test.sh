@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The JSON API (/api/v1/, docs/api.md) of a real rackbootd, with curl, in a network namespace of
 # its own (loopback, plus 198.18.0.1/.41/.77 on lo so that a client can be "not loopback"):
-#  A) no [api] token_file: every route (hosts with filters, one host, leases, transfers, events);
+#  A) no [api] token_file: every route (hosts with filters, one host, leases, transfers, events;
+#     a slow download shows in transfers and as its host's transfer);
 #     arm from loopback, and the host's pxelinux config (over HTTP, from its reserved address)
 #     says so at once, and host-states.tsv too; disarm back; every write logged with its source;
 #     the events stream carries both changes and resumes with Last-Event-ID; errors: unknown
@@ -53,6 +54,7 @@ for c in curl jq /usr/bin/python3; do command -v $c >/dev/null || fail "missing 
 root=$work/tftp
 mkdir -p "$root" "$work/state"
 for f in pxelinux.0 vmlinuz initrd.img; do echo "$f" >"$root/$f"; done
+head -c $((64 << 20)) /dev/zero >"$root/big.img"
 chmod -R a+rX "$root"
 MAC1=02:00:c6:12:00:41
 cat >"$work/site.toml" <<EOT
@@ -152,6 +154,26 @@ jq -e '.leases == [] and .truncated == false' "$work/body" >/dev/null || fail "l
 expect 200 - GET /transfers
 jq -e '.transfers | type == "array"' "$work/body" >/dev/null || fail "transfers: $(cat "$work/body")"
 expect 404 not_found GET /nothing
+
+log "a download in progress shows in transfers and on its host"
+curl -sS --limit-rate 2m --interface 198.18.0.41 -o /dev/null "http://198.18.0.1:8080/boot/big.img" &
+dl=$!
+ok=0
+for _ in $(seq 30); do
+  sleep 0.2
+  curl -sS "$U/transfers" >"$work/body"
+  if jq -e '.transfers[] | select(.file == "big.img" and .host == "node001" and .transport == "http"
+      and .size > 60000000 and .bytes > 0 and (.client | startswith("198.18.0.41:")))' \
+      "$work/body" >/dev/null; then ok=1; break; fi
+done
+[[ $ok == 1 ]] || fail "no big.img transfer to node001 in /transfers: $(cat "$work/body")"
+curl -sS "$U/hosts/node001" >"$work/body"
+jq -e '.transfer.file == "big.img"' "$work/body" >/dev/null || fail "node001's transfer: $(cat "$work/body")"
+curl -sS "$U/hosts" >"$work/body"
+jq -e '.hosts[0].transfer.file == "big.img" and .hosts[1].transfer == null' "$work/body" >/dev/null ||
+  fail "hosts' transfer fields: $(cat "$work/body")"
+kill "$dl" 2>/dev/null || true
+wait "$dl" 2>/dev/null || true
 curl -sS -D "$work/head" -o /dev/null "$U/hosts"
 grep -qi '^content-type: application/json' "$work/head" || fail "Content-Type: $(cat "$work/head")"
 grep -qi '^cache-control: no-store' "$work/head" || fail "Cache-Control: $(cat "$work/head")"
