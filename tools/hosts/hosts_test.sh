@@ -2,7 +2,8 @@
 # rackboot-hosts lists, arms and disarms, through a daemon's API and, when none answers, through
 # the state files; bad input changes nothing. Three parts: the files alone; a stand-in API on
 # loopback (error answers a real daemon rarely gives: 500, garbage, silence); the real rackbootd
-# on loopback (arm through its API, then it serves the host's install config at once; stopped,
+# on loopback (arm through its API, then it serves the host's install config at once, and the
+# table follows its live phase, booting then installing, as it downloads; stopped,
 # the tool falls back to the files and the restarted daemon takes what it wrote).
 # Usage: hosts_test.sh RACKBOOT_HOSTS RACKBOOTD
 set -euo pipefail
@@ -336,7 +337,8 @@ script | grep -q 'node1 is not armed for install' || fail "node1 armed before th
 # list through the API ([http] listen is the default), nothing on stderr.
 out=$(R list 2>"$work/err")
 [[ ! -s $work/err ]] || fail "list against rackbootd wrote to stderr: $(cat "$work/err")"
-grep -q '^node1  *52:54:00:00:00:01 127.0.0.1  *lab  *localboot  *unknown  *20[0-9-]* [0-9:]* yes$' <<<"$out" ||
+# Its rendered script (fetched above) counts as a boot: 'done' once the fleet sees it.
+grep -Eq '^node1 +52:54:00:00:00:01 127.0.0.1 +lab +localboot +(unknown|done) +20[0-9-]+ [0-9:]+ yes$' <<<"$out" ||
   fail "rackbootd list: $out"
 [[ $(R --json list | jq -r '([.hosts[].name] | join(",")), (.counts | length), has("source")' | tr '\n' ' ') == \
    "node1,node2 9 false " ]] || fail "rackbootd list --json: $(R --json list)"
@@ -357,8 +359,23 @@ script | grep -q "^kernel http://127.0.0.1:$http_port/boot/vmlinuz initrd=initrd
   fail "rackbootd does not serve node1's install script right after the arm: $(script)"
 grep -q '^node1	install' "$rb/state/host-states.tsv" || fail "the daemon did not persist the arm"
 grep -q 'api: POST /api/v1/hosts/node1/arm from 127.0.0.1:[0-9]*: armed' "$rb/log" || fail "the arm is not logged"
-[[ $(R --json list | jq -r '.hosts[] | select(.name == "node1") | .state + " " + .phase') == "install armed" ]] ||
-  fail "list --json after the arm: $(R --json list)"
+# Its script reached it: booting, live.
+for _ in $(seq 30); do
+  [[ $(R --json list | jq -r '.hosts[] | select(.name == "node1") | .state + " " + .phase') == "install booting" ]] && break
+  sleep 0.1
+done
+[[ $(R --json list | jq -r '.hosts[] | select(.name == "node1") | .state + " " + .phase') == "install booting" ]] ||
+  fail "list --json after the arm and the script: $(R --json list)"
+# node1 (127.0.0.1) fetches its kernel and initrd: the table shows its live phase, installing
+# (armed, the profile's last file delivered), which no state file holds.
+for f in vmlinuz initrd.img; do
+  curl -sS --max-time 5 -o /dev/null "http://127.0.0.1:$http_port/boot/$f" || fail "GET /boot/$f"
+done
+for _ in $(seq 30); do
+  R list 2>/dev/null | grep -q '^node1  *52:54:00:00:00:01 127.0.0.1  *lab  *install  *installing  *20[0-9-]* [0-9:]* yes$' && break
+  sleep 0.1
+done
+R list 2>/dev/null | grep -q '^node1 .* installing ' || fail "no live phase after the downloads: $(R list)"
 # node2's profile is not a [[profile]]: the daemon's 409 and its reason, exit 78.
 rc=0; R arm node2 >/dev/null 2>"$work/err" || rc=$?
 [[ $rc -eq 78 ]] && grep -q 'arm node2: rackbootd at .* answered 409 conflict: .*node2.*profile "other" is not a \[\[profile\]\]' \
@@ -379,6 +396,6 @@ out=$(R list 2>/dev/null)
 grep -q '^node1 .*install .* unconfirmed$' <<<"$out" || fail "list without rackbootd: $out"
 rb_start
 script | grep -q '^kernel .*hostname=node1$' || fail "the restarted daemon ignores the fallback's arm: $(script)"
-R list 2>/dev/null | grep -q '^node1 .*install  *armed .* yes$' || fail "list after the restart: $(R list)"
+R list 2>/dev/null | grep -q '^node1 .*install  *booting .* yes$' || fail "list after the restart (its script: booting): $(R list)"
 rb_stop
 echo PASS
