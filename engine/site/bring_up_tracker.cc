@@ -90,13 +90,18 @@ void BringUpTracker::OnFileDelivered(const daemon::FileDelivered& event) {
 
 void BringUpTracker::OnLeaseAcked(const daemon::LeaseAcked& event) {
   leases_acked_.fetch_add(1, std::memory_order_relaxed);
-  if (event.boot_file.empty()) return;
+  // Without a boot file (a renewal, an OS booted from disk) it is no bring-up
+  // phase, but the live view shows the host was seen.
+  if (event.boot_file.empty() && fleet_ == nullptr) return;
   std::shared_ptr<const SiteGeneration> now = current_->Get();
   const InventoryHost* host = now->inventory.FindByMac(event.mac);
   if (host == nullptr) return;
   const absl::Time time = absl::Now();
-  log_->Record(host->hostname, "dhcp", time);
-  if (fleet_ != nullptr) fleet_->OnLease(host->hostname, event.address, time);
+  const bool boot = !event.boot_file.empty();
+  if (boot) log_->Record(host->hostname, "dhcp", time);
+  if (fleet_ != nullptr) {
+    fleet_->OnLease(host->hostname, event.address, time, boot);
+  }
 }
 
 std::vector<daemon::Metric> BringUpTracker::Metrics() const {

@@ -9,8 +9,9 @@
 //     when it is the last file of the host's profile (its initrd, else its
 //     kernel). Incomplete transfers change no phase.
 // The same events feed the live model (FleetStatus, when one is given):
-// leases, complete files with their role (the profile's last file, the
-// host's rendered config) and failed transfers, all by inventory hostname.
+// leases (also those without a boot file: seen, no phase), complete files
+// with their role (the profile's last file, the host's rendered config) and
+// failed transfers, all by inventory hostname.
 // The host behind a client address is the owner of the address's bound lease
 // (lease_owner, read lock-free), else the inventory host reserved at that
 // address (proxyDHCP leases nothing; per-host files follow the same rule,

@@ -197,6 +197,23 @@ TEST_F(BringUpTrackerTest, FeedsTheFleetStatus) {
   ASSERT_EQ(host.timeline.size(), 4u);
   EXPECT_EQ(host.timeline[0].kind, "lease");
   EXPECT_EQ(host.timeline[3].detail, "http initrd.img 1000 bytes");
+  // The kernel's completion, reported after the initrd's by another shard:
+  // still installing.
+  tracker.OnFileDelivered(
+      File(Transport::kTftp, "198.18.16.2:2000", "vmlinuz"));
+  EXPECT_EQ(fleet.Host("node002")->phase, "installing");
+  // A lease without a boot file (the installer's own DHCP): seen, in the
+  // timeline, phase kept; bring-up.tsv records no phase for it.
+  ack.boot_file.clear();
+  const std::string logged = Phase("node002");
+  tracker.OnLeaseAcked(ack);
+  host = *fleet.Host("node002");
+  EXPECT_EQ(host.phase, "installing");
+  ASSERT_EQ(host.timeline.size(), 6u);
+  EXPECT_EQ(host.timeline[5].kind, "lease");
+  EXPECT_EQ(host.timeline[5].detail, "lease 198.18.16.2 without a boot file");
+  EXPECT_EQ(host.last_seen, host.timeline[5].time);
+  EXPECT_EQ(Phase("node002"), logged);
   // node001 by its reservation; clients of no host change nothing.
   tracker.OnFileDelivered(
       File(Transport::kTftp, "198.18.0.21:2000", "vmlinuz"));

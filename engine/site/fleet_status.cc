@@ -229,20 +229,27 @@ void FleetStatus::SetStates(const HostStateMap& states, absl::Time now,
 }
 
 void FleetStatus::OnLease(absl::string_view host, Ipv4Address address,
-                          absl::Time now) {
+                          absl::Time now, bool boot_file) {
   std::unique_lock<std::mutex> lock(mu_);
   auto it = hosts_.find(host);
   if (it == hosts_.end()) return;
   Record& record = it->second;
   if (!address.IsUnspecified()) record.address = address;
-  record.progress = now;
-  SetPhase(&record, Phase::kDhcp, now);
+  std::string detail = address.IsUnspecified()
+                           ? std::string("proxyDHCP offer acked")
+                           : absl::StrCat("lease ", address.ToString());
+  if (boot_file) {
+    record.progress = now;
+    SetPhase(&record, Phase::kDhcp, now);
+  } else {
+    // Seen, but no boot: a disk-booted OS or an installer renewing its
+    // address. Not progress either, or a hung installer that renews its
+    // lease would never stall.
+    detail += " without a boot file";
+  }
   std::vector<HostEvent> events;
-  events.push_back(AddEvent(it->first, &record, "lease",
-                            address.IsUnspecified()
-                                ? std::string("proxyDHCP offer acked")
-                                : absl::StrCat("lease ", address.ToString()),
-                            now));
+  events.push_back(
+      AddEvent(it->first, &record, "lease", std::move(detail), now));
   PublishAndUnlock(lock, std::move(events));
 }
 
@@ -271,11 +278,20 @@ void FleetStatus::OnFile(absl::string_view host,
   record.progress = now;
   record.last_failure.clear();
   const bool armed = record.state == HostState::kInstall;
+  // What it was doing before any stall: the phase progress takes it back to.
+  const Phase was =
+      record.phase == Phase::kStalled ? record.stalled_in : record.phase;
   Phase phase = Phase::kBooting;
   if (role == FileRole::kLastFile) {
     phase = armed ? Phase::kInstalling : Phase::kDone;
   } else if (role == FileRole::kHostConfig && !armed) {
     phase = Phase::kDone;
+  } else if (was == Phase::kInstalling || was == Phase::kDone) {
+    // Shards report completions out of order (an initrd before the kernel
+    // fetched first), and an installer fetches more files: any other file
+    // is progress in the phase the last file reached, never a step back.
+    // Only a lease or a state change starts a new boot.
+    phase = was;
   }
   SetPhase(&record, phase, now);
   events.push_back(

@@ -10,7 +10,8 @@
 //   unknown     never seen since the daemon started, not armed
 //   armed       state install, nothing seen since it was armed
 //   dhcp        a DHCPACK with a boot file reached it
-//   booting     a boot file reached it, the profile's last one not yet
+//   booting     a boot file reached it since that lease, the profile's last
+//               one not yet
 //   installing  armed, and the profile's last boot file (initrd, else kernel)
 //               reached it: the installer runs (issue 14 adds its reports)
 //   done        not armed, and the last boot file reached it
@@ -19,10 +20,13 @@
 //   stalled     no progress in dhcp, booting or installing for longer than
 //               that phase's bound (StallBounds, site.toml [status]);
 //               `reason` says which phase and for how long
-// Progress is a lease, a complete file or a state change; a transfer that
-// failed is an event (kind "transfer_failed") but no progress, so a host
-// retrying a file that never arrives ends stalled. Any progress takes a
-// stalled host back to the phase the event implies ("recovery").
+// Progress is a lease with a boot file, a complete file or a state change; a
+// transfer that failed, or a lease without a boot file, is an event but no
+// progress, so a host retrying a file that never arrives ends stalled. Any
+// progress takes a stalled host back to the phase the event implies
+// ("recovery"). Only a lease with a boot file or a state change starts a new
+// cycle: once installing or done, a host stays there on any file but the
+// last (shards report completions out of order, installers fetch more).
 //
 // Event kinds: "lease", "file", "transfer_failed", "state" (arm, disarm,
 // installed, by the host-states poll or the API), "stalled", "inventory"
@@ -165,8 +169,12 @@ class FleetStatus {
 
   // From BringUpTracker (any shard's thread). `host` is an inventory
   // hostname; events for names not in the inventory are ignored.
-  // A DHCPACK with a boot file: dhcp.
-  void OnLease(absl::string_view host, Ipv4Address address, absl::Time now);
+  // A DHCPACK with a boot file: dhcp (a new boot cycle starts). Without
+  // one (`boot_file` false: an OS booted from disk, an installer renewing):
+  // a "lease" event and the address, but the phase stays and it is no
+  // progress.
+  void OnLease(absl::string_view host, Ipv4Address address, absl::Time now,
+               bool boot_file = true);
   // A file transfer ended. Complete: the phase its role implies (FileRole).
   // Incomplete: a "transfer_failed" event, no phase change.
   void OnFile(absl::string_view host, const daemon::FileDelivered& event,

@@ -174,6 +174,95 @@ TEST_F(FleetStatusTest, UnarmedHostIsDoneAfterItsLastFile) {
   EXPECT_EQ(PhaseOf("node001"), "booting");
 }
 
+// Shards report completions out of order: the initrd (the last file) before
+// the kernel fetched first. A later non-last file is progress, never a step
+// back from installing or done; only a lease with a boot file (or a state
+// change) starts a new cycle.
+TEST_F(FleetStatusTest, OutOfOrderFilesNeverStepBack) {
+  const absl::Time t = kStart + absl::Seconds(5);
+  fleet_.OnLease("node001", Ipv4Address(198, 18, 0, 11), t);
+  fleet_.OnFile("node001", File("pxelinux.0", true), FileRole::kOther, t);
+  fleet_.OnFile("node001", File("initrd.img", true), FileRole::kLastFile,
+                t + absl::Seconds(1));
+  EXPECT_EQ(PhaseOf("node001"), "installing");
+  fleet_.OnFile("node001", File("vmlinuz", true), FileRole::kOther,
+                t + absl::Seconds(2));
+  HostStatus host = *fleet_.Host("node001");
+  EXPECT_EQ(host.phase, "installing");
+  EXPECT_EQ(host.phase_since, t + absl::Seconds(1));
+  EXPECT_EQ(host.last_seen, t + absl::Seconds(2));
+  ASSERT_EQ(host.timeline.size(), 4u);
+  EXPECT_EQ(host.timeline[3].detail, "tftp vmlinuz 1000 bytes");
+  EXPECT_EQ(host.timeline[3].phase, "installing");
+  // Its config, fetched late, is no step back either.
+  fleet_.OnFile("node001", File("pxelinux.cfg/01-52-54-00-00-00-01", true),
+                FileRole::kHostConfig, t + absl::Seconds(3));
+  EXPECT_EQ(PhaseOf("node001"), "installing");
+  // Still progress: the installing bound starts over from the last file,
+  // and a stalled installer that fetches a file recovers to installing.
+  fleet_.Tick(t + absl::Seconds(3) + absl::Hours(2));
+  EXPECT_EQ(PhaseOf("node001"), "installing");
+  fleet_.Tick(t + absl::Seconds(4) + absl::Hours(2));
+  EXPECT_EQ(PhaseOf("node001"), "stalled");
+  fleet_.OnFile("node001", File("repo/Packages/a.rpm", true), FileRole::kOther,
+                t + absl::Hours(3));
+  EXPECT_EQ(PhaseOf("node001"), "installing");
+  EXPECT_EQ(fleet_.Host("node001")->reason, "");
+  // Not armed: done stays done.
+  fleet_.OnLease("node002", Ipv4Address(198, 18, 0, 12), t);
+  fleet_.OnFile("node002", File("initrd.img", true, 12), FileRole::kLastFile,
+                t);
+  fleet_.OnFile("node002", File("vmlinuz", true, 12), FileRole::kOther, t);
+  EXPECT_EQ(PhaseOf("node002"), "done");
+  // A new lease starts a new boot: dhcp, then booting again.
+  fleet_.OnLease("node002", Ipv4Address(198, 18, 0, 12), t + absl::Seconds(10));
+  EXPECT_EQ(PhaseOf("node002"), "dhcp");
+  fleet_.OnFile("node002", File("pxelinux.0", true, 12), FileRole::kOther,
+                t + absl::Seconds(11));
+  EXPECT_EQ(PhaseOf("node002"), "booting");
+  // So does re-arming.
+  HostStateMap states = states_;
+  states["node001"].state = HostState::kLocalboot;
+  fleet_.SetStates(states, t + absl::Hours(4), "host-states.tsv");
+  EXPECT_EQ(PhaseOf("node001"), "done");
+  states["node001"].state = HostState::kInstall;
+  fleet_.SetStates(states, t + absl::Hours(4), "host-states.tsv");
+  fleet_.OnFile("node001", File("pxelinux.0", true), FileRole::kOther,
+                t + absl::Hours(4));
+  EXPECT_EQ(PhaseOf("node001"), "booting");
+}
+
+// A lease without a boot file (an OS booted from disk, an installer renewing
+// its address): the host is seen (last_seen, address, a "lease" event in
+// its timeline) but its phase stays, and it is no progress.
+TEST_F(FleetStatusTest, LeaseWithoutBootFileIsSeenNotProgress) {
+  fleet_.OnLease("node002", Ipv4Address(198, 18, 0, 40), kStart,
+                 /*boot_file=*/false);
+  HostStatus host = *fleet_.Host("node002");
+  EXPECT_EQ(host.phase, "unknown");
+  EXPECT_EQ(host.phase_since, kStart);
+  EXPECT_EQ(host.last_seen, kStart);
+  EXPECT_EQ(host.address, "198.18.0.40");
+  ASSERT_EQ(host.timeline.size(), 1u);
+  EXPECT_EQ(host.timeline[0].kind, "lease");
+  EXPECT_EQ(host.timeline[0].phase, "unknown");
+  EXPECT_EQ(host.timeline[0].detail, "lease 198.18.0.40 without a boot file");
+  ASSERT_EQ(published_.size(), 1u);
+  // An installer renewing its lease does not hold off its stall.
+  fleet_.OnLease("node001", Ipv4Address(198, 18, 0, 11), kStart);
+  fleet_.OnFile("node001", File("initrd.img", true), FileRole::kLastFile,
+                kStart);
+  fleet_.OnLease("node001", Ipv4Address(198, 18, 0, 11),
+                 kStart + absl::Hours(1), /*boot_file=*/false);
+  EXPECT_EQ(PhaseOf("node001"), "installing");
+  fleet_.Tick(kStart + absl::Hours(2) + absl::Seconds(1));
+  EXPECT_EQ(PhaseOf("node001"), "stalled");
+  fleet_.OnLease("node001", Ipv4Address(198, 18, 0, 11),
+                 kStart + absl::Hours(3), /*boot_file=*/false);
+  EXPECT_EQ(PhaseOf("node001"), "stalled");
+  EXPECT_EQ(fleet_.Host("node001")->last_seen, kStart + absl::Hours(3));
+}
+
 TEST_F(FleetStatusTest, FailedTransferIsAnEventButNoProgress) {
   fleet_.OnLease("node001", Ipv4Address(198, 18, 0, 11), kStart);
   fleet_.OnFile("node001", File("vmlinuz", true), FileRole::kOther, kStart);
