@@ -403,7 +403,7 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
 }
 
 std::string FormatApiTime(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseQuery(

@@ -89,7 +89,8 @@ bool IsLoopback(const io::SocketAddress& address);
 // or write (mode & 077), naming the path and what to run.
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
 
-// RFC 3339 UTC ("2026-11-30T13:05:00Z").
+// RFC 3339 UTC with milliseconds ("2026-11-30T13:05:00.123Z"): events of
+// the same second keep their order and spacing on the page and in clients.
 std::string FormatApiTime(absl::Time t);
 
 // Appends `s` as a JSON string (RFC 8259): quotes, backslashes and control

@@ -62,7 +62,7 @@ class FakeModel : public ApiModel {
       if (h.name == name) {
         ApiEvent e;
         e.id = 7;
-        e.time = absl::FromUnixSeconds(1764507900);
+        e.time = absl::FromUnixSeconds(1764507900) + absl::Milliseconds(123);
         e.host = h.name;
         e.kind = "lease";
         e.phase = "dhcp";
@@ -184,14 +184,14 @@ TEST_F(ApiRoutesTest, HostsListsEveryHostWithAllNineCounts) {
   EXPECT_TRUE(h["last_seen"].is_null());
   EXPECT_EQ(h["transfer"]["file"], "vmlinuz");
   EXPECT_EQ(h["transfer"]["bytes"], 1000);
-  EXPECT_EQ(h["transfer"]["started"], "1970-01-01T00:00:01Z");
+  EXPECT_EQ(h["transfer"]["started"], "1970-01-01T00:00:01.000Z");
   EXPECT_FALSE(h.contains("timeline"));
   EXPECT_TRUE(j["hosts"][1]["transfer"].is_null());
   EXPECT_EQ(j["counts"].size(), 9u);
   EXPECT_EQ(j["counts"]["unknown"], 2);
   EXPECT_EQ(j["counts"]["stalled"], 1);
   EXPECT_EQ(j["counts"]["installed"], 0);
-  EXPECT_EQ(j["time"].get<std::string>().size(), 20u);  // wall clock, UTC
+  EXPECT_EQ(j["time"].get<std::string>().size(), 24u);  // wall clock, UTC, ms
 }
 
 TEST_F(ApiRoutesTest, HostsFilters) {
@@ -226,7 +226,7 @@ TEST_F(ApiRoutesTest, OneHostWithTimeline) {
   EXPECT_EQ(j["reason"], "dhcp for 3m");
   ASSERT_EQ(j["timeline"].size(), 1u);
   EXPECT_EQ(j["timeline"][0]["id"], 7);
-  EXPECT_EQ(j["timeline"][0]["time"], "2025-11-30T13:05:00Z");
+  EXPECT_EQ(j["timeline"][0]["time"], "2025-11-30T13:05:00.123Z");
   EXPECT_EQ(j["timeline"][0]["kind"], "lease");
   ExpectError(Do({.path = "/api/v1/hosts/nosuch"}), 404, "not_found");
   EXPECT_EQ(Body(Do({.path = "/api/v1/hosts/nosuch"}))["detail"],
@@ -244,7 +244,7 @@ TEST_F(ApiRoutesTest, LeasesAndTransfers) {
   EXPECT_EQ(l["leases"][0]["host"], "node001");
   EXPECT_TRUE(l["leases"][1]["host"].is_null());
   EXPECT_EQ(l["leases"][1]["state"], "offered");
-  EXPECT_EQ(l["leases"][0]["expires"], "2025-11-30T13:05:00Z");
+  EXPECT_EQ(l["leases"][0]["expires"], "2025-11-30T13:05:00.000Z");
   EXPECT_EQ(l["truncated"], false);
   Json t = Body(Do({.path = "/api/v1/transfers"}));
   ASSERT_EQ(t["transfers"].size(), 1u);

@@ -19,7 +19,8 @@ constexpr absl::string_view kKeepalive = ": keepalive\n\n";
 
 std::string TimeText(absl::Time time) {
   if (time == absl::InfinitePast() || time == absl::InfiniteFuture()) return "";
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", time, absl::UTCTimeZone());
+  // As the API's other times (FormatApiTime): RFC 3339 UTC, milliseconds.
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", time, absl::UTCTimeZone());
 }
 
 }  // namespace

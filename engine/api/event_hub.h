@@ -88,7 +88,7 @@ class EventHub {
   std::shared_ptr<Core> core_;
 };
 
-// {"id":7,"time":"2026-11-30T13:05:00Z","host":"node001","kind":"file",
+// {"id":7,"time":"2026-11-30T13:05:00.123Z","host":"node001","kind":"file",
 //  "phase":"booting","detail":"tftp vmlinuz 5242880 bytes",
 //  "address":"198.18.0.10"}: one line, keys in this order, ASCII (the
 // details are escaped); "time" null when unknown.

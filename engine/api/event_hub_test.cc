@@ -257,13 +257,15 @@ TEST(EventHubTest, HostEventJsonAndBacklogFromTheRing) {
   EventHub hub;
   fleet.SetPublisher(hub.FleetPublisher());
   FakeShard live(MustSubscribe(hub));
-  fleet.OnLease("node001", site::Ipv4Address(198, 18, 0, 50), kNow);
+  fleet.OnLease("node001", site::Ipv4Address(198, 18, 0, 50),
+                kNow + absl::Milliseconds(7));
   live.Drain();
-  EXPECT_EQ(live.received,
-            "id: 1\nevent: host\ndata: {\"id\":1,\"time\":\"2026-11-30T13:05:"
-            "00Z\",\"host\":\"node001\",\"kind\":\"lease\",\"phase\":\"dhcp\","
-            "\"detail\":\"lease 198.18.0.50\",\"address\":\"198.18.0.50\"}"
-            "\n\n");
+  EXPECT_EQ(
+      live.received,
+      "id: 1\nevent: host\ndata: {\"id\":1,\"time\":\"2026-11-30T13:05:"
+      "00.007Z\",\"host\":\"node001\",\"kind\":\"lease\",\"phase\":\"dhcp\","
+      "\"detail\":\"lease 198.18.0.50\",\"address\":\"198.18.0.50\"}"
+      "\n\n");
   for (int i = 0; i < 9; ++i) {
     fleet.OnLease("node002", site::Ipv4Address(198, 18, 0, 12), kNow);
   }

@@ -135,7 +135,7 @@ jq -e '.counts | keys | length == 9' "$work/body" >/dev/null || fail "counts: $(
 jq -e '.hosts[0] | .name == "node001" and .mac == "02:00:c6:12:00:41" and .profile == "lab"
   and .state == "localboot" and .phase == "unknown" and has("transfer") and has("last_seen")' \
   "$work/body" >/dev/null || fail "host fields: $(jq -c '.hosts[0]' "$work/body")"
-[[ $(jq -r .time "$work/body") =~ ^20[0-9-]+T[0-9:]+Z$ ]] || fail "time: $(jq .time "$work/body")"
+[[ $(jq -r .time "$work/body") =~ ^20[0-9-]+T[0-9:]+\.[0-9]{3}Z$ ]] || fail "time: $(jq .time "$work/body")"
 expect 200 - GET '/hosts?q=node00&phase=unknown'
 jq -e '.hosts | length == 3' "$work/body" >/dev/null || fail "q filter: $(cat "$work/body")"
 expect 200 - GET '/hosts?phase=armed'
