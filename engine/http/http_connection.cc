@@ -823,7 +823,7 @@ void HttpConnection::Respond(const Parsed& request, absl::Time now) {
   route_request.last_event_id = request.last_event_id;
   route_request.body = body_;
   route_request.client = client_;
-  route_request.now = now;
+  route_request.now = now + wall_offset_;
   HttpRouteResult route = routes_->Route(route_request);
   if (route.stream != nullptr) {
     RespondStream(request, std::move(route), now);

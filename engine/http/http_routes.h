@@ -78,7 +78,10 @@ struct HttpRequest {
   absl::string_view last_event_id;  // Last-Event-ID (SSE resume), "" if absent
   absl::string_view body;           // the request body, at most MaxRequestBody
   io::SocketAddress client;
-  absl::Time now;  // the connection's clock (the reactor's, monotonic)
+  // Wall-clock time of the request (HttpConnection adds its wall-clock
+  // offset to the reactor's monotonic clock), comparable with absl::Now()
+  // and with the times routes report (RFC 3339 in the API).
+  absl::Time now;
 };
 
 // The answer of a route.

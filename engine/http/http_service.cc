@@ -169,10 +169,14 @@ absl::Status HttpService::StartShard(int shard, io::Reactor& reactor) {
   }
   if (shard == 0) {
     address_ = *local;
+    std::string extra_routes;
+    for (const auto& route : options_.routes) {
+      absl::StrAppend(&extra_routes, ", ", route.first);
+    }
     LOG(INFO) << "http: serving /boot/ on " << address_.ToString()
               << (repo_ ? absl::StrCat(", /repo/ from ", options_.repo_root)
                         : std::string())
-              << " with " << shards_.size() << " shard(s) on "
+              << extra_routes << " with " << shards_.size() << " shard(s) on "
               << io::IoBackendName(reactor.backend()) << ", at most "
               << budget_->max() << " connections, header timeout "
               << absl::FormatDuration(options_.limits.header_timeout)

@@ -409,8 +409,12 @@ class StreamRoutes : public HttpRoutes {
       r.status = 200;
       r.has_body = true;
       r.content_type = "application/json";
+      // HttpRequest::now is the wall clock (the reactor's is monotonic).
+      const bool wall =
+          absl::AbsDuration(request.now - absl::Now()) < absl::Minutes(1);
       r.body = absl::StrCat("{\"method\":\"", request.method,
-                            "\",\"bytes\":", request.body.size(), "}");
+                            "\",\"bytes\":", request.body.size(),
+                            ",\"wall\":", wall ? "true" : "false", "}");
     } else {
       r.status = 404;
       r.has_body = true;
@@ -690,7 +694,7 @@ TEST_P(HttpShardTest, PostBodiesReachTheRouteAndKeepTheConnection) {
   std::string buffer;
   Response r = ReadResponse(fd, buffer);
   EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(r.body, "{\"method\":\"POST\",\"bytes\":1000}");
+  EXPECT_EQ(r.body, "{\"method\":\"POST\",\"bytes\":1000,\"wall\":true}");
   EXPECT_TRUE(absl::StrContains(r.head, "Content-Type: application/json"));
   SendAll(fd, "GET /nothing HTTP/1.1\r\nHost: t\r\n\r\n");
   r = ReadResponse(fd, buffer);
