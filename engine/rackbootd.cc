@@ -26,11 +26,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "engine/api/daemon_api.h"
 #include "engine/api/metrics_routes.h"
+#include "engine/api/status_page_routes.h"
 #include "engine/cli/flag_help.h"
 #include "engine/config/daemon_flags.h"
 #include "engine/daemon/service.h"
 #include "engine/daemon/shard_group.h"
+#include "engine/daemon/transfer_table.h"
 #include "engine/dhcp/dhcp_service.h"
 #include "engine/files/file_cache.h"
 #include "engine/files/file_root.h"
@@ -38,6 +41,7 @@
 #include "engine/io/socket_address.h"
 #include "engine/metrics/metrics_registry.h"
 #include "engine/os/privileges.h"
+#include "engine/site/fleet_metrics.h"
 #include "engine/site/site_config.h"
 #include "engine/site/site_files.h"
 #include "engine/site/site_runtime.h"
@@ -137,6 +141,21 @@ absl::Status DropRoot(const rackboot::site::SiteConfig& site, bool tftp,
   return absl::OkStatus();
 }
 
+// The daemon's API (/api/v1/ on http.listen): its routes over the fleet
+// model, the transfers and the leases, the event hub the fleet publishes to,
+// and the bearer token. Made before HTTP (its routes are borrowed there), so
+// declared before the services it must outlive. Fails (a configuration
+// error) for a token file that is unreadable or readable by others.
+absl::StatusOr<std::unique_ptr<rackboot::api::DaemonApiServer>> MakeApi(
+    const rackboot::site::SiteConfig& site,
+    rackboot::site::SiteRuntime* runtime,
+    rackboot::daemon::TransferTable* transfers) {
+  auto api = std::make_unique<rackboot::api::DaemonApiServer>(
+      runtime, runtime ? runtime->fleet() : nullptr, transfers);
+  if (absl::Status s = api->LoadToken(site); !s.ok()) return s;
+  return api;
+}
+
 using rackboot::config::kExitConfig;   // 78: fix the configuration
 using rackboot::config::kExitFailure;  // 1: a failure of the system
 
@@ -211,6 +230,14 @@ int main(int argc, char** argv) {
     }
     runtime = *std::move(opened);
   }
+  // rackboot_hosts{phase} and rackboot_hosts_by_state{state}, computed from
+  // the fleet on each scrape; declared after the runtime and the registry,
+  // so its collectors go before either.
+  std::unique_ptr<site_ns::FleetMetrics> fleet_metrics;
+  if (runtime) {
+    fleet_metrics =
+        std::make_unique<site_ns::FleetMetrics>(runtime->fleet(), &metrics);
+  }
   daemon::EventSink* events = runtime ? runtime->tracker() : nullptr;
 
   // The boot tree, shared by TFTP and HTTP's /boot/: one mapping per file
@@ -269,13 +296,32 @@ int main(int argc, char** argv) {
   per_core.shards = flags->threads;
   // What DHCP's reactor got (kAuto resolved, its fallback logged once).
   per_core.io = dhcp_thread ? dhcp_thread->backend() : flags->io;
+  // The status page at "/" (immutable; declared before the services, which
+  // borrow it, so that it outlives them).
+  rackboot::api::StatusPageRoutes status_page;
   // Declared before the group, so that on any return the group stops (and
   // each service's StopShard runs) before the services are destroyed.
+  // The transfer table and the API, which the services borrow, before them.
+  std::unique_ptr<daemon::TransferTable> transfers;
+  std::unique_ptr<rackboot::api::DaemonApiServer> api;
   std::vector<std::unique_ptr<daemon::Service>> services;
   daemon::ShardGroup shards(per_core);
+  // Transfers in progress: TFTP's shards use lists 0..n-1, HTTP's n..2n-1.
+  transfers = std::make_unique<daemon::TransferTable>(2 * shards.shards());
+  if (http) {
+    absl::StatusOr<std::unique_ptr<rackboot::api::DaemonApiServer>> made =
+        MakeApi(*site, runtime.get(), transfers.get());
+    if (!made.ok()) {
+      LOG(ERROR) << made.status().message();
+      return kExitConfig;
+    }
+    api = *std::move(made);
+  }
   if (tftp) {
     tftp_options->events = events;
     tftp_options->metrics = &metrics;
+    tftp_options->shard.transfers = transfers.get();
+    tftp_options->shard.transfer_list = 0;
     absl::StatusOr<std::unique_ptr<rackboot::TftpService>> created =
         rackboot::TftpService::Create(*tftp_options, files.get(),
                                       shards.shards());
@@ -310,6 +356,11 @@ int main(int argc, char** argv) {
     options.events = events;
     options.metrics = &metrics;
     options.routes.push_back({"/metrics", &metrics_routes});
+    options.transfers = transfers.get();
+    options.transfer_list_base = shards.shards();
+    options.routes.emplace_back("/api/v1/", api->routes());
+    options.routes.push_back({"/", &status_page});
+    options.routes.push_back({"/index.html", &status_page});
     absl::StatusOr<std::unique_ptr<rackboot::http::HttpService>> created =
         rackboot::http::HttpService::Create(options, shards.shards());
     if (!created.ok()) {
@@ -363,6 +414,7 @@ int main(int argc, char** argv) {
               config::TftpOptions(*loaded);
           if (!checked.ok()) loaded = checked.status();
         }
+        if (loaded.ok() && api) api->ReloadToken(*loaded);
         runtime->Reload(std::move(loaded), dhcp);
       } else {
         LOG(WARNING) << "SIGHUP: serving without a site to reload; restart "
@@ -372,10 +424,13 @@ int main(int argc, char** argv) {
       continue;
     }
     if (signal_number > 0) break;
+    const absl::Time now = absl::Now();
     if (runtime) {
-      runtime->PollStates(absl::Now());
+      runtime->PollStates(now);
       runtime->FlushBringUp();
+      runtime->fleet()->Tick(now);
     }
+    if (api) api->Tick(now);
   }
   LOG(INFO) << "rackbootd: " << strsignal(signal_number) << ", stopping";
   shards.Stop();

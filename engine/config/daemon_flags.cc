@@ -127,6 +127,10 @@ DEFINE_int32(http_header_timeout_ms, 10000,
 DEFINE_int32(http_idle_timeout_ms, 30000,
              "http.idle_timeout_ms: a keep-alive connection without a request "
              "closes after this time, 100..3600000 ms.");
+DEFINE_string(api_token_file, "",
+              "api.token_file: file holding the bearer token that API writes "
+              "(POST /api/v1/hosts/NAME/arm, /disarm) need; mode 0600. Empty: "
+              "no token, writes from loopback clients only.");
 
 namespace rackboot::config {
 
@@ -300,6 +304,10 @@ absl::StatusOr<site::SiteConfig> LoadSite() {
       return s;
     }
     config.http.idle_timeout_ms = FLAGS_http_idle_timeout_ms;
+  }
+  if (FlagGiven("api_token_file")) {
+    config.api.token_file = FLAGS_api_token_file;
+    config.key_lines.erase("api.token_file");  // errors name the flag
   }
   return config;
 }

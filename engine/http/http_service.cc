@@ -161,6 +161,8 @@ absl::Status HttpService::StartShard(int shard, io::Reactor& reactor) {
   HttpShardOptions shard_options;
   shard_options.limits = options_.limits;
   shard_options.events = options_.events;
+  shard_options.transfers = options_.transfers;
+  shard_options.transfer_list = options_.transfer_list_base + shard;
   shard_options.metrics = cells_[static_cast<size_t>(shard)];
   auto http_shard = std::make_unique<HttpShard>(
       &reactor, routes_.get(), &counters_, budget_.get(), shard_options);

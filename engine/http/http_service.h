@@ -65,6 +65,10 @@ struct HttpServiceOptions {
   std::string bind_to_device;
   // Borrowed, thread-safe, may be null: a FileDelivered per whole file.
   daemon::EventSink* events = nullptr;
+  // Transfers in progress (borrowed, outlives the service; null: none); the
+  // shards use its lists transfer_list_base + shard index.
+  daemon::TransferTable* transfers = nullptr;
+  int transfer_list_base = 0;
   // Extra routes by path prefix beside /boot/ and /repo/ (PrefixRoutes
   // rules: "/api/v1/" a subtree, "/metrics" exact, "/" exactly "/"). The
   // routes are borrowed, thread-safe and must outlive the service. A prefix

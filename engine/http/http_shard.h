@@ -54,6 +54,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "engine/daemon/events.h"
+#include "engine/daemon/transfer_table.h"
 #include "engine/http/http_connection.h"
 #include "engine/http/http_routes.h"
 #include "engine/http/http_stream.h"
@@ -121,6 +122,10 @@ struct HttpShardOptions {
   // Borrowed, thread-safe, may be null: every whole file served from a file
   // route (daemon/events.h).
   daemon::EventSink* events = nullptr;
+  // Transfers in progress for the API: every file body while it is sent
+  // (borrowed, outlives the shard; null: none), and this shard's list in it.
+  daemon::TransferTable* transfers = nullptr;
+  int transfer_list = 0;
   // This shard's metric cells (HttpService fills them per shard).
   HttpShardMetrics metrics;
 };
@@ -170,6 +175,10 @@ class HttpShard : public io::ListenerHandler, public io::StreamHandler {
     bool paused = false;    // receiving paused
     bool file_out = false;  // the transmit carries a file body (active)
     absl::Time deadline = absl::InfiniteFuture();  // armed on the reactor
+    // The file body being sent, listed in options_.transfers (null: none);
+    // its bytes are what the kernel took of the transmit past `body_from`.
+    daemon::TransferTable::Slot* transfer = nullptr;
+    uint64_t body_from = 0;
     // The response's stream, from its head on; Stopped by Remove.
     std::shared_ptr<HttpStream> stream;
     bool stream_ended = false;  // Read returned false
@@ -192,6 +201,8 @@ class HttpShard : public io::ListenerHandler, public io::StreamHandler {
   void Report(const HttpResponseReport& report, absl::Time now);
   // Forgets `c` (the stream is closed or being closed) and frees its slot.
   void Remove(Connection& c);
+  // Unlists c's transfer, if any.
+  void EndTransfer(Connection& c);
 
   io::Reactor* const reactor_;
   HttpRoutes* const routes_;
@@ -209,6 +220,8 @@ class HttpShard : public io::ListenerHandler, public io::StreamHandler {
   // kTrimAfterConnections, the shard returns freed memory to the system when
   // it next becomes empty (Remove).
   static constexpr size_t kTrimAfterConnections = 256;
+  // How often a file body's progress is read for options_.transfers.
+  static constexpr absl::Duration kTransferProgressInterval = absl::Seconds(1);
   size_t peak_connections_ = 0;
   // Lines a flood can repeat: error responses, refusals past the cap.
   log::LogRateLimiter error_log_{20, absl::Seconds(10)};

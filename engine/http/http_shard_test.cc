@@ -165,6 +165,7 @@ class HttpShardTest : public ::testing::TestWithParam<io::IoBackend> {
     options.metrics.responses[0] =
         registry_.Counter("rackboot_http_responses_total", "R.", {"code"}, 1)
             ->Cell({"2xx"}, 0);
+    options.transfers = &transfers_;
     HttpRoutes* routes =
         shard_routes_ != nullptr ? shard_routes_ : routes_.get();
     shard_ = std::make_unique<HttpShard>(reactor_.get(), routes, &counters_,
@@ -197,6 +198,7 @@ class HttpShardTest : public ::testing::TestWithParam<io::IoBackend> {
   HttpCounters counters_;
   metrics::MetricsRegistry registry_{1};
   RecordingSink sink_;
+  daemon::TransferTable transfers_{1};
   std::unique_ptr<HttpShard> shard_;
   std::thread thread_;
   absl::Status run_status_;
@@ -336,6 +338,38 @@ TEST_P(HttpShardTest, SlowButMovingDownloadOutlivesTheSendTimeout) {
   EXPECT_EQ(r.status, 200);
   EXPECT_TRUE(r.body == big_) << "cut at " << buffer.size();
   close(fd);
+}
+
+// A file body being sent is listed in the TransferTable with the bytes the
+// kernel took so far (read at least once a second), and unlisted once sent.
+TEST_P(HttpShardTest, TransferTableShowsADownloadInProgress) {
+  StartServer(16);
+  int fd = Connect(port_, /*rcvbuf=*/16 << 10);
+  ASSERT_GE(fd, 0);
+  SendAll(fd, "GET /boot/big HTTP/1.1\r\nHost: t\r\n\r\n");
+  // Not reading: the kernel's buffers take part of the 4 MiB, the rest
+  // waits. After the first progress look (1 s), the table shows that part.
+  absl::SleepFor(absl::Milliseconds(1500));
+  std::vector<daemon::TransferInfo> seen = transfers_.Snapshot();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].transport, daemon::Transport::kHttp);
+  EXPECT_EQ(seen[0].file, "big");
+  EXPECT_EQ(seen[0].size, big_.size());
+  EXPECT_GT(seen[0].bytes, 0u);
+  EXPECT_LT(seen[0].bytes, big_.size());
+  EXPECT_TRUE(absl::StartsWith(seen[0].client.ToString(), "127.0.0.1:"));
+  EXPECT_LT(absl::AbsDuration(absl::Now() - seen[0].started), absl::Seconds(5));
+  std::string buffer;
+  Response r = ReadResponse(fd, buffer);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.body == big_);
+  for (int i = 0; i < 100 && !transfers_.Snapshot().empty(); ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_TRUE(transfers_.Snapshot().empty());
+  close(fd);
+  StopServer();
+  EXPECT_TRUE(transfers_.Snapshot().empty());
 }
 
 // A client that stops reading is cut at the send timeout, and its slot freed.

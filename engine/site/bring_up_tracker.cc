@@ -2,17 +2,37 @@
 
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
 namespace rackboot::site {
 
 BringUpTracker::BringUpTracker(const CurrentSite* current, BringUpLog* log,
-                               BootRenderer::LeaseOwner lease_owner)
-    : current_(current), log_(log), lease_owner_(std::move(lease_owner)) {}
+                               BootRenderer::LeaseOwner lease_owner,
+                               FleetStatus* fleet)
+    : current_(current),
+      log_(log),
+      lease_owner_(std::move(lease_owner)),
+      fleet_(fleet) {}
+
+namespace {
+
+// Whether `file` is `host`'s rendered config: pxelinux.cfg/01-<mac>,
+// grub.cfg-01-<mac> or ipxe/01-<mac>.ipxe (BootRenderer's names).
+bool IsHostConfig(absl::string_view file, const InventoryHost& host) {
+  std::string dashed = FormatMac(host.mac);
+  std::replace(dashed.begin(), dashed.end(), ':', '-');
+  return absl::StrContains(absl::AsciiStrToLower(file),
+                           absl::StrCat("01-", dashed));
+}
+
+}  // namespace
 
 const InventoryHost* BringUpTracker::HostAt(
     const SiteGeneration& generation, const io::SocketAddress& client) const {
@@ -30,6 +50,12 @@ const InventoryHost* BringUpTracker::HostAt(
 void BringUpTracker::OnFileDelivered(const daemon::FileDelivered& event) {
   if (!event.complete) {
     files_incomplete_.fetch_add(1, std::memory_order_relaxed);
+    if (fleet_ == nullptr) return;
+    // Not a phase, but the live view shows it (and a stall names it).
+    std::shared_ptr<const SiteGeneration> now = current_->Get();
+    if (const InventoryHost* host = HostAt(*now, event.client)) {
+      fleet_->OnFile(host->hostname, event, FileRole::kOther, absl::Now());
+    }
     return;
   }
   (event.transport == daemon::Transport::kTftp ? files_tftp_ : files_http_)
@@ -37,19 +63,29 @@ void BringUpTracker::OnFileDelivered(const daemon::FileDelivered& event) {
   std::shared_ptr<const SiteGeneration> now = current_->Get();
   const InventoryHost* host = HostAt(*now, event.client);
   if (host == nullptr) return;
+  const absl::Time time = absl::Now();
   if (const BootProfile* profile = FindProfile(now->site, host->profile)) {
     const std::string& last =
         profile->initrd.empty() ? profile->kernel : profile->initrd;
     if (event.file == last) {
       hosts_done_.fetch_add(1, std::memory_order_relaxed);
-      log_->Record(host->hostname, "done", absl::Now());
+      log_->Record(host->hostname, "done", time);
+      if (fleet_ != nullptr) {
+        fleet_->OnFile(host->hostname, event, FileRole::kLastFile, time);
+      }
       return;
     }
   }
   log_->Record(
       host->hostname,
       absl::StrCat(daemon::TransportName(event.transport), " ", event.file),
-      absl::Now());
+      time);
+  if (fleet_ != nullptr) {
+    fleet_->OnFile(host->hostname, event,
+                   IsHostConfig(event.file, *host) ? FileRole::kHostConfig
+                                                   : FileRole::kOther,
+                   time);
+  }
 }
 
 void BringUpTracker::OnLeaseAcked(const daemon::LeaseAcked& event) {
@@ -57,7 +93,10 @@ void BringUpTracker::OnLeaseAcked(const daemon::LeaseAcked& event) {
   if (event.boot_file.empty()) return;
   std::shared_ptr<const SiteGeneration> now = current_->Get();
   const InventoryHost* host = now->inventory.FindByMac(event.mac);
-  if (host != nullptr) log_->Record(host->hostname, "dhcp", absl::Now());
+  if (host == nullptr) return;
+  const absl::Time time = absl::Now();
+  log_->Record(host->hostname, "dhcp", time);
+  if (fleet_ != nullptr) fleet_->OnLease(host->hostname, event.address, time);
 }
 
 std::vector<daemon::Metric> BringUpTracker::Metrics() const {

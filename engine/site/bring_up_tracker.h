@@ -8,15 +8,19 @@
 //   - a file that reached a host completely: "<transport> <file>", or "done"
 //     when it is the last file of the host's profile (its initrd, else its
 //     kernel). Incomplete transfers change no phase.
+// The same events feed the live model (FleetStatus, when one is given):
+// leases, complete files with their role (the profile's last file, the
+// host's rendered config) and failed transfers, all by inventory hostname.
 // The host behind a client address is the owner of the address's bound lease
 // (lease_owner, read lock-free), else the inventory host reserved at that
 // address (proxyDHCP leases nothing; per-host files follow the same rule,
 // BootRenderer).
 //
-// Owned by the daemon (SiteRuntime); borrows the CurrentSite and the
-// BringUpLog, which outlive it. The On* methods run on any shard's thread:
-// each takes the current generation under CurrentSite's short lock and records
-// in memory under BringUpLog's; no I/O. Flush, on the main thread, writes.
+// Owned by the daemon (SiteRuntime); borrows the CurrentSite, the BringUpLog
+// and the FleetStatus, which outlive it. The On* methods run on any shard's
+// thread: each takes the current generation under CurrentSite's short lock and
+// records in memory under BringUpLog's; no I/O. Flush, on the main thread,
+// writes.
 #ifndef RACKBOOT_ENGINE_SITE_BRING_UP_TRACKER_H_
 #define RACKBOOT_ENGINE_SITE_BRING_UP_TRACKER_H_
 
@@ -29,6 +33,7 @@
 #include "engine/daemon/service.h"
 #include "engine/site/boot_renderer.h"
 #include "engine/site/bring_up_log.h"
+#include "engine/site/fleet_status.h"
 #include "engine/site/site_reload.h"
 
 namespace rackboot::site {
@@ -38,7 +43,8 @@ class BringUpTracker : public daemon::EventSink {
   // REQUIRES: current and log outlive the tracker. `lease_owner` may be
   // empty (reservations only); it is called on the emitters' threads.
   BringUpTracker(const CurrentSite* current, BringUpLog* log,
-                 BootRenderer::LeaseOwner lease_owner);
+                 BootRenderer::LeaseOwner lease_owner,
+                 FleetStatus* fleet = nullptr);
 
   void OnFileDelivered(const daemon::FileDelivered& event) override;
   void OnLeaseAcked(const daemon::LeaseAcked& event) override;
@@ -56,6 +62,7 @@ class BringUpTracker : public daemon::EventSink {
   const CurrentSite* const current_;
   BringUpLog* const log_;
   const BootRenderer::LeaseOwner lease_owner_;
+  FleetStatus* const fleet_;             // may be null
   std::atomic<uint64_t> files_tftp_{0};  // complete files, by transport
   std::atomic<uint64_t> files_http_{0};
   std::atomic<uint64_t> files_incomplete_{0};

@@ -153,6 +153,61 @@ TEST_F(BringUpTrackerTest, AckWithBootFileIsDhcp) {
   EXPECT_EQ(log_->Phases().size(), 1u);
 }
 
+// The same events reach the live model: leases, files with their role, and
+// failed transfers (which bring-up.tsv leaves out).
+TEST_F(BringUpTrackerTest, FeedsTheFleetStatus) {
+  absl::StatusOr<Inventory> inventory =
+      Inventory::Parse(kInventory, "inventory.csv");
+  ASSERT_TRUE(inventory.ok());
+  HostStateMap states;
+  for (const InventoryHost& host : inventory->hosts())
+    states[host.hostname] = {host.initial_state, absl::InfinitePast()};
+  FleetStatus fleet;
+  fleet.SetInventory(current_->Get()->site, *inventory, states, absl::Now(),
+                     /*initial=*/true);
+  BringUpTracker tracker(
+      current_.get(), log_.get(),
+      [](Ipv4Address address) -> absl::optional<MacAddress> {
+        if (address == Ipv4Address(198, 18, 16, 2)) return kNode2;
+        return absl::nullopt;
+      },
+      &fleet);
+  EXPECT_EQ(fleet.Host("node002")->phase, "armed");
+  daemon::LeaseAcked ack;
+  ack.mac = kNode2;
+  ack.address = Ipv4Address(198, 18, 16, 2);
+  ack.boot_file = "undionly.kpxe";
+  tracker.OnLeaseAcked(ack);
+  EXPECT_EQ(fleet.Host("node002")->phase, "dhcp");
+  EXPECT_EQ(fleet.Host("node002")->address, "198.18.16.2");
+  tracker.OnFileDelivered(File(Transport::kTftp, "198.18.16.2:2000",
+                               "pxelinux.cfg/01-52-54-00-c6-12-02"));
+  EXPECT_EQ(fleet.Host("node002")->phase, "booting");  // armed: a step
+  tracker.OnFileDelivered(
+      File(Transport::kHttp, "198.18.16.2:40000", "initrd.img", false));
+  HostStatus host = *fleet.Host("node002");
+  EXPECT_EQ(host.phase, "booting");
+  EXPECT_EQ(host.timeline.back().kind, "transfer_failed");
+  EXPECT_EQ(host.timeline.back().detail,
+            "http initrd.img failed at 1000 of 1000 bytes");
+  tracker.OnFileDelivered(
+      File(Transport::kHttp, "198.18.16.2:40000", "initrd.img"));
+  host = *fleet.Host("node002");
+  EXPECT_EQ(host.phase, "installing");
+  ASSERT_EQ(host.timeline.size(), 4u);
+  EXPECT_EQ(host.timeline[0].kind, "lease");
+  EXPECT_EQ(host.timeline[3].detail, "http initrd.img 1000 bytes");
+  // node001 by its reservation; clients of no host change nothing.
+  tracker.OnFileDelivered(
+      File(Transport::kTftp, "198.18.0.21:2000", "vmlinuz"));
+  EXPECT_EQ(fleet.Host("node001")->phase, "booting");
+  const uint64_t events = fleet.last_id();
+  tracker.OnFileDelivered(
+      File(Transport::kTftp, "198.18.99.9:2000", "vmlinuz", false));
+  tracker.OnFileDelivered(File(Transport::kTftp, "[::1]:2000", "vmlinuz"));
+  EXPECT_EQ(fleet.last_id(), events);
+}
+
 TEST_F(BringUpTrackerTest, ManyEmittersAtOnce) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t) {

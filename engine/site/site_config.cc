@@ -696,6 +696,49 @@ void ParseHttp(Parser& p, const toml::table& t, HttpConfig& out) {
         HttpConfig::kTimeoutMsMax, out.idle_timeout_ms);
 }
 
+// A duration string ("90s", "10m", "2h", "1h30m") within [min, max].
+void ParseStallBound(Parser& p, const toml::table& t, absl::string_view key,
+                     absl::Duration& out) {
+  constexpr absl::string_view kP = "status";
+  std::string text;
+  if (!p.String(t, kP, key, text)) return;
+  absl::Duration d;
+  if (!absl::ParseDuration(text, &d) || d == absl::InfiniteDuration() ||
+      d == -absl::InfiniteDuration()) {
+    p.Error(*p.Get(t, key), Parser::Join(kP, key),
+            absl::StrCat(Quote(text),
+                         ": not a duration (e.g. \"90s\", \"10m\", \"2h\")"));
+    return;
+  }
+  if (d < StatusConfig::kStallMin || d > StatusConfig::kStallMax) {
+    p.Error(*p.Get(t, key), Parser::Join(kP, key),
+            absl::StrCat(Quote(text), ": must be ",
+                         absl::FormatDuration(StatusConfig::kStallMin), "..",
+                         absl::FormatDuration(StatusConfig::kStallMax)));
+    return;
+  }
+  out = d;
+}
+
+void ParseStatus(Parser& p, const toml::table& t, StatusConfig& out) {
+  p.CheckKeys(t, "status", {"stall_dhcp", "stall_booting", "stall_installing"});
+  ParseStallBound(p, t, "stall_dhcp", out.stall_dhcp);
+  ParseStallBound(p, t, "stall_booting", out.stall_booting);
+  ParseStallBound(p, t, "stall_installing", out.stall_installing);
+}
+
+void ParseApi(Parser& p, const toml::table& t, ApiConfig& out) {
+  constexpr absl::string_view kP = "api";
+  p.CheckKeys(t, kP, {"token_file"});
+  if (p.String(t, kP, "token_file", out.token_file) &&
+      HasControlChar(out.token_file)) {
+    p.Error(*p.Get(t, "token_file"), "api.token_file",
+            absl::StrCat(Quote(out.token_file),
+                         ": control characters not allowed"));
+    out.token_file.clear();
+  }
+}
+
 void ParseBoot(Parser& p, const toml::table& t, BootConfig& out) {
   constexpr absl::string_view kP = "boot";
   p.CheckKeys(t, kP,
@@ -1085,7 +1128,9 @@ absl::StatusOr<SiteConfig> ParseSiteConfig(absl::string_view toml_text,
   Parser p(filename);
   SiteConfig site;
   site.path = std::string(filename);
-  p.CheckKeys(root, "", {"server", "dhcp", "tftp", "boot", "profile", "http"});
+  p.CheckKeys(
+      root, "",
+      {"server", "dhcp", "tftp", "boot", "profile", "http", "status", "api"});
   if (const toml::table* t = p.Table(root, "", "server")) {
     ParseServer(p, *t, site.server);
   }
@@ -1104,6 +1149,12 @@ absl::StatusOr<SiteConfig> ParseSiteConfig(absl::string_view toml_text,
   if (const toml::table* t = p.Table(root, "", "http")) {
     ParseHttp(p, *t, site.http);
   }
+  if (const toml::table* t = p.Table(root, "", "status")) {
+    ParseStatus(p, *t, site.status);
+  }
+  if (const toml::table* t = p.Table(root, "", "api")) {
+    ParseApi(p, *t, site.api);
+  }
   if (p.error_count() == 0) CrossCheck(p, root, site);
   if (absl::Status s = p.Result(); !s.ok()) return s;
   RecordKeyLines(root, "", site.key_lines);
@@ -1116,6 +1167,7 @@ absl::StatusOr<SiteConfig> ParseSiteConfig(absl::string_view toml_text,
     site.server.inventory = ResolvePath(dir, site.server.inventory);
     site.tftp.root = ResolvePath(dir, site.tftp.root);
     site.http.repo_root = ResolvePath(dir, site.http.repo_root);
+    site.api.token_file = ResolvePath(dir, site.api.token_file);
   }
   return site;
 }

@@ -102,6 +102,9 @@ TEST(SiteConfigTest, ExampleParsesToExpectedValues) {
   EXPECT_EQ(site->http.listen_port, 8080);
   EXPECT_EQ(site->http.repo_root, "/srv/rackboot/repo");
   EXPECT_EQ(site->http.max_connections, 4096);
+  EXPECT_EQ(site->status.stall_dhcp, absl::Minutes(2));
+  EXPECT_EQ(site->status.stall_installing, absl::Hours(2));
+  EXPECT_THAT(site->Where("status.stall_booting"), HasSubstr("site.toml:"));
   EXPECT_EQ(site->http.header_timeout_ms, 10000);
   EXPECT_EQ(site->http.idle_timeout_ms, 30000);
 
@@ -143,16 +146,18 @@ TEST(SiteConfigTest, EmptyFileIsAllDefaults) {
   EXPECT_EQ(site->http.max_connections, 4096);
   EXPECT_EQ(site->http.header_timeout_ms, 10000);
   EXPECT_EQ(site->http.idle_timeout_ms, 30000);
+  EXPECT_EQ(site->api.token_file, "");  // no token: writes from loopback
   EXPECT_EQ(site->SubnetFor(Ipv4Address(198, 18, 0, 1)), nullptr);
 }
 
 TEST(SiteConfigTest, RelativePathsFollowTheFile) {
   const std::string text =
       "[server]\nstate_dir = \"state\"\n[tftp]\nroot = \"tftp\"\n"
-      "[http]\nrepo_root = \"repo\"\n";
+      "[http]\nrepo_root = \"repo\"\n[api]\ntoken_file = \"token\"\n";
   absl::StatusOr<SiteConfig> site = ParseSiteConfig(text, "/etc/rb/site.toml");
   ASSERT_TRUE(site.ok()) << site.status();
   EXPECT_EQ(site->http.repo_root, "/etc/rb/repo");
+  EXPECT_EQ(site->api.token_file, "/etc/rb/token");
   EXPECT_EQ(site->server.state_dir, "/etc/rb/state");
   EXPECT_EQ(site->server.inventory, "/etc/rb/inventory.csv");
   EXPECT_EQ(site->tftp.root, "/etc/rb/tftp");
@@ -164,6 +169,16 @@ TEST(SiteConfigTest, RelativePathsFollowTheFile) {
   site = ParseSiteConfig(text, "site.toml");  // no directory: unchanged
   ASSERT_TRUE(site.ok()) << site.status();
   EXPECT_EQ(site->server.state_dir, "state");
+}
+
+TEST(SiteConfigTest, ApiSectionErrorsNameTheLine) {
+  EXPECT_EQ(
+      ErrorOf("[api]\ntoken = \"x\"\n"),
+      "site.toml:2: api.token: unknown key (expected one of: token_file)");
+  EXPECT_THAT(ErrorOf("[api]\ntoken_file = 3\n"),
+              ::testing::HasSubstr("site.toml:2: api.token_file"));
+  EXPECT_THAT(ErrorOf("[api]\ntoken_file = \"a\\nb\"\n"),
+              ::testing::HasSubstr("site.toml:2: api.token_file"));
 }
 
 TEST(SiteConfigTest, SyntaxErrorNamesLineAndColumn) {
@@ -195,6 +210,41 @@ TEST(SiteConfigTest, TomlPlusPlusBugsAreSyntaxErrors) {
               HasSubstr("site.toml:2:17: " + kAscii));
 }
 
+TEST(SiteConfigTest, StatusStallBounds) {
+  absl::StatusOr<SiteConfig> defaults = ParseSiteConfig("", "site.toml");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->status.stall_dhcp, absl::Minutes(2));
+  EXPECT_EQ(defaults->status.stall_booting, absl::Minutes(10));
+  EXPECT_EQ(defaults->status.stall_installing, absl::Hours(2));
+  absl::StatusOr<SiteConfig> site = ParseSiteConfig(
+      "[status]\nstall_dhcp = \"90s\"\nstall_booting = \"1h30m\"\n"
+      "stall_installing = \"3h\"\n",
+      "site.toml");
+  ASSERT_TRUE(site.ok()) << site.status();
+  EXPECT_EQ(site->status.stall_dhcp, absl::Seconds(90));
+  EXPECT_EQ(site->status.stall_booting, absl::Minutes(90));
+  EXPECT_EQ(site->status.stall_installing, absl::Hours(3));
+  EXPECT_EQ(site->Where("status.stall_booting"),
+            "site.toml:3: status.stall_booting");
+  EXPECT_EQ(ErrorOf("[status]\n\nstall_dhcp = \"2x\"\n"),
+            "site.toml:3: status.stall_dhcp: \"2x\": not a duration (e.g. "
+            "\"90s\", \"10m\", \"2h\")");
+  EXPECT_EQ(ErrorOf("[status]\nstall_booting = 600\n"),
+            "site.toml:2: status.stall_booting: expected a string, got "
+            "integer");
+  EXPECT_EQ(ErrorOf("[status]\nstall_installing = \"5s\"\n"),
+            "site.toml:2: status.stall_installing: \"5s\": must be "
+            "10s..168h");
+  EXPECT_EQ(ErrorOf("[status]\nstall_dhcp = \"-2m\"\n"),
+            "site.toml:2: status.stall_dhcp: \"-2m\": must be 10s..168h");
+  EXPECT_EQ(ErrorOf("[status]\nstall_dhcp = \"inf\"\n"),
+            "site.toml:2: status.stall_dhcp: \"inf\": not a duration (e.g. "
+            "\"90s\", \"10m\", \"2h\")");
+  EXPECT_EQ(ErrorOf("[status]\nstall_dcp = \"2m\"\n"),
+            "site.toml:2: status.stall_dcp: unknown key (did you mean "
+            "\"stall_dhcp\"?)");
+}
+
 TEST(SiteConfigTest, UnknownKeysAreErrorsWithSuggestions) {
   EXPECT_EQ(ErrorOf("[server]\ninterface = \"br0\"\nadress = \"198.18.0.1\"\n"),
             "site.toml:3: server.adress: unknown key (did you mean "
@@ -204,7 +254,8 @@ TEST(SiteConfigTest, UnknownKeysAreErrorsWithSuggestions) {
                         "mean \"lease_seconds\"?)"));
   EXPECT_THAT(ErrorOf("[web]\nport = 80\n"),
               HasSubstr("site.toml:1: web: unknown key (expected one of: "
-                        "server, dhcp, tftp, boot, profile, http)"));
+                        "server, dhcp, tftp, boot, profile, http, status, "
+                        "api)"));
   EXPECT_THAT(ErrorOf("[http]\nport = 80\n"),
               HasSubstr("site.toml:2: http.port: unknown key (expected one of: "
                         "listen, repo_root, max_connections"));

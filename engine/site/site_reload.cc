@@ -246,6 +246,24 @@ SiteChanges CompareSites(const SiteConfig& running_site,
       running_site.boot.menu_timeout != loaded_site.boot.menu_timeout) {
     changes.applied.push_back("boot files changed ([boot])");
   }
+  {
+    const StatusConfig& os = running_site.status;
+    const StatusConfig& ns = loaded_site.status;
+    std::vector<std::string> status;
+    auto Bound = [&status](absl::string_view key, absl::Duration a,
+                           absl::Duration b) {
+      if (a == b) return;
+      status.push_back(absl::StrCat(key, " ", absl::FormatDuration(a), " -> ",
+                                    absl::FormatDuration(b)));
+    };
+    Bound("stall_dhcp", os.stall_dhcp, ns.stall_dhcp);
+    Bound("stall_booting", os.stall_booting, ns.stall_booting);
+    Bound("stall_installing", os.stall_installing, ns.stall_installing);
+    if (!status.empty()) {
+      changes.applied.push_back(
+          absl::StrCat("status changed: ", absl::StrJoin(status, ", ")));
+    }
+  }
 
   // What only a restart applies: "what (old -> new)".
   std::vector<std::string>& r = changes.needs_restart;

@@ -91,6 +91,16 @@ TEST(CompareSitesTest, SaysWhatChanged) {
                           "tftp.root (/srv/tftp -> /srv/other)"));
 }
 
+TEST(CompareSitesTest, StallBoundsApplyOnReload) {
+  const std::string site =
+      absl::StrCat(kSite, "\n[status]\nstall_booting = \"20m\"\n");
+  SiteChanges c =
+      CompareSites(Site(kSite), Inv(kInventory), Site(site), Inv(kInventory));
+  EXPECT_THAT(c.applied,
+              ElementsAre("status changed: stall_booting 10m -> 20m"));
+  EXPECT_TRUE(c.needs_restart.empty());
+}
+
 TEST(CompareSitesTest, NewSubnetRangesNeedARestart) {
   std::string site =
       absl::StrReplaceAll(kSite, {{"198.18.0.0/16", "198.18.0.0/15"}});

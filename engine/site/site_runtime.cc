@@ -74,11 +74,15 @@ absl::StatusOr<std::unique_ptr<SiteRuntime>> SiteRuntime::Open(
   }
   LOG(INFO) << "inventory: " << inventory->hosts().size() << " hosts from "
             << site.server.inventory << ", " << armed << " armed for install";
+  runtime->fleet_ = std::make_unique<FleetStatus>();
+  runtime->fleet_->SetInventory(site, *inventory, *runtime->states_->Snapshot(),
+                                absl::Now(), /*initial=*/true);
   runtime->current_ = std::make_unique<CurrentSite>(
       MakeSiteGeneration(site, *std::move(inventory), runtime->states_.get(),
                          runtime->LeaseOwner()));
   runtime->tracker_ = std::make_unique<BringUpTracker>(
-      runtime->current_.get(), runtime->bring_up_.get(), runtime->LeaseOwner());
+      runtime->current_.get(), runtime->bring_up_.get(), runtime->LeaseOwner(),
+      runtime->fleet_.get());
   return runtime;
 }
 
@@ -120,12 +124,51 @@ BootRenderer::LeaseOwner SiteRuntime::LeaseOwner() {
   };
 }
 
+std::string SiteRuntime::HostnameAt(Ipv4Address address) {
+  std::shared_ptr<const SiteGeneration> now = current_->Get();
+  if (absl::optional<MacAddress> mac = LeaseOwner()(address)) {
+    if (const InventoryHost* host = now->inventory.FindByMac(*mac)) {
+      return host->hostname;
+    }
+  }
+  if (const InventoryHost* host = now->inventory.FindByAddress(address)) {
+    return host->hostname;
+  }
+  return "";
+}
+
+absl::Status SiteRuntime::SetHostState(absl::string_view hostname,
+                                       HostState state, absl::string_view by) {
+  absl::MutexLock lock(&set_mu_);
+  std::shared_ptr<const SiteGeneration> now = current_->Get();
+  const InventoryHost* host = now->inventory.FindByHostname(hostname);
+  if (host == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("no host '", hostname, "' in the inventory"));
+  }
+  if (state == HostState::kInstall) {
+    if (absl::Status s = CheckArmedHost(now->site, now->inventory, *host, by);
+        !s.ok()) {
+      return absl::FailedPreconditionError(s.message());
+    }
+  }
+  if (absl::Status s = states_->Set(host->hostname, state); !s.ok()) {
+    return s;
+  }
+  LOG(INFO) << "host state: " << host->hostname << " set to "
+            << HostStateName(state) << " by " << by;
+  fleet_->SetStates(*states_->Snapshot(), absl::Now(), by);
+  WriteStatus();
+  return absl::OkStatus();
+}
+
 void SiteRuntime::FlushBringUp() {
   absl::Status flushed = tracker_->Flush();
   LOG_IF_EVERY_N(ERROR, !flushed.ok(), 60) << "bring-up log: " << flushed;
 }
 
 void SiteRuntime::WriteStatus() {
+  absl::MutexLock lock(&status_mu_);
   absl::Status written = states_->WriteAppliedStatus();
   LOG_IF(ERROR, !written.ok())
       << "cannot write the status file (removed it; `rackboot hosts` "
@@ -147,6 +190,7 @@ void SiteRuntime::PollStates(absl::Time now) {
     // host stays armed, but it cannot install; say so.
     if (absl::Status armed = CheckArmedHosts(); !armed.ok())
       LOG(ERROR) << armed.message();
+    fleet_->SetStates(*states_->Snapshot(), now, "host-states.tsv");
     degraded_ = false;
     degraded_message_.clear();
     WriteStatus();
@@ -212,6 +256,8 @@ void SiteRuntime::Reload(absl::StatusOr<SiteConfig> loaded, bool dhcp_on) {
   // Host states first: a host the new inventory adds is local boot until
   // its state is known.
   states_->SetInventory(*inventory);
+  fleet_->SetInventory(effective, *inventory, *states_->Snapshot(),
+                       absl::Now());
   if (dhcp::DhcpService* dhcp = dhcp_.load(std::memory_order_acquire)) {
     dhcp->UpdateConfig(*std::move(checked));
   }

@@ -11,8 +11,9 @@
 //   ... each second: PollStates(now); FlushBringUp();   SIGHUP: Reload(...)
 //   (*runtime)->Stop();
 //
-// Threads: Open, SetDhcp, Reload, PollStates, WriteStatus, FlushBringUp and
-// Stop run on the main thread. current() and tracker() are read by every
+// Threads: Open, SetDhcp, Reload, PollStates, FlushBringUp and Stop run on
+// the main thread; SetHostState and WriteStatus on any (the API's arm and
+// disarm run on HTTP shards). current() and tracker() are read by every
 // service's threads (CurrentSite and BringUpTracker are thread-safe), and
 // LeaseOwner()'s lookups run on TFTP and HTTP shards (lock-free lease reads).
 #ifndef RACKBOOT_ENGINE_SITE_SITE_RUNTIME_H_
@@ -24,12 +25,15 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "engine/dhcp/dhcp_server.h"
 #include "engine/dhcp/dhcp_service.h"
 #include "engine/site/boot_renderer.h"
 #include "engine/site/bring_up_log.h"
 #include "engine/site/bring_up_tracker.h"
+#include "engine/site/fleet_status.h"
 #include "engine/site/host_states.h"
 #include "engine/site/inventory.h"
 #include "engine/site/site_config.h"
@@ -61,6 +65,8 @@ class SiteRuntime {
   CurrentSite* current() { return current_.get(); }
   // Where every service emits its bring-up events.
   BringUpTracker* tracker() { return tracker_.get(); }
+  // The live bring-up model (phases, timelines, events). Any thread.
+  FleetStatus* fleet() { return fleet_.get(); }
 
   // Once DHCP is created, before any TFTP or HTTP shard starts: its leases
   // say which host holds an address (per-host files, bring-up), and reloads
@@ -68,6 +74,27 @@ class SiteRuntime {
   void SetDhcp(dhcp::DhcpService* dhcp) {
     dhcp_.store(dhcp, std::memory_order_release);
   }
+
+  // The DHCP service SetDhcp gave (null without DHCP). Any thread.
+  dhcp::DhcpService* dhcp() const {
+    return dhcp_.load(std::memory_order_acquire);
+  }
+
+  // The inventory host at `address`: the one whose MAC holds its bound,
+  // unexpired lease, else the one it is reserved for; "" for none. Any
+  // thread (lock-free lease reads).
+  std::string HostnameAt(Ipv4Address address);
+
+  // The API's arm (kInstall) and disarm (kLocalboot): `rackboot arm`'s
+  // checks, then the store's Set (durable before it returns; the per-host
+  // boot files render from it at once) and host-states.applied rewritten.
+  // `by` names who for the logs and timelines ("api 127.0.0.1:5555").
+  // NotFound: no such inventory host; FailedPrecondition: this site cannot
+  // install it (why, as `rackboot arm` says); other errors: the file could
+  // not be written and the previous state stays. Any thread; blocks on the
+  // fsync.
+  absl::Status SetHostState(absl::string_view hostname, HostState state,
+                            absl::string_view by);
 
   // host-states.applied from what the store applies now. When it cannot be
   // written the store removes it, so `rackboot hosts` says it cannot confirm
@@ -115,9 +142,14 @@ class SiteRuntime {
   BootRenderer::LeaseOwner LeaseOwner();
 
   std::unique_ptr<HostStateStore> states_;
+  // Serializes SetHostState's check-then-set, and the writers of
+  // host-states.applied (its temporary file has one name).
+  absl::Mutex set_mu_;
+  absl::Mutex status_mu_;
   std::unique_ptr<BringUpLog> bring_up_;
   std::unique_ptr<CurrentSite> current_;
   std::unique_ptr<BringUpTracker> tracker_;
+  std::unique_ptr<FleetStatus> fleet_;
   dhcp::DhcpServerConfig dhcp_config_;
   std::atomic<dhcp::DhcpService*> dhcp_{nullptr};  // null when DHCP is off
   // Main thread: host-states.tsv could not be read at the last poll, and

@@ -179,6 +179,7 @@ absl::Status TftpService::StartShard(int shard, io::Reactor& reactor) {
         "shard ", shard, " beyond the ", shards_.size(), " it was made for"));
   }
   TftpShardOptions options = shard_options_;
+  options.transfer_list = shard_options_.transfer_list + shard;
   options.metrics = cells_[shard];
   // With port 0 the first shard picks the port; the others join it.
   if (shard > 0) options.listen = address_;

@@ -20,6 +20,7 @@
 #include "absl/time/clock.h"
 #include "engine/daemon/events.h"
 #include "engine/daemon/shard_group.h"
+#include "engine/daemon/transfer_table.h"
 #include "gtest/gtest.h"
 #include "proto/tftp/tftp_packet.h"
 
@@ -222,6 +223,38 @@ TEST_P(TftpServiceTest, StrangerGetsError5AndTheTransferGoesOn) {
   EXPECT_EQ(events_.files[0].bytes, 1000u);
   EXPECT_TRUE(
       absl::StartsWith(events_.files[0].client.ToString(), "127.0.0.1:"));
+}
+
+// A transfer in progress is listed in the TransferTable with the bytes the
+// client acknowledged (GET /api/v1/transfers), and unlisted when it ends.
+TEST_P(TftpServiceTest, TransferTableShowsProgress) {
+  daemon::TransferTable transfers(4);
+  TftpServiceOptions options;
+  options.shard.transfers = &transfers;
+  options.shard.transfer_list = 2;  // the service adds its shard index
+  StartService(options);
+  Client client;
+  client.SendTo(service_->address(), Rrq("file"));
+  auto data1 = client.Receive();
+  ASSERT_TRUE(data1.has_value());
+  std::vector<daemon::TransferInfo> now = transfers.Snapshot();
+  ASSERT_EQ(now.size(), 1u);
+  EXPECT_EQ(now[0].transport, daemon::Transport::kTftp);
+  EXPECT_EQ(now[0].file, "file");
+  EXPECT_EQ(now[0].size, 1000u);
+  EXPECT_EQ(now[0].bytes, 0u);
+  EXPECT_TRUE(absl::StartsWith(now[0].client.ToString(), "127.0.0.1:"));
+  EXPECT_LE(absl::Now() - now[0].started, absl::Seconds(5));
+  client.SendTo(data1->second, Ack(1));
+  auto data2 = client.Receive();
+  ASSERT_TRUE(data2.has_value());
+  now = transfers.Snapshot();
+  ASSERT_EQ(now.size(), 1u);
+  EXPECT_EQ(now[0].bytes, 512u);
+  EXPECT_EQ(transfers.Active(daemon::Transport::kTftp), 1u);
+  client.SendTo(data2->second, Ack(2));
+  EXPECT_TRUE(Eventually([&] { return transfers.Snapshot().empty(); }));
+  EXPECT_EQ(service_->counters().transfers_completed.load(), 1u);
 }
 
 TEST_P(TftpServiceTest, RetransmittedRequestStartsNoSecondTransfer) {

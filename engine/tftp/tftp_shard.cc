@@ -10,6 +10,7 @@
 #include <variant>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "engine/io/udp_socket.h"
 #include "engine/log/log_text.h"
 #include "glog/logging.h"
@@ -38,6 +39,9 @@ TftpShard::~TftpShard() {
   for (auto& [token, transfer] : transfers_) {
     reactor_->Unwatch(token);
     counters_->transfers_active.fetch_sub(1, std::memory_order_relaxed);
+    if (options_.transfers != nullptr) {
+      options_.transfers->End(options_.transfer_list, transfer.slot);
+    }
     if (options_.client_counts != nullptr) {
       options_.client_counts->Release(transfer.client);
     }
@@ -226,6 +230,14 @@ bool TftpShard::StartTransfer(const TftpRequest& request,
   transfer.reported = TftpTransferStats();
   transfer.unconfirmed = unconfirmed_.insert(unconfirmed_.end(), token);
   transfer.listed = true;
+  transfer.slot = nullptr;
+  if (options_.transfers != nullptr) {
+    transfer.slot = options_.transfers->Begin(
+        options_.transfer_list, daemon::Transport::kTftp, from,
+        transfer.session->file().relative_path(),
+        transfer.session->stats().wire_size,
+        absl::Now());  // the wall clock: `now` is the reactor's
+  }
   Flush(token, transfer, now);
   return true;
 }
@@ -294,6 +306,9 @@ void TftpShard::Drop(io::SocketToken token, bool keep_socket) {
   auto it = transfers_.find(token);
   Transfer& transfer = it->second;
   if (transfer.listed) unconfirmed_.erase(transfer.unconfirmed);
+  if (options_.transfers != nullptr) {
+    options_.transfers->End(options_.transfer_list, transfer.slot);
+  }
   if (options_.client_counts != nullptr) {
     options_.client_counts->Release(transfer.client);
   }
@@ -311,6 +326,10 @@ void TftpShard::Drop(io::SocketToken token, bool keep_socket) {
 void TftpShard::Flush(io::SocketToken token, Transfer& transfer,
                       absl::Time now) {
   TftpSession& session = *transfer.session;
+  // Progress for the API before the next window leaves: one relaxed store.
+  if (transfer.slot != nullptr) {
+    transfer.slot->SetBytes(session.stats().bytes_acked);
+  }
   absl::Span<const TftpSession::Datagram> transmit = session.Transmit();
   if (!transmit.empty()) {
     out_.clear();

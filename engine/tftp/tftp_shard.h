@@ -36,6 +36,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "engine/daemon/transfer_table.h"
 #include "engine/files/file_cache.h"
 #include "engine/io/reactor.h"
 #include "engine/io/socket_address.h"
@@ -95,6 +96,10 @@ struct TftpShardOptions {
   // bring-up phases with it); must be thread-safe, since every shard calls it.
   // May be empty.
   std::function<void(const TftpTransferReport&)> on_finished;
+  // Transfers in progress for the API (borrowed, outlives the shard; null:
+  // none), and this shard's list in it (TftpService sets it per shard).
+  daemon::TransferTable* transfers = nullptr;
+  int transfer_list = 0;
   // This shard's metric cells (TftpService fills them per shard).
   TftpShardMetrics metrics;
 };
@@ -129,6 +134,9 @@ class TftpShard : public io::ReactorHandler {
     // Its place in unconfirmed_ while no valid ACK came (`listed`).
     std::list<io::SocketToken>::iterator unconfirmed;
     bool listed = false;
+    // Its entry in options_.transfers (null: none): progress is one relaxed
+    // store per Flush.
+    daemon::TransferTable::Slot* slot = nullptr;
   };
 
   void OnRequest(absl::Span<const uint8_t> bytes, const io::SocketAddress& from,

@@ -99,6 +99,8 @@ narrate() {
       fflush(); next
     }
     /tftp FAILED/ { printf "  TFTP FAILED %s\n", $0; fflush(); next }
+    # The API, the page and the metrics are not boot steps.
+    / http (GET|HEAD|POST) "\/(api\/|metrics|"|\?)/ { next }
     / http (GET|HEAD) / {
       # http GET "/boot/vmlinuz" 200 8155008 bytes in 1.234s to 198.18.0.21:49152 (boot file "vmlinuz")
       sub(/.* http /, "")
@@ -254,7 +256,7 @@ main() {
         cat <<EOF
 
 The lab keeps running (rackbootd pid $(cat "$LAB_DIR/rackbootd.pid"), namespace $NS).
-  ./rackboot hosts                      hosts, states and last bring-up phase
+  ./rackboot hosts                      hosts, states and live bring-up phase (its API)
   ./rackboot arm lab-node3              arm a host (the daemon applies it at once)
   ./rackboot guest [--uefi|--uefi-http] [--mac=52:54:00:c6:12:03]   boot one more guest
   ./rackboot down                       stop rackbootd, remove the namespace

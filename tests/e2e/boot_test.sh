@@ -18,6 +18,8 @@
 #     (bytes = the file's size in the boot tree), and nothing of them over the other protocol;
 #   - the guest booted that kernel with the command line rendered for lab-node1 (marker host=);
 #   - rackboot-hosts list (./rackboot hosts) then shows lab-node1's last bring-up phase `done`;
+#   - (modes with HTTP) curl subscribed to /api/v1/events during the boot saw lab-node1 go
+#     dhcp -> booting -> installing, and GET /api/v1/leases its bound lease;
 #   - no namespace is left behind.
 #
 # Usage: boot_test.sh RACKBOOTD RACKBOOT-HOSTS MODE
@@ -60,6 +62,8 @@ esac
 
 # A successful boot takes 25-50 s under TCG; 150 s is a hang.
 export BOOT_TIMEOUT=150
+# The boot's phases live over the API (every mode with HTTP, which serves it).
+if [[ $MODE != uefi_tftp_only ]]; then follow_events; fi
 lab_up "${FLAGS[@]}" || fail "lab.sh up ${FLAGS[*]} exited non-zero (no marker?)"
 OUT=$LAB_DIR/up.out
 RBLOG=$LAB_DIR/rackbootd.log
@@ -122,6 +126,12 @@ expect_line "$(last_serial)" "Command line: .*hostname=lab-node1" "kernel comman
 
 # Bring-up recorded: last phase done.
 expect_phase lab-node1 done
+
+# And streamed while it happened: lab-node1 is armed, so its last boot file makes it installing.
+if [[ $MODE != uefi_tftp_only ]]; then
+  expect_phases lab-node1 dhcp booting installing
+  expect_lease lab-node1 "$NODE1_IP"
+fi
 
 log "PASS: $MODE boot of lab-node1 to its marker in $SECONDS s"
 grep -E '^ *(DHCP|TFTP|HTTP|GUEST) ' "$OUT" >&2

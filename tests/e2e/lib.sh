@@ -93,7 +93,7 @@ e2e_init() {
   HOSTS=$(cd "$(dirname "$HOSTS")" && pwd)/$(basename "$HOSTS")
   [[ -x $LAB_SH && -e $SITE ]] || fail "no lab in runfiles: $LAB_SH (data //examples/lab:files)"
   local f
-  for f in qemu-system-x86_64 ip timeout; do
+  for f in qemu-system-x86_64 ip timeout curl jq; do
     command -v "$f" >/dev/null || fail "missing $f (./rackboot setup installs the lab's packages)"
   done
   for f in /usr/lib/ipxe/qemu/efi-virtio.rom /usr/share/OVMF/OVMF_CODE.fd /usr/share/OVMF/OVMF_VARS.fd; do
@@ -119,6 +119,60 @@ lab_up() {
   "$LAB_SH" up "$RACKBOOTD" "$@" >"$LAB_DIR/up.out" 2>&1 || rc=$?
   log "lab.sh up $* -> exit $rc after $((SECONDS - t0)) s"
   return "$rc"
+}
+
+# follow_events: in the background, once lab.sh's rackbootd is ready, subscribes to its
+# /api/v1/events inside the lab namespace with curl (?after=0: from the first event on, so a
+# subscription made a moment after the daemon started misses nothing) into $LAB_DIR/events.txt,
+# until lab.sh removes the namespace (which ends curl). Call before lab_up.
+follow_events() {
+  EVENTS=$LAB_DIR/events.txt
+  : >"$EVENTS"
+  (
+    for _ in $(seq 600); do
+      grep -q '^rackbootd: ready' "$LAB_DIR/rackbootd.out" 2>/dev/null && break
+      sleep 0.1
+    done
+    # Meanwhile, twice a second, the leases (the last answer that lists one is kept).
+    (
+      while ip netns exec "$LAB_NS" curl -sS --max-time 2 -o "$LAB_DIR/leases.new" \
+        http://198.18.0.1:8080/api/v1/leases 2>/dev/null; do
+        grep -q '"address"' "$LAB_DIR/leases.new" && mv "$LAB_DIR/leases.new" "$LAB_DIR/leases.json"
+        sleep 0.5
+      done
+    ) &
+    ip netns exec "$LAB_NS" curl -sN --max-time 300 \
+      'http://198.18.0.1:8080/api/v1/events?after=0' >"$EVENTS" 2>"$LAB_DIR/events.err"
+    wait
+  ) &
+  EVENTS_PID=$!
+}
+
+# expect_lease HOST ADDRESS: GET /api/v1/leases, polled during the boot, listed HOST's bound
+# lease of ADDRESS.
+expect_lease() {
+  [[ -s $LAB_DIR/leases.json ]] || fail "/api/v1/leases never listed a lease during the boot"
+  jq -e --arg h "$1" --arg a "$2" '.leases[] | select(.host == $h and .address == $a
+      and .state == "bound" and .subnet == "198.18.0.0/24")' "$LAB_DIR/leases.json" >/dev/null ||
+    fail "/api/v1/leases: no bound lease of $2 for $1: $(cat "$LAB_DIR/leases.json")"
+  log "/api/v1/leases during the boot: $1 holds $2"
+}
+
+# expect_phases HOST PHASE...: the events streamed for HOST show these phases in this order
+# (others may sit between).
+expect_phases() {
+  local host=$1 i=0 p
+  shift
+  local want=("$@")
+  wait "$EVENTS_PID" 2>/dev/null || true
+  mapfile -t got < <(sed -n 's/^data: //p' "$EVENTS" |
+    jq -r --arg h "$host" 'select(.host == $h) | .phase')
+  for p in "${got[@]}"; do
+    [[ $i -lt ${#want[@]} && $p == "${want[$i]}" ]] && i=$((i + 1))
+  done
+  [[ $i -eq ${#want[@]} ]] ||
+    fail "/api/v1/events: $host's phases ${got[*]:-none}; want ${want[*]} in this order"
+  log "/api/v1/events during the boot: $host went ${got[*]}"
 }
 
 # lab_guest [FLAGS...]: `lab.sh guest FLAGS` (./rackboot guest), narration to $LAB_DIR/guest-N.out

@@ -161,7 +161,7 @@ def bad_cases():
         b"/boot/%2f%2e%2e%2fsecret", b"/../secret", b"/%2e%2e/secret",
         b"/boot/one%00", b"/boot/one%00.txt", b"/boot/%00", b"/boot/escape-link",
         b"/boot/escape-dir/secret", b"/boot/zero", b"/boot/dir", b"/boot/dir/",
-        b"/boot/no-such-file", b"/", b"/api/v1/", b"/install/x",
+        b"/boot/no-such-file", b"/api/v1/", b"/install/x", b"/index.htm", b"/status",
         b"http://evil/boot/../secret", b"*",
     ]
     for p in trav:
@@ -169,6 +169,9 @@ def bad_cases():
     # /metrics is served (docs/metrics.md); a path below it is not.
     cases.append(("path b'/metrics'", get(b"/metrics"), {200}, False))
     cases.append(("path b'/metrics/x'", get(b"/metrics/x"), REFUSED, True))
+    # / and /index.html are the status page (docs/operations.md).
+    cases.append(("path b'/'", get(b"/"), {200}, False))
+    cases.append(("path b'/index.html'", get(b"/index.html"), {200}, False))
     cases += [
         ("raw NUL in the path", get(b"/boot/one\0x"), {400, None}, True),
         ("raw NUL in a header", get(b"/boot/one", b"X: a\0b\r\n"), {400, None}, True),

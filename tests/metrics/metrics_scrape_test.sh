@@ -70,6 +70,11 @@ promtool check metrics <"$WORK/m.txt" || fail "promtool check metrics (idle)"
 expect_eq rackboot_transfers_total '{transport="tftp",result="complete"}' 0
 expect_eq rackboot_dhcp_leases '{subnet="198.18.0.0/22",state="bound"}' 0
 expect_eq rackboot_dhcp_leases '{subnet="198.18.0.0/22",state="free"}' 767
+# The fleet's collectors (engine/site/fleet_metrics.h): every inventory host by phase and state.
+expect_eq rackboot_hosts '{phase="installed"}' 1000
+expect_eq rackboot_hosts '{phase="stalled"}' 0
+expect_eq rackboot_hosts_by_state '{state="installed"}' 1000
+expect_eq rackboot_hosts_by_state '{state="install"}' 0
 
 log "traffic: 20 DHCP clients, 5 TFTP and 6 HTTP downloads, one 404"
 client c load --iface eth0 --mac 02:30:00:00:00:00 --count 20 --window 8 --duration 20 \

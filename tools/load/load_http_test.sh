@@ -126,7 +126,7 @@ run one --clients=$HOSTS --flow=http:/boot/file --verify="$WWW/boot/file"
 [[ $(jv one '.phases[0].name') == "http:/boot/file" && $(jv one '.phases[0].ok') == "$HOSTS" ]] ||
   fail "one: phase $(jv one '.phases[0]')"
 [[ $(jv one '.phases[0].bytes') == $((HOSTS * SIZE)) ]] || fail "one: phase bytes"
-[[ $(jv one '.phases[0].ms.p50') != "0.000" ]] || fail "one: no latency measured"
+[[ $(jv one '.phases[0].ms.p50 > 0') == true ]] || fail "one: no latency measured"
 grep -q "^http: *$HOSTS files, 0 failed, $((HOSTS * SIZE)) bytes" "$WORK/load-one.out" ||
   fail "one: the text summary has no http line"
 

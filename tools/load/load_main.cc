@@ -97,6 +97,10 @@ DEFINE_string(tftp_timeout, "1s",
               "TFTP wait without progress before resending the last ACK.");
 DEFINE_int32(tftp_retries, 5,
              "TFTP timeouts in a row before a download fails.");
+DEFINE_bool(tftp_from_lease, false,
+            "Bind each client's TFTP socket to the address its DHCP lease "
+            "gave it (the pool must be local here, e.g. ip route add local "
+            "POOL dev lo), so the server sees one source address per client.");
 DEFINE_int32(arch, 0,
              "Client architecture, DHCP option 93: 0 BIOS, 7 UEFI x64, 11 "
              "ARM64 UEFI, ...");
@@ -339,6 +343,7 @@ absl::StatusOr<rackboot::load::LoadOptions> OptionsFromFlags() {
   }
   o.dhcp_retries = FLAGS_dhcp_retries;
   o.tftp_retries = FLAGS_tftp_retries;
+  o.tftp_from_lease = FLAGS_tftp_from_lease;
   if (FLAGS_arch < 0 || FLAGS_arch > 65535) {
     return absl::InvalidArgumentError(
         absl::StrCat("--arch=", FLAGS_arch, ": must be 0..65535"));

@@ -1,15 +1,20 @@
 #include "tools/load/load_report.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "nlohmann/json.hpp"
 
 namespace rackboot::load {
 namespace {
+
+// Insertion-ordered, so the file reads in the order docs/load.md shows.
+using Json = nlohmann::ordered_json;
 
 constexpr double kMiB = 1024.0 * 1024.0;
 
@@ -19,47 +24,21 @@ double PerSecond(double n, double seconds) {
 
 double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
 
-// JSON string literal: quotes, backslashes and control characters escaped
-// (paths and error kinds are ASCII in practice, but a filename may be odd).
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          absl::StrAppendFormat(&out, "\\u%04x", c);
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += "\"";
+// A number JSON accepts (no inf/nan), rounded to microseconds (three
+// decimals of milliseconds): more digits would be noise. nlohmann writes the
+// shortest form that reads back the same (20.479, 2.0).
+double JsonNumber(double x) {
+  if (!std::isfinite(x) || x > 1e300 || x < -1e300) return 0.0;
+  return std::round(x * 1000.0) / 1000.0;
+}
+
+Json JsonLatency(const LatencyHistogram& h) {
+  Json out = Json::object();
+  out["p50"] = JsonNumber(Ms(h.Percentile(50)));
+  out["p90"] = JsonNumber(Ms(h.Percentile(90)));
+  out["p99"] = JsonNumber(Ms(h.Percentile(99)));
+  out["max"] = JsonNumber(Ms(h.max()));
   return out;
-}
-
-// A number JSON accepts (no inf/nan), with enough digits for milliseconds.
-std::string JsonNumber(double x) {
-  if (!(x == x) || x > 1e300 || x < -1e300) return "0";
-  return absl::StrFormat("%.3f", x);
-}
-
-std::string JsonLatency(const LatencyHistogram& h) {
-  return absl::StrCat("{\"p50\":", JsonNumber(Ms(h.Percentile(50))),
-                      ",\"p90\":", JsonNumber(Ms(h.Percentile(90))),
-                      ",\"p99\":", JsonNumber(Ms(h.Percentile(99))),
-                      ",\"max\":", JsonNumber(Ms(h.max())), "}");
 }
 
 std::string TextLatency(const LatencyHistogram& h) {
@@ -83,14 +62,9 @@ bool HasHttp(const LoadReport& r) {
   return false;
 }
 
-std::string JsonErrors(const std::map<std::string, uint64_t>& errors) {
-  std::string out = "{";
-  bool first = true;
-  for (const auto& [kind, count] : errors) {
-    absl::StrAppend(&out, first ? "" : ",", JsonString(kind), ":", count);
-    first = false;
-  }
-  out += "}";
+Json JsonErrors(const std::map<std::string, uint64_t>& errors) {
+  Json out = Json::object();
+  for (const auto& [kind, count] : errors) out[kind] = count;
   return out;
 }
 
@@ -160,51 +134,74 @@ std::string FormatSummary(const LoadReport& r) {
   return out;
 }
 
-std::string FormatJson(const LoadReport& r) {
-  std::string out = "{";
-  absl::StrAppend(&out, "\"server\":", JsonString(r.server), ",\"flow\":[");
-  for (size_t i = 0; i < r.flow.size(); ++i) {
-    absl::StrAppend(&out, i ? "," : "", JsonString(r.flow[i]));
-  }
-  absl::StrAppend(&out, "],\"io\":", JsonString(r.io_backend));
-  absl::StrAppend(&out, ",\"clients\":", r.clients,
-                  ",\"completed\":", r.completed, ",\"failed\":", r.failed,
-                  ",\"wall_seconds\":", JsonNumber(r.wall_seconds),
-                  ",\"clients_per_second\":",
-                  JsonNumber(PerSecond(r.completed, r.wall_seconds)));
+namespace {
+
+Json ReportJson(const LoadReport& r) {
+  Json out = Json::object();
+  out["server"] = r.server;
+  out["flow"] = r.flow;
+  out["io"] = r.io_backend;
+  out["clients"] = r.clients;
+  out["completed"] = r.completed;
+  out["failed"] = r.failed;
+  out["wall_seconds"] = JsonNumber(r.wall_seconds);
+  out["clients_per_second"] =
+      JsonNumber(PerSecond(r.completed, r.wall_seconds));
   const DhcpReport& d = r.dhcp;
-  absl::StrAppend(&out, ",\"dhcp\":{\"started\":", d.started,
-                  ",\"acked\":", d.acked, ",\"offers\":", d.offers,
-                  ",\"naks\":", d.naks, ",\"retransmits\":", d.retransmits,
-                  ",\"timeouts\":", d.timeouts, ",\"exchanges_per_second\":",
-                  JsonNumber(PerSecond(d.acked, r.wall_seconds)),
-                  ",\"dora_ms\":", JsonLatency(d.dora),
-                  ",\"offer_ms\":", JsonLatency(d.offer), "}");
+  Json& dhcp = out["dhcp"] = Json::object();
+  dhcp["started"] = d.started;
+  dhcp["acked"] = d.acked;
+  dhcp["offers"] = d.offers;
+  dhcp["naks"] = d.naks;
+  dhcp["retransmits"] = d.retransmits;
+  dhcp["timeouts"] = d.timeouts;
+  dhcp["exchanges_per_second"] = JsonNumber(PerSecond(d.acked, r.wall_seconds));
+  dhcp["dora_ms"] = JsonLatency(d.dora);
+  dhcp["offer_ms"] = JsonLatency(d.offer);
   const TftpReport& t = r.tftp;
-  absl::StrAppend(
-      &out, ",\"tftp\":{\"files\":", t.files, ",\"failed\":", t.failed,
-      ",\"bytes\":", t.bytes, ",\"mib_per_second\":",
-      JsonNumber(PerSecond(t.bytes / kMiB, r.wall_seconds)),
-      ",\"retransmits\":", t.retransmits, ",\"timeouts\":", t.timeouts,
-      ",\"duplicates\":", t.duplicates, "}");
+  Json& tftp = out["tftp"] = Json::object();
+  tftp["files"] = t.files;
+  tftp["failed"] = t.failed;
+  tftp["bytes"] = t.bytes;
+  tftp["mib_per_second"] =
+      JsonNumber(PerSecond(t.bytes / kMiB, r.wall_seconds));
+  tftp["retransmits"] = t.retransmits;
+  tftp["timeouts"] = t.timeouts;
+  tftp["duplicates"] = t.duplicates;
   const HttpReport& h = r.http;
-  absl::StrAppend(&out, ",\"http\":{\"files\":", h.files,
-                  ",\"failed\":", h.failed, ",\"bytes\":", h.bytes,
-                  ",\"head_bytes\":", h.head_bytes, ",\"mib_per_second\":",
-                  JsonNumber(PerSecond(h.bytes / kMiB, r.wall_seconds)),
-                  ",\"connections\":", h.connections, ",\"reused\":", h.reused,
-                  "}");
-  out += ",\"phases\":[";
-  for (size_t i = 0; i < r.phases.size(); ++i) {
-    const PhaseReport& p = r.phases[i];
-    absl::StrAppend(&out, i ? "," : "", "{\"name\":", JsonString(p.name),
-                    ",\"ok\":", p.ok, ",\"failed\":", p.failed,
-                    ",\"bytes\":", p.bytes, ",\"ms\":", JsonLatency(p.latency),
-                    ",\"errors\":", JsonErrors(p.errors), "}");
+  Json& http = out["http"] = Json::object();
+  http["files"] = h.files;
+  http["failed"] = h.failed;
+  http["bytes"] = h.bytes;
+  http["head_bytes"] = h.head_bytes;
+  http["mib_per_second"] =
+      JsonNumber(PerSecond(h.bytes / kMiB, r.wall_seconds));
+  http["connections"] = h.connections;
+  http["reused"] = h.reused;
+  Json& phases = out["phases"] = Json::array();
+  for (const PhaseReport& p : r.phases) {
+    Json phase = Json::object();
+    phase["name"] = p.name;
+    phase["ok"] = p.ok;
+    phase["failed"] = p.failed;
+    phase["bytes"] = p.bytes;
+    phase["ms"] = JsonLatency(p.latency);
+    phase["errors"] = JsonErrors(p.errors);
+    phases.push_back(std::move(phase));
   }
-  absl::StrAppend(&out, "],\"client_ms\":", JsonLatency(r.client),
-                  ",\"errors\":", JsonErrors(r.errors), "}\n");
+  out["client_ms"] = JsonLatency(r.client);
+  out["errors"] = JsonErrors(r.errors);
   return out;
+}
+
+}  // namespace
+
+std::string FormatJson(const LoadReport& r) {
+  // A path or error kind that is not UTF-8 (a server may send any bytes in a
+  // TFTP error) is written with U+FFFD instead of throwing.
+  return ReportJson(r).dump(-1, ' ', /*ensure_ascii=*/false,
+                            Json::error_handler_t::replace) +
+         "\n";
 }
 
 void MergeReport(const LoadReport& part, LoadReport& total) {

@@ -186,6 +186,7 @@ struct Client {
   io::SocketToken tftp_token;
   absl::Time tftp_armed = absl::InfiniteFuture();
   dhcp::Ipv4Address tftp_server;
+  dhcp::Ipv4Address leased;  // yiaddr of its ACK (--tftp_from_lease)
   // The HTTP step's download, and the host's one TCP connection (kept
   // between its http steps while the server allows it).
   std::unique_ptr<HttpDownload> http;
@@ -729,6 +730,7 @@ void LoadRunner::Impl::FinishDhcp(uint32_t i, absl::Time now) {
   } else if (!x.lease().next_server.IsUnspecified()) {
     c.tftp_server = x.lease().next_server;
   }
+  c.leased = x.lease().address;
   c.http_host = !x.lease().next_server.IsUnspecified() ? x.lease().next_server
                 : !x.lease().server.IsUnspecified()    ? x.lease().server
                                                        : options_.server;
@@ -745,8 +747,15 @@ void LoadRunner::Impl::StartTftp(uint32_t i, absl::Time now) {
   so.recv_buffer_bytes =
       std::max(256 << 10, 4 * static_cast<int>(options_.windowsize) *
                               (static_cast<int>(options_.blksize) + 64));
-  absl::StatusOr<io::UdpSocket> socket =
-      io::UdpSocket::Bind(io::SocketAddress::Ipv4Any(0), so);
+  io::SocketAddress local = io::SocketAddress::Ipv4Any(0);
+  if (options_.tftp_from_lease && !c.leased.IsUnspecified()) {
+    const uint32_t a = c.leased.value();
+    local = io::SocketAddress::Ipv4(
+        {static_cast<uint8_t>(a >> 24), static_cast<uint8_t>(a >> 16),
+         static_cast<uint8_t>(a >> 8), static_cast<uint8_t>(a)},
+        0);
+  }
+  absl::StatusOr<io::UdpSocket> socket = io::UdpSocket::Bind(local, so);
   absl::StatusOr<io::SocketToken> token =
       socket.ok() ? reactor_->Watch(*std::move(socket), this)
                   : absl::StatusOr<io::SocketToken>(socket.status());

@@ -91,6 +91,10 @@ struct LoadOptions {
   uint16_t windowsize = 16;
   absl::optional<dhcp::Ipv4Address> relay;        // giaddr; none = direct
   absl::optional<dhcp::Ipv4Address> tftp_server;  // else next_server/server
+  // --tftp_from_lease: each client's TFTP socket binds to its leased address
+  // (which must be local, e.g. an `ip route add local POOL dev lo`), so a
+  // server that follows hosts by address sees one client per lease.
+  bool tftp_from_lease = false;
   // --http_server; else the lease's next-server, else its server identifier
   // (option 54), else `server`, on http_port. Required without dhcp.
   absl::optional<io::SocketAddress> http_server;
