@@ -71,6 +71,15 @@ void BringUpLog::Record(absl::string_view hostname, absl::string_view phase,
   dirty_ = true;
 }
 
+void BringUpLog::RecordUnlessDone(absl::string_view hostname,
+                                  absl::string_view phase, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  auto it = phases_.find(std::string(hostname));
+  if (it != phases_.end() && it->second.phase == "done") return;
+  phases_[std::string(hostname)] = {std::string(phase), now};
+  dirty_ = true;
+}
+
 absl::Status BringUpLog::Flush() {
   absl::MutexLock lock(&mu_);
   if (!dirty_) return absl::OkStatus();

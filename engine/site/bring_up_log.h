@@ -48,6 +48,12 @@ class BringUpLog {
   // booted at once. Flush() persists. Any thread.
   void Record(absl::string_view hostname, absl::string_view phase,
               absl::Time now);
+  // As Record, but leaves a host whose phase is "done" as it is: a boot file
+  // that completes after the profile's last one (TFTP shards finish out of
+  // order: the initrd before the kernel) is no step back. A new lease
+  // (Record "dhcp") starts the next cycle.
+  void RecordUnlessDone(absl::string_view hostname, absl::string_view phase,
+                        absl::Time now);
 
   // Rewrites the file (atomically, by rename) if anything was recorded since
   // the last flush. The daemon's main thread calls it once a second and at

@@ -76,7 +76,7 @@ void BringUpTracker::OnFileDelivered(const daemon::FileDelivered& event) {
       return;
     }
   }
-  log_->Record(
+  log_->RecordUnlessDone(
       host->hostname,
       absl::StrCat(daemon::TransportName(event.transport), " ", event.file),
       time);
