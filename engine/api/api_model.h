@@ -80,6 +80,10 @@ class ApiModel {
 
   // Every inventory host, sorted by name, without timelines.
   virtual std::vector<ApiHost> Hosts() = 0;
+  // Why the daemon applies no host state ("" when it does): host-states.tsv
+  // could not be read at the last poll, so every host boots from its local
+  // disk until it can (fail closed). GET hosts carries it as "degraded".
+  virtual std::string Degraded() { return ""; }
   // One host with its timeline; nullopt when the inventory has no such name.
   virtual absl::optional<ApiHost> Host(absl::string_view name) = 0;
   // Leases that are not free, at most `max` (*truncated set when more).

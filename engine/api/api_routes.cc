@@ -518,6 +518,7 @@ HttpRouteResult ApiRoutes::Route(const HttpRequest& request) {
       w.Number(kPhases[i], counts[i]);
     }
     w.End('}');
+    w.StringOrNull("degraded", model_->Degraded());
     w.Time("time", absl::Now());
     w.End('}');
     return TextResult(200, std::move(body));

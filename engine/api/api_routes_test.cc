@@ -57,6 +57,7 @@ class FakeModel : public ApiModel {
                     5000,   absl::FromUnixSeconds(1), ""};
   }
   std::vector<ApiHost> Hosts() override { return hosts; }
+  std::string Degraded() override { return degraded; }
   absl::optional<ApiHost> Host(absl::string_view name) override {
     for (ApiHost h : hosts) {
       if (h.name == name) {
@@ -108,6 +109,7 @@ class FakeModel : public ApiModel {
   }
 
   std::vector<ApiHost> hosts;
+  std::string degraded;  // "": the states apply
   int set_calls = 0;
   std::string last_source;
   std::string last_event_id_seen;
@@ -192,6 +194,13 @@ TEST_F(ApiRoutesTest, HostsListsEveryHostWithAllNineCounts) {
   EXPECT_EQ(j["counts"]["stalled"], 1);
   EXPECT_EQ(j["counts"]["installed"], 0);
   EXPECT_EQ(j["time"].get<std::string>().size(), 24u);  // wall clock, UTC, ms
+  EXPECT_TRUE(j["degraded"].is_null());
+}
+
+TEST_F(ApiRoutesTest, HostsSaysWhenTheDaemonAppliesNoState) {
+  model_.degraded = "host-states.tsv:3: bad state \"x\"";
+  Json j = Body(Do({.path = "/api/v1/hosts"}));
+  EXPECT_EQ(j["degraded"], "host-states.tsv:3: bad state \"x\"");
 }
 
 TEST_F(ApiRoutesTest, HostsFilters) {

@@ -80,6 +80,11 @@ std::vector<ApiTransfer> DaemonApi::TransfersWithHosts() {
   return out;
 }
 
+std::string DaemonApi::Degraded() {
+  const absl::Status degraded = runtime_->StatesDegraded();
+  return degraded.ok() ? std::string() : std::string(degraded.message());
+}
+
 std::vector<ApiHost> DaemonApi::Hosts() {
   std::vector<ApiHost> out;
   if (fleet_ == nullptr) return out;

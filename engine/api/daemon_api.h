@@ -40,6 +40,7 @@ class DaemonApi : public ApiModel {
       : runtime_(runtime), fleet_(fleet), transfers_(transfers), hub_(hub) {}
 
   std::vector<ApiHost> Hosts() override;
+  std::string Degraded() override;
   absl::optional<ApiHost> Host(absl::string_view name) override;
   std::vector<ApiLease> Leases(size_t max, bool* truncated) override;
   std::vector<ApiTransfer> Transfers() override;

@@ -101,6 +101,10 @@ class SiteRuntime {
   // the states rather than showing stale ones.
   void WriteStatus();
 
+  // OK, or why host-states.tsv could not be read at the last poll (then
+  // every host boots from its local disk). Any thread.
+  absl::Status StatesDegraded() const { return states_->Degraded(); }
+
   // Once a second: follows the operator's arm/disarm (host-states.tsv is
   // rewritten by `rackboot arm`), so a change applies without a restart.
   // Fails closed: while the file cannot be read (and so the store is

@@ -34,6 +34,9 @@ name = "rocky9"
 kernel = "rocky9/vmlinuz"
 initrd = "rocky9/initrd.img"
 append = "inst.ks=http://198.18.0.1/ks/{hostname}"
+
+[http]
+listen = "198.18.0.1:8080"
 '
 site_toml >"$WORK/site.toml"
 inventory "$HOST_MAC,node041,$HOST_IP,rocky9,localboot" >"$WORK/inventory.csv"
@@ -59,7 +62,11 @@ pxe_file() {  # the boot file of one PXE DISCOVER for node041 ("" = none), "NONE
 cfg() {  # node041's pxelinux config over TFTP, from its own address
   inns c curl -s --max-time 5 "tftp://198.18.0.1/$CFG" || true
 }
-hosts_list() { "$HOSTS_TOOL" --config="$WORK/site.toml" list 2>&1 || true; }
+# The files' view (--api=off); the daemon's own view is api_degraded.
+hosts_list() { "$HOSTS_TOOL" --config="$WORK/site.toml" --api=off list 2>&1 || true; }
+api_degraded() {  # GET /api/v1/hosts's "degraded": null, or why no state applies
+  inns c curl -s --max-time 5 http://198.18.0.1:8080/api/v1/hosts | jq -r .degraded
+}
 node_line() { hosts_list | grep '^node041' || true; }
 # until_within SECONDS WANT CMD...: polls CMD until its output contains WANT; prints the seconds.
 until_within() {
@@ -81,6 +88,7 @@ cfg | grep -q 'KERNEL rocky9/vmlinuz' || fail "armed node041's config does not i
 until_within 3 'yes$' node_line >/dev/null ||
   fail "rackboot hosts does not say node041 is applied: $(hosts_list)"
 grep -q '^pid' "$WORK/state/host-states.applied" || fail "no host-states.applied"
+[[ $(api_degraded) == null ]] || fail "the API says degraded while the states apply: $(api_degraded)"
 
 log "2) host-states.tsv unreadable by the daemon (mode 000): every host boots from disk"
 write_states install 000
@@ -92,6 +100,8 @@ grep -q 'host states unreadable: .*host-states.tsv.*Permission denied; every hos
 out=$(hosts_list)
 grep -q '^node041 .*install .*no (degraded)$' <<<"$out" || fail "rackboot hosts shows node041 as applied: $out"
 grep -q 'is DEGRADED: host states unreadable' <<<"$out" || fail "rackboot hosts does not say degraded: $out"
+grep -q 'host-states.tsv.*Permission denied' <<<"$(api_degraded)" ||
+  fail "GET /api/v1/hosts does not say degraded: $(api_degraded)"
 sleep 3  # three more polls, each failing
 n=$(grep -c 'host states unreadable' "$WORK/rb-main.log")
 (( n == 1 )) || fail "'host states unreadable' logged $n times in ~4 s (want once)"
@@ -107,6 +117,7 @@ grep -q 'host states readable again' "$WORK/rb-main.log" || fail "no 'readable a
 cfg | grep -q 'KERNEL rocky9/vmlinuz' || fail "recovered: config does not install"
 until_within 3 'yes$' node_line >/dev/null ||
   fail "rackboot hosts: node041 not applied after recovery: $(hosts_list)"
+[[ $(api_degraded) == null ]] || fail "the API still says degraded after recovery: $(api_degraded)"
 
 log "4) a line that does not parse: local boot, the log names the line"
 write_states install 644 $'node042\tarmed\t1'

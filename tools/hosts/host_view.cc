@@ -115,6 +115,11 @@ absl::StatusOr<std::vector<HostRow>> RowsFromApiHosts(const Json& answer) {
     if (!row.ok()) return row.status();
     rows.push_back(*std::move(row));
   }
+  // A daemon that cannot read host-states.tsv applies no state: every host
+  // boots from its local disk (fail closed).
+  if (answer.contains("degraded") && answer["degraded"].is_string()) {
+    for (HostRow& row : rows) row.applied = "no (degraded)";
+  }
   return rows;
 }
 

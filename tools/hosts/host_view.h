@@ -37,7 +37,9 @@ std::string FormatTable(const std::vector<HostRow>& rows,
 // view, so APPLIED is "yes". Errors name the field that is missing or of the
 // wrong type (a daemon of another version, or not rackbootd at all).
 absl::StatusOr<HostRow> RowFromApiHost(const nlohmann::json& host);
-// Every row of a GET /api/v1/hosts answer ({"hosts":[HOST...],...}).
+// Every row of a GET /api/v1/hosts answer ({"hosts":[HOST...],...}). With a
+// "degraded" reason (the daemon cannot read host-states.tsv, so every host
+// boots from disk) APPLIED is "no (degraded)".
 absl::StatusOr<std::vector<HostRow>> RowsFromApiHosts(
     const nlohmann::json& answer);
 

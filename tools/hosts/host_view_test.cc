@@ -70,6 +70,20 @@ TEST(HostViewTest, WrongShapesAreErrorsNamingTheField) {
   EXPECT_TRUE(rows->empty());
 }
 
+// A daemon that cannot read its host states applies none of them.
+TEST(HostViewTest, DegradedDaemonAppliesNoState) {
+  Json answer = Json::object();
+  answer["hosts"] = Json::array({ApiHost()});
+  answer["degraded"] = nullptr;
+  absl::StatusOr<std::vector<HostRow>> rows = RowsFromApiHosts(answer);
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(rows->at(0).applied, "yes");
+  answer["degraded"] = "host-states.tsv: Permission denied";
+  rows = RowsFromApiHosts(answer);
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(rows->at(0).applied, "no (degraded)");
+}
+
 // Text from the daemon cannot drive the terminal.
 TEST(HostViewTest, DaemonTextIsEscaped) {
   Json host = ApiHost();

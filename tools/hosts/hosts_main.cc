@@ -155,6 +155,8 @@ int ListFromFiles(const site::SiteConfig& config) {
   if (!phases.ok()) {
     return Fail(kExitError, std::string(phases.status().message()));
   }
+  absl::StatusOr<site::HostStateStore::AppliedStatus> daemon =
+      site::HostStateStore::ReadAppliedStatus(state_dir);
   if (FLAGS_json) {
     Json out = Json::object();
     Json& list = out["hosts"] = Json::array();
@@ -169,13 +171,15 @@ int ListFromFiles(const site::SiteConfig& config) {
           counts[h["phase"].get<std::string>()].get<int>() + 1;
       list.push_back(std::move(h));
     }
+    out["degraded"] =
+        daemon.ok() && daemon->running && !daemon->degraded.empty()
+            ? Json(daemon->degraded)
+            : Json(nullptr);
     out["time"] = hosts::JsonTime(absl::Now());
     out["source"] = "files";
     PrintJson(out);
     return 0;
   }
-  absl::StatusOr<site::HostStateStore::AppliedStatus> daemon =
-      site::HostStateStore::ReadAppliedStatus(state_dir);
   std::vector<std::string> notes;  // under the table: why APPLIED says so
   if (!daemon.ok()) {
     notes.push_back(absl::StrCat(
@@ -455,6 +459,12 @@ int main(int argc, char** argv) {
           return 0;
         }
         std::vector<std::string> notes;
+        if (body.contains("degraded") && body["degraded"].is_string()) {
+          notes.push_back(absl::StrCat(
+              "rackbootd is DEGRADED: host states unreadable (",
+              hosts::TerminalSafe(body["degraded"].get<std::string>()),
+              "); every host boots from disk until it can read them"));
+        }
         for (const hosts::HostRow& row : *rows) {
           if (!row.reason.empty()) {
             notes.push_back(
