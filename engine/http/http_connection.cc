@@ -129,27 +129,7 @@ absl::string_view TrimOws(absl::string_view s) {
 bool IsToken(absl::string_view s) {
   if (s.empty()) return false;
   for (char c : s) {
-    if (absl::ascii_isalnum(c)) continue;
-    switch (c) {
-      case '!':
-      case '#':
-      case '$':
-      case '%':
-      case '&':
-      case '\'':
-      case '*':
-      case '+':
-      case '-':
-      case '.':
-      case '^':
-      case '_':
-      case '`':
-      case '|':
-      case '~':
-        continue;
-      default:
-        return false;
-    }
+    if (!IsTokenChar(c)) return false;
   }
   return true;
 }

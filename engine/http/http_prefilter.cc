@@ -11,8 +11,19 @@
 namespace rackboot::http {
 namespace {
 
-// RFC 9110 section 5.6.2: tchar.
-bool IsTchar(char c) {
+absl::string_view TrimOws(absl::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+}  // namespace
+
+bool IsTokenChar(char c) {
   if (absl::ascii_isalnum(static_cast<unsigned char>(c))) return true;
   switch (c) {
     case '!':
@@ -35,18 +46,6 @@ bool IsTchar(char c) {
       return false;
   }
 }
-
-absl::string_view TrimOws(absl::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
-}  // namespace
 
 void HttpPrefilter::Reset() {
   result_ = Result::kNeedMore;
@@ -150,7 +149,7 @@ bool HttpPrefilter::EndLine() {
       return false;
     }
     for (char ch : line.substr(0, sp1)) {
-      if (!IsTchar(ch)) {
+      if (!IsTokenChar(ch)) {
         Reject(400, "malformed method");
         return false;
       }
@@ -171,7 +170,7 @@ bool HttpPrefilter::EndLine() {
   }
   const absl::string_view name = line.substr(0, colon);
   for (char ch : name) {
-    if (!IsTchar(ch)) {
+    if (!IsTokenChar(ch)) {
       Reject(400, "malformed field name");
       return false;
     }

@@ -100,6 +100,11 @@ class HttpPrefilter {
   size_t leading_empty_lines_ = 0;
 };
 
+// RFC 9110 section 5.6.2: `c` may appear in a token (a method, a field
+// name): ALPHA, DIGIT or one of !#$%&'*+-.^_`|~. The one table the
+// prefilter and HttpConnection's check of route fields share.
+bool IsTokenChar(char c);
+
 }  // namespace rackboot::http
 
 #endif  // RACKBOOT_ENGINE_HTTP_HTTP_PREFILTER_H_
