@@ -87,9 +87,17 @@ namespace rackboot::site {
 
 // One host's current state.
 struct HostStateEntry {
+  HostStateEntry() = default;
+  HostStateEntry(HostState state, absl::Time changed)
+      : state(state), changed(changed) {}
+
   HostState state = HostState::kLocalboot;
   // When it last changed; absl::InfinitePast() if never (inventory default).
   absl::Time changed = absl::InfinitePast();
+  // The install token made when it was armed (state install): 32 lowercase
+  // hex digits (128 random bits), "" when none; valid until token_expires.
+  std::string token;
+  absl::Time token_expires = absl::InfinitePast();
 };
 
 // Immutable: hostname (lowercase) -> entry, for every inventory host.

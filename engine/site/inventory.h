@@ -77,6 +77,12 @@ struct InventoryHost {
   absl::optional<Ipv4Address> address;              // the `ip` column, if given
   std::string profile;                              // "" if absent
   HostState initial_state = HostState::kLocalboot;  // the `state` column
+  // Static network settings for the installed system (issue 14): the
+  // `gateway` column, else the subnet's router; the `dns` column (addresses
+  // separated by spaces or ';'), else the subnet's dns.
+  absl::optional<Ipv4Address> gateway;
+  std::vector<Ipv4Address> dns;
+  std::string disk;  // the `disk` column ("/dev/nvme0n1"), else the profile's
   // Other columns in file order: (column name as written, value).
   std::vector<std::pair<std::string, std::string>> extra;
   int line = 0;  // in the inventory file

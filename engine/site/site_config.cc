@@ -55,7 +55,6 @@ namespace {
 
 constexpr size_t kMaxErrors = 50;
 constexpr size_t kMaxBootFileName = 255;  // one option 67 (RFC 2132 9.5)
-constexpr size_t kMaxMenuLabel = 252;     // option 43 sub-option 9 item
 
 absl::string_view TypeName(const toml::node& node) {
   switch (node.type()) {
@@ -769,56 +768,14 @@ void ParseBoot(Parser& p, const toml::table& t, BootConfig& out) {
       out.uefi_http.clear();
     }
   }
-  if (p.String(t, kP, "menu_prompt", out.menu_prompt) &&
-      (out.menu_prompt.size() > 250 || HasControlChar(out.menu_prompt))) {
-    p.Error(*p.Get(t, "menu_prompt"), "boot.menu_prompt",
-            absl::StrCat(Quote(out.menu_prompt.substr(0, 40)),
-                         ": at most 250 bytes, no control characters"));
-    out.menu_prompt.clear();
-  }
   p.Int(t, kP, "menu_timeout", 0, 255, out.menu_timeout);
-
-  if (const toml::node* node = p.Get(t, "menu")) {
-    const toml::array* list = node->as_array();
-    if (list == nullptr || !list->is_array_of_tables()) {
-      p.Error(*node, "boot.menu",
-              "expected an array of tables ([[boot.menu]])");
-      return;
-    }
-    for (size_t i = 0; i < list->size(); ++i) {
-      const toml::table& e = *(*list)[i].as_table();
-      const std::string prefix = absl::StrCat("boot.menu[", i, "]");
-      p.CheckKeys(e, prefix, {"label", "file", "arch"});
-      BootMenuEntry entry;
-      entry.line = static_cast<int>(e.source().begin.line);
-      bool ok = true;
-      for (absl::string_view key : {"label", "file", "arch"}) {
-        if (p.Get(e, key) == nullptr) {
-          p.Error(e.source().begin.line, Parser::Join(prefix, key),
-                  "required key missing");
-          ok = false;
-        }
-      }
-      if (!ok) continue;
-      if (p.String(e, prefix, "label", entry.label) &&
-          (entry.label.empty() || entry.label.size() > kMaxMenuLabel ||
-           HasControlChar(entry.label))) {
-        p.Error(*p.Get(e, "label"), Parser::Join(prefix, "label"),
-                absl::StrCat(Quote(entry.label.substr(0, 40)),
-                             ": expected 1..252 bytes without control "
-                             "characters"));
-      }
-      if (p.FileName(e, prefix, "file", entry.file) && entry.file.empty()) {
-        p.Error(*p.Get(e, "file"), Parser::Join(prefix, "file"),
-                "must not be empty");
-      }
-      p.Enum<BootArch>(e, prefix, "arch",
-                       {{"bios", BootArch::kBios},
-                        {"uefi_ia32", BootArch::kUefiIa32},
-                        {"uefi_x64", BootArch::kUefiX64},
-                        {"arm64", BootArch::kArm64}},
-                       entry.arch);
-      out.menu.push_back(std::move(entry));
+  for (absl::string_view removed : {"menu_prompt", "menu"}) {
+    if (const toml::node* node = p.Get(t, removed)) {
+      p.Error(*node, Parser::Join(kP, removed),
+              "removed: rackbootd never sent the option 43 PXE menu; every "
+              "host now gets a generated pxelinux, GRUB or iPXE menu "
+              "(install, local disk, rescue) that waits boot.menu_timeout "
+              "seconds (docs/install.md)");
     }
   }
 }
@@ -961,6 +918,20 @@ absl::string_view UnknownPxePolicyName(UnknownPxePolicy policy) {
       return "localboot";
     case UnknownPxePolicy::kDiscover:
       return "discover";
+  }
+  return "?";
+}
+
+absl::string_view InstallFamilyName(InstallFamily family) {
+  switch (family) {
+    case InstallFamily::kNone:
+      return "";
+    case InstallFamily::kDebianPreseed:
+      return "debian-preseed";
+    case InstallFamily::kRhelKickstart:
+      return "rhel-kickstart";
+    case InstallFamily::kUbuntuAutoinstall:
+      return "ubuntu-autoinstall";
   }
   return "?";
 }

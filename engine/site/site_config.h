@@ -204,16 +204,6 @@ absl::string_view BootArchName(BootArch arch);  // "bios", "uefi_x64", ...
 // loader would not run on it, so 2 maps to nothing.
 absl::optional<BootArch> BootArchForClientArch(uint16_t option93);
 
-// One [[boot.menu]] entry: an option 43 PXE boot menu item (as dnsmasq's
-// pxe-service). Parsed and kept; the DHCP server decides how to send it.
-struct BootMenuEntry {
-  std::string label;  // menu text, 1..252 bytes (option 43 sub-option 9)
-  std::string file;   // boot file name, relative to the TFTP root
-  BootArch arch = BootArch::kBios;  // bios | uefi_ia32 | uefi_x64 | arm64
-  int line = 0;
-  bool operator==(const BootMenuEntry&) const = default;
-};
-
 // [boot]: boot file per architecture. "" (the default for each) means
 // clients of that architecture get no boot file, so no answer.
 struct BootConfig {
@@ -239,28 +229,69 @@ struct BootConfig {
   // http://<server>:<port>/boot/<file>. Exclusive with http_boot_url (an
   // explicit URL, for files served elsewhere).
   std::string uefi_http;
-  std::string menu_prompt;  // option 43 PXE menu prompt; "" = no prompt
-  int menu_timeout = 0;     // seconds, 0..255 (one byte on the wire)
-  std::vector<BootMenuEntry> menu;
+  // Seconds the generated per-host menus (pxelinux, GRUB, iPXE: install,
+  // local disk, rescue) wait before their default entry; 0..255, 0 boots the
+  // default at once. (The option 43 PXE menu, [[boot.menu]] and menu_prompt,
+  // was removed in issue 14: the parser says so.)
+  int menu_timeout = 3;
 
   // The boot file configured for `arch` ("" if none). For kHttp, the URL.
   const std::string& FileFor(BootArch arch) const;
 };
 
-// The whole of site.toml.
-// [[profile]]: what an armed host of this profile boots; inventory hosts name
-// it in their `profile` column. Paths are relative to the TFTP root. `append`
-// is the kernel command line, with {hostname}, {mac}, {ip}, {server} and
-// {profile} replaced per host.
+// How a profile installs: which answer-file format its installer reads.
+enum class InstallFamily {
+  kNone,               // no `family`: boot only (kernel, initrd, append), no
+                       // install files
+  kDebianPreseed,      // "debian-preseed": preseed.cfg, d-i's url=
+  kRhelKickstart,      // "rhel-kickstart": ks.cfg, inst.ks=
+  kUbuntuAutoinstall,  // "ubuntu-autoinstall": user-data + meta-data,
+                       // ds=nocloud-net;s=
+};
+// "" for kNone, else the site.toml word.
+absl::string_view InstallFamilyName(InstallFamily family);
+
+// [[profile]]: what an armed host of this profile boots and installs;
+// inventory hosts name it in their `profile` column. Paths (kernel, initrd)
+// are relative to the TFTP root; template_file is resolved like every path
+// in site.toml. Every string below was checked by the parser against the
+// characters its key allows (docs/install.md), so none can break out of
+// the file or command line it is rendered into.
 struct BootProfile {
   std::string name;
+  InstallFamily family = InstallFamily::kNone;
   std::string kernel;
   std::string initrd;  // "" = none
+  // Extra kernel arguments after the family's own (url=, inst.ks=, ...): a
+  // Mustache template over the host's values ({{hostname}}, {{ip}}, ...).
   std::string append;
+  // Install source: "/repo/<name>" (beneath http.repo_root, served by
+  // rackbootd) or an http://, https:// or ftp:// URL. "" = none.
+  std::string source;
+  std::string disk;          // "/dev/sda"; the inventory `disk` overrides
+  std::string partitioning;  // "plain" (default) or "lvm"
+  std::string timezone = "Etc/UTC";
+  std::string locale = "en_US.UTF-8";
+  std::string keyboard = "us";
+  std::vector<std::string> packages;
+  std::string root_password_hash;     // crypt(3), "$6$..."; "" = root locked
+  std::vector<std::string> ssh_keys;  // authorized_keys lines for root
+  // A Mustache template for the family's answer file (the ks.cfg,
+  // preseed.cfg or user-data), "" = the built-in one.
+  std::string template_file;
   int line = 0;
   bool operator==(const BootProfile&) const = default;
 };
 
+// [install]: one-shot installs (docs/install.md).
+struct InstallConfig {
+  static constexpr absl::Duration kTokenTtlMin = absl::Minutes(1);
+  static constexpr absl::Duration kTokenTtlMax = absl::Hours(30 * 24);
+  // How long the install token made when a host is armed stays valid.
+  absl::Duration token_ttl = absl::Hours(6);
+};
+
+// The whole of site.toml.
 struct SiteConfig {
   std::string path;  // the file it was parsed from, as given
   ServerConfig server;
@@ -271,6 +302,7 @@ struct SiteConfig {
   HttpConfig http;
   StatusConfig status;
   ApiConfig api;
+  InstallConfig install;
 
   // The line of every key given in the file, by dotted path as errors name
   // them ("tftp.root", "boot.bios", "profile[0].kernel",

@@ -78,13 +78,7 @@ TEST(SiteConfigTest, ExampleParsesToExpectedValues) {
   EXPECT_EQ(site->boot.ipxe_bios, "undionly.kpxe");
   EXPECT_EQ(site->boot.ipxe_uefi, "snponly.efi");
   EXPECT_EQ(site->boot.uefi_http, "snponly.efi");
-  EXPECT_EQ(site->boot.menu_prompt, "Press F8 for the boot menu");
   EXPECT_EQ(site->boot.menu_timeout, 5);
-  ASSERT_EQ(site->boot.menu.size(), 2u);
-  EXPECT_EQ(site->boot.menu[0].label, "Install (per inventory)");
-  EXPECT_EQ(site->boot.menu[0].file, "pxelinux.0");
-  EXPECT_EQ(site->boot.menu[0].arch, BootArch::kBios);
-  EXPECT_EQ(site->boot.menu[1].label, "Boot from local disk");
   // Copying the example must never give armed hosts a silent local boot: it
   // defines the profiles examples/inventory.csv names.
   ASSERT_EQ(site->profiles.size(), 2u);
@@ -94,7 +88,7 @@ TEST(SiteConfigTest, ExampleParsesToExpectedValues) {
   EXPECT_EQ(site->profiles[1].name, "debian12");
   // The line its documentation quotes.
   EXPECT_EQ(site->Where("profile[0].kernel"),
-            "examples/site.toml:197: profile[0].kernel");
+            "examples/site.toml:185: profile[0].kernel");
   EXPECT_EQ(site->Where("tftp.root"), "examples/site.toml:112: tftp.root");
   EXPECT_EQ(site->Where("boot.bios"), "examples/site.toml:139: boot.bios");
 
@@ -139,8 +133,7 @@ TEST(SiteConfigTest, EmptyFileIsAllDefaults) {
   EXPECT_EQ(site->boot.arm64, "");
   EXPECT_EQ(site->boot.http_boot_url, "");
   EXPECT_EQ(site->boot.ipxe_script, "");
-  EXPECT_EQ(site->boot.menu_timeout, 0);
-  EXPECT_TRUE(site->boot.menu.empty());
+  EXPECT_EQ(site->boot.menu_timeout, 3);
   EXPECT_EQ(site->http.listen, "");  // HTTP off
   EXPECT_EQ(site->http.repo_root, "");
   EXPECT_EQ(site->http.max_connections, 4096);
@@ -263,10 +256,6 @@ TEST(SiteConfigTest, UnknownKeysAreErrorsWithSuggestions) {
                       "\"10.0.0.1\"\n"),
               HasSubstr("site.toml:3: dhcp.subnet[0].routers: unknown key "
                         "(did you mean \"router\"?)"));
-  EXPECT_THAT(
-      ErrorOf("[[boot.menu]]\nlabel = \"x\"\nfile = \"y\"\narch = \"bios\"\n"
-              "colour = 1\n"),
-      HasSubstr("site.toml:5: boot.menu[0].colour: unknown key"));
 }
 
 TEST(SiteConfigTest, AllErrorsAreReported) {
@@ -460,17 +449,15 @@ TEST(SiteConfigTest, CrossChecks) {
   EXPECT_TRUE(ParseSiteConfig("[dhcp]\nmode = \"proxy\"\n", "s").ok());
 }
 
-TEST(SiteConfigTest, BootMenuErrors) {
-  EXPECT_THAT(ErrorOf("[[boot.menu]]\nlabel = \"x\"\nfile = \"y\"\n"),
-              HasSubstr("site.toml:1: boot.menu[0].arch: required key "
-                        "missing"));
+// The option 43 menu was never sent; a site.toml that still has it is told
+// what replaced it rather than silently ignored.
+TEST(SiteConfigTest, RemovedBootMenuIsAnError) {
   EXPECT_THAT(ErrorOf("[[boot.menu]]\nlabel = \"x\"\nfile = \"y\"\n"
-                      "arch = \"uefi\"\n"),
-              HasSubstr("site.toml:4: boot.menu[0].arch: \"uefi\": expected "
-                        "bios, uefi_ia32, uefi_x64 or arm64"));
-  EXPECT_THAT(ErrorOf("[[boot.menu]]\nlabel = \"\"\nfile = \"y\"\n"
                       "arch = \"bios\"\n"),
-              HasSubstr("boot.menu[0].label: \"\": expected 1..252 bytes"));
+              HasSubstr("site.toml:1: boot.menu: removed: rackbootd never "
+                        "sent the option 43 PXE menu"));
+  EXPECT_THAT(ErrorOf("[boot]\nmenu_prompt = \"F8\"\n"),
+              HasSubstr("site.toml:2: boot.menu_prompt: removed"));
 }
 
 TEST(SiteConfigTest, ManyErrorsAreCapped) {
@@ -522,15 +509,15 @@ TEST(SiteConfigTest, CheckDnsNameAndEditDistance) {
 TEST(SiteConfigTest, RecordsTheLineOfEveryKey) {
   absl::StatusOr<SiteConfig> site = ParseSiteConfig(
       "[tftp]\nroot = \"/srv\"\n\n[boot]\nbios = \"p.0\"\n"
-      "[[boot.menu]]\nlabel = \"a\"\nfile = \"a.0\"\narch = \"bios\"\n"
+      "menu_timeout = 2\n\n\n"
       "[[profile]]\nname = \"x\"\nkernel = \"k\"\n"
       "[[profile]]\nname = \"y\"\nkernel = \"k\"\ninitrd = \"i\"\n",
       "/etc/rackboot/site.toml");
   ASSERT_TRUE(site.ok()) << site.status();
   EXPECT_EQ(site->Where("tftp.root"), "/etc/rackboot/site.toml:2: tftp.root");
   EXPECT_EQ(site->Where("boot.bios"), "/etc/rackboot/site.toml:5: boot.bios");
-  EXPECT_EQ(site->Where("boot.menu[0].file"),
-            "/etc/rackboot/site.toml:8: boot.menu[0].file");
+  EXPECT_EQ(site->Where("boot.menu_timeout"),
+            "/etc/rackboot/site.toml:6: boot.menu_timeout");
   EXPECT_EQ(site->Where("profile[0].kernel"),
             "/etc/rackboot/site.toml:12: profile[0].kernel");
   EXPECT_EQ(site->Where("profile[1].initrd"),

@@ -87,9 +87,6 @@ absl::Status CheckBootFiles(const SiteConfig& site) {
   check("boot.ipxe_bios", site.boot.ipxe_bios);
   check("boot.ipxe_uefi", site.boot.ipxe_uefi);
   check("boot.uefi_http", site.boot.uefi_http);
-  for (size_t i = 0; i < site.boot.menu.size(); ++i) {
-    check(absl::StrCat("boot.menu[", i, "].file"), site.boot.menu[i].file);
-  }
   for (size_t i = 0; i < site.profiles.size(); ++i) {
     check(absl::StrCat("profile[", i, "].kernel"), site.profiles[i].kernel);
     check(absl::StrCat("profile[", i, "].initrd"), site.profiles[i].initrd);

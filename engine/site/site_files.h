@@ -10,7 +10,7 @@
 //   - tftp.root opens as a directory;
 //   - boot.bios, boot.uefi_x64, boot.uefi_ia32, boot.arm64, boot.ipxe_script
 //     (when it is a file name, not a URL), boot.ipxe_bios, boot.ipxe_uefi,
-//     boot.uefi_http, every boot.menu file, and every
+//     boot.uefi_http, and every
 //     [[profile]]'s kernel and initrd are regular files beneath it, opened by
 //     FileRoot's rules (openat2 RESOLVE_BENEATH: '..' or a symlink that climbs
 //     out is refused); a leading '/' means the root, as in TFTP requests, so

@@ -241,8 +241,6 @@ SiteChanges CompareSites(const SiteConfig& running_site,
         absl::StrCat("dhcp changed: ", absl::StrJoin(dhcp, ", ")));
   }
   if (BootText(running_site.boot) != BootText(loaded_site.boot) ||
-      running_site.boot.menu != loaded_site.boot.menu ||
-      running_site.boot.menu_prompt != loaded_site.boot.menu_prompt ||
       running_site.boot.menu_timeout != loaded_site.boot.menu_timeout) {
     changes.applied.push_back("boot files changed ([boot])");
   }
