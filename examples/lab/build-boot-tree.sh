@@ -19,7 +19,8 @@
 #                              the file UEFI HTTP boot fetches (--uefi-http)
 #   grub/grub.cfg              UEFI: fallback config: exit to the next boot device (written here)
 #   vmlinuz                    Linux kernel (debian-installer-12-netboot-amd64's "linux")
-#   initrd.img                 busybox initrd whose /init prints the lab marker and powers off
+#   initrd.img                 busybox initrd whose /init reports done to rackbootd (when its
+#                              command line says where), prints the lab marker and powers off
 #   BOOT-TREE.txt              manifest: file, size, source package and version, sha256
 #
 # Environment: SOURCE_DATE_EPOCH (default 1700000000) fixes the initrd's timestamps, so the same
@@ -138,7 +139,7 @@ put "${WORK}/file" "${OUT}/grub/grub.cfg"
 
 # ---------------------------------------------------------------------------------------------
 # initrd.img: busybox, a few applet links, its shared libraries (if any) and /init.
-APPLETS=(sh mount umount cat echo uname hostname poweroff reboot sleep mkdir)
+APPLETS=(sh mount umount cat echo uname hostname poweroff reboot sleep mkdir insmod ip udhcpc wget timeout)
 for a in "${APPLETS[@]}"; do
   file_has_busybox_applet "$a" || { echo "build-boot-tree: busybox lacks applet $a" >&2; exit 1; }
 done
@@ -160,26 +161,104 @@ if ! LC_ALL=C ldd "${BUSYBOX}" 2>&1 | grep -q 'not a dynamic executable'; then
 fi
 cat > "${R}/init" <<'EOF'
 #!/bin/sh
-# Rackboot lab initrd: print ONE marker line on the console and power off.
+# Rackboot lab initrd: the lab's one-shot "installer". Reports done to rackbootd when the kernel
+# command line says where and how (an armed host's install entry does), prints ONE marker line
+# on the console and powers off.
 # Kernel command line: console=ttyS0 hostname=NAME [rackboot.marker=WORD]
+#   [rackboot.ip=ADDRESS/PREFIX] [rackboot.report=URL rackboot.token=TOKEN]
+# With rackboot.report (http://...) and rackboot.token: loads the virtio NIC's modules, takes
+# rackboot.ip on eth0 (else asks DHCP), and POSTs {"token":..} to URL/done with busybox wget
+# (docs/api.md): the daemon sets the host installed and revokes the token, so its next network
+# boot gets the local-disk entry. The marker ends with report=done|failed|none.
 export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 host=unknown
 marker=RACKBOOT-LAB-MARKER
+ipaddr=
+report=
+token=
 for word in $(cat /proc/cmdline); do
   case "$word" in
     hostname=*) host=${word#hostname=} ;;
     rackboot.marker=*) marker=${word#rackboot.marker=} ;;
+    rackboot.ip=*) ipaddr=${word#rackboot.ip=} ;;
+    rackboot.report=*) report=${word#rackboot.report=} ;;
+    rackboot.token=*) token=${word#rackboot.token=} ;;
   esac
 done
 hostname "$host" 2>/dev/null
-echo "$marker host=$host booted kernel $(uname -r)" > /dev/console
+result=none
+case "$report" in
+  http://*)
+    if [ -n "$token" ]; then
+      result=failed
+      for m in $(cat /modules.order); do insmod "/lib/modules/$m" 2>/dev/null; done
+      ip link set lo up
+      i=0
+      while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+      ip link set eth0 up
+      # rackboot.ip=ADDRESS/PREFIX (an empty address renders as "/" + prefix: ask DHCP).
+      if [ -n "${ipaddr%%/*}" ]; then
+        ip addr add "$ipaddr" dev eth0
+      else
+        udhcpc -i eth0 -n -q -t 5 -T 2 -s /bin/udhcpc.script >/dev/null 2>&1
+      fi
+      # The link needs a moment after "up"; retried a few times. (Not wget -T: it crashes
+      # busybox 1.35 wget, so timeout bounds each try.)
+      i=0
+      while [ $i -lt 5 ]; do
+        if timeout 10 wget -q -O /tmp/done.json --header 'Content-Type: application/json' \
+            --post-data "{\"token\":\"$token\",\"detail\":\"rackboot lab initrd\"}" \
+            "$report/done" 2>/tmp/wget.err; then
+          result=done
+          break
+        fi
+        sleep 1
+        i=$((i + 1))
+      done
+      [ "$result" = done ] ||
+        echo "rackboot-lab: report to $report/done failed: $(cat /tmp/wget.err)" > /dev/console
+    fi
+    ;;
+esac
+echo "$marker host=$host booted kernel $(uname -r) report=$result" > /dev/console
 poweroff -f
 # poweroff -f does not return; if it ever does, do not let init exit (kernel panic).
 while :; do sleep 3600; done
 EOF
+cat > "${R}/bin/udhcpc.script" <<'EOF'
+#!/bin/sh
+# udhcpc's hook in the lab initrd: take the leased address on the interface.
+case "$1" in
+  bound|renew) ip addr flush dev "$interface"; ip addr add "$ip/${mask:-24}" dev "$interface" ;;
+esac
+exit 0
+EOF
+chmod 0755 "${R}/bin/udhcpc.script"
+# The virtio NIC's driver and what it needs, from the Debian installer's own initrd (same package
+# and kernel build as vmlinuz), in load order: the reporting initrd needs the network.
+DI_INITRD="${DI}/initrd.gz"
+[[ -f ${DI_INITRD} ]] || { echo "build-boot-tree: ${DI_INITRD} not found" >&2; exit 1; }
+NIC_MODULES=(drivers/virtio/virtio.ko drivers/virtio/virtio_ring.ko
+  drivers/virtio/virtio_pci_modern_dev.ko drivers/virtio/virtio_pci_legacy_dev.ko
+  drivers/virtio/virtio_pci.ko net/core/failover.ko drivers/net/net_failover.ko
+  drivers/net/virtio_net.ko)
+mkdir -p "${WORK}/di"
+( cd "${WORK}/di" && zcat "${DI_INITRD}" | cpio --quiet -id 'lib/modules/*/kernel/drivers/virtio/*' \
+    'lib/modules/*/kernel/net/core/failover.ko' 'lib/modules/*/kernel/drivers/net/*' )
+KVER=$(ls "${WORK}/di/lib/modules" | head -1)
+[[ -n ${KVER} ]] || { echo "build-boot-tree: no kernel modules in ${DI_INITRD}" >&2; exit 1; }
+: > "${R}/modules.order"
+for m in "${NIC_MODULES[@]}"; do
+  src="${WORK}/di/lib/modules/${KVER}/kernel/${m}"
+  [[ -f ${src} ]] || { echo "build-boot-tree: ${m} not in ${DI_INITRD}" >&2; exit 1; }
+  mkdir -p "${R}/lib/modules/$(dirname "${m}")"
+  cp "${src}" "${R}/lib/modules/${m}"
+  chmod 0644 "${R}/lib/modules/${m}"
+  echo "${m}" >> "${R}/modules.order"
+done
 chmod 0755 "${R}/init" "${R}/bin/busybox"
 find "${R}" -type d -exec chmod 0755 {} +; chmod 1777 "${R}/tmp"
 EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
@@ -206,7 +285,7 @@ put "${WORK}/file" "${OUT}/initrd.img"
   fi
   printf '%s\t%s\t%s (%s)\t%s\t%s\n' initrd.img "$(stat -c %s "${OUT}/initrd.img")" "${BUSYBOX_PKG}" \
     "$(dpkg-query -W -f='${Version}' "${BUSYBOX_PKG}")" \
-    "built here: ${BUSYBOX}${libpkgs% } + /init, newc cpio, gzip" "$(sha256sum < "${OUT}/initrd.img" | cut -d' ' -f1)"
+    "built here: ${BUSYBOX}${libpkgs% } + /init + virtio NIC modules of debian-installer-12-netboot-amd64, newc cpio, gzip" "$(sha256sum < "${OUT}/initrd.img" | cut -d' ' -f1)"
   for name in pxelinux.cfg/default grub/grub.cfg; do
     printf '%s\t%s\t%s\t%s\t%s\n' "${name}" "$(stat -c %s "${OUT}/${name}")" "(none)" \
       "written here" "$(sha256sum < "${OUT}/${name}" | cut -d' ' -f1)"
