@@ -17,9 +17,13 @@
 #   - TFTP / HTTP: the expected files, in that order, to 198.18.0.21; kernel and initrd whole
 #     (bytes = the file's size in the boot tree), and nothing of them over the other protocol;
 #   - the guest booted that kernel with the command line rendered for lab-node1 (marker host=);
-#   - rackboot-hosts list (./rackboot hosts) then shows lab-node1's last bring-up phase `done`;
-#   - (modes with HTTP) curl subscribed to /api/v1/events during the boot saw lab-node1 go
-#     dhcp -> booting -> installing, and GET /api/v1/leases its bound lease;
+#   - (modes with HTTP) the lab initrd, a one-shot installer, POSTed done with the install token
+#     its command line carried (marker report=done): rackboot-hosts list (./rackboot hosts) then
+#     shows lab-node1 installed with last phase `done`, and host-states.tsv holds no token for it;
+#     curl subscribed to /api/v1/events during the boot saw lab-node1 go
+#     dhcp -> booting -> installing -> done, and GET /api/v1/leases its bound lease;
+#   - (--tftp-only: no HTTP, so no report) lab-node1 stays armed, last phase `installing`: only
+#     the installer says done;
 #   - no namespace is left behind.
 #
 # Usage: boot_test.sh RACKBOOTD RACKBOOT-HOSTS MODE
@@ -124,13 +128,26 @@ done
 expect_line "$OUT" "GUEST RACKBOOT-LAB-MARKER host=lab-node1 " "guest marker"
 expect_line "$(last_serial)" "Command line: .*hostname=lab-node1" "kernel command line on the serial console"
 
-# Bring-up recorded: last phase done.
-expect_phase lab-node1 done
-
-# And streamed while it happened: lab-node1 is armed, so its last boot file makes it installing.
+# The command line carried an install token (the install entry of an armed host).
+TOKEN=$(grep -ao 'rackboot\.token=[0-9a-f]*' "$(last_serial)" | head -1 | cut -d= -f2)
+[[ $TOKEN =~ ^[0-9a-f]{32}$ ]] || fail "no install token on the kernel command line: '$TOKEN'"
+node1_state() { awk -F'\t' '$1 == "lab-node1"' "$LAB_DIR/state/host-states.tsv"; }
 if [[ $MODE != uefi_tftp_only ]]; then
-  expect_phases lab-node1 dhcp booting installing
+  # The initrd reported done: installed, token revoked, last phase done (from the installer).
+  expect_line "$OUT" "GUEST RACKBOOT-LAB-MARKER host=lab-node1 .* report=done" "the initrd's done report"
+  expect_phase lab-node1 done
+  [[ $(node1_state | cut -f2) == installed ]] || fail "lab-node1 after done: $(node1_state)"
+  [[ -z $(node1_state | cut -f4) ]] || fail "lab-node1's token was not revoked: $(node1_state)"
+  ! grep -q "$TOKEN" "$LAB_DIR/state/host-states.tsv" || fail "the used token is still in host-states.tsv"
+  # And streamed while it happened: the boot files make it installing, the installer done.
+  expect_phases lab-node1 dhcp booting installing done
   expect_lease lab-node1 "$NODE1_IP"
+else
+  # No HTTP: the initrd cannot report, so the host stays armed, last phase installing.
+  expect_line "$OUT" "GUEST RACKBOOT-LAB-MARKER host=lab-node1 .* report=none" "no report without HTTP"
+  expect_phase lab-node1 installing
+  [[ $(node1_state | cut -f2) == install && $(node1_state | cut -f4) == "$TOKEN" ]] ||
+    fail "lab-node1 without a report: $(node1_state), want still armed with token ${TOKEN:0:6}"
 fi
 
 log "PASS: $MODE boot of lab-node1 to its marker in $SECONDS s"

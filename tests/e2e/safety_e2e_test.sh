@@ -5,6 +5,10 @@
 # One lab, kept (`lab.sh up --keep`, as `./rackboot up --keep`), then one BIOS guest at a time
 # (`lab.sh guest`, as `./rackboot guest`):
 #   0. lab-node1 (armed) boots to its marker: the lab works, so the refusals below mean something.
+#      Its initrd (the lab's one-shot installer) POSTed done with the token its command line
+#      carried: lab-node1 is installed, and that token opens nothing any more from lab-node1's own
+#      address (/install/<token>/<file> 404, phase and done reports 403); its next network boot
+#      gets the local entry (its rendered pxelinux config and iPXE script boot the local disk).
 #   a. lab-node2's MAC (state installed) network-boots: it gets its address and no boot file (so
 #      no iPXE script URL), no TFTP or HTTP transfer at all (no kernel), no marker; the firmware
 #      runs out of boot devices ("No bootable device") within the bound, so the bound did not cut
@@ -13,10 +17,12 @@
 #      ERROR 1 "File not found" and 404.
 #   b. an unknown MAC (52:54:00:c6:12:99) gets no DHCP answer at all, no TFTP, no marker, and is
 #      recorded in state/discovered.tsv.
-#   c. `disarm lab-node1` (rackboot-hosts, as `./rackboot disarm`) while the daemon runs: the
+#   c. `disarm lab-node1` (installed by step 0; rackboot-hosts, as `./rackboot disarm`) while the daemon runs: the
 #      daemon reloads the host states, lab-node1's next boot gets an address, no boot file, no
 #      kernel (nothing over TFTP or HTTP to 198.18.0.21), no marker. Then `arm lab-node1`: the
-#      next boot (iPXE ROM -> script, kernel, initrd over HTTP) reaches the marker again. The daemon is the same process throughout (no restart).
+#      next boot (iPXE ROM -> script, kernel, initrd over HTTP) reaches the marker again, with a
+#      new token (arming makes one), and reports done again. The daemon is the same process
+#      throughout (no restart).
 #
 # Each failing boot is bounded by BOOT_TIMEOUT (QEMU killed by timeout): iPXE gives up DHCP after
 # ~19 s without an answer, or ends ~25 s in with an answer without a boot file (it waits ~16 s
@@ -102,6 +108,40 @@ fi
 expect_line "$LAB_DIR/up.out" "GUEST RACKBOOT-LAB-MARKER host=lab-node1 " "0: lab-node1's first boot"
 log "0: lab kept, rackbootd pid $RB_PID, lab-node1 booted to its marker"
 
+# 0'. The one-shot install: done reported, token revoked, the next boot local.
+TOKEN1=$(grep -ao 'rackboot\.token=[0-9a-f]*' "$(last_serial)" | head -1 | cut -d= -f2)
+[[ $TOKEN1 =~ ^[0-9a-f]{32}$ ]] || fail "0: no install token on lab-node1's command line: '$TOKEN1'"
+expect_line "$LAB_DIR/up.out" "GUEST RACKBOOT-LAB-MARKER host=lab-node1 .* report=done" "0: lab-node1 reported done"
+expect_phase lab-node1 done
+[[ $(awk -F'\t' '$1 == "lab-node1" { print $2 "/" $4 }' "$LAB_DIR/state/host-states.tsv") == installed/ ]] ||
+  fail "0: lab-node1 after done: $(grep lab-node1 "$LAB_DIR/state/host-states.tsv")"
+# from_node1 CURL-ARGS...: curl inside the lab namespace from lab-node1's address (the guest is
+# off); prints the HTTP status.
+from_node1() {
+  local code
+  ip netns exec "$LAB_NS" ip addr add "$NODE1_IP/32" dev rbbr0
+  code=$(ip netns exec "$LAB_NS" curl -s --max-time 10 --interface "$NODE1_IP" -o /dev/null \
+    -w '%{http_code}' "$@")
+  ip netns exec "$LAB_NS" ip addr del "$NODE1_IP/32" dev rbbr0
+  echo "$code"
+}
+API=http://198.18.0.1:8080/api/v1/hosts/lab-node1
+for f in preseed.cfg ks.cfg user-data meta-data; do
+  [[ $(from_node1 "http://198.18.0.1:8080/install/$TOKEN1/$f") == 404 ]] ||
+    fail "0: the used token opened /install/<token>/$f"
+done
+[[ $(from_node1 -X POST -H 'Content-Type: application/json' --data "{\"token\":\"$TOKEN1\"}" "$API/done") == 403 ]] ||
+  fail "0: a replayed done report with the used token was not refused (403)"
+[[ $(from_node1 -X POST -H 'Content-Type: application/json' \
+  --data "{\"token\":\"$TOKEN1\",\"phase\":\"installing\"}" "$API/phase") == 403 ]] ||
+  fail "0: a phase report with the used token was not refused (403)"
+tftp_get "$NODE1_IP" "pxelinux.cfg/01-${NODE1_MAC//:/-}" >"$LAB_DIR/node1-installed.pxelinux.cfg" ||
+  fail "0: cannot fetch installed lab-node1's pxelinux config"
+expect_line "$LAB_DIR/node1-installed.pxelinux.cfg" "^ *LOCALBOOT " "0: installed lab-node1's config boots the local disk"
+expect_line "$LAB_DIR/node1-installed.pxelinux.cfg" "^ *DEFAULT +local" "0: installed lab-node1's default entry"
+expect_no_line "$LAB_DIR/node1-installed.pxelinux.cfg" "rackboot\.token" "0: installed lab-node1's config"
+log "0': lab-node1 reported done: installed, its token opens nothing, its config boots the local disk"
+
 # a. lab-node2 (installed): an address, no boot file, nothing over TFTP, no marker.
 window_start
 BOOT_TIMEOUT=$FAIL_TIMEOUT lab_guest --mac="$NODE2_MAC" && fail "a: lab-node2's guest printed the marker"
@@ -172,7 +212,9 @@ expect_line "$LAB_DIR/window-c2.log" \
   "c: re-armed lab-node1's boot file (its iPXE script)"
 expect_line "$LAB_DIR/window-c2.log" "http GET \"/boot/vmlinuz\" 200 [0-9]+ bytes in .* to $NODE1_IP:" \
   "c: re-armed lab-node1's kernel over HTTP"
-expect_line "$GUEST_OUT" "GUEST RACKBOOT-LAB-MARKER host=lab-node1 " "c: re-armed lab-node1's marker"
+expect_line "$GUEST_OUT" "GUEST RACKBOOT-LAB-MARKER host=lab-node1 .* report=done" "c: re-armed lab-node1's marker and done report"
+TOKEN2=$(grep -ao 'rackboot\.token=[0-9a-f]*' "$(last_serial)" | head -1 | cut -d= -f2)
+[[ $TOKEN2 =~ ^[0-9a-f]{32}$ && $TOKEN2 != "$TOKEN1" ]] || fail "c: re-arming made no new token ('$TOKEN2')"
 
 # The same daemon took both changes: never restarted, still running.
 kill -0 "$RB_PID" 2>/dev/null || fail "rackbootd (pid $RB_PID) is gone"
