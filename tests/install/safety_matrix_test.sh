@@ -254,7 +254,7 @@ row() {
   if [[ $from == own ]]; then
     # DHCP as a BIOS PXE ROM: the reserved address, and a boot file only for a host that may boot.
     client "$n" dora --iface eth0 --mac "${MAC[$host]}" --vendor PXEClient:Arch:00000:UNDI:002001 \
-      --arch 0 --wait 3 --offer-wait 0.5 >"$WORK/dhcp.json" 2>/dev/null || true
+      --arch 0 --wait 3 --offer-wait 0.3 >"$WORK/dhcp.json" 2>/dev/null || true
     dhcp=$(jq -r 'select(.type == "ACK") | "\(.yiaddr) \(if .file == "" then "-" else .file end)"' \
       "$WORK/dhcp.json" | tail -1)
     [[ -n $dhcp ]] || dhcp="no-answer"
