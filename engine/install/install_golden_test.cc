@@ -119,6 +119,7 @@ TEST(InstallGoldenTest, FixtureCoversEveryFamilyAndFirmware) {
       {"ubuntu-dhcp", {"user-data", "meta-data"}},
       {"memtest-host", {}},
       {"idle", {}},
+      {"rocky-site", {"ks.cfg"}},  // from the profile's template_file
   };
   ASSERT_EQ(by_host.size(), want_install.size());
   for (const auto& [host, install] : want_install) {
@@ -156,7 +157,7 @@ TEST(InstallGoldenTest, InstallFilesReportProgressAndCompletion) {
               file.bytes.find(absl::StrCat(report, "/done")))
         << key;
   }
-  EXPECT_EQ(checked, 6);
+  EXPECT_EQ(checked, 7);
 }
 
 // A profile's template_file naming a value that does not exist: an error that
