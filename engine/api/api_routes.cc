@@ -931,8 +931,9 @@ HttpRouteResult ApiRoutes::Installer(const HttpRequest& request,
   }
   LOG(INFO) << line << ": installer reports " << phase
             << (report.detail.empty() ? "" : " ")
-            << (report.detail.empty() ? std::string()
-                                      : log::Quoted(report.detail));
+            << (report.detail.empty()
+                    ? std::string()
+                    : http::RedactHexRuns(log::Quoted(report.detail)));
   return HostResult(*host, false);
 }
 
