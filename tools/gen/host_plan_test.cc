@@ -129,6 +129,22 @@ TEST(HostPlanTest, ReadsTheStatesFileAndNamesADamagedLine) {
   ASSERT_TRUE(states.ok()) << states.status();
   ASSERT_EQ(states->count("node-b"), 1u);
   EXPECT_EQ(states->at("node-b").state, HostState::kInstall);
+  // With a token (lifecycle's 5-field lines): planned armed while valid.
+  const site::SiteConfig site = Site();
+  const site::Inventory inv = Inv();
+  std::ofstream(HostStatesPath(dir))
+      << "node-a\tinstall\t1790000000\t" << kToken << "\t1790003600\n";
+  states = ReadHostStates(dir);
+  ASSERT_TRUE(states.ok()) << states.status();
+  absl::StatusOr<std::vector<HostPlan>> plan =
+      PlanHosts(site, inv, *states, HostStatesPath(dir), {"node-a"}, kNow);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_TRUE((*plan)[0].armed);
+  EXPECT_EQ((*plan)[0].token, kToken);
+  plan = PlanHosts(site, inv, *states, HostStatesPath(dir), {"node-a"},
+                   kNow + absl::Hours(1));
+  ASSERT_TRUE(plan.ok());
+  EXPECT_FALSE((*plan)[0].armed);
   std::ofstream(HostStatesPath(dir)) << "node-b\tinstall\t1790000000\n"
                                      << "node-c\tarmed\t1\n";
   states = ReadHostStates(dir);
