@@ -309,7 +309,7 @@ bios = "pxelinux.0"
 name = "lab"
 kernel = "vmlinuz"
 initrd = "initrd.img"
-append = "hostname={hostname}"
+append = "hostname={{hostname}}"
 TOML
 printf 'mac,hostname,ip,profile,state\n52:54:00:00:00:01,node1,127.0.0.1,lab,localboot\n52:54:00:00:00:02,node2,,other,localboot\n' \
   >"$rb/inventory.csv"
