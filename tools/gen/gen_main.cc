@@ -118,7 +118,11 @@ struct HostResult {
 std::string Describe(const HostResult& r) {
   const site::InventoryHost& host = *r.plan->host;
   std::string what(site::HostStateName(r.plan->state));
-  if (r.plan->armed) what = "install (armed)";
+  if (r.plan->armed) {
+    what = "install (armed)";
+  } else if (r.plan->state == site::HostState::kInstall) {
+    what = "install (not armed: no valid token, local menus)";
+  }
   if (r.plan->profile != nullptr) {
     absl::string_view family = site::InstallFamilyName(r.plan->profile->family);
     absl::StrAppend(&what, ", profile ", r.plan->profile->name,

@@ -106,8 +106,8 @@ absl::StatusOr<std::vector<HostPlan>> PlanHosts(
     if (p.state == site::HostState::kInstall) {
       if (entry == nullptr || entry->token.empty()) {
         p.not_armed_why = absl::StrCat(
-            "armed (", p.state_from,
-            ") but has no install token yet: a running rackbootd issues one "
+            "armed by ", p.state_from,
+            " but has no install token yet: a running rackbootd issues one "
             "at start, or `rackboot arm ",
             host.hostname, "` makes one");
       } else if (now >= entry->token_expires) {
