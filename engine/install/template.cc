@@ -156,6 +156,29 @@ absl::StatusOr<Template> Template::Parse(std::string name, std::string text) {
     if (contents.empty()) return error(start, "empty tag {{}}");
     char sigil = contents[0];
     if (triple) sigil = '&';
+    // A section tag or comment alone on its line takes the line with it (the
+    // Mustache spec's "standalone" rule). kainjow 4.1 applies it only to
+    // sections that render, leaving a blank line for a false one, so do it
+    // here for all of them.
+    if (!triple &&
+        (sigil == '#' || sigil == '^' || sigil == '/' || sigil == '!')) {
+      size_t from = 0;
+      if (start > 0) {
+        const size_t newline = in.rfind('\n', start - 1);
+        if (newline != absl::string_view::npos) from = newline + 1;
+      }
+      size_t to = pos;
+      while (to < in.size() && (in[to] == ' ' || in[to] == '\t')) ++to;
+      if (to < in.size() && in[to] == '\r') ++to;
+      const bool ends_line = to == in.size() || in[to] == '\n';
+      const bool starts_line =
+          in.substr(from, start - from).find_first_not_of(" \t") ==
+          absl::string_view::npos;
+      if (starts_line && ends_line) {
+        out.erase(out.size() - (start - from));
+        pos = to == in.size() ? to : to + 1;
+      }
+    }
     if (sigil == '!') continue;  // A comment renders nothing.
     if (sigil == '=') {
       return error(start,

@@ -134,6 +134,14 @@ TEST(TemplateTest, ListsBoolsAndInvertedSections) {
   // Standalone section lines leave no blank line.
   EXPECT_EQ(RenderOk("a\n{{#dns}}\n- {{.}}\n{{/dns}}\nb\n", v),
             "a\n- 198.18.0.1\n- 198.18.0.2\nb\n");
+  // ... and so do false ones, inverted ones and comments.
+  EXPECT_EQ(RenderOk("a\n  {{#no}}\nX\n  {{/no}}  \n{{^yes}}\nY\n{{/yes}}\r\n"
+                     "{{! note }}\n{{#yes}}\nZ\n{{/yes}}",
+                     v),
+            "a\nZ\n");
+  // kainjow drops a line whose only output is whitespace from a section that
+  // rendered, and keeps the line of a false section that shared its line.
+  EXPECT_EQ(RenderOk("{{#no}}x{{/no}}\n{{#yes}} {{/yes}}\n", v), "\n");
   EXPECT_EQ(RenderOk("{{#none}}x{{/none}}{{^none}}empty{{/none}}", v), "empty");
   EXPECT_EQ(RenderOk("{{#yes}}Y{{/yes}}{{^yes}}y{{/yes}}{{#no}}N{{/no}}"
                      "{{^no}}n{{/no}}",

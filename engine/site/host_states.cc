@@ -585,7 +585,10 @@ absl::Status HostStateStore::Set(absl::string_view hostname, HostState state,
     absl::StatusOr<std::string> token = MakeToken();
     if (!token.ok()) return token.status();
     entry.token = *std::move(token);
-    entry.token_expires = now + token_ttl_;
+    // Whole seconds, as the file keeps it: this process and the others
+    // reading the file agree on the instant it expires.
+    entry.token_expires =
+        absl::FromUnixSeconds(absl::ToUnixSeconds(now + token_ttl_));
   }
   entries[name] = std::move(entry);
   absl::StatusOr<FileId> written = WriteStates(entries);
