@@ -17,9 +17,11 @@
 #      ERROR 1 "File not found" and 404.
 #   b. an unknown MAC (52:54:00:c6:12:99) gets no DHCP answer at all, no TFTP, no marker, and is
 #      recorded in state/discovered.tsv.
-#   c. `disarm lab-node1` (installed by step 0; rackboot-hosts, as `./rackboot disarm`) while the daemon runs: the
-#      daemon reloads the host states, lab-node1's next boot gets an address, no boot file, no
-#      kernel (nothing over TFTP or HTTP to 198.18.0.21), no marker. Then `arm lab-node1`: the
+#   c. lab-node1, installed by its own done report in 0, boots again: an address, no boot file,
+#      no kernel (nothing over TFTP or HTTP to 198.18.0.21), no marker. Then `arm lab-node1` and
+#      `disarm lab-node1` (rackboot-hosts, as `./rackboot arm|disarm`) while the daemon runs: the
+#      daemon reloads the host states each time; armed, its config defaults to install with a
+#      token, disarmed to local without one. Then `arm lab-node1`: the
 #      next boot (iPXE ROM -> script, kernel, initrd over HTTP) reaches the marker again, with a
 #      new token (arming makes one), and reports done again. The daemon is the same process
 #      throughout (no restart).
@@ -182,25 +184,38 @@ grep -qi "$UNKNOWN_MAC" "$LAB_DIR/state/discovered.tsv" ||
   fail "b: $UNKNOWN_MAC not in discovered.tsv: $(cat "$LAB_DIR/state/discovered.tsv")"
 log "b: $UNKNOWN_MAC: no DHCP answer, no TFTP, no marker; recorded in discovered.tsv"
 
-# c. disarm lab-node1 under the running daemon: its next boot installs nothing.
-RELOADS=$(grep -c 'host states reloaded from' "$RBLOG" || true)
-hosts_cmd disarm lab-node1 >&2 || fail "c: rackboot-hosts disarm lab-node1 failed"
-wait_reload $((RELOADS + 1))
-tftp_get "$NODE1_IP" "pxelinux.cfg/01-${NODE1_MAC//:/-}" >"$LAB_DIR/node1-disarmed.pxelinux.cfg" ||
-  fail "c: cannot fetch lab-node1's rendered pxelinux config"
-expect_line "$LAB_DIR/node1-disarmed.pxelinux.cfg" "^ *LOCALBOOT " "c: disarmed lab-node1's config boots the local disk"
+# c. lab-node1, installed by its own done report in 0: its next network boot (real firmware)
+#    installs nothing: the one-shot install disarmed itself.
 window_start
-BOOT_TIMEOUT=$FAIL_TIMEOUT lab_guest && fail "c: disarmed lab-node1 printed the marker"
+BOOT_TIMEOUT=$FAIL_TIMEOUT lab_guest && fail "c: installed lab-node1 printed the marker"
 window "$LAB_DIR/window-c.log"
 expect_line "$LAB_DIR/window-c.log" "dhcp DHCPACK $NODE1_IP to $NODE1_MAC( \([^)]*\))?\$" \
-  "c: disarmed lab-node1 gets its address without a boot file"
-expect_no_line "$LAB_DIR/window-c.log" "$NODE1_MAC.* boot=" "c: disarmed lab-node1 was offered a boot file"
-expect_no_line "$LAB_DIR/window-c.log" "tftp .*client=$NODE1_IP:" "c: TFTP with disarmed lab-node1"
-expect_no_line "$LAB_DIR/window-c.log" " http [A-Z]+ .* to $NODE1_IP:" "c: HTTP with disarmed lab-node1"
+  "c: installed lab-node1 gets its address without a boot file"
+expect_no_line "$LAB_DIR/window-c.log" "$NODE1_MAC.* boot=" "c: installed lab-node1 was offered a boot file"
+expect_no_line "$LAB_DIR/window-c.log" "tftp .*client=$NODE1_IP:" "c: TFTP with installed lab-node1"
+expect_no_line "$LAB_DIR/window-c.log" " http [A-Z]+ .* to $NODE1_IP:" "c: HTTP with installed lab-node1"
 expect_no_install "c"
-log "c: disarmed lab-node1: address, no boot file, no TFTP, no HTTP, no marker"
+log "c: lab-node1 after its done report: address, no boot file, no TFTP, no HTTP, no marker"
 
-# c'. arm lab-node1 again: the next boot installs (the marker is back).
+# c'. arm, then disarm, under the running daemon: armed it renders the install entry with a
+#     token, disarmed the local one without it.
+RELOADS=$(grep -c 'host states reloaded from' "$RBLOG" || true)
+hosts_cmd arm lab-node1 >&2 || fail "c': rackboot-hosts arm lab-node1 failed"
+wait_reload $((RELOADS + 1))
+tftp_get "$NODE1_IP" "pxelinux.cfg/01-${NODE1_MAC//:/-}" >"$LAB_DIR/node1-armed.pxelinux.cfg" ||
+  fail "c': cannot fetch armed lab-node1's rendered pxelinux config"
+expect_line "$LAB_DIR/node1-armed.pxelinux.cfg" "^ *DEFAULT +install" "c': armed lab-node1's default entry"
+expect_line "$LAB_DIR/node1-armed.pxelinux.cfg" "rackboot\.token=[0-9a-f]{32}" "c': armed lab-node1's token"
+RELOADS=$(grep -c 'host states reloaded from' "$RBLOG" || true)
+hosts_cmd disarm lab-node1 >&2 || fail "c': rackboot-hosts disarm lab-node1 failed"
+wait_reload $((RELOADS + 1))
+tftp_get "$NODE1_IP" "pxelinux.cfg/01-${NODE1_MAC//:/-}" >"$LAB_DIR/node1-disarmed.pxelinux.cfg" ||
+  fail "c': cannot fetch lab-node1's rendered pxelinux config"
+expect_line "$LAB_DIR/node1-disarmed.pxelinux.cfg" "^ *DEFAULT +local" "c': disarmed lab-node1's config boots the local disk"
+expect_no_line "$LAB_DIR/node1-disarmed.pxelinux.cfg" "(rackboot\.token|^ *DEFAULT +install)" "c': disarmed lab-node1's config"
+log "c': arm then disarm under the running daemon: install entry with a token, then local without"
+
+# c''. arm lab-node1 again: the next boot installs (the marker is back).
 RELOADS=$(grep -c 'host states reloaded from' "$RBLOG" || true)
 hosts_cmd arm lab-node1 >&2 || fail "c: rackboot-hosts arm lab-node1 failed"
 wait_reload $((RELOADS + 1))
