@@ -114,6 +114,15 @@ narrate() {
       }
       fflush(); next
     }
+    # The one-shot install: the token arming made, the reports of the installer (docs/install.md).
+    /\] install token made for / {
+      sub(/.*\] install token made for /, "")
+      printf "%s  ARMED %s%s\n", bold, $0, off; fflush(); next
+    }
+    /\] installer: / {
+      sub(/.*\] installer: /, "")
+      printf "%s  INSTALLER %s%s\n", green, $0, off; fflush(); next
+    }
     /RACKBOOT-LAB-MARKER/ {
       sub(/.*RACKBOOT-LAB-MARKER/, "RACKBOOT-LAB-MARKER"); gsub(/\r/, "")
       printf "%s  GUEST %s%s\n", green, $0, off; fflush(); next
