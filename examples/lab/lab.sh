@@ -114,11 +114,7 @@ narrate() {
       }
       fflush(); next
     }
-    # The one-shot install: the token arming made, the reports of the installer (docs/install.md).
-    /\] install token made for / {
-      sub(/.*\] install token made for /, "")
-      printf "%s  ARMED %s%s\n", bold, $0, off; fflush(); next
-    }
+    # The one-shot install: the reports of the installer (docs/install.md).
     /\] installer: / {
       sub(/.*\] installer: /, "")
       printf "%s  INSTALLER %s%s\n", green, $0, off; fflush(); next

@@ -135,6 +135,7 @@ node1_state() { awk -F'\t' '$1 == "lab-node1"' "$LAB_DIR/state/host-states.tsv";
 if [[ $MODE != uefi_tftp_only ]]; then
   # The initrd reported done: installed, token revoked, last phase done (from the installer).
   expect_line "$OUT" "GUEST RACKBOOT-LAB-MARKER host=lab-node1 .* report=done" "the initrd's done report"
+  expect_line "$OUT" "INSTALLER lab-node1 done: .*set installed, install token revoked" "lab.sh narrates the done report"
   expect_phase lab-node1 done
   [[ $(node1_state | cut -f2) == installed ]] || fail "lab-node1 after done: $(node1_state)"
   [[ -z $(node1_state | cut -f4) ]] || fail "lab-node1's token was not revoked: $(node1_state)"
@@ -151,4 +152,4 @@ else
 fi
 
 log "PASS: $MODE boot of lab-node1 to its marker in $SECONDS s"
-grep -E '^ *(DHCP|TFTP|HTTP|GUEST) ' "$OUT" >&2
+grep -E '^ *(DHCP|TFTP|HTTP|INSTALLER|GUEST) ' "$OUT" >&2
