@@ -47,9 +47,9 @@ absl::StatusOr<std::map<std::string, RenderedHostFile>> RenderFixture(
     absl::StatusOr<std::vector<RenderedHostFile>> rendered =
         RenderHostFiles(**templates, input);
     if (!rendered.ok()) {
-      return absl::Status(rendered.status().code(),
-                          absl::StrCat(host.hostname, ": ",
-                                       rendered.status().message()));
+      return absl::Status(
+          rendered.status().code(),
+          absl::StrCat(host.hostname, ": ", rendered.status().message()));
     }
     for (RenderedHostFile& file : *rendered) {
       std::string key = absl::StrCat(host.hostname, "/", file.path);

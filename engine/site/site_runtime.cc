@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "engine/log/log_text.h"
+#include "engine/site/http_urls.h"
 #include "engine/site/site_files.h"
 #include "glog/logging.h"
 
@@ -51,6 +52,11 @@ absl::StatusOr<std::unique_ptr<SiteRuntime>> SiteRuntime::Open(
   absl::StatusOr<dhcp::DhcpServerConfig> server =
       CheckSite(site, *inventory, dhcp);
   if (!server.ok()) return ConfigError(server.status());
+  // The menus' and install files' templates (built in, each profile's
+  // template_file and append): a template error is a configuration error.
+  absl::StatusOr<std::shared_ptr<const install::InstallTemplates>> templates =
+      install::InstallTemplates::Load(site);
+  if (!templates.ok()) return ConfigError(templates.status());
   runtime->dhcp_config_ = *std::move(server);
   absl::StatusOr<std::unique_ptr<HostStateStore>> states =
       HostStateStore::Open(site.server.state_dir, *inventory);
@@ -95,7 +101,7 @@ absl::StatusOr<std::unique_ptr<SiteRuntime>> SiteRuntime::Open(
                                 absl::Now(), /*initial=*/true);
   runtime->current_ = std::make_unique<CurrentSite>(
       MakeSiteGeneration(site, *std::move(inventory), runtime->states_.get(),
-                         runtime->LeaseOwner()));
+                         *std::move(templates), runtime->LeaseOwner()));
   runtime->tracker_ = std::make_unique<BringUpTracker>(
       runtime->current_.get(), runtime->bring_up_.get(), runtime->LeaseOwner(),
       runtime->fleet_.get(), runtime->states_.get());
@@ -207,6 +213,31 @@ absl::Status SiteRuntime::ReportInstall(const InstallerReport& report,
                     : "");
   if (report.phase == "done") WriteStatus();
   return absl::OkStatus();
+}
+
+absl::StatusOr<InstallTarget> SiteRuntime::ResolveInstallToken(
+    absl::string_view token, const io::SocketAddress& client, absl::Time now) {
+  absl::optional<TokenOwner> owner = states_->FindToken(token);
+  if (!owner.has_value()) {
+    return absl::PermissionDeniedError(
+        "install token refused: no armed host holds it");
+  }
+  InstallTarget target;
+  target.generation = current_->Get();
+  // The owner's checks, as for its reports (the token is looked up again
+  // there: a re-arm in between is refused, not served).
+  absl::StatusOr<const InventoryHost*> host =
+      CheckInstaller(*target.generation, owner->hostname, token, client, now);
+  if (!host.ok()) return host.status();
+  const SiteConfig& site = target.generation->site;
+  target.input.site = &site;
+  target.input.host = *host;
+  target.input.profile = FindProfile(site, (*host)->profile);
+  target.input.armed = true;
+  target.input.token = std::string(token);
+  absl::optional<std::string> base = HttpBaseUrl(site);
+  target.input.http_base = base.value_or("");
+  return target;
 }
 
 absl::Status SiteRuntime::StoreInstallLog(absl::string_view hostname,
@@ -468,6 +499,13 @@ void SiteRuntime::Reload(absl::StatusOr<SiteConfig> loaded, bool dhcp_on) {
     LOG(ERROR) << "reload: " << checked.status().message() << keeping;
     return;
   }
+  // New templates are parsed (and test-rendered) before anything applies.
+  absl::StatusOr<std::shared_ptr<const install::InstallTemplates>> templates =
+      install::InstallTemplates::Load(effective);
+  if (!templates.ok()) {
+    LOG(ERROR) << "reload: " << templates.status().message() << keeping;
+    return;
+  }
   SiteChanges changes =
       CompareSites(running->site, running->inventory, *loaded, *inventory);
   for (const std::string& change : changes.needs_restart) {
@@ -491,7 +529,7 @@ void SiteRuntime::Reload(absl::StatusOr<SiteConfig> loaded, bool dhcp_on) {
   const size_t profiles = effective.profiles.size();
   current_->Publish(MakeSiteGeneration(std::move(effective),
                                        *std::move(inventory), states_.get(),
-                                       LeaseOwner()));
+                                       *std::move(templates), LeaseOwner()));
   WriteStatus();
   LOG(INFO) << "reload: "
             << (changes.applied.empty() ? "nothing to apply" : "applied")

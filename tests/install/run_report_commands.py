@@ -8,7 +8,7 @@ would run (preseed/early_command and late_command; %pre, %post, %onerror;
 early-, late- and error-commands), points them at a recording HTTP server on
 127.0.0.1 instead of the file's report URL (paths under /target and /tmp
 moved into a scratch directory), runs them with sh -c (d-i's commands with
-busybox as `wget`, as d-i has), and checks what arrived, in order:
+busybox as `wget`, as d-i has; `curtin` a no-op), and checks what arrived, in order:
   POST .../phase  application/json {"token": T, "phase": "installing", ...}
   POST .../log?token=T  text/plain
   POST .../done   application/json {"token": T, ...}
@@ -41,7 +41,9 @@ class Recorder(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length)
         Recorder.requests.append({"path": self.path,
-                                  "type": self.headers.get("Content-Type", ""),
+                                  # Two Content-Type headers (busybox adds its
+                                  # own unless told one) would be ambiguous.
+                                  "type": ",".join(self.headers.get_all("Content-Type", [])),
                                   "body": body})
         reply = b'{"ok":true}\n'
         self.send_response(200)
@@ -118,10 +120,14 @@ def main(argv):
         with tempfile.TemporaryDirectory() as scratch:
             os.makedirs(f"{scratch}/target/root")
             env = dict(os.environ)
+            os.makedirs(f"{scratch}/bin")
+            env["PATH"] = f"{scratch}/bin:" + env.get("PATH", "/usr/bin:/bin")
             if kind == "d-i":  # d-i's wget is busybox's
-                os.makedirs(f"{scratch}/bin")
                 os.symlink(busybox, f"{scratch}/bin/wget")
-                env["PATH"] = f"{scratch}/bin:" + env.get("PATH", "/usr/bin:/bin")
+            if kind == "subiquity":  # curtin in-target acts on /target: not here
+                with open(f"{scratch}/bin/curtin", "w") as f:
+                    f.write("#!/bin/sh\nexit 0\n")
+                os.chmod(f"{scratch}/bin/curtin", 0o755)
             for stage, cmds, want in (
                     ("normal", normal, ["phase:installing", "log", "done"]),
                     ("failure", failure, ["phase:failed"] if failure else [])):

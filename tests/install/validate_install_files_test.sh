@@ -128,6 +128,8 @@ expect_fail "user-data: key outside autoinstall" "Additional properties are not 
   $py "$dir/check_user_data.py" "$schema" user-data "$(broken "$u" u5 '$a locale: "en_US.UTF-8"')"
 expect_fail "user-data: layout not documented" "'ext4' is not one of" \
   $py "$dir/check_user_data.py" "$schema" user-data "$(broken "$u" u6 's#^      name: [a-z]*$#      name: ext4#')"
+expect_fail "user-data: neither identity nor user-data" "matches none of anyOf .*identity.*user-data" \
+  $py "$dir/check_user_data.py" "$schema" user-data "$(broken "$u" u7 '/^  user-data:/,/^  late-commands:/{/^  late-commands:/!d}')"
 expect_fail "meta-data: no local-hostname" "local-hostname: missing" \
   $py "$dir/check_user_data.py" "$schema" meta-data "$(broken "${metadatas[0]}" m1 '/^local-hostname/d')"
 
