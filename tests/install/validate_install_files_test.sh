@@ -3,7 +3,8 @@
 # can fail. render_fixture writes every file of the fixture site
 # (engine/install/testdata/fixture: each family, static and DHCP hosts); then
 #   preseed.cfg: check_preseed.py (debconf-set-selections -c: exit 0 and
-#                nothing on stderr; sh -n of early/late_command),
+#                nothing on stderr; sh -n of early/late_command; names and
+#                types against the questions in Debian 12's installer initrd),
 #   ks.cfg:      check_kickstart.py (allow-list of commands, options, sections),
 #   user-data:   check_user_data.py (#cloud-config, YAML, autoinstall-schema.json,
 #                sh -n of the command lists), meta-data likewise,
@@ -28,6 +29,18 @@ command -v debconf-set-selections >/dev/null || { echo "FAIL: debconf-set-select
 
 work=$(mktemp -d "${TEST_TMPDIR:-/tmp}/validate.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+
+# The questions (and their types) of the Debian 12 installer's own initrd
+# (package debian-installer-12-netboot-amd64): check_preseed.py checks the
+# names and types of those it owns (netcfg/, mirror/http/, preseed/, ...).
+di_initrd=/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64/initrd.gz
+[[ -f $di_initrd ]] || { echo "FAIL: $di_initrd missing (./rackboot setup)"; exit 1; }
+mkdir -p "$work/di"
+(cd "$work/di" && zcat "$di_initrd" | cpio -id --quiet 'var/lib/dpkg/info/*.templates')
+di_templates=$work/di/var/lib/dpkg/info
+n=$(cat "$di_templates"/*.templates | grep -c '^Template: ')
+echo "debian-installer initrd: $n questions"
+[[ $n -gt 100 ]] || { echo "FAIL: too few d-i questions found in $di_initrd"; exit 1; }
 out=$work/out
 "$render_fixture" "$site_toml" "$out"
 
@@ -70,7 +83,7 @@ expect_fail() {
   fi
 }
 
-expect_pass "preseed files" $py "$dir/check_preseed.py" "${preseeds[@]}"
+expect_pass "preseed files" $py "$dir/check_preseed.py" --di-templates="$di_templates" "${preseeds[@]}"
 expect_pass "kickstart files" $py "$dir/check_kickstart.py" "${kickstarts[@]}"
 expect_pass "user-data files" $py "$dir/check_user_data.py" "$schema" user-data "${userdatas[@]}"
 expect_pass "meta-data files" $py "$dir/check_user_data.py" "$schema" meta-data "${metadatas[@]}"
@@ -93,6 +106,10 @@ expect_fail "preseed: unknown type (debconf warns, exit 0)" "Unknown type strng"
   $py "$dir/check_preseed.py" "$(broken "$p" p2 's#^d-i time/zone string#d-i time/zone strng#')"
 expect_fail "preseed: late_command that does not parse" "late_command: does not parse" \
   $py "$dir/check_preseed.py" "$(broken "$p" p3 "s#^\(d-i preseed/late_command string .*\)#\1; echo 'unclosed#")"
+expect_fail "preseed: a question d-i does not have" "netcfg/get_hostnme: not a question of the installer" \
+  $py "$dir/check_preseed.py" --di-templates="$di_templates" "$(broken "$p" p5 's#^d-i netcfg/get_hostname #d-i netcfg/get_hostnme #')"
+expect_fail "preseed: another type than d-i's" "netcfg/choose_interface: the installer's type is select, not string" \
+  $py "$dir/check_preseed.py" --di-templates="$di_templates" "$(broken "$p" p6 's#^d-i netcfg/choose_interface select#d-i netcfg/choose_interface string#')"
 # debconf-set-selections itself: the stderr signal, without the wrapper.
 dss=$(broken "$p" p4 's#^d-i time/zone string#d-i time/zone strng#')
 if debconf-set-selections -c "$dss" 2>"$work/stderr" && [[ -s $work/stderr ]]; then
