@@ -71,11 +71,16 @@ void BringUpLog::Record(absl::string_view hostname, absl::string_view phase,
   dirty_ = true;
 }
 
-void BringUpLog::RecordUnlessDone(absl::string_view hostname,
-                                  absl::string_view phase, absl::Time now) {
+void BringUpLog::RecordUnlessInstalling(absl::string_view hostname,
+                                        absl::string_view phase,
+                                        absl::Time now) {
   absl::MutexLock lock(&mu_);
   auto it = phases_.find(std::string(hostname));
-  if (it != phases_.end() && it->second.phase == "done") return;
+  if (it != phases_.end() &&
+      (it->second.phase == "installing" || it->second.phase == "failed" ||
+       it->second.phase == "done")) {
+    return;
+  }
   phases_[std::string(hostname)] = {std::string(phase), now};
   dirty_ = true;
 }

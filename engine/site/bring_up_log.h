@@ -3,8 +3,10 @@
 //
 // The daemon's BringUpTracker (bring_up_tracker.h) records a phase when an
 // inventory host gets a DHCP answer with a boot file ("dhcp"), when each file
-// reaches it ("tftp <file>", "http <file>"), and when the profile's last file
-// (the initrd) has arrived ("done"). Record keeps phases in memory; Flush
+// reaches it ("tftp <file>", "http <file>"), when the profile's last file
+// (the initrd, else the kernel) reached an armed host ("installing"), and
+// when its installer reports ("installing", "failed", "done": only the
+// installer's report says done). Record keeps phases in memory; Flush
 // (once a second) rewrites <state_dir>/bring-up.tsv atomically (temp file,
 // rename), so another process can read it at any time. The file has one line
 // per host: hostname<TAB>phase<TAB>unix seconds. Thread-safe: the DHCP thread
@@ -48,12 +50,13 @@ class BringUpLog {
   // booted at once. Flush() persists. Any thread.
   void Record(absl::string_view hostname, absl::string_view phase,
               absl::Time now);
-  // As Record, but leaves a host whose phase is "done" as it is: a boot file
-  // that completes after the profile's last one (TFTP shards finish out of
-  // order: the initrd before the kernel) is no step back. A new lease
-  // (Record "dhcp") starts the next cycle.
-  void RecordUnlessDone(absl::string_view hostname, absl::string_view phase,
-                        absl::Time now);
+  // As Record, but leaves a host whose phase is "installing", "failed" or
+  // "done" as it is: a boot file that completes after the profile's last one
+  // (TFTP shards finish out of order: the initrd before the kernel), or one
+  // an installer fetches, is no step back. A new lease (Record "dhcp")
+  // starts the next cycle.
+  void RecordUnlessInstalling(absl::string_view hostname,
+                              absl::string_view phase, absl::Time now);
 
   // Rewrites the file (atomically, by rename) if anything was recorded since
   // the last flush. The daemon's main thread calls it once a second and at

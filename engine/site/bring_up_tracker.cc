@@ -15,11 +15,12 @@ namespace rackboot::site {
 
 BringUpTracker::BringUpTracker(const CurrentSite* current, BringUpLog* log,
                                BootRenderer::LeaseOwner lease_owner,
-                               FleetStatus* fleet)
+                               FleetStatus* fleet, const HostStateStore* states)
     : current_(current),
       log_(log),
       lease_owner_(std::move(lease_owner)),
-      fleet_(fleet) {}
+      fleet_(fleet),
+      states_(states) {}
 
 namespace {
 
@@ -67,16 +68,20 @@ void BringUpTracker::OnFileDelivered(const daemon::FileDelivered& event) {
   if (const BootProfile* profile = FindProfile(now->site, host->profile)) {
     const std::string& last =
         profile->initrd.empty() ? profile->kernel : profile->initrd;
-    if (event.file == last) {
-      hosts_done_.fetch_add(1, std::memory_order_relaxed);
-      log_->Record(host->hostname, "done", time);
+    const bool armed =
+        (states_ != nullptr ? states_->Get(host->hostname)
+                            : host->initial_state) == HostState::kInstall;
+    if (event.file == last && armed) {
+      // The installer runs; only its own report says done.
+      hosts_installing_.fetch_add(1, std::memory_order_relaxed);
+      log_->Record(host->hostname, "installing", time);
       if (fleet_ != nullptr) {
         fleet_->OnFile(host->hostname, event, FileRole::kLastFile, time);
       }
       return;
     }
   }
-  log_->RecordUnlessDone(
+  log_->RecordUnlessInstalling(
       host->hostname,
       absl::StrCat(daemon::TransportName(event.transport), " ", event.file),
       time);
@@ -104,6 +109,15 @@ void BringUpTracker::OnLeaseAcked(const daemon::LeaseAcked& event) {
   }
 }
 
+void BringUpTracker::OnInstaller(absl::string_view hostname,
+                                 absl::string_view phase,
+                                 absl::string_view detail, absl::Time now) {
+  if (phase != "installing" && phase != "failed" && phase != "done") return;
+  if (phase == "done") hosts_done_.fetch_add(1, std::memory_order_relaxed);
+  log_->Record(hostname, phase, now);
+  if (fleet_ != nullptr) fleet_->OnInstaller(hostname, phase, detail, now);
+}
+
 std::vector<daemon::Metric> BringUpTracker::Metrics() const {
   auto get = [](const std::atomic<uint64_t>& c) {
     return static_cast<int64_t>(c.load(std::memory_order_relaxed));
@@ -112,6 +126,7 @@ std::vector<daemon::Metric> BringUpTracker::Metrics() const {
           {"bring_up_files_http", get(files_http_)},
           {"bring_up_files_incomplete", get(files_incomplete_)},
           {"bring_up_leases_acked", get(leases_acked_)},
+          {"bring_up_hosts_installing", get(hosts_installing_)},
           {"bring_up_hosts_done", get(hosts_done_)}};
 }
 

@@ -53,7 +53,8 @@ class BringUpTrackerTest : public ::testing::Test {
         Inventory::Parse(kInventory, "inventory.csv");
     ASSERT_TRUE(inventory.ok()) << inventory.status();
     current_ = std::make_unique<CurrentSite>(
-        MakeSiteGeneration(*site, *inventory, /*states=*/nullptr));
+        MakeSiteGeneration(*site, *inventory, /*states=*/nullptr,
+                           *install::InstallTemplates::Load(*site)));
     absl::StatusOr<std::unique_ptr<BringUpLog>> log = BringUpLog::Open(dir_);
     ASSERT_TRUE(log.ok()) << log.status();
     log_ = *std::move(log);
@@ -105,27 +106,74 @@ TEST_F(BringUpTrackerTest, HttpCountsLikeTftp) {
   EXPECT_EQ(Phase("node002"), "http vmlinuz");
   tracker_->OnFileDelivered(
       File(Transport::kHttp, "198.18.16.2:40000", "initrd.img"));
-  EXPECT_EQ(Phase("node002"), "done");
+  // Armed: its installer runs; only the installer's report says done.
+  EXPECT_EQ(Phase("node002"), "installing");
   // A file completing after the last one (shards finish out of order) is no
   // step back; the next lease with a boot file starts a new cycle.
   tracker_->OnFileDelivered(
       File(Transport::kHttp, "198.18.16.2:40001", "vmlinuz"));
-  EXPECT_EQ(Phase("node002"), "done");
+  EXPECT_EQ(Phase("node002"), "installing");
   // node003's profile has no initrd: its kernel is the last file, over TFTP.
   tracker_->OnFileDelivered(
       File(Transport::kTftp, "198.18.16.3:2000", "tiny-kernel"));
-  EXPECT_EQ(Phase("node003"), "done");
+  EXPECT_EQ(Phase("node003"), "installing");
+  // The installer's reports.
+  tracker_->OnInstaller("node002", "failed", "no disk", absl::Now());
+  EXPECT_EQ(Phase("node002"), "failed");
+  tracker_->OnFileDelivered(
+      File(Transport::kHttp, "198.18.16.2:40001", "vmlinuz"));
+  EXPECT_EQ(Phase("node002"), "failed");
+  tracker_->OnInstaller("node002", "done", "", absl::Now());
+  EXPECT_EQ(Phase("node002"), "done");
+  tracker_->OnInstaller("node002", "bogus", "", absl::Now());
+  EXPECT_EQ(Phase("node002"), "done");
+  tracker_->OnFileDelivered(
+      File(Transport::kHttp, "198.18.16.2:40001", "initrd.img"));
+  EXPECT_EQ(Phase("node002"), "installing");  // armed still (no store here)
   // The file reaches bring-up.tsv at the flush.
   ASSERT_TRUE(tracker_->Flush().ok());
   absl::StatusOr<std::map<std::string, BringUpPhase>> read =
       BringUpLog::Read(dir_);
   ASSERT_TRUE(read.ok());
-  EXPECT_EQ(read->at("node002").phase, "done");
+  EXPECT_EQ(read->at("node002").phase, "installing");
+  EXPECT_EQ(read->at("node003").phase, "installing");
   std::map<std::string, int64_t> metrics;
   for (const daemon::Metric& m : tracker_->Metrics()) metrics[m.name] = m.value;
   EXPECT_EQ(metrics["bring_up_files_tftp"], 2);
-  EXPECT_EQ(metrics["bring_up_files_http"], 3);
-  EXPECT_EQ(metrics["bring_up_hosts_done"], 2);
+  EXPECT_EQ(metrics["bring_up_files_http"], 5);
+  EXPECT_EQ(metrics["bring_up_hosts_installing"], 3);
+  EXPECT_EQ(metrics["bring_up_hosts_done"], 1);
+}
+
+// With the host states: the last boot file of a host that is not armed is
+// just a file, never done (before issue 14 it was "done").
+TEST_F(BringUpTrackerTest, UnarmedHostsLastFileIsNotDone) {
+  absl::StatusOr<Inventory> inventory =
+      Inventory::Parse(kInventory, "inventory.csv");
+  ASSERT_TRUE(inventory.ok());
+  absl::StatusOr<std::unique_ptr<HostStateStore>> states =
+      HostStateStore::Open(dir_ + "/state", *inventory);
+  ASSERT_TRUE(states.ok()) << states.status();
+  ASSERT_TRUE((*states)->Set("node002", HostState::kLocalboot).ok());
+  ASSERT_TRUE((*states)->Set("node003", HostState::kInstalled).ok());
+  BringUpTracker tracker(
+      current_.get(), log_.get(),
+      [](Ipv4Address address) -> absl::optional<MacAddress> {
+        if (address == Ipv4Address(198, 18, 16, 2)) return kNode2;
+        if (address == Ipv4Address(198, 18, 16, 3)) return kNode3;
+        return absl::nullopt;
+      },
+      /*fleet=*/nullptr, states->get());
+  tracker.OnFileDelivered(
+      File(Transport::kHttp, "198.18.16.2:40000", "initrd.img"));
+  EXPECT_EQ(Phase("node002"), "http initrd.img");
+  tracker.OnFileDelivered(
+      File(Transport::kTftp, "198.18.16.3:2000", "tiny-kernel"));
+  EXPECT_EQ(Phase("node003"), "tftp tiny-kernel");
+  // node001 is armed (its column): installing.
+  tracker.OnFileDelivered(
+      File(Transport::kHttp, "198.18.0.21:40000", "initrd.img"));
+  EXPECT_EQ(Phase("node001"), "installing");
 }
 
 TEST_F(BringUpTrackerTest, IncompleteAndUnknownClientsChangeNothing) {

@@ -36,6 +36,15 @@ Ipv4Address AddressOf(const io::SocketAddress& client) {
   return Ipv4Address(ntohl(in->sin_addr.s_addr));
 }
 
+// An armed host's token expiry as the snapshot gives it; InfinitePast when it
+// has no token (never valid, but nothing to report as expired either).
+absl::Time TokenExpiry(const HostStateEntry& entry) {
+  if (entry.state != HostState::kInstall || entry.token.empty()) {
+    return absl::InfinitePast();
+  }
+  return entry.token_expires;
+}
+
 // A duration for a reason: "10m", "2h5m", "95s" (whole seconds).
 std::string ShortDuration(absl::Duration d) {
   return absl::FormatDuration(absl::Trunc(d, absl::Seconds(1)));
@@ -160,6 +169,10 @@ void FleetStatus::SetInventory(const SiteConfig& site,
       auto state = states.find(host.hostname);
       record.state =
           state != states.end() ? state->second.state : host.initial_state;
+      if (state != states.end()) {
+        record.state_changed = state->second.changed;
+        record.token_expires = TokenExpiry(state->second);
+      }
       record.state_known = true;
       record.phase = PhaseForState(record.state);
       record.phase_since = now;
@@ -189,7 +202,15 @@ void FleetStatus::SetStates(const HostStateMap& states, absl::Time now,
     auto it = states.find(name);
     if (it == states.end()) continue;
     const HostState state = it->second.state;
-    if (record.state_known && record.state == state) continue;
+    const absl::Time expires = TokenExpiry(it->second);
+    // Arming an armed host again makes a new token: progress starts over.
+    const bool rearmed = record.state_known && record.state == state &&
+                         state == HostState::kInstall &&
+                         (record.state_changed != it->second.changed ||
+                          record.token_expires != expires);
+    record.state_changed = it->second.changed;
+    record.token_expires = expires;
+    if (record.state_known && record.state == state && !rearmed) continue;
     const HostState old = record.state;
     record.state = state;
     record.state_known = true;
@@ -202,21 +223,21 @@ void FleetStatus::SetStates(const HostStateMap& states, absl::Time now,
         SetPhase(&record, Phase::kInstalled, now);
         break;
       case HostState::kLocalboot: {
-        // Not armed any more: what it was given it booted (done) if the
-        // installer was already running; nothing observed if only armed.
+        // Not armed any more: nothing is being installed. Only the installer
+        // says done, so one disarmed mid-install is unknown, not done.
         const Phase was =
             record.phase == Phase::kStalled ? record.stalled_in : record.phase;
-        if (was == Phase::kArmed || was == Phase::kInstalled) {
+        if (was == Phase::kArmed || was == Phase::kInstalled ||
+            was == Phase::kInstalling || was == Phase::kFailed) {
           SetPhase(&record, Phase::kUnknown, now);
-        } else if (was == Phase::kInstalling) {
-          SetPhase(&record, Phase::kDone, now);
         } else if (record.phase == Phase::kStalled) {
           SetPhase(&record, was, now);  // progress: the bound starts over
         }
         break;
       }
     }
-    const char* verb = state == HostState::kInstall     ? "armed"
+    const char* verb = rearmed                          ? "armed again"
+                       : state == HostState::kInstall   ? "armed"
                        : state == HostState::kInstalled ? "installed"
                                                         : "disarmed";
     events.push_back(
@@ -282,14 +303,16 @@ void FleetStatus::OnFile(absl::string_view host,
   const Phase was =
       record.phase == Phase::kStalled ? record.stalled_in : record.phase;
   Phase phase = Phase::kBooting;
-  if (role == FileRole::kLastFile) {
-    phase = armed ? Phase::kInstalling : Phase::kDone;
+  if (role == FileRole::kLastFile && armed) {
+    phase = Phase::kInstalling;
   } else if (role == FileRole::kHostConfig && !armed) {
-    phase = Phase::kDone;
-  } else if (was == Phase::kInstalling || was == Phase::kDone) {
+    // Its local-disk config: it boots its disk, nothing is installed.
+    phase = PhaseForState(record.state);
+  } else if (was == Phase::kInstalling || was == Phase::kDone ||
+             was == Phase::kFailed) {
     // Shards report completions out of order (an initrd before the kernel
     // fetched first), and an installer fetches more files: any other file
-    // is progress in the phase the last file reached, never a step back.
+    // is progress in the phase the installer reached, never a step back.
     // Only a lease or a state change starts a new boot.
     phase = was;
   }
@@ -302,10 +325,59 @@ void FleetStatus::OnFile(absl::string_view host,
   PublishAndUnlock(lock, std::move(events));
 }
 
+void FleetStatus::OnInstaller(absl::string_view host, absl::string_view phase,
+                              absl::string_view detail, absl::Time now) {
+  Phase next;
+  if (phase == "installing") {
+    next = Phase::kInstalling;
+  } else if (phase == "failed") {
+    next = Phase::kFailed;
+  } else if (phase == "done") {
+    next = Phase::kDone;
+  } else {
+    return;
+  }
+  std::string text = log::Escaped(detail, kMaxDetail);
+  std::unique_lock<std::mutex> lock(mu_);
+  auto it = hosts_.find(host);
+  if (it == hosts_.end()) return;
+  Record& record = it->second;
+  record.progress = now;
+  record.last_failure.clear();
+  SetPhase(&record, next, now);
+  if (next == Phase::kFailed) {
+    record.reason =
+        text.empty() ? std::string("the installer reported failure") : text;
+    if (record.reason.size() > kMaxDetail) {
+      record.reason.resize(kMaxDetail - 3);
+      record.reason += "...";
+    }
+  }
+  std::string event_detail =
+      text.empty() ? std::string(phase) : absl::StrCat(phase, ": ", text);
+  std::vector<HostEvent> events;
+  events.push_back(
+      AddEvent(it->first, &record, "installer", std::move(event_detail), now));
+  PublishAndUnlock(lock, std::move(events));
+}
+
 void FleetStatus::Tick(absl::Time now) {
   std::unique_lock<std::mutex> lock(mu_);
   std::vector<HostEvent> events;
   for (auto& [name, record] : hosts_) {
+    if (record.state == HostState::kInstall &&
+        record.token_expires != absl::InfinitePast() &&
+        now >= record.token_expires && record.phase != Phase::kFailed) {
+      // Rendered as not armed from now on (local menu, no install files);
+      // the operator re-arms to make a new token.
+      SetPhase(&record, Phase::kFailed, now);
+      record.reason = absl::StrCat(
+          "install token expired at ",
+          absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", record.token_expires,
+                           absl::UTCTimeZone()));
+      events.push_back(AddEvent(name, &record, "token", record.reason, now));
+      continue;
+    }
     absl::Duration bound;
     switch (record.phase) {
       case Phase::kDhcp:

@@ -7,31 +7,39 @@
 // ids (Server-Sent Events resume from it with Last-Event-ID).
 //
 // Phases (the page's colours, the API's "phase"):
-//   unknown     never seen since the daemon started, not armed
+//   unknown     not armed, not installed, and no boot in progress: never
+//               seen since the daemon started, or handed its local-disk
+//               config (it boots its disk), or disarmed
 //   armed       state install, nothing seen since it was armed
 //   dhcp        a DHCPACK with a boot file reached it
 //   booting     a boot file reached it since that lease, the profile's last
 //               one not yet
 //   installing  armed, and the profile's last boot file (initrd, else kernel)
-//               reached it: the installer runs (issue 14 adds its reports)
-//   done        not armed, and the last boot file reached it
-//   installed   its state is installed
-//   failed      reserved for explicit failure reports (issue 14)
+//               reached it, or its installer reported progress (OnInstaller)
+//   done        its installer reported done (only that: the state is then
+//               installed, and the next network boot starts a new cycle)
+//   installed   its state is installed (and nothing in progress since, or
+//               it was handed its local-disk config)
+//   failed      its installer reported failure (`reason` is its detail), or
+//               its install token expired while armed (`reason` "install
+//               token expired at <RFC 3339 time>"); it stays armed
 //   stalled     no progress in dhcp, booting or installing for longer than
 //               that phase's bound (StallBounds, site.toml [status]);
 //               `reason` says which phase and for how long
-// Progress is a lease with a boot file, a complete file or a state change; a
-// transfer that failed, or a lease without a boot file, is an event but no
-// progress, so a host retrying a file that never arrives ends stalled. Any
-// progress takes a stalled host back to the phase the event implies
-// ("recovery"). Only a lease with a boot file or a state change starts a new
-// cycle: once installing or done, a host stays there on any file but the
-// last (shards report completions out of order, installers fetch more).
+// Progress is a lease with a boot file, a complete file, an installer report
+// or a state change; a transfer that failed, or a lease without a boot file,
+// is an event but no progress, so a host retrying a file that never arrives
+// ends stalled. Any progress takes a stalled host back to the phase the event
+// implies ("recovery"). Only a lease with a boot file or a state change
+// starts a new cycle: once installing, done or failed, a host stays there on
+// any file (shards report completions out of order, installers fetch more).
 //
-// Event kinds: "lease", "file", "transfer_failed", "state" (arm, disarm,
-// installed, by the host-states poll or the API), "stalled", "inventory"
-// (a host added to or removed by an inventory reload; after a removal its
-// phase is "").
+// Event kinds: "lease", "file", "transfer_failed", "state" (arm, re-arm,
+// disarm, installed, by the host-states poll, the API or the installer),
+// "installer" (the installer's own reports: installing, failed, done),
+// "token" (the install token of an armed host expired), "stalled",
+// "inventory" (a host added to or removed by an inventory reload; after a
+// removal its phase is "").
 //
 //   FleetStatus fleet;                       // SiteRuntime owns it
 //   fleet.SetInventory(site, inventory, *states->Snapshot(), now);
@@ -121,10 +129,11 @@ struct HostStatus {
 enum class FileRole {
   kOther,       // a boot loader, a module, a mirror file: booting
   kHostConfig,  // its rendered per-host config (pxelinux.cfg/01-<mac>, ...):
-                // done when it is not armed (that config boots its disk),
+                // when it is not armed, that config boots its disk: the
+                // phase its state implies (installed, else unknown);
                 // booting when armed
   kLastFile,    // its profile's last boot file (initrd, else kernel):
-                // installing when armed, else done
+                // installing when armed, else booting
 };
 
 // site.toml [status]: how long a host may stay in a phase without progress.
@@ -160,10 +169,14 @@ class FleetStatus {
                     const HostStateMap& states, absl::Time now,
                     bool initial = false);
   // The host states as the store applies them now: a "state" event per host
-  // whose state differs from the last call's. To install: armed (progress
-  // starts over); to installed: installed; to localboot: an armed host goes
-  // back to unknown, others keep what was observed. `by` says who changed
-  // them, for the detail ("host-states.tsv", "api 127.0.0.1:5555").
+  // whose state differs from the last call's, or that was armed again (a new
+  // install token). To install: armed (progress starts over); to installed:
+  // installed; to localboot: a host armed, installing, failed or
+  // installed goes back to unknown, others keep what was observed. `by`
+  // says who changed them, for the detail ("host-states.tsv", "api
+  // 127.0.0.1:5555", "installer"). The tokens' expiry is kept (not the
+  // tokens) for Tick.
+
   void SetStates(const HostStateMap& states, absl::Time now,
                  absl::string_view by);
 
@@ -180,8 +193,17 @@ class FleetStatus {
   void OnFile(absl::string_view host, const daemon::FileDelivered& event,
               FileRole role, absl::Time now);
 
+  // The installer's report (SiteRuntime::ReportInstall checked its token):
+  // `phase` "installing" (progress), "failed" (`detail` is the reason) or
+  // "done"; an "installer" event. Other phases and hosts not in the
+  // inventory are ignored. `detail` is escaped and cut to kMaxDetail.
+  void OnInstaller(absl::string_view host, absl::string_view phase,
+                   absl::string_view detail, absl::Time now);
+
   // Main thread, once a second: marks stalled the hosts past their phase's
-  // bound (one "stalled" event each).
+  // bound (one "stalled" event each), and failed the armed hosts whose
+  // install token expired (one "token" event each, reason "install token
+  // expired at <time>").
   void Tick(absl::Time now);
 
   // All inventory hosts, sorted by name, without timelines.
@@ -207,6 +229,10 @@ class FleetStatus {
     Ipv4Address reserved;  // the inventory's ip; 0: none
     HostState state = HostState::kLocalboot;
     bool state_known = false;
+    // The state's last change and the install token's expiry, from the
+    // store's snapshot: a new arm of an armed host changes them.
+    absl::Time state_changed = absl::InfinitePast();
+    absl::Time token_expires = absl::InfinitePast();  // none: InfinitePast
     Phase phase = Phase::kUnknown;
     Phase stalled_in = Phase::kUnknown;  // the phase it stalled in
     std::string reason;

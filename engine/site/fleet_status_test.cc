@@ -156,22 +156,31 @@ TEST_F(FleetStatusTest, ArmedHostGoesThroughInstallToInstalled) {
   EXPECT_EQ(published_.size(), 5u);
 }
 
-TEST_F(FleetStatusTest, UnarmedHostIsDoneAfterItsLastFile) {
+// "done" comes only from the installer: a host that is not armed and gets
+// its local-disk config boots its disk (the phase its state implies), and
+// its profile's last file alone is just booting.
+TEST_F(FleetStatusTest, UnarmedHostIsNeverDoneFromItsFiles) {
   fleet_.OnLease("node002", Ipv4Address(198, 18, 0, 12), kStart);
   fleet_.OnFile("node002", File("pxelinux.0", true, 12), FileRole::kOther,
                 kStart);
   EXPECT_EQ(PhaseOf("node002"), "booting");
   fleet_.OnFile("node002", File("pxelinux.cfg/01-52-54-00-00-00-02", true, 12),
                 FileRole::kHostConfig, kStart);
-  EXPECT_EQ(PhaseOf("node002"), "done");  // its config boots it from disk
-  // Its profile's last file, not armed: done as well.
+  EXPECT_EQ(PhaseOf("node002"), "unknown");  // its config boots its disk
+  // Its profile's last file, not armed: booting, not done.
   fleet_.OnFile("node002", File("initrd.img", true, 12), FileRole::kLastFile,
                 kStart);
-  EXPECT_EQ(PhaseOf("node002"), "done");
+  EXPECT_EQ(PhaseOf("node002"), "booting");
+  // An installed host handed its local config: installed.
+  fleet_.OnLease("node003", Ipv4Address(198, 18, 0, 13), kStart);
+  fleet_.OnFile("node003", File("grub.cfg-01-52-54-00-00-00-03", true, 13),
+                FileRole::kHostConfig, kStart);
+  EXPECT_EQ(PhaseOf("node003"), "installed");
   // An armed host's config is only a step: booting.
   fleet_.OnFile("node001", File("pxelinux.cfg/01-52-54-00-00-00-01", true),
                 FileRole::kHostConfig, kStart);
   EXPECT_EQ(PhaseOf("node001"), "booting");
+  EXPECT_EQ(fleet_.PhaseCounts()["done"], 0);
 }
 
 // Shards report completions out of order: the initrd (the last file) before
@@ -208,12 +217,18 @@ TEST_F(FleetStatusTest, OutOfOrderFilesNeverStepBack) {
                 t + absl::Hours(3));
   EXPECT_EQ(PhaseOf("node001"), "installing");
   EXPECT_EQ(fleet_.Host("node001")->reason, "");
-  // Not armed: done stays done.
+  // Done (the installer said so, the host installed) stays done on any file.
+  HostStateMap installed = states_;
+  installed["node001"].state = HostState::kInstalled;
+  fleet_.SetStates(installed, t + absl::Hours(3), "installer");
+  fleet_.OnInstaller("node001", "done", "", t + absl::Hours(3));
+  fleet_.OnFile("node001", File("initrd.img", true), FileRole::kLastFile,
+                t + absl::Hours(3));
+  fleet_.OnFile("node001", File("vmlinuz", true), FileRole::kOther,
+                t + absl::Hours(3));
+  EXPECT_EQ(PhaseOf("node001"), "done");
   fleet_.OnLease("node002", Ipv4Address(198, 18, 0, 12), t);
-  fleet_.OnFile("node002", File("initrd.img", true, 12), FileRole::kLastFile,
-                t);
   fleet_.OnFile("node002", File("vmlinuz", true, 12), FileRole::kOther, t);
-  EXPECT_EQ(PhaseOf("node002"), "done");
   // A new lease starts a new boot: dhcp, then booting again.
   fleet_.OnLease("node002", Ipv4Address(198, 18, 0, 12), t + absl::Seconds(10));
   EXPECT_EQ(PhaseOf("node002"), "dhcp");
@@ -224,7 +239,7 @@ TEST_F(FleetStatusTest, OutOfOrderFilesNeverStepBack) {
   HostStateMap states = states_;
   states["node001"].state = HostState::kLocalboot;
   fleet_.SetStates(states, t + absl::Hours(4), "host-states.tsv");
-  EXPECT_EQ(PhaseOf("node001"), "done");
+  EXPECT_EQ(PhaseOf("node001"), "done");  // what the installer said stays
   states["node001"].state = HostState::kInstall;
   fleet_.SetStates(states, t + absl::Hours(4), "host-states.tsv");
   fleet_.OnFile("node001", File("pxelinux.0", true), FileRole::kOther,
@@ -372,13 +387,13 @@ TEST_F(FleetStatusTest, ArmAndDisarm) {
   EXPECT_EQ(PhaseOf("node002"), "unknown");
   EXPECT_EQ(fleet_.Host("node002")->timeline.back().detail,
             "disarmed by host-states.tsv (install -> localboot)");
-  // Disarmed while installing: it booted what it was given.
+  // Disarmed while installing: only the installer says done, so unknown.
   fleet_.OnFile("node001", File("initrd.img", true), FileRole::kLastFile,
                 kStart);
   EXPECT_EQ(PhaseOf("node001"), "installing");
   states["node001"].state = HostState::kLocalboot;
   fleet_.SetStates(states, kStart, "host-states.tsv");
-  EXPECT_EQ(PhaseOf("node001"), "done");
+  EXPECT_EQ(PhaseOf("node001"), "unknown");
   // Re-armed: armed, whatever was seen before.
   states["node001"].state = HostState::kInstall;
   fleet_.SetStates(states, kStart, "host-states.tsv");
@@ -499,6 +514,103 @@ TEST(FleetStatusThreads, ConcurrentEventsPublishInIdOrder) {
   for (std::thread& thread : threads) thread.join();
   ASSERT_EQ(ids.size(), fleet.last_id());
   for (size_t i = 0; i < ids.size(); ++i) ASSERT_EQ(ids[i], i + 1);
+}
+
+}  // namespace
+}  // namespace rackboot::site
+
+namespace rackboot::site {
+namespace {
+
+TEST_F(FleetStatusTest, InstallerReportsProgressFailureAndDone) {
+  const absl::Time t = kStart + absl::Seconds(5);
+  fleet_.OnLease("node001", Ipv4Address(198, 18, 0, 11), t);
+  fleet_.OnFile("node001", File("initrd.img", true), FileRole::kLastFile, t);
+  EXPECT_EQ(PhaseOf("node001"), "installing");
+  // Progress: the installing bound starts over.
+  fleet_.OnInstaller("node001", "installing", "partitioning",
+                     t + absl::Minutes(90));
+  fleet_.Tick(t + absl::Hours(3));
+  EXPECT_EQ(PhaseOf("node001"), "installing");
+  HostStatus host = *fleet_.Host("node001");
+  EXPECT_EQ(host.timeline.back().kind, "installer");
+  EXPECT_EQ(host.timeline.back().detail, "installing: partitioning");
+  EXPECT_EQ(host.timeline.back().phase, "installing");
+  // Failed: the reason is its detail, escaped; it stays armed and never
+  // stalls.
+  fleet_.OnInstaller("node001", "failed", "disk /dev/sda\nnot found",
+                     t + absl::Hours(4));
+  host = *fleet_.Host("node001");
+  EXPECT_EQ(host.phase, "failed");
+  EXPECT_EQ(host.state, "install");
+  EXPECT_EQ(host.reason, "disk /dev/sda\\x0anot found");
+  fleet_.Tick(t + absl::Hours(40));
+  EXPECT_EQ(PhaseOf("node001"), "failed");
+  // Long details are cut.
+  fleet_.OnInstaller("node001", "failed", std::string(5000, 'x'),
+                     t + absl::Hours(41));
+  EXPECT_LE(fleet_.Host("node001")->reason.size(), FleetStatus::kMaxDetail);
+  // Unknown phases and hosts are ignored.
+  const size_t events = published_.size();
+  fleet_.OnInstaller("node001", "rebooting", "", t + absl::Hours(42));
+  fleet_.OnInstaller("nope", "done", "", t + absl::Hours(42));
+  EXPECT_EQ(published_.size(), events);
+  // Done: installed by the installer, then phase done.
+  HostStateMap states = states_;
+  states["node001"].state = HostState::kInstalled;
+  fleet_.SetStates(states, t + absl::Hours(43), "installer");
+  fleet_.OnInstaller("node001", "done", "", t + absl::Hours(43));
+  host = *fleet_.Host("node001");
+  EXPECT_EQ(host.phase, "done");
+  EXPECT_EQ(host.state, "installed");
+  EXPECT_EQ(host.reason, "");
+  EXPECT_EQ(host.timeline.back().detail, "done");
+  EXPECT_EQ(fleet_.PhaseCounts()["done"], 1);
+  // Its next network boot: a new cycle, and its local config: installed.
+  fleet_.OnLease("node001", Ipv4Address(198, 18, 0, 11), t + absl::Hours(44));
+  fleet_.OnFile("node001", File("pxelinux.cfg/01-52-54-00-00-00-01", true),
+                FileRole::kHostConfig, t + absl::Hours(44));
+  EXPECT_EQ(PhaseOf("node001"), "installed");
+}
+
+TEST_F(FleetStatusTest, ExpiredTokenShowsFailedUntilReArmed) {
+  HostStateMap states = states_;
+  HostStateEntry armed(HostState::kInstall, kStart);
+  armed.token = "0123456789abcdef0123456789abcdef";
+  armed.token_expires = kStart + absl::Hours(6);
+  states["node001"] = armed;
+  fleet_.SetStates(states, kStart, "api 127.0.0.1:5555");
+  EXPECT_EQ(PhaseOf("node001"), "armed");
+  fleet_.Tick(kStart + absl::Hours(6) - absl::Seconds(1));
+  EXPECT_EQ(PhaseOf("node001"), "armed");
+  fleet_.Tick(kStart + absl::Hours(6));
+  HostStatus host = *fleet_.Host("node001");
+  EXPECT_EQ(host.phase, "failed");
+  // kStart + 6h = 2026-11-30T19:05:00Z.
+  EXPECT_EQ(host.reason, "install token expired at 2026-11-30T19:05:00Z");
+  EXPECT_EQ(host.timeline.back().kind, "token");
+  EXPECT_EQ(host.timeline.back().detail, host.reason);
+  const size_t events = published_.size();
+  fleet_.Tick(kStart + absl::Hours(7));  // once
+  EXPECT_EQ(published_.size(), events);
+  // Re-armed (a new token, same state): armed again, a "state" event.
+  armed.changed = kStart + absl::Hours(8);
+  armed.token = "fedcba9876543210fedcba9876543210";
+  armed.token_expires = kStart + absl::Hours(14);
+  states["node001"] = armed;
+  fleet_.SetStates(states, kStart + absl::Hours(8), "api 127.0.0.1:5555");
+  host = *fleet_.Host("node001");
+  EXPECT_EQ(host.phase, "armed");
+  EXPECT_EQ(host.reason, "");
+  EXPECT_EQ(host.timeline.back().detail,
+            "armed again by api 127.0.0.1:5555 (install -> install)");
+  fleet_.Tick(kStart + absl::Hours(9));
+  EXPECT_EQ(PhaseOf("node001"), "armed");
+  // An armed host without a token (armed by its inventory column, not yet
+  // issued one) is not reported expired.
+  EXPECT_EQ(fleet_.Host("node001")->state, "install");
+  fleet_.Tick(kStart + absl::Hours(1000));
+  EXPECT_EQ(PhaseOf("node003"), "installed");
 }
 
 }  // namespace

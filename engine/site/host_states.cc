@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,9 +12,11 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
+#include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
@@ -111,6 +114,48 @@ absl::Status WriteAll(int fd, absl::string_view data, const std::string& path) {
   return absl::OkStatus();
 }
 
+// `size` bytes from the kernel's CSPRNG (getrandom, blocking only before the
+// pool is first initialized at boot).
+absl::Status RandomBytes(unsigned char* out, size_t size) {
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::getrandom(out + done, size - done, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return absl::InternalError(
+          absl::StrCat("getrandom: ", std::strerror(errno)));
+    }
+    done += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+// A fresh install token: 128 random bits as 32 lowercase hex digits.
+absl::StatusOr<std::string> MakeToken() {
+  unsigned char bytes[16];
+  if (absl::Status s = RandomBytes(bytes, sizeof(bytes)); !s.ok()) return s;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string token(32, '0');
+  for (size_t i = 0; i < sizeof(bytes); ++i) {
+    token[2 * i] = kHex[bytes[i] >> 4];
+    token[2 * i + 1] = kHex[bytes[i] & 0xf];
+  }
+  return token;
+}
+
+// Equal strings of equal length, in time that depends only on the length
+// (both are well-formed tokens here, so the length is public).
+bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  }
+  // Keep the compiler from stopping at the first difference.
+  __asm__ volatile("" : "+r"(diff));
+  return diff == 0;
+}
+
 std::string Lower(absl::string_view s) {
   if (std::any_of(s.begin(), s.end(), absl::ascii_isupper)) {
     return absl::AsciiStrToLower(s);
@@ -119,6 +164,14 @@ std::string Lower(absl::string_view s) {
 }
 
 }  // namespace
+
+bool IsWellFormedToken(absl::string_view token) {
+  if (token.size() != 32) return false;
+  for (char c : token) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
 
 bool HostStateStore::FileId::operator==(const FileId& o) const {
   if (exists != o.exists) return false;
@@ -152,6 +205,13 @@ HostStateStore::HostStateStore(std::string state_dir, int dir_fd,
     defaults_.emplace(h.hostname, h.initial_state);
   }
   reserve_fd_ = ::fcntl(dir_fd_, F_DUPFD_CLOEXEC, 0);
+  unsigned char key[sizeof(token_hash_key_)];
+  if (!RandomBytes(key, sizeof(key)).ok()) {
+    // Without a random key the index is still correct; only the lookup's
+    // timing could say more about which hashes exist.
+    std::memset(key, 0x5a, sizeof(key));
+  }
+  std::memcpy(token_hash_key_, key, sizeof(key));
 }
 
 HostStateStore::~HostStateStore() {
@@ -263,9 +323,11 @@ absl::StatusOr<HostStateMap> HostStateStore::ParseStates(
     }
     const std::string where = absl::StrCat(path, ":", line_number);
     std::vector<absl::string_view> fields = absl::StrSplit(line, '\t');
-    if (fields.size() != 3) {
+    if (fields.size() != 3 && fields.size() != 5) {
       return absl::DataLossError(absl::StrCat(
-          where, ": expected hostname<TAB>state<TAB>unix time, got ",
+          where,
+          ": expected hostname<TAB>state<TAB>unix time[<TAB>token<TAB>"
+          "expiry], got ",
           fields.size(), " fields"));
     }
     const std::string hostname = Lower(fields[0]);
@@ -289,7 +351,28 @@ absl::StatusOr<HostStateMap> HostStateStore::ParseStates(
                                               "\": duplicate of line ",
                                               it->second));
     }
-    entries[hostname] = {*state, absl::FromUnixSeconds(seconds)};
+    HostStateEntry entry(*state, absl::FromUnixSeconds(seconds));
+    if (fields.size() == 5) {
+      // Never quote the token back: error messages end up in logs.
+      if (!IsWellFormedToken(fields[3])) {
+        return absl::DataLossError(absl::StrCat(
+            where, ": install token: expected 32 lowercase hex digits"));
+      }
+      if (*state != HostState::kInstall) {
+        return absl::DataLossError(absl::StrCat(
+            where, ": install token on a host whose state is ",
+            HostStateName(*state), " (only install hosts have one)"));
+      }
+      int64_t expires = 0;
+      if (!absl::SimpleAtoi(fields[4], &expires)) {
+        return absl::DataLossError(absl::StrCat(where, ": token expiry \"",
+                                                fields[4],
+                                                "\": expected unix seconds"));
+      }
+      entry.token = std::string(fields[3]);
+      entry.token_expires = absl::FromUnixSeconds(expires);
+    }
+    entries[hostname] = std::move(entry);
   }
   return entries;
 }
@@ -304,21 +387,36 @@ absl::StatusOr<HostStateStore::FileId> HostStateStore::WriteStates(
   std::sort(sorted.begin(), sorted.end());
   std::string text =
       "# Rackboot host states: hostname<TAB>state<TAB>last change (unix "
-      "seconds).\n# Written by rackbootd and `rackboot arm`; edit with those, "
-      "not by hand.\n";
+      "seconds)[<TAB>install token<TAB>its expiry].\n# Written by rackbootd "
+      "and `rackboot arm`; edit with those, not by hand. Secret (tokens).\n";
   for (const auto& [hostname, entry] : sorted) {
     absl::StrAppend(&text, hostname, "\t", HostStateName(entry->state), "\t",
-                    absl::ToUnixSeconds(entry->changed), "\n");
+                    absl::ToUnixSeconds(entry->changed));
+    if (entry->state == HostState::kInstall && !entry->token.empty()) {
+      absl::StrAppend(&text, "\t", entry->token, "\t",
+                      absl::ToUnixSeconds(entry->token_expires));
+    }
+    text.push_back('\n');
   }
 
   const std::string temp_name = absl::StrCat(kStatesFile, ".tmp.", ::getpid());
   const std::string temp = absl::StrCat(state_dir_, "/", temp_name);
-  // 0644: the daemon may run as another user than `rackboot arm` (root) and
-  // must read what it wrote; host states are not secret.
+  // 0600: the file holds install tokens. The daemon may run as another user
+  // than `rackboot arm` (root), so root hands the file to the state
+  // directory's owner (the daemon's user, rackbootd's GiveDirectoryTo).
   Fd fd(::openat(dir_fd_, temp_name.c_str(),
-                 O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+                 O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (fd.get() < 0) return ErrnoError(temp, "cannot create", errno);
-  absl::Status s = WriteAll(fd.get(), text, temp);
+  absl::Status s;
+  // O_CREAT's mode does not apply to a temp file left by a crash.
+  if (::fchmod(fd.get(), 0600) != 0) s = ErrnoError(temp, "chmod", errno);
+  struct stat dir_st;
+  if (s.ok() && ::geteuid() == 0 && ::fstat(dir_fd_, &dir_st) == 0 &&
+      dir_st.st_uid != 0 &&
+      ::fchown(fd.get(), dir_st.st_uid, dir_st.st_gid) != 0) {
+    s = ErrnoError(temp, "chown to the state directory's owner", errno);
+  }
+  if (s.ok()) s = WriteAll(fd.get(), text, temp);
   struct stat st;
   if (s.ok() && ::fsync(fd.get()) != 0) s = ErrnoError(temp, "fsync", errno);
   if (s.ok() && ::fstat(fd.get(), &st) != 0) {
@@ -354,14 +452,33 @@ std::shared_ptr<const HostStateMap> HostStateStore::BuildSnapshot(
   return map;
 }
 
+uint64_t HostStateStore::TokenKey(absl::string_view token) const {
+  return absl::Hash<std::tuple<uint64_t, uint64_t, absl::string_view>>()(
+      std::make_tuple(token_hash_key_[0], token_hash_key_[1], token));
+}
+
+std::shared_ptr<const HostStateStore::TokenIndex>
+HostStateStore::BuildTokenIndex(const HostStateMap& snapshot) const {
+  auto index = std::make_shared<TokenIndex>();
+  for (const auto& [hostname, entry] : snapshot) {
+    if (entry.state != HostState::kInstall || entry.token.empty()) continue;
+    (*index)[TokenKey(entry.token)].push_back(hostname);
+  }
+  return index;
+}
+
 void HostStateStore::Publish(std::shared_ptr<const HostStateMap> snapshot,
                              FileId id, FileEntries entries) {
   file_entries_ = std::move(entries);
+  std::shared_ptr<const TokenIndex> index = BuildTokenIndex(*snapshot);
   std::shared_ptr<const HostStateMap> old;
+  std::shared_ptr<const TokenIndex> old_index;
   {
     absl::MutexLock lock(&mu_);
     old = std::move(snapshot_);
+    old_index = std::move(token_index_);
     snapshot_ = std::move(snapshot);
+    token_index_ = std::move(index);
     loaded_id_ = id;
     degraded_ = absl::OkStatus();
   }
@@ -381,11 +498,16 @@ std::shared_ptr<const HostStateMap> HostStateStore::BuildClosedSnapshot()
 
 void HostStateStore::PublishDegraded(absl::Status why) {
   std::shared_ptr<const HostStateMap> closed = BuildClosedSnapshot();
+  // Degraded: no host is armed, so no token is valid.
+  auto no_tokens = std::make_shared<const TokenIndex>();
   std::shared_ptr<const HostStateMap> old;
+  std::shared_ptr<const TokenIndex> old_index;
   {
     absl::MutexLock lock(&mu_);
     old = std::move(snapshot_);
+    old_index = std::move(token_index_);
     snapshot_ = std::move(closed);
+    token_index_ = std::move(no_tokens);
     degraded_ = std::move(why);
   }
 }
@@ -458,13 +580,52 @@ absl::Status HostStateStore::Set(absl::string_view hostname, HostState state,
   FileEntries entries;
   FileId id;
   if (absl::Status s = ReadStates(entries, id); !s.ok()) return s;
-  entries[name] = {state, now};
+  HostStateEntry entry(state, now);
+  if (state == HostState::kInstall) {
+    absl::StatusOr<std::string> token = MakeToken();
+    if (!token.ok()) return token.status();
+    entry.token = *std::move(token);
+    // Whole seconds, as the file keeps it: this process and the others
+    // reading the file agree on the instant it expires.
+    entry.token_expires =
+        absl::FromUnixSeconds(absl::ToUnixSeconds(now + token_ttl_));
+  }
+  entries[name] = std::move(entry);
   absl::StatusOr<FileId> written = WriteStates(entries);
   if (!written.ok()) return written.status();
   // (Built before `entries` is moved from: argument order is unspecified.)
   std::shared_ptr<const HostStateMap> snapshot = BuildSnapshot(entries);
   Publish(std::move(snapshot), *written, std::move(entries));
   return absl::OkStatus();  // `lock` closes, releasing the flock
+}
+
+void HostStateStore::set_token_ttl(absl::Duration ttl) {
+  absl::MutexLock write_lock(&write_mu_);
+  token_ttl_ = ttl;
+}
+
+absl::optional<TokenOwner> HostStateStore::FindToken(
+    absl::string_view token) const {
+  if (!IsWellFormedToken(token)) return absl::nullopt;
+  std::shared_ptr<const HostStateMap> snapshot;
+  std::shared_ptr<const TokenIndex> index;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    snapshot = snapshot_;
+    index = token_index_;
+  }
+  if (index == nullptr) return absl::nullopt;
+  auto it = index->find(TokenKey(token));
+  if (it == index->end()) return absl::nullopt;
+  for (const std::string& hostname : it->second) {
+    auto entry = snapshot->find(hostname);
+    if (entry == snapshot->end()) continue;
+    if (entry->second.state == HostState::kInstall &&
+        ConstantTimeEquals(entry->second.token, token)) {
+      return TokenOwner{hostname, entry->second.token_expires};
+    }
+  }
+  return absl::nullopt;
 }
 
 absl::Status HostStateStore::Reload() {

@@ -8,12 +8,24 @@
 //   (*store)->Set("node001", HostState::kInstalled);   // the %post callback
 //
 // Files in state_dir:
-//   host-states.tsv  hostname<TAB>state<TAB>last change (unix seconds), one
+//   host-states.tsv  hostname<TAB>state<TAB>last change (unix seconds)
+//                    [<TAB>install token<TAB>its expiry (unix seconds)], one
 //                    line per host whose state was ever Set; '#' lines are
-//                    comments. Rewritten whole and atomically by Set (temp
-//                    file, fsync, rename, fsync of the directory), under an
-//                    flock on host-states.lock so two processes setting
-//                    different hosts never lose each other's change.
+//                    comments; the two token fields only on armed (install)
+//                    hosts that have a token (lines of 3 fields, as older
+//                    versions wrote, still parse). Rewritten whole and
+//                    atomically by Set (temp file, fsync, rename, fsync of
+//                    the directory), under an flock on host-states.lock so
+//                    two processes setting different hosts never lose each
+//                    other's change. Mode 0600 (it holds the tokens), owned
+//                    by the state directory's owner (the daemon's user) when
+//                    root writes it.
+//
+// Install tokens: Set(host, kInstall) makes a fresh token (128 bits from
+// getrandom, 32 lowercase hex digits) valid for token_ttl (set_token_ttl,
+// default 6h); arming an armed host again replaces it; Set to any other
+// state revokes it. FindToken finds the armed host owning a token, comparing
+// in constant time. A token is a secret: nothing here logs it.
 //   discovered.tsv   mac<TAB>first seen (unix seconds)<TAB>detail: unknown PXE
 //                    clients (unknown_pxe = "discover"), one line per MAC,
 //                    appended.
@@ -81,6 +93,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "absl/types/optional.h"
 #include "engine/site/inventory.h"
 
 namespace rackboot::site {
@@ -102,6 +115,15 @@ struct HostStateEntry {
 
 // Immutable: hostname (lowercase) -> entry, for every inventory host.
 using HostStateMap = absl::flat_hash_map<std::string, HostStateEntry>;
+
+// What FindToken answers: whose token it is and until when it is valid.
+struct TokenOwner {
+  std::string hostname;
+  absl::Time expires;
+};
+
+// True for a well-formed install token: 32 lowercase hex digits.
+bool IsWellFormedToken(absl::string_view token);
 
 // One line of discovered.tsv.
 struct DiscoveredHost {
@@ -138,9 +160,23 @@ class HostStateStore {
   // Sets and persists (durably, before returning) a host's state, merging
   // with whatever another process wrote to the file meanwhile. NotFound for a
   // hostname not in the inventory; on an I/O error the previous state stays
-  // in effect and the error names the path.
+  // in effect and the error names the path. kInstall makes a fresh install
+  // token expiring at now + token_ttl (replacing any earlier one); any other
+  // state revokes the host's token.
   absl::Status Set(absl::string_view hostname, HostState state,
                    absl::Time now = absl::Now());
+
+  // How long the tokens Set makes from now on stay valid (the daemon and the
+  // tools pass site.install.token_ttl). Default 6h.
+  static constexpr absl::Duration kDefaultTokenTtl = absl::Hours(6);
+  void set_token_ttl(absl::Duration ttl);
+
+  // The armed host whose current token `token` is (compared in constant
+  // time), with the token's expiry, which is not checked here (the caller
+  // compares it, to say "expired"). nullopt for a malformed token (not 32
+  // lowercase hex digits) or one no inventory host holds. Any thread; no
+  // disk access; costs the same at any fleet size.
+  absl::optional<TokenOwner> FindToken(absl::string_view token) const;
 
   // Re-reads host-states.tsv (after another process changed it). On error
   // the store fails closed: it becomes degraded and every host is kLocalboot
@@ -245,6 +281,13 @@ class HostStateStore {
   // Every inventory host kLocalboot: the degraded snapshot.
   std::shared_ptr<const HostStateMap> BuildClosedSnapshot() const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Token lookup by a keyed hash of the token (the key is random per store,
+  // so lookup timing says nothing about stored tokens): hostnames whose
+  // token hashes there. The full token is then compared in constant time.
+  using TokenIndex = absl::flat_hash_map<uint64_t, std::vector<std::string>>;
+  uint64_t TokenKey(absl::string_view token) const;
+  std::shared_ptr<const TokenIndex> BuildTokenIndex(
+      const HostStateMap& snapshot) const;
   void Publish(std::shared_ptr<const HostStateMap> snapshot, FileId id,
                FileEntries entries) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   void PublishDegraded(absl::Status why)
@@ -263,6 +306,9 @@ class HostStateStore {
   absl::flat_hash_map<std::string, HostState> defaults_
       ABSL_GUARDED_BY(write_mu_);
   FileEntries file_entries_ ABSL_GUARDED_BY(write_mu_);
+  absl::Duration token_ttl_ ABSL_GUARDED_BY(write_mu_) = kDefaultTokenTtl;
+  // TokenKey's key, from getrandom at construction.
+  uint64_t token_hash_key_[2] = {0, 0};
   // The spare descriptor OpenReserved lends; -1 while lent or lost.
   mutable int reserve_fd_ = -1;
 
@@ -270,6 +316,7 @@ class HostStateStore {
   // nanoseconds, so readers never wait for I/O.
   mutable absl::Mutex mu_;
   std::shared_ptr<const HostStateMap> snapshot_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const TokenIndex> token_index_ ABSL_GUARDED_BY(mu_);
   FileId loaded_id_ ABSL_GUARDED_BY(mu_);
   absl::Status degraded_ ABSL_GUARDED_BY(mu_);
 

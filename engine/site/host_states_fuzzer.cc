@@ -1,8 +1,10 @@
 // Fuzz target for the host-states.tsv parser (HostStateStore::ParseStates,
 // what Open and Reload read): any input either fails with a DataLoss status
 // naming host-states.tsv:line, or parses into entries whose hostnames are
-// valid lowercase DNS names and which, written back in the file's format
-// (hostname<TAB>state<TAB>unix seconds), parse to the same entries. A violated
+// valid lowercase DNS names, whose tokens are "" or well formed (and only on
+// install hosts), and which, written back in the file's format
+// (hostname<TAB>state<TAB>unix seconds[<TAB>token<TAB>expiry]), parse to the
+// same entries. A violated
 // invariant traps so libFuzzer (or the seed replay test) reports it.
 #include <cstddef>
 #include <cstdint>
@@ -37,7 +39,16 @@ void FuzzOne(const uint8_t* data, size_t size) {
     Check(CheckDnsName(hostname).ok());
     Check(absl::AsciiStrToLower(hostname) == hostname);
     absl::StrAppend(&written, hostname, "\t", HostStateName(entry.state), "\t",
-                    absl::ToUnixSeconds(entry.changed), "\n");
+                    absl::ToUnixSeconds(entry.changed));
+    if (!entry.token.empty()) {
+      Check(IsWellFormedToken(entry.token));
+      Check(entry.state == HostState::kInstall);
+      absl::StrAppend(&written, "\t", entry.token, "\t",
+                      absl::ToUnixSeconds(entry.token_expires));
+    } else {
+      Check(entry.token_expires == absl::InfinitePast());
+    }
+    written.push_back('\n');
   }
   absl::StatusOr<HostStateMap> again =
       HostStateStore::ParseStates(written, "host-states.tsv");
@@ -48,6 +59,8 @@ void FuzzOne(const uint8_t* data, size_t size) {
     Check(it != again->end());
     Check(it->second.state == entry.state);
     Check(it->second.changed == entry.changed);
+    Check(it->second.token == entry.token);
+    Check(it->second.token_expires == entry.token_expires);
   }
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "engine/site/inventory.h"
@@ -110,12 +111,15 @@ TEST(HostStateStoreTest, SetPersistsAcrossReopen) {
     EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
     EXPECT_THAT(s.message(), HasSubstr("\"node999\": not in the inventory"));
   }
-  EXPECT_EQ(ReadFile(dir + "/host-states.tsv"),
-            "# Rackboot host states: hostname<TAB>state<TAB>last change (unix "
-            "seconds).\n# Written by rackbootd and `rackboot arm`; edit with "
-            "those, not by hand.\n"
-            "node001\tinstalled\t1700000000\n"
-            "node003\tinstall\t1700000000\n");
+  const std::string text = ReadFile(dir + "/host-states.tsv");
+  EXPECT_THAT(text,
+              ::testing::StartsWith(
+                  "# Rackboot host states: hostname<TAB>state<TAB>last change "
+                  "(unix seconds)[<TAB>install token<TAB>its expiry].\n"));
+  EXPECT_THAT(text, HasSubstr("\nnode001\tinstalled\t1700000000\n"));
+  EXPECT_THAT(text, ::testing::ContainsRegex(
+                        "\nnode003\tinstall\t1700000000\t[0-9a-f]{32}\t"
+                        "1700021600\n$"));  // kT0 + 6h
   std::unique_ptr<HostStateStore> again = OpenOrDie(dir, inv);
   ASSERT_NE(again, nullptr);
   EXPECT_EQ(again->Get("node001"), HostState::kInstalled);  // file wins
@@ -195,6 +199,19 @@ TEST(HostStateStoreTest, DamagedFileIsAnErrorNotADefault) {
            {"node_1\tinstall\t1\n", ":1: hostname \"node_1\""},
            {"node001\tinstall\t1\nnode001\tinstalled\t2\n",
             ":2: hostname \"node001\": duplicate of line 1"},
+           // Malformed tokens: never quoted back (they are secrets).
+           {"node003\tinstall\t1\t0123456789ABCDEF0123456789abcdef\t9\n",
+            ":1: install token: expected 32 lowercase hex digits"},
+           {"node003\tinstall\t1\t0123456789abcdef0123456789abcde\t9\n",
+            ":1: install token: expected 32 lowercase hex digits"},
+           {"node003\tinstall\t1\t\t9\n",
+            ":1: install token: expected 32 lowercase hex digits"},
+           {"node003\tinstall\t1\t0123456789abcdef0123456789abcdef\tsoon\n",
+            ":1: token expiry \"soon\""},
+           {"node003\tinstalled\t1\t0123456789abcdef0123456789abcdef\t9\n",
+            ":1: install token on a host whose state is installed"},
+           {"node003\tinstall\t1\t0123456789abcdef0123456789abcdef\n",
+            ":1: expected hostname<TAB>state<TAB>unix time[<TAB>token"},
        }) {
     WriteFile(path, text);
     absl::Status s = store->Reload();
@@ -436,6 +453,138 @@ TEST(HostStateStoreTest, DiscoveredOncePerMacAndReloaded) {
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(bad.status().message(),
               HasSubstr(dir + "/discovered.tsv:1: \"zz\": not a MAC address"));
+}
+
+}  // namespace
+}  // namespace rackboot::site
+
+namespace rackboot::site {
+namespace {
+
+bool IsToken(const std::string& token) {
+  return token.size() == 32 &&
+         token.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+TEST(HostStateStoreTokenTest, ArmingMakesATokenThatExpires) {
+  const std::string dir = TestDir();
+  std::unique_ptr<HostStateStore> store = OpenOrDie(dir, TestInventory());
+  ASSERT_NE(store, nullptr);
+  // Armed by its inventory column: no token until someone Sets it.
+  EXPECT_EQ(store->Snapshot()->at("node001").token, "");
+  store->set_token_ttl(absl::Minutes(90));
+  ASSERT_TRUE(store->Set("node003", HostState::kInstall, kT0).ok());
+  const HostStateEntry entry = store->Snapshot()->at("node003");
+  EXPECT_TRUE(IsToken(entry.token)) << entry.token;
+  EXPECT_EQ(entry.token_expires, kT0 + absl::Minutes(90));
+
+  absl::optional<TokenOwner> owner = store->FindToken(entry.token);
+  ASSERT_TRUE(owner.has_value());
+  EXPECT_EQ(owner->hostname, "node003");
+  EXPECT_EQ(owner->expires, kT0 + absl::Minutes(90));
+  // Expiry is the caller's to compare: still found after it.
+  EXPECT_TRUE(store->FindToken(entry.token).has_value());
+
+  // The file holds secrets: 0600.
+  struct stat st;
+  ASSERT_EQ(::stat((dir + "/host-states.tsv").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST(HostStateStoreTokenTest, ReArmingReplacesTheToken) {
+  const std::string dir = TestDir();
+  std::unique_ptr<HostStateStore> store = OpenOrDie(dir, TestInventory());
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Set("node003", HostState::kInstall, kT0).ok());
+  const std::string first = store->Snapshot()->at("node003").token;
+  ASSERT_TRUE(
+      store->Set("node003", HostState::kInstall, kT0 + absl::Hours(1)).ok());
+  const HostStateEntry second = store->Snapshot()->at("node003");
+  EXPECT_TRUE(IsToken(second.token));
+  EXPECT_NE(second.token, first);
+  EXPECT_EQ(second.token_expires, kT0 + absl::Hours(7));
+  EXPECT_FALSE(store->FindToken(first).has_value());
+  ASSERT_TRUE(store->FindToken(second.token).has_value());
+  EXPECT_EQ(store->FindToken(second.token)->hostname, "node003");
+  // Two hosts never share one.
+  ASSERT_TRUE(store->Set("node002", HostState::kInstall, kT0).ok());
+  EXPECT_NE(store->Snapshot()->at("node002").token, second.token);
+  EXPECT_EQ(store->FindToken(store->Snapshot()->at("node002").token)->hostname,
+            "node002");
+}
+
+TEST(HostStateStoreTokenTest, OtherStatesRevokeTheToken) {
+  const std::string dir = TestDir();
+  std::unique_ptr<HostStateStore> store = OpenOrDie(dir, TestInventory());
+  ASSERT_NE(store, nullptr);
+  for (HostState state : {HostState::kInstalled, HostState::kLocalboot}) {
+    ASSERT_TRUE(store->Set("node003", HostState::kInstall, kT0).ok());
+    const std::string token = store->Snapshot()->at("node003").token;
+    ASSERT_TRUE(store->FindToken(token).has_value());
+    ASSERT_TRUE(store->Set("node003", state, kT0).ok());
+    EXPECT_EQ(store->Snapshot()->at("node003").token, "");
+    EXPECT_FALSE(store->FindToken(token).has_value());
+    EXPECT_THAT(ReadFile(dir + "/host-states.tsv"),
+                ::testing::Not(HasSubstr(token)));
+    // Nor does it come back from the file.
+    std::unique_ptr<HostStateStore> again = OpenOrDie(dir, TestInventory());
+    EXPECT_FALSE(again->FindToken(token).has_value());
+  }
+}
+
+TEST(HostStateStoreTokenTest, TokenSurvivesReopenAndReload) {
+  const std::string dir = TestDir();
+  const Inventory inv = TestInventory();
+  std::unique_ptr<HostStateStore> daemon = OpenOrDie(dir, inv);
+  std::unique_ptr<HostStateStore> tool = OpenOrDie(dir, inv);
+  ASSERT_TRUE(tool->Set("node002", HostState::kInstall, kT0).ok());
+  const HostStateEntry armed = tool->Snapshot()->at("node002");
+  EXPECT_FALSE(daemon->FindToken(armed.token).has_value());  // not yet read
+  ASSERT_TRUE(daemon->Reload().ok());
+  ASSERT_TRUE(daemon->FindToken(armed.token).has_value());
+  EXPECT_EQ(daemon->FindToken(armed.token)->expires, armed.token_expires);
+
+  std::unique_ptr<HostStateStore> reopened = OpenOrDie(dir, inv);
+  const HostStateEntry entry = reopened->Snapshot()->at("node002");
+  EXPECT_EQ(entry.token, armed.token);
+  EXPECT_EQ(entry.token_expires, armed.token_expires);
+  EXPECT_EQ(reopened->FindToken(armed.token)->hostname, "node002");
+
+  // Degraded: no host is armed, so no token is found.
+  WriteFile(dir + "/host-states.tsv", "node002\tnonsense\t1\n");
+  EXPECT_FALSE(daemon->Reload().ok());
+  EXPECT_FALSE(daemon->FindToken(armed.token).has_value());
+}
+
+TEST(HostStateStoreTokenTest, OldThreeFieldLinesParse) {
+  absl::StatusOr<HostStateMap> map = HostStateStore::ParseStates(
+      "node001\tinstall\t5\n"
+      "node002\tinstall\t6\tfedcba9876543210fedcba9876543210\t99\n",
+      "host-states.tsv");
+  ASSERT_TRUE(map.ok()) << map.status();
+  EXPECT_EQ(map->at("node001").state, HostState::kInstall);
+  EXPECT_EQ(map->at("node001").token, "");
+  EXPECT_EQ(map->at("node002").token, "fedcba9876543210fedcba9876543210");
+  EXPECT_EQ(map->at("node002").token_expires, absl::FromUnixSeconds(99));
+}
+
+TEST(HostStateStoreTokenTest, MalformedTokensFindNobody) {
+  const std::string dir = TestDir();
+  std::unique_ptr<HostStateStore> store = OpenOrDie(dir, TestInventory());
+  ASSERT_TRUE(store->Set("node003", HostState::kInstall, kT0).ok());
+  const std::string token = store->Snapshot()->at("node003").token;
+  std::string upper = token;
+  for (char& c : upper) c = absl::ascii_toupper(c);
+  std::string flipped = token;
+  flipped[31] = flipped[31] == '0' ? '1' : '0';
+  for (const std::string& bad :
+       {std::string(), token.substr(0, 31), token + "0", upper, flipped,
+        token.substr(0, 16), std::string(32, 'g'), token + "\n",
+        std::string(token).replace(5, 1, " ")}) {
+    EXPECT_FALSE(store->FindToken(bad).has_value()) << bad;
+  }
+  EXPECT_FALSE(IsWellFormedToken(upper));
+  EXPECT_TRUE(IsWellFormedToken(token));
 }
 
 }  // namespace

@@ -1,5 +1,11 @@
 #include "engine/site/site_runtime.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <utility>
@@ -8,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "engine/log/log_text.h"
 #include "engine/site/site_files.h"
 #include "glog/logging.h"
 
@@ -44,6 +51,11 @@ absl::StatusOr<std::unique_ptr<SiteRuntime>> SiteRuntime::Open(
   absl::StatusOr<dhcp::DhcpServerConfig> server =
       CheckSite(site, *inventory, dhcp);
   if (!server.ok()) return ConfigError(server.status());
+  // The menus' and install files' templates (built in, each profile's
+  // template_file and append): a template error is a configuration error.
+  absl::StatusOr<std::shared_ptr<const install::InstallTemplates>> templates =
+      install::InstallTemplates::Load(site);
+  if (!templates.ok()) return ConfigError(templates.status());
   runtime->dhcp_config_ = *std::move(server);
   absl::StatusOr<std::unique_ptr<HostStateStore>> states =
       HostStateStore::Open(site.server.state_dir, *inventory);
@@ -57,6 +69,14 @@ absl::StatusOr<std::unique_ptr<SiteRuntime>> SiteRuntime::Open(
     return states.status();
   }
   runtime->states_ = *std::move(states);
+  runtime->states_->set_token_ttl(site.install.token_ttl);
+  runtime->state_dir_ = site.server.state_dir;
+  runtime->state_dir_fd_ =
+      ::open(site.server.state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (runtime->state_dir_fd_ < 0) {
+    return absl::InternalError(absl::StrCat(
+        site.server.state_dir, ": cannot open: ", std::strerror(errno)));
+  }
   // An armed host this site cannot install is a configuration error, not a
   // silent local boot; an unarmed one with an unknown profile is only worth a
   // warning (CheckSite; `rackboot arm` refuses it).
@@ -68,6 +88,7 @@ absl::StatusOr<std::unique_ptr<SiteRuntime>> SiteRuntime::Open(
       BringUpLog::Open(site.server.state_dir);
   if (!bring_up.ok()) return bring_up.status();
   runtime->bring_up_ = *std::move(bring_up);
+  runtime->IssueMissingTokens(*inventory, absl::Now());
   size_t armed = 0;
   for (const InventoryHost& host : inventory->hosts()) {
     if (runtime->states_->Get(host.hostname) == HostState::kInstall) ++armed;
@@ -79,11 +100,217 @@ absl::StatusOr<std::unique_ptr<SiteRuntime>> SiteRuntime::Open(
                                 absl::Now(), /*initial=*/true);
   runtime->current_ = std::make_unique<CurrentSite>(
       MakeSiteGeneration(site, *std::move(inventory), runtime->states_.get(),
-                         runtime->LeaseOwner()));
+                         *std::move(templates), runtime->LeaseOwner()));
   runtime->tracker_ = std::make_unique<BringUpTracker>(
       runtime->current_.get(), runtime->bring_up_.get(), runtime->LeaseOwner(),
-      runtime->fleet_.get());
+      runtime->fleet_.get(), runtime->states_.get());
   return runtime;
+}
+
+SiteRuntime::~SiteRuntime() {
+  if (state_dir_fd_ >= 0) ::close(state_dir_fd_);
+}
+
+void SiteRuntime::IssueMissingTokens(const Inventory& inventory,
+                                     absl::Time now) {
+  std::shared_ptr<const HostStateMap> snapshot = states_->Snapshot();
+  if (!states_->Degraded().ok()) return;  // nothing is armed meanwhile
+  for (const InventoryHost& host : inventory.hosts()) {
+    auto it = snapshot->find(host.hostname);
+    if (it == snapshot->end() || it->second.state != HostState::kInstall ||
+        !it->second.token.empty()) {
+      continue;
+    }
+    // Under set_mu_ like the API's arm, re-checked: an arm or an installer's
+    // done may have landed since the snapshot.
+    absl::MutexLock lock(&set_mu_);
+    std::shared_ptr<const HostStateMap> fresh = states_->Snapshot();
+    auto entry = fresh->find(host.hostname);
+    if (entry == fresh->end() || entry->second.state != HostState::kInstall ||
+        !entry->second.token.empty()) {
+      continue;
+    }
+    if (absl::Status s = states_->Set(host.hostname, HostState::kInstall, now);
+        !s.ok()) {
+      LOG(ERROR) << "install token for " << host.hostname
+                 << " (armed without one) not made: " << s.message()
+                 << "; it boots from its disk until it has one";
+      continue;
+    }
+    LOG(INFO) << "install token made for " << host.hostname
+              << " (armed without one), expires "
+              << absl::FormatTime(
+                     "%Y-%m-%dT%H:%M:%SZ",
+                     states_->Snapshot()->at(host.hostname).token_expires,
+                     absl::UTCTimeZone());
+  }
+}
+
+absl::StatusOr<const InventoryHost*> SiteRuntime::CheckInstaller(
+    const SiteGeneration& generation, absl::string_view hostname,
+    absl::string_view token, const io::SocketAddress& client,
+    absl::Time now) const {
+  const InventoryHost* host = generation.inventory.FindByHostname(hostname);
+  if (host == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("no host ", log::Quoted(hostname), " in the inventory"));
+  }
+  absl::optional<TokenOwner> owner = states_->FindToken(token);
+  if (!owner.has_value() || owner->hostname != host->hostname) {
+    // Never say whose it is, nor quote it.
+    return absl::PermissionDeniedError(absl::StrCat(
+        "install token refused: not ", host->hostname, "'s current token"));
+  }
+  if (now >= owner->expires) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "install token refused: ", host->hostname, "'s token expired at ",
+        absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", owner->expires,
+                         absl::UTCTimeZone())));
+  }
+  if (generation.renderer == nullptr ||
+      !generation.renderer->IsHostAddress(*host, client)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "install token refused: ", client.ToString(), " is not ",
+        host->hostname, "'s address (its reservation or its lease)"));
+  }
+  return host;
+}
+
+absl::Status SiteRuntime::ReportInstall(const InstallerReport& report,
+                                        absl::Time now) {
+  // Serialized with the API's arm and disarm: a done checked against the
+  // token must not land after an operator's re-arm made a new one.
+  absl::MutexLock lock(&set_mu_);
+  std::shared_ptr<const SiteGeneration> generation = current_->Get();
+  absl::StatusOr<const InventoryHost*> host = CheckInstaller(
+      *generation, report.hostname, report.token, report.client, now);
+  if (!host.ok()) return host.status();
+  const std::string& name = (*host)->hostname;
+  if (report.phase != "installing" && report.phase != "failed" &&
+      report.phase != "done") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("phase ", log::Quoted(report.phase, 32),
+                     ": expected installing, failed or done"));
+  }
+  // Kept escaped by FleetStatus; escaped here for the log line.
+  const absl::string_view raw_detail =
+      absl::string_view(report.detail).substr(0, 200);
+  const std::string detail = log::Escaped(raw_detail, 200);
+  if (report.phase == "done") {
+    if (absl::Status s = states_->Set(name, HostState::kInstalled, now);
+        !s.ok()) {
+      return s;
+    }
+    fleet_->SetStates(*states_->Snapshot(), now, "installer");
+  }
+  tracker_->OnInstaller(name, report.phase, raw_detail, now);
+  LOG(INFO) << "installer: " << name << " " << report.phase
+            << (detail.empty() ? "" : ": ") << detail << " (from "
+            << report.client.ToString() << ")"
+            << (report.phase == "done"
+                    ? "; set installed, install token revoked"
+                    : "");
+  if (report.phase == "done") WriteStatus();
+  return absl::OkStatus();
+}
+
+absl::Status SiteRuntime::StoreInstallLog(absl::string_view hostname,
+                                          absl::string_view token,
+                                          const io::SocketAddress& client,
+                                          absl::string_view text) {
+  std::shared_ptr<const SiteGeneration> generation = current_->Get();
+  absl::StatusOr<const InventoryHost*> host =
+      CheckInstaller(*generation, hostname, token, client, absl::Now());
+  if (!host.ok()) return host.status();
+  if (text.size() > kMaxInstallLog) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("install log of ", text.size(), " bytes: at most ",
+                     kMaxInstallLog, " bytes"));
+  }
+  const std::string& name = (*host)->hostname;  // a checked DNS name
+  const std::string dir = absl::StrCat(state_dir_, "/install-logs");
+  if (::mkdirat(state_dir_fd_, "install-logs", 0700) != 0 && errno != EEXIST) {
+    return absl::InternalError(
+        absl::StrCat(dir, ": cannot create: ", std::strerror(errno)));
+  }
+  const std::string temp =
+      absl::StrCat("install-logs/.", name, ".log.tmp.", ::getpid());
+  const std::string final_name = absl::StrCat("install-logs/", name, ".log");
+  auto Fail = [&](absl::string_view what) {
+    const int err = errno;
+    ::unlinkat(state_dir_fd_, temp.c_str(), 0);
+    return absl::InternalError(absl::StrCat(state_dir_, "/", temp, ": ", what,
+                                            ": ", std::strerror(err)));
+  };
+  // Two logs of one host at once: the same temp name; the lock keeps them
+  // apart (rare, and cheap compared to the write).
+  absl::MutexLock lock(&log_mu_);
+  const int fd =
+      ::openat(state_dir_fd_, temp.c_str(),
+               O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return Fail("cannot create");
+  if (::fchmod(fd, 0600) != 0) {
+    ::close(fd);
+    return Fail("chmod");
+  }
+  absl::string_view rest = text;
+  while (!rest.empty()) {
+    const ssize_t n = ::write(fd, rest.data(), rest.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ::close(fd);
+      return Fail("write");
+    }
+    rest.remove_prefix(static_cast<size_t>(n));
+  }
+  if (::close(fd) != 0) return Fail("close");
+  if (::renameat(state_dir_fd_, temp.c_str(), state_dir_fd_,
+                 final_name.c_str()) != 0) {
+    return Fail("rename");
+  }
+  LOG(INFO) << "installer: " << name << " log stored, " << text.size()
+            << " bytes in " << dir << "/" << name << ".log (from "
+            << client.ToString() << ")";
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> SiteRuntime::InstallLog(
+    absl::string_view hostname) const {
+  std::shared_ptr<const SiteGeneration> generation = current_->Get();
+  const InventoryHost* host = generation->inventory.FindByHostname(hostname);
+  if (host == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("no host ", log::Quoted(hostname), " in the inventory"));
+  }
+  const std::string name =
+      absl::StrCat("install-logs/", host->hostname, ".log");
+  const int fd =
+      ::openat(state_dir_fd_, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      return absl::NotFoundError(
+          absl::StrCat("no install log of ", host->hostname));
+    }
+    return absl::InternalError(
+        absl::StrCat(state_dir_, "/", name, ": ", std::strerror(errno)));
+  }
+  std::string text;
+  char buffer[65536];
+  while (true) {
+    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      return absl::InternalError(
+          absl::StrCat(state_dir_, "/", name, ": ", std::strerror(err)));
+    }
+    if (n == 0) break;
+    text.append(buffer, static_cast<size_t>(n));
+    if (text.size() > kMaxInstallLog) break;  // written by us: never larger
+  }
+  ::close(fd);
+  return text;
 }
 
 absl::Status SiteRuntime::CheckArmedHosts(const SiteConfig& site,
@@ -190,6 +417,7 @@ void SiteRuntime::PollStates(absl::Time now) {
     // host stays armed, but it cannot install; say so.
     if (absl::Status armed = CheckArmedHosts(); !armed.ok())
       LOG(ERROR) << armed.message();
+    IssueMissingTokens(current_->Get()->inventory, now);
     fleet_->SetStates(*states_->Snapshot(), now, "host-states.tsv");
     degraded_ = false;
     degraded_message_.clear();
@@ -245,6 +473,13 @@ void SiteRuntime::Reload(absl::StatusOr<SiteConfig> loaded, bool dhcp_on) {
     LOG(ERROR) << "reload: " << checked.status().message() << keeping;
     return;
   }
+  // New templates are parsed (and test-rendered) before anything applies.
+  absl::StatusOr<std::shared_ptr<const install::InstallTemplates>> templates =
+      install::InstallTemplates::Load(effective);
+  if (!templates.ok()) {
+    LOG(ERROR) << "reload: " << templates.status().message() << keeping;
+    return;
+  }
   SiteChanges changes =
       CompareSites(running->site, running->inventory, *loaded, *inventory);
   for (const std::string& change : changes.needs_restart) {
@@ -256,8 +491,11 @@ void SiteRuntime::Reload(absl::StatusOr<SiteConfig> loaded, bool dhcp_on) {
   // Host states first: a host the new inventory adds is local boot until
   // its state is known.
   states_->SetInventory(*inventory);
+  states_->set_token_ttl(effective.install.token_ttl);
+  IssueMissingTokens(*inventory, absl::Now());
   fleet_->SetInventory(effective, *inventory, *states_->Snapshot(),
                        absl::Now());
+  fleet_->SetStates(*states_->Snapshot(), absl::Now(), "inventory reload");
   if (dhcp::DhcpService* dhcp = dhcp_.load(std::memory_order_acquire)) {
     dhcp->UpdateConfig(*std::move(checked));
   }
@@ -265,7 +503,7 @@ void SiteRuntime::Reload(absl::StatusOr<SiteConfig> loaded, bool dhcp_on) {
   const size_t profiles = effective.profiles.size();
   current_->Publish(MakeSiteGeneration(std::move(effective),
                                        *std::move(inventory), states_.get(),
-                                       LeaseOwner()));
+                                       *std::move(templates), LeaseOwner()));
   WriteStatus();
   LOG(INFO) << "reload: "
             << (changes.applied.empty() ? "nothing to apply" : "applied")

@@ -11,11 +11,18 @@
 //   ... each second: PollStates(now); FlushBringUp();   SIGHUP: Reload(...)
 //   (*runtime)->Stop();
 //
+// Install tokens: the store's tokens live site.install.token_ttl; an armed
+// host without one (armed by its inventory column) is issued one at Open and
+// after each reload; an expired one is never renewed (FleetStatus shows the
+// host failed; the operator re-arms). Installers report with the token
+// (ReportInstall, StoreInstallLog), from their host's own address only.
+//
 // Threads: Open, SetDhcp, Reload, PollStates, FlushBringUp and Stop run on
-// the main thread; SetHostState and WriteStatus on any (the API's arm and
-// disarm run on HTTP shards). current() and tracker() are read by every
-// service's threads (CurrentSite and BringUpTracker are thread-safe), and
-// LeaseOwner()'s lookups run on TFTP and HTTP shards (lock-free lease reads).
+// the main thread; SetHostState, ReportInstall, StoreInstallLog, InstallLog
+// and WriteStatus on any (the API runs on HTTP shards). current() and tracker()
+// are read by every service's threads (CurrentSite and BringUpTracker are
+// thread-safe), and LeaseOwner()'s lookups run on TFTP and HTTP shards
+// (lock-free lease reads).
 #ifndef RACKBOOT_ENGINE_SITE_SITE_RUNTIME_H_
 #define RACKBOOT_ENGINE_SITE_SITE_RUNTIME_H_
 
@@ -30,6 +37,7 @@
 #include "absl/time/time.h"
 #include "engine/dhcp/dhcp_server.h"
 #include "engine/dhcp/dhcp_service.h"
+#include "engine/io/socket_address.h"
 #include "engine/site/boot_renderer.h"
 #include "engine/site/bring_up_log.h"
 #include "engine/site/bring_up_tracker.h"
@@ -40,6 +48,14 @@
 #include "engine/site/site_reload.h"
 
 namespace rackboot::site {
+
+// An installer's report (POST /api/v1/hosts/{name}/phase and /done).
+struct InstallerReport {
+  std::string hostname, token;
+  std::string phase;   // "installing" | "failed" | "done"
+  std::string detail;  // <= 200 bytes kept, escaped before kept or logged
+  io::SocketAddress client;
+};
 
 // The startup checks of a site and its inventory, also run on each SIGHUP
 // before anything is applied: the inventory against the site, and (with
@@ -58,6 +74,7 @@ class SiteRuntime {
   // failure is the configuration's (exit 78) rather than the system's.
   static absl::StatusOr<std::unique_ptr<SiteRuntime>> Open(
       const SiteConfig& site, bool dhcp, bool& config_error);
+  ~SiteRuntime();
 
   // The DHCP server's configuration Open checked (mode kOff without DHCP).
   const dhcp::DhcpServerConfig& dhcp_config() const { return dhcp_config_; }
@@ -95,6 +112,31 @@ class SiteRuntime {
   // fsync.
   absl::Status SetHostState(absl::string_view hostname, HostState state,
                             absl::string_view by);
+
+  // An installer's report, checked before anything changes. NotFound: no
+  // such inventory host. PermissionDenied: the token is not the host's
+  // current one (malformed, another host's, revoked by done or a re-arm),
+  // it expired, or `client` is not the host's own address (its reservation
+  // or its lease, BootRenderer::IsHostAddress). InvalidArgument: bad phase.
+  // The messages never hold the token. installing: progress in the live
+  // model and bring-up.tsv; failed: phase failed, reason = detail (the host
+  // stays armed); done: the host is set installed (the token revoked, so
+  // its next network boot gets the local-disk config), then phase done.
+  // Any thread; done blocks on the fsync.
+  absl::Status ReportInstall(const InstallerReport& report, absl::Time now);
+
+  // The installer's log: <state_dir>/install-logs/<hostname>.log, mode 0600,
+  // replaced each time (temp file, rename). The same checks as
+  // ReportInstall (the token is revoked at done, so the log goes first);
+  // larger than kMaxInstallLog: InvalidArgument. Any thread.
+  static constexpr size_t kMaxInstallLog = 4 << 20;
+  absl::Status StoreInstallLog(absl::string_view hostname,
+                               absl::string_view token,
+                               const io::SocketAddress& client,
+                               absl::string_view text);
+  // The stored log of an inventory host; NotFound when none (or no such
+  // host). Any thread.
+  absl::StatusOr<std::string> InstallLog(absl::string_view hostname) const;
 
   // host-states.applied from what the store applies now. When it cannot be
   // written the store removes it, so `rackboot hosts` says it cannot confirm
@@ -145,11 +187,28 @@ class SiteRuntime {
   // it is the reservation only. Any thread; lock-free.
   BootRenderer::LeaseOwner LeaseOwner();
 
+  // Makes a token for every armed host that has none (armed by its
+  // inventory `state` column, or by a hand-written line); never renews an
+  // expired one (the operator re-arms). At Open, after each host-states
+  // reload and after a SIGHUP reload. Logs what it could not write.
+  void IssueMissingTokens(const Inventory& inventory, absl::Time now);
+
+  // ReportInstall's and StoreInstallLog's checks: the inventory host named
+  // `hostname` whose current, unexpired token `token` is, asked from its own
+  // address. REQUIRES: generation is current_->Get().
+  absl::StatusOr<const InventoryHost*> CheckInstaller(
+      const SiteGeneration& generation, absl::string_view hostname,
+      absl::string_view token, const io::SocketAddress& client,
+      absl::Time now) const;
+
   std::unique_ptr<HostStateStore> states_;
+  std::string state_dir_;
+  int state_dir_fd_ = -1;  // for install-logs/, reachable after dropping root
   // Serializes SetHostState's check-then-set, and the writers of
   // host-states.applied (its temporary file has one name).
   absl::Mutex set_mu_;
   absl::Mutex status_mu_;
+  absl::Mutex log_mu_;  // StoreInstallLog's temp files
   std::unique_ptr<BringUpLog> bring_up_;
   std::unique_ptr<CurrentSite> current_;
   std::unique_ptr<BringUpTracker> tracker_;
