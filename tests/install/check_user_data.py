@@ -32,7 +32,13 @@ def check_user_data(schema, path):
     validator = jsonschema.Draft7Validator(schema)
     for e in sorted(validator.iter_errors(doc), key=lambda e: list(e.path)):
         where = "/".join(str(p) for p in e.absolute_path) or "(top)"
-        errors.append(f"{path}: {where}: {e.message}")
+        message = e.message
+        if e.validator in ("anyOf", "oneOf"):
+            # jsonschema's message quotes the whole instance: say what was wanted.
+            message = f"matches none of {e.validator} {json.dumps(e.validator_value)}"
+        if len(message) > 300:
+            message = message[:300] + "..."
+        errors.append(f"{path}: {where}: {message}")
     if isinstance(doc, dict) and isinstance(doc.get("autoinstall"), dict):
         for key in ("early-commands", "late-commands", "error-commands"):
             for i, cmd in enumerate(doc["autoinstall"].get(key) or []):

@@ -12,6 +12,9 @@
 # gen never changes host-states.tsv; --hosts=node-b writes node-b's 3 files and nothing else;
 # --hosts=ghost exits 1 naming it; a template with a syntax error exits 78 naming file:line and
 # writes nothing; a token no longer valid has its install/<token>/ removed by the next run.
+# Checked that it fails when gen's bytes differ: a space appended to gen's iPXE scripts gave
+# "FAIL: node-u: ipxe/01-02-00-c6-12-0e-45.ipxe differs from the daemon's http://.../boot/...".
+# About 5 s of wall time (22 files fetched).
 # Usage: gen_test.sh RACKBOOTD RACKBOOT_GEN
 set -euo pipefail
 export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}"

@@ -41,7 +41,9 @@ class Recorder(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length)
         Recorder.requests.append({"path": self.path,
-                                  "type": self.headers.get("Content-Type", ""),
+                                  # Two Content-Type headers (busybox adds its
+                                  # own unless told one) would be ambiguous.
+                                  "type": ",".join(self.headers.get_all("Content-Type", [])),
                                   "body": body})
         reply = b'{"ok":true}\n'
         self.send_response(200)

@@ -3,10 +3,14 @@
 # can fail. render_fixture writes every file of the fixture site
 # (engine/install/testdata/fixture: each family, static and DHCP hosts); then
 #   preseed.cfg: check_preseed.py (debconf-set-selections -c: exit 0 and
-#                nothing on stderr; sh -n of early/late_command),
+#                nothing on stderr; sh -n of early/late_command; names and
+#                types against the questions in Debian 12's installer initrd),
 #   ks.cfg:      check_kickstart.py (allow-list of commands, options, sections),
 #   user-data:   check_user_data.py (#cloud-config, YAML, autoinstall-schema.json,
 #                sh -n of the command lists), meta-data likewise,
+#   menus:       check_menus.py (pxelinux, GRUB and iPXE of each host agree on
+#                entries, default, timeout, kernel, initrd and arguments, read
+#                by each loader's rules; grub-script-check),
 #   all:         run_report_commands.py (the report commands really POST valid
 #                JSON with the token to a local server, log before done, and
 #                exit 0 with the server down).
@@ -28,6 +32,18 @@ command -v debconf-set-selections >/dev/null || { echo "FAIL: debconf-set-select
 
 work=$(mktemp -d "${TEST_TMPDIR:-/tmp}/validate.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+
+# The questions (and their types) of the Debian 12 installer's own initrd
+# (package debian-installer-12-netboot-amd64): check_preseed.py checks the
+# names and types of those it owns (netcfg/, mirror/http/, preseed/, ...).
+di_initrd=/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64/initrd.gz
+[[ -f $di_initrd ]] || { echo "FAIL: $di_initrd missing (./rackboot setup)"; exit 1; }
+mkdir -p "$work/di"
+(cd "$work/di" && zcat "$di_initrd" | cpio -id --quiet 'var/lib/dpkg/info/*.templates')
+di_templates=$work/di/var/lib/dpkg/info
+n=$(cat "$di_templates"/*.templates | grep -c '^Template: ')
+echo "debian-installer initrd: $n questions"
+[[ $n -gt 100 ]] || { echo "FAIL: too few d-i questions found in $di_initrd"; exit 1; }
 out=$work/out
 "$render_fixture" "$site_toml" "$out"
 
@@ -70,10 +86,25 @@ expect_fail() {
   fi
 }
 
-expect_pass "preseed files" $py "$dir/check_preseed.py" "${preseeds[@]}"
+expect_pass "preseed files" $py "$dir/check_preseed.py" --di-templates="$di_templates" "${preseeds[@]}"
 expect_pass "kickstart files" $py "$dir/check_kickstart.py" "${kickstarts[@]}"
 expect_pass "user-data files" $py "$dir/check_user_data.py" "$schema" user-data "${userdatas[@]}"
 expect_pass "meta-data files" $py "$dir/check_user_data.py" "$schema" meta-data "${metadatas[@]}"
+mapfile -t hosts < <(find "$out" -mindepth 1 -maxdepth 1 -type d | sort)
+expect_pass "menus on par (${#hosts[@]} hosts)" $py "$dir/check_menus.py" "${hosts[@]}"
+# menu_timeout = 0: every loader boots the default at once (pxelinux PROMPT 0,
+# GRUB timeout=0, iPXE goto), still on par.
+mkdir -p "$work/fixture0"
+cp "$(dirname "$site_toml")"/* "$work/fixture0/"
+sed -i 's/^menu_timeout = .*/menu_timeout = 0/' "$work/fixture0/site.toml"
+grep -q '^menu_timeout = 0$' "$work/fixture0/site.toml" || { echo "FAIL: no menu_timeout in the fixture"; exit 1; }
+"$render_fixture" "$work/fixture0/site.toml" "$work/out0" >/dev/null
+mapfile -t hosts0 < <(find "$work/out0" -mindepth 1 -maxdepth 1 -type d | sort)
+expect_pass "menus on par with menu_timeout 0 (${#hosts0[@]} hosts)" $py "$dir/check_menus.py" "${hosts0[@]}"
+if grep -L '^PROMPT 0$' "$work"/out0/*/pxelinux.cfg/* | grep -q .; then
+  echo "FAIL: menu_timeout 0: a pxelinux menu without PROMPT 0"
+  failures=$((failures + 1))
+fi
 expect_pass "report commands" $py "$dir/run_report_commands.py" "$busybox" \
   "${preseeds[@]}" "${kickstarts[@]}" "${userdatas[@]}"
 
@@ -93,6 +124,10 @@ expect_fail "preseed: unknown type (debconf warns, exit 0)" "Unknown type strng"
   $py "$dir/check_preseed.py" "$(broken "$p" p2 's#^d-i time/zone string#d-i time/zone strng#')"
 expect_fail "preseed: late_command that does not parse" "late_command: does not parse" \
   $py "$dir/check_preseed.py" "$(broken "$p" p3 "s#^\(d-i preseed/late_command string .*\)#\1; echo 'unclosed#")"
+expect_fail "preseed: a question d-i does not have" "netcfg/get_hostnme: not a question of the installer" \
+  $py "$dir/check_preseed.py" --di-templates="$di_templates" "$(broken "$p" p5 's#^d-i netcfg/get_hostname #d-i netcfg/get_hostnme #')"
+expect_fail "preseed: another type than d-i's" "netcfg/choose_interface: the installer's type is select, not string" \
+  $py "$dir/check_preseed.py" --di-templates="$di_templates" "$(broken "$p" p6 's#^d-i netcfg/choose_interface select#d-i netcfg/choose_interface string#')"
 # debconf-set-selections itself: the stderr signal, without the wrapper.
 dss=$(broken "$p" p4 's#^d-i time/zone string#d-i time/zone strng#')
 if debconf-set-selections -c "$dss" 2>"$work/stderr" && [[ -s $work/stderr ]]; then
@@ -128,6 +163,8 @@ expect_fail "user-data: key outside autoinstall" "Additional properties are not 
   $py "$dir/check_user_data.py" "$schema" user-data "$(broken "$u" u5 '$a locale: "en_US.UTF-8"')"
 expect_fail "user-data: layout not documented" "'ext4' is not one of" \
   $py "$dir/check_user_data.py" "$schema" user-data "$(broken "$u" u6 's#^      name: [a-z]*$#      name: ext4#')"
+expect_fail "user-data: neither identity nor user-data" "matches none of anyOf .*identity.*user-data" \
+  $py "$dir/check_user_data.py" "$schema" user-data "$(broken "$u" u7 '/^  user-data:/,/^  late-commands:/{/^  late-commands:/!d}')"
 expect_fail "meta-data: no local-hostname" "local-hostname: missing" \
   $py "$dir/check_user_data.py" "$schema" meta-data "$(broken "${metadatas[0]}" m1 '/^local-hostname/d')"
 
@@ -137,6 +174,25 @@ expect_fail "reports: a report that can fail the install" "with the server down 
   $py "$dir/run_report_commands.py" "$busybox" "$(broken "$k" r2 "s#/done' || true#/done'#")"
 expect_fail "reports: done before the log" "reports \['phase:installing', 'done', 'log'\]" \
   $py "$dir/run_report_commands.py" "$busybox" "$(broken "$k" r3 '/log?token=/{h;d}; /\/done'"'"'/G')"
+
+# broken_host HOST NAME FILE_GLOB SED_SCRIPT: a copy of a host's menus with one edited.
+broken_host() {
+  mkdir -p "$bad/$2"
+  cp -r "$out/$1" "$bad/$2/"
+  local f
+  f=$(find "$bad/$2/$1" -path "*/$3" | head -n1)
+  sed -i -e "$4" "$f"
+  cmp -s "$f" "$(find "$out/$1" -path "*/$3" | head -n1)" && { echo "FAIL: the edit '$4' changed nothing"; exit 1; }
+  echo "$bad/$2/$1"
+}
+expect_fail "menus: GRUB ';' unquoted" "an unquoted ';' ends the linux command" \
+  $py "$dir/check_menus.py" "$(broken_host ubuntu-static g1 'grub/grub.cfg-*' "s#'ds=nocloud-net;\([^']*\)'#ds=nocloud-net;\1#")"
+expect_fail "menus: kernel args differ" "entry install: grub" \
+  $py "$dir/check_menus.py" "$(broken_host deb-static.lab.example g2 'grub/grub.cfg-*' 's#priority=critical#priority=high#')"
+expect_fail "menus: default differs" "ipxe default" \
+  $py "$dir/check_menus.py" "$(broken_host rocky-static g3 'ipxe/*.ipxe' 's#--default install#--default local#')"
+expect_fail "menus: GRUB syntax" "grub-script-check" \
+  $py "$dir/check_menus.py" "$(broken_host idle g4 'grub/grub.cfg-*' '0,/^}$/{/^}$/d}')"
 
 if [[ $failures -ne 0 ]]; then
   echo "FAILED: $failures checks"

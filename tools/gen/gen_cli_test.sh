@@ -101,6 +101,16 @@ printf 'node-a\tinstall\t%s\t%s\t%s\n' $((now - 100)) "$token" $((now - 1)) >sta
 grep -q "warning: node-a: armed but its install token expired at " run.err || fail "no warning: $(cat run.err)"
 [[ ! -e o4/install ]] || fail "install files for an expired token"
 
+# node-b removed from the inventory: its old files are named (left), not for a --hosts run.
+head -n 2 inventory.csv >inventory-a.csv
+sed 's|inventory = "inventory.csv"|inventory = "inventory-a.csv"|' site.toml >site-a.toml
+"$gen" --config=site-a.toml --out=o4 >run.out 2>run.err || fail "removed host: $(cat run.err)"
+grep -q "warning: o4/pxelinux.cfg/01-52-54-00-00-00-02: no inventory host has this MAC" run.err ||
+  fail "no warning for node-b's old files: $(cat run.err)"
+[[ -e o4/pxelinux.cfg/01-52-54-00-00-00-02 ]] || fail "node-b's old file removed"
+"$gen" --config=site-a.toml --out=o4 --hosts=node-a >run.out 2>run.err || fail "$(cat run.err)"
+! grep -q "no inventory host" run.err || fail "--hosts run warned about other files"
+
 # A damaged line: 78, path:line.
 printf 'node-a\tinstall\t%s\nnode-b\tsideways\t1\n' "$now" >state/host-states.tsv
 expect 78 "$work/state/host-states.tsv:2" --config=site.toml --out=o5

@@ -263,6 +263,14 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::vector<std::string>> stale = gen::RemoveStaleInstallDirs(
       FLAGS_out, std::set<std::string>(valid.begin(), valid.end()));
 
+  // After a run over every host: files of MACs no longer in the inventory.
+  std::vector<std::string> unowned;
+  if (only->empty()) {
+    std::set<std::string> paths;
+    for (const gen::OutputFile& f : files) paths.insert(f.path);
+    unowned = gen::UnwrittenHostFiles(FLAGS_out, paths);
+  }
+
   size_t secret = 0;
   for (const gen::OutputFile& f : files) secret += f.secret ? 1 : 0;
   if (FLAGS_json) {
@@ -296,6 +304,7 @@ int main(int argc, char** argv) {
       }
       hosts.push_back(std::move(h));
     }
+    out["not_inventory_files"] = unowned;
     out["stale_removed"] = stale.ok() ? Json(*stale) : Json::array();
     out["error"] = stale.ok() ? Json(nullptr)
                               : Json(std::string(stale.status().message()));
@@ -331,6 +340,12 @@ int main(int argc, char** argv) {
              ? r.note
              : absl::StrCat(r.plan->host->hostname, ": ", r.note,
                             "; wrote its local-boot menus, no install files"));
+  }
+  for (const std::string& path : unowned) {
+    Warn(absl::StrCat(FLAGS_out, "/", path,
+                      ": no inventory host has this MAC (removed from the "
+                      "inventory, or a new MAC?); left as it is: remove it if "
+                      "it should not be served"));
   }
   if (!stale.ok()) return Fail(kExitError, stale.status().message());
   return 0;

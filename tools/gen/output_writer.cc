@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -311,6 +312,36 @@ absl::StatusOr<WriteReport> WriteOutputFiles(
     }
   }
   return report;
+}
+
+std::vector<std::string> UnwrittenHostFiles(
+    const std::string& out_dir, const std::set<std::string>& written) {
+  struct Kind {
+    const char* dir;
+    const char* prefix;
+    const char* suffix;
+  };
+  static constexpr Kind kKinds[] = {{"pxelinux.cfg", "01-", ""},
+                                    {"grub", "grub.cfg-01-", ""},
+                                    {"ipxe", "01-", ".ipxe"}};
+  std::vector<std::string> found;
+  for (const Kind& kind : kKinds) {
+    const std::string dir_path = absl::StrCat(out_dir, "/", kind.dir);
+    DIR* dir = opendir(dir_path.c_str());
+    if (dir == nullptr) continue;
+    while (struct dirent* e = readdir(dir)) {
+      const absl::string_view name = e->d_name;
+      if (!absl::StartsWith(name, kind.prefix) ||
+          !absl::EndsWith(name, kind.suffix)) {
+        continue;
+      }
+      const std::string path = absl::StrCat(kind.dir, "/", name);
+      if (written.count(path) == 0) found.push_back(path);
+    }
+    closedir(dir);
+  }
+  std::sort(found.begin(), found.end());
+  return found;
 }
 
 absl::StatusOr<std::vector<std::string>> RemoveStaleInstallDirs(

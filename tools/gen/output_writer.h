@@ -63,6 +63,14 @@ absl::StatusOr<WriteReport> WriteOutputFiles(
 absl::StatusOr<std::vector<std::string>> RemoveStaleInstallDirs(
     const std::string& out_dir, const std::set<std::string>& keep);
 
+// Files in `out_dir`'s pxelinux.cfg/, grub/ and ipxe/ named as gen names a
+// host's files (01-<mac>, grub.cfg-01-<mac>, 01-<mac>.ipxe) that are not in
+// `written`: after a run over every host, the files of MACs no longer in the
+// inventory (a host removed or given a new MAC). gen leaves them (they may be
+// the operator's own) and names them. Sorted; a missing directory is empty.
+std::vector<std::string> UnwrittenHostFiles(
+    const std::string& out_dir, const std::set<std::string>& written);
+
 // "install/3fa9c1…/ks.cfg" for "install/<token>/ks.cfg": install paths with
 // the token cut to its first 6 hex digits, for anything printed. Other paths
 // unchanged.

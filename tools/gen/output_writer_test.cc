@@ -173,6 +173,23 @@ TEST(OutputWriterTest, RemovesStaleInstallDirectoriesOnly) {
   EXPECT_TRUE(removed->empty());
 }
 
+TEST(OutputWriterTest, NamesHostFilesThisRunDidNotWrite) {
+  const std::string out = TempDir();
+  ASSERT_TRUE(WriteOutputFiles(out, HostFiles()).ok());
+  ASSERT_TRUE(
+      WriteOutputFiles(out, {{"pxelinux.cfg/01-52-54-00-00-00-09", "x", false},
+                             {"pxelinux.cfg/default", "x", false},
+                             {"grub/grub.cfg", "x", false},
+                             {"ipxe/01-52-54-00-00-00-09.ipxe", "x", false}})
+          .ok());
+  std::set<std::string> written;
+  for (const OutputFile& f : HostFiles()) written.insert(f.path);
+  EXPECT_EQ(UnwrittenHostFiles(out, written),
+            (std::vector<std::string>{"ipxe/01-52-54-00-00-00-09.ipxe",
+                                      "pxelinux.cfg/01-52-54-00-00-00-09"}));
+  EXPECT_TRUE(UnwrittenHostFiles(TempDir(), written).empty());
+}
+
 TEST(OutputWriterTest, RedactsTokensInPaths) {
   EXPECT_EQ(RedactedPath(std::string("install/") + kToken + "/ks.cfg"),
             "install/012345\u2026/ks.cfg");
