@@ -337,6 +337,8 @@ int SetFromFiles(const site::SiteConfig& config, const std::string& command,
       return kExitCannotInstall;
     }
   }
+  // Tokens live [install] token_ttl, as the daemon's do.
+  files->states->set_token_ttl(config.install.token_ttl);
   absl::Status set = files->states->Set(host->hostname, state);
   if (!set.ok()) return Fail(kExitError, std::string(set.message()));
   if (FLAGS_json) {

@@ -81,6 +81,13 @@ grep -q '^node2: install .*install token expires' "$work/err" || fail "--show-to
   fail "arm --json --show-token"
 [[ $("$hosts" --config="$work/site.toml" --json arm node2 | jq -r '(.token_expires | test("Z$")), has("install_token")' |
      tr '\n' ' ') == "true false " ]] || fail "arm --json: token_expires, never the token"
+# [install] token_ttl applies to the tool's tokens as to the daemon's.
+cp "$work/site.toml" "$work/site-ttl.toml"
+printf '[install]\ntoken_ttl = "10m"\n' >>"$work/site-ttl.toml"
+t0=$(date +%s)
+"$hosts" --config="$work/site-ttl.toml" arm node2 >/dev/null 2>&1 || fail "arm with token_ttl"
+expires=$(awk -F'\t' '$1 == "node2" { print $5 }' "$work/state/host-states.tsv")
+(( expires >= t0 + 600 && expires <= $(date +%s) + 600 )) || fail "token_ttl 10m: expires $expires, armed at $t0"
 # An expired token says so (rackbootd never renews it: re-arm).
 sed -i "s/^\(node2	install	[0-9]*	[0-9a-f]*	\)[0-9]*$/\11000/" "$work/state/host-states.tsv"
 "$hosts" --config="$work/site.toml" list |
