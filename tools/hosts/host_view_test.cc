@@ -117,7 +117,8 @@ TEST(HostViewTest, PhasesFromTheFiles) {
 }
 
 TEST(HostViewTest, TokenNoteNeverShowsTheToken) {
-  site::HostStateEntry entry(site::HostState::kInstall, absl::FromUnixSeconds(1));
+  site::HostStateEntry entry(site::HostState::kInstall,
+                             absl::FromUnixSeconds(1));
   entry.token = "0123456789abcdef0123456789abcdef";
   entry.token_expires = absl::FromUnixSeconds(1796043900);
   EXPECT_EQ(TokenNote(entry, absl::FromUnixSeconds(1796043899)),
