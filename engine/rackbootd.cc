@@ -352,9 +352,16 @@ int main(int argc, char** argv) {
         absl::Milliseconds(site->http.header_timeout_ms);
     options.limits.idle_timeout =
         absl::Milliseconds(site->http.idle_timeout_ms);
+    // The installer's log (4 MiB) is the largest body a route takes, and
+    // only with its host's token (ApiRoutes::MaxRequestBodyFor); every other
+    // route keeps its own cap (the API's writes 4 KiB, files none).
+    options.limits.max_request_body = rackboot::api::kMaxInstallLog;
     options.bind_to_device = site->server.interface;
     options.events = events;
     options.metrics = &metrics;
+    // /install/<token>/<file> first: an armed host's install files, only
+    // to its own address (engine/api/install_routes.h).
+    options.routes.emplace_back("/install/", api->install_routes());
     options.routes.push_back({"/metrics", &metrics_routes});
     options.transfers = transfers.get();
     options.transfer_list_base = shards.shards();

@@ -23,6 +23,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
+#include "engine/io/socket_address.h"
 
 namespace rackboot::http {
 class HttpStream;
@@ -74,6 +75,21 @@ struct ApiLease {
   std::string subnet;  // "198.18.0.0/24", "" if in no subnet
 };
 
+// An installer report's detail is cut to this many bytes.
+inline constexpr size_t kMaxInstallerDetail = 200;
+// An installer log (POST .../log) may be this large.
+inline constexpr uint64_t kMaxInstallLog = uint64_t{4} << 20;
+
+// One installer report (POST .../phase, .../done), authenticated by the
+// host's install token, not by the API's bearer token.
+struct ApiInstallerReport {
+  std::string hostname;
+  std::string token;
+  std::string phase;   // "installing", "failed" or "done"
+  std::string detail;  // at most kMaxInstallerDetail bytes (client text)
+  io::SocketAddress client;
+};
+
 class ApiModel {
  public:
   virtual ~ApiModel() = default;
@@ -105,6 +121,30 @@ class ApiModel {
   // subscriber cap (503).
   virtual absl::StatusOr<std::shared_ptr<http::HttpStream>> Subscribe(
       absl::string_view last_event_id) = 0;
+
+  // An installer's report, checked and applied (SiteRuntime::ReportInstall:
+  // "done" sets the host installed and revokes its token before returning);
+  // the host after it. Errors: NotFound (no such host), PermissionDenied
+  // (the token is not the host's current one, has expired, or `client` is
+  // not the host's address), InvalidArgument (a bad phase), anything else
+  // (the state file could not be written). Messages never repeat the token.
+  virtual absl::StatusOr<ApiHost> InstallerReport(
+      const ApiInstallerReport& report) = 0;
+  // Before a large installer log is read: whether `token` is `name`'s
+  // current token, valid now, asked from its address (the errors of
+  // InstallerReport), without changing anything.
+  virtual absl::Status CheckInstallerToken(absl::string_view name,
+                                           absl::string_view token,
+                                           const io::SocketAddress& client) = 0;
+  // Keeps `text` as `name`'s installer log (replacing the previous one), with
+  // InstallerReport's checks. InvalidArgument past 4 MiB.
+  virtual absl::Status StoreInstallLog(absl::string_view name,
+                                       absl::string_view token,
+                                       const io::SocketAddress& client,
+                                       absl::string_view text) = 0;
+  // The log StoreInstallLog kept for `name`; NotFound when there is none (or
+  // no such host).
+  virtual absl::StatusOr<std::string> InstallLog(absl::string_view name) = 0;
 };
 
 }  // namespace rackboot::api

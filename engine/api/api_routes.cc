@@ -20,7 +20,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "engine/api/install_routes.h"
 #include "engine/http/http_stream.h"
+#include "engine/http/log_redact.h"
 #include "engine/log/log_text.h"
 #include "engine/site/site_config.h"
 #include "glog/logging.h"
@@ -196,6 +198,13 @@ HttpRouteResult Error(int status, absl::string_view code,
   return r;
 }
 
+// An installer's credential was refused: the answer says no more than this
+// (not whether the host is armed, the token expired or the address is
+// another's); the log line says which.
+HttpRouteResult TokenRefused() {
+  return Error(403, "forbidden", "install token refused");
+}
+
 HttpRouteResult MethodNotAllowed(absl::string_view method, const char* allow) {
   HttpRouteResult r = Error(405, "method_not_allowed",
                             absl::StrCat(log::Escaped(method, 16),
@@ -206,6 +215,28 @@ HttpRouteResult MethodNotAllowed(absl::string_view method, const char* allow) {
 
 bool IsRead(absl::string_view method) {
   return method == "GET" || method == "HEAD";
+}
+
+// The media type of a Content-Type value, without parameters.
+absl::string_view MediaType(absl::string_view content_type) {
+  return absl::StripAsciiWhitespace(content_type.substr(
+      0, std::min(content_type.find(';'), content_type.size())));
+}
+
+// The token of "Authorization: Bearer <token>", "" if none.
+absl::string_view BearerToken(absl::string_view authorization) {
+  constexpr absl::string_view kBearer = "Bearer ";
+  if (authorization.size() <= kBearer.size() ||
+      !absl::EqualsIgnoreCase(authorization.substr(0, kBearer.size()),
+                              kBearer)) {
+    return "";
+  }
+  return absl::StripAsciiWhitespace(authorization.substr(kBearer.size()));
+}
+
+// A request path for a log line: escaped, tokens cut.
+std::string LoggedPath(absl::string_view path) {
+  return http::RedactTokens(log::Escaped(path));
 }
 
 // What is left of a path under the prefix, split on '/': "hosts/a/arm" ->
@@ -432,10 +463,55 @@ void ApiRoutes::SetToken(absl::optional<std::string> token) {
   token_ = std::move(token);
 }
 
+namespace {
+
+// {name} of POST /api/v1/hosts/{name}/log, "" for any other path.
+absl::string_view LogRouteHost(absl::string_view path) {
+  const std::vector<absl::string_view> seg = Segments(path);
+  if (seg.size() != 3 || seg[0] != "hosts" || seg[2] != "log") return "";
+  if (!site::CheckDnsName(seg[1]).ok()) return "";
+  return seg[1];
+}
+
+// The installer's token from ?token= or the Authorization field; "" when
+// there is none, or two that differ (or a malformed query).
+std::string InstallerToken(absl::string_view query,
+                           absl::string_view authorization) {
+  std::string token;
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> params =
+      ParseQuery(query);
+  if (!params.ok()) return "";
+  for (const auto& [key, value] : *params) {
+    if (key != "token") continue;
+    if (!token.empty() && token != value) return "";
+    token = value;
+  }
+  const absl::string_view bearer = BearerToken(authorization);
+  if (!bearer.empty()) {
+    if (!token.empty() && token != bearer) return "";
+    token = std::string(bearer);
+  }
+  return token;
+}
+
+}  // namespace
+
 uint64_t ApiRoutes::MaxRequestBody(absl::string_view method,
                                    absl::string_view path) {
-  (void)path;
-  return method == "POST" ? kMaxApiBody : 0;
+  if (method != "POST") return 0;
+  return LogRouteHost(path).empty() ? kMaxApiBody : kMaxInstallLog;
+}
+
+uint64_t ApiRoutes::MaxRequestBodyFor(const HttpRequest& head) {
+  if (head.method != "POST") return 0;
+  const absl::string_view name = LogRouteHost(head.path);
+  if (name.empty()) return kMaxApiBody;
+  const std::string token = InstallerToken(head.query, head.authorization);
+  if (!IsInstallTokenShape(token) ||
+      !model_->CheckInstallerToken(name, token, head.client).ok()) {
+    return kMaxApiBody;
+  }
+  return kMaxInstallLog;
 }
 
 bool ApiRoutes::AcceptsMethod(absl::string_view method,
@@ -530,6 +606,40 @@ HttpRouteResult ApiRoutes::Route(const HttpRequest& request) {
                    absl::StrCat("\"", log::Escaped(name, 64),
                                 "\" is not a host name: ", s.message()));
     }
+    if (seg.size() == 3 && seg[2] == "log") {
+      if (request.method == "POST") return PostLog(request, name);
+      if (absl::Status s = check_params({}); !s.ok()) {
+        return Error(400, "bad_request", s.message());
+      }
+      absl::StatusOr<std::string> text = model_->InstallLog(name);
+      if (!text.ok()) {
+        if (text.status().code() == absl::StatusCode::kNotFound) {
+          return Error(404, "not_found",
+                       absl::StrCat("no installer log for \"", name, "\""));
+        }
+        HttpRouteResult r = Error(500, "internal", text.status().message());
+        LOG(ERROR) << "api: GET " << LoggedPath(request.path) << ": "
+                   << r.error;
+        return r;
+      }
+      HttpRouteResult r;
+      r.status = 200;
+      r.kind = http::HttpRouteKind::kApi;
+      r.has_body = true;
+      r.body = *std::move(text);
+      // Installer output, shown as text whatever it holds.
+      r.content_type = "text/plain; charset=utf-8";
+      r.headers.emplace_back("Cache-Control", "no-store");
+      r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+      r.headers.emplace_back("Content-Security-Policy", "sandbox");
+      return r;
+    }
+    if (seg.size() == 3 && (seg[2] == "phase" || seg[2] == "done")) {
+      if (request.method != "POST") {
+        return MethodNotAllowed(request.method, "POST");
+      }
+      return Installer(request, name, seg[2] == "done");
+    }
     if (seg.size() == 3) {
       if (seg[2] != "arm" && seg[2] != "disarm") {
         return Error(404, "not_found",
@@ -607,7 +717,7 @@ HttpRouteResult ApiRoutes::Write(const HttpRequest& request,
                                  absl::string_view name, bool arm) {
   const std::string who = request.client.ToString();
   const std::string line =
-      absl::StrCat("api: POST ", log::Escaped(request.path), " from ", who);
+      absl::StrCat("api: POST ", LoggedPath(request.path), " from ", who);
   absl::optional<std::string> token;
   {
     absl::MutexLock lock(&mu_);
@@ -698,6 +808,202 @@ HttpRouteResult ApiRoutes::Write(const HttpRequest& request,
   }
   LOG(INFO) << line << ": " << (arm ? "armed" : "disarmed");
   return HostResult(*host, false);
+}
+
+HttpRouteResult ApiRoutes::Refuse(const HttpRequest& request,
+                                  absl::string_view line, HttpRouteResult r,
+                                  absl::string_view why) {
+  uint64_t suppressed = 0;
+  bool allow;
+  {
+    absl::MutexLock lock(&mu_);
+    allow = refused_log_.Allow(request.now, &suppressed);
+  }
+  if (allow) {
+    LOG(WARNING) << line << ": refused " << r.status << " " << r.error
+                 << (why.empty() ? "" : " (") << why << (why.empty() ? "" : ")")
+                 << log::SuppressedNote(suppressed);
+  }
+  return r;
+}
+
+namespace {
+
+// The model's reason for a log line: escaped, bare tokens cut.
+std::string Why(const absl::Status& status) {
+  return http::RedactHexRuns(log::Escaped(status.message()));
+}
+
+}  // namespace
+
+HttpRouteResult ApiRoutes::Installer(const HttpRequest& request,
+                                     absl::string_view name, bool done) {
+  const std::string line = absl::StrCat("api: POST ", LoggedPath(request.path),
+                                        " from ", request.client.ToString());
+  if (!request.query.empty()) {
+    return Refuse(request, line,
+                  Error(400, "bad_request",
+                        "the installer's reports take no query parameters"));
+  }
+  if (!absl::EqualsIgnoreCase(MediaType(request.content_type),
+                              "application/json")) {
+    return Refuse(request, line,
+                  Error(415, "unsupported_media_type",
+                        "an installer report needs \"Content-Type: "
+                        "application/json\""));
+  }
+  Json body = Json::parse(request.body.begin(), request.body.end(), nullptr,
+                          /*allow_exceptions=*/false);
+  if (body.is_discarded()) {
+    return Refuse(request, line,
+                  Error(400, "bad_json", "the body is not valid JSON"));
+  }
+  if (!body.is_object()) {
+    return Refuse(request, line,
+                  Error(400, "bad_request", "the body must be a JSON object"));
+  }
+  // Optional string members; another type is the client's mistake.
+  auto member = [&](const char* key,
+                    std::string* out) -> absl::optional<HttpRouteResult> {
+    auto it = body.find(key);
+    if (it == body.end() || it->is_null()) return absl::nullopt;
+    if (!it->is_string()) {
+      return Error(400, "bad_request",
+                   absl::StrCat("\"", key, "\" must be a string"));
+    }
+    *out = it->get<std::string>();
+    return absl::nullopt;
+  };
+  std::string token, phase, detail;
+  for (auto [key, out] : {std::pair<const char*, std::string*>{"token", &token},
+                          {"phase", &phase},
+                          {"detail", &detail}}) {
+    if (absl::optional<HttpRouteResult> bad = member(key, out)) {
+      return Refuse(request, line, *std::move(bad));
+    }
+  }
+  if (done) {
+    phase = "done";
+  } else if (phase != "installing" && phase != "failed") {
+    return Refuse(
+        request, line,
+        Error(400, "bad_request",
+              absl::StrCat("\"phase\" must be \"installing\" or \"failed\" "
+                           "(POST .../done reports the end), not \"",
+                           log::Escaped(phase, 32), "\"")));
+  }
+  if (detail.size() > kMaxInstallerDetail) detail.resize(kMaxInstallerDetail);
+  const absl::string_view bearer = BearerToken(request.authorization);
+  if (!bearer.empty() && !token.empty() && bearer != token) {
+    return Refuse(request, line, TokenRefused(), "two different tokens");
+  }
+  if (token.empty()) token = std::string(bearer);
+  if (token.empty()) return Refuse(request, line, TokenRefused(), "no token");
+  if (!IsInstallTokenShape(token)) {
+    return Refuse(request, line, TokenRefused(),
+                  "not a token (32 lowercase hex digits)");
+  }
+  ApiInstallerReport report;
+  report.hostname = std::string(name);
+  report.token = std::move(token);
+  report.phase = phase;
+  report.detail = std::move(detail);
+  report.client = request.client;
+  absl::StatusOr<ApiHost> host = model_->InstallerReport(report);
+  if (!host.ok()) {
+    switch (host.status().code()) {
+      case absl::StatusCode::kNotFound:
+        return Refuse(
+            request, line,
+            Error(404, "not_found",
+                  absl::StrCat("no host \"", name, "\" in the inventory")));
+      case absl::StatusCode::kPermissionDenied:
+        return Refuse(request, line, TokenRefused(), Why(host.status()));
+      case absl::StatusCode::kInvalidArgument:
+        return Refuse(request, line,
+                      Error(400, "bad_request", Why(host.status())));
+      default: {
+        HttpRouteResult r = Error(500, "internal", Why(host.status()));
+        LOG(ERROR) << line << ": " << r.status << " " << r.error;
+        return r;
+      }
+    }
+  }
+  LOG(INFO) << line << ": installer reports " << phase
+            << (report.detail.empty() ? "" : " ")
+            << (report.detail.empty()
+                    ? std::string()
+                    : http::RedactHexRuns(log::Quoted(report.detail)));
+  return HostResult(*host, false);
+}
+
+HttpRouteResult ApiRoutes::PostLog(const HttpRequest& request,
+                                   absl::string_view name) {
+  const std::string line = absl::StrCat("api: POST ", LoggedPath(request.path),
+                                        " from ", request.client.ToString());
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> query =
+      ParseQuery(request.query);
+  if (!query.ok()) {
+    return Refuse(request, line,
+                  Error(400, "bad_request",
+                        absl::StrCat("query: ", query.status().message())));
+  }
+  for (const auto& [key, value] : *query) {
+    if (key != "token") {
+      return Refuse(request, line,
+                    Error(400, "bad_request",
+                          absl::StrCat("unknown query parameter \"",
+                                       log::Escaped(key, 32), "\"")));
+    }
+  }
+  // curl -H 'Content-Type: text/plain' --data-binary, busybox wget
+  // --post-file (form type), or raw bytes.
+  const absl::string_view type = MediaType(request.content_type);
+  if (!type.empty() && !absl::EqualsIgnoreCase(type, "text/plain") &&
+      !absl::EqualsIgnoreCase(type, "application/octet-stream") &&
+      !absl::EqualsIgnoreCase(type, "application/x-www-form-urlencoded")) {
+    return Refuse(
+        request, line,
+        Error(415, "unsupported_media_type", "an installer log is text/plain"));
+  }
+  const std::string token =
+      InstallerToken(request.query, request.authorization);
+  if (token.empty()) {
+    return Refuse(request, line, TokenRefused(), "no token, or two different");
+  }
+  if (!IsInstallTokenShape(token)) {
+    return Refuse(request, line, TokenRefused(),
+                  "not a token (32 lowercase hex digits)");
+  }
+  if (absl::Status s =
+          model_->StoreInstallLog(name, token, request.client, request.body);
+      !s.ok()) {
+    switch (s.code()) {
+      case absl::StatusCode::kNotFound:
+        return Refuse(
+            request, line,
+            Error(404, "not_found",
+                  absl::StrCat("no host \"", name, "\" in the inventory")));
+      case absl::StatusCode::kPermissionDenied:
+        return Refuse(request, line, TokenRefused(), Why(s));
+      case absl::StatusCode::kInvalidArgument:
+        return Refuse(request, line, Error(400, "bad_request", Why(s)));
+      default: {
+        HttpRouteResult r = Error(500, "internal", Why(s));
+        LOG(ERROR) << line << ": " << r.status << " " << r.error;
+        return r;
+      }
+    }
+  }
+  LOG(INFO) << line << ": installer log of " << request.body.size()
+            << " bytes kept";
+  std::string body;
+  JsonWriter w(&body);
+  w.Begin('{');
+  w.String("name", name);
+  w.Number("bytes", request.body.size());
+  w.End('}');
+  return TextResult(200, std::move(body));
 }
 
 HttpRouteResult ApiRoutes::Events(const HttpRequest& request) {

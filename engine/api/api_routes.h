@@ -8,6 +8,10 @@
 //   GET  /api/v1/leases                     DHCP leases in use
 //   GET  /api/v1/transfers                  TFTP and HTTP transfers running
 //   GET  /api/v1/events[?after=N]           Server-Sent Events
+//   POST /api/v1/hosts/{name}/phase         installer: installing, failed
+//   POST /api/v1/hosts/{name}/done          installer: installed, token revoked
+//   POST /api/v1/hosts/{name}/log?token=    installer: its log (<= 4 MiB)
+//   GET  /api/v1/hosts/{name}/log           the log the installer posted
 //
 // Reads are open (the same network already sees every DHCP packet). Writes
 // need `Authorization: Bearer <token>` when a token is set ([api]
@@ -15,7 +19,11 @@
 // from loopback clients only, and (so that a web page the operator visits
 // cannot post to 127.0.0.1 with a plain form) only with
 // `Content-Type: application/json`. Every write is logged with its source
-// address and outcome; refusals are rate-limited. Errors are JSON
+// address and outcome; refusals are rate-limited. The installer's routes
+// (phase, done, POST log) take neither: the host's install token (the JSON
+// body's "token", ?token= for the log, or "Authorization: Bearer <token>")
+// from the host's own address is their credential, checked by the model;
+// a refusal says "install token refused" and nothing more. Errors are JSON
 // {"error": code, "detail": sentence} with their status.
 //
 //   ApiRoutes api(&model);                  // model borrowed
@@ -60,6 +68,10 @@ class ApiRoutes : public http::HttpRoutes {
   http::HttpRouteResult Route(const http::HttpRequest& request) override;
   uint64_t MaxRequestBody(absl::string_view method,
                           absl::string_view path) override;
+  // POST .../log: kMaxInstallLog when the request carries a token the model
+  // accepts for that host from that client (CheckInstallerToken), else
+  // kMaxApiBody, so that nobody without a token makes a shard buffer 4 MiB.
+  uint64_t MaxRequestBodyFor(const http::HttpRequest& head) override;
   // POST anywhere under the prefix reaches Route, which answers a route that
   // does not take it with a JSON 405 (and Allow).
   bool AcceptsMethod(absl::string_view method, absl::string_view path) override;
@@ -68,6 +80,15 @@ class ApiRoutes : public http::HttpRoutes {
   http::HttpRouteResult Write(const http::HttpRequest& request,
                               absl::string_view name, bool arm);
   http::HttpRouteResult Events(const http::HttpRequest& request);
+  // POST .../phase and .../done (`done` true).
+  http::HttpRouteResult Installer(const http::HttpRequest& request,
+                                  absl::string_view name, bool done);
+  http::HttpRouteResult PostLog(const http::HttpRequest& request,
+                                absl::string_view name);
+  // A refusal's WARNING line (rate-limited), then `r`.
+  http::HttpRouteResult Refuse(const http::HttpRequest& request,
+                               absl::string_view line, http::HttpRouteResult r,
+                               absl::string_view why = "");
 
   ApiModel* const model_;
   absl::Mutex mu_;

@@ -8,7 +8,9 @@
 // and an error carries "error" and "detail"; the model's SetState runs only
 // for a POST to .../arm or .../disarm that passed the auth rules (the right
 // token, or no token and a loopback client), and only with a body that is
-// empty or a JSON object of at most 4 KiB.
+// empty or a JSON object of at most 4 KiB; installer reports and logs are
+// taken only with node001's install token from its address, and only a log
+// POST with it may send more than 4 KiB (MaxRequestBodyFor).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -20,10 +22,13 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "engine/api/api_routes.h"
+#include "engine/api/install_routes.h"
 #include "engine/http/http_stream.h"
 #include "nlohmann/json.hpp"
 
 namespace {
+
+constexpr absl::string_view kInstallToken = "0123456789abcdef0123456789abcdef";
 
 using rackboot::api::ApiEvent;
 using rackboot::api::ApiHost;
@@ -68,7 +73,51 @@ class Model : public rackboot::api::ApiModel {
       absl::string_view) override {
     return std::make_shared<Stream>();
   }
+  // node001's install token is kInstallToken, from 198.18.0.5 only.
+  absl::Status Check(absl::string_view name, absl::string_view token,
+                     const rackboot::io::SocketAddress& client) {
+    if (!rackboot::api::IsInstallTokenShape(token)) std::abort();
+    if (name != "node001") return absl::NotFoundError("no");
+    if (token != kInstallToken) return absl::PermissionDeniedError("token");
+    if (client.ToString() != "198.18.0.5:4000") {
+      return absl::PermissionDeniedError("address");
+    }
+    return absl::OkStatus();
+  }
+  absl::StatusOr<ApiHost> InstallerReport(
+      const rackboot::api::ApiInstallerReport& report) override {
+    if (report.detail.size() > rackboot::api::kMaxInstallerDetail) {
+      std::abort();
+    }
+    if (report.phase != "installing" && report.phase != "failed" &&
+        report.phase != "done") {
+      std::abort();
+    }
+    if (absl::Status s = Check(report.hostname, report.token, report.client);
+        !s.ok()) {
+      return s;
+    }
+    ++applied;
+    return *Host(report.hostname);
+  }
+  absl::Status CheckInstallerToken(
+      absl::string_view name, absl::string_view token,
+      const rackboot::io::SocketAddress& client) override {
+    return Check(name, token, client);
+  }
+  absl::Status StoreInstallLog(absl::string_view name, absl::string_view token,
+                               const rackboot::io::SocketAddress& client,
+                               absl::string_view) override {
+    if (absl::Status s = Check(name, token, client); !s.ok()) return s;
+    ++applied;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::string> InstallLog(absl::string_view name) override {
+    if (name != "node001") return absl::NotFoundError("no");
+    return std::string("log\n");
+  }
   int set_calls = 0;
+  int applied = 0;  // installer reports and logs the model took
 };
 
 }  // namespace
@@ -127,7 +176,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     default:
       std::abort();
   }
-  if (r.has_body && !r.body.empty()) {
+  const bool log_read =
+      absl::EndsWith(f[0], "/log") && method != "POST" && r.status == 200;
+  if (r.has_body && !r.body.empty() && !log_read) {
     if (r.content_type != "application/json") std::abort();
     nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
     if (j.is_discarded() || !j.is_object()) std::abort();
@@ -136,6 +187,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   if (r.status == 200 && r.stream == nullptr && !r.has_body) std::abort();
+  // The installer's routes: applied only with node001's token from its
+  // address (in the body, the query or a bearer field), whatever the API
+  // token and the client's loopback-ness.
+  if (model.applied > 0) {
+    if (method != "POST" || r.status != 200) std::abort();
+    if (!absl::EndsWith(f[0], "/phase") && !absl::EndsWith(f[0], "/done") &&
+        !absl::EndsWith(f[0], "/log")) {
+      std::abort();
+    }
+    if (!(flags & 2)) std::abort();  // loopback is not node001's address
+    if (!absl::StrContains(text, kInstallToken)) std::abort();
+  }
+  // The body limit: 4 MiB only for a log POST the model accepts.
+  {
+    const uint64_t max = routes.MaxRequestBodyFor(request);
+    if (max > rackboot::api::kMaxApiBody &&
+        (max != rackboot::api::kMaxInstallLog || method != "POST" ||
+         !absl::EndsWith(f[0], "/log") || !(flags & 2) ||
+         !absl::StrContains(text, kInstallToken))) {
+      std::abort();
+    }
+  }
   if (model.set_calls > 0) {
     if (method != "POST") std::abort();
     if (!absl::EndsWith(f[0], "/arm") && !absl::EndsWith(f[0], "/disarm")) {

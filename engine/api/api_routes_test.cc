@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "engine/http/http_stream.h"
+#include "glog/logging.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
@@ -108,7 +110,65 @@ class FakeModel : public ApiModel {
     return std::make_shared<FakeStream>("id: 1\n");
   }
 
+  // node001 is armed with kInstallToken and its address is 198.18.0.10;
+  // web01's model fails (500).
+  absl::Status Check(absl::string_view name, absl::string_view token,
+                     const io::SocketAddress& client) {
+    if (name == "web01") return absl::InternalError("disk on fire");
+    bool known = false;
+    for (const ApiHost& h : hosts) known |= h.name == name;
+    if (!known) return absl::NotFoundError("no such host");
+    if (name != "node001" || token != install_token) {
+      // A model may name the token: the routes cut it in their logs.
+      return absl::PermissionDeniedError(
+          absl::StrCat("token ", token, " is not ", name, "'s"));
+    }
+    if (client.ToString().rfind("198.18.0.10:", 0) != 0) {
+      return absl::PermissionDeniedError("not the host's address");
+    }
+    return absl::OkStatus();
+  }
+  absl::StatusOr<ApiHost> InstallerReport(
+      const ApiInstallerReport& report) override {
+    ++report_calls;
+    last_report = report;
+    if (absl::Status s = Check(report.hostname, report.token, report.client);
+        !s.ok()) {
+      return s;
+    }
+    ApiHost& h = hosts[0];
+    h.phase = report.phase;
+    if (report.phase == "done") {
+      h.state = "installed";
+      install_token.clear();  // revoked
+    }
+    return h;
+  }
+  absl::Status CheckInstallerToken(absl::string_view name,
+                                   absl::string_view token,
+                                   const io::SocketAddress& client) override {
+    return Check(name, token, client);
+  }
+  absl::Status StoreInstallLog(absl::string_view name, absl::string_view token,
+                               const io::SocketAddress& client,
+                               absl::string_view text) override {
+    ++report_calls;
+    if (absl::Status s = Check(name, token, client); !s.ok()) return s;
+    logs[std::string(name)] = std::string(text);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::string> InstallLog(absl::string_view name) override {
+    if (name == "web01") return absl::InternalError("disk on fire");
+    auto it = logs.find(std::string(name));
+    if (it == logs.end()) return absl::NotFoundError("no log");
+    return it->second;
+  }
+
   std::vector<ApiHost> hosts;
+  std::string install_token = "0123456789abcdef0123456789abcdef";
+  int report_calls = 0;
+  ApiInstallerReport last_report;
+  std::map<std::string, std::string> logs;
   std::string degraded;  // "": the states apply
   int set_calls = 0;
   std::string last_source;
@@ -496,6 +556,248 @@ TEST(ApiHelpersTest, ReadTokenFile) {
   EXPECT_FALSE(ReadTokenFile(path).ok());
   EXPECT_FALSE(ReadTokenFile(dir + "/missing").ok());
   EXPECT_FALSE(ReadTokenFile(dir).ok());
+}
+
+// ---- The installer's routes (phase, done, log): the install token. ----
+
+constexpr char kInstallToken[] = "0123456789abcdef0123456789abcdef";
+
+io::SocketAddress HostAddress() {
+  return io::SocketAddress::Ipv4({198, 18, 0, 10}, 40000);
+}
+
+Req Report(const std::string& verb, Json body) {
+  Req r;
+  r.method = "POST";
+  r.path = absl::StrCat("/api/v1/hosts/node001/", verb);
+  r.content_type = "application/json";
+  r.body = body.dump();
+  r.client = HostAddress();
+  return r;
+}
+
+TEST_F(ApiRoutesTest, InstallerReportsPhaseThenDoneThenTheTokenIsGone) {
+  // An operator token does not concern the installer's routes.
+  routes_.SetToken("operator-secret");
+  http::HttpRouteResult r =
+      Do(Report("phase", {{"token", kInstallToken},
+                          {"phase", "installing"},
+                          {"detail", std::string(300, 'x')}}));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(r)["name"], "node001");
+  EXPECT_EQ(Body(r)["phase"], "installing");
+  EXPECT_EQ(model_.last_report.phase, "installing");
+  EXPECT_EQ(model_.last_report.detail.size(), kMaxInstallerDetail);
+  EXPECT_EQ(model_.last_report.client.ToString(), "198.18.0.10:40000");
+  r = Do(Report("phase", {{"token", kInstallToken}, {"phase", "failed"}}));
+  EXPECT_EQ(r.status, 200) << r.body;
+  // The token may come as a bearer token instead.
+  Req done = Report("done", Json::object());
+  done.authorization = absl::StrCat("Bearer ", kInstallToken);
+  r = Do(done);
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(r)["state"], "installed");
+  EXPECT_EQ(model_.last_report.phase, "done");
+  EXPECT_TRUE(model_.last_report.detail.empty());
+  // Replayed after done: refused, and the answer says no more.
+  r = Do(Report("done", {{"token", kInstallToken}}));
+  ExpectError(r, 403, "forbidden");
+  EXPECT_EQ(Body(r)["detail"], "install token refused");
+}
+
+TEST_F(ApiRoutesTest, InstallerReportErrors) {
+  const Json ok = {{"token", kInstallToken}, {"phase", "installing"}};
+  struct Case {
+    Req req;
+    int status;
+    std::string code;
+    bool reaches_model;
+  };
+  std::vector<Case> cases;
+  auto add = [&](Req r, int status, const std::string& code,
+                 bool reaches_model = false) {
+    cases.push_back({std::move(r), status, code, reaches_model});
+  };
+  Req r = Report("phase", ok);
+  r.content_type = "";
+  add(r, 415, "unsupported_media_type");
+  r.content_type = "text/plain";
+  add(r, 415, "unsupported_media_type");
+  r = Report("phase", ok);
+  r.body = "{\"token\":";
+  add(r, 400, "bad_json");
+  r.body = "[]";
+  add(r, 400, "bad_request");
+  add(Report("phase", {{"token", kInstallToken}, {"phase", "done"}}), 400,
+      "bad_request");
+  add(Report("phase", {{"token", kInstallToken}}), 400, "bad_request");
+  add(Report("phase", {{"token", kInstallToken}, {"phase", 3}}), 400,
+      "bad_request");
+  add(Report("phase", {{"token", 12}, {"phase", "installing"}}), 400,
+      "bad_request");
+  add(Report("done", {{"detail", {1}}}), 400, "bad_request");
+  r = Report("phase", ok);
+  r.query = "x=1";
+  add(r, 400, "bad_request");
+  add(Report("phase", {{"phase", "installing"}}), 403, "forbidden");
+  add(Report("phase", {{"token", "0123456789ABCDEF0123456789ABCDEF"},
+                       {"phase", "installing"}}),
+      403, "forbidden");
+  r = Report("phase", ok);
+  r.authorization = "Bearer ffffffffffffffffffffffffffffffff";
+  add(r, 403, "forbidden");  // two different tokens
+  add(Report("phase", {{"token", "ffffffffffffffffffffffffffffffff"},
+                       {"phase", "installing"}}),
+      403, "forbidden", true);
+  r = Report("phase", ok);
+  r.client = io::SocketAddress::Ipv4({198, 18, 0, 11}, 40000);
+  add(r, 403, "forbidden", true);
+  r = Report("done", ok);
+  r.path = "/api/v1/hosts/nosuch/done";
+  add(r, 404, "not_found", true);
+  r.path = "/api/v1/hosts/web01/done";
+  add(r, 500, "internal", true);
+  r.path = "/api/v1/hosts/bad_name!/done";
+  add(r, 400, "bad_request");
+  r = Report("done", ok);
+  r.method = "GET";
+  add(r, 405, "method_not_allowed");
+  for (const Case& c : cases) {
+    const int before = model_.report_calls;
+    http::HttpRouteResult result = Do(c.req);
+    ExpectError(result, c.status, c.code);
+    EXPECT_EQ(model_.report_calls > before, c.reaches_model)
+        << c.req.path << " " << c.req.body;
+    if (c.status == 403) {
+      EXPECT_EQ(Body(result)["detail"], "install token refused");
+    }
+    if (c.status == 405) {
+      EXPECT_TRUE(HasHeader(result, "Allow", "POST"));
+    }
+  }
+  EXPECT_EQ(model_.hosts[0].state, "localboot");  // nothing applied
+}
+
+TEST_F(ApiRoutesTest, InstallerLogPostedThenRead) {
+  Req post;
+  post.method = "POST";
+  post.path = "/api/v1/hosts/node001/log";
+  post.query = absl::StrCat("token=", kInstallToken);
+  post.content_type = "text/plain";
+  post.body = "line 1\n<script>x</script>\n\x01";
+  post.client = HostAddress();
+  http::HttpRouteResult r = Do(post);
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(r)["bytes"], post.body.size());
+  r = Do({.path = "/api/v1/hosts/node001/log"});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, post.body);
+  EXPECT_EQ(r.content_type, "text/plain; charset=utf-8");
+  EXPECT_TRUE(HasHeader(r, "X-Content-Type-Options", "nosniff"));
+  EXPECT_TRUE(HasHeader(r, "Cache-Control", "no-store"));
+  r = Do({.method = "HEAD", .path = "/api/v1/hosts/node001/log"});
+  EXPECT_EQ(r.status, 200);
+  // Bearer instead of ?token=, any of the types installers send.
+  for (const char* type :
+       {"", "application/octet-stream", "application/x-www-form-urlencoded",
+        "text/plain; charset=utf-8"}) {
+    Req p = post;
+    p.query = "";
+    p.authorization = absl::StrCat("Bearer ", kInstallToken);
+    p.content_type = type;
+    EXPECT_EQ(Do(p).status, 200) << type;
+  }
+  ExpectError(Do({.path = "/api/v1/hosts/node002/log"}), 404, "not_found");
+  ExpectError(Do({.path = "/api/v1/hosts/web01/log"}), 500, "internal");
+  ExpectError(Do({.path = "/api/v1/hosts/node001/log", .query = "x=1"}), 400,
+              "bad_request");
+  Req p = post;
+  p.content_type = "application/json";
+  ExpectError(Do(p), 415, "unsupported_media_type");
+  p = post;
+  p.query = "token=ffffffffffffffffffffffffffffffff";
+  ExpectError(Do(p), 403, "forbidden");
+  p.query = "";
+  ExpectError(Do(p), 403, "forbidden");
+  p.query = absl::StrCat("token=", kInstallToken, "&x=1");
+  ExpectError(Do(p), 400, "bad_request");
+  p = post;
+  p.client = io::SocketAddress::Ipv4({198, 18, 0, 11}, 40000);
+  ExpectError(Do(p), 403, "forbidden");
+  p = post;
+  p.path = "/api/v1/hosts/nosuch/log";
+  ExpectError(Do(p), 404, "not_found");
+}
+
+// 4 MiB only for a log POST whose token the model accepts; 4 KiB for every
+// other POST; nothing for reads.
+TEST_F(ApiRoutesTest, InstallerLogBodyLimit) {
+  const std::string query = absl::StrCat("token=", kInstallToken);
+  http::HttpRequest head;
+  head.method = "POST";
+  head.path = "/api/v1/hosts/node001/log";
+  head.query = query;
+  head.client = HostAddress();
+  EXPECT_EQ(routes_.MaxRequestBodyFor(head), kMaxInstallLog);
+  const std::string bearer = absl::StrCat("Bearer ", kInstallToken);
+  head.query = "";
+  head.authorization = bearer;
+  EXPECT_EQ(routes_.MaxRequestBodyFor(head), kMaxInstallLog);
+  head.authorization = "";
+  EXPECT_EQ(routes_.MaxRequestBodyFor(head), kMaxApiBody);
+  head.query = "token=ffffffffffffffffffffffffffffffff";
+  EXPECT_EQ(routes_.MaxRequestBodyFor(head), kMaxApiBody);
+  head.query = query;
+  head.client = io::SocketAddress::Ipv4({198, 18, 0, 11}, 40000);
+  EXPECT_EQ(routes_.MaxRequestBodyFor(head), kMaxApiBody);
+  head.client = HostAddress();
+  head.path = "/api/v1/hosts/node001/done";
+  EXPECT_EQ(routes_.MaxRequestBodyFor(head), kMaxApiBody);
+  head.path = "/api/v1/hosts/node001/log";
+  head.method = "GET";
+  EXPECT_EQ(routes_.MaxRequestBodyFor(head), 0u);
+  EXPECT_EQ(kMaxInstallLog, 4u << 20);
+}
+
+// Every glog line (any thread), for the redaction test.
+class CapturingSink : public google::LogSink {
+ public:
+  void send(google::LogSeverity, const char*, const char*, int,
+            const google::LogMessageTime&, const char* message,
+            size_t length) override {
+    lines.emplace_back(message, length);
+  }
+  std::vector<std::string> lines;
+};
+
+// The API's log lines about installer requests never carry a whole token:
+// not the one in ?token=, nor one a model's refusal names.
+TEST_F(ApiRoutesTest, InstallerLinesNeverCarryAWholeToken) {
+  const std::string wrong = "ffffffffffffffffffffffffffffffff";
+  CapturingSink sink;
+  google::AddLogSink(&sink);
+  Do(Report("phase", {{"token", kInstallToken}, {"phase", "installing"}}));
+  Do(Report("phase", {{"token", wrong}, {"phase", "installing"}}));
+  Req post;
+  post.method = "POST";
+  post.path = "/api/v1/hosts/node001/log";
+  post.client = HostAddress();
+  for (const std::string& t : {std::string(kInstallToken), wrong}) {
+    post.query = absl::StrCat("token=", t);
+    Do(post);
+    post.query = absl::StrCat("token=", t, "&bad=1");
+    Do(post);
+  }
+  Do(Report("done", {{"token", kInstallToken}}));
+  google::RemoveLogSink(&sink);
+  ASSERT_GE(sink.lines.size(), 5u);
+  bool cut_seen = false;
+  for (const std::string& line : sink.lines) {
+    EXPECT_FALSE(absl::StrContains(line, kInstallToken)) << line;
+    EXPECT_FALSE(absl::StrContains(line, wrong)) << line;
+    cut_seen |= absl::StrContains(line, "ffffff\xe2\x80\xa6");
+  }
+  EXPECT_TRUE(cut_seen);
 }
 
 }  // namespace

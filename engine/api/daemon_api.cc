@@ -180,6 +180,78 @@ absl::StatusOr<ApiHost> DaemonApi::SetState(absl::string_view name, bool arm,
   return *std::move(host);
 }
 
+absl::StatusOr<ApiHost> DaemonApi::InstallerReport(
+    const ApiInstallerReport& report) {
+  if (runtime_ == nullptr) {
+    return absl::NotFoundError("no inventory: rackbootd runs without a site");
+  }
+  site::InstallerReport r;
+  r.hostname = report.hostname;
+  r.token = report.token;
+  r.phase = report.phase;
+  r.detail = report.detail;
+  r.client = report.client;
+  if (absl::Status s = runtime_->ReportInstall(r, absl::Now()); !s.ok()) {
+    return s;
+  }
+  absl::optional<ApiHost> host = Host(report.hostname);
+  if (!host.has_value()) return absl::NotFoundError("host gone");
+  host->timeline.clear();
+  return *std::move(host);
+}
+
+absl::Status DaemonApi::CheckInstallerToken(absl::string_view name,
+                                            absl::string_view token,
+                                            const io::SocketAddress& client) {
+  if (runtime_ == nullptr) {
+    return absl::NotFoundError("no inventory: rackbootd runs without a site");
+  }
+  absl::StatusOr<site::InstallTarget> target =
+      runtime_->ResolveInstallToken(token, client, absl::Now());
+  if (!target.ok()) return target.status();
+  if (target->input.host == nullptr || target->input.host->hostname != name) {
+    return absl::PermissionDeniedError("the token is another host's");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DaemonApi::StoreInstallLog(absl::string_view name,
+                                        absl::string_view token,
+                                        const io::SocketAddress& client,
+                                        absl::string_view text) {
+  if (runtime_ == nullptr) {
+    return absl::NotFoundError("no inventory: rackbootd runs without a site");
+  }
+  return runtime_->StoreInstallLog(name, token, client, text);
+}
+
+absl::StatusOr<std::string> DaemonApi::InstallLog(absl::string_view name) {
+  if (runtime_ == nullptr) {
+    return absl::NotFoundError("no inventory: rackbootd runs without a site");
+  }
+  return runtime_->InstallLog(name);
+}
+
+static_assert(kMaxInstallLog == site::SiteRuntime::kMaxInstallLog,
+              "the route's and the runtime's log limits differ");
+
+absl::StatusOr<std::string> DaemonInstallModel::InstallFile(
+    absl::string_view token, absl::string_view file,
+    const io::SocketAddress& client) {
+  if (runtime_ == nullptr) {
+    return absl::NotFoundError("no inventory: rackbootd runs without a site");
+  }
+  absl::StatusOr<site::InstallTarget> target =
+      runtime_->ResolveInstallToken(token, client, absl::Now());
+  if (!target.ok()) return target.status();
+  if (target->generation == nullptr ||
+      target->generation->templates == nullptr) {
+    return absl::FailedPreconditionError("no install templates loaded");
+  }
+  // The input's pointers stay valid while `target` holds the generation.
+  return target->generation->templates->InstallFile(target->input, file);
+}
+
 absl::StatusOr<std::shared_ptr<http::HttpStream>> DaemonApi::Subscribe(
     absl::string_view last_event_id) {
   if (hub_ == nullptr || fleet_ == nullptr) {
@@ -193,7 +265,9 @@ DaemonApiServer::DaemonApiServer(site::SiteRuntime* runtime,
                                  daemon::TransferTable* transfers)
     : fleet_(fleet),
       model_(runtime, fleet, transfers, &hub_),
-      routes_(&model_) {
+      routes_(&model_),
+      install_model_(runtime),
+      install_routes_(&install_model_) {
   if (fleet_ != nullptr) fleet_->SetPublisher(hub_.FleetPublisher());
 }
 

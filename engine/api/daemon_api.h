@@ -6,6 +6,7 @@
 //
 //   DaemonApiServer api(runtime.get(), &transfers);     // runtime may be null
 //   if (absl::Status s = api.LoadToken(site); !s.ok()) -> exit 78
+//   http_options.routes.push_back({"/install/", api.install_routes()});
 //   http_options.routes.push_back({"/api/v1/", api.routes()});
 //   once a second: api.Tick(now);     SIGHUP: api.ReloadToken(site);
 //
@@ -24,6 +25,7 @@
 #include "engine/api/api_model.h"
 #include "engine/api/api_routes.h"
 #include "engine/api/event_hub.h"
+#include "engine/api/install_routes.h"
 #include "engine/daemon/transfer_table.h"
 #include "engine/site/fleet_status.h"
 #include "engine/site/site_config.h"
@@ -48,6 +50,18 @@ class DaemonApi : public ApiModel {
                                    absl::string_view source) override;
   absl::StatusOr<std::shared_ptr<http::HttpStream>> Subscribe(
       absl::string_view last_event_id) override;
+  // SiteRuntime::ReportInstall, StoreInstallLog, InstallLog; the token check
+  // before a large log is SiteRuntime::ResolveInstallToken (the host owning
+  // the token must be `name`).
+  absl::StatusOr<ApiHost> InstallerReport(
+      const ApiInstallerReport& report) override;
+  absl::Status CheckInstallerToken(absl::string_view name,
+                                   absl::string_view token,
+                                   const io::SocketAddress& client) override;
+  absl::Status StoreInstallLog(absl::string_view name, absl::string_view token,
+                               const io::SocketAddress& client,
+                               absl::string_view text) override;
+  absl::StatusOr<std::string> InstallLog(absl::string_view name) override;
 
  private:
   // The transfers with their hosts (client address -> inventory host).
@@ -57,6 +71,20 @@ class DaemonApi : public ApiModel {
   site::FleetStatus* const fleet_;
   daemon::TransferTable* const transfers_;
   EventHub* const hub_;
+};
+
+// rackbootd's InstallModel: SiteRuntime::ResolveInstallToken (the armed
+// host owning the token, valid now, asked from its own address), then that
+// generation's InstallTemplates::InstallFile. Any thread.
+class DaemonInstallModel : public InstallModel {
+ public:
+  explicit DaemonInstallModel(site::SiteRuntime* runtime) : runtime_(runtime) {}
+  absl::StatusOr<std::string> InstallFile(
+      absl::string_view token, absl::string_view file,
+      const io::SocketAddress& client) override;
+
+ private:
+  site::SiteRuntime* const runtime_;
 };
 
 class DaemonApiServer {
@@ -74,6 +102,8 @@ class DaemonApiServer {
   void Tick(absl::Time now) { hub_.Tick(now); }
 
   http::HttpRoutes* routes() { return &routes_; }
+  // GET /install/<token>/<file> (install_routes.h).
+  http::HttpRoutes* install_routes() { return &install_routes_; }
   EventHub& hub() { return hub_; }
 
  private:
@@ -81,6 +111,8 @@ class DaemonApiServer {
   EventHub hub_;
   DaemonApi model_;
   ApiRoutes routes_;
+  DaemonInstallModel install_model_;
+  InstallRoutes install_routes_;
 };
 
 }  // namespace rackboot::api

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "engine/http/log_redact.h"
 #include "engine/log/log_text.h"
 #include "llhttp/llhttp.h"
 
@@ -359,6 +360,10 @@ HttpPrefilterLimits PrefilterLimits(const HttpLimits& limits) {
 }  // namespace
 
 std::string FormatReport(const HttpResponseReport& r) {
+  return RedactTokens(FormatReportUnredacted(r));
+}
+
+std::string FormatReportUnredacted(const HttpResponseReport& r) {
   std::string line = absl::StrCat(
       r.method.empty() ? "-" : log::Escaped(r.method), " ",
       log::Quoted(r.target), " ", r.status, " ", r.bytes_sent, " bytes in ",
@@ -767,9 +772,17 @@ void HttpConnection::Respond(const Parsed& request, absl::Time now) {
   }
   if (awaiting_body_ == nullptr &&
       (request.chunked || request.content_length.value_or(0) > 0)) {
+    HttpRequest head;
+    head.method = request.method;
+    head.path = *path;
+    head.query = RawQuery(request.target);
+    head.authorization = request.authorization;
+    head.content_type = request.content_type;
+    head.last_event_id = request.last_event_id;
+    head.client = client_;
+    head.now = now + wall_offset_;
     const uint64_t max =
-        std::min(routes_->MaxRequestBody(request.method, *path),
-                 limits_.max_request_body);
+        std::min(routes_->MaxRequestBodyFor(head), limits_.max_request_body);
     if (request.chunked) {
       // RFC 9112 section 6.3: a server may refuse a body without
       // Content-Length with 411.

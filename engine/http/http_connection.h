@@ -196,8 +196,11 @@ struct HttpResponseReport {
 
 // `GET "/boot/vmlinuz" 200 1234 bytes in 12.3ms to 198.18.0.2:5555` (plus
 // "stream", the error, "incomplete" or the dropped fields), client text
-// escaped with log::Quoted.
+// escaped with log::Quoted, install tokens redacted (log_redact.h:
+// `GET "/install/012345…/ks.cfg" 200 ...`).
 std::string FormatReport(const HttpResponseReport& report);
+// The same line before redaction: tests only (it carries whole tokens).
+std::string FormatReportUnredacted(const HttpResponseReport& report);
 
 class HttpConnection {
  public:

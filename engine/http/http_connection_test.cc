@@ -830,6 +830,14 @@ class TestApiRoutes : public HttpRoutes {
                           absl::string_view path) override {
     return method == "POST" && path == "/api/echo" ? 100 : 0;
   }
+  // A credential in the head (here ?big, from 198.18.0.9) buys a larger body.
+  uint64_t MaxRequestBodyFor(const HttpRequest& head) override {
+    if (head.method == "POST" && head.path == "/api/echo" &&
+        head.query == "big" && head.client.ToString() == "198.18.0.9:5555") {
+      return 300;
+    }
+    return MaxRequestBody(head.method, head.path);
+  }
   bool AcceptsMethod(absl::string_view method,
                      absl::string_view path) override {
     if (path == "/api/echo") return true;
@@ -904,6 +912,18 @@ TEST_F(HttpRoutesWithBodiesTest, PostBodyAndRequestFieldsReachTheRoute) {
   ASSERT_EQ(reports.size(), 3u);
   EXPECT_EQ(reports[0].kind, HttpRouteKind::kApi);
   EXPECT_EQ(reports[0].method, "POST");
+}
+
+// The route sizes the body from the whole head (query, client) before any
+// body byte is read.
+TEST_F(HttpRoutesWithBodiesTest, RouteSizesTheBodyFromTheHead) {
+  const std::string body(200, 'b');
+  Response r = One(Post("/api/echo?big", body));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "POST|big||||" + body + "|198.18.0.9:5555");
+  r = One(Post("/api/echo?small", body));
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(api_.calls, 1);
 }
 
 // The body arrives in pieces, the next request right behind it: the body is

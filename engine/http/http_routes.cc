@@ -118,6 +118,8 @@ const char* RouteKindName(HttpRouteKind kind) {
       return "metrics";
     case HttpRouteKind::kStatusPage:
       return "status page";
+    case HttpRouteKind::kInstall:
+      return "install";
   }
   return "?";
 }
@@ -304,6 +306,11 @@ uint64_t PrefixRoutes::MaxRequestBody(absl::string_view method,
                                       absl::string_view path) {
   HttpRoutes* routes = Find(path);
   return routes == nullptr ? 0 : routes->MaxRequestBody(method, path);
+}
+
+uint64_t PrefixRoutes::MaxRequestBodyFor(const HttpRequest& head) {
+  HttpRoutes* routes = Find(head.path);
+  return routes == nullptr ? 0 : routes->MaxRequestBodyFor(head);
 }
 
 bool PrefixRoutes::AcceptsMethod(absl::string_view method,

@@ -11,9 +11,10 @@
 //                  client's address
 //   /repo/<path>   a second FileCache over http.repo_root (404 without one)
 //   /install/, /api/v1/, /metrics, /
-//                  reserved: 404 from FileRoutes; HttpService puts FileRoutes
-//                  under /boot/ and /repo/ of a PrefixRoutes, beside the
-//                  routes of HttpServiceOptions::routes (the API, /metrics,
+//                  reserved: 404 from FileRoutes (the daemon serves
+//                  /install/ with InstallRoutes, engine/api); HttpService puts
+//                  FileRoutes under /boot/ and /repo/ of a PrefixRoutes, beside
+//                  the routes of HttpServiceOptions::routes (the API, /metrics,
 //                  the status page)
 //   anything else  404
 //
@@ -62,7 +63,8 @@ enum class HttpRouteKind {
   kReserved,
   kApi,
   kMetrics,
-  kStatusPage
+  kStatusPage,
+  kInstall  // /install/<token>/<file> (engine/api/install_routes.h)
 };
 const char* RouteKindName(HttpRouteKind kind);
 
@@ -128,6 +130,15 @@ class HttpRoutes {
     (void)path;
     return 0;
   }
+  // The same for one request whose head has arrived (`head.body` is empty):
+  // what the connection asks before it reads a body. A route whose large
+  // bodies need a credential (the installer log's token) looks at the query,
+  // the Authorization field and the client here, so that a request without
+  // one cannot make the connection buffer megabytes. Default:
+  // MaxRequestBody(head.method, head.path).
+  virtual uint64_t MaxRequestBodyFor(const HttpRequest& head) {
+    return MaxRequestBody(head.method, head.path);
+  }
   // Whether the route at `path` takes `method` (only "GET", "HEAD" and
   // "POST" are asked). A method it does not take is 405 with Allow, before
   // any body is read.
@@ -188,6 +199,7 @@ class PrefixRoutes : public HttpRoutes {
   HttpRouteResult Route(const HttpRequest& request) override;
   uint64_t MaxRequestBody(absl::string_view method,
                           absl::string_view path) override;
+  uint64_t MaxRequestBodyFor(const HttpRequest& head) override;
   bool AcceptsMethod(absl::string_view method, absl::string_view path) override;
 
   // The route for `path`, or null.
