@@ -437,6 +437,9 @@ HostStatus FleetStatus::StatusOf(const std::string& name,
   status.reason = record.reason;
   status.phase_since = record.phase_since;
   status.last_seen = record.last_seen;
+  if (record.state == HostState::kInstall) {
+    status.token_expires = record.token_expires;
+  }
   return status;
 }
 

@@ -121,6 +121,9 @@ struct HostStatus {
   std::string reason;  // why stalled, "" otherwise
   absl::Time phase_since = absl::InfinitePast();
   absl::Time last_seen = absl::InfinitePast();  // last event of this host
+  // An armed host's install token expiry (never the token); InfinitePast
+  // when not armed or without a token.
+  absl::Time token_expires = absl::InfinitePast();
   std::vector<HostEvent> timeline;  // oldest first; only from Host()
 };
 

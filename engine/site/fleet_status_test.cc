@@ -581,6 +581,8 @@ TEST_F(FleetStatusTest, ExpiredTokenShowsFailedUntilReArmed) {
   states["node001"] = armed;
   fleet_.SetStates(states, kStart, "api 127.0.0.1:5555");
   EXPECT_EQ(PhaseOf("node001"), "armed");
+  EXPECT_EQ(fleet_.Host("node001")->token_expires, kStart + absl::Hours(6));
+  EXPECT_EQ(fleet_.Host("node002")->token_expires, absl::InfinitePast());
   fleet_.Tick(kStart + absl::Hours(6) - absl::Seconds(1));
   EXPECT_EQ(PhaseOf("node001"), "armed");
   fleet_.Tick(kStart + absl::Hours(6));
