@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 
 namespace rackboot::site {
@@ -19,6 +20,7 @@ namespace {
 
 constexpr size_t kMaxErrors = 50;
 constexpr size_t kMaxColumns = 256;
+constexpr size_t kMaxDns = 3;  // what resolv.conf and the installers take
 
 bool IsBlank(char c) { return c == ' ' || c == '\t'; }
 
@@ -132,6 +134,9 @@ struct Columns {
   int ip = -1;
   int profile = -1;
   int state = -1;
+  int gateway = -1;
+  int dns = -1;
+  int disk = -1;
   std::vector<std::string> names;  // as written
 };
 
@@ -287,6 +292,9 @@ absl::StatusOr<Inventory> Inventory::Parse(absl::string_view text,
         if (lower == "ip") c.ip = index;
         if (lower == "profile") c.profile = index;
         if (lower == "state") c.state = index;
+        if (lower == "gateway") c.gateway = index;
+        if (lower == "dns") c.dns = index;
+        if (lower == "disk") c.disk = index;
       }
       using Required = std::pair<int, absl::string_view>;
       for (auto [index, name] :
@@ -372,10 +380,58 @@ absl::StatusOr<Inventory> Inventory::Parse(absl::string_view text,
       }
     }
 
+    if (c.gateway >= 0 && !(*fields)[c.gateway].empty()) {
+      const std::string& text = (*fields)[c.gateway];
+      absl::StatusOr<Ipv4Address> a = Ipv4Address::Parse(text);
+      if (!a.ok()) {
+        errors.Add(line_number, "gateway", text, "not an IPv4 address");
+      } else if (a->IsUnspecified() || a->value() == 0xffffffff) {
+        errors.Add(line_number, "gateway", text, "not a host address");
+      } else {
+        host.gateway = *a;
+      }
+    }
+
+    if (c.dns >= 0 && !(*fields)[c.dns].empty()) {
+      const std::string& text = (*fields)[c.dns];
+      std::vector<Ipv4Address> dns;
+      bool dns_ok = true;
+      for (absl::string_view item :
+           absl::StrSplit(text, absl::ByAnyChar(" ;"), absl::SkipEmpty())) {
+        absl::StatusOr<Ipv4Address> a = Ipv4Address::Parse(item);
+        if (!a.ok() || a->IsUnspecified() || a->value() == 0xffffffff) {
+          errors.Add(
+              line_number, "dns", text,
+              absl::StrCat(Quote(item),
+                           " is not an IPv4 address (expected up to ", kMaxDns,
+                           " addresses separated by spaces or ';')"));
+          dns_ok = false;
+          break;
+        }
+        dns.push_back(*a);
+      }
+      if (dns_ok && dns.size() > kMaxDns) {
+        errors.Add(line_number, "dns", text,
+                   absl::StrCat(dns.size(), " addresses: at most ", kMaxDns));
+      } else if (dns_ok) {
+        host.dns = std::move(dns);
+      }
+    }
+
+    if (c.disk >= 0 && !(*fields)[c.disk].empty()) {
+      const std::string& text = (*fields)[c.disk];
+      if (absl::Status s = CheckDiskPath(text); !s.ok()) {
+        errors.Add(line_number, "disk", text, s.message());
+      } else {
+        host.disk = text;
+      }
+    }
+
     for (size_t i = 0; i < fields->size(); ++i) {
       const int index = static_cast<int>(i);
       if (index == c.mac || index == c.hostname || index == c.ip ||
-          index == c.profile || index == c.state) {
+          index == c.profile || index == c.state || index == c.gateway ||
+          index == c.dns || index == c.disk) {
         continue;
       }
       host.extra.emplace_back(c.names[i], (*fields)[i]);
@@ -453,6 +509,30 @@ absl::Status ValidateInventory(const Inventory& inventory,
                                const SiteConfig& site) {
   Errors errors(inventory.filename());
   for (const InventoryHost& host : inventory.hosts()) {
+    if (host.gateway) {
+      // The gateway configures the installed system's static address: it
+      // must be reachable from that address, i.e. a host of its subnet.
+      const std::string text = host.gateway->ToString();
+      const Subnet* subnet =
+          host.address ? site.SubnetFor(*host.address) : nullptr;
+      if (!host.address) {
+        errors.Add(host.line, "gateway", text,
+                   "given without an ip: the gateway is for the host's static "
+                   "address (a host without one gets its gateway from DHCP)");
+      } else if (subnet != nullptr && !subnet->Contains(*host.gateway)) {
+        errors.Add(host.line, "gateway", text,
+                   absl::StrCat("not inside ", subnet->CidrString(),
+                                ", the subnet of the host's ip ",
+                                host.address->ToString()));
+      } else if (subnet != nullptr && !subnet->IsHostAddress(*host.gateway)) {
+        errors.Add(host.line, "gateway", text,
+                   absl::StrCat("the network or broadcast address of ",
+                                subnet->CidrString()));
+      } else if (*host.gateway == *host.address) {
+        errors.Add(host.line, "gateway", text, "the host's own ip");
+      }
+      // An ip in no subnet is reported below.
+    }
     if (!host.address) continue;
     const Ipv4Address a = *host.address;
     const std::string text = a.ToString();
@@ -489,11 +569,25 @@ const BootProfile* FindProfile(const SiteConfig& site, absl::string_view name) {
 absl::Status CheckArmedHost(const SiteConfig& site, const Inventory& inventory,
                             const InventoryHost& host,
                             absl::string_view armed_by) {
-  if (site.tftp.root.empty()) return absl::OkStatus();
   const std::string where =
       absl::StrCat(inventory.filename(), ":", host.line, ": ", host.hostname,
                    " is armed for install (", armed_by, ")");
-  if (FindProfile(site, host.profile) == nullptr) {
+  const BootProfile* profile = FindProfile(site, host.profile);
+  // Checked whatever serves the boot files: the install files of a family
+  // (preseed.cfg, ks.cfg, user-data) exist only at rackbootd's
+  // http://<server>/install/<token>/, for `rackboot gen` output too.
+  if (profile != nullptr && profile->family != InstallFamily::kNone &&
+      site.http.listen.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        where, " but its profile ", Quote(profile->name), " (family \"",
+        InstallFamilyName(profile->family), "\", ", site.path, ":",
+        profile->line,
+        ") installs from files served only over HTTP, and http.listen is "
+        "not set: set [http] listen in ",
+        site.path, ", or disarm it (rackboot disarm ", host.hostname, ")"));
+  }
+  if (site.tftp.root.empty()) return absl::OkStatus();
+  if (profile == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat(
         where, " but ",
         host.profile.empty()

@@ -10,11 +10,11 @@
 //
 // Format: the first line that is neither blank nor a comment ('#' as its
 // first non-blank character) names the columns (case-insensitive; mac and
-// hostname required; ip, profile and state optional; any other column is kept
-// per host in `extra`). Every row has exactly as many fields as the header.
-// Fields are trimmed of spaces and tabs; a field in double quotes may hold
-// commas, and "" inside it is one quote. A UTF-8 byte order mark and CRLF line
-// ends (spreadsheet exports) are accepted.
+// hostname required; ip, profile, state, gateway, dns and disk optional; any
+// other column is kept per host in `extra`). Every row has exactly as many
+// fields as the header. Fields are trimmed of spaces and tabs; a field in
+// double quotes may hold commas, and "" inside it is one quote. A UTF-8 byte
+// order mark and CRLF line ends (spreadsheet exports) are accepted.
 //
 //   mac       aa:bb:cc:dd:ee:ff, aa-bb-cc-dd-ee-ff or aabb.ccdd.eeff, any case;
 //             not a group (multicast) or all-zero address
@@ -23,6 +23,14 @@
 //   ip        optional reservation (must lie in a subnet: ValidateInventory)
 //   state     install | installed | localboot; empty or absent: localboot,
 //             so nothing installs unless the operator armed it
+//   gateway   optional IPv4 gateway of the static address (needs ip; inside
+//             its subnet: ValidateInventory); empty: the subnet's router
+//   dns       optional, at most 3 IPv4 addresses separated by spaces or ';';
+//             empty: the subnet's dns
+//   disk      optional install disk, as [[profile]] disk (CheckDiskPath);
+//             empty: the profile's
+// (Defaults are taken when rendering, by install::HostValues: the parser
+// leaves empty columns empty.)
 //
 // MACs, hostnames and ips are unique; a duplicate is an error naming both
 // lines. Errors name file:line, the column and the value, e.g.
@@ -78,8 +86,8 @@ struct InventoryHost {
   std::string profile;                              // "" if absent
   HostState initial_state = HostState::kLocalboot;  // the `state` column
   // Static network settings for the installed system (issue 14): the
-  // `gateway` column, else the subnet's router; the `dns` column (addresses
-  // separated by spaces or ';'), else the subnet's dns.
+  // `gateway` column, else (when rendering) the subnet's router; the `dns`
+  // column (at most 3, separated by spaces or ';'), else the subnet's dns.
   absl::optional<Ipv4Address> gateway;
   std::vector<Ipv4Address> dns;
   std::string disk;  // the `disk` column ("/dev/nvme0n1"), else the profile's
@@ -119,8 +127,9 @@ class Inventory {
 // Checks the inventory against the site: every reserved ip lies in a
 // configured subnet (inside or outside its pool), is a host address there
 // (not its network or broadcast address), and is not the subnet's router or
-// the server's own address. All problems are reported, each naming
-// file:line and the address.
+// the server's own address; a gateway needs an ip, and is a host address of
+// that ip's subnet other than the ip itself. All problems are reported, each
+// naming file:line and the address.
 absl::Status ValidateInventory(const Inventory& inventory,
                                const SiteConfig& site);
 
@@ -130,7 +139,10 @@ const BootProfile* FindProfile(const SiteConfig& site, absl::string_view name);
 // Whether `host`, armed for install, can be installed by this site; the error
 // says why not, naming inventory.csv:line, where the armed state comes from
 // (`armed_by`: "its state column", "host-states.tsv") and site.toml. Only
-// checked when rackbootd renders the per-host boot files (tftp.root set):
+// checked when rackbootd renders the per-host boot files (tftp.root set),
+// except the first rule, checked always:
+//   - a profile with a family needs http.listen: install files (preseed.cfg,
+//     ks.cfg, user-data) are served only over HTTP;
 //   - its profile must be a [[profile]] of site.toml, otherwise it would get
 //     a local-boot configuration while armed;
 //   - without authoritative DHCP (no leases tell which address a host has)

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <initializer_list>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -14,10 +15,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 
@@ -55,6 +58,17 @@ namespace {
 
 constexpr size_t kMaxErrors = 50;
 constexpr size_t kMaxBootFileName = 255;  // one option 67 (RFC 2132 9.5)
+// Bounds of [[profile]] values: each is rendered into kernel command lines
+// and answer files, so none may grow without limit.
+constexpr size_t kMaxProfiles = 1000;
+constexpr size_t kMaxAppend = 2000;
+constexpr size_t kMaxSource = 1024;
+constexpr size_t kMaxPackages = 1000;
+constexpr size_t kMaxPasswordHash = 256;
+constexpr size_t kMaxSshKeys = 64;
+constexpr size_t kMaxSshKey = 2048;
+constexpr size_t kMaxTemplatePath = 4096;
+constexpr size_t kMaxDiskPath = 255;
 
 absl::string_view TypeName(const toml::node& node) {
   switch (node.type()) {
@@ -176,6 +190,8 @@ std::string ResolvePath(absl::string_view dir, const std::string& path) {
   if (path.empty() || path[0] == '/') return path;
   return absl::StrCat(dir, path);
 }
+
+std::string QuoteShort(absl::string_view s);
 
 // Collects errors; helpers read typed values out of toml++ tables.
 class Parser {
@@ -410,6 +426,44 @@ class Parser {
     }
     out = std::move(text);
     return true;
+  }
+
+  // An array of strings at `node` (at most `max`); `problem` says what is
+  // wrong with one item ("" when fine). Items are stored only when all are
+  // fine; each bad one is an error naming "<key>[<i>]" and its line.
+  template <typename Problem>
+  void StringList(const toml::node& node, const std::string& key, size_t max,
+                  Problem problem, std::vector<std::string>& out) {
+    const toml::array* list = node.as_array();
+    if (list == nullptr) {
+      Error(node, key,
+            absl::StrCat("expected an array of strings, got ", TypeName(node)));
+      return;
+    }
+    if (list->size() > max) {
+      Error(node, key, absl::StrCat(list->size(), " items: at most ", max));
+      return;
+    }
+    std::vector<std::string> items;
+    bool ok = true;
+    for (size_t i = 0; i < list->size(); ++i) {
+      const toml::node& item = (*list)[i];
+      const std::string item_key = absl::StrCat(key, "[", i, "]");
+      const toml::value<std::string>* v = item.as_string();
+      if (v == nullptr) {
+        Error(item, item_key,
+              absl::StrCat("expected a string, got ", TypeName(item)));
+        ok = false;
+        continue;
+      }
+      if (std::string what = problem(v->get()); !what.empty()) {
+        Error(item, item_key, what);
+        ok = false;
+        continue;
+      }
+      items.push_back(v->get());
+    }
+    if (ok) out = std::move(items);
   }
 
   size_t error_count() const { return error_count_; }
@@ -696,24 +750,24 @@ void ParseHttp(Parser& p, const toml::table& t, HttpConfig& out) {
 }
 
 // A duration string ("90s", "10m", "2h", "1h30m") within [min, max].
-void ParseStallBound(Parser& p, const toml::table& t, absl::string_view key,
-                     absl::Duration& out) {
-  constexpr absl::string_view kP = "status";
+void ParseDurationKey(Parser& p, const toml::table& t, absl::string_view prefix,
+                      absl::string_view key, absl::Duration min,
+                      absl::Duration max, absl::Duration& out) {
   std::string text;
-  if (!p.String(t, kP, key, text)) return;
+  if (!p.String(t, prefix, key, text)) return;
   absl::Duration d;
   if (!absl::ParseDuration(text, &d) || d == absl::InfiniteDuration() ||
       d == -absl::InfiniteDuration()) {
-    p.Error(*p.Get(t, key), Parser::Join(kP, key),
-            absl::StrCat(Quote(text),
+    p.Error(*p.Get(t, key), Parser::Join(prefix, key),
+            absl::StrCat(QuoteShort(text),
                          ": not a duration (e.g. \"90s\", \"10m\", \"2h\")"));
     return;
   }
-  if (d < StatusConfig::kStallMin || d > StatusConfig::kStallMax) {
-    p.Error(*p.Get(t, key), Parser::Join(kP, key),
-            absl::StrCat(Quote(text), ": must be ",
-                         absl::FormatDuration(StatusConfig::kStallMin), "..",
-                         absl::FormatDuration(StatusConfig::kStallMax)));
+  if (d < min || d > max) {
+    p.Error(
+        *p.Get(t, key), Parser::Join(prefix, key),
+        absl::StrCat(QuoteShort(text), ": must be ", absl::FormatDuration(min),
+                     "..", absl::FormatDuration(max)));
     return;
   }
   out = d;
@@ -721,9 +775,19 @@ void ParseStallBound(Parser& p, const toml::table& t, absl::string_view key,
 
 void ParseStatus(Parser& p, const toml::table& t, StatusConfig& out) {
   p.CheckKeys(t, "status", {"stall_dhcp", "stall_booting", "stall_installing"});
-  ParseStallBound(p, t, "stall_dhcp", out.stall_dhcp);
-  ParseStallBound(p, t, "stall_booting", out.stall_booting);
-  ParseStallBound(p, t, "stall_installing", out.stall_installing);
+  for (auto [key, field] :
+       {std::pair{"stall_dhcp", &out.stall_dhcp},
+        std::pair{"stall_booting", &out.stall_booting},
+        std::pair{"stall_installing", &out.stall_installing}}) {
+    ParseDurationKey(p, t, "status", key, StatusConfig::kStallMin,
+                     StatusConfig::kStallMax, *field);
+  }
+}
+
+void ParseInstall(Parser& p, const toml::table& t, InstallConfig& out) {
+  p.CheckKeys(t, "install", {"token_ttl"});
+  ParseDurationKey(p, t, "install", "token_ttl", InstallConfig::kTokenTtlMin,
+                   InstallConfig::kTokenTtlMax, out.token_ttl);
 }
 
 void ParseApi(Parser& p, const toml::table& t, ApiConfig& out) {
@@ -780,8 +844,187 @@ void ParseBoot(Parser& p, const toml::table& t, BootConfig& out) {
   }
 }
 
-// [[profile]]: what an armed host of that profile boots (rendered per host by
-// BootRenderer).
+// How a value of up to 40 bytes is shown in an error; longer ones are cut
+// with "...", so one error line stays readable whatever was pasted.
+std::string QuoteShort(absl::string_view s) {
+  if (s.size() <= 40) return Quote(s);
+  return absl::StrCat(Quote(s.substr(0, 40)), "...");
+}
+
+bool AllOf(absl::string_view s, bool (*allowed)(char)) {
+  return std::all_of(s.begin(), s.end(), allowed);
+}
+
+bool IsPathSegmentChar(char c) {
+  return absl::ascii_isalnum(c) || c == '.' || c == '_' || c == '-';
+}
+bool IsUrlChar(char c) {
+  return absl::ascii_isalnum(c) ||
+         absl::string_view("._~:/@%+-").find(c) != absl::string_view::npos;
+}
+bool IsTimezoneChar(char c) {
+  return absl::ascii_isalnum(c) || c == '/' || c == '_' || c == '+' || c == '-';
+}
+bool IsLocaleChar(char c) {
+  return absl::ascii_isalnum(c) || c == '_' || c == '.' || c == '@' || c == '-';
+}
+bool IsKeyboardChar(char c) {
+  return absl::ascii_isalnum(c) || c == '_' || c == '-';
+}
+bool IsPackageChar(char c) {
+  return absl::ascii_isalnum(c) || c == '+' || c == '.' || c == '_' || c == '-';
+}
+bool IsCryptChar(char c) {
+  // '=' for the "rounds=N" field of SHA-crypt hashes (mkpasswd -R).
+  return absl::ascii_isalnum(c) || c == '.' || c == '/' || c == '$' || c == '=';
+}
+bool IsBase64Char(char c) {
+  return absl::ascii_isalnum(c) || c == '+' || c == '/' || c == '=';
+}
+bool IsKeyCommentChar(char c) {
+  return absl::ascii_isalnum(c) || c == '@' || c == '.' || c == '_' ||
+         c == '+' || c == '-' || c == ' ';
+}
+
+// Characters `append` may not hold although printable: each means something
+// to a boot loader's script language (GRUB, iPXE: quotes, variables,
+// comments, pipes and redirections), so a kernel argument with one could end
+// the command it is rendered into. ';' stays allowed (ds=nocloud-net;s=...):
+// the GRUB menu single-quotes words holding it.
+constexpr absl::string_view kAppendRefused = "\"'`$\\&|<>#";
+
+// The single-brace placeholders of the old BootRenderer substitution.
+constexpr absl::string_view kOldPlaceholders[] = {"hostname", "mac", "ip",
+                                                  "server", "profile"};
+
+// `append`: printable ASCII, at most kMaxAppend bytes, none of the
+// characters above, no old "{hostname}" placeholder. Empty when fine.
+std::string AppendProblem(absl::string_view text) {
+  if (text.size() > kMaxAppend) {
+    return absl::StrCat(QuoteShort(text), ": longer than ", kMaxAppend,
+                        " bytes");
+  }
+  for (char c : text) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f) {
+      return absl::StrCat(QuoteShort(text),
+                          ": control characters not allowed (printable ASCII "
+                          "only)");
+    }
+    if (kAppendRefused.find(c) != absl::string_view::npos) {
+      return absl::StrCat(QuoteShort(text), ": character ",
+                          Quote(absl::string_view(&c, 1)),
+                          " not allowed (a kernel argument must not hold any "
+                          "of ",
+                          kAppendRefused, ")");
+    }
+  }
+  for (absl::string_view name : kOldPlaceholders) {
+    const std::string old = absl::StrCat("{", name, "}");
+    for (size_t at = text.find(old); at != absl::string_view::npos;
+         at = text.find(old, at + 1)) {
+      // "{{hostname}}" holds "{hostname}": only a lone brace pair is old.
+      const bool doubled = at > 0 && text[at - 1] == '{' &&
+                           at + old.size() < text.size() &&
+                           text[at + old.size()] == '}';
+      if (!doubled) {
+        return absl::StrCat(Quote(old),
+                            ": placeholders are now Mustache: write {{", name,
+                            "}}");
+      }
+    }
+  }
+  return "";
+}
+
+// `source`: "/repo/<path>" or an http, https or ftp URL. Empty when fine.
+std::string SourceProblem(absl::string_view text) {
+  if (text.size() > kMaxSource) {
+    return absl::StrCat(QuoteShort(text), ": longer than ", kMaxSource,
+                        " bytes");
+  }
+  if (absl::StartsWith(text, "/repo/")) {
+    const absl::string_view path = text.substr(6);
+    for (absl::string_view segment : absl::StrSplit(path, '/')) {
+      if (segment.empty() || segment == "." || segment == ".." ||
+          !AllOf(segment, IsPathSegmentChar)) {
+        return absl::StrCat(Quote(text),
+                            ": expected /repo/<path> with segments of "
+                            "[A-Za-z0-9._-] (not empty, \".\" or \"..\")");
+      }
+    }
+    return "";
+  }
+  for (absl::string_view scheme : {"http://", "https://", "ftp://"}) {
+    if (!absl::StartsWith(text, scheme)) continue;
+    const absl::string_view rest = text.substr(scheme.size());
+    if (rest.empty() || rest.front() == '/' || !AllOf(text, IsUrlChar)) {
+      return absl::StrCat(QuoteShort(text),
+                          ": expected a URL with a host, of the characters "
+                          "[A-Za-z0-9._~:/@%+-] only");
+    }
+    return "";
+  }
+  return absl::StrCat(QuoteShort(text),
+                      ": expected \"/repo/<path>\" (beneath http.repo_root) "
+                      "or an http://, https:// or ftp:// URL");
+}
+
+// One authorized_keys line: "<type> <base64> [comment]". Empty when fine.
+std::string SshKeyProblem(absl::string_view text) {
+  static constexpr absl::string_view kTypes[] = {
+      "ssh-ed25519",
+      "ssh-rsa",
+      "ecdsa-sha2-nistp256",
+      "ecdsa-sha2-nistp384",
+      "ecdsa-sha2-nistp521",
+      "sk-ssh-ed25519@openssh.com",
+      "sk-ecdsa-sha2-nistp256@openssh.com"};
+  if (text.size() > kMaxSshKey) {
+    return absl::StrCat(QuoteShort(text), ": longer than ", kMaxSshKey,
+                        " bytes");
+  }
+  const size_t space = text.find(' ');
+  const absl::string_view type = text.substr(0, space);
+  if (std::find(std::begin(kTypes), std::end(kTypes), type) ==
+      std::end(kTypes)) {
+    return absl::StrCat(QuoteShort(text),
+                        ": expected \"<type> <base64> "
+                        "[comment]\" with type ",
+                        absl::StrJoin(kTypes, ", "));
+  }
+  if (space == absl::string_view::npos) {
+    return absl::StrCat(QuoteShort(text), ": the key's base64 is missing");
+  }
+  absl::string_view rest = text.substr(space + 1);
+  const size_t space2 = rest.find(' ');
+  const absl::string_view blob = rest.substr(0, space2);
+  const absl::string_view comment =
+      space2 == absl::string_view::npos ? "" : rest.substr(space2 + 1);
+  std::string decoded;
+  if (blob.empty() || !AllOf(blob, IsBase64Char) ||
+      !absl::Base64Unescape(blob, &decoded)) {
+    return absl::StrCat(QuoteShort(text),
+                        ": the key is not base64 ([A-Za-z0-9+/=])");
+  }
+  // The blob starts with its own type (RFC 4253 6.6): a key pasted under the
+  // wrong type, or cut short, is caught here rather than by sshd later.
+  const std::string expected_start = absl::StrCat(
+      std::string({'\0', '\0', '\0', static_cast<char>(type.size())}), type);
+  if (!absl::StartsWith(decoded, expected_start)) {
+    return absl::StrCat(QuoteShort(text), ": the base64 is not a ", type,
+                        " key");
+  }
+  if (!AllOf(comment, IsKeyCommentChar)) {
+    return absl::StrCat(QuoteShort(text),
+                        ": the comment may hold only [A-Za-z0-9@._+-] and "
+                        "spaces");
+  }
+  return "";
+}
+
+// [[profile]]: what an armed host of that profile boots and installs
+// (rendered per host by the install templates).
 void ParseProfiles(Parser& p, const toml::node& node,
                    std::vector<BootProfile>& out) {
   const toml::array* list = node.as_array();
@@ -789,10 +1032,19 @@ void ParseProfiles(Parser& p, const toml::node& node,
     p.Error(node, "profile", "expected an array of tables ([[profile]])");
     return;
   }
+  if (list->size() > kMaxProfiles) {
+    p.Error(node, "profile",
+            absl::StrCat(list->size(), " profiles: at most ", kMaxProfiles));
+    return;
+  }
   for (size_t i = 0; i < list->size(); ++i) {
     const toml::table& e = *(*list)[i].as_table();
     const std::string prefix = absl::StrCat("profile[", i, "]");
-    p.CheckKeys(e, prefix, {"name", "kernel", "initrd", "append"});
+    p.CheckKeys(
+        e, prefix,
+        {"name", "family", "kernel", "initrd", "append", "source", "disk",
+         "partitioning", "timezone", "locale", "keyboard", "packages",
+         "root_password_hash", "ssh_keys", "template_file"});
     BootProfile profile;
     profile.line = static_cast<int>(e.source().begin.line);
     bool ok = true;
@@ -804,33 +1056,138 @@ void ParseProfiles(Parser& p, const toml::node& node,
       }
     }
     if (!ok) continue;
+    auto key_of = [&prefix](absl::string_view key) {
+      return Parser::Join(prefix, key);
+    };
+    auto error = [&](absl::string_view key, absl::string_view what) {
+      p.Error(*p.Get(e, key), key_of(key), what);
+    };
     if (p.String(e, prefix, "name", profile.name) &&
         (profile.name.empty() || profile.name.size() > 64 ||
          HasControlChar(profile.name))) {
-      p.Error(
-          *p.Get(e, "name"), Parser::Join(prefix, "name"),
-          absl::StrCat(Quote(profile.name.substr(0, 40)),
-                       ": expected 1..64 bytes without control characters"));
+      error("name",
+            absl::StrCat(QuoteShort(profile.name),
+                         ": expected 1..64 bytes without control characters"));
     }
     for (const BootProfile& other : out) {
       if (other.name == profile.name) {
-        p.Error(*p.Get(e, "name"), Parser::Join(prefix, "name"),
-                absl::StrCat(Quote(profile.name), ": already defined on line ",
-                             other.line));
+        error("name", absl::StrCat(Quote(profile.name),
+                                   ": already defined on line ", other.line));
       }
     }
+    p.Enum<InstallFamily>(
+        e, prefix, "family",
+        {{"debian-preseed", InstallFamily::kDebianPreseed},
+         {"rhel-kickstart", InstallFamily::kRhelKickstart},
+         {"ubuntu-autoinstall", InstallFamily::kUbuntuAutoinstall}},
+        profile.family);
     if (p.FileName(e, prefix, "kernel", profile.kernel) &&
         profile.kernel.empty()) {
-      p.Error(*p.Get(e, "kernel"), Parser::Join(prefix, "kernel"),
-              "must not be empty");
+      error("kernel", "must not be empty");
     }
     if (p.Get(e, "initrd") != nullptr)
       p.FileName(e, prefix, "initrd", profile.initrd);
-    if (p.Get(e, "append") != nullptr &&
-        p.String(e, prefix, "append", profile.append) &&
-        (profile.append.size() > 2000 || HasControlChar(profile.append))) {
-      p.Error(*p.Get(e, "append"), Parser::Join(prefix, "append"),
-              "at most 2000 bytes, no control characters");
+    std::string text;
+    if (p.String(e, prefix, "append", text)) {
+      if (std::string what = AppendProblem(text); !what.empty()) {
+        error("append", what);
+      } else {
+        profile.append = std::move(text);
+      }
+    }
+    if (p.String(e, prefix, "source", text) && !text.empty()) {
+      if (std::string what = SourceProblem(text); !what.empty()) {
+        error("source", what);
+      } else {
+        profile.source = std::move(text);
+      }
+    }
+    if (p.String(e, prefix, "disk", text)) {
+      if (absl::Status s = CheckDiskPath(text); !s.ok()) {
+        error("disk", absl::StrCat(QuoteShort(text), ": ", s.message()));
+      } else {
+        profile.disk = std::move(text);
+      }
+    }
+    bool lvm = false;
+    if (p.Enum<bool>(e, prefix, "partitioning",
+                     {{"plain", false}, {"lvm", true}}, lvm)) {
+      profile.partitioning = lvm ? "lvm" : "plain";
+    }
+    struct Word {
+      absl::string_view key;
+      bool (*allowed)(char);
+      size_t max;
+      absl::string_view chars;
+      std::string* field;
+    };
+    for (const Word& w :
+         {Word{"timezone", IsTimezoneChar, 64, "[A-Za-z0-9/_+-]",
+               &profile.timezone},
+          Word{"locale", IsLocaleChar, 64, "[A-Za-z0-9_.@-]", &profile.locale},
+          Word{"keyboard", IsKeyboardChar, 32, "[A-Za-z0-9_-]",
+               &profile.keyboard}}) {
+      if (!p.String(e, prefix, w.key, text)) continue;
+      if (text.empty() || text.size() > w.max || !AllOf(text, w.allowed)) {
+        error(w.key, absl::StrCat(QuoteShort(text), ": expected 1..", w.max,
+                                  " of ", w.chars));
+      } else {
+        *w.field = std::move(text);
+      }
+    }
+    if (const toml::node* packages = p.Get(e, "packages")) {
+      p.StringList(
+          *packages, key_of("packages"), kMaxPackages,
+          [&](absl::string_view item) -> std::string {
+            const bool group = !item.empty() && item.front() == '@';
+            const absl::string_view name = group ? item.substr(1) : item;
+            if (name.empty() || name.size() > 127 + (group ? 0 : 1) ||
+                !absl::ascii_isalnum(name.front()) ||
+                !AllOf(name, IsPackageChar)) {
+              return absl::StrCat(
+                  QuoteShort(item),
+                  ": expected a package name: [A-Za-z0-9] then up to 127 of "
+                  "[A-Za-z0-9+._-]");
+            }
+            if (group && profile.family != InstallFamily::kRhelKickstart) {
+              return absl::StrCat(Quote(item),
+                                  ": an '@' group needs family = "
+                                  "\"rhel-kickstart\"");
+            }
+            return "";
+          },
+          profile.packages);
+    }
+    if (p.String(e, prefix, "root_password_hash", text) && !text.empty()) {
+      // "$<id>$<salt or parameters>$...": what crypt(3) and mkpasswd write.
+      const size_t id_end = text.find('$', 1);
+      if (text.size() > kMaxPasswordHash || text.front() != '$' ||
+          id_end == std::string::npos || id_end < 2 || id_end > 9 ||
+          id_end + 1 >= text.size() || !AllOf(text, IsCryptChar)) {
+        error("root_password_hash",
+              absl::StrCat(QuoteShort(text),
+                           ": expected a crypt(3) hash \"$id$...\" of "
+                           "[A-Za-z0-9./$=], at most ",
+                           kMaxPasswordHash,
+                           " bytes (e.g. from mkpasswd -m sha-512), or \"\" "
+                           "to lock root"));
+      } else {
+        profile.root_password_hash = std::move(text);
+      }
+    }
+    if (const toml::node* keys = p.Get(e, "ssh_keys")) {
+      p.StringList(*keys, key_of("ssh_keys"), kMaxSshKeys, SshKeyProblem,
+                   profile.ssh_keys);
+    }
+    if (p.String(e, prefix, "template_file", text)) {
+      if (text.size() > kMaxTemplatePath || HasControlChar(text)) {
+        error("template_file",
+              absl::StrCat(QuoteShort(text), ": expected a path of at most ",
+                           kMaxTemplatePath,
+                           " bytes without control characters"));
+      } else {
+        profile.template_file = std::move(text);
+      }
     }
     out.push_back(std::move(profile));
   }
@@ -875,6 +1232,21 @@ void CrossCheck(Parser& p, const toml::table& root, const SiteConfig& site) {
                              s.pool->ToString(), " (line ", s.line,
                              "): it would be leased to a client"));
       }
+    }
+  }
+  // rackbootd serves "/repo/..." sources from http.repo_root: without it the
+  // installer would fetch from a route that does not exist.
+  if (site.http.repo_root.empty()) {
+    for (size_t i = 0; i < site.profiles.size(); ++i) {
+      const BootProfile& profile = site.profiles[i];
+      if (!absl::StartsWith(profile.source, "/repo/")) continue;
+      const std::string key = absl::StrCat("profile[", i, "].source");
+      const toml::node* n = root.at_path(key).node();
+      p.Error(n != nullptr ? n->source().begin.line : 0, key,
+              absl::StrCat(Quote(profile.source),
+                           ": a /repo/ source needs http.repo_root (the "
+                           "directory rackbootd serves under /repo/), or "
+                           "give an http://, https:// or ftp:// URL"));
     }
   }
 }
@@ -1026,6 +1398,33 @@ const Subnet* SiteConfig::SubnetFor(Ipv4Address a) const {
   return nullptr;
 }
 
+absl::Status CheckDiskPath(absl::string_view path) {
+  if (path.size() > kMaxDiskPath) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("longer than ", kMaxDiskPath, " bytes"));
+  }
+  const bool chars_ok = absl::StartsWith(path, "/dev/") && path.size() > 5 &&
+                        std::all_of(path.begin(), path.end(), [](char c) {
+                          return absl::ascii_isalnum(c) || c == '/' ||
+                                 c == '_' || c == '.' || c == ':' || c == '-';
+                        });
+  bool segments_ok = chars_ok;
+  if (chars_ok) {
+    for (absl::string_view segment : absl::StrSplit(path.substr(5), '/')) {
+      if (segment.empty() || segment == "." || segment == "..") {
+        segments_ok = false;
+      }
+    }
+  }
+  if (!segments_ok) {
+    return absl::InvalidArgumentError(
+        "expected a device path /dev/... of [A-Za-z0-9/_.:-] (no empty, "
+        "\".\" or \"..\" segment), e.g. /dev/sda or "
+        "/dev/disk/by-id/nvme-X");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckDnsName(absl::string_view name) {
   if (name.empty()) return absl::InvalidArgumentError("empty name");
   if (name.size() > 253) {
@@ -1099,9 +1498,9 @@ absl::StatusOr<SiteConfig> ParseSiteConfig(absl::string_view toml_text,
   Parser p(filename);
   SiteConfig site;
   site.path = std::string(filename);
-  p.CheckKeys(
-      root, "",
-      {"server", "dhcp", "tftp", "boot", "profile", "http", "status", "api"});
+  p.CheckKeys(root, "",
+              {"server", "dhcp", "tftp", "boot", "profile", "http", "status",
+               "api", "install"});
   if (const toml::table* t = p.Table(root, "", "server")) {
     ParseServer(p, *t, site.server);
   }
@@ -1126,6 +1525,9 @@ absl::StatusOr<SiteConfig> ParseSiteConfig(absl::string_view toml_text,
   if (const toml::table* t = p.Table(root, "", "api")) {
     ParseApi(p, *t, site.api);
   }
+  if (const toml::table* t = p.Table(root, "", "install")) {
+    ParseInstall(p, *t, site.install);
+  }
   if (p.error_count() == 0) CrossCheck(p, root, site);
   if (absl::Status s = p.Result(); !s.ok()) return s;
   RecordKeyLines(root, "", site.key_lines);
@@ -1139,6 +1541,9 @@ absl::StatusOr<SiteConfig> ParseSiteConfig(absl::string_view toml_text,
     site.tftp.root = ResolvePath(dir, site.tftp.root);
     site.http.repo_root = ResolvePath(dir, site.http.repo_root);
     site.api.token_file = ResolvePath(dir, site.api.token_file);
+    for (BootProfile& profile : site.profiles) {
+      profile.template_file = ResolvePath(dir, profile.template_file);
+    }
   }
   return site;
 }

@@ -256,34 +256,56 @@ absl::string_view InstallFamilyName(InstallFamily family);
 // are relative to the TFTP root; template_file is resolved like every path
 // in site.toml. Every string below was checked by the parser against the
 // characters its key allows (docs/install.md), so none can break out of
-// the file or command line it is rendered into.
+// the line, quote or shell command it is rendered into; every size and
+// count is bounded. A value that fails is a site.toml:line error naming
+// "profile[i].<key>" and the quoted value.
 struct BootProfile {
-  std::string name;
+  std::string name;  // 1..64 bytes; unique
   InstallFamily family = InstallFamily::kNone;
-  std::string kernel;
+  std::string kernel;  // required; at most 255 bytes
   std::string initrd;  // "" = none
   // Extra kernel arguments after the family's own (url=, inst.ks=, ...): a
-  // Mustache template over the host's values ({{hostname}}, {{ip}}, ...).
+  // Mustache template over the host's values ({{hostname}}, {{ip}}, ...),
+  // parsed as one by the install templates. Printable ASCII, at most 2000
+  // bytes, none of " ' ` $ \ & | < > # (boot loader script syntax); ';' is
+  // allowed. The old single-brace {hostname} {mac} {ip} {server} {profile}
+  // are refused with the Mustache spelling in the error.
   std::string append;
-  // Install source: "/repo/<name>" (beneath http.repo_root, served by
-  // rackbootd) or an http://, https:// or ftp:// URL. "" = none.
+  // Install source: "/repo/<path>" (segments [A-Za-z0-9._-], beneath
+  // http.repo_root, served by rackbootd; needs http.repo_root) or an
+  // http://, https:// or ftp:// URL of [A-Za-z0-9._~:/@%+-]; at most 1024
+  // bytes. "" = none.
   std::string source;
-  std::string disk;          // "/dev/sda"; the inventory `disk` overrides
-  std::string partitioning;  // "plain" (default) or "lvm"
-  std::string timezone = "Etc/UTC";
-  std::string locale = "en_US.UTF-8";
-  std::string keyboard = "us";
+  // "/dev/sda" (CheckDiskPath); the inventory `disk` overrides; "" = the
+  // family's default.
+  std::string disk;
+  std::string partitioning = "plain";  // or "lvm"
+  std::string timezone = "Etc/UTC";    // [A-Za-z0-9/_+-]{1,64}
+  std::string locale = "en_US.UTF-8";  // [A-Za-z0-9_.@-]{1,64}
+  std::string keyboard = "us";         // [A-Za-z0-9_-]{1,32}
+  // At most 1000 of [A-Za-z0-9][A-Za-z0-9+._-]{0,127}; "@group" only with
+  // family rhel-kickstart.
   std::vector<std::string> packages;
-  std::string root_password_hash;     // crypt(3), "$6$..."; "" = root locked
-  std::vector<std::string> ssh_keys;  // authorized_keys lines for root
+  // crypt(3) "$id$...", [A-Za-z0-9./$=] (the '=' of "rounds=N"), at most 256
+  // bytes; "" = root locked.
+  std::string root_password_hash;
+  // authorized_keys lines for root, at most 64: "<type> <base64> [comment]",
+  // type ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256/384/521,
+  // sk-ssh-ed25519@openssh.com or sk-ecdsa-sha2-nistp256@openssh.com; the
+  // base64 must decode to a key of that type; comment [A-Za-z0-9@._+-] and
+  // spaces; each at most 2048 bytes.
+  std::vector<std::string> ssh_keys;
   // A Mustache template for the family's answer file (the ks.cfg,
-  // preseed.cfg or user-data), "" = the built-in one.
+  // preseed.cfg or user-data), "" = the built-in one. At most 4096 bytes, no
+  // control characters; relative to site.toml's directory. Read by
+  // install::InstallTemplates::Load, not by the parser.
   std::string template_file;
   int line = 0;
   bool operator==(const BootProfile&) const = default;
 };
 
-// [install]: one-shot installs (docs/install.md).
+// [install]: one-shot installs (docs/install.md). token_ttl is a duration
+// string as in [status] ("90s", "10m", "6h", "1h30m"), 1m..720h (30 days).
 struct InstallConfig {
   static constexpr absl::Duration kTokenTtlMin = absl::Minutes(1);
   static constexpr absl::Duration kTokenTtlMax = absl::Hours(30 * 24);
@@ -306,7 +328,7 @@ struct SiteConfig {
 
   // The line of every key given in the file, by dotted path as errors name
   // them ("tftp.root", "boot.bios", "profile[0].kernel",
-  // "boot.menu[1].file"), for checks made after parsing (the boot files
+  // "profile[1].packages"), for checks made after parsing (the boot files
   // against the disk: CheckSiteFiles) to name site.toml:line. A key given by
   // a command-line flag instead is erased by the daemon.
   std::map<std::string, int> key_lines;
@@ -338,6 +360,12 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path);
 // bytes each, not starting or ending with '-', 253 bytes at most. The error
 // says what is wrong (without the name, which the caller adds).
 absl::Status CheckDnsName(absl::string_view name);
+
+// Checks a disk device path, as [[profile]] disk and the inventory's disk
+// column take it: "/dev/" then [A-Za-z0-9/_.:-], no empty, "." or ".."
+// segment, at most 255 bytes ("/dev/sda", "/dev/disk/by-id/nvme-X_1").
+// The error says what is wrong (without the path, which the caller adds).
+absl::Status CheckDiskPath(absl::string_view path);
 
 // Levenshtein distance between two short strings (for "did you mean").
 int EditDistance(absl::string_view a, absl::string_view b);

@@ -248,7 +248,7 @@ TEST(SiteConfigTest, UnknownKeysAreErrorsWithSuggestions) {
   EXPECT_THAT(ErrorOf("[web]\nport = 80\n"),
               HasSubstr("site.toml:1: web: unknown key (expected one of: "
                         "server, dhcp, tftp, boot, profile, http, status, "
-                        "api)"));
+                        "api, install)"));
   EXPECT_THAT(ErrorOf("[http]\nport = 80\n"),
               HasSubstr("site.toml:2: http.port: unknown key (expected one of: "
                         "listen, repo_root, max_connections"));
@@ -519,9 +519,9 @@ TEST(SiteConfigTest, RecordsTheLineOfEveryKey) {
   EXPECT_EQ(site->Where("boot.menu_timeout"),
             "/etc/rackboot/site.toml:6: boot.menu_timeout");
   EXPECT_EQ(site->Where("profile[0].kernel"),
-            "/etc/rackboot/site.toml:12: profile[0].kernel");
+            "/etc/rackboot/site.toml:11: profile[0].kernel");
   EXPECT_EQ(site->Where("profile[1].initrd"),
-            "/etc/rackboot/site.toml:16: profile[1].initrd");
+            "/etc/rackboot/site.toml:15: profile[1].initrd");
   EXPECT_EQ(site->Where("boot.arm64"), "boot.arm64");  // not in the file
 }
 

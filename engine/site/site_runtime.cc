@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "engine/log/log_text.h"
+#include "engine/site/http_urls.h"
 #include "engine/site/site_files.h"
 #include "glog/logging.h"
 
@@ -207,6 +208,31 @@ absl::Status SiteRuntime::ReportInstall(const InstallerReport& report,
                     : "");
   if (report.phase == "done") WriteStatus();
   return absl::OkStatus();
+}
+
+absl::StatusOr<InstallTarget> SiteRuntime::ResolveInstallToken(
+    absl::string_view token, const io::SocketAddress& client, absl::Time now) {
+  absl::optional<TokenOwner> owner = states_->FindToken(token);
+  if (!owner.has_value()) {
+    return absl::PermissionDeniedError(
+        "install token refused: no armed host holds it");
+  }
+  InstallTarget target;
+  target.generation = current_->Get();
+  // The owner's checks, as for its reports (the token is looked up again
+  // there: a re-arm in between is refused, not served).
+  absl::StatusOr<const InventoryHost*> host =
+      CheckInstaller(*target.generation, owner->hostname, token, client, now);
+  if (!host.ok()) return host.status();
+  const SiteConfig& site = target.generation->site;
+  target.input.site = &site;
+  target.input.host = *host;
+  target.input.profile = FindProfile(site, (*host)->profile);
+  target.input.armed = true;
+  target.input.token = std::string(token);
+  absl::optional<std::string> base = HttpBaseUrl(site);
+  target.input.http_base = base.value_or("");
+  return target;
 }
 
 absl::Status SiteRuntime::StoreInstallLog(absl::string_view hostname,

@@ -37,6 +37,7 @@
 #include "absl/time/time.h"
 #include "engine/dhcp/dhcp_server.h"
 #include "engine/dhcp/dhcp_service.h"
+#include "engine/install/host_values.h"
 #include "engine/io/socket_address.h"
 #include "engine/site/boot_renderer.h"
 #include "engine/site/bring_up_log.h"
@@ -55,6 +56,14 @@ struct InstallerReport {
   std::string phase;   // "installing" | "failed" | "done"
   std::string detail;  // <= 200 bytes kept, escaped before kept or logged
   io::SocketAddress client;
+};
+
+// What /install/<token>/<file> renders from: the armed host owning a valid
+// token. The input's pointers point into `generation`, so they stay valid
+// while it is held.
+struct InstallTarget {
+  std::shared_ptr<const SiteGeneration> generation;
+  install::HostRenderInput input;
 };
 
 // The startup checks of a site and its inventory, also run on each SIGHUP
@@ -137,6 +146,15 @@ class SiteRuntime {
   // The stored log of an inventory host; NotFound when none (or no such
   // host). Any thread.
   absl::StatusOr<std::string> InstallLog(absl::string_view hostname) const;
+
+  // For /install/<token>/<file>: the render input of the armed host owning
+  // `token`, when the token is valid at `now` and `client` is that host's
+  // own address. Errors as ReportInstall's (PermissionDenied for a token no
+  // host holds, expired, or another address; NotFound when its owner left
+  // the inventory); the route answers 404 to all and logs which. Any thread;
+  // no disk access.
+  absl::StatusOr<InstallTarget> ResolveInstallToken(
+      absl::string_view token, const io::SocketAddress& client, absl::Time now);
 
   // host-states.applied from what the store applies now. When it cannot be
   // written the store removes it, so `rackboot hosts` says it cannot confirm

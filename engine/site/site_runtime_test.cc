@@ -66,7 +66,8 @@ class SiteRuntimeTest : public ::testing::Test {
         absl::StrCat("[server]\naddress = \"198.18.0.1\"\nstate_dir = \"", dir_,
                      "/state\"\ninventory = \"", dir_,
                      "/inventory.csv\"\n[[dhcp.subnet]]\ncidr = "
-                     "\"198.18.0.0/24\"\n[tftp]\nroot = \"", dir_,
+                     "\"198.18.0.0/24\"\n[tftp]\nroot = \"",
+                     dir_,
                      "/tftp\"\n[[profile]]\nname = \"lab\"\nkernel = "
                      "\"vmlinuz\"\ninitrd = \"initrd.img\"\n"),
         dir_ + "/site.toml");
@@ -306,6 +307,55 @@ TEST_F(SiteRuntimeTest, EveryRefusal) {
   EXPECT_EQ(runtime_->ReportInstall(Report("node1", fresh, "done"), now).code(),
             absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(Entry("node1").state, HostState::kLocalboot);
+}
+
+TEST_F(SiteRuntimeTest, ResolveInstallTokenOnlyForTheOwnerFromItsAddress) {
+  const std::string token = Entry("node1").token;
+  const absl::Time now = absl::Now();
+  absl::StatusOr<InstallTarget> target =
+      runtime_->ResolveInstallToken(token, Client("198.18.0.21:5000"), now);
+  ASSERT_TRUE(target.ok()) << target.status();
+  ASSERT_NE(target->input.host, nullptr);
+  EXPECT_EQ(target->input.host->hostname, "node1");
+  ASSERT_NE(target->input.profile, nullptr);
+  EXPECT_EQ(target->input.profile->name, "lab");
+  EXPECT_EQ(target->input.site, &target->generation->site);
+  EXPECT_TRUE(target->input.armed);
+  EXPECT_EQ(target->input.token, token);
+  EXPECT_EQ(target->input.http_base, "");  // no [http] here
+
+  std::string flipped = token;
+  flipped[31] = flipped[31] == '0' ? '1' : '0';
+  struct Case {
+    const char* what;
+    std::string token;
+    std::string client;
+    absl::Time at;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"another host's address", token, "198.18.0.22:5000", now},
+           {"an unknown address", token, "198.18.0.99:5000", now},
+           {"wrong token", flipped, "198.18.0.21:5000", now},
+           {"truncated token", token.substr(0, 30), "198.18.0.21:5000", now},
+           {"guessed token", std::string(32, '0'), "198.18.0.21:5000", now},
+           {"expired", token, "198.18.0.21:5000", Entry("node1").token_expires},
+           {"expired (node2)", kExpiredToken, "198.18.0.22:5000", now},
+       }) {
+    absl::StatusOr<InstallTarget> refused =
+        runtime_->ResolveInstallToken(c.token, Client(c.client), c.at);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied)
+        << c.what << ": " << refused.status();
+    EXPECT_THAT(refused.status().message(), ::testing::Not(HasSubstr(token)))
+        << c.what;
+  }
+  // Replayed after done: refused.
+  ASSERT_TRUE(
+      runtime_->ReportInstall(Report("node1", token, "done"), now).ok());
+  EXPECT_EQ(
+      runtime_->ResolveInstallToken(token, Client("198.18.0.21:5000"), now)
+          .status()
+          .code(),
+      absl::StatusCode::kPermissionDenied);
 }
 
 }  // namespace

@@ -81,7 +81,7 @@ listen = "0.0.0.0:8080"
 name = "lab"
 kernel = "vmlinuz"
 initrd = "initrd.img"
-append = "hostname={hostname}"
+append = "hostname={{hostname}}"
 EOT
 cat >"$work/inventory.csv" <<EOT
 mac,hostname,ip,profile,state

@@ -33,7 +33,7 @@ EXTRA_TOML='
 name = "rocky9"
 kernel = "rocky9/vmlinuz"
 initrd = "rocky9/initrd.img"
-append = "inst.ks=http://198.18.0.1/ks/{hostname}"
+append = "inst.ks=http://198.18.0.1/ks/{{hostname}}"
 
 [http]
 listen = "198.18.0.1:8080"

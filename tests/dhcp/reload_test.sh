@@ -35,13 +35,13 @@ EXTRA_TOML='
 name = "rocky9"
 kernel = "rocky9/vmlinuz"
 initrd = "rocky9/initrd.img"
-append = "inst.ks=http://198.18.0.1/ks/{hostname}"
+append = "inst.ks=http://198.18.0.1/ks/{{hostname}}"
 
 [[profile]]
 name = "alma9"
 kernel = "alma9/vmlinuz"
 initrd = "alma9/initrd.img"
-append = "inst.ks=http://198.18.0.1/ks/{hostname}"
+append = "inst.ks=http://198.18.0.1/ks/{{hostname}}"
 '
 site_toml >"$WORK/site.toml"
 inventory "$HOST_MAC,node041,$HOST_IP,rocky9,install" >"$WORK/inventory.csv"

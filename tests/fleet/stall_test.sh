@@ -83,7 +83,7 @@ stall_installing = "10s"
 name = "lab"
 kernel = "vmlinuz"
 initrd = "initrd.img"
-append = "hostname={hostname}"
+append = "hostname={{hostname}}"
 EOT
 }
 site 10s >"$work/site.toml"

@@ -295,7 +295,7 @@ idle_timeout_ms = 2500
 name = "lab"
 kernel = "vmlinuz"
 initrd = "initrd.img"
-append = "hostname={hostname}"
+append = "hostname={{hostname}}"
 EOF
 printf 'mac,hostname,ip,profile,state\n%s,node-a,198.18.0.41,lab,install\n' "$MAC_A" \
   >"$work/inventory.csv"

@@ -37,7 +37,7 @@ EXTRA_TOML='
 name = "lab"
 kernel = "vmlinuz"
 initrd = "initrd.img"
-append = "hostname={hostname}"'
+append = "hostname={{hostname}}"'
 site_toml >"$WORK/site.toml"
 inventory "$MAC_A,node-a,$IP_A,lab,install" "$MAC_B,node-b,,lab,install" \
   "02:00:c6:12:00:43,node-c,,nosuch,localboot" >"$WORK/inventory.csv"

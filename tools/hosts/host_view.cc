@@ -126,6 +126,8 @@ absl::StatusOr<std::vector<HostRow>> RowsFromApiHosts(const Json& answer) {
 std::string PhaseFromFiles(site::HostState state,
                            const site::BringUpPhase* last) {
   const bool armed = state == site::HostState::kInstall;
+  // Only the installer's report records "done" (issue 14).
+  if (last != nullptr && last->phase == "done") return "done";
   if (state == site::HostState::kInstalled) return "installed";
   if (last == nullptr) return armed ? "armed" : "unknown";
   const std::string& p = last->phase;
@@ -133,8 +135,24 @@ std::string PhaseFromFiles(site::HostState state,
   if (absl::StartsWith(p, "tftp ") || absl::StartsWith(p, "http ")) {
     return "booting";
   }
-  if (p == "done") return armed ? "installing" : "done";
+  if (p == "installing") return armed ? "installing" : "unknown";
+  if (p == "failed") return armed ? "failed" : "unknown";
   return armed ? "armed" : "unknown";
+}
+
+std::string TokenNote(const site::HostStateEntry& entry, absl::Time now) {
+  if (entry.state != site::HostState::kInstall) return "";
+  if (entry.token.empty()) {
+    return "no install token yet (rackbootd makes one when it reads the "
+           "states; re-arm if it stays so)";
+  }
+  const std::string when = absl::FormatTime(
+      "%Y-%m-%dT%H:%M:%SZ", entry.token_expires, absl::UTCTimeZone());
+  if (now >= entry.token_expires) {
+    return absl::StrCat("install token expired at ", when,
+                        " (re-arm to install)");
+  }
+  return absl::StrCat("install token expires ", when);
 }
 
 Json JsonTime(absl::Time t) {

@@ -44,12 +44,19 @@ absl::StatusOr<std::vector<HostRow>> RowsFromApiHosts(
     const nlohmann::json& answer);
 
 // The API phase closest to what the state files say (no stall detection, no
-// transfer progress: only rackbootd knows those): installed for state
-// installed; else from bring-up.tsv's last record: none -> armed (state
-// install) or unknown, "dhcp" -> dhcp, "tftp F"/"http F" -> booting,
-// "done" -> installing (armed) or done.
+// transfer progress: only rackbootd knows those): bring-up.tsv's "done" (the
+// installer's report) -> done; else installed for state installed; else
+// from bring-up.tsv's last record: none -> armed (state install) or unknown,
+// "dhcp" -> dhcp, "tftp F"/"http F" -> booting, "installing" / "failed" ->
+// themselves while armed, else unknown.
 std::string PhaseFromFiles(site::HostState state,
                            const site::BringUpPhase* last);
+
+// What `rackboot hosts` says of an armed host's install token at `now`:
+// "install token expires <RFC 3339>", "install token expired at <...>
+// (re-arm to install)" or "no install token yet (...)"; "" when not armed.
+// Never the token itself.
+std::string TokenNote(const site::HostStateEntry& entry, absl::Time now);
 
 // A HOST object built from the files, the same shape as the API's.
 nlohmann::json HostJsonFromFiles(const site::SiteConfig& config,

@@ -104,8 +104,32 @@ TEST(HostViewTest, PhasesFromTheFiles) {
   EXPECT_EQ(PhaseFromFiles(HostState::kInstalled, &dhcp), "installed");
   EXPECT_EQ(PhaseFromFiles(HostState::kInstall, &dhcp), "dhcp");
   EXPECT_EQ(PhaseFromFiles(HostState::kLocalboot, &tftp), "booting");
-  EXPECT_EQ(PhaseFromFiles(HostState::kInstall, &done), "installing");
+  // "done" is the installer's report only; the last boot file of an armed
+  // host is "installing".
+  EXPECT_EQ(PhaseFromFiles(HostState::kInstalled, &done), "done");
   EXPECT_EQ(PhaseFromFiles(HostState::kLocalboot, &done), "done");
+  const site::BringUpPhase installing{"installing", absl::FromUnixSeconds(1)};
+  const site::BringUpPhase failed{"failed", absl::FromUnixSeconds(1)};
+  EXPECT_EQ(PhaseFromFiles(HostState::kInstall, &installing), "installing");
+  EXPECT_EQ(PhaseFromFiles(HostState::kLocalboot, &installing), "unknown");
+  EXPECT_EQ(PhaseFromFiles(HostState::kInstall, &failed), "failed");
+  EXPECT_EQ(PhaseFromFiles(HostState::kLocalboot, &failed), "unknown");
+}
+
+TEST(HostViewTest, TokenNoteNeverShowsTheToken) {
+  site::HostStateEntry entry(site::HostState::kInstall, absl::FromUnixSeconds(1));
+  entry.token = "0123456789abcdef0123456789abcdef";
+  entry.token_expires = absl::FromUnixSeconds(1796043900);
+  EXPECT_EQ(TokenNote(entry, absl::FromUnixSeconds(1796043899)),
+            "install token expires 2026-11-30T13:05:00Z");
+  EXPECT_EQ(TokenNote(entry, absl::FromUnixSeconds(1796043900)),
+            "install token expired at 2026-11-30T13:05:00Z (re-arm to "
+            "install)");
+  entry.token.clear();
+  EXPECT_THAT(TokenNote(entry, absl::FromUnixSeconds(1)),
+              ::testing::StartsWith("no install token yet"));
+  entry.state = site::HostState::kInstalled;
+  EXPECT_EQ(TokenNote(entry, absl::FromUnixSeconds(1)), "");
 }
 
 TEST(HostViewTest, HostJsonFromFilesHasTheApiShape) {

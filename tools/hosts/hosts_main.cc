@@ -26,6 +26,7 @@
 #include <curl/curl.h>
 #include <gflags/gflags.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -62,6 +63,11 @@ DEFINE_string(api, "",
 DEFINE_string(token_file, "",
               "The bearer token for arm and disarm (default: [api] "
               "token_file of site.toml).");
+DEFINE_bool(show_token, false,
+            "arm: print the new install token alone on stdout (for scripts; "
+            "the message goes to stderr). It is a secret: without this flag "
+            "only its expiry is printed. Needs read access to the state "
+            "directory's host-states.tsv.");
 DEFINE_bool(json, false,
             "Print JSON: list prints the API's GET /api/v1/hosts answer, arm "
             "and disarm the host object (from the state files when no daemon "
@@ -90,8 +96,11 @@ constexpr char kUsage[] =
     "\n"
     "Commands:\n"
     "  list          every inventory host: state, bring-up phase, since when,\n"
-    "                and whether the running rackbootd applies the state\n"
-    "  arm HOST      set HOST to 'install': its next network boot installs it\n"
+    "                and whether the running rackbootd applies the state;\n"
+    "                under the table each armed host's install token expiry\n"
+    "  arm HOST      set HOST to 'install' with a new install token (printed:\n"
+    "                its expiry; the token itself only with --show-token):\n"
+    "                its next network boot installs it, once\n"
     "  disarm HOST   set HOST to 'localboot': its next network boot boots\n"
     "                from disk\n"
     "\n"
@@ -127,6 +136,64 @@ void PrintJson(const Json& json) {
 // Opened only then: with an answering daemon the tool reads neither the
 // inventory nor the state directory (its user may not even be allowed to).
 
+// host-states.tsv as it is on disk, read only (never created, never
+// locked): the tokens' expiries for the notes, the token for --show-token.
+// NotFound when no state was ever set.
+absl::StatusOr<site::HostStateMap> ReadStatesFile(
+    const site::SiteConfig& config) {
+  const std::string path =
+      absl::StrCat(config.server.state_dir, "/host-states.tsv");
+  std::FILE* f = std::fopen(path.c_str(), "re");
+  if (f == nullptr) {
+    const int err = errno;
+    std::string message = absl::StrCat(path, ": ", std::strerror(err));
+    if (err == ENOENT) return absl::NotFoundError(message);
+    return absl::PermissionDeniedError(message);
+  }
+  std::string text;
+  char buffer[65536];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), f)) > 0) {
+    text.append(buffer, n);
+  }
+  std::fclose(f);
+  return site::HostStateStore::ParseStates(text, path);
+}
+
+// The note under the table for each armed host ("node1: install token
+// expires ..."), from `entries` (lowercase hostnames).
+void AddTokenNotes(const std::vector<std::string>& armed,
+                   const site::HostStateMap& entries,
+                   std::vector<std::string>& notes) {
+  const absl::Time now = absl::Now();
+  for (const std::string& name : armed) {
+    auto it = entries.find(name);
+    site::HostStateEntry entry(site::HostState::kInstall, absl::InfinitePast());
+    if (it != entries.end()) entry = it->second;
+    const std::string note = hosts::TokenNote(entry, now);
+    if (!note.empty()) notes.push_back(absl::StrCat(name, ": ", note));
+  }
+}
+
+// What arm prints once the state is set: the expiry on stdout, or with
+// --show-token the token alone on stdout and the rest on stderr. `entry` is
+// the host's entry just written (by this process or the daemon).
+int PrintArmed(const std::string& name, const site::HostStateEntry& entry,
+               const std::string& applied_by) {
+  const std::string expiry = hosts::TokenNote(entry, absl::Now());
+  std::FILE* human = FLAGS_show_token ? stderr : stdout;
+  std::fprintf(human, "%s: install (%s); %s\n", name.c_str(),
+               applied_by.c_str(), expiry.c_str());
+  if (FLAGS_show_token) {
+    if (entry.token.empty()) {
+      return Fail(kExitError, absl::StrCat("--show-token: ", name,
+                                           " has no install token"));
+    }
+    std::printf("%s\n", entry.token.c_str());
+  }
+  return 0;
+}
+
 struct Files {
   site::Inventory inventory;
   std::unique_ptr<site::HostStateStore> states;
@@ -143,6 +210,15 @@ absl::StatusOr<Files> OpenFiles(const site::SiteConfig& config) {
   if (!states.ok()) return states.status();
   files.states = *std::move(states);
   return files;
+}
+
+// "token_expires" of an armed host's JSON (RFC 3339, null without a token);
+// never the token.
+void AddTokenExpiry(Json& host, const site::HostStateEntry& entry) {
+  if (entry.state != site::HostState::kInstall) return;
+  host["token_expires"] = entry.token.empty()
+                              ? Json(nullptr)
+                              : hosts::JsonTime(entry.token_expires);
 }
 
 int ListFromFiles(const site::SiteConfig& config) {
@@ -197,6 +273,13 @@ int ListFromFiles(const site::SiteConfig& config) {
         "); every host boots from disk until it can read them"));
   }
   std::vector<hosts::HostRow> rows;
+  std::vector<std::string> armed;
+  for (const site::InventoryHost& host : files->inventory.hosts()) {
+    if (files->states->Get(host.hostname) == site::HostState::kInstall) {
+      armed.push_back(host.hostname);
+    }
+  }
+  AddTokenNotes(armed, *files->states->Snapshot(), notes);
   for (const site::InventoryHost& host : files->inventory.hosts()) {
     auto phase = phases->find(host.hostname);
     const bool seen = phase != phases->end();
@@ -264,8 +347,21 @@ int SetFromFiles(const site::SiteConfig& config, const std::string& command,
       auto it = phases->find(host->hostname);
       if (it != phases->end()) last = &it->second;
     }
-    PrintJson(hosts::HostJsonFromFiles(config, *host, state, last));
+    Json out = hosts::HostJsonFromFiles(config, *host, state, last);
+    const site::HostStateEntry entry =
+        files->states->Snapshot()->at(host->hostname);
+    AddTokenExpiry(out, entry);
+    if (FLAGS_show_token && state == site::HostState::kInstall) {
+      out["install_token"] = entry.token;
+    }
+    PrintJson(out);
     return 0;
+  }
+  if (state == site::HostState::kInstall) {
+    return PrintArmed(host->hostname,
+                      files->states->Snapshot()->at(host->hostname),
+                      "a running rackbootd applies it to the next network "
+                      "boot");
   }
   std::printf(
       "%s: %s (a running rackbootd applies it to the next network boot)\n",
@@ -465,10 +561,34 @@ int main(int argc, char** argv) {
               hosts::TerminalSafe(body["degraded"].get<std::string>()),
               "); every host boots from disk until it can read them"));
         }
+        std::vector<std::string> armed;
         for (const hosts::HostRow& row : *rows) {
           if (!row.reason.empty()) {
             notes.push_back(
                 absl::StrCat(row.name, ": ", row.phase, ": ", row.reason));
+          }
+          if (row.state == "install") armed.push_back(row.name);
+        }
+        // The tokens' expiry: from host-states.tsv when this user may read
+        // it (the API never hands out tokens), else from the API's
+        // "token_expires" when it gives one.
+        absl::StatusOr<site::HostStateMap> entries =
+            config.has_value() ? ReadStatesFile(*config)
+                               : absl::StatusOr<site::HostStateMap>(
+                                     absl::NotFoundError("no --config"));
+        if (entries.ok()) {
+          AddTokenNotes(armed, *entries, notes);
+        } else if (body.contains("hosts") && body["hosts"].is_array()) {
+          for (const Json& h : body["hosts"]) {
+            if (!h.is_object() || !h.contains("token_expires") ||
+                !h["token_expires"].is_string() || !h.contains("name") ||
+                !h["name"].is_string()) {
+              continue;
+            }
+            notes.push_back(absl::StrCat(
+                hosts::TerminalSafe(h["name"].get<std::string>()),
+                ": install token expires ",
+                hosts::TerminalSafe(h["token_expires"].get<std::string>())));
           }
         }
         std::fputs(hosts::FormatTable(*rows, notes).c_str(), stdout);
@@ -476,6 +596,64 @@ int main(int argc, char** argv) {
       }
       absl::StatusOr<hosts::HostRow> row = hosts::RowFromApiHost(body);
       if (!row.ok()) return NotJson(base, std::string(row.status().message()));
+      if (command == "arm") {
+        // The daemon wrote the new token durably before it answered; the API
+        // never carries tokens, so they come from host-states.tsv (readable
+        // by root and the daemon's user: mode 0600).
+        absl::StatusOr<site::HostStateMap> entries =
+            config.has_value()
+                ? ReadStatesFile(*config)
+                : absl::StatusOr<site::HostStateMap>(
+                      absl::NotFoundError("no --config: no state files"));
+        const site::HostStateEntry* entry = nullptr;
+        if (entries.ok()) {
+          auto it = entries->find(name);
+          // Only what the daemon's arm wrote (an older daemon, or a stand-in,
+          // writes nothing: then the expiry is unknown here).
+          if (it != entries->end() &&
+              it->second.state == site::HostState::kInstall &&
+              !it->second.token.empty()) {
+            entry = &it->second;
+          }
+        }
+        if (FLAGS_json) {
+          Json out = body;
+          if (entry != nullptr) {
+            AddTokenExpiry(out, *entry);
+            if (FLAGS_show_token) out["install_token"] = entry->token;
+          } else if (FLAGS_show_token) {
+            return Fail(
+                kExitError,
+                absl::StrCat(
+                    "--show-token: ",
+                    entries.ok() ? "no entry" : entries.status().message()));
+          }
+          PrintJson(out);
+          return 0;
+        }
+        if (entry != nullptr) {
+          return PrintArmed(name, *entry,
+                            absl::StrCat("rackbootd at ", base,
+                                         " applied it; phase ", row->phase));
+        }
+        std::printf(
+            "%s: %s (rackbootd at %s applied it; phase %s); install token "
+            "expires %s\n",
+            row->name.c_str(), row->state.c_str(), base.c_str(),
+            row->phase.c_str(),
+            body.contains("token_expires") && body["token_expires"].is_string()
+                ? hosts::TerminalSafe(body["token_expires"].get<std::string>())
+                      .c_str()
+                : "at a time not known here (host-states.tsv unreadable or "
+                  "without it)");
+        if (FLAGS_show_token) {
+          return Fail(kExitError,
+                      absl::StrCat("--show-token: ",
+                                   entries.ok() ? "no entry"
+                                                : entries.status().message()));
+        }
+        return 0;
+      }
       if (FLAGS_json) {
         PrintJson(body);
         return 0;
