@@ -7,7 +7,6 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "engine/log/log_text.h"
 #include "engine/site/http_urls.h"
@@ -58,142 +57,92 @@ absl::optional<std::string> BootRenderer::Render(
   const absl::string_view base =
       slash == absl::string_view::npos ? path : path.substr(slash + 1);
   const std::string lower = absl::AsciiStrToLower(base);
+  Kind kind;
+  absl::optional<MacAddress> mac;
   if (absl::EndsWith(dir, "pxelinux.cfg")) {
-    absl::optional<MacAddress> mac = MacFromConfigName(lower);
-    if (!mac.has_value()) return absl::nullopt;
-    const InventoryHost* host = inventory_->FindByMac(*mac);
-    if (host == nullptr) return absl::nullopt;
-    if (!IsHostAddress(*host, client)) {
-      LogRefused(path, *host, client);
-      return absl::nullopt;
+    kind = Kind::kPxelinux;
+    mac = MacFromConfigName(lower);
+  } else if (dir == "ipxe" && absl::EndsWith(lower, ".ipxe")) {
+    kind = Kind::kIpxe;
+    mac = MacFromConfigName(lower.substr(0, lower.size() - 5));
+  } else if (absl::StartsWith(lower, "grub.cfg-")) {
+    kind = Kind::kGrub;
+    mac = MacFromConfigName(lower.substr(9));
+  } else {
+    return absl::nullopt;
+  }
+  if (!mac.has_value()) return absl::nullopt;
+  const InventoryHost* host = inventory_->FindByMac(*mac);
+  if (host == nullptr) return absl::nullopt;
+  return RenderFor(kind, path, *host, client);
+}
+
+absl::optional<std::string> BootRenderer::RenderFor(
+    Kind kind, absl::string_view path, const InventoryHost& host,
+    const io::SocketAddress& client) {
+  if (!IsHostAddress(host, client)) {
+    LogRefused(path, host, client);
+    return absl::nullopt;
+  }
+  const absl::Time now = absl::Now();
+  absl::StatusOr<std::string> out;
+  switch (kind) {
+    case Kind::kPxelinux:
+      out = PxelinuxConfig(host, now);
+      break;
+    case Kind::kGrub:
+      out = GrubConfig(host, now);
+      break;
+    case Kind::kIpxe:
+      out = IpxeScript(host, now);
+      break;
+  }
+  if (!out.ok()) {
+    // Nothing is served rather than a half-right menu; the disk is asked.
+    uint64_t suppressed = 0;
+    if (error_log_.Allow(now, &suppressed)) {
+      LOG(ERROR) << "per-host file " << log::Quoted(path) << " of "
+                 << host.hostname
+                 << " not rendered: " << log::Escaped(out.status().message())
+                 << log::SuppressedNote(suppressed);
     }
-    return PxelinuxConfig(*host);
+    return absl::nullopt;
   }
-  if (dir == "ipxe" && absl::EndsWith(lower, ".ipxe")) {
-    absl::optional<MacAddress> mac =
-        MacFromConfigName(lower.substr(0, lower.size() - 5));
-    if (!mac.has_value()) return absl::nullopt;
-    const InventoryHost* host = inventory_->FindByMac(*mac);
-    if (host == nullptr) return absl::nullopt;
-    if (!IsHostAddress(*host, client)) {
-      LogRefused(path, *host, client);
-      return absl::nullopt;
-    }
-    return IpxeScript(*host);
-  }
-  if (absl::StartsWith(lower, "grub.cfg-")) {
-    absl::optional<MacAddress> mac = MacFromConfigName(lower.substr(9));
-    if (!mac.has_value()) return absl::nullopt;
-    const InventoryHost* host = inventory_->FindByMac(*mac);
-    if (host == nullptr) return absl::nullopt;
-    if (!IsHostAddress(*host, client)) {
-      LogRefused(path, *host, client);
-      return absl::nullopt;
-    }
-    return GrubConfig(*host);
-  }
-  return absl::nullopt;
+  return *std::move(out);
 }
 
-const BootProfile* BootRenderer::InstallProfile(
-    const InventoryHost& host) const {
-  if (states_->Get(host.hostname) != HostState::kInstall) return nullptr;
-  for (const BootProfile& profile : site_->profiles) {
-    if (profile.name == host.profile) return &profile;
+install::HostRenderInput BootRenderer::InputFor(const InventoryHost& host,
+                                                absl::Time now) const {
+  install::HostRenderInput input;
+  input.site = site_;
+  input.host = &host;
+  input.profile = FindProfile(*site_, host.profile);
+  input.http_base = http_base_.value_or("");
+  // One snapshot: state and token agree. A degraded store's snapshot has
+  // every host local boot without a token.
+  std::shared_ptr<const HostStateMap> snapshot = states_->Snapshot();
+  auto it = snapshot->find(host.hostname);
+  if (it != snapshot->end() && it->second.state == HostState::kInstall &&
+      !it->second.token.empty() && now < it->second.token_expires) {
+    input.armed = true;
+    input.token = it->second.token;
   }
-  return nullptr;
+  return input;
 }
 
-std::string BootRenderer::Expand(const std::string& text,
-                                 const InventoryHost& host,
-                                 const BootProfile& profile) const {
-  return absl::StrReplaceAll(
-      text, {{"{hostname}", host.hostname},
-             {"{mac}", FormatMac(host.mac)},
-             {"{ip}", host.address.has_value() ? host.address->ToString() : ""},
-             {"{server}", site_->server.address.has_value()
-                              ? site_->server.address->ToString()
-                              : ""},
-             {"{profile}", profile.name}});
+absl::StatusOr<std::string> BootRenderer::PxelinuxConfig(
+    const InventoryHost& host, absl::Time now) const {
+  return templates_->PxelinuxConfig(InputFor(host, now));
 }
 
-std::string BootRenderer::PxelinuxConfig(const InventoryHost& host) const {
-  const BootProfile* profile = InstallProfile(host);
-  std::string out = absl::StrCat(
-      "# Rendered by rackbootd for ", host.hostname, " (", FormatMac(host.mac),
-      "): ", HostStateName(states_->Get(host.hostname)), "\n");
-  if (profile == nullptr) {
-    absl::StrAppend(&out,
-                    "DEFAULT local\nPROMPT 0\nLABEL local\n  LOCALBOOT 0\n");
-    return out;
-  }
-  absl::StrAppend(
-      &out, "DEFAULT install\nPROMPT 0\nTIMEOUT 0\nLABEL install\n  KERNEL ",
-      profile->kernel, "\n");
-  if (!profile->initrd.empty())
-    absl::StrAppend(&out, "  INITRD ", profile->initrd, "\n");
-  absl::StrAppend(&out, "  APPEND ", Expand(profile->append, host, *profile),
-                  "\n");
-  return out;
+absl::StatusOr<std::string> BootRenderer::GrubConfig(const InventoryHost& host,
+                                                     absl::Time now) const {
+  return templates_->GrubConfig(InputFor(host, now));
 }
 
-std::string BootRenderer::GrubConfig(const InventoryHost& host) const {
-  const BootProfile* profile = InstallProfile(host);
-  std::string out = absl::StrCat(
-      "# Rendered by rackbootd for ", host.hostname, " (", FormatMac(host.mac),
-      "): ", HostStateName(states_->Get(host.hostname)), "\n");
-  if (profile == nullptr) {
-    // Back to the firmware, which tries the next boot device: the local disk.
-    absl::StrAppend(&out, "exit\n");
-    return out;
-  }
-  absl::StrAppend(&out, "set timeout=0\nmenuentry \"install ", host.hostname,
-                  "\" {\n  linux /", profile->kernel, " ",
-                  Expand(profile->append, host, *profile), "\n");
-  if (!profile->initrd.empty())
-    absl::StrAppend(&out, "  initrd /", profile->initrd, "\n");
-  absl::StrAppend(&out, "}\n");
-  return out;
-}
-
-std::string BootRenderer::IpxeScript(const InventoryHost& host) const {
-  const BootProfile* profile = InstallProfile(host);
-  std::string out =
-      absl::StrCat("#!ipxe\n# Rendered by rackbootd for ", host.hostname, " (",
-                   FormatMac(host.mac),
-                   "): ", HostStateName(states_->Get(host.hostname)), "\n");
-  if (profile == nullptr) {
-    // Leaves iPXE with an error, so the firmware tries its next boot device:
-    // the local disk (as LOCALBOOT 0 and GRUB's exit).
-    absl::StrAppend(&out, "echo rackboot: ", host.hostname,
-                    " is not armed for install: booting the next device\n",
-                    "exit 1\n");
-    return out;
-  }
-  // Absolute URLs into /boot/ while HTTP is served; otherwise paths from the
-  // root of wherever the script came from (tftp://server/ then).
-  auto url = [&](const std::string& file) {
-    return absl::StrCat(http_base_.has_value() ? *http_base_ + "/boot/" : "/",
-                        UrlPath(file));
-  };
-  std::string args = Expand(profile->append, host, *profile);
-  if (!profile->initrd.empty()) {
-    // iPXE names an image after its URL's last segment; the EFI stub of a
-    // kernel booted by ipxe.efi/snponly.efi loads its initrd by that name from
-    // initrd=, and a BIOS kernel ignores the word.
-    const size_t slash = profile->initrd.rfind('/');
-    const std::string name = slash == std::string::npos
-                                 ? profile->initrd
-                                 : profile->initrd.substr(slash + 1);
-    args =
-        absl::StrCat("initrd=", UrlPath(name), args.empty() ? "" : " ", args);
-  }
-  absl::StrAppend(&out, "kernel ", url(profile->kernel),
-                  args.empty() ? "" : " ", args, "\n");
-  if (!profile->initrd.empty())
-    absl::StrAppend(&out, "initrd ", url(profile->initrd), "\n");
-  absl::StrAppend(&out, "boot\n");
-  return out;
+absl::StatusOr<std::string> BootRenderer::IpxeScript(const InventoryHost& host,
+                                                     absl::Time now) const {
+  return templates_->IpxeScript(InputFor(host, now));
 }
 
 }  // namespace rackboot::site

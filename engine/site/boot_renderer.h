@@ -5,13 +5,16 @@
 // network boot for grub.cfg-01-<mac> in its prefix directory, and iPXE for
 // ipxe/01-<mac>.ipxe (the URL DHCP hands it: http_urls.h); the TFTP and HTTP
 // services ask this renderer first for every file (RenderedFiles), so all
-// three are answered from the current state:
-//   - a host armed for install gets its profile's entry: kernel, initrd and
-//     command line, with {hostname}, {mac}, {ip}, {server} and {profile}
-//     substituted;
-//   - every other inventory host gets a local-boot configuration (pxelinux
-//     LOCALBOOT 0, GRUB exit, iPXE exit 1), so even a firmware that was
-//     handed a boot loader boots from disk;
+// three are answered from the current state, with the generation's
+// InstallTemplates (engine/install: the same bytes `rackboot gen` writes):
+//   - every inventory host gets a menu with the entries install (only when
+//     armed), local (pxelinux LOCALBOOT 0, GRUB exit, iPXE exit 1) and rescue
+//     (debian-preseed and rhel-kickstart profiles); the default is install
+//     when armed, else local, so a firmware that was handed a boot loader
+//     boots from disk unless the host is armed;
+//   - armed means state install AND an install token valid now (the token
+//     from the state snapshot, not expired): a host whose token expired gets
+//     the local default and no install entry;
 //   - names of MACs outside the inventory are not rendered (the disk may hold
 //     a default).
 // A per-host file is rendered only for a request from that host's own
@@ -20,14 +23,17 @@
 // there are no leases and the reservation is the only source). Any other
 // client is answered as for a MAC outside the inventory (not rendered, so the
 // disk is asked and normally says "File not found"): nobody can read another
-// host's name, state and kernel arguments, nor learn which MACs are listed.
-// Refusals are logged, rate-limited, with the name escaped.
+// host's name, state, token and kernel arguments, nor learn which MACs are
+// listed. Refusals and render errors are logged, rate-limited, with the name
+// escaped.
 // The state is read at each request, so arming or disarming applies to the next
-// boot; while host-states.tsv cannot be read the store fails closed and every
-// host gets the local-boot configuration. Thread-safe: every TFTP shard calls
-// Render; the Inventory is immutable and the HostStateStore thread-safe. The
-// daemon builds one renderer per SiteGeneration (site_reload.h), so a SIGHUP
-// swaps the renderer with the inventory and profiles it reads.
+// boot; while host-states.tsv cannot be read the store fails closed (its
+// snapshot has every host local boot, no token) and every host gets the
+// local-boot default. Thread-safe: every TFTP shard calls Render; the
+// Inventory and templates are immutable and the HostStateStore thread-safe.
+// The daemon builds one renderer per SiteGeneration (site_reload.h), so a
+// SIGHUP swaps the renderer with the inventory, profiles and templates it
+// reads.
 #ifndef RACKBOOT_ENGINE_SITE_BOOT_RENDERER_H_
 #define RACKBOOT_ENGINE_SITE_BOOT_RENDERER_H_
 
@@ -35,9 +41,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "absl/types/optional.h"
 #include "engine/files/file_cache.h"
+#include "engine/install/host_values.h"
+#include "engine/install/install_templates.h"
 #include "engine/io/socket_address.h"
 #include "engine/log/log_rate_limiter.h"
 #include "engine/site/host_states.h"
@@ -48,10 +58,14 @@ namespace rackboot::site {
 
 class BootRenderer : public RenderedFiles {
  public:
-  // REQUIRES: all three outlive the renderer.
+  // REQUIRES: all four outlive the renderer.
   BootRenderer(const SiteConfig* site, const Inventory* inventory,
-               const HostStateStore* states)
-      : site_(site), inventory_(inventory), states_(states) {}
+               const HostStateStore* states,
+               const install::InstallTemplates* templates)
+      : site_(site),
+        inventory_(inventory),
+        states_(states),
+        templates_(templates) {}
 
   // The MAC of the client whose bound lease holds `address` now, if any.
   // Called from every TFTP shard: must be thread-safe and should not block
@@ -77,26 +91,37 @@ class BootRenderer : public RenderedFiles {
   bool IsHostAddress(const InventoryHost& host,
                      const io::SocketAddress& client) const;
 
+  // What `host`'s files are rendered from at `now`: its profile (if it
+  // exists), armed = state install && token != "" && now < token_expires
+  // (from one snapshot of the store), the token when armed, the HTTP base.
+  install::HostRenderInput InputFor(const InventoryHost& host,
+                                    absl::Time now) const;
+
   // The configurations themselves, for tests and `rackboot` tools.
-  std::string PxelinuxConfig(const InventoryHost& host) const;
-  std::string GrubConfig(const InventoryHost& host) const;
-  std::string IpxeScript(const InventoryHost& host) const;
+  absl::StatusOr<std::string> PxelinuxConfig(const InventoryHost& host,
+                                             absl::Time now) const;
+  absl::StatusOr<std::string> GrubConfig(const InventoryHost& host,
+                                         absl::Time now) const;
+  absl::StatusOr<std::string> IpxeScript(const InventoryHost& host,
+                                         absl::Time now) const;
 
  private:
-  // The profile `host` installs with, when it is armed and its profile exists.
-  const BootProfile* InstallProfile(const InventoryHost& host) const;
+  enum class Kind { kPxelinux, kGrub, kIpxe };
+  absl::optional<std::string> RenderFor(Kind kind, absl::string_view path,
+                                        const InventoryHost& host,
+                                        const io::SocketAddress& client);
   // Logs (rate-limited) a request for `host`'s file from another address.
   void LogRefused(absl::string_view path, const InventoryHost& host,
                   const io::SocketAddress& client);
-  std::string Expand(const std::string& text, const InventoryHost& host,
-                     const BootProfile& profile) const;
 
   const SiteConfig* const site_;
   const Inventory* const inventory_;
   const HostStateStore* const states_;
+  const install::InstallTemplates* const templates_;
   LeaseOwner lease_owner_;
   absl::optional<std::string> http_base_;
   log::LogRateLimiter refused_log_;
+  log::LogRateLimiter error_log_;
 };
 
 }  // namespace rackboot::site

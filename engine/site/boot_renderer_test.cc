@@ -1,5 +1,8 @@
 #include "engine/site/boot_renderer.h"
 
+#include <sys/stat.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -18,7 +21,7 @@ address = "198.18.0.1"
 name = "lab"
 kernel = "vmlinuz"
 initrd = "initrd.img"
-append = "console=ttyS0 hostname={hostname} ip={ip} mac={mac} from={server} p={profile}"
+append = "console=ttyS0 hostname={{hostname}} ip={{ip}} mac={{mac}} from={{server}} p={{profile}}"
 )";
 
 constexpr char kInventory[] =
@@ -43,8 +46,15 @@ class BootRendererTest : public ::testing::Test {
     auto states = HostStateStore::Open(dir_, inventory_);
     ASSERT_TRUE(states.ok()) << states.status();
     states_ = *std::move(states);
-    renderer_ =
-        std::make_unique<BootRenderer>(&site_, &inventory_, states_.get());
+    // The inventory's `state` arms hosts without a token (the daemon issues
+    // one at startup): arm them here as it does.
+    ASSERT_TRUE(states_->Set("armed", HostState::kInstall).ok());
+    ASSERT_TRUE(states_->Set("noprofile", HostState::kInstall).ok());
+    auto templates = install::InstallTemplates::Load(site_);
+    ASSERT_TRUE(templates.ok()) << templates.status();
+    templates_ = *templates;
+    renderer_ = std::make_unique<BootRenderer>(&site_, &inventory_,
+                                               states_.get(), templates_.get());
     // A fake lease table: hosts without a reservation got .103 and .104.
     leases_[*Ipv4Address::Parse("198.18.0.103")] =
         *ParseMac("52:54:00:c6:12:03");
@@ -74,6 +84,7 @@ class BootRendererTest : public ::testing::Test {
   SiteConfig site_;
   Inventory inventory_;
   std::unique_ptr<HostStateStore> states_;
+  std::shared_ptr<const install::InstallTemplates> templates_;
   std::unique_ptr<BootRenderer> renderer_;
   std::map<Ipv4Address, MacAddress> leases_;
 };
@@ -123,12 +134,25 @@ TEST_F(BootRendererTest, IpxeScriptOverHttp) {
   ASSERT_TRUE(script.has_value());
   EXPECT_EQ(*script,
             "#!ipxe\n"
-            "# Rendered by rackbootd for armed (52:54:00:c6:12:01): install\n"
+            "# Rackboot boot menu for armed (52:54:00:c6:12:01): armed, "
+            "installs lab\n"
+            "menu Rackboot: armed\n"
+            "item install Install lab\n"
+            "item local Boot the local disk\n"
+            "choose --timeout 3000 --default install target && goto "
+            "${target} || goto install\n"
+            ":install\n"
             "kernel http://198.18.0.1:8080/boot/vmlinuz initrd=initrd.img "
             "console=ttyS0 hostname=armed ip=198.18.0.21 "
             "mac=52:54:00:c6:12:01 from=198.18.0.1 p=lab\n"
             "initrd http://198.18.0.1:8080/boot/initrd.img\n"
-            "boot\n");
+            "boot\n"
+            ":local\n"
+            "# Leaves iPXE with an error, so the firmware tries its next boot "
+            "device: the\n"
+            "# local disk (as LOCALBOOT 0 and GRUB's exit).\n"
+            "echo rackboot: armed: booting the next device (the local disk)\n"
+            "exit 1\n");
   // Without HTTP: from the root of wherever the script came from.
   renderer_->set_http_base(absl::nullopt);
   script = renderer_->Render("ipxe/01-52-54-00-C6-12-01.ipxe", Own("01"));
@@ -145,6 +169,8 @@ TEST_F(BootRendererTest, IpxeScriptOfEveryOtherHostExits) {
     absl::optional<std::string> script = renderer_->Render(
         absl::StrCat("ipxe/01-52-54-00-c6-12-", mac, ".ipxe"), Own(mac));
     ASSERT_TRUE(script.has_value()) << mac;
+    EXPECT_NE(script->find("--default local target"), std::string::npos)
+        << *script;
     EXPECT_NE(script->find("\nexit 1\n"), std::string::npos) << *script;
     EXPECT_EQ(script->find("kernel"), std::string::npos) << *script;
     EXPECT_EQ(script->find("\nboot\n"), std::string::npos) << *script;
@@ -210,11 +236,82 @@ TEST_F(BootRendererTest, PerHostFilesOnlyToTheirOwnAddress) {
 }
 
 TEST_F(BootRendererTest, WithoutLeasesOnlyTheReservation) {
-  BootRenderer proxy(&site_, &inventory_, states_.get());  // no lease owner
+  BootRenderer proxy(&site_, &inventory_, states_.get(),
+                     templates_.get());  // no lease owner
   EXPECT_TRUE(
       proxy.Render("pxelinux.cfg/01-52-54-00-c6-12-01", Own("01")).has_value());
   EXPECT_FALSE(
       proxy.Render("pxelinux.cfg/01-52-54-00-c6-12-03", Own("03")).has_value());
+}
+
+// Armed = state install AND a token valid now: an expired token gives the
+// local default and no install entry on every firmware.
+TEST_F(BootRendererTest, ExpiredTokenIsNotArmed) {
+  const absl::Time now = absl::Now();
+  const InventoryHost* host = inventory_.FindByHostname("armed");
+  ASSERT_NE(host, nullptr);
+  EXPECT_TRUE(renderer_->InputFor(*host, now).armed);
+  EXPECT_EQ(renderer_->InputFor(*host, now).token.size(), 32u);
+  states_->set_token_ttl(absl::Minutes(1));
+  ASSERT_TRUE(states_->Set("armed", HostState::kInstall, now).ok());
+  const absl::Time later = now + absl::Minutes(2);
+  install::HostRenderInput input = renderer_->InputFor(*host, later);
+  EXPECT_FALSE(input.armed);
+  EXPECT_EQ(input.token, "");
+  for (auto out : {renderer_->PxelinuxConfig(*host, later),
+                   renderer_->GrubConfig(*host, later),
+                   renderer_->IpxeScript(*host, later)}) {
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ(out->find("install"), out->find("installs"));  // no entry
+    EXPECT_EQ(out->find("vmlinuz"), std::string::npos) << *out;
+  }
+  EXPECT_NE(renderer_->PxelinuxConfig(*host, later)->find("DEFAULT local"),
+            std::string::npos);
+  // Still valid a second before expiry.
+  EXPECT_TRUE(renderer_->InputFor(*host, now + absl::Seconds(59)).armed);
+}
+
+// The inventory's state column arms a host, but until the daemon issued its
+// token it is not armed: nothing to install without a token.
+TEST_F(BootRendererTest, ArmedWithoutATokenBootsLocally) {
+  auto states = HostStateStore::Open(dir_ + "/fresh", inventory_);
+  ASSERT_TRUE(states.ok()) << states.status();
+  BootRenderer fresh(&site_, &inventory_, states->get(), templates_.get());
+  EXPECT_EQ((*states)->Get("armed"), HostState::kInstall);
+  absl::StatusOr<std::string> pxe =
+      fresh.PxelinuxConfig(*inventory_.FindByHostname("armed"), absl::Now());
+  ASSERT_TRUE(pxe.ok());
+  EXPECT_NE(pxe->find("DEFAULT local"), std::string::npos) << *pxe;
+  EXPECT_EQ(pxe->find("KERNEL"), std::string::npos) << *pxe;
+}
+
+// While host-states.tsv cannot be read the store fails closed: no host is
+// armed, every menu defaults to the local disk.
+TEST_F(BootRendererTest, DegradedStoreBootsEveryHostLocally) {
+  const std::string path = dir_ + "/host-states.tsv";
+  {
+    FILE* f = fopen(path.c_str(), "a");
+    ASSERT_NE(f, nullptr);
+    fputs("this line does not parse\n", f);
+    fclose(f);
+  }
+  EXPECT_FALSE(states_->Reload().ok());
+  ASSERT_FALSE(states_->Degraded().ok());
+  absl::optional<std::string> config =
+      renderer_->Render("pxelinux.cfg/01-52-54-00-c6-12-01", Own("01"));
+  ASSERT_TRUE(config.has_value());
+  EXPECT_NE(config->find("DEFAULT local"), std::string::npos) << *config;
+  EXPECT_EQ(config->find("KERNEL"), std::string::npos) << *config;
+}
+
+// A host whose profile is missing from site.toml gets the local menu even
+// when armed.
+TEST_F(BootRendererTest, ArmedWithAnUnknownProfileBootsLocally) {
+  absl::optional<std::string> config =
+      renderer_->Render("pxelinux.cfg/01-52-54-00-c6-12-04", Own("04"));
+  ASSERT_TRUE(config.has_value());
+  EXPECT_NE(config->find("DEFAULT local"), std::string::npos) << *config;
+  EXPECT_EQ(config->find("KERNEL"), std::string::npos) << *config;
 }
 
 }  // namespace

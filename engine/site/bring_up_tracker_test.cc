@@ -53,7 +53,8 @@ class BringUpTrackerTest : public ::testing::Test {
         Inventory::Parse(kInventory, "inventory.csv");
     ASSERT_TRUE(inventory.ok()) << inventory.status();
     current_ = std::make_unique<CurrentSite>(
-        MakeSiteGeneration(*site, *inventory, /*states=*/nullptr));
+        MakeSiteGeneration(*site, *inventory, /*states=*/nullptr,
+                           *install::InstallTemplates::Load(*site)));
     absl::StatusOr<std::unique_ptr<BringUpLog>> log = BringUpLog::Open(dir_);
     ASSERT_TRUE(log.ok()) << log.status();
     log_ = *std::move(log);

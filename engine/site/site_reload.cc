@@ -72,14 +72,17 @@ std::string BootText(const BootConfig& b) {
 
 std::shared_ptr<const SiteGeneration> MakeSiteGeneration(
     SiteConfig site, Inventory inventory, HostStateStore* states,
+    std::shared_ptr<const install::InstallTemplates> templates,
     BootRenderer::LeaseOwner lease_owner) {
   auto generation = std::make_shared<SiteGeneration>();
   generation->site = std::move(site);
   generation->inventory = std::move(inventory);
+  generation->templates = std::move(templates);
   generation->directory =
       std::make_unique<SiteHostDirectory>(&generation->inventory, states);
-  generation->renderer = std::make_unique<BootRenderer>(
-      &generation->site, &generation->inventory, states);
+  generation->renderer =
+      std::make_unique<BootRenderer>(&generation->site, &generation->inventory,
+                                     states, generation->templates.get());
   generation->renderer->set_lease_owner(std::move(lease_owner));
   generation->renderer->set_http_base(HttpBaseUrl(generation->site));
   return generation;

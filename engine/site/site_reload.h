@@ -3,7 +3,9 @@
 // them), published through CurrentSite, which the DHCP thread and the shards
 // (TFTP, HTTP) ask.
 //
-//   CurrentSite current(MakeSiteGeneration(site, inventory, &states));
+//   auto templates = install::InstallTemplates::Load(site);  // may fail
+//   CurrentSite current(
+//       MakeSiteGeneration(site, inventory, &states, *templates));
 //   dhcp::DhcpService::Create(options, &current);    // a HostDirectory
 //   FileCache files(std::move(root), &current);      // a RenderedFiles
 //   ... SIGHUP: validate, then
@@ -30,6 +32,7 @@
 #include "absl/synchronization/mutex.h"
 #include "engine/dhcp/dhcp_server.h"
 #include "engine/files/file_cache.h"
+#include "engine/install/install_templates.h"
 #include "engine/site/boot_renderer.h"
 #include "engine/site/host_states.h"
 #include "engine/site/inventory.h"
@@ -43,15 +46,20 @@ namespace rackboot::site {
 struct SiteGeneration {
   SiteConfig site;
   Inventory inventory;
+  // Loaded from `site` (InstallTemplates::Load) by whoever makes the
+  // generation, since loading can fail; never null.
+  std::shared_ptr<const install::InstallTemplates> templates;
   std::unique_ptr<SiteHostDirectory> directory;
   std::unique_ptr<BootRenderer> renderer;
 };
 
-// REQUIRES: states outlives the generation. `lease_owner` (may be empty:
-// reservations only) tells the renderer which host a leased address belongs
-// to, so that per-host files go only to their host.
+// REQUIRES: states outlives the generation; templates is not null (loaded
+// from `site`). `lease_owner` (may be empty: reservations only) tells the
+// renderer which host a leased address belongs to, so that per-host files go
+// only to their host.
 std::shared_ptr<const SiteGeneration> MakeSiteGeneration(
     SiteConfig site, Inventory inventory, HostStateStore* states,
+    std::shared_ptr<const install::InstallTemplates> templates,
     BootRenderer::LeaseOwner lease_owner = {});
 
 class CurrentSite : public dhcp::HostDirectory, public RenderedFiles {

@@ -52,6 +52,13 @@ SiteConfig Site(const std::string& text) {
   return site.ok() ? *site : SiteConfig();
 }
 
+std::shared_ptr<const install::InstallTemplates> Templates(
+    const std::string& text) {
+  auto templates = install::InstallTemplates::Load(Site(text));
+  EXPECT_TRUE(templates.ok()) << templates.status();
+  return *templates;
+}
+
 Inventory Inv(const std::string& text) {
   absl::StatusOr<Inventory> inv = Inventory::Parse(text, "inventory.csv");
   EXPECT_TRUE(inv.ok()) << inv.status();
@@ -144,8 +151,8 @@ class CurrentSiteTest : public ::testing::Test {
 };
 
 TEST_F(CurrentSiteTest, ReadersSeeOneGenerationAndTheNewOneAfterPublish) {
-  CurrentSite current(
-      MakeSiteGeneration(Site(kSite), Inv(kInventory), states_.get()));
+  CurrentSite current(MakeSiteGeneration(Site(kSite), Inv(kInventory),
+                                         states_.get(), Templates(kSite)));
   const MacAddress node003 = {0x52, 0x54, 0x00, 0xc6, 0x12, 0x03};
   EXPECT_FALSE(current.FindByMac(node003).has_value());
   std::shared_ptr<const SiteGeneration> held = current.Get();
@@ -153,8 +160,11 @@ TEST_F(CurrentSiteTest, ReadersSeeOneGenerationAndTheNewOneAfterPublish) {
   const std::string inventory = absl::StrCat(
       kInventory, "52:54:00:c6:12:03,node003,198.18.0.23,other,install\n");
   states_->SetInventory(Inv(inventory));
-  current.Publish(
-      MakeSiteGeneration(Site(kSite), Inv(inventory), states_.get()));
+  // Its install token (the daemon issues it after a reload): armed means
+  // state install and a valid token.
+  ASSERT_TRUE(states_->Set("node003", HostState::kInstall).ok());
+  current.Publish(MakeSiteGeneration(Site(kSite), Inv(inventory), states_.get(),
+                                     Templates(kSite)));
   absl::optional<dhcp::HostDirectory::Host> host = current.FindByMac(node003);
   ASSERT_TRUE(host.has_value());
   EXPECT_EQ(host->hostname, "node003");
@@ -171,8 +181,8 @@ TEST_F(CurrentSiteTest, ReadersSeeOneGenerationAndTheNewOneAfterPublish) {
 }
 
 TEST_F(CurrentSiteTest, ConcurrentReadersWhilePublishing) {
-  CurrentSite current(
-      MakeSiteGeneration(Site(kSite), Inv(kInventory), states_.get()));
+  CurrentSite current(MakeSiteGeneration(Site(kSite), Inv(kInventory),
+                                         states_.get(), Templates(kSite)));
   const MacAddress node001 = {0x52, 0x54, 0x00, 0xc6, 0x12, 0x01};
   std::atomic<bool> stop{false};
   std::atomic<int> misses{0};
@@ -190,8 +200,8 @@ TEST_F(CurrentSiteTest, ConcurrentReadersWhilePublishing) {
     });
   }
   for (int i = 0; i < 200; ++i) {
-    current.Publish(
-        MakeSiteGeneration(Site(kSite), Inv(kInventory), states_.get()));
+    current.Publish(MakeSiteGeneration(Site(kSite), Inv(kInventory),
+                                       states_.get(), Templates(kSite)));
   }
   stop = true;
   for (std::thread& t : readers) t.join();

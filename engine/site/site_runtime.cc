@@ -52,6 +52,11 @@ absl::StatusOr<std::unique_ptr<SiteRuntime>> SiteRuntime::Open(
   absl::StatusOr<dhcp::DhcpServerConfig> server =
       CheckSite(site, *inventory, dhcp);
   if (!server.ok()) return ConfigError(server.status());
+  // The menus' and install files' templates (built in, each profile's
+  // template_file and append): a template error is a configuration error.
+  absl::StatusOr<std::shared_ptr<const install::InstallTemplates>> templates =
+      install::InstallTemplates::Load(site);
+  if (!templates.ok()) return ConfigError(templates.status());
   runtime->dhcp_config_ = *std::move(server);
   absl::StatusOr<std::unique_ptr<HostStateStore>> states =
       HostStateStore::Open(site.server.state_dir, *inventory);
@@ -96,7 +101,7 @@ absl::StatusOr<std::unique_ptr<SiteRuntime>> SiteRuntime::Open(
                                 absl::Now(), /*initial=*/true);
   runtime->current_ = std::make_unique<CurrentSite>(
       MakeSiteGeneration(site, *std::move(inventory), runtime->states_.get(),
-                         runtime->LeaseOwner()));
+                         *std::move(templates), runtime->LeaseOwner()));
   runtime->tracker_ = std::make_unique<BringUpTracker>(
       runtime->current_.get(), runtime->bring_up_.get(), runtime->LeaseOwner(),
       runtime->fleet_.get(), runtime->states_.get());
@@ -494,6 +499,13 @@ void SiteRuntime::Reload(absl::StatusOr<SiteConfig> loaded, bool dhcp_on) {
     LOG(ERROR) << "reload: " << checked.status().message() << keeping;
     return;
   }
+  // New templates are parsed (and test-rendered) before anything applies.
+  absl::StatusOr<std::shared_ptr<const install::InstallTemplates>> templates =
+      install::InstallTemplates::Load(effective);
+  if (!templates.ok()) {
+    LOG(ERROR) << "reload: " << templates.status().message() << keeping;
+    return;
+  }
   SiteChanges changes =
       CompareSites(running->site, running->inventory, *loaded, *inventory);
   for (const std::string& change : changes.needs_restart) {
@@ -517,7 +529,7 @@ void SiteRuntime::Reload(absl::StatusOr<SiteConfig> loaded, bool dhcp_on) {
   const size_t profiles = effective.profiles.size();
   current_->Publish(MakeSiteGeneration(std::move(effective),
                                        *std::move(inventory), states_.get(),
-                                       LeaseOwner()));
+                                       *std::move(templates), LeaseOwner()));
   WriteStatus();
   LOG(INFO) << "reload: "
             << (changes.applied.empty() ? "nothing to apply" : "applied")

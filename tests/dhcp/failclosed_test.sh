@@ -6,7 +6,7 @@
 #  1) node041 armed: a PXE DISCOVER gets pxelinux.0, its pxelinux.cfg/01-<mac> (fetched with curl
 #     from the host's own address) installs; `rackboot hosts` says APPLIED yes;
 #  2) a new version of host-states.tsv that the daemon (user nobody) cannot read (mode 000, still
-#     "install"): within ~2 s the host gets no boot file and a LOCALBOOT config, the log says
+#     "install"): within ~2 s the host gets no boot file and a local-disk config, the log says
 #     "host states unreadable" once (not every second), `rackboot hosts` says "no (degraded)";
 #  3) readable again: within ~2 s the install applies again, "host states readable again";
 #  4) a line that does not parse: local boot again, the log names host-states.tsv:LINE; fixed: back.
@@ -85,6 +85,7 @@ until_within() {
 log "1) armed: boot file, install config, APPLIED yes"
 [[ $(pxe_file) == pxelinux.0 ]] || fail "armed node041 got no pxelinux.0"
 cfg | grep -q 'KERNEL rocky9/vmlinuz' || fail "armed node041's config does not install"
+cfg | grep -q '^DEFAULT install$' || fail "armed node041's config does not default to install: $(cfg)"
 until_within 3 'yes$' node_line >/dev/null ||
   fail "rackboot hosts does not say node041 is applied: $(hosts_list)"
 grep -q '^pid' "$WORK/state/host-states.applied" || fail "no host-states.applied"
@@ -94,7 +95,9 @@ log "2) host-states.tsv unreadable by the daemon (mode 000): every host boots fr
 write_states install 000
 took=$(until_within 4 '^$' pxe_file) || fail "unreadable host states: node041 still got a boot file"
 log "no boot file after ${took}s"
-cfg | grep -q 'LOCALBOOT 0' || fail "unreadable host states: the config still installs: $(cfg)"
+# Every menu has a local entry; the default says which one boots.
+cfg | grep -q '^DEFAULT local$' || fail "unreadable host states: the config still installs: $(cfg)"
+cfg | grep -q 'KERNEL' && fail "unreadable host states: the config still has an install entry: $(cfg)"
 grep -q 'host states unreadable: .*host-states.tsv.*Permission denied; every host boots from disk until it is readable' \
   "$WORK/rb-main.log" || fail "no 'host states unreadable' line"
 out=$(hosts_list)
