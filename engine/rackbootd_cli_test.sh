@@ -76,9 +76,10 @@ grep -q 'tftp totals: completed=0 failed=0' "$work/http.log" || fail "no tftp to
 # The example site, copied as the README says, with a boot tree holding every file it names.
 cp "$example_site" "$work/site.toml"
 cp "$example_inventory" "$work/inventory.csv"
-mkdir -p "$work/tftp/rocky9" "$work/tftp/debian12" "$work/state" "$work/repo"
+mkdir -p "$work/tftp/rocky9" "$work/tftp/debian12" "$work/tftp/ubuntu2404" "$work/state" "$work/repo"
 for f in pxelinux.0 bootnetx64.efi grubaa64.efi localboot.0 rocky9/vmlinuz rocky9/initrd.img \
-         debian12/linux debian12/initrd.gz undionly.kpxe snponly.efi; do
+         debian12/linux debian12/initrd.gz ubuntu2404/vmlinuz ubuntu2404/initrd undionly.kpxe \
+         snponly.efi; do
   echo "$f" >"$work/tftp/$f"
 done
 chmod -R a+rX "$work"
@@ -128,7 +129,7 @@ rm "$work/state/host-states.tsv"
 
 # A boot file missing from the root: site.toml:line of the key.
 mv "$work/tftp/rocky9/initrd.img" "$work/initrd.img"
-expect_site_error "site.toml:$(line_of '^initrd = "rocky9/initrd.img"' site.toml): profile\[0\].initrd: \"rocky9/initrd.img\": not found in tftp.root" \
+expect_site_error "site.toml:$(line_of '^initrd = "rocky9/initrd.img"' site.toml): profile\[1\].initrd: \"rocky9/initrd.img\": not found in tftp.root" \
   "$work/site.toml"
 mv "$work/initrd.img" "$work/tftp/rocky9/initrd.img"
 

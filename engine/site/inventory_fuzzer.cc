@@ -1,7 +1,9 @@
 // Fuzz target for the inventory.csv parser: any input either fails with an
 // InvalidArgument status naming the file, or parses into an Inventory whose
 // every host is found by its MAC, hostname and ip, whose MACs format and
-// parse back to themselves, and which validates against a site without a
+// parse back to themselves, whose gateway/dns/disk columns hold what they
+// may (at most 3 dns servers, a disk path CheckDiskPath accepts), and which
+// validates against a site without a
 // crash. A violated invariant traps so libFuzzer (or the seed replay test)
 // reports it.
 #include <cstddef>
@@ -37,6 +39,20 @@ void FuzzOne(const uint8_t* data, size_t size) {
     absl::StatusOr<HostState> state =
         ParseHostState(HostStateName(host.initial_state));
     Check(state.ok() && *state == host.initial_state);
+    Check(host.dns.size() <= 3);
+    for (const Ipv4Address& a : host.dns) {
+      Check(!a.IsUnspecified() && a.value() != 0xffffffff);
+    }
+    if (host.gateway) {
+      Check(!host.gateway->IsUnspecified() &&
+            host.gateway->value() != 0xffffffff);
+    }
+    Check(host.disk.empty() || CheckDiskPath(host.disk).ok());
+    for (const auto& [column, value] : host.extra) {
+      Check(!absl::EqualsIgnoreCase(column, "gateway") &&
+            !absl::EqualsIgnoreCase(column, "dns") &&
+            !absl::EqualsIgnoreCase(column, "disk"));
+    }
   }
   static const SiteConfig* const site = [] {
     absl::StatusOr<SiteConfig> s = ParseSiteConfig(

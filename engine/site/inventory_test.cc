@@ -61,7 +61,7 @@ TEST(HostStateTest, Names) {
 TEST(InventoryTest, ExampleParses) {
   absl::StatusOr<Inventory> inv = Inventory::Load("examples/inventory.csv");
   ASSERT_TRUE(inv.ok()) << inv.status();
-  ASSERT_EQ(inv->hosts().size(), 5u);
+  ASSERT_EQ(inv->hosts().size(), 6u);
   const InventoryHost& h1 = inv->hosts()[0];
   EXPECT_EQ(h1.mac, kMac1);
   EXPECT_EQ(h1.hostname, "node001");
@@ -70,7 +70,18 @@ TEST(InventoryTest, ExampleParses) {
   EXPECT_EQ(h1.initial_state, HostState::kInstall);
   EXPECT_THAT(h1.extra,
               ElementsAre(Pair("rack", "r01"), Pair("serial", "SN1001")));
-  EXPECT_EQ(h1.line, 15);
+  EXPECT_EQ(h1.line, 21);
+  EXPECT_FALSE(h1.gateway.has_value());  // the subnet's, when rendering
+  EXPECT_TRUE(h1.dns.empty());
+  EXPECT_EQ(h1.disk, "");
+  const InventoryHost& h2 = inv->hosts()[1];
+  EXPECT_EQ(h2.gateway, Ipv4Address(198, 18, 0, 254));
+  EXPECT_THAT(h2.dns, ElementsAre(Ipv4Address(198, 18, 0, 1),
+                                  Ipv4Address(198, 19, 0, 1)));
+  EXPECT_EQ(h2.disk, "/dev/nvme0n1");
+  EXPECT_THAT(inv->hosts()[3].dns, ElementsAre(Ipv4Address(198, 19, 0, 1),
+                                               Ipv4Address(198, 18, 0, 1)));
+  EXPECT_EQ(inv->hosts()[3].disk, "/dev/disk/by-id/ata-SAMSUNG_MZ7LH480_S45N");
   EXPECT_EQ(inv->hosts()[1].initial_state, HostState::kInstalled);
   EXPECT_EQ(inv->hosts()[2].initial_state, HostState::kLocalboot);
   EXPECT_THAT(
@@ -323,6 +334,140 @@ TEST(CheckArmedHostTest, TheExampleSiteCanInstallEveryArmedHost) {
     EXPECT_TRUE(CheckArmedHost(*site, *inv, host, "test").ok())
         << CheckArmedHost(*site, *inv, host, "test");
   }
+}
+
+// ---- Issue 14: gateway, dns and disk columns; family profiles need HTTP. ----
+
+TEST(InventoryInstallColumnsTest, Parse) {
+  absl::StatusOr<Inventory> inv = Inventory::Parse(
+      "MAC,hostname,ip,Gateway,DNS,Disk,rack\n"
+      "52:54:00:12:00:01,a,198.18.0.5,198.18.0.254,198.18.0.1; 198.18.0.2 "
+      "198.18.0.3,/dev/disk/by-path/pci-0000:00:1f.2-ata-1,r1\n"
+      "52:54:00:12:00:02,b,,,,,r2\n",
+      "inventory.csv");
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  const InventoryHost& a = inv->hosts()[0];
+  EXPECT_EQ(a.gateway, Ipv4Address(198, 18, 0, 254));
+  EXPECT_THAT(
+      a.dns, ElementsAre(Ipv4Address(198, 18, 0, 1), Ipv4Address(198, 18, 0, 2),
+                         Ipv4Address(198, 18, 0, 3)));
+  EXPECT_EQ(a.disk, "/dev/disk/by-path/pci-0000:00:1f.2-ata-1");
+  EXPECT_THAT(a.extra, ElementsAre(Pair("rack", "r1")));  // not in extra
+  const InventoryHost& b = inv->hosts()[1];
+  EXPECT_FALSE(b.gateway.has_value());  // defaults come when rendering
+  EXPECT_TRUE(b.dns.empty());
+  EXPECT_EQ(b.disk, "");
+}
+
+TEST(InventoryInstallColumnsTest, BadValuesNameLineColumnAndValue) {
+  auto error = [](const std::string& gateway, const std::string& dns,
+                  const std::string& disk) {
+    return ErrorOf(
+        "mac,hostname,ip,gateway,dns,disk\n"
+        "52:54:00:12:00:01,a,198.18.0.5," +
+        gateway + "," + dns + "," + disk + "\n");
+  };
+  EXPECT_EQ(error("198.18.0.300", "", ""),
+            "inventory.csv:2: gateway: \"198.18.0.300\": not an IPv4 address");
+  EXPECT_EQ(error("0.0.0.0", "", ""),
+            "inventory.csv:2: gateway: \"0.0.0.0\": not a host address");
+  EXPECT_EQ(error("198.18.0.1;reboot", "", ""),
+            "inventory.csv:2: gateway: \"198.18.0.1;reboot\": not an IPv4 "
+            "address");
+  EXPECT_EQ(error("", "198.18.0.1;$(reboot)", ""),
+            "inventory.csv:2: dns: \"198.18.0.1;$(reboot)\": \"$(reboot)\" is "
+            "not an IPv4 address (expected up to 3 addresses separated by "
+            "spaces or ';')");
+  EXPECT_THAT(error("", "198.18.0.1&198.18.0.2", ""),
+              HasSubstr("inventory.csv:2: dns: \"198.18.0.1&198.18.0.2\""));
+  EXPECT_THAT(error("", "198.18.0.1,198.18.0.2", ""),
+              HasSubstr("7 fields, but the header has 6 columns"));
+  EXPECT_THAT(error("", "\"198.18.0.1,198.18.0.2\"", ""),
+              HasSubstr("\"198.18.0.1,198.18.0.2\" is not an IPv4 address"));
+  EXPECT_EQ(error("", "198.18.0.1 198.18.0.2;198.18.0.3 198.18.0.4", ""),
+            "inventory.csv:2: dns: \"198.18.0.1 198.18.0.2;198.18.0.3 "
+            "198.18.0.4\": 4 addresses: at most 3");
+  EXPECT_THAT(error("", "255.255.255.255", ""),
+              HasSubstr("\"255.255.255.255\" is not an IPv4 address"));
+  for (const char* bad :
+       {"sda", "/dev/sda;reboot", "/dev/sda b", "/dev/../etc/shadow",
+        "/dev/$(x)", "/dev/`x`", "/dev/a&b", "/dev/"}) {
+    EXPECT_THAT(error("", "", bad),
+                HasSubstr(absl::StrCat("inventory.csv:2: disk: ", Quote(bad),
+                                       ": expected a device path /dev/...")))
+        << bad;
+  }
+  EXPECT_THAT(error("", "", "\"/dev/a\"\"b\""),
+              HasSubstr("disk: \"/dev/a\\\"b\": expected a device path"));
+  EXPECT_THAT(error("", "", "/dev/" + std::string(251, 'a')),
+              HasSubstr("disk: \"/dev/" + std::string(251, 'a') +
+                        "\": longer than 255 bytes"));
+  // A newline cannot be in a field (lines end there); a control character
+  // is refused for every column.
+  EXPECT_THAT(error("", "", "/dev/a\tb"), HasSubstr("control characters"));
+}
+
+TEST(InventoryInstallColumnsTest, GatewayMustBeInTheHostsSubnet) {
+  absl::StatusOr<SiteConfig> site = ParseSiteConfig(
+      "[[dhcp.subnet]]\ncidr = \"198.18.0.0/24\"\nrouter = \"198.18.0.254\"\n"
+      "[[dhcp.subnet]]\ncidr = \"198.19.0.0/24\"\n",
+      "site.toml");
+  ASSERT_TRUE(site.ok()) << site.status();
+  absl::StatusOr<Inventory> inv = Inventory::Parse(
+      "mac,hostname,ip,gateway\n"
+      "52:54:00:12:00:01,ok,198.18.0.5,198.18.0.1\n"
+      "52:54:00:12:00:02,other-subnet,198.18.0.6,198.19.0.1\n"
+      "52:54:00:12:00:03,no-ip,,198.18.0.1\n"
+      "52:54:00:12:00:04,broadcast,198.18.0.8,198.18.0.255\n"
+      "52:54:00:12:00:05,itself,198.18.0.9,198.18.0.9\n"
+      "52:54:00:12:00:06,default,198.18.0.10,\n",
+      "inventory.csv");
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_EQ(ValidateInventory(*inv, *site).message(),
+            "inventory.csv:3: gateway: \"198.19.0.1\": not inside "
+            "198.18.0.0/24, the subnet of the host's ip 198.18.0.6\n"
+            "inventory.csv:4: gateway: \"198.18.0.1\": given without an ip: "
+            "the gateway is for the host's static address (a host without "
+            "one gets its gateway from DHCP)\n"
+            "inventory.csv:5: gateway: \"198.18.0.255\": the network or "
+            "broadcast address of 198.18.0.0/24\n"
+            "inventory.csv:6: gateway: \"198.18.0.9\": the host's own ip");
+}
+
+// Install files are served only over HTTP (/install/<token>/): arming a host
+// of a family profile without http.listen could never install it.
+TEST(CheckArmedHostTest, AFamilyProfileNeedsHttp) {
+  const std::string kSite =
+      "[tftp]\nroot = \"/srv/tftp\"\n[dhcp]\nmode = \"proxy\"\n"
+      "[[dhcp.subnet]]\ncidr = \"198.18.0.0/24\"\n"
+      "[[profile]]\nname = \"rocky9\"\nfamily = \"rhel-kickstart\"\n"
+      "kernel = \"k\"\n"
+      "[[profile]]\nname = \"bootonly\"\nkernel = \"k\"\n";
+  absl::StatusOr<SiteConfig> site = ParseSiteConfig(kSite, "site.toml");
+  ASSERT_TRUE(site.ok()) << site.status();
+  absl::StatusOr<Inventory> inv = Inventory::Parse(
+      "mac,hostname,ip,profile,state\n"
+      "52:54:00:12:00:01,ks,198.18.0.5,rocky9,install\n"
+      "52:54:00:12:00:02,plain,198.18.0.6,bootonly,install\n",
+      "inventory.csv");
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  absl::Status s = CheckArmedHost(*site, *inv, inv->hosts()[0], "x");
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s.message(),
+            "inventory.csv:2: ks is armed for install (x) but its profile "
+            "\"rocky9\" (family \"rhel-kickstart\", site.toml:7) installs from "
+            "files served only over HTTP, and http.listen is not set: set "
+            "[http] listen in site.toml, or disarm it (rackboot disarm ks)");
+  // Boot-only profiles need no HTTP.
+  EXPECT_TRUE(CheckArmedHost(*site, *inv, inv->hosts()[1], "x").ok());
+  // Checked without a TFTP root too: `rackboot gen` output needs it as well.
+  site->tftp.root.clear();
+  EXPECT_FALSE(CheckArmedHost(*site, *inv, inv->hosts()[0], "x").ok());
+  site = ParseSiteConfig(kSite + "[http]\nlisten = \"198.18.0.1:8080\"\n",
+                         "site.toml");
+  ASSERT_TRUE(site.ok()) << site.status();
+  EXPECT_TRUE(CheckArmedHost(*site, *inv, inv->hosts()[0], "x").ok())
+      << CheckArmedHost(*site, *inv, inv->hosts()[0], "x");
 }
 
 }  // namespace

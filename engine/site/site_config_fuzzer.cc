@@ -1,11 +1,13 @@
 // Fuzz target for the site.toml parser: any input either fails with an
 // InvalidArgument status naming the file, or parses into a SiteConfig whose
 // invariants hold (subnets disjoint and canonical, pools inside their subnet,
-// values in range). A violated invariant traps so libFuzzer (or the seed
+// values in range, every [[profile]] install value within its character set
+// and bounds). A violated invariant traps so libFuzzer (or the seed
 // replay test) reports it.
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
@@ -16,6 +18,56 @@ namespace {
 
 void Check(bool ok) {
   if (!ok) __builtin_trap();
+}
+
+// No byte of `s` can end a line, a quote or a shell word it is rendered into.
+bool Inert(const std::string& s, bool dollar_ok = false) {
+  for (char c : s) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f || c == '"' || c == '\'' || c == '`' ||
+        c == '\\' || c == '&' || c == '|' || c == '<' || c == '>' ||
+        (c == '$' && !dollar_ok)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void CheckProfile(const BootProfile& p) {
+  Check(!p.name.empty() && p.name.size() <= 64);
+  Check(p.append.size() <= 2000 && Inert(p.append));
+  Check(p.append.find('#') == std::string::npos);
+  Check(p.source.size() <= 1024 && Inert(p.source));
+  Check(p.source.find(';') == std::string::npos);
+  Check(p.source.find(' ') == std::string::npos);
+  Check(p.source.empty() || absl::StartsWith(p.source, "/repo/") ||
+        absl::StrContains(p.source, "://"));
+  Check(p.disk.empty() || CheckDiskPath(p.disk).ok());
+  Check(p.partitioning == "plain" || p.partitioning == "lvm");
+  for (const std::string* word : {&p.timezone, &p.locale, &p.keyboard}) {
+    Check(!word->empty() && word->size() <= 64 && Inert(*word));
+    Check(word->find(' ') == std::string::npos);
+    Check(word->find(';') == std::string::npos);
+  }
+  Check(p.keyboard.size() <= 32);
+  Check(p.packages.size() <= 1000);
+  for (const std::string& package : p.packages) {
+    Check(!package.empty() && package.size() <= 128 && Inert(package));
+    Check(package.find(' ') == std::string::npos);
+    Check(package.find(';') == std::string::npos);
+    Check(package[0] != '@' || p.family == InstallFamily::kRhelKickstart);
+  }
+  Check(p.root_password_hash.size() <= 256 &&
+        Inert(p.root_password_hash, /*dollar_ok=*/true));
+  Check(p.root_password_hash.empty() || p.root_password_hash[0] == '$');
+  Check(p.root_password_hash.find(' ') == std::string::npos);
+  Check(p.root_password_hash.find(';') == std::string::npos);
+  Check(p.ssh_keys.size() <= 64);
+  for (const std::string& key : p.ssh_keys) {
+    Check(key.size() <= 2048 && Inert(key));
+    Check(key.find(';') == std::string::npos);
+  }
+  Check(p.template_file.size() <= 4096 + 4096);  // plus site.toml's dir
 }
 
 void FuzzOne(const uint8_t* data, size_t size) {
@@ -44,6 +96,10 @@ void FuzzOne(const uint8_t* data, size_t size) {
     }
     if (s.router) Check(s.Contains(*s.router));
   }
+  Check(site->install.token_ttl >= InstallConfig::kTokenTtlMin &&
+        site->install.token_ttl <= InstallConfig::kTokenTtlMax);
+  for (const BootProfile& profile : site->profiles) CheckProfile(profile);
+  Check(site->profiles.size() <= 1000);
   for (BootArch arch :
        {BootArch::kBios, BootArch::kUefiIa32, BootArch::kUefiX64,
         BootArch::kArm64, BootArch::kHttp}) {

@@ -1,6 +1,8 @@
 #include "engine/site/site_config.h"
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -81,14 +83,47 @@ TEST(SiteConfigTest, ExampleParsesToExpectedValues) {
   EXPECT_EQ(site->boot.menu_timeout, 5);
   // Copying the example must never give armed hosts a silent local boot: it
   // defines the profiles examples/inventory.csv names.
-  ASSERT_EQ(site->profiles.size(), 2u);
-  EXPECT_EQ(site->profiles[0].name, "rocky9");
-  EXPECT_EQ(site->profiles[0].kernel, "rocky9/vmlinuz");
-  EXPECT_EQ(site->profiles[0].initrd, "rocky9/initrd.img");
-  EXPECT_EQ(site->profiles[1].name, "debian12");
+  ASSERT_EQ(site->profiles.size(), 3u);
+  const BootProfile& debian = site->profiles[0];
+  EXPECT_EQ(debian.name, "debian12");
+  EXPECT_EQ(debian.family, InstallFamily::kDebianPreseed);
+  EXPECT_EQ(debian.kernel, "debian12/linux");
+  EXPECT_EQ(debian.initrd, "debian12/initrd.gz");
+  EXPECT_EQ(debian.append, "console=tty0 console=ttyS0,115200n8");
+  EXPECT_EQ(debian.source, "http://deb.debian.org/debian");
+  EXPECT_EQ(debian.disk, "/dev/sda");
+  EXPECT_EQ(debian.partitioning, "lvm");
+  EXPECT_EQ(debian.timezone, "Etc/UTC");
+  EXPECT_EQ(debian.locale, "en_US.UTF-8");
+  EXPECT_EQ(debian.keyboard, "us");
+  EXPECT_THAT(debian.packages,
+              ::testing::ElementsAre("openssh-server", "curl"));
+  EXPECT_THAT(debian.root_password_hash, ::testing::StartsWith("$6$"));
+  ASSERT_EQ(debian.ssh_keys.size(), 1u);
+  EXPECT_THAT(debian.ssh_keys[0], ::testing::StartsWith("ssh-ed25519 AAAA"));
+  EXPECT_EQ(debian.template_file, "");
+  const BootProfile& rocky = site->profiles[1];
+  EXPECT_EQ(rocky.name, "rocky9");
+  EXPECT_EQ(rocky.family, InstallFamily::kRhelKickstart);
+  EXPECT_EQ(rocky.kernel, "rocky9/vmlinuz");
+  EXPECT_EQ(rocky.initrd, "rocky9/initrd.img");
+  EXPECT_EQ(rocky.source, "/repo/rocky9");
+  EXPECT_EQ(rocky.disk, "");
+  EXPECT_EQ(rocky.timezone, "Europe/Berlin");
+  EXPECT_THAT(rocky.packages,
+              ::testing::ElementsAre("@core", "vim-enhanced", "chrony"));
+  EXPECT_EQ(rocky.root_password_hash, "");  // root locked
+  const BootProfile& ubuntu = site->profiles[2];
+  EXPECT_EQ(ubuntu.family, InstallFamily::kUbuntuAutoinstall);
+  EXPECT_EQ(ubuntu.append,
+            "url={{http_base}}/repo/ubuntu2404/"
+            "ubuntu-24.04-live-server-amd64.iso");
+  EXPECT_EQ(ubuntu.keyboard, "gb");
+  EXPECT_EQ(ubuntu.partitioning, "plain");
+  EXPECT_EQ(site->install.token_ttl, absl::Hours(6));
   // The line its documentation quotes.
   EXPECT_EQ(site->Where("profile[0].kernel"),
-            "examples/site.toml:185: profile[0].kernel");
+            "examples/site.toml:199: profile[0].kernel");
   EXPECT_EQ(site->Where("tftp.root"), "examples/site.toml:112: tftp.root");
   EXPECT_EQ(site->Where("boot.bios"), "examples/site.toml:139: boot.bios");
 
@@ -523,6 +558,463 @@ TEST(SiteConfigTest, RecordsTheLineOfEveryKey) {
   EXPECT_EQ(site->Where("profile[1].initrd"),
             "/etc/rackboot/site.toml:15: profile[1].initrd");
   EXPECT_EQ(site->Where("boot.arm64"), "boot.arm64");  // not in the file
+}
+
+// ---- Issue 14: the install keys of [[profile]] and [install]. ----
+
+constexpr char kEd25519[] =
+    "ssh-ed25519 "
+    "AAAAC3NzaC1lZDI1NTE5AAAAIPckLQcO/9RT8v52L4THnXSK1qfBZnXpPA4piQUOryFh "
+    "admin@lab";
+constexpr char kEcdsa[] =
+    "ecdsa-sha2-nistp256 "
+    "AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBNJNOQIRDBt0+oTdyx/"
+    "cVxFnh/rdKYWnVWeb7dZ/mZ8MSujGiZg5FY6nEQmrdcknRPxtROzRqP/ei6nyw+i3LNM= ops "
+    "key";
+constexpr char kHash[] =
+    "$6$rackbootsalt$egxj6mERT5inUA/DaDt6ssCJ71EenwbQdiNURYghHCMPMmfg9iwTzmXU5x"
+    "DPZeT/lr1cHPGtRVqryqeG6zaRu1";
+
+// site.toml text with one profile: name and kernel on lines 2 and 3, then
+// `body` from line 4 on.
+std::string WithProfile(const std::string& body) {
+  return "[[profile]]\nname = \"p\"\nkernel = \"k\"\n" + body;
+}
+
+// The error of a profile with `key = <toml value>` on line 4.
+std::string ProfileError(const std::string& key, const std::string& value) {
+  return ErrorOf(WithProfile(key + " = " + value + "\n"));
+}
+
+// The parsed profile of `body`, which must be fine.
+BootProfile ProfileOf(const std::string& body,
+                      const std::string& rest = "[http]\nrepo_root = \"r\"\n") {
+  absl::StatusOr<SiteConfig> site =
+      ParseSiteConfig(WithProfile(body) + rest, "/etc/rb/site.toml");
+  EXPECT_TRUE(site.ok()) << site.status();
+  if (!site.ok() || site->profiles.empty()) return BootProfile{};
+  return site->profiles[0];
+}
+
+TEST(ProfileInstallKeysTest, EveryKeyParses) {
+  const BootProfile p = ProfileOf(absl::StrCat(
+      "family = \"rhel-kickstart\"\ninitrd = \"i\"\n"
+      "append = \"console=ttyS0 inst.sshd ds=nocloud-net;s={{install_url}} "
+      "h={{hostname}}\"\n"
+      "source = \"/repo/rocky-9.4/BaseOS_x86-64\"\n"
+      "disk = \"/dev/disk/by-id/nvme-Samsung_SSD_980_S64D:1\"\n"
+      "partitioning = \"lvm\"\ntimezone = \"America/Argentina/Buenos_Aires\"\n"
+      "locale = \"sr_RS.UTF-8@latin\"\nkeyboard = \"de-latin1\"\n"
+      "packages = [\"@core\", \"gcc-c++\", \"python3.11\", \"libstdc++_x\"]\n"
+      "root_password_hash = \"",
+      kHash, "\"\nssh_keys = [\"", kEd25519, "\", \"", kEcdsa,
+      "\"]\ntemplate_file = \"templates/ks.mustache\"\n"));
+  EXPECT_EQ(p.family, InstallFamily::kRhelKickstart);
+  EXPECT_EQ(InstallFamilyName(p.family), "rhel-kickstart");
+  EXPECT_EQ(p.append,
+            "console=ttyS0 inst.sshd ds=nocloud-net;s={{install_url}} "
+            "h={{hostname}}");
+  EXPECT_EQ(p.source, "/repo/rocky-9.4/BaseOS_x86-64");
+  EXPECT_EQ(p.disk, "/dev/disk/by-id/nvme-Samsung_SSD_980_S64D:1");
+  EXPECT_EQ(p.partitioning, "lvm");
+  EXPECT_EQ(p.timezone, "America/Argentina/Buenos_Aires");
+  EXPECT_EQ(p.locale, "sr_RS.UTF-8@latin");
+  EXPECT_EQ(p.keyboard, "de-latin1");
+  EXPECT_THAT(p.packages, ::testing::ElementsAre("@core", "gcc-c++",
+                                                 "python3.11", "libstdc++_x"));
+  EXPECT_EQ(p.root_password_hash, kHash);
+  EXPECT_THAT(p.ssh_keys, ::testing::ElementsAre(kEd25519, kEcdsa));
+  // Relative to site.toml's directory, like every path.
+  EXPECT_EQ(p.template_file, "/etc/rb/templates/ks.mustache");
+
+  for (auto [word, family] :
+       {std::pair{"debian-preseed", InstallFamily::kDebianPreseed},
+        std::pair{"ubuntu-autoinstall", InstallFamily::kUbuntuAutoinstall}}) {
+    EXPECT_EQ(ProfileOf(absl::StrCat("family = \"", word, "\"\n")).family,
+              family);
+  }
+  // URLs, the rounds= form of SHA-crypt, an absolute template, "" = locked.
+  EXPECT_EQ(ProfileOf("source = \"https://user@mirror.example:8443/el/9/"
+                      "%7Eos_x~1+2\"\n")
+                .source,
+            "https://user@mirror.example:8443/el/9/%7Eos_x~1+2");
+  EXPECT_EQ(ProfileOf("source = \"ftp://ftp.example/pub\"\n").source,
+            "ftp://ftp.example/pub");
+  EXPECT_EQ(ProfileOf("root_password_hash = \"$6$rounds=10000$s$abc\"\n")
+                .root_password_hash,
+            "$6$rounds=10000$s$abc");
+  EXPECT_EQ(ProfileOf("root_password_hash = \"$y$j9T$salt$hash\"\n")
+                .root_password_hash,
+            "$y$j9T$salt$hash");
+  EXPECT_EQ(ProfileOf("root_password_hash = \"\"\n").root_password_hash, "");
+  EXPECT_EQ(ProfileOf("template_file = \"/srv/t.mustache\"\n").template_file,
+            "/srv/t.mustache");
+  EXPECT_EQ(ProfileOf("ssh_keys = [\"ssh-ed25519 "
+                      "AAAAC3NzaC1lZDI1NTE5AAAAIPckLQcO/"
+                      "9RT8v52L4THnXSK1qfBZnXpPA4piQUOryFh\"]\n")
+                .ssh_keys.size(),
+            1u);  // no comment
+}
+
+TEST(ProfileInstallKeysTest, Defaults) {
+  const BootProfile p = ProfileOf("");
+  EXPECT_EQ(p.family, InstallFamily::kNone);
+  EXPECT_EQ(InstallFamilyName(p.family), "");
+  EXPECT_EQ(p.append, "");
+  EXPECT_EQ(p.source, "");
+  EXPECT_EQ(p.disk, "");
+  EXPECT_EQ(p.partitioning, "plain");
+  EXPECT_EQ(p.timezone, "Etc/UTC");
+  EXPECT_EQ(p.locale, "en_US.UTF-8");
+  EXPECT_EQ(p.keyboard, "us");
+  EXPECT_TRUE(p.packages.empty());
+  EXPECT_EQ(p.root_password_hash, "");
+  EXPECT_TRUE(p.ssh_keys.empty());
+  EXPECT_EQ(p.template_file, "");
+  EXPECT_EQ(ProfileOf("template_file = \"\"\n").template_file, "");
+}
+
+TEST(ProfileInstallKeysTest, UnknownKeysAndFamily) {
+  EXPECT_EQ(ProfileError("famly", "\"rhel-kickstart\""),
+            "site.toml:4: profile[0].famly: unknown key (did you mean "
+            "\"family\"?)");
+  EXPECT_EQ(ProfileError("family", "\"redhat\""),
+            "site.toml:4: profile[0].family: \"redhat\": expected "
+            "debian-preseed, rhel-kickstart or ubuntu-autoinstall");
+  EXPECT_EQ(ProfileError("family", "1"),
+            "site.toml:4: profile[0].family: expected a string, got integer");
+  EXPECT_EQ(ProfileError("partitioning", "\"zfs\""),
+            "site.toml:4: profile[0].partitioning: \"zfs\": expected plain or "
+            "lvm");
+}
+
+// The placeholders BootRenderer substituted before issue 14 are refused with
+// the Mustache spelling, so an old site.toml cannot render them literally.
+TEST(ProfileInstallKeysTest, OldPlaceholdersSayToWriteMustache) {
+  EXPECT_EQ(ProfileError("append", "\"ks=http://x/{hostname}.cfg\""),
+            "site.toml:4: profile[0].append: \"{hostname}\": placeholders are "
+            "now Mustache: write {{hostname}}");
+  for (const char* name : {"mac", "ip", "server", "profile"}) {
+    EXPECT_EQ(ProfileError("append",
+                           absl::StrCat("\"a={{hostname}} b={", name, "}\"")),
+              absl::StrCat("site.toml:4: profile[0].append: \"{", name,
+                           "}\": placeholders are now Mustache: write {{", name,
+                           "}}"));
+  }
+  // "{{hostname}}" contains "{hostname}": not an old placeholder; a
+  // half-open one is reported (the first found).
+  EXPECT_EQ(ProfileOf("append = \"h={{hostname}}{{ip}}\"\n").append,
+            "h={{hostname}}{{ip}}");
+  EXPECT_THAT(ProfileError("append", "\"{{hostname} {ip}}\""),
+              HasSubstr("\"{hostname}\": placeholders are now Mustache"));
+  EXPECT_THAT(ProfileError("append", "\"{{hostname}} {ip}}\""),
+              HasSubstr("\"{ip}\": placeholders are now Mustache"));
+}
+
+TEST(ProfileInstallKeysTest, AppendRefusesWhatBreaksABootLoaderLine) {
+  const std::string kWhere = "site.toml:4: profile[0].append: ";
+  EXPECT_EQ(ProfileError("append", "\"a\\nb\""),
+            kWhere +
+                "\"a\\x0ab\": control characters not allowed (printable "
+                "ASCII only)");
+  EXPECT_THAT(ProfileError("append", "\"a\\u007fb\""),
+              HasSubstr(kWhere + "\"a\\x7fb\": control characters"));
+  EXPECT_THAT(ProfileError("append", "\"a\\tb\""),
+              HasSubstr("control characters"));
+  for (const char* bad : {"a\"b", "a'b", "a`reboot`", "a$(id)", "${x}", "a\\b",
+                          "a&&b", "a|b", "a<b", "a>b", "a #b"}) {
+    std::string toml;
+    for (char c : std::string(bad)) {
+      if (c == '"' || c == '\\') toml += '\\';
+      toml += c;
+    }
+    EXPECT_THAT(ProfileError("append", "\"" + toml + "\""),
+                HasSubstr(kWhere + Quote(bad) + ": character"))
+        << bad;
+  }
+  EXPECT_THAT(ProfileError("append", "\"a;b\""), HasSubstr("(parsed)"));
+  EXPECT_EQ(
+      ProfileOf(absl::StrCat("append = \"", std::string(2000, 'a'), "\"\n"))
+          .append.size(),
+      2000u);
+  EXPECT_EQ(
+      ProfileError("append", absl::StrCat("\"", std::string(2001, 'a'), "\"")),
+      kWhere + "\"" + std::string(40, 'a') + "\"...: longer than 2000 bytes");
+}
+
+TEST(ProfileInstallKeysTest, SourceIsARepoPathOrAUrl) {
+  const std::string kWhere = "site.toml:4: profile[0].source: ";
+  for (const char* bad : {"/repo/", "/repo/../etc", "/repo/a/./b", "/repo/a//b",
+                          "/repo/a b", "/repo/a;b", "/repo/$x", "/repo/a/"}) {
+    EXPECT_THAT(ProfileError("source", absl::StrCat("\"", bad, "\"")),
+                HasSubstr(kWhere + Quote(bad) + ": expected /repo/<path>"))
+        << bad;
+  }
+  for (const char* bad :
+       {"http://mirror/a b", "http://m/a;reboot", "http://m/a&b", "http://m/$x",
+        "http://m/`x`", "https://m/a'b", "http://", "http:///path"}) {
+    std::string toml;
+    for (char c : std::string(bad)) {
+      if (c == '"' || c == '\\') toml += '\\';
+      toml += c;
+    }
+    EXPECT_THAT(ProfileError("source", "\"" + toml + "\""),
+                HasSubstr(kWhere + Quote(bad) +
+                          ": expected a URL with a host, of the characters "
+                          "[A-Za-z0-9._~:/@%+-] only"))
+        << bad;
+  }
+  EXPECT_THAT(ProfileError("source", "\"http://m/a\\nb\""),
+              HasSubstr(kWhere + "\"http://m/a\\x0ab\": expected a URL"));
+  for (const char* bad :
+       {"file:///srv/repo", "rocky9", "/srv/repo", "nfs://h/x"}) {
+    EXPECT_THAT(ProfileError("source", absl::StrCat("\"", bad, "\"")),
+                HasSubstr(kWhere + Quote(bad) +
+                          ": expected \"/repo/<path>\" (beneath "
+                          "http.repo_root) or an http://, https:// or ftp:// "
+                          "URL"))
+        << bad;
+  }
+  EXPECT_THAT(
+      ProfileError("source",
+                   absl::StrCat("\"http://m/", std::string(1020, 'a'), "\"")),
+      HasSubstr("...: longer than 1024 bytes"));
+  // "/repo/" is served from http.repo_root: without it, an error.
+  EXPECT_EQ(ErrorOf(WithProfile("source = \"/repo/rocky9\"\n")),
+            "site.toml:4: profile[0].source: \"/repo/rocky9\": a /repo/ "
+            "source needs http.repo_root (the directory rackbootd serves "
+            "under /repo/), or give an http://, https:// or ftp:// URL");
+  EXPECT_EQ(ProfileError("source", "\"http://m/x\""), "(parsed)");
+}
+
+TEST(ProfileInstallKeysTest, DiskIsADevicePath) {
+  EXPECT_EQ(ProfileOf("disk = \"/dev/nvme0n1\"\n").disk, "/dev/nvme0n1");
+  for (const char* bad :
+       {"sda", "/dev/", "/dev/sda;reboot", "/dev/sda b", "/dev/../etc/passwd",
+        "/dev//sda", "/dev/sda/", "/dev/$(x)", "/dev/a`b`", "/dev/a&b",
+        "/etc/sda", "/dev/a#b"}) {
+    EXPECT_THAT(
+        ProfileError("disk", absl::StrCat("'", bad, "'")),
+        HasSubstr(absl::StrCat("site.toml:4: profile[0].disk: ", Quote(bad),
+                               ": expected a device path /dev/...")))
+        << bad;
+  }
+  EXPECT_THAT(ProfileError("disk", "\"/dev/a\\nb\""),
+              HasSubstr("profile[0].disk: \"/dev/a\\x0ab\": expected"));
+  EXPECT_THAT(ProfileError(
+                  "disk", absl::StrCat("\"/dev/", std::string(251, 'a'), "\"")),
+              HasSubstr("...: longer than 255 bytes"));
+  EXPECT_EQ(ProfileError("disk",
+                         absl::StrCat("\"/dev/", std::string(250, 'a'), "\"")),
+            "(parsed)");
+}
+
+TEST(ProfileInstallKeysTest, TimezoneLocaleKeyboard) {
+  struct Case {
+    const char* key;
+    const char* chars;
+    size_t max;
+  };
+  for (const Case& c : {Case{"timezone", "[A-Za-z0-9/_+-]", 64},
+                        Case{"locale", "[A-Za-z0-9_.@-]", 64},
+                        Case{"keyboard", "[A-Za-z0-9_-]", 32}}) {
+    for (std::string bad :
+         {std::string(""), std::string("a b"), std::string("a;b"),
+          std::string("a$b"), std::string("a`b"), std::string("a&b"),
+          std::string("a\"b"), std::string("a\nb"),
+          std::string(c.max + 1, 'a')}) {
+      std::string toml;
+      for (char ch : bad) {
+        if (ch == '"' || ch == '\\') toml += '\\';
+        toml += ch == '\n' ? std::string("\\n") : std::string(1, ch);
+      }
+      EXPECT_THAT(
+          ProfileError(c.key, "\"" + toml + "\""),
+          HasSubstr(absl::StrCat("site.toml:4: profile[0].", c.key, ": ")))
+          << c.key << " " << bad;
+      EXPECT_THAT(
+          ProfileError(c.key, "\"" + toml + "\""),
+          HasSubstr(absl::StrCat(": expected 1..", c.max, " of ", c.chars)))
+          << c.key << " " << bad;
+    }
+    EXPECT_EQ(
+        ProfileError(c.key, absl::StrCat("\"", std::string(c.max, 'a'), "\"")),
+        "(parsed)");
+  }
+  EXPECT_EQ(ProfileError("timezone", "\"Etc/GMT+5\""), "(parsed)");
+}
+
+TEST(ProfileInstallKeysTest, Packages) {
+  const std::string kWhere = "site.toml:4: profile[0].packages";
+  EXPECT_EQ(ProfileError("packages", "\"vim\""),
+            kWhere + ": expected an array of strings, got string");
+  EXPECT_EQ(ProfileError("packages", "[\"vim\", 3]"),
+            kWhere + "[1]: expected a string, got integer");
+  for (const char* bad : {"vim;reboot", "a b", "$x", "`x`", "a&b", "-vim",
+                          ".vim", "", "@", "a\"b", "a'b", "a/b"}) {
+    std::string toml;
+    for (char c : std::string(bad)) {
+      if (c == '"' || c == '\\') toml += '\\';
+      toml += c;
+    }
+    EXPECT_THAT(
+        ProfileError("packages", "[\"ok\", \"" + toml + "\"]"),
+        HasSubstr(kWhere + "[1]: " + Quote(bad) + ": expected a package name"))
+        << bad;
+  }
+  EXPECT_THAT(ProfileError("packages", "[\"a\\nb\"]"),
+              HasSubstr(kWhere + "[0]: \"a\\x0ab\": expected a package name"));
+  EXPECT_THAT(
+      ProfileError("packages",
+                   absl::StrCat("[\"", std::string(129, 'a'), "\"]")),
+      HasSubstr(kWhere + "[0]: \"" + std::string(40, 'a') + "\"...: expected"));
+  EXPECT_EQ(
+      ProfileOf(absl::StrCat("packages = [\"", std::string(128, 'a'), "\"]\n"))
+          .packages.size(),
+      1u);
+  // Groups are kickstart's.
+  EXPECT_EQ(ProfileError("packages", "[\"@core\"]"),
+            kWhere +
+                "[0]: \"@core\": an '@' group needs family = "
+                "\"rhel-kickstart\"");
+  EXPECT_EQ(ErrorOf(WithProfile("family = \"debian-preseed\"\n"
+                                "packages = [\"@standard\"]\n")),
+            "site.toml:5: profile[0].packages[0]: \"@standard\": an '@' group "
+            "needs family = \"rhel-kickstart\"");
+  // At most 1000.
+  std::string many = "[";
+  for (int i = 0; i < 1001; ++i) absl::StrAppend(&many, "\"p", i, "\",");
+  many += "]";
+  EXPECT_EQ(ProfileError("packages", many),
+            kWhere + ": 1001 items: at most 1000");
+  many.erase(many.rfind("\"p1000\","));
+  many += "]";
+  EXPECT_EQ(ProfileOf("packages = " + many + "\n").packages.size(), 1000u);
+}
+
+TEST(ProfileInstallKeysTest, RootPasswordHash) {
+  const std::string kWhere = "site.toml:4: profile[0].root_password_hash: ";
+  for (const char* bad :
+       {"hunter2", "$6", "$6$", "$$abc", "$toolongid$x", "$6$a;reboot",
+        "$6$a b", "$6$a'b", "$6$a\"b", "$6$`x`", "$6$a&b", "$6$a\\b"}) {
+    std::string toml;
+    for (char c : std::string(bad)) {
+      if (c == '"' || c == '\\') toml += '\\';
+      toml += c;
+    }
+    EXPECT_THAT(ProfileError("root_password_hash", "\"" + toml + "\""),
+                HasSubstr(kWhere + Quote(bad) + ": expected a crypt(3) hash"))
+        << bad;
+  }
+  EXPECT_THAT(ProfileError("root_password_hash", "\"$6$a\\nb\""),
+              HasSubstr(kWhere + "\"$6$a\\x0ab\": expected a crypt(3)"));
+  EXPECT_THAT(ProfileError("root_password_hash",
+                           absl::StrCat("\"$6$", std::string(254, 'a'), "\"")),
+              HasSubstr("...: expected a crypt(3) hash"));
+  EXPECT_EQ(ProfileError("root_password_hash",
+                         absl::StrCat("\"$6$", std::string(253, 'a'), "\"")),
+            "(parsed)");
+}
+
+TEST(ProfileInstallKeysTest, SshKeys) {
+  const std::string kWhere = "site.toml:4: profile[0].ssh_keys";
+  EXPECT_EQ(ProfileError("ssh_keys", absl::StrCat("\"", kEd25519, "\"")),
+            kWhere + ": expected an array of strings, got string");
+  auto key_error = [](const std::string& key) {
+    std::string toml;
+    for (char c : key) {
+      if (c == '"' || c == '\\') toml += '\\';
+      toml += c == '\n' ? std::string("\\n") : std::string(1, c);
+    }
+    return ProfileError("ssh_keys", "[\"" + toml + "\"]");
+  };
+  const std::string ed(kEd25519);
+  const std::string blob = ed.substr(12, ed.rfind(' ') - 12);
+  EXPECT_THAT(key_error("ssh-dss " + blob),
+              HasSubstr(kWhere + "[0]: \"ssh-dss AAAA"));
+  EXPECT_THAT(key_error("ssh-dss " + blob),
+              HasSubstr("expected \"<type> <base64> [comment]\" with type "
+                        "ssh-ed25519, ssh-rsa, "));
+  EXPECT_THAT(key_error("ssh-ed25519"), HasSubstr("base64 is missing"));
+  EXPECT_THAT(key_error(" ssh-ed25519 " + blob),
+              HasSubstr("expected \"<type> <base64>"));
+  for (const std::string& bad : std::vector<std::string>{
+           "ssh-ed25519 AAAA$(id)", "ssh-ed25519 AAAA;reboot",
+           "ssh-ed25519 AAA`x`", "ssh-ed25519 AAAA&", "ssh-ed25519 !!!!",
+           "ssh-ed25519  " + blob}) {
+    EXPECT_THAT(key_error(bad), HasSubstr(": the key is not base64")) << bad;
+  }
+  // A key under another type's name, or cut short.
+  EXPECT_THAT(key_error("ssh-rsa " + blob),
+              HasSubstr("the base64 is not a ssh-rsa key"));
+  EXPECT_THAT(key_error("ssh-ed25519 AAAAB3NzaC1yc2EAAAADAQAB"),
+              HasSubstr("the base64 is not a ssh-ed25519 key"));
+  for (const char* comment : {"a;b", "a$b", "a`b`", "a&b", "a'b", "a\"b",
+                              "a\\b", "a\nb", "a\tb", "a#b"}) {
+    EXPECT_THAT(key_error("ssh-ed25519 " + blob + " " + comment),
+                HasSubstr(kWhere + "[0]: "))
+        << comment;
+  }
+  EXPECT_THAT(key_error("ssh-ed25519 " + blob + " a;b"),
+              HasSubstr("the comment may hold only [A-Za-z0-9@._+-] and "
+                        "spaces"));
+  EXPECT_EQ(key_error("ssh-ed25519 " + blob + " two words@host"), "(parsed)");
+  EXPECT_THAT(key_error("ssh-ed25519 " + blob + " " + std::string(2000, 'c')),
+              HasSubstr("...: longer than 2048 bytes"));
+  // At most 64.
+  std::string keys = "[";
+  for (int i = 0; i < 65; ++i) absl::StrAppend(&keys, "\"", kEd25519, "\",");
+  EXPECT_EQ(ProfileError("ssh_keys", keys + "]"),
+            kWhere + ": 65 items: at most 64");
+  keys.erase(keys.size() - std::string(kEd25519).size() - 3);
+  EXPECT_EQ(ProfileOf("ssh_keys = " + keys + "]\n").ssh_keys.size(), 64u);
+}
+
+TEST(ProfileInstallKeysTest, TemplateFileAndProfileCount) {
+  EXPECT_EQ(ProfileError("template_file", "\"a\\nb\""),
+            "site.toml:4: profile[0].template_file: \"a\\x0ab\": expected a "
+            "path of at most 4096 bytes without control characters");
+  EXPECT_THAT(ProfileError("template_file",
+                           absl::StrCat("\"", std::string(4097, 'a'), "\"")),
+              HasSubstr("...: expected a path of at most 4096 bytes"));
+  EXPECT_EQ(ProfileError("template_file", "3"),
+            "site.toml:4: profile[0].template_file: expected a string, got "
+            "integer");
+  std::string text;
+  for (int i = 0; i < 1001; ++i) {
+    absl::StrAppend(&text, "[[profile]]\nname = \"p", i,
+                    "\"\nkernel = \"k\"\n");
+  }
+  EXPECT_EQ(ErrorOf(text), "site.toml:1: profile: 1001 profiles: at most 1000");
+}
+
+TEST(InstallSectionTest, TokenTtl) {
+  absl::StatusOr<SiteConfig> site = ParseSiteConfig("", "site.toml");
+  ASSERT_TRUE(site.ok());
+  EXPECT_EQ(site->install.token_ttl, absl::Hours(6));
+  for (auto [text, want] :
+       {std::pair{"1m", absl::Minutes(1)}, std::pair{"90m", absl::Minutes(90)},
+        std::pair{"1h30m", absl::Minutes(90)},
+        std::pair{"720h", absl::Hours(720)}}) {
+    site = ParseSiteConfig(
+        absl::StrCat("[install]\ntoken_ttl = \"", text, "\"\n"), "site.toml");
+    ASSERT_TRUE(site.ok()) << text << ": " << site.status();
+    EXPECT_EQ(site->install.token_ttl, want) << text;
+  }
+  EXPECT_EQ(ErrorOf("[install]\ntoken_ttl = \"59s\"\n"),
+            "site.toml:2: install.token_ttl: \"59s\": must be 1m..720h");
+  EXPECT_EQ(ErrorOf("[install]\ntoken_ttl = \"721h\"\n"),
+            "site.toml:2: install.token_ttl: \"721h\": must be 1m..720h");
+  EXPECT_EQ(ErrorOf("[install]\ntoken_ttl = \"6 hours\"\n"),
+            "site.toml:2: install.token_ttl: \"6 hours\": not a duration "
+            "(e.g. \"90s\", \"10m\", \"2h\")");
+  EXPECT_EQ(ErrorOf("[install]\ntoken_ttl = 3600\n"),
+            "site.toml:2: install.token_ttl: expected a string, got integer");
+  EXPECT_EQ(ErrorOf("[install]\ntoken_tl = \"1h\"\n"),
+            "site.toml:2: install.token_tl: unknown key (did you mean "
+            "\"token_ttl\"?)");
+  EXPECT_EQ(ErrorOf("install = 1\n"),
+            "site.toml:1: install: expected a table, got integer");
 }
 
 }  // namespace
