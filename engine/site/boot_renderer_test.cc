@@ -22,6 +22,11 @@ name = "lab"
 kernel = "vmlinuz"
 initrd = "initrd.img"
 append = "console=ttyS0 hostname={{hostname}} ip={{ip}} mac={{mac}} from={{server}} p={{profile}}"
+[[profile]]
+name = "deb"
+family = "debian-preseed"
+kernel = "debian/linux"
+initrd = "debian/initrd.gz"
 )";
 
 constexpr char kInventory[] =
@@ -29,7 +34,8 @@ constexpr char kInventory[] =
     "52:54:00:c6:12:01,armed,198.18.0.21,lab,install\n"
     "52:54:00:c6:12:02,done,198.18.0.22,lab,installed\n"
     "52:54:00:c6:12:03,never,,lab,localboot\n"
-    "52:54:00:c6:12:04,noprofile,,missing,install\n";
+    "52:54:00:c6:12:04,noprofile,,missing,install\n"
+    "52:54:00:c6:12:05,debhost,198.18.0.25,deb,installed\n";
 
 class BootRendererTest : public ::testing::Test {
  protected:
@@ -302,6 +308,40 @@ TEST_F(BootRendererTest, DegradedStoreBootsEveryHostLocally) {
   ASSERT_TRUE(config.has_value());
   EXPECT_NE(config->find("DEFAULT local"), std::string::npos) << *config;
   EXPECT_EQ(config->find("KERNEL"), std::string::npos) << *config;
+}
+
+// An armed host of an install family gets its install URL (with its current
+// token) on the command line; without HTTP (where its files are served)
+// nothing is rendered and the disk is asked, never a menu pointing nowhere.
+TEST_F(BootRendererTest, InstallFamilyNeedsHttpElseNothingIsRendered) {
+  ASSERT_TRUE(states_->Set("debhost", HostState::kInstall).ok());
+  const std::string token = (*states_->Snapshot()).at("debhost").token;
+  ASSERT_EQ(token.size(), 32u);
+  const std::string pxe = "pxelinux.cfg/01-52-54-00-c6-12-05";
+  const io::SocketAddress own = From("198.18.0.25");
+  EXPECT_FALSE(renderer_->Render(pxe, own).has_value());
+  renderer_->set_http_base("http://198.18.0.1:8080");
+  absl::optional<std::string> config = renderer_->Render(pxe, own);
+  ASSERT_TRUE(config.has_value());
+  EXPECT_NE(config->find(absl::StrCat("url=http://198.18.0.1:8080/install/",
+                                      token, "/preseed.cfg ")),
+            std::string::npos)
+      << *config;
+  EXPECT_NE(config->find("LABEL rescue\n"), std::string::npos) << *config;
+  // Re-arming replaces the token: the next render carries the new one only.
+  ASSERT_TRUE(states_->Set("debhost", HostState::kInstall).ok());
+  const std::string fresh = (*states_->Snapshot()).at("debhost").token;
+  ASSERT_NE(fresh, token);
+  config = renderer_->Render(pxe, own);
+  ASSERT_TRUE(config.has_value());
+  EXPECT_EQ(config->find(token), std::string::npos) << *config;
+  EXPECT_NE(config->find(fresh), std::string::npos) << *config;
+  // Installed: local default, no token anywhere.
+  ASSERT_TRUE(states_->Set("debhost", HostState::kInstalled).ok());
+  config = renderer_->Render(pxe, own);
+  ASSERT_TRUE(config.has_value());
+  EXPECT_NE(config->find("DEFAULT local"), std::string::npos) << *config;
+  EXPECT_EQ(config->find("/install/"), std::string::npos) << *config;
 }
 
 // A host whose profile is missing from site.toml gets the local menu even

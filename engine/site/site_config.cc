@@ -1103,7 +1103,7 @@ void ParseProfiles(Parser& p, const toml::node& node,
       }
     }
     if (p.String(e, prefix, "disk", text)) {
-      if (absl::Status s = CheckDiskPath(text); !s.ok()) {
+      if (absl::Status s = CheckDiskPath(text); !s.ok() && !text.empty()) {
         error("disk", absl::StrCat(QuoteShort(text), ": ", s.message()));
       } else {
         profile.disk = std::move(text);

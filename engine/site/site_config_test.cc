@@ -789,6 +789,7 @@ TEST(ProfileInstallKeysTest, SourceIsARepoPathOrAUrl) {
 
 TEST(ProfileInstallKeysTest, DiskIsADevicePath) {
   EXPECT_EQ(ProfileOf("disk = \"/dev/nvme0n1\"\n").disk, "/dev/nvme0n1");
+  EXPECT_EQ(ProfileOf("disk = \"\"\n").disk, "");  // the family's default
   for (const char* bad :
        {"sda", "/dev/", "/dev/sda;reboot", "/dev/sda b", "/dev/../etc/passwd",
         "/dev//sda", "/dev/sda/", "/dev/$(x)", "/dev/a`b`", "/dev/a&b",

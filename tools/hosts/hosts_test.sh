@@ -360,7 +360,7 @@ rb_stop() {
 script() { curl -sS --max-time 5 "http://127.0.0.1:$http_port/boot/ipxe/01-52-54-00-00-00-01.ipxe"; }
 R() { "$hosts" --config="$rb/site.toml" "$@"; }
 rb_start
-script | grep -q 'node1 is not armed for install' || fail "node1 armed before the test: $(script)"
+script | grep -q 'menu for node1 .*: not armed, boots the local disk' || fail "node1 armed before the test: $(script)"
 # list through the API ([http] listen is the default), nothing on stderr.
 out=$(R list 2>"$work/err")
 [[ ! -s $work/err ]] || fail "list against rackbootd wrote to stderr: $(cat "$work/err")"
@@ -376,7 +376,7 @@ printf 'wrong\n' >"$work/wrong-token"
 rc=0; R --token_file="$work/wrong-token" arm node1 >/dev/null 2>"$work/err" || rc=$?
 [[ $rc -eq 4 ]] && grep -q 'answered 401 unauthorized: the bearer token does not match' "$work/err" ||
   fail "wrong token: exit $rc: $(cat "$work/err")"
-script | grep -q 'node1 is not armed for install' || fail "a refused arm armed node1"
+script | grep -q 'menu for node1 .*: not armed, boots the local disk' || fail "a refused arm armed node1"
 # arm with [api] token_file's token (the default): applied before the answer, so the very next
 # request for node1's script gets the install entry.
 out=$(R arm node1 2>&1) || fail "arm through rackbootd: $out"
@@ -413,7 +413,7 @@ rc=0; R arm nosuch >/dev/null 2>"$work/err" || rc=$?
 [[ $rc -eq 3 ]] && grep -q 'answered 404 not_found: no host "nosuch" in the inventory' "$work/err" ||
   fail "arm nosuch through rackbootd: exit $rc: $(cat "$work/err")"
 [[ $(R --json disarm node1 | jq -r '.name + " " + .state') == "node1 localboot" ]] || fail "disarm --json"
-script | grep -q 'node1 is not armed for install' || fail "disarm not applied at once: $(script)"
+script | grep -q 'menu for node1 .*: not armed, boots the local disk' || fail "disarm not applied at once: $(script)"
 
 # The daemon stops: the tool falls back to the files (and says so); the daemon started again
 # serves what they say.
