@@ -11,7 +11,8 @@
 #   armed-rh   armed in host-states.tsv (rhel-kickstart), then re-armed: the first token replaced
 #   armed-ub   armed by the inventory, ubuntu-autoinstall
 #   installed  installed
-#   expired    armed in host-states.tsv with a token whose expiry is in the past
+#   expired    armed in host-states.tsv with a token whose expiry is in the past (never
+#              renewed by the daemon; the API shows it failed, "install token expired at ...")
 #   done       armed, then its installer POSTs done: installed, the token revoked (replayed)
 # For each host x BIOS (pxelinux.cfg/01-<mac> over TFTP, tftp-hpa), UEFI (grub.cfg-01-<mac> over
 # TFTP, busybox tftp) and iPXE (ipxe/01-<mac>.ipxe over HTTP, curl), from the host's own address
@@ -154,6 +155,16 @@ for h in armed armed-rh armed-ub done; do TOKEN[$h]=$(token $h); done
 for h in armed armed-rh armed-ub done; do
   ! grep -q "${TOKEN[$h]}" "$RBLOG" "$WORK/rb-main.out" || fail "$h's whole token is in a log"
 done
+
+# expired: shown failed with the reason (FleetStatus), so the operator knows to re-arm.
+for _ in $(seq 30); do
+  inns s curl -s -o "$WORK/expired.json" "$HTTP/api/v1/hosts/expired" || true
+  jq -e '.phase == "failed" and (.reason | test("install token expired at"))' "$WORK/expired.json" \
+    >/dev/null 2>&1 && break
+  sleep 0.2
+done
+jq -e '.phase == "failed" and (.reason | test("install token expired at"))' "$WORK/expired.json" >/dev/null ||
+  fail "the expired host is not shown failed with 'install token expired at': $(cat "$WORK/expired.json")"
 
 # done: its installer (from its own address) reports done; installed, token revoked.
 use_addr c "${IP[done]}"
