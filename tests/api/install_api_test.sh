@@ -69,7 +69,7 @@ root = "$root"
 listen = "198.18.0.1:1069"
 
 [http]
-listen = "198.18.0.1:8080"
+listen = "0.0.0.0:8080"
 
 [[profile]]
 name = "deb"
@@ -137,7 +137,7 @@ grep -qi '^cache-control: no-store' "$work/head" || fail "200 without no-store: 
 got=$(get 198.18.0.41 "/install/$token/preseed.cfg" -I)
 [[ $got == 200 ]] || fail "HEAD preseed.cfg: $got"
 refused 198.18.0.42 "/install/$token/preseed.cfg"
-refused 127.0.0.1 "/install/$token/preseed.cfg"
+refused 127.0.0.1 "/install/$token/preseed.cfg"  # loopback reaches 198.18.0.1 too
 refused 198.18.0.41 "/install/$guess/preseed.cfg"
 refused 198.18.0.41 "/install/${token^^}/preseed.cfg"
 refused 198.18.0.41 "/install/"
