@@ -491,6 +491,26 @@ TEST(HostStateStoreTokenTest, ArmingMakesATokenThatExpires) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
+// root (`rackboot arm`) hands the 0600 file to the state directory's owner
+// (the daemon's user after GiveDirectoryTo), or the daemon could not read it.
+TEST(HostStateStoreTokenTest, RootWritesTheFileForTheDirectorysOwner) {
+  const std::string dir = TestDir();
+  ASSERT_EQ(::mkdir(dir.c_str(), 0750), 0);
+  // As root, give the directory to nobody (a sandbox's user namespace may
+  // refuse: then the directory stays ours, and so must the file).
+  if (::geteuid() == 0) ::chown(dir.c_str(), 65534, 65534);
+  struct stat dir_st;
+  ASSERT_EQ(::stat(dir.c_str(), &dir_st), 0);
+  const uid_t owner = dir_st.st_uid;
+  std::unique_ptr<HostStateStore> store = OpenOrDie(dir, TestInventory());
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Set("node003", HostState::kInstall, kT0).ok());
+  struct stat st;
+  ASSERT_EQ(::stat((dir + "/host-states.tsv").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, owner);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
 TEST(HostStateStoreTokenTest, ReArmingReplacesTheToken) {
   const std::string dir = TestDir();
   std::unique_ptr<HostStateStore> store = OpenOrDie(dir, TestInventory());
