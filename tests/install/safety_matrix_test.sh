@@ -375,8 +375,12 @@ code=$(inns d curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: a
 [[ $code == 403 ]] || fail "done for armed from localboot's address: $code, want 403"
 [[ $(awk -F'\t' '$1 == "armed" { print $2 }' "$WORK/state/host-states.tsv") == install ]] ||
   fail "a refused done report changed armed's state"
-# The refusals are logged without the whole token.
-! grep -q "$T" "$RBLOG" "$WORK/rb-main.out" || fail "armed's whole token is in a log after the refusals"
+# The refusals are logged without the whole token (DESIGN14: paths carrying tokens are redacted in
+# every log line), whichever segment of the path carries it.
+if grep -q "$T" "$RBLOG" "$WORK/rb-main.out"; then
+  grep -h "$T" "$RBLOG" "$WORK/rb-main.out" | head -3 >&2
+  fail "armed's whole token is in a log after the refusals (lines above)"
+fi
 
 # Inventory reload (SIGHUP): armed-rh renamed to renamed-rh, armed-ub removed. Their tokens open
 # nothing, the renamed host is not armed (its menus boot local), the removed MAC has no menu.
