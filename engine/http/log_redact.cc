@@ -35,7 +35,24 @@ std::string RedactTokens(absl::string_view text) {
   std::string out;
   out.reserve(text.size());
   size_t i = 0;
+  // Inside an install path (from "install/" to the next '"' or space): a
+  // client may repeat its token in a later segment ("/install/T/%2e%2e/T/"),
+  // so every run of 32 or more hex digits there is cut as well.
+  bool in_install_path = false;
   while (i < text.size()) {
+    if (text[i] == '"' || text[i] == ' ') in_install_path = false;
+    if (in_install_path && IsHex(text[i])) {
+      size_t end = i;
+      while (end < text.size() && IsHex(text[end])) ++end;
+      const absl::string_view run = text.substr(i, end - i);
+      if (run.size() >= 32) {
+        AppendRedacted(&out, run);
+      } else {
+        out.append(run.data(), run.size());
+      }
+      i = end;
+      continue;
+    }
     size_t start = absl::string_view::npos;
     absl::string_view stops;
     if (StartsAt(text, i, "install/")) {
@@ -53,6 +70,7 @@ std::string RedactTokens(absl::string_view text) {
       ++i;
       continue;
     }
+    if (!StartsAt(text, i, "token=")) in_install_path = true;
     out.append(text.data() + i, start - i);
     size_t end = start;
     while (end < text.size() &&

@@ -30,6 +30,8 @@ inline constexpr absl::string_view kRedactedMark = "\xe2\x80\xa6";
 //   - the path segment after "install/" or "install%2f" (any case, anywhere
 //     in the text: a raw target, a decoded path, an error that quotes one),
 //     up to the next '/', '?', '#', '&', '"', '\\', space or the end;
+//     and, further down that path (to the next '"' or space), every run of
+//     32 or more hex digits (a token repeated behind a dot segment);
 //   - the value after "token=" (any case), up to the next '&', '#', '"',
 //     '\\', space or the end.
 // A segment or value of at most kTokenShownChars characters is left as is.

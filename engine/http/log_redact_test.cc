@@ -29,6 +29,24 @@ TEST(RedactTokensTest, InstallPathKeepsSixCharactersAndTheFile) {
             absl::StrCat("/install%2F", Cut(), "%2fks.cfg"));
 }
 
+// A token anywhere further down an install path is cut too, not only the
+// segment right after "install/": a client may repeat it behind a dot
+// segment (found by tests/install/safety_matrix_test.sh: the 400 "dot
+// segment in path" line carried the second copy whole).
+TEST(RedactTokensTest, EveryTokenOfAnInstallPath) {
+  EXPECT_EQ(RedactTokens(absl::StrCat("GET \"/install/", kToken, "/%2e%2e/",
+                                      kToken, "/preseed.cfg\" 400")),
+            absl::StrCat("GET \"/install/", Cut(), "/%2e%2e/", Cut(),
+                         "/preseed.cfg\" 400"));
+  EXPECT_EQ(RedactTokens(
+                absl::StrCat("/install/", kToken, "/../", kToken, "/ks.cfg")),
+            absl::StrCat("/install/", Cut(), "/../", Cut(), "/ks.cfg"));
+  // Outside the quoted install path, hex runs stay (a /repo/ by-hash name).
+  const std::string repo = absl::StrCat("\"/repo/by-hash/", kToken, "\"");
+  EXPECT_EQ(RedactTokens(absl::StrCat("GET \"/install/x\" then ", repo)),
+            absl::StrCat("GET \"/install/x\" then ", repo));
+}
+
 TEST(RedactTokensTest, TokenParameter) {
   EXPECT_EQ(RedactTokens(absl::StrCat("/api/v1/hosts/a/log?token=", kToken)),
             absl::StrCat("/api/v1/hosts/a/log?token=", Cut()));
