@@ -611,6 +611,19 @@ HttpRouteResult ApiRoutes::Route(const HttpRequest& request) {
       if (absl::Status s = check_params({}); !s.ok()) {
         return Error(400, "bad_request", s.message());
       }
+      // An installer's log can hold what its answer file held (password
+      // hashes, the network layout): the operator's credential, as writes.
+      {
+        absl::optional<std::string> token;
+        {
+          absl::MutexLock lock(&mu_);
+          token = token_;
+        }
+        if (absl::optional<HttpRouteResult> denied =
+                OperatorDenied(request, token, /*write=*/false)) {
+          return *std::move(denied);
+        }
+      }
       absl::StatusOr<std::string> text = model_->InstallLog(name);
       if (!text.ok()) {
         if (text.status().code() == absl::StatusCode::kNotFound) {
@@ -713,6 +726,56 @@ HttpRouteResult ApiRoutes::Route(const HttpRequest& request) {
                             " (docs/api.md lists them)"));
 }
 
+// Whether `request` carries the operator's credential: the bearer token of
+// [api] token_file when one is set, else a loopback client (and, for a
+// write, a JSON content type, which no cross-site form can send). nullopt
+// when it does, else the refusal to answer.
+absl::optional<HttpRouteResult> ApiRoutes::OperatorDenied(
+    const HttpRequest& request, const absl::optional<std::string>& token,
+    bool write) {
+  const absl::string_view type = absl::StripAsciiWhitespace(
+      request.content_type.substr(0, std::min(request.content_type.find(';'),
+                                              request.content_type.size())));
+  const bool json_type = absl::EqualsIgnoreCase(type, "application/json");
+  if (token.has_value()) {
+    constexpr absl::string_view kBearer = "Bearer ";
+    absl::string_view given = request.authorization;
+    const bool bearer =
+        given.size() > kBearer.size() &&
+        absl::EqualsIgnoreCase(given.substr(0, kBearer.size()), kBearer);
+    if (!bearer ||
+        !ConstantTimeEquals(
+            absl::StripAsciiWhitespace(given.substr(kBearer.size())), *token)) {
+      HttpRouteResult r =
+          Error(401, "unauthorized",
+                request.authorization.empty()
+                    ? absl::StrCat(write ? "writes" : "installer logs",
+                                   " need \"Authorization: Bearer <token>\" "
+                                   "with the token of [api] token_file")
+                    : "the bearer token does not match [api] token_file");
+      r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"rackboot\"");
+      return r;
+    }
+  } else {
+    if (!IsLoopback(request.client)) {
+      return Error(403, "forbidden",
+                   write ? "no [api] token_file is set, so writes are taken "
+                           "from loopback (127.0.0.1, ::1) only"
+                         : "no [api] token_file is set, so installer logs "
+                           "are shown to loopback (127.0.0.1, ::1) only");
+    }
+    // A browser sends a cross-site form or no-cors fetch without this
+    // header (it would need a CORS preflight, which is never granted).
+    if (write && !json_type) {
+      return Error(415, "unsupported_media_type",
+                   "without [api] token_file, a write needs "
+                   "\"Content-Type: application/json\" (so that no "
+                   "web page can post to loopback)");
+    }
+  }
+  return absl::nullopt;
+}
+
 HttpRouteResult ApiRoutes::Write(const HttpRequest& request,
                                  absl::string_view name, bool arm) {
   const std::string who = request.client.ToString();
@@ -741,38 +804,9 @@ HttpRouteResult ApiRoutes::Write(const HttpRequest& request,
       request.content_type.substr(0, std::min(request.content_type.find(';'),
                                               request.content_type.size())));
   const bool json_type = absl::EqualsIgnoreCase(type, "application/json");
-  if (token.has_value()) {
-    constexpr absl::string_view kBearer = "Bearer ";
-    absl::string_view given = request.authorization;
-    const bool bearer =
-        given.size() > kBearer.size() &&
-        absl::EqualsIgnoreCase(given.substr(0, kBearer.size()), kBearer);
-    if (!bearer ||
-        !ConstantTimeEquals(
-            absl::StripAsciiWhitespace(given.substr(kBearer.size())), *token)) {
-      HttpRouteResult r =
-          Error(401, "unauthorized",
-                request.authorization.empty()
-                    ? "writes need \"Authorization: Bearer <token>\" with the "
-                      "token of [api] token_file"
-                    : "the bearer token does not match [api] token_file");
-      r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"rackboot\"");
-      return refuse(std::move(r));
-    }
-  } else {
-    if (!IsLoopback(request.client)) {
-      return refuse(Error(403, "forbidden",
-                          "no [api] token_file is set, so writes are taken "
-                          "from loopback (127.0.0.1, ::1) only"));
-    }
-    // A browser sends a cross-site form or no-cors fetch without this
-    // header (it would need a CORS preflight, which is never granted).
-    if (!json_type) {
-      return refuse(Error(415, "unsupported_media_type",
-                          "without [api] token_file, a write needs "
-                          "\"Content-Type: application/json\" (so that no "
-                          "web page can post to loopback)"));
-    }
+  if (absl::optional<HttpRouteResult> denied =
+          OperatorDenied(request, token, /*write=*/true)) {
+    return refuse(*std::move(denied));
   }
   if (!request.content_type.empty() && !json_type) {
     return refuse(Error(415, "unsupported_media_type",

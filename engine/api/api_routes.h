@@ -12,6 +12,7 @@
 //   POST /api/v1/hosts/{name}/done          installer: installed, token revoked
 //   POST /api/v1/hosts/{name}/log?token=    installer: its log (<= 4 MiB)
 //   GET  /api/v1/hosts/{name}/log           the log the installer posted
+//                                           (operator credential, as writes)
 //
 // Reads are open (the same network already sees every DHCP packet). Writes
 // need `Authorization: Bearer <token>` when a token is set ([api]
@@ -77,6 +78,9 @@ class ApiRoutes : public http::HttpRoutes {
   bool AcceptsMethod(absl::string_view method, absl::string_view path) override;
 
  private:
+  static absl::optional<http::HttpRouteResult> OperatorDenied(
+      const http::HttpRequest& request,
+      const absl::optional<std::string>& token, bool write);
   http::HttpRouteResult Write(const http::HttpRequest& request,
                               absl::string_view name, bool arm);
   http::HttpRouteResult Events(const http::HttpRequest& request);

@@ -709,6 +709,23 @@ TEST_F(ApiRoutesTest, InstallerLogPostedThenRead) {
   }
   ExpectError(Do({.path = "/api/v1/hosts/node002/log"}), 404, "not_found");
   ExpectError(Do({.path = "/api/v1/hosts/web01/log"}), 500, "internal");
+  // The log is read with the operator's credential, as writes are: not by
+  // the host itself (its install token is not one) nor by another address.
+  ExpectError(
+      Do({.path = "/api/v1/hosts/node001/log", .client = HostAddress()}), 403,
+      "forbidden");
+  ExpectError(Do({.path = "/api/v1/hosts/node001/log",
+                  .authorization = absl::StrCat("Bearer ", kInstallToken),
+                  .client = HostAddress()}),
+              403, "forbidden");
+  routes_.SetToken("operator-secret");
+  ExpectError(Do({.path = "/api/v1/hosts/node001/log"}), 401, "unauthorized");
+  EXPECT_EQ(Do({.path = "/api/v1/hosts/node001/log",
+                .authorization = "Bearer operator-secret",
+                .client = HostAddress()})
+                .status,
+            200);
+  routes_.SetToken(absl::nullopt);
   ExpectError(Do({.path = "/api/v1/hosts/node001/log", .query = "x=1"}), 400,
               "bad_request");
   Req p = post;

@@ -323,12 +323,18 @@ absl::StatusOr<HostStateMap> HostStateStore::ParseStates(
     }
     const std::string where = absl::StrCat(path, ":", line_number);
     std::vector<absl::string_view> fields = absl::StrSplit(line, '\t');
-    if (fields.size() != 3 && fields.size() != 5) {
+    if (fields.size() != 3 && fields.size() != 5 && fields.size() != 6) {
       return absl::DataLossError(absl::StrCat(
           where,
           ": expected hostname<TAB>state<TAB>unix time[<TAB>token<TAB>"
-          "expiry], got ",
+          "expiry[<TAB>inventory]], got ",
           fields.size(), " fields"));
+    }
+    if (fields.size() == 6 && fields[5] != "inventory") {
+      return absl::DataLossError(absl::StrCat(
+          where,
+          ": sixth field: expected \"inventory\" (a token made for the "
+          "state column) or none"));
     }
     const std::string hostname = Lower(fields[0]);
     if (absl::Status s = CheckDnsName(hostname); !s.ok()) {
@@ -352,7 +358,7 @@ absl::StatusOr<HostStateMap> HostStateStore::ParseStates(
                                               it->second));
     }
     HostStateEntry entry(*state, absl::FromUnixSeconds(seconds));
-    if (fields.size() == 5) {
+    if (fields.size() >= 5) {
       // Never quote the token back: error messages end up in logs.
       if (!IsWellFormedToken(fields[3])) {
         return absl::DataLossError(absl::StrCat(
@@ -371,6 +377,7 @@ absl::StatusOr<HostStateMap> HostStateStore::ParseStates(
       }
       entry.token = std::string(fields[3]);
       entry.token_expires = absl::FromUnixSeconds(expires);
+      entry.from_inventory = fields.size() == 6;
     }
     entries[hostname] = std::move(entry);
   }
@@ -395,6 +402,7 @@ absl::StatusOr<HostStateStore::FileId> HostStateStore::WriteStates(
     if (entry->state == HostState::kInstall && !entry->token.empty()) {
       absl::StrAppend(&text, "\t", entry->token, "\t",
                       absl::ToUnixSeconds(entry->token_expires));
+      if (entry->from_inventory) text.append("\tinventory");
     }
     text.push_back('\n');
   }
@@ -445,7 +453,10 @@ std::shared_ptr<const HostStateMap> HostStateStore::BuildSnapshot(
   map->reserve(defaults_.size());
   for (const auto& [hostname, state] : defaults_) {
     auto it = entries.find(hostname);
-    map->emplace(hostname, it != entries.end()
+    // A token entry made for the state column yields once the column no
+    // longer arms the host.
+    const bool stands = it != entries.end() && EntryStands(it->second, state);
+    map->emplace(hostname, stands
                                ? it->second
                                : HostStateEntry{state, absl::InfinitePast()});
   }
@@ -555,11 +566,27 @@ HostState HostStateStore::Get(absl::string_view hostname) const {
 
 absl::Status HostStateStore::Set(absl::string_view hostname, HostState state,
                                  absl::Time now) {
+  return SetEntry(hostname, state, now, /*from_inventory=*/false);
+}
+
+absl::Status HostStateStore::IssueInventoryToken(absl::string_view hostname,
+                                                 absl::Time now) {
+  return SetEntry(hostname, HostState::kInstall, now, /*from_inventory=*/true);
+}
+
+absl::Status HostStateStore::SetEntry(absl::string_view hostname,
+                                      HostState state, absl::Time now,
+                                      bool from_inventory) {
   const std::string name = Lower(hostname);
   absl::MutexLock write_lock(&write_mu_);
-  if (!defaults_.contains(name)) {
+  auto column = defaults_.find(name);
+  if (column == defaults_.end()) {
     return absl::NotFoundError(
         absl::StrCat("host \"", hostname, "\": not in the inventory"));
+  }
+  if (from_inventory && column->second != HostState::kInstall) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "host \"", hostname, "\": its state column no longer says install"));
   }
 
   // Another process (rackboot arm, or rackbootd) may be doing the same:
@@ -589,6 +616,7 @@ absl::Status HostStateStore::Set(absl::string_view hostname, HostState state,
     // reading the file agree on the instant it expires.
     entry.token_expires =
         absl::FromUnixSeconds(absl::ToUnixSeconds(now + token_ttl_));
+    entry.from_inventory = from_inventory;
   }
   entries[name] = std::move(entry);
   absl::StatusOr<FileId> written = WriteStates(entries);

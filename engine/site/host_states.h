@@ -9,11 +9,13 @@
 //
 // Files in state_dir:
 //   host-states.tsv  hostname<TAB>state<TAB>last change (unix seconds)
-//                    [<TAB>install token<TAB>its expiry (unix seconds)], one
+//                    [<TAB>install token<TAB>its expiry (unix seconds)
+//                    [<TAB>inventory]], one
 //                    line per host whose state was ever Set; '#' lines are
 //                    comments; the two token fields only on armed (install)
-//                    hosts that have a token (lines of 3 fields, as older
-//                    versions wrote, still parse). Rewritten whole and
+//                    hosts that have a token; "inventory" marks a token made
+//                    for a host armed by its state column (lines of 3 fields,
+//                    as older versions wrote, still parse). Rewritten whole and
 //                    atomically by Set (temp file, fsync, rename, fsync of
 //                    the directory), under an flock on host-states.lock so
 //                    two processes setting different hosts never lose each
@@ -48,7 +50,9 @@
 //                    it removes it, so a stale file never vouches for it.
 //
 // A host's state is its host-states.tsv entry if there is one, else its
-// inventory `state` column (whose default is localboot). Entries for
+// inventory `state` column (whose default is localboot). An entry marked
+// "inventory" (sixth field) only holds the install token of a host armed by
+// that column and counts only while the column still says install. Entries for
 // hostnames not in the inventory are kept in the file (another process may
 // hold a newer inventory) but Get ignores them. A file line that does not
 // parse is an error naming path:line, at Open and Reload alike: a damaged
@@ -111,6 +115,11 @@ struct HostStateEntry {
   // hex digits (128 random bits), "" when none; valid until token_expires.
   std::string token;
   absl::Time token_expires = absl::InfinitePast();
+  // Written only to hold the token of a host armed by its inventory `state`
+  // column (IssueInventoryToken), not by an operator's arm: it stands only
+  // while that column still says install, so editing the column to
+  // localboot or installed disarms the host as it did before tokens.
+  bool from_inventory = false;
 };
 
 // Immutable: hostname (lowercase) -> entry, for every inventory host.
@@ -165,6 +174,21 @@ class HostStateStore {
   // state revokes the host's token.
   absl::Status Set(absl::string_view hostname, HostState state,
                    absl::Time now = absl::Now());
+
+  // Whether a host-states.tsv entry decides its host's state, given the
+  // host's inventory `state` column: always, except an entry made only to
+  // hold the column's token (from_inventory) once the column is not install.
+  // Readers of the file's bytes (rackboot gen) apply it as the store does.
+  static bool EntryStands(const HostStateEntry& entry, HostState column) {
+    return !(entry.from_inventory && column != HostState::kInstall);
+  }
+
+  // For a host armed by its inventory `state` column that has no token yet:
+  // Set(hostname, kInstall) recorded as from_inventory (the file line gets a
+  // sixth field, "inventory"). FailedPrecondition when the column no longer
+  // says install.
+  absl::Status IssueInventoryToken(absl::string_view hostname,
+                                   absl::Time now = absl::Now());
 
   // How long the tokens Set makes from now on stay valid (the daemon and the
   // tools pass site.install.token_ttl). Default 6h.
@@ -275,6 +299,9 @@ class HostStateStore {
   absl::Status ReadStates(FileEntries& entries, FileId& id) const;
   // Writes `entries` atomically; returns the new file's identity.
   absl::StatusOr<FileId> WriteStates(const FileEntries& entries) const;
+  // Set and IssueInventoryToken.
+  absl::Status SetEntry(absl::string_view hostname, HostState state,
+                        absl::Time now, bool from_inventory);
   // Inventory defaults overlaid with the file's entries.
   std::shared_ptr<const HostStateMap> BuildSnapshot(const FileEntries& entries)
       const ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);

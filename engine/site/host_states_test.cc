@@ -576,6 +576,57 @@ TEST(HostStateStoreTokenTest, TokenSurvivesReopenAndReload) {
   EXPECT_FALSE(daemon->FindToken(armed.token).has_value());
 }
 
+// A host armed by its inventory column gets its token recorded as the
+// column's: editing the column away from install disarms it, as it did
+// before tokens existed, where an operator's arm in the file would stand.
+TEST(HostStateStoreTokenTest, ColumnTokenYieldsWhenTheColumnChanges) {
+  const std::string dir = TestDir();
+  std::unique_ptr<HostStateStore> store = OpenOrDie(dir, TestInventory());
+  EXPECT_EQ(store->IssueInventoryToken("node002", kT0).code(),
+            absl::StatusCode::kFailedPrecondition);  // its column: installed
+  ASSERT_TRUE(store->IssueInventoryToken("node001", kT0).ok());
+  const HostStateEntry armed = store->Snapshot()->at("node001");
+  EXPECT_EQ(armed.state, HostState::kInstall);
+  EXPECT_TRUE(armed.from_inventory);
+  ASSERT_TRUE(store->FindToken(armed.token).has_value());
+  EXPECT_THAT(
+      ReadFile(dir + "/host-states.tsv"),
+      ::testing::ContainsRegex("\nnode001\tinstall\t1700000000\t[0-9a-f]{32}\t"
+                               "1700021600\tinventory\n"));
+  // Survives a reopen with its mark.
+  EXPECT_TRUE(OpenOrDie(dir, TestInventory())
+                  ->Snapshot()
+                  ->at("node001")
+                  .from_inventory);
+
+  absl::StatusOr<Inventory> edited = Inventory::Parse(
+      "mac,hostname,state\n"
+      "52:54:00:12:00:01,node001,localboot\n"
+      "52:54:00:12:00:03,node003,install\n",
+      "inventory.csv");
+  ASSERT_TRUE(edited.ok()) << edited.status();
+  store->SetInventory(*edited);
+  EXPECT_EQ(store->Get("node001"), HostState::kLocalboot);
+  EXPECT_FALSE(store->FindToken(armed.token).has_value());
+  // A daemon restarted on the edited inventory agrees.
+  std::unique_ptr<HostStateStore> restarted = OpenOrDie(dir, *edited);
+  EXPECT_EQ(restarted->Get("node001"), HostState::kLocalboot);
+  EXPECT_FALSE(restarted->FindToken(armed.token).has_value());
+
+  // An operator's arm is not the column's: it stands whatever the column.
+  ASSERT_TRUE(store->Set("node001", HostState::kInstall, kT0).ok());
+  EXPECT_FALSE(store->Snapshot()->at("node001").from_inventory);
+  EXPECT_EQ(store->Get("node001"), HostState::kInstall);
+
+  EXPECT_THAT(
+      HostStateStore::ParseStates(
+          "n1\tinstall\t1\t0123456789abcdef0123456789abcdef\t2\toperator\n",
+          "host-states.tsv")
+          .status()
+          .message(),
+      HasSubstr("host-states.tsv:1: sixth field: expected \"inventory\""));
+}
+
 TEST(HostStateStoreTokenTest, OldThreeFieldLinesParse) {
   absl::StatusOr<HostStateMap> map = HostStateStore::ParseStates(
       "node001\tinstall\t5\n"

@@ -131,7 +131,14 @@ void SiteRuntime::IssueMissingTokens(const Inventory& inventory,
         !entry->second.token.empty()) {
       continue;
     }
-    if (absl::Status s = states_->Set(host.hostname, HostState::kInstall, now);
+    // Armed by its state column (no file entry: changed is InfinitePast):
+    // the token is recorded as the column's (from_inventory), so editing the
+    // column away from install still disarms the host. Armed by an entry
+    // without a token (written before tokens existed): an operator's arm.
+    const bool by_column = entry->second.changed == absl::InfinitePast();
+    if (absl::Status s =
+            by_column ? states_->IssueInventoryToken(host.hostname, now)
+                      : states_->Set(host.hostname, HostState::kInstall, now);
         !s.ok()) {
       LOG(ERROR) << "install token for " << host.hostname
                  << " (armed without one) not made: " << s.message()
@@ -345,8 +352,10 @@ absl::Status SiteRuntime::CheckArmedHosts(const SiteConfig& site,
   std::vector<std::string> errors;
   for (const InventoryHost& host : inventory.hosts()) {
     auto it = snapshot->find(host.hostname);
-    const bool from_file =
-        it != snapshot->end() && it->second.changed != absl::InfinitePast();
+    // An entry holding the column's token is the column's arm.
+    const bool from_file = it != snapshot->end() &&
+                           it->second.changed != absl::InfinitePast() &&
+                           !it->second.from_inventory;
     const HostState state =
         it != snapshot->end() ? it->second.state : host.initial_state;
     if (state != HostState::kInstall) continue;

@@ -100,7 +100,10 @@ absl::StatusOr<std::vector<HostPlan>> PlanHosts(
     p.profile = site::FindProfile(site, host.profile);
     auto it = states.find(host.hostname);
     const site::HostStateEntry* entry =
-        it == states.end() ? nullptr : &it->second;
+        it == states.end() || !site::HostStateStore::EntryStands(
+                                  it->second, host.initial_state)
+            ? nullptr
+            : &it->second;
     p.state = entry != nullptr ? entry->state : host.initial_state;
     p.state_from = entry != nullptr ? states_path : "its state column";
     if (p.state == site::HostState::kInstall) {
