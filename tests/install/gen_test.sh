@@ -153,7 +153,7 @@ for _ in $(seq 200); do
 done
 grep -q '^rackbootd: ready' "$work/rb.out" || fail "rackbootd not ready within 20 s"
 declare -A TOKEN=()
-while IFS=$'\t' read -r host state _ token expires; do
+while IFS=$'\t' read -r host state _ token expires _; do
   [[ $host == \#* || $state != install || -z ${token:-} ]] && continue
   (( expires > now )) && TOKEN[$host]=$token
 done <"$work/state/host-states.tsv"
