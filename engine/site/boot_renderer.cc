@@ -122,8 +122,7 @@ install::HostRenderInput BootRenderer::InputFor(const InventoryHost& host,
   // every host local boot without a token.
   std::shared_ptr<const HostStateMap> snapshot = states_->Snapshot();
   auto it = snapshot->find(host.hostname);
-  if (it != snapshot->end() && it->second.state == HostState::kInstall &&
-      !it->second.token.empty() && now < it->second.token_expires) {
+  if (it != snapshot->end() && ArmedNow(it->second, now)) {
     input.armed = true;
     input.token = it->second.token;
   }

@@ -122,6 +122,14 @@ struct HostStateEntry {
   bool from_inventory = false;
 };
 
+// Whether `entry` arms its host for an install at `now`: state install with
+// an install token that has not expired. The one rule DHCP (a boot loader or
+// none), the boot menus and rackboot gen apply.
+inline bool ArmedNow(const HostStateEntry& entry, absl::Time now) {
+  return entry.state == HostState::kInstall && !entry.token.empty() &&
+         now < entry.token_expires;
+}
+
 // Immutable: hostname (lowercase) -> entry, for every inventory host.
 using HostStateMap = absl::flat_hash_map<std::string, HostStateEntry>;
 

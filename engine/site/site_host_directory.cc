@@ -13,7 +13,13 @@ absl::optional<dhcp::HostDirectory::Host> SiteHostDirectory::FindByMac(
   Host found;
   found.hostname = host->hostname;
   found.reserved = host->address;
-  found.purpose = states_->Get(host->hostname) == HostState::kInstall
+  // A boot loader only for a host its menus would install: armed with a
+  // valid token. One whose token expired (or is not issued yet) gets an
+  // address without a boot file, like any local-boot host, rather than a
+  // loader whose menu then boots the disk.
+  std::shared_ptr<const HostStateMap> states = states_->Snapshot();
+  auto it = states->find(host->hostname);
+  found.purpose = it != states->end() && ArmedNow(it->second, absl::Now())
                       ? dhcp::BootPurpose::kInstall
                       : dhcp::BootPurpose::kLocalBoot;
   return found;

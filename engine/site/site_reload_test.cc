@@ -175,6 +175,15 @@ TEST_F(CurrentSiteTest, ReadersSeeOneGenerationAndTheNewOneAfterPublish) {
                      io::SocketAddress::Ipv4({198, 18, 0, 23}, 2070));
   ASSERT_TRUE(rendered.has_value());
   EXPECT_THAT(*rendered, HasSubstr("KERNEL vmlinuz2"));
+  // A boot loader over DHCP only while the token is valid: expired, the host
+  // gets an address without one, like a local-boot host.
+  ASSERT_TRUE(states_
+                  ->Set("node003", HostState::kInstall,
+                        absl::Now() - absl::Hours(7))  // expired an hour ago
+                  .ok());
+  host = current.FindByMac(node003);
+  ASSERT_TRUE(host.has_value());
+  EXPECT_EQ(host->purpose, dhcp::BootPurpose::kLocalBoot);
   // The old generation is intact for whoever still holds it.
   EXPECT_EQ(held->inventory.hosts().size(), 2u);
   EXPECT_EQ(held->inventory.FindByMac(node003), nullptr);

@@ -136,8 +136,7 @@ std::vector<std::string> ValidTokens(const site::Inventory& inventory,
     auto it = states.find(host.hostname);
     if (it == states.end()) continue;
     const site::HostStateEntry& e = it->second;
-    if (e.state == site::HostState::kInstall && !e.token.empty() &&
-        now < e.token_expires) {
+    if (site::ArmedNow(e, now)) {
       tokens.push_back(e.token);
     }
   }
