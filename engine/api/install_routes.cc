@@ -62,7 +62,9 @@ http::HttpRouteResult InstallRoutes::Route(const http::HttpRequest& request) {
   }
   if (file.empty()) return NotFound("no file in the path (never listed)");
   if (!IsInstallFileName(file)) {
-    return NotFound(absl::StrCat("no install file ", log::Quoted(file, 64)));
+    // The name is the client's: a token pasted into it is cut like any.
+    return NotFound(absl::StrCat("no install file ",
+                                 http::RedactHexRuns(log::Quoted(file, 64))));
   }
   if (!request.query.empty()) return NotFound("a query string");
   absl::StatusOr<std::string> bytes =
