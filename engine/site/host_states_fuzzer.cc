@@ -45,8 +45,10 @@ void FuzzOne(const uint8_t* data, size_t size) {
       Check(entry.state == HostState::kInstall);
       absl::StrAppend(&written, "\t", entry.token, "\t",
                       absl::ToUnixSeconds(entry.token_expires));
+      if (entry.from_inventory) written.append("\tinventory");
     } else {
       Check(entry.token_expires == absl::InfinitePast());
+      Check(!entry.from_inventory);  // the mark only follows a token
     }
     written.push_back('\n');
   }
@@ -61,6 +63,7 @@ void FuzzOne(const uint8_t* data, size_t size) {
     Check(it->second.changed == entry.changed);
     Check(it->second.token == entry.token);
     Check(it->second.token_expires == entry.token_expires);
+    Check(it->second.from_inventory == entry.from_inventory);
   }
 }
 
