@@ -569,44 +569,25 @@ absl::Status HostStateStore::Set(absl::string_view hostname, HostState state,
   return SetEntry(hostname, state, now, /*from_inventory=*/false);
 }
 
-absl::StatusOr<std::vector<std::string>> HostStateStore::IssueInventoryTokens(
-    const std::vector<std::string>& hostnames, absl::Time now) {
-  return SetEntries(hostnames, HostState::kInstall, now,
-                    /*from_inventory=*/true);
+absl::Status HostStateStore::IssueInventoryToken(absl::string_view hostname,
+                                                 absl::Time now) {
+  return SetEntry(hostname, HostState::kInstall, now, /*from_inventory=*/true);
 }
 
 absl::Status HostStateStore::SetEntry(absl::string_view hostname,
                                       HostState state, absl::Time now,
                                       bool from_inventory) {
   const std::string name = Lower(hostname);
-  {
-    absl::MutexLock write_lock(&write_mu_);
-    if (!defaults_.contains(name)) {
-      return absl::NotFoundError(
-          absl::StrCat("host \"", hostname, "\": not in the inventory"));
-    }
-  }
-  return SetEntries({name}, state, now, from_inventory).status();
-}
-
-absl::StatusOr<std::vector<std::string>> HostStateStore::SetEntries(
-    const std::vector<std::string>& hostnames, HostState state, absl::Time now,
-    bool from_inventory) {
   absl::MutexLock write_lock(&write_mu_);
-  std::vector<std::string> names;
-  for (const std::string& hostname : hostnames) {
-    const std::string name = Lower(hostname);
-    auto column = defaults_.find(name);
-    if (column == defaults_.end()) {
-      if (from_inventory) continue;  // removed by a reload meanwhile
-      return absl::NotFoundError(
-          absl::StrCat("host \"", hostname, "\": not in the inventory"));
-    }
-    // A column token only for a host its column still arms.
-    if (from_inventory && column->second != HostState::kInstall) continue;
-    names.push_back(name);
+  auto column = defaults_.find(name);
+  if (column == defaults_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("host \"", hostname, "\": not in the inventory"));
   }
-  if (names.empty()) return names;
+  if (from_inventory && column->second != HostState::kInstall) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "host \"", hostname, "\": its state column no longer says install"));
+  }
 
   // Another process (rackboot arm, or rackbootd) may be doing the same:
   // serialize read-modify-write across processes.
@@ -626,34 +607,24 @@ absl::StatusOr<std::vector<std::string>> HostStateStore::SetEntries(
   FileEntries entries;
   FileId id;
   if (absl::Status s = ReadStates(entries, id); !s.ok()) return s;
-  std::vector<std::string> set;
-  for (const std::string& name : names) {
-    // Read under the flock: a host that has any entry by now (an operator's
-    // arm or disarm, a token another process issued) keeps it.
-    if (from_inventory && entries.contains(name)) continue;
-    HostStateEntry entry(state, now);
-    if (state == HostState::kInstall) {
-      absl::StatusOr<std::string> token = MakeToken();
-      if (!token.ok()) return token.status();
-      entry.token = *std::move(token);
-      // Whole seconds, as the file keeps it: this process and the others
-      // reading the file agree on the instant it expires.
-      entry.token_expires =
-          absl::FromUnixSeconds(absl::ToUnixSeconds(now + token_ttl_));
-      entry.from_inventory = from_inventory;
-    }
-    entries[name] = std::move(entry);
-    set.push_back(name);
+  HostStateEntry entry(state, now);
+  if (state == HostState::kInstall) {
+    absl::StatusOr<std::string> token = MakeToken();
+    if (!token.ok()) return token.status();
+    entry.token = *std::move(token);
+    // Whole seconds, as the file keeps it: this process and the others
+    // reading the file agree on the instant it expires.
+    entry.token_expires =
+        absl::FromUnixSeconds(absl::ToUnixSeconds(now + token_ttl_));
+    entry.from_inventory = from_inventory;
   }
-  if (set.empty()) return set;
-  // One rewrite (and fsync) for all of them: issuing tokens to N hosts at
-  // start costs one write of the file, not N.
+  entries[name] = std::move(entry);
   absl::StatusOr<FileId> written = WriteStates(entries);
   if (!written.ok()) return written.status();
   // (Built before `entries` is moved from: argument order is unspecified.)
   std::shared_ptr<const HostStateMap> snapshot = BuildSnapshot(entries);
   Publish(std::move(snapshot), *written, std::move(entries));
-  return set;  // `lock` closes, releasing the flock
+  return absl::OkStatus();  // `lock` closes, releasing the flock
 }
 
 void HostStateStore::set_token_ttl(absl::Duration ttl) {

@@ -191,13 +191,12 @@ class HostStateStore {
     return !(entry.from_inventory && column != HostState::kInstall);
   }
 
-  // For hosts armed by their inventory `state` column that have no token
-  // yet: Set(kInstall) recorded as from_inventory (the file line gets a sixth
-  // field, "inventory"), all in one rewrite of the file. Skips a host whose
-  // column no longer says install, that left the inventory, or that has any
-  // entry in the file by now. Returns the hostnames given a token.
-  absl::StatusOr<std::vector<std::string>> IssueInventoryTokens(
-      const std::vector<std::string>& hostnames, absl::Time now = absl::Now());
+  // For a host armed by its inventory `state` column that has no token yet:
+  // Set(hostname, kInstall) recorded as from_inventory (the file line gets a
+  // sixth field, "inventory"). FailedPrecondition when the column no longer
+  // says install.
+  absl::Status IssueInventoryToken(absl::string_view hostname,
+                                   absl::Time now = absl::Now());
 
   // How long the tokens Set makes from now on stay valid (the daemon and the
   // tools pass site.install.token_ttl). Default 6h.
@@ -308,12 +307,9 @@ class HostStateStore {
   absl::Status ReadStates(FileEntries& entries, FileId& id) const;
   // Writes `entries` atomically; returns the new file's identity.
   absl::StatusOr<FileId> WriteStates(const FileEntries& entries) const;
-  // Set (one host) and IssueInventoryTokens (many, one rewrite).
+  // Set and IssueInventoryToken.
   absl::Status SetEntry(absl::string_view hostname, HostState state,
                         absl::Time now, bool from_inventory);
-  absl::StatusOr<std::vector<std::string>> SetEntries(
-      const std::vector<std::string>& hostnames, HostState state,
-      absl::Time now, bool from_inventory);
   // Inventory defaults overlaid with the file's entries.
   std::shared_ptr<const HostStateMap> BuildSnapshot(const FileEntries& entries)
       const ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);

@@ -11,7 +11,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
-#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -20,7 +19,6 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "engine/site/inventory.h"
 #include "gmock/gmock.h"
@@ -584,16 +582,9 @@ TEST(HostStateStoreTokenTest, TokenSurvivesReopenAndReload) {
 TEST(HostStateStoreTokenTest, ColumnTokenYieldsWhenTheColumnChanges) {
   const std::string dir = TestDir();
   std::unique_ptr<HostStateStore> store = OpenOrDie(dir, TestInventory());
-  // node002's column says installed, node999 is not in the inventory: both
-  // skipped; node001 gets its token.
-  absl::StatusOr<std::vector<std::string>> issued =
-      store->IssueInventoryTokens({"node001", "node002", "node999"}, kT0);
-  ASSERT_TRUE(issued.ok()) << issued.status();
-  EXPECT_EQ(*issued, std::vector<std::string>{"node001"});
-  // Never a second token for a host that has an entry by now.
-  issued = store->IssueInventoryTokens({"node001"}, kT0);
-  ASSERT_TRUE(issued.ok()) << issued.status();
-  EXPECT_TRUE(issued->empty());
+  EXPECT_EQ(store->IssueInventoryToken("node002", kT0).code(),
+            absl::StatusCode::kFailedPrecondition);  // its column: installed
+  ASSERT_TRUE(store->IssueInventoryToken("node001", kT0).ok());
   const HostStateEntry armed = store->Snapshot()->at("node001");
   EXPECT_EQ(armed.state, HostState::kInstall);
   EXPECT_TRUE(armed.from_inventory);
@@ -634,41 +625,6 @@ TEST(HostStateStoreTokenTest, ColumnTokenYieldsWhenTheColumnChanges) {
           .status()
           .message(),
       HasSubstr("host-states.tsv:1: sixth field: expected \"inventory\""));
-}
-
-// Tokens for many column-armed hosts come from one call (one rewrite of the
-// file rather than one per host: at start a daemon may issue thousands),
-// each host its own token.
-TEST(HostStateStoreTokenTest, ColumnTokensForManyHostsInOneCall) {
-  const std::string dir = TestDir();
-  std::string csv = "mac,hostname,state\n";
-  std::vector<std::string> names;
-  for (int i = 0; i < 300; ++i) {
-    absl::StrAppendFormat(&csv, "52:54:00:13:%02x:%02x,h%03d,install\n",
-                          i / 256, i % 256, i);
-    names.push_back(absl::StrFormat("h%03d", i));
-  }
-  absl::StatusOr<Inventory> inv = Inventory::Parse(csv, "inventory.csv");
-  ASSERT_TRUE(inv.ok()) << inv.status();
-  std::unique_ptr<HostStateStore> store = OpenOrDie(dir, *inv);
-  absl::StatusOr<std::vector<std::string>> issued =
-      store->IssueInventoryTokens(names, kT0);
-  ASSERT_TRUE(issued.ok()) << issued.status();
-  EXPECT_EQ(issued->size(), 300u);
-  std::shared_ptr<const HostStateMap> snapshot = store->Snapshot();
-  std::set<std::string> tokens;
-  for (const std::string& name : names) {
-    const HostStateEntry& e = snapshot->at(name);
-    EXPECT_TRUE(e.from_inventory);
-    EXPECT_TRUE(ArmedNow(e, kT0));
-    tokens.insert(e.token);
-  }
-  EXPECT_EQ(tokens.size(), 300u);  // all different
-  // Reopened, every token is there: they were all in that one file.
-  std::unique_ptr<HostStateStore> again = OpenOrDie(dir, *inv);
-  for (const std::string& token : tokens) {
-    EXPECT_TRUE(again->FindToken(token).has_value());
-  }
 }
 
 TEST(HostStateStoreTokenTest, OldThreeFieldLinesParse) {

@@ -116,62 +116,41 @@ void SiteRuntime::IssueMissingTokens(const Inventory& inventory,
                                      absl::Time now) {
   std::shared_ptr<const HostStateMap> snapshot = states_->Snapshot();
   if (!states_->Degraded().ok()) return;  // nothing is armed meanwhile
-  // Armed by the state column (no file entry: changed is InfinitePast): one
-  // batch, one rewrite of host-states.tsv however many hosts. Armed by an
-  // entry without a token (written before tokens existed): an operator's
-  // arm, re-made one by one (rare).
-  std::vector<std::string> by_column, by_entry;
   for (const InventoryHost& host : inventory.hosts()) {
     auto it = snapshot->find(host.hostname);
     if (it == snapshot->end() || it->second.state != HostState::kInstall ||
         !it->second.token.empty()) {
       continue;
     }
-    (it->second.changed == absl::InfinitePast() ? by_column : by_entry)
-        .push_back(host.hostname);
-  }
-  if (by_column.empty() && by_entry.empty()) return;
-  // Under set_mu_ like the API's arm; the store re-reads the file under its
-  // flock and skips a host that has an entry by now.
-  absl::MutexLock lock(&set_mu_);
-  std::vector<std::string> issued;
-  if (!by_column.empty()) {
-    absl::StatusOr<std::vector<std::string>> made =
-        states_->IssueInventoryTokens(by_column, now);
-    if (!made.ok()) {
-      LOG(ERROR) << "install tokens for " << by_column.size()
-                 << " host(s) armed by their state column not made: "
-                 << made.status().message()
-                 << "; they boot from their disks until they have one";
-    } else {
-      issued = *std::move(made);
-    }
-  }
-  for (const std::string& name : by_entry) {
+    // Under set_mu_ like the API's arm, re-checked: an arm or an installer's
+    // done may have landed since the snapshot.
+    absl::MutexLock lock(&set_mu_);
     std::shared_ptr<const HostStateMap> fresh = states_->Snapshot();
-    auto entry = fresh->find(name);
+    auto entry = fresh->find(host.hostname);
     if (entry == fresh->end() || entry->second.state != HostState::kInstall ||
         !entry->second.token.empty()) {
-      continue;  // an arm, disarm or done landed since
+      continue;
     }
-    if (absl::Status s = states_->Set(name, HostState::kInstall, now);
+    // Armed by its state column (no file entry: changed is InfinitePast):
+    // the token is recorded as the column's (from_inventory), so editing the
+    // column away from install still disarms the host. Armed by an entry
+    // without a token (written before tokens existed): an operator's arm.
+    const bool by_column = entry->second.changed == absl::InfinitePast();
+    if (absl::Status s =
+            by_column ? states_->IssueInventoryToken(host.hostname, now)
+                      : states_->Set(host.hostname, HostState::kInstall, now);
         !s.ok()) {
-      LOG(ERROR) << "install token for " << name
+      LOG(ERROR) << "install token for " << host.hostname
                  << " (armed without one) not made: " << s.message()
                  << "; it boots from its disk until it has one";
       continue;
     }
-    issued.push_back(name);
-  }
-  std::shared_ptr<const HostStateMap> after = states_->Snapshot();
-  for (const std::string& name : issued) {
-    auto it = after->find(name);
-    if (it == after->end()) continue;
-    LOG(INFO) << "install token made for " << name
+    LOG(INFO) << "install token made for " << host.hostname
               << " (armed without one), expires "
-              << absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
-                                  it->second.token_expires,
-                                  absl::UTCTimeZone());
+              << absl::FormatTime(
+                     "%Y-%m-%dT%H:%M:%SZ",
+                     states_->Snapshot()->at(host.hostname).token_expires,
+                     absl::UTCTimeZone());
   }
 }
 
