@@ -23,10 +23,13 @@ names the file under ROOT:
   /status/NNN/F     answers HTTP NNN with a small body (e.g. 403, 410, 429, 503)
   /huge/F           200 without Content-Length, an endless stream of zeros
                     (bounded by --max-seconds)
-Query "?delay=MS" (any path) waits MS milliseconds before answering.
-GET /_stats returns JSON {"max_concurrent": N, "requests": {path: count}}:
-max_concurrent is the most requests in flight at once (a client has at most one
-per connection). GET /_stats?reset=1 returns then clears them.
+Query "?delay=MS" (any path) waits MS milliseconds before answering; "?tag=T"
+counts the request in group T too.
+GET /_stats returns JSON {"max_concurrent": N, "tags": {T: N}, "requests":
+{path: count}}: max_concurrent is the most requests in flight at once (a client
+has at most one per connection), overall and per tag (a tag isolates one test
+from requests another test left in flight). GET /_stats?reset=1 returns then
+clears them.
 """
 
 import argparse
@@ -41,7 +44,8 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
-STATE = {"in_flight": 0, "max_concurrent": 0, "requests": {}}
+STATE = {"in_flight": 0, "max_concurrent": 0, "requests": {},
+         "tag_in_flight": {}, "tags": {}}
 ARGS = None
 CHUNK = 64 * 1024
 
@@ -60,14 +64,21 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_stats":
             with LOCK:
                 body = json.dumps({"max_concurrent": STATE["max_concurrent"],
+                                   "tags": STATE["tags"],
                                    "requests": STATE["requests"]}).encode()
                 if "reset" in query:
                     STATE["max_concurrent"] = STATE["in_flight"]
                     STATE["requests"] = {}
+                    STATE["tags"] = {}
             return self.answer(200, body, "application/json")
+        tag = query.get("tag", [None])[0]
         with LOCK:
             STATE["in_flight"] += 1
             STATE["max_concurrent"] = max(STATE["max_concurrent"], STATE["in_flight"])
+            if tag is not None:
+                n = STATE["tag_in_flight"].get(tag, 0) + 1
+                STATE["tag_in_flight"][tag] = n
+                STATE["tags"][tag] = max(STATE["tags"].get(tag, 0), n)
             count = STATE["requests"].get(path, 0) + 1
             STATE["requests"][path] = count
         try:
@@ -77,6 +88,8 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             with LOCK:
                 STATE["in_flight"] -= 1
+                if tag is not None:
+                    STATE["tag_in_flight"][tag] -= 1
 
     def answer(self, code, body, ctype="text/plain", extra=None):
         self.send_response(code)
