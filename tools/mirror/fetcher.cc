@@ -13,6 +13,7 @@
 #include <mutex>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/random/random.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -77,6 +78,9 @@ struct Transfer {
   bool http = false;
   int64_t limit = 0;  // most bytes the .part may hold
   bool done = false;
+  // Another job with the same dest, url, size and sha256: fetched once, this
+  // one gets a copy of its outcome.
+  int64_t alias_of = -1;
   bool scratch_retry_used = false;
   absl::Time next_start = absl::InfinitePast();
   // Per attempt.
@@ -182,6 +186,9 @@ std::vector<FetchOutcome> Fetcher::Run(
   RunState run;
   std::vector<Transfer> transfers(jobs.size());
   run.progress.files_total = static_cast<int64_t>(jobs.size());
+  // Two transfers into one .part would interleave: a dest is fetched once.
+  absl::flat_hash_map<std::string, size_t> by_dest;
+  size_t finished = 0;
   for (size_t i = 0; i < jobs.size(); ++i) {
     Transfer& t = transfers[i];
     t.job = &jobs[i];
@@ -190,6 +197,23 @@ std::vector<FetchOutcome> Fetcher::Run(
     t.shown_url = log::Quoted(StripUrlCredentials(jobs[i].url));
     t.http = IsHttpUrl(jobs[i].url);
     t.limit = jobs[i].size >= 0 ? jobs[i].size : options_.max_unknown_size;
+    auto [first, inserted] = by_dest.emplace(jobs[i].dest, i);
+    if (!inserted) {
+      const FetchJob& other = jobs[first->second];
+      t.done = true;
+      ++finished;
+      if (other.url == jobs[i].url && other.size == jobs[i].size &&
+          other.sha256 == jobs[i].sha256) {
+        t.alias_of = static_cast<int64_t>(first->second);
+      } else {
+        t.outcome.status = absl::InvalidArgumentError(
+            absl::StrCat(log::Quoted(jobs[i].dest), " is the destination of ",
+                         t.shown_url, " and of a different file (",
+                         log::Quoted(StripUrlCredentials(other.url)), ")"));
+        ++run.progress.files_failed;
+      }
+      continue;
+    }
     if (jobs[i].size > 0) run.progress.bytes_total += jobs[i].size;
   }
 
@@ -205,10 +229,11 @@ std::vector<FetchOutcome> Fetcher::Run(
 
   absl::BitGen bitgen;
   std::deque<size_t> fresh;
-  for (size_t i = 0; i < jobs.size(); ++i) fresh.push_back(i);
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (!transfers[i].done) fresh.push_back(i);
+  }
   std::vector<size_t> waiting;  // retry scheduled at next_start
   size_t active = 0;
-  size_t finished = 0;
 
   auto finish = [&](Transfer& t, absl::Status status) {
     t.outcome.status = std::move(status);
@@ -327,8 +352,9 @@ std::vector<FetchOutcome> Fetcher::Run(
     long code = 0;
     curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &code);
     const std::string& url = t.shown_url;
-    const std::string detail = t.errbuf[0] != '\0' ? std::string(t.errbuf)
-                                                   : curl_easy_strerror(result);
+    // curl's message may carry server text (FTP replies): escaped.
+    const std::string detail = log::Escaped(
+        t.errbuf[0] != '\0' ? t.errbuf : curl_easy_strerror(result));
     const std::string attempts = absl::StrCat(
         " (attempt ", t.outcome.attempts, " of ", options_.max_attempts, ")");
     if (t.write_errno != 0)
@@ -560,6 +586,14 @@ std::vector<FetchOutcome> Fetcher::Run(
   }
   (void)cancelled;
   curl_multi_cleanup(multi);
+  for (Transfer& t : transfers) {
+    if (t.alias_of < 0) continue;
+    const FetchOutcome& first = transfers[t.alias_of].outcome;
+    t.outcome.status = first.status;
+    t.outcome.sha256 = first.sha256;
+    t.outcome.size = first.size;
+    ++(first.status.ok() ? run.progress.files_done : run.progress.files_failed);
+  }
   if (progress) progress(run.progress);
   std::vector<FetchOutcome> outcomes;
   outcomes.reserve(transfers.size());

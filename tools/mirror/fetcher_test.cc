@@ -4,9 +4,12 @@
 // guards, stalls, cancel and the per-host connection limit.
 #include "tools/mirror/fetcher.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -409,8 +412,8 @@ TEST_F(FetcherTest, PerHostConnectionLimitIsRespected) {
     std::string name = absl::StrCat("limit", i);
     std::string bytes = Serve(name, 5000, 100 + i);
     // The server holds each request 100 ms so that requests overlap.
-    jobs.push_back({*base_ + "/" + name + "?delay=100&tag=limit", Dest(name), 5000,
-                    Sha256Hex(bytes)});
+    jobs.push_back({*base_ + "/" + name + "?delay=100&tag=limit", Dest(name),
+                    5000, Sha256Hex(bytes)});
   }
   HttpGet(*base_ + "/_stats?reset=1");
   FetchOptions opt = Quick();
@@ -426,6 +429,44 @@ TEST_F(FetcherTest, PerHostConnectionLimitIsRespected) {
   std::printf("max concurrent requests: %d (limit 3)\n", max_concurrent);
   EXPECT_LE(max_concurrent, 3);
   EXPECT_GE(max_concurrent, 2);  // and it did run in parallel
+}
+
+TEST_F(FetcherTest, RefusedConnectionIsRetriedThenUnavailable) {
+  // A port nobody listens on: bind, read the port, close.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  close(fd);
+  FetchOptions opt = Quick();
+  opt.max_attempts = 3;
+  FetchOutcome o =
+      FetchOne({absl::StrCat("http://127.0.0.1:", ntohs(addr.sin_port), "/x"),
+                Dest("x"), -1, ""},
+               opt);
+  EXPECT_TRUE(absl::IsUnavailable(o.status)) << o.status;
+  EXPECT_EQ(o.attempts, 3);
+}
+
+TEST_F(FetcherTest, SameDestinationIsFetchedOnce) {
+  std::string bytes = Serve("dup", 3000, 18);
+  FetchJob job{*base_ + "/dup", Dest("dup"), 3000, Sha256Hex(bytes)};
+  FetchJob other = job;
+  other.url = *base_ + "/small1";
+  other.sha256.clear();
+  HttpGet(*base_ + "/_stats?reset=1");
+  auto outcomes = Fetcher(Quick()).Run({job, job, other}, nullptr, nullptr);
+  ASSERT_EQ(outcomes.size(), 3u);
+  EXPECT_TRUE(outcomes[0].status.ok()) << outcomes[0].status;
+  EXPECT_TRUE(outcomes[1].status.ok()) << outcomes[1].status;
+  EXPECT_EQ(outcomes[1].sha256, Sha256Hex(bytes));
+  EXPECT_TRUE(absl::IsInvalidArgument(outcomes[2].status))
+      << outcomes[2].status;
+  EXPECT_EQ(ReadFile(job.dest), bytes);
+  EXPECT_NE(HttpGet(*base_ + "/_stats").find("\"/dup\": 1"), std::string::npos);
 }
 
 TEST(StripUrlCredentialsTest, RemovesUserAndPassword) {
