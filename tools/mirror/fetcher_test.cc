@@ -81,27 +81,44 @@ std::string HttpGet(const std::string& url) {
 
 class FetcherTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    root_ = new std::string(TempDir());
-    mkdir((*root_ + "/files").c_str(), 0755);
+  // Starts fault_http_server.py with `extra` arguments; returns its port (0 on
+  // failure).
+  static int StartServer(const std::vector<std::string>& extra, pid_t* pid) {
+    std::vector<std::string> args = {"python3",
+                                     "tests/mirror/fault_http_server.py",
+                                     *root_ + "/files",
+                                     "--flaky-count",
+                                     "2",
+                                     "--slow-rate",
+                                     "64",
+                                     "--max-seconds",
+                                     "120"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     int out[2];
-    ASSERT_EQ(pipe(out), 0);
-    pid_ = fork();
-    ASSERT_GE(pid_, 0);
-    if (pid_ == 0) {
+    if (pipe(out) != 0) return 0;
+    *pid = fork();
+    if (*pid == 0) {
       dup2(out[1], 1);
       close(out[0]);
-      execlp("python3", "python3", "tests/mirror/fault_http_server.py",
-             (*root_ + "/files").c_str(), "--flaky-count", "2", "--slow-rate",
-             "64", "--max-seconds", "120", nullptr);
+      execvp("python3", argv.data());
       _exit(127);
     }
     close(out[1]);
     char buf[32] = {};
     ssize_t n = read(out[0], buf, sizeof(buf) - 1);
     close(out[0]);
-    ASSERT_GT(n, 0) << "fault_http_server.py did not start";
-    base_ = new std::string(absl::StrCat("http://127.0.0.1:", atoi(buf)));
+    return n > 0 ? atoi(buf) : 0;
+  }
+
+  static void SetUpTestSuite() {
+    root_ = new std::string(TempDir());
+    mkdir((*root_ + "/files").c_str(), 0755);
+    int port = StartServer({}, &pid_);
+    ASSERT_GT(port, 0) << "fault_http_server.py did not start";
+    base_ = new std::string(absl::StrCat("http://127.0.0.1:", port));
   }
   static void TearDownTestSuite() {
     if (pid_ > 0) {
@@ -467,6 +484,30 @@ TEST_F(FetcherTest, SameDestinationIsFetchedOnce) {
       << outcomes[2].status;
   EXPECT_EQ(ReadFile(job.dest), bytes);
   EXPECT_NE(HttpGet(*base_ + "/_stats").find("\"/dup\": 1"), std::string::npos);
+}
+
+TEST_F(FetcherTest, UntrustedTlsCertificateIsPermanent) {
+  const std::string dir = *root_ + "/tls";
+  mkdir(dir.c_str(), 0755);
+  ASSERT_EQ(
+      std::system(
+          ("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+           "-nodes -subj /CN=127.0.0.1 -days 1 -keyout " +
+           dir + "/key.pem -out " + dir + "/cert.pem 2>/dev/null")
+              .c_str()),
+      0);
+  Serve("tls1", 1000, 19);
+  pid_t pid = -1;
+  int port = StartServer(
+      {"--tls-cert", dir + "/cert.pem", "--tls-key", dir + "/key.pem"}, &pid);
+  ASSERT_GT(port, 0);
+  FetchOutcome o = FetchOne({absl::StrCat("https://127.0.0.1:", port, "/tls1"),
+                             Dest("tls1"), 1000, ""});
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  EXPECT_TRUE(absl::IsFailedPrecondition(o.status)) << o.status;
+  EXPECT_EQ(o.attempts, 1);
+  EXPECT_FALSE(Exists(Dest("tls1")));
 }
 
 TEST(StripUrlCredentialsTest, RemovesUserAndPassword) {
