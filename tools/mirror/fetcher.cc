@@ -92,7 +92,9 @@ struct Transfer {
   bool bad_status = false;
   bool oversize = false;
   int write_errno = 0;
-  char errbuf[CURL_ERROR_SIZE] = {};
+  // curl's message of the attempt; allocated per attempt (a plan may hold
+  // hundreds of thousands of jobs).
+  std::unique_ptr<char[]> errbuf;
 };
 
 struct RunState {
@@ -251,6 +253,7 @@ std::vector<FetchOutcome> Fetcher::Run(
       curl_multi_remove_handle(multi, t.easy);
       curl_easy_cleanup(t.easy);
       t.easy = nullptr;
+      t.errbuf.reset();
       --active;
     }
     if (t.fd >= 0) {
@@ -353,8 +356,10 @@ std::vector<FetchOutcome> Fetcher::Run(
     curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &code);
     const std::string& url = t.shown_url;
     // curl's message may carry server text (FTP replies): escaped.
-    const std::string detail = log::Escaped(
-        t.errbuf[0] != '\0' ? t.errbuf : curl_easy_strerror(result));
+    const std::string detail =
+        log::Escaped(t.errbuf != nullptr && t.errbuf[0] != '\0'
+                         ? t.errbuf.get()
+                         : curl_easy_strerror(result));
     const std::string attempts = absl::StrCat(
         " (attempt ", t.outcome.attempts, " of ", options_.max_attempts, ")");
     if (t.write_errno != 0)
@@ -457,7 +462,7 @@ std::vector<FetchOutcome> Fetcher::Run(
     ++t.outcome.attempts;
     t.status_checked = t.bad_status = t.oversize = false;
     t.write_errno = 0;
-    t.errbuf[0] = '\0';
+    t.errbuf.reset();
     const FetchJob& job = *t.job;
     if (!HasAllowedScheme(job.url)) {
       finish(t, absl::InvalidArgumentError(absl::StrCat(
@@ -513,7 +518,11 @@ std::vector<FetchOutcome> Fetcher::Run(
                          1, absl::ToInt64Seconds(options_.stall_timeout))));
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &WriteCallback);
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, &t);
-    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t.errbuf);
+    t.errbuf = std::make_unique<char[]>(CURL_ERROR_SIZE);
+    t.errbuf[0] = '\0';
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t.errbuf.get());
+    // Fewer, larger writes into the .part.
+    curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 128L * 1024);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, &t);
     if (existing > 0) {
       curl_easy_setopt(easy, CURLOPT_RESUME_FROM_LARGE,
