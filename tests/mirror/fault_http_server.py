@@ -15,6 +15,8 @@ names the file under ROOT:
                     the bytes, clean close; later requests normal
   /die/F            first request per F: half the bytes, then a TCP reset; later
                     requests normal (Range works, so a client resumes)
+  /eof/F            first request per F: no Content-Length, half the bytes, close
+                    (the client cannot tell it was cut); later requests normal
   /slow/F           always trickles --slow-rate bytes/s (below a 1 KiB/s stall limit)
   /flaky/F          500 for the first --flaky-count requests per F, then normal
   /norange/F        ignores Range, always 200 with the whole file
@@ -131,7 +133,7 @@ class Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
             return
-        if mode not in ("truncate", "die", "slow", "flaky", "norange", "wrong"):
+        if mode not in ("truncate", "die", "eof", "slow", "flaky", "norange", "wrong"):
             mode, rest = "", path
         data = self.file_bytes(rest)
         if data is None:
@@ -151,6 +153,13 @@ class Handler(BaseHTTPRequestHandler):
                 end = min(len(data), int(last) + 1)
             code = 206
         body = data[start:end]
+        if mode == "eof" and count == 1:
+            self.send_response(code)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.close_connection = True
+            return
         self.send_response(code)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(len(body)))

@@ -114,10 +114,6 @@ class Verifier {
     out.swap(done_);
     return out;
   }
-  size_t pending() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return pending_ + done_.size();
-  }
 
  private:
   void Work() {
@@ -359,7 +355,10 @@ std::vector<FetchOutcome> Fetcher::Run(
   auto verify = [](Transfer& t) -> Judgement {
     const FetchJob& job = *t.job;
     if (job.size >= 0 && t.offset != job.size) {
-      return {Verdict::kFromScratch,
+      // Shorter: the connection ended early without curl noticing (no
+      // Content-Length); retried, resuming. (Longer cannot happen: the write
+      // guard stops at the size.)
+      return {Verdict::kRetry,
               absl::DataLossError(absl::StrCat(
                   "size mismatch for ", t.shown_url, ": expected ", job.size,
                   " bytes, got ", t.offset,

@@ -318,6 +318,31 @@ TEST_F(FetcherTest, TruncatedAndDyingTransfersResume) {
   }
 }
 
+TEST_F(FetcherTest, CloseDelimitedShortAnswerIsResumed) {
+  // Without Content-Length curl sees a clean end: the size check catches it
+  // and the retry resumes rather than starting over.
+  std::string bytes = Serve("eof1", 1 << 20, 20);
+  FetchOutcome o =
+      FetchOne({*base_ + "/eof/eof1", Dest("eof1"), 1 << 20, Sha256Hex(bytes)});
+  ASSERT_TRUE(o.status.ok()) << o.status;
+  EXPECT_EQ(o.attempts, 2);
+  EXPECT_EQ(o.bytes_transferred, 1 << 20);
+  EXPECT_EQ(ReadFile(Dest("eof1")), bytes);
+}
+
+TEST_F(FetcherTest, FileShorterThanItsIndexSaysIsDataLoss) {
+  std::string bytes = Serve("short1", 1000, 21);
+  FetchOptions opt = Quick();
+  opt.max_attempts = 3;
+  FetchOutcome o =
+      FetchOne({*base_ + "/short1", Dest("short1"), 2000, ""}, opt);
+  EXPECT_TRUE(absl::IsDataLoss(o.status)) << o.status;
+  EXPECT_NE(o.status.message().find("expected 2000 bytes, got 1000"),
+            absl::string_view::npos)
+      << o.status;
+  EXPECT_FALSE(Exists(Dest("short1")));
+}
+
 TEST_F(FetcherTest, ServerIgnoringRangeRestartsFromZero) {
   std::string bytes = Serve("norange1", 100000, 12);
   FetchJob job{*base_ + "/norange/norange1", Dest("norange1"), 100000,
