@@ -23,6 +23,7 @@ names the file under ROOT:
   /wrong/F          same length, first byte flipped (bytes differ from the checksum)
   /redirect/F       302 to /F on this server
   /redirect-file/F  302 to file:///etc/passwd
+  /redirect-to/?to=URL  302 to URL (e.g. an ftp:// one)
   /status/NNN/F     answers HTTP NNN with a small body (e.g. 403, 410, 429, 503)
   /huge/F           200 without Content-Length, an endless stream of zeros
                     (bounded by --max-seconds)
@@ -87,7 +88,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if "delay" in query:
                 time.sleep(int(query["delay"][0]) / 1000.0)
-            self.serve(path, count)
+            self.serve(path, count, query)
         finally:
             with LOCK:
                 STATE["in_flight"] -= 1
@@ -110,7 +111,7 @@ class Handler(BaseHTTPRequestHandler):
         with open(full, "rb") as f:
             return f.read()
 
-    def serve(self, path, count):
+    def serve(self, path, count, query):
         parts = path.lstrip("/").split("/", 1)
         mode, rest = (parts[0], "/" + parts[1]) if len(parts) == 2 else ("", path)
         if mode == "status":
@@ -118,6 +119,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(int(code), b"fault_http_server status\n")
         if mode == "redirect":
             return self.answer(302, b"", extra={"Location": rest})
+        if mode == "redirect-to":
+            return self.answer(302, b"", extra={"Location": query["to"][0]})
         if mode == "redirect-file":
             return self.answer(302, b"", extra={"Location": "file:///etc/passwd"})
         if mode == "huge":

@@ -45,6 +45,14 @@ bool IsHttpUrl(const std::string& url) {
          absl::StartsWithIgnoreCase(url, "https://");
 }
 
+// Whether the transfer's last connection (after redirects) was HTTP(S): an
+// http:// URL may redirect to ftp://, whose reply codes are not HTTP's.
+bool SpeaksHttp(CURL* easy) {
+  char* scheme = nullptr;
+  return curl_easy_getinfo(easy, CURLINFO_SCHEME, &scheme) == CURLE_OK &&
+         scheme != nullptr && absl::StartsWithIgnoreCase(scheme, "http");
+}
+
 bool HasAllowedScheme(const std::string& url) {
   return IsHttpUrl(url) || absl::StartsWithIgnoreCase(url, "ftp://");
 }
@@ -151,8 +159,7 @@ struct Transfer {
   RunState* run = nullptr;
   std::string part;
   std::string shown_url;  // credentials stripped, quoted
-  bool http = false;
-  int64_t limit = 0;  // most bytes the .part may hold
+  int64_t limit = 0;      // most bytes the .part may hold
   bool done = false;
   // Another job with the same dest, url, size and sha256: fetched once, this
   // one gets a copy of its outcome.
@@ -186,7 +193,7 @@ size_t WriteCallback(char* data, size_t size, size_t nmemb, void* user) {
   const size_t n = size * nmemb;
   if (!t->status_checked) {
     t->status_checked = true;
-    if (t->http) {
+    if (SpeaksHttp(t->easy)) {
       long code = 0;
       curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
       if (code == 200 && t->offset > 0) {
@@ -273,7 +280,6 @@ std::vector<FetchOutcome> Fetcher::Run(
     t.run = &run;
     t.part = jobs[i].dest + ".part";
     t.shown_url = log::Quoted(StripUrlCredentials(jobs[i].url));
-    t.http = IsHttpUrl(jobs[i].url);
     t.limit = jobs[i].size >= 0 ? jobs[i].size : options_.max_unknown_size;
     auto [first, inserted] = by_dest.emplace(jobs[i].dest, i);
     if (!inserted) {
@@ -472,7 +478,7 @@ std::vector<FetchOutcome> Fetcher::Run(
               url, " is larger than the limit of ", options_.max_unknown_size,
               " bytes for a file of unknown size; refused"))};
     }
-    if (t.http &&
+    if (SpeaksHttp(t.easy) &&
         (t.bad_status || (result == CURLE_OK && (code < 200 || code > 299)))) {
       const std::string what = absl::StrCat(url, ": HTTP ", code);
       if (code == 404 || code == 410) {
