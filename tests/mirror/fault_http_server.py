@@ -24,7 +24,8 @@ names the file under ROOT:
   /redirect/F       302 to /F on this server
   /redirect-file/F  302 to file:///etc/passwd
   /redirect-to/?to=URL  302 to URL (e.g. an ftp:// one)
-  /status/NNN/F     answers HTTP NNN with a small body (e.g. 403, 410, 429, 503)
+  /status/NNN/F     answers HTTP NNN with a small body (e.g. 403, 410, 429, 503);
+                    with "?retry_after=S" a Retry-After: S header
   /huge/F           200 without Content-Length, an endless stream of zeros
                     (bounded by --max-seconds)
 Query "?delay=MS" (any path) waits MS milliseconds before answering; "?tag=T"
@@ -116,7 +117,8 @@ class Handler(BaseHTTPRequestHandler):
         mode, rest = (parts[0], "/" + parts[1]) if len(parts) == 2 else ("", path)
         if mode == "status":
             code, _, rest = rest.lstrip("/").partition("/")
-            return self.answer(int(code), b"fault_http_server status\n")
+            extra = {"Retry-After": query["retry_after"][0]} if "retry_after" in query else {}
+            return self.answer(int(code), b"fault_http_server status\n", extra=extra)
         if mode == "redirect":
             return self.answer(302, b"", extra={"Location": rest})
         if mode == "redirect-to":

@@ -165,6 +165,7 @@ struct Transfer {
   // one gets a copy of its outcome.
   int64_t alias_of = -1;
   bool scratch_retry_used = false;
+  absl::Duration retry_after;  // the server's Retry-After, for the next backoff
   absl::Time next_start = absl::InfinitePast();
   // Per attempt.
   CURL* easy = nullptr;
@@ -442,7 +443,9 @@ std::vector<FetchOutcome> Fetcher::Run(
           finish(t, std::move(status));
           return;
         }
-        t.next_start = absl::Now() + backoff(t.outcome.attempts);
+        t.next_start =
+            absl::Now() + std::max(backoff(t.outcome.attempts), t.retry_after);
+        t.retry_after = absl::ZeroDuration();
         break;
     }
     ++run.progress.retries;
@@ -499,6 +502,15 @@ std::vector<FetchOutcome> Fetcher::Run(
                     attempts))};
       }
       if (code == 408 || code == 429 || code >= 500) {
+        // A busy mirror's Retry-After (seconds or a date) is honoured, up to
+        // max_backoff.
+        curl_off_t retry_after = 0;
+        if (curl_easy_getinfo(t.easy, CURLINFO_RETRY_AFTER, &retry_after) ==
+                CURLE_OK &&
+            retry_after > 0) {
+          t.retry_after =
+              std::min(absl::Seconds(retry_after), options_.max_backoff);
+        }
         return {Verdict::kRetry,
                 absl::UnavailableError(absl::StrCat(
                     what, attempts, "; the server is failing, re-run later"))};

@@ -296,6 +296,20 @@ TEST_F(FetcherTest, ServerErrorsAreRetriedUntilAttemptsRunOut) {
   EXPECT_EQ(out.attempts, 3);
 }
 
+TEST_F(FetcherTest, RetryAfterIsHonouredUpToMaxBackoff) {
+  FetchOptions o = Quick();
+  o.max_attempts = 2;
+  o.max_backoff = absl::Seconds(1);
+  absl::Time t0 = absl::Now();
+  FetchOutcome out = FetchOne(
+      {*base_ + "/status/503/x?retry_after=30", Dest("later"), -1, ""}, o);
+  absl::Duration took = absl::Now() - t0;
+  EXPECT_TRUE(absl::IsUnavailable(out.status)) << out.status;
+  EXPECT_EQ(out.attempts, 2);
+  EXPECT_GE(took, absl::Milliseconds(990));  // not the 20 ms backoff
+  EXPECT_LT(took, absl::Seconds(5));         // and not 30 s
+}
+
 TEST_F(FetcherTest, FlakyServerIsRetriedThenOk) {
   std::string bytes = Serve("flaky1", 20000, 10);
   FetchOutcome o = FetchOne(
