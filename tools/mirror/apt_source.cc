@@ -43,6 +43,21 @@ std::string UrlPath(absl::string_view path) {
   return out;
 }
 
+// `url` for messages: "user:password@" cut from the authority (a URL source
+// may carry credentials; errors and warnings end up in logs and --json).
+std::string ForMessage(absl::string_view url) {
+  size_t scheme = url.find("://");
+  if (scheme == absl::string_view::npos) return log::Escaped(url, 400);
+  size_t authority = scheme + 3;
+  size_t end = url.find('/', authority);
+  if (end == absl::string_view::npos) end = url.size();
+  size_t at = url.substr(authority, end - authority).rfind('@');
+  if (at == absl::string_view::npos) return log::Escaped(url, 400);
+  return log::Escaped(
+      absl::StrCat(url.substr(0, authority), url.substr(authority + at + 1)),
+      400);
+}
+
 class AptPlanner {
  public:
   AptPlanner(const AptSourceOptions& options, const std::string& staging_root,
@@ -134,7 +149,8 @@ absl::StatusOr<std::string> AptPlanner::FetchRelease() {
         VerifyInlineSigned(Staged(in_release), options_.keyring);
     if (!verified.ok()) {
       return absl::PermissionDeniedError(absl::StrCat(
-          Url(in_release), ": signature not accepted with --keyring=",
+          ForMessage(Url(in_release)),
+          ": signature not accepted with --keyring=",
           log::Escaped(options_.keyring), ": ", verified.status().message()));
     }
     release_name_ = in_release;
@@ -148,7 +164,8 @@ absl::StatusOr<std::string> AptPlanner::FetchRelease() {
       absl::StatusOr<VerifiedText> detached = VerifyDetached(
           Staged(release), Staged(release_gpg), options_.keyring);
       if (!detached.ok()) {
-        Warn(absl::StrCat(Url(release), " with Release.gpg does not verify (",
+        Warn(absl::StrCat(ForMessage(Url(release)),
+                          " with Release.gpg does not verify (",
                           detached.status().message(),
                           "): left out of the tree, InRelease is kept"));
         result_.plan.files.resize(planned);
@@ -164,8 +181,9 @@ absl::StatusOr<std::string> AptPlanner::FetchRelease() {
   status = FetchUnknown({release, release_gpg});
   if (absl::IsNotFound(status)) {
     return absl::NotFoundError(absl::StrCat(
-        "no InRelease and no Release + Release.gpg at ", options_.base_url, "/",
-        UrlPath(dists_), "/: is --suite right, and is ", options_.base_url,
+        "no InRelease and no Release + Release.gpg at ",
+        ForMessage(options_.base_url), "/", UrlPath(dists_),
+        "/: is --suite right, and is ", ForMessage(options_.base_url),
         " the repository root (the directory holding dists/)?"));
   }
   if (!status.ok()) return status;
@@ -173,7 +191,7 @@ absl::StatusOr<std::string> AptPlanner::FetchRelease() {
       VerifyDetached(Staged(release), Staged(release_gpg), options_.keyring);
   if (!verified.ok()) {
     return absl::PermissionDeniedError(absl::StrCat(
-        Url(release),
+        ForMessage(Url(release)),
         " with Release.gpg: signature not accepted with --keyring=",
         log::Escaped(options_.keyring), ": ", verified.status().message()));
   }

@@ -110,6 +110,8 @@ class AptSourceTest : public testing::Test {
     std::string udebs;     // main/debian-installer/binary-amd64/Packages
     bool installer_images = true;
     bool by_hash = true;
+    std::string release_extra;      // more Release fields
+    bool plain_index_only = false;  // list and serve only the plain Packages
   };
 
   // Writes dists/lab with its indexes (xz and gz, the plain one listed but
@@ -120,9 +122,11 @@ class AptSourceTest : public testing::Test {
     auto index = [&](const std::string& dir, const std::string& text) {
       std::string plain = dists + "/" + dir + "/Packages";
       WriteAll(plain, text);
-      Shell("xz -k -f " + plain + " && gzip -k -f -n " + plain);
-      listed.push_back(dir + "/Packages.xz");
-      listed.push_back(dir + "/Packages.gz");
+      if (!spec.plain_index_only) {
+        Shell("xz -k -f " + plain + " && gzip -k -f -n " + plain);
+        listed.push_back(dir + "/Packages.xz");
+        listed.push_back(dir + "/Packages.gz");
+      }
       listed.push_back(dir + "/Packages");
     };
     index("main/binary-amd64", spec.packages);
@@ -142,20 +146,22 @@ class AptSourceTest : public testing::Test {
                             Sha256Hex("x"), "  ./netboot/mini.iso\n"));
       listed.push_back("main/installer-amd64/current/images/SHA256SUMS");
     }
-    std::string release = absl::StrCat(
-        "Origin: Debian\nLabel: Debian\nSuite: ", spec.suite,
-        "\nVersion: 12.5\nCodename: ", spec.codename,
-        "\nDate: Sat, 10 Feb 2024 09:37:33 UTC\n",
-        spec.by_hash ? "Acquire-By-Hash: yes\n" : "",
-        "Architectures: ", spec.architectures,
-        "\nComponents: ", spec.components, "\nDescription: test\nSHA256:\n");
+    std::string release =
+        absl::StrCat("Origin: Debian\nLabel: Debian\nSuite: ", spec.suite,
+                     "\nVersion: 12.5\nCodename: ", spec.codename,
+                     "\nDate: Sat, 10 Feb 2024 09:37:33 UTC\n",
+                     spec.by_hash ? "Acquire-By-Hash: yes\n" : "",
+                     "Architectures: ", spec.architectures,
+                     "\nComponents: ", spec.components, "\n",
+                     spec.release_extra, "Description: test\nSHA256:\n");
     for (const std::string& path : listed) {
       std::string bytes = ReadAll(dists + "/" + path);
       absl::StrAppend(&release, " ", Sha256Hex(bytes), " ", bytes.size(), " ",
                       path, "\n");
     }
     // Debian lists the plain Packages but does not serve it.
-    fs::remove(dists + "/main/binary-amd64/Packages");
+    if (!spec.plain_index_only)
+      fs::remove(dists + "/main/binary-amd64/Packages");
     WriteAll(dists + "/Release", release);
     Shell("gpg --batch -q --yes --clearsign -o " + dists + "/InRelease " +
           dists + "/Release");
@@ -524,6 +530,41 @@ TEST_F(AptSourceTest, InstallerNeedsItsIndexes) {
   result = Plan();
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), absl::StatusCode::kDataLoss)
+      << result.status();
+}
+
+TEST_F(AptSourceTest, PlainIndexOnlyAndExpiredRelease) {
+  RepoSpec spec = Typical();
+  spec.plain_index_only = true;
+  spec.release_extra = "Valid-Until: Sat, 17 Feb 2024 09:37:33 UTC\n";
+  Publish(spec);
+  options_.packages = {"app"};
+  auto result = Plan();
+  ASSERT_TRUE(result.ok()) << result.status();
+  auto files = ByPath(*result);
+  EXPECT_EQ(files.count("dists/lab/main/binary-amd64/Packages"), 1u);
+  EXPECT_EQ(files.count("dists/lab/main/binary-amd64/Packages.xz"), 0u);
+  EXPECT_EQ(result->packages_selected, 4);
+  ASSERT_FALSE(result->warnings.empty());
+  EXPECT_TRUE(absl::StrContains(result->warnings[0], "expired (Valid-Until"))
+      << result->warnings[0];
+}
+
+TEST_F(AptSourceTest, CredentialsStayOutOfMessages) {
+  Publish(Typical());
+  fs::remove(repo_ + "/dists/lab/InRelease");
+  fs::remove(repo_ + "/dists/lab/Release");
+  options_.base_url = "http://user:secret@repo.test/debian";
+  options_.packages = {"app"};
+  auto result =
+      PlanAptSource(options_, staging_, [](const std::vector<PlannedFile>&) {
+        return absl::NotFoundError("HTTP 404");
+      });
+  ASSERT_FALSE(result.ok());
+  EXPECT_FALSE(absl::StrContains(result.status().message(), "secret"))
+      << result.status();
+  EXPECT_TRUE(absl::StrContains(result.status().message(),
+                                "http://repo.test/debian/dists/lab/"))
       << result.status();
 }
 
