@@ -158,8 +158,9 @@ absl::StatusOr<std::string> AptPlanner::FetchRelease() {
     text = std::move(verified->text);
     // The detached pair for clients that ask for it; optional.
     size_t planned = result_.plan.files.size();
-    status = FetchUnknown({release});
-    if (status.ok()) status = FetchUnknown({release_gpg});
+    // One call for both (one round of the fetcher): when either is missing
+    // the pair is dropped, whichever it was.
+    status = FetchUnknown({release, release_gpg});
     if (status.ok()) {
       absl::StatusOr<VerifiedText> detached = VerifyDetached(
           Staged(release), Staged(release_gpg), options_.keyring);
