@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <fstream>
 #include <map>
 #include <set>
 #include <utility>
@@ -112,6 +113,7 @@ class AptPlanner {
   std::map<std::string, std::string> installer_index_;
   std::string sha256sums_;  // path under dists/S/ of the images' SHA256SUMS
   std::map<std::string, std::string> pool_sha_;  // path => sha256 planned
+  std::string netboot_abi_;  // of the netboot kernel fetched, "" if none
 };
 
 absl::Status AptPlanner::FetchUnknown(const std::vector<std::string>& paths) {
@@ -389,7 +391,7 @@ absl::Status AptPlanner::ParseIndexes() {
   AptPackageIndex udebs;
   status = load(installer_index_, &udebs);
   if (!status.ok()) return status;
-  UdebSelection udeb_selection = SelectInstallerUdebs(udebs);
+  UdebSelection udeb_selection = SelectInstallerUdebs(udebs, netboot_abi_);
   for (std::string& warning : udeb_selection.warnings) Warn(std::move(warning));
   for (const AptPackage* udeb : udeb_selection.udebs) {
     status = PlanPoolFile(*udeb);
@@ -461,6 +463,20 @@ absl::Status AptPlanner::PlanInstallerImages() {
     image.size = st.st_size;
     result_.plan.files.push_back(image);
   }
+  // The udebs must match the netboot kernel's ABI: read it from the image.
+  {
+    // The setup header and the version string sit in the first 0x10300 bytes.
+    std::ifstream in(Staged(images[0].path), std::ios::binary);
+    std::string head(0x10300, '\0');
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<size_t>(in.gcount()));
+    netboot_abi_ = BzImageKernelAbi(head);
+  }
+  if (!netboot_abi_.empty()) {
+    result_.media.evidence.push_back(
+        absl::StrCat(images[0].path, ": bzImage of kernel ",
+                     log::Escaped(netboot_abi_, 80)));
+  }
   result_.media.kernel = images[0].path;
   result_.media.initrd = images[1].path;
   result_.media.evidence.push_back(
@@ -515,12 +531,12 @@ absl::StatusOr<AptSourceResult> AptPlanner::Plan() {
       log::Escaped(absl::StrJoin(fingerprints_, " "), 200)));
   status = FetchIndexes();
   if (!status.ok()) return status;
-  status = ParseIndexes();
-  if (!status.ok()) return status;
   if (options_.installer) {
     status = PlanInstallerImages();
     if (!status.ok()) return status;
   }
+  status = ParseIndexes();
+  if (!status.ok()) return status;
   if (unlisted_warnings_ > 0) {
     result_.warnings.push_back(
         absl::StrCat("and ", unlisted_warnings_, " more warnings"));
