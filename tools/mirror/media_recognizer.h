@@ -31,10 +31,13 @@ absl::StatusOr<MediaInfo> RecognizeMedia(const std::string& tree_root);
 absl::StatusOr<MediaInfo> ParseTreeinfo(absl::string_view text,
                                         absl::string_view arch_hint);
 
-// The sha256 of each image path in a .treeinfo's [checksums] ("path =
-// sha256:HEX"); entries of other types are left out.
-absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
-ParseTreeinfoChecksums(absl::string_view text);
+// The files a network install of a .treeinfo tree needs: every image of
+// [images-ARCH] (ARCH as in ParseTreeinfo) and [stage2] mainimage, each with
+// its sha256 from [checksums] ("path = sha256:HEX") when listed (else empty),
+// size -1, url empty. InvalidArgument for an unsafe path or a malformed
+// checksum.
+absl::StatusOr<std::vector<PlannedFile>> ParseTreeinfoImages(
+    absl::string_view text, absl::string_view arch_hint);
 
 // A .disk/info line: "Debian GNU/Linux 12.5.0 "Bookworm" - Official amd64
 // NETINST ..." or "Ubuntu-Server 24.04 LTS "Noble Numbat" - Release amd64".
