@@ -26,8 +26,9 @@ struct DirectoryEntry {
 
 // Sorted by path. `warnings` (may be null) gets one line for skipped
 // symlinks/special files (with the count) and one per unsafe name skipped.
-// NotFound when root is not a directory; ResourceExhausted past
-// kMaxDirectoryEntries or deeper than kMaxMirrorPathDepth.
+// A subtree deeper than kMaxMirrorPathDepth fails CheckMirrorPath and is
+// skipped with a warning. NotFound when root is not a directory;
+// ResourceExhausted past kMaxDirectoryEntries.
 absl::StatusOr<std::vector<DirectoryEntry>> ListDirectorySource(
     const std::string& root, std::vector<std::string>* warnings);
 
