@@ -81,7 +81,9 @@ class YumSourceTest : public ::testing::Test {
       EXPECT_EQ(f.url, absl::StrCat(kBase, "/", f.path));
       EXPECT_TRUE(IsSha256Hex(f.sha256)) << f.path;
       // .treeinfo gives no sizes for its images.
-      if (f.path.rfind("images/", 0) != 0) EXPECT_GE(f.size, 0) << f.path;
+      if (f.path.rfind("images/", 0) != 0) {
+        EXPECT_GE(f.size, 0) << f.path;
+      }
       out.push_back(f.path);
     }
     return absl::StrJoin(out, ",");
