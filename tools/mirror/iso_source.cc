@@ -60,10 +60,26 @@ std::string EntryPath(struct archive_entry* e) {
   return std::string(v);
 }
 
-enum class Kind { kRegular, kDirectory, kOther };
+enum class Kind { kRegular, kHardLink, kDirectory, kOther };
+
+// xorriso (and mkisofs) give files that share an inode one extent; libarchive
+// then reports every name after the first as a hard link to it, with no data.
+// Those are regular files of the image all the same.
+std::string HardLinkTarget(struct archive_entry* e) {
+  const char* p = archive_entry_hardlink(e);
+  absl::string_view v = p == nullptr ? "" : p;
+  while (absl::ConsumePrefix(&v, "./")) {
+  }
+  return std::string(v);
+}
 
 Kind EntryKind(struct archive_entry* e) {
-  if (archive_entry_hardlink(e) != nullptr) return Kind::kOther;
+  if (archive_entry_hardlink(e) != nullptr) {
+    return archive_entry_filetype(e) == AE_IFREG ||
+                   archive_entry_filetype(e) == 0
+               ? Kind::kHardLink
+               : Kind::kOther;
+  }
   switch (archive_entry_filetype(e)) {
     case AE_IFREG:
       return Kind::kRegular;
@@ -131,6 +147,7 @@ absl::StatusOr<std::vector<IsoEntry>> ListIso(const std::string& iso_path) {
   auto a = OpenIso(iso_path);
   if (!a.ok()) return a.status();
   std::vector<IsoEntry> out;
+  std::map<std::string, int64_t> sizes;
   struct archive_entry* e = nullptr;
   int64_t n = 0;
   for (;;) {
@@ -144,11 +161,19 @@ absl::StatusOr<std::vector<IsoEntry>> ListIso(const std::string& iso_path) {
       return absl::ResourceExhaustedError(absl::StrCat(
           log::Quoted(iso_path), ": more than ", kMaxIsoEntries, " entries"));
     }
-    if (EntryKind(e) != Kind::kRegular) continue;
+    Kind kind = EntryKind(e);
+    if (kind != Kind::kRegular && kind != Kind::kHardLink) continue;
     std::string path = EntryPath(e);
     // Unsafe names are left out here and warned about by ExtractIso.
     if (!CheckMirrorPath(path).ok()) continue;
-    out.push_back({std::move(path), archive_entry_size(e)});
+    int64_t size = archive_entry_size(e);
+    if (kind == Kind::kHardLink) {
+      auto it = sizes.find(HardLinkTarget(e));
+      if (it == sizes.end()) continue;
+      size = it->second;
+    }
+    sizes.emplace(path, size);
+    out.push_back({std::move(path), size});
   }
   return out;
 }
@@ -169,6 +194,7 @@ absl::StatusOr<IsoExtractResult> ExtractIso(
   auto a = OpenIso(iso_path);
   if (!a.ok()) return a.status();
   IsoExtractResult result;
+  std::map<std::string, size_t> extracted;  // path -> index in result.files
   std::string sums_text;
   std::string sums_name;
   int64_t total = 0, n = 0, unsafe = 0;
@@ -203,6 +229,33 @@ absl::StatusOr<IsoExtractResult> ExtractIso(
       }
       continue;
     }
+    if (kind == Kind::kHardLink) {
+      // Materialised as a hard link to the target's staged copy (the data is
+      // the target's, already checked); unsafe or unknown targets skipped.
+      auto target = extracted.find(HardLinkTarget(e));
+      if (target == extracted.end()) {
+        ++result.skipped_links;
+        continue;
+      }
+      const PlannedFile t = result.files[target->second];
+      IsoEntry entry{path, t.size};
+      if (!want(entry) || t.sha256.empty()) {
+        extracted.emplace(path, result.files.size());
+        result.files.push_back({path, "", t.size, ""});
+        continue;
+      }
+      absl::Status s = MakeParents(staging_root, path);
+      if (!s.ok()) return s;
+      const std::string from = absl::StrCat(staging_root, "/", t.path);
+      const std::string to = absl::StrCat(staging_root, "/", path);
+      unlink(to.c_str());
+      if (link(from.c_str(), to.c_str()) != 0) {
+        return WriteError(to, staging_root, errno);
+      }
+      extracted.emplace(path, result.files.size());
+      result.files.push_back({path, "", t.size, t.sha256});
+      continue;
+    }
     IsoEntry entry{path, archive_entry_size(e)};
     const bool sums = IsSumsFile(path) && entry.size <= int64_t{kMaxSumsBytes};
     if (sums) sums_name = path;
@@ -221,6 +274,7 @@ absl::StatusOr<IsoExtractResult> ExtractIso(
           sums_text.append(block.data(), static_cast<size_t>(got));
         }
       }
+      extracted.emplace(path, result.files.size());
       result.files.push_back({path, "", entry.size, ""});
       continue;
     }
@@ -283,6 +337,7 @@ absl::StatusOr<IsoExtractResult> ExtractIso(
       unlink(part.c_str());
       return WriteError(final_path, staging_root, errno);
     }
+    extracted.emplace(path, result.files.size());
     result.files.push_back({path, "", written, hasher.HexDigest()});
   }
   if (unsafe > 20) {
@@ -292,7 +347,7 @@ absl::StatusOr<IsoExtractResult> ExtractIso(
   if (result.skipped_links > 0) {
     result.warnings.push_back(absl::StrCat(
         "skipped ", result.skipped_links,
-        " symlink/device/hard-link entries of the ISO (only regular files are "
+        " symlink/device entries of the ISO (only regular files are "
         "mirrored)"));
   }
   if (!sums_name.empty()) {
