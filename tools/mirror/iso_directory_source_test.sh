@@ -73,6 +73,12 @@ if err=$("$TOOL" iso-extract "$W/bad.iso" "$W/st2" 2>&1 >/dev/null); then fail "
 [[ $err == DATA_LOSS:*'"a/hello.txt"'*'does not match the image'*'sha256sum.txt'* ]] || fail "mismatch: $err"
 [[ ! -e "$W/st2/a/hello.txt" ]] || fail "the mismatching file stayed in staging"
 
+# Cancelled mid-file (the 3 MB file spans several 1 MiB blocks): CANCELLED, no .part left.
+mkdir "$W/st3"
+if err=$("$TOOL" iso-extract-cancel "$W/good.iso" "$W/st3" 2>&1); then fail "cancel ignored: $err"; fi
+[[ $err == CANCELLED:* ]] || fail "cancel: $err"
+[[ -z $(find "$W/st3" -name '*.part') ]] || fail "cancel left a .part file"
+
 # Not an ISO at all.
 head -c 100000 /dev/urandom >"$W/noise.iso"
 if err=$("$TOOL" iso-list "$W/noise.iso" 2>&1); then fail "random bytes listed as an ISO"; fi
