@@ -4,8 +4,9 @@
 Command line:
   fault_http_server.py ROOT [--bind 127.0.0.1] [--port 0] [--flaky-count 2]
                             [--slow-rate 64] [--max-seconds 120]
+                            [--tls-cert CERT.pem --tls-key KEY.pem]
 Prints the bound port (one line) on stdout, then serves ROOT until killed or
---max-seconds have passed. Threaded (one thread per connection), keep-alive.
+--max-seconds have passed (HTTPS with --tls-cert/--tls-key). Threaded (one thread per connection), keep-alive.
 
 Paths: /PATH serves ROOT/PATH (Range: bytes=N- and N-M supported, 416 past the
 end). A fault mode is chosen by the first path component; the rest of the path
@@ -199,8 +200,15 @@ def main():
     p.add_argument("--flaky-count", type=int, default=2)
     p.add_argument("--slow-rate", type=int, default=64)
     p.add_argument("--max-seconds", type=int, default=120)
+    p.add_argument("--tls-cert")
+    p.add_argument("--tls-key")
     ARGS = p.parse_args()
     server = Server((ARGS.bind, ARGS.port), Handler)
+    if ARGS.tls_cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(ARGS.tls_cert, ARGS.tls_key)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     print(server.server_address[1], flush=True)
     threading.Timer(ARGS.max_seconds, lambda: os._exit(0)).start()
     server.serve_forever()

@@ -4,9 +4,12 @@
 // guards, stalls, cancel and the per-host connection limit.
 #include "tools/mirror/fetcher.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -78,27 +81,44 @@ std::string HttpGet(const std::string& url) {
 
 class FetcherTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    root_ = new std::string(TempDir());
-    mkdir((*root_ + "/files").c_str(), 0755);
+  // Starts fault_http_server.py with `extra` arguments; returns its port (0 on
+  // failure).
+  static int StartServer(const std::vector<std::string>& extra, pid_t* pid) {
+    std::vector<std::string> args = {"python3",
+                                     "tests/mirror/fault_http_server.py",
+                                     *root_ + "/files",
+                                     "--flaky-count",
+                                     "2",
+                                     "--slow-rate",
+                                     "64",
+                                     "--max-seconds",
+                                     "120"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     int out[2];
-    ASSERT_EQ(pipe(out), 0);
-    pid_ = fork();
-    ASSERT_GE(pid_, 0);
-    if (pid_ == 0) {
+    if (pipe(out) != 0) return 0;
+    *pid = fork();
+    if (*pid == 0) {
       dup2(out[1], 1);
       close(out[0]);
-      execlp("python3", "python3", "tests/mirror/fault_http_server.py",
-             (*root_ + "/files").c_str(), "--flaky-count", "2", "--slow-rate",
-             "64", "--max-seconds", "120", nullptr);
+      execvp("python3", argv.data());
       _exit(127);
     }
     close(out[1]);
     char buf[32] = {};
     ssize_t n = read(out[0], buf, sizeof(buf) - 1);
     close(out[0]);
-    ASSERT_GT(n, 0) << "fault_http_server.py did not start";
-    base_ = new std::string(absl::StrCat("http://127.0.0.1:", atoi(buf)));
+    return n > 0 ? atoi(buf) : 0;
+  }
+
+  static void SetUpTestSuite() {
+    root_ = new std::string(TempDir());
+    mkdir((*root_ + "/files").c_str(), 0755);
+    int port = StartServer({}, &pid_);
+    ASSERT_GT(port, 0) << "fault_http_server.py did not start";
+    base_ = new std::string(absl::StrCat("http://127.0.0.1:", port));
   }
   static void TearDownTestSuite() {
     if (pid_ > 0) {
@@ -409,8 +429,8 @@ TEST_F(FetcherTest, PerHostConnectionLimitIsRespected) {
     std::string name = absl::StrCat("limit", i);
     std::string bytes = Serve(name, 5000, 100 + i);
     // The server holds each request 100 ms so that requests overlap.
-    jobs.push_back({*base_ + "/" + name + "?delay=100&tag=limit", Dest(name), 5000,
-                    Sha256Hex(bytes)});
+    jobs.push_back({*base_ + "/" + name + "?delay=100&tag=limit", Dest(name),
+                    5000, Sha256Hex(bytes)});
   }
   HttpGet(*base_ + "/_stats?reset=1");
   FetchOptions opt = Quick();
@@ -426,6 +446,68 @@ TEST_F(FetcherTest, PerHostConnectionLimitIsRespected) {
   std::printf("max concurrent requests: %d (limit 3)\n", max_concurrent);
   EXPECT_LE(max_concurrent, 3);
   EXPECT_GE(max_concurrent, 2);  // and it did run in parallel
+}
+
+TEST_F(FetcherTest, RefusedConnectionIsRetriedThenUnavailable) {
+  // A port nobody listens on: bind, read the port, close.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  close(fd);
+  FetchOptions opt = Quick();
+  opt.max_attempts = 3;
+  FetchOutcome o =
+      FetchOne({absl::StrCat("http://127.0.0.1:", ntohs(addr.sin_port), "/x"),
+                Dest("x"), -1, ""},
+               opt);
+  EXPECT_TRUE(absl::IsUnavailable(o.status)) << o.status;
+  EXPECT_EQ(o.attempts, 3);
+}
+
+TEST_F(FetcherTest, SameDestinationIsFetchedOnce) {
+  std::string bytes = Serve("dup", 3000, 18);
+  FetchJob job{*base_ + "/dup", Dest("dup"), 3000, Sha256Hex(bytes)};
+  FetchJob other = job;
+  other.url = *base_ + "/small1";
+  other.sha256.clear();
+  HttpGet(*base_ + "/_stats?reset=1");
+  auto outcomes = Fetcher(Quick()).Run({job, job, other}, nullptr, nullptr);
+  ASSERT_EQ(outcomes.size(), 3u);
+  EXPECT_TRUE(outcomes[0].status.ok()) << outcomes[0].status;
+  EXPECT_TRUE(outcomes[1].status.ok()) << outcomes[1].status;
+  EXPECT_EQ(outcomes[1].sha256, Sha256Hex(bytes));
+  EXPECT_TRUE(absl::IsInvalidArgument(outcomes[2].status))
+      << outcomes[2].status;
+  EXPECT_EQ(ReadFile(job.dest), bytes);
+  EXPECT_NE(HttpGet(*base_ + "/_stats").find("\"/dup\": 1"), std::string::npos);
+}
+
+TEST_F(FetcherTest, UntrustedTlsCertificateIsPermanent) {
+  const std::string dir = *root_ + "/tls";
+  mkdir(dir.c_str(), 0755);
+  ASSERT_EQ(
+      std::system(
+          ("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+           "-nodes -subj /CN=127.0.0.1 -days 1 -keyout " +
+           dir + "/key.pem -out " + dir + "/cert.pem 2>/dev/null")
+              .c_str()),
+      0);
+  Serve("tls1", 1000, 19);
+  pid_t pid = -1;
+  int port = StartServer(
+      {"--tls-cert", dir + "/cert.pem", "--tls-key", dir + "/key.pem"}, &pid);
+  ASSERT_GT(port, 0);
+  FetchOutcome o = FetchOne({absl::StrCat("https://127.0.0.1:", port, "/tls1"),
+                             Dest("tls1"), 1000, ""});
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  EXPECT_TRUE(absl::IsFailedPrecondition(o.status)) << o.status;
+  EXPECT_EQ(o.attempts, 1);
+  EXPECT_FALSE(Exists(Dest("tls1")));
 }
 
 TEST(StripUrlCredentialsTest, RemovesUserAndPassword) {
