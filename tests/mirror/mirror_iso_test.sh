@@ -72,7 +72,7 @@ jexpect b2 .fetched 0
 log "C) as nobody (setpriv --reuid=65534), no root, no mount"
 command -v setpriv >/dev/null || fail "setpriv (util-linux) missing"
 u=$WORK/unpriv
-mkdir -p "$u"
+mkdir -p "$u/boot"
 cp "$MIRROR" "$u/rackboot-mirror"
 cp "$iso" "$u/media.iso"
 chown -R 65534:65534 "$u"
