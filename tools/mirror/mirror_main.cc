@@ -17,7 +17,6 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "engine/cli/flag_help.h"
 #include "tools/mirror/mirror_run.h"
@@ -143,10 +142,6 @@ std::string ParseArgs(int argc, char** argv) {
         value = "false";
         has_value = true;
       } else {
-        std::string fix = absl::StrReplaceAll(name, {{"-", "_"}});
-        if (fix != name && OwnFlag(fix, &info)) {
-          return absl::StrCat("unknown flag --", name, ": write --", fix);
-        }
         return absl::StrCat("unknown flag --", name);
       }
     }

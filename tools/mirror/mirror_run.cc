@@ -338,6 +338,7 @@ absl::Status Runner::RunIso() {
     ++s.files_done;
   }
   last_ = s;
+  if (progress_ != nullptr) progress_->Update(s);
   absl::StatusOr<MediaInfo> media = RecognizeMedia(pub_->staging());
   if (!media.ok()) {
     return absl::Status(
@@ -404,16 +405,19 @@ absl::Status Runner::CopyBootFiles() {
     return absl::OkStatus();
   }
   const std::string dir = absl::StrCat(options_.boot_dir, "/", summary_->name);
-  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-    return absl::InternalError(absl::StrCat("cannot make ", log::Quoted(dir),
-                                            ": ", std::strerror(errno)));
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("cannot make ", log::Quoted(dir), ": ", ec.message()));
   }
   for (const std::string& rel : {m.kernel, m.initrd}) {
     if (absl::Status s = CheckMirrorPath(rel); !s.ok()) return s;
     const std::string dst = absl::StrCat(dir, "/", Basename(rel));
     int64_t copied = 0;
-    absl::Status s = CopyFileAtomically(absl::StrCat(pub_->dir(), "/", rel),
-                                        dst, dir, cancel_, &copied);
+    // From staging, before the swap: a failure here publishes nothing.
+    absl::Status s =
+        CopyFileAtomically(pub_->StagingPath(rel), dst, dir, cancel_, &copied);
     if (!s.ok()) return s;
     summary_->boot_files.push_back(dst);
   }
@@ -500,6 +504,9 @@ absl::Status Runner::Run() {
                                   {"all", options_.all},
                                   {"installer", options_.installer},
                                   {"recommends", options_.recommends}};
+  if (!options_.boot_dir.empty()) {
+    if (absl::Status b = CopyBootFiles(); !b.ok()) return b;
+  }
   absl::StatusOr<PublishResult> published =
       pub_->Publish(std::move(header), options_.prune);
   if (!published.ok()) return published.status();
@@ -508,9 +515,6 @@ absl::Status Runner::Run() {
   summary_->files = published->files;
   summary_->kept = published->kept;
   summary_->pruned = published->pruned;
-  if (!options_.boot_dir.empty()) {
-    if (absl::Status b = CopyBootFiles(); !b.ok()) return b;
-  }
   return absl::OkStatus();
 }
 
