@@ -99,6 +99,10 @@ jexpect a .files "$n"
 [[ $(jv a .bytes_fetched) -gt 0 ]] || fail "a: bytes_fetched $(jv a .bytes_fetched)"
 [[ -d $WORK/pub/.rackboot-mirror-deb12 ]] || fail "no bookkeeping directory .rackboot-mirror-deb12"
 [[ ! -e $WORK/pub/.rackboot-mirror-deb12/staging ]] || fail "staging left after a publish"
+# stderr is not a terminal: progress as lines (every 5 s and a last one), in the documented form.
+grep -qE '^rackboot-mirror: files [0-9]+/[0-9]+, [0-9.]+/[0-9.]+ MiB, [0-9.]+ MiB/s, ETA [^,]+, [0-9]+ failed, [0-9]+ retries$' \
+  "$WORK/a.err" || fail "a: no progress line of the documented form on stderr: $(head -5 "$WORK/a.err")"
+grep -q $'\r\|\e\[' "$WORK/a.err" && fail "a: terminal control characters on a non-terminal stderr"
 log "A: $n files, $nbh by-hash copies, $(jv a .fetched) fetched, $(jv a .bytes_fetched) bytes, $(jv a .seconds) s"
 
 ################################################################################################
