@@ -36,7 +36,6 @@ bash "$HERE/make_apt_repo.sh" "$WORK/repo" "$WORK/key" 40 >"$WORK/make_repo.log"
 SRV=$WORK/srv
 mkdir -p "$SRV"
 for c in good checksum badsig missing slow die trunc; do cp -a "$WORK/repo" "$SRV/$c"; done
-IMG=dists/bookworm/main/installer-amd64/current/images/netboot/debian-installer/amd64
 
 # A pool file the good tree will not hold (an optional-priority filler package).
 VICTIM=$(cd "$WORK/repo" && find pool -name 'fill-0003_*.deb' | head -1)
@@ -228,8 +227,8 @@ stat -c %i "$P" >"$WORK/df-inode2"
 sha256sum "$P/.rackboot-manifest.json" | cut -d' ' -f1 >"$WORK/df-manifest2"
 find "$P" -name '*.part' >"$WORK/df-partial"
 EOF
-SMALL=$SMALL MIRROR=$MIRROR BASE=$BASE KEYRING=$WORK/key/test.gpg WORK=$WORK \
-  unshare -m --propagation private bash "$WORK/diskfull.sh" ||
+export SMALL MIRROR BASE WORK
+KEYRING=$WORK/key/test.gpg unshare -m --propagation private bash "$WORK/diskfull.sh" ||
   fail "disk full: the setup failed: $(tail -n 5 "$WORK/df-good.err" 2>/dev/null)"
 mountpoint -q "$SMALL" && fail "the tmpfs leaked out of the private mount namespace"
 [[ $(jq -r .published "$WORK/df-good.json") == true ]] || fail "disk full: the first tree was not published"
