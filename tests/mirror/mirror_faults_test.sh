@@ -68,7 +68,7 @@ fresh_images "$SRV/die" 400000 150000
 fresh_images "$SRV/trunc" 70000 150000
 chmod -R a+rX "$SRV"
 
-start_nginx "$NS" "$SRV" 80 'location ~ ^/slow/.*/initrd\.gz$ { limit_rate 100; }'
+start_nginx "$NS" "$SRV" 80 'location ~ ^/slow/.*/initrd\.gz$ { limit_rate 50; sendfile off; output_buffers 1 128; postpone_output 0; }'
 start_nginx "$NS" "$SRV" 81 'location ~ /linux$ { limit_rate 8k; }'
 DIE_NGINX_PID=$NGINX_PID
 
@@ -99,7 +99,7 @@ class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
 S(("0.0.0.0", port), H).serve_forever()
 EOF
-ip netns exec "$NS" "$PY" "$WORK/trunc_server.py" "$SRV/trunc" 82 >"$WORK/trunc.log" 2>&1 </dev/null &
+ip netns exec "$NS" "$PY" "$WORK/trunc_server.py" "$SRV" 82 >"$WORK/trunc.log" 2>&1 </dev/null &
 MIRROR_PIDS+=("$!")
 MIRROR_LOGS+=("$WORK/trunc.log")
 wait_tcp "$NS_IP" 82 || fail "the truncating server does not accept"
