@@ -169,16 +169,20 @@ EOF
   wait_tcp "$ip" "$port" || fail "nginx in $ns on $ip:$port does not accept: $(cat "$d/stdout")"
 }
 
-# start_vsftpd NS ROOTDIR: anonymous, read-only FTP of ROOTDIR on port 21 in namespace NS
-# (the configuration docs/mirror.md shows, plus what running in the foreground needs).
+# start_vsftpd NS ROOTDIR [PORT]: anonymous, read-only FTP of ROOTDIR on PORT (21) in namespace NS
+# (the configuration docs/mirror.md shows, plus what running in the foreground needs); names
+# starting with .rackboot are hidden and refused. Sets VSFTPD_PID (stop_pid it to restart).
 start_vsftpd() {
-  local ns=$1 root=$2
-  local d="$WORK/vsftpd"
+  local ns=$1 root=$2 port=${3:-21}
+  local d="$WORK/vsftpd.${#MIRROR_PIDS[@]}"
+  # Passive ports: a range of 100 per server started (at most 20 per test).
+  local pasv=$((30000 + 100 * (${#MIRROR_PIDS[@]} % 20)))
   mkdir -p "$d/empty"
   chmod 755 "$d/empty"
   cat >"$d/vsftpd.conf" <<EOF
 listen=YES
 listen_ipv6=NO
+listen_port=$port
 background=NO
 seccomp_sandbox=NO
 anonymous_enable=YES
@@ -194,8 +198,8 @@ dirlist_enable=YES
 download_enable=YES
 secure_chroot_dir=$d/empty
 pasv_enable=YES
-pasv_min_port=30000
-pasv_max_port=30099
+pasv_min_port=$pasv
+pasv_max_port=$((pasv + 99))
 port_enable=YES
 connect_from_port_20=NO
 xferlog_enable=YES
@@ -203,6 +207,8 @@ vsftpd_log_file=$d/vsftpd.log
 dual_log_enable=YES
 xferlog_file=$d/xfer.log
 max_clients=64
+hide_file={.rackboot*}
+deny_file={.rackboot*}
 EOF
   MIRROR_LOGS+=("$d/vsftpd.log" "$d/stderr")
   ip netns exec "$ns" vsftpd "$d/vsftpd.conf" >"$d/stderr" 2>&1 </dev/null &
@@ -210,7 +216,19 @@ EOF
   VSFTPD_PID=$!
   local ip
   ip=$(ip netns exec "$ns" ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -1)
-  wait_tcp "$ip" 21 || fail "vsftpd in $ns on $ip:21 does not accept: $(cat "$d/stderr")"
+  wait_tcp "$ip" "$port" || fail "vsftpd in $ns on $ip:$port does not accept: $(cat "$d/stderr")"
+}
+
+# stop_pid PID: SIGTERM, then (after 5 s) SIGKILL; waits for it.
+stop_pid() {
+  local pid=$1 i
+  kill "$pid" 2>/dev/null || return 0
+  for i in $(seq 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
 }
 
 # make_test_key DIR: an ed25519 signing key in a short GNUPGHOME under /tmp (gpg-agent's socket
@@ -252,3 +270,63 @@ tree_sums() {
 
 # Registers a directory for removal on exit (for dirs outside $WORK).
 mirror_tmpdir() { MIRROR_TMPDIRS+=("$1"); }
+
+# run_mirror TAG ARGS...: $MIRROR ARGS... (bounded: 120 s); stdout to $WORK/TAG.out, stderr to
+# $WORK/TAG.err; sets RC. Never fails by itself: the caller asserts RC.
+run_mirror() {
+  local tag=$1
+  shift
+  MIRROR_LOGS+=("$WORK/$tag.err")
+  RC=0
+  timeout 120 "$MIRROR" "$@" >"$WORK/$tag.out" 2>"$WORK/$tag.err" </dev/null || RC=$?
+  log "rackboot-mirror $* => exit $RC"
+}
+
+# expect_rc TAG WANT: fails with the run's output unless it exited WANT.
+expect_rc() {
+  local tag=$1 want=$2
+  if [[ $RC != "$want" ]]; then
+    echo "--- $tag stdout:" >&2
+    head -c 4000 "$WORK/$tag.out" >&2
+    echo "--- $tag stderr:" >&2
+    tail -n 40 "$WORK/$tag.err" >&2
+    fail "$tag: exit $RC, want $want"
+  fi
+}
+
+# jv TAG FILTER: jq -r FILTER over the run's --json object (exactly one JSON object on stdout).
+jv() {
+  local n
+  n=$(jq -s 'length' "$WORK/$1.out" 2>/dev/null) || fail "$1: stdout is not JSON: $(head -c 600 "$WORK/$1.out")"
+  [[ $n == 1 ]] || fail "$1: stdout holds $n JSON values, want exactly one"
+  jq -r "$2" "$WORK/$1.out"
+}
+
+# jexpect TAG FILTER WANT: the JSON field equals WANT.
+jexpect() {
+  local got
+  got=$(jv "$1" "$2")
+  [[ $got == "$3" ]] || fail "$1: $2 is '$got', want '$3' (stdout: $(head -c 800 "$WORK/$1.out"))"
+}
+
+# tree_matches_source PUB SRC: every regular file of the published tree PUB (bookkeeping names
+# .rackboot* aside) exists in SRC with the same sha256; prints how many.
+tree_matches_source() {
+  local pub=$1 src=$2 n=0 h p
+  while read -r h p; do
+    [[ -f $src/$p ]] || fail "published $p is not in the source"
+    [[ $(sha "$src/$p") == "$h" ]] || fail "published $p differs from the source's"
+    n=$((n + 1))
+  done < <(tree_sums "$pub")
+  echo "$n"
+}
+
+# manifest_matches_tree PUB: DIR/.rackboot-manifest.json lists exactly the tree's files, with
+# their sizes and sha256.
+manifest_matches_tree() {
+  local pub=$1
+  [[ -s $pub/.rackboot-manifest.json ]] || fail "$pub/.rackboot-manifest.json missing"
+  diff <(jq -r '.files[] | "\(.sha256)  \(.path)"' "$pub/.rackboot-manifest.json" | sort -k2) \
+    <(tree_sums "$pub" | sort -k2) >"$WORK/manifest.diff" ||
+    fail "manifest of $pub does not match its files: $(head -20 "$WORK/manifest.diff")"
+}

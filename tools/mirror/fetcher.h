@@ -1,9 +1,9 @@
 // Fetcher: downloads the files of a mirror plan over HTTP, HTTPS and FTP with
 // libcurl's multi interface: parallel transfers within a total and a per-host
-// connection limit, resume of `.part` files by range request (FTP REST), retries
-// with exponential backoff and jitter for transient failures, a size guard
-// against endless or oversized responses, and SHA-256 verification before the
-// verified file is fsynced and renamed to its final name.
+// connection limit, resume of `.part` files by range request (FTP REST),
+// retries with exponential backoff and jitter for transient failures, a size
+// guard against endless or oversized responses, and SHA-256 verification before
+// the verified file is fsynced and renamed to its final name.
 //
 // Owned by the caller (rackboot mirror's orchestration); one Run at a time on
 // one thread (the progress callback runs on that thread). The cancel flag may
@@ -37,7 +37,8 @@ struct FetchJob {
 struct FetchOutcome {
   // OK; NotFound for HTTP 404/410 and FTP 550, PermissionDenied for 401/403
   // (no retry); DataLoss for a checksum or size mismatch; ResourceExhausted for
-  // a full disk; Cancelled when the cancel flag stopped it; Unavailable or
+  // a full disk; OutOfRange for a file of unknown size over max_unknown_size;
+  // FailedPrecondition for a refused redirect or TLS failure; Cancelled when the cancel flag stopped it; Unavailable or
   // DeadlineExceeded when retries ran out.
   absl::Status status;
   std::string sha256;  // of the file at dest when ok
@@ -64,7 +65,8 @@ struct FetchOptions {
 struct FetchProgress {
   int64_t files_total = 0, files_done = 0, files_failed = 0;
   int64_t bytes_total = 0;  // sum of known sizes
-  int64_t bytes_done = 0;   // bytes at dest/.part so far (resume counts what was there)
+  int64_t bytes_done =
+      0;  // bytes at dest/.part so far (resume counts what was there)
   int64_t retries = 0;
 };
 
