@@ -109,9 +109,9 @@ mkdir -p "$WORK/pub"
 PUB=$WORK/pub/debian12
 COMMON=(--suite=bookworm --keyring="$WORK/key/test.gpg" --json --retries=2 --timeout=3)
 
-# run_mirror OUTPREFIX ARGS...: runs the mirror (bounded: 60 s), sets RC; stdout and stderr in
+# run_case OUTPREFIX ARGS...: runs the mirror (bounded: 60 s), sets RC; stdout and stderr in
 # OUTPREFIX.{json,err}.
-run_mirror() {
+run_case() {
   local out=$1
   shift
   set +e
@@ -121,7 +121,7 @@ run_mirror() {
 }
 
 log "publishing the good tree"
-run_mirror "$WORK/good" --from="$BASE/good" --to="$PUB" "${COMMON[@]}" \
+run_case "$WORK/good" --from="$BASE/good" --to="$PUB" "${COMMON[@]}" \
   --priorities=required,important
 [[ $RC -eq 0 ]] || fail "good mirror: exit $RC: $(tail -n 20 "$WORK/good.err")"
 [[ $(jq -r .ok "$WORK/good.json") == true && $(jq -r .published "$WORK/good.json") == true ]] ||
@@ -159,27 +159,27 @@ expect_fault() {
 ALL=(--to="$PUB" "${COMMON[@]}" --all --installer)
 
 log "fault: checksum mismatch"
-run_mirror "$WORK/checksum" --from="$BASE/checksum" "${ALL[@]}"
+run_case "$WORK/checksum" --from="$BASE/checksum" "${ALL[@]}"
 expect_fault checksum "sha256 mismatch.*$(basename "$VICTIM")"
 
 log "fault: 404"
-run_mirror "$WORK/missing" --from="$BASE/missing" "${ALL[@]}"
+run_case "$WORK/missing" --from="$BASE/missing" "${ALL[@]}"
 expect_fault missing "(404|not found).*$(basename "$VICTIM")|$(basename "$VICTIM").*(404|not found)"
 
 log "fault: bad signature (InRelease edited)"
-run_mirror "$WORK/badsig" --from="$BASE/badsig" "${ALL[@]}"
+run_case "$WORK/badsig" --from="$BASE/badsig" "${ALL[@]}"
 expect_fault badsig "signature not accepted.*BADSIG|BADSIG"
 
 log "fault: wrong keyring"
-run_mirror "$WORK/keyring" --from="$BASE/good" "${ALL[@]}" --keyring="$WORK/other/test.gpg"
+run_case "$WORK/keyring" --from="$BASE/good" "${ALL[@]}" --keyring="$WORK/other/test.gpg"
 expect_fault keyring "signature not accepted.*NO_PUBKEY|NO_PUBKEY"
 
 log "fault: truncated transfer (half the body, then the connection closes; retries exhausted)"
-run_mirror "$WORK/trunc" --from="$BASE:82/trunc" "${ALL[@]}"
+run_case "$WORK/trunc" --from="$BASE:82/trunc" "${ALL[@]}"
 expect_fault trunc "linux.*(partial|truncat|closed|short|transfer|size)|(partial|truncat|closed|short|transfer).*linux"
 
 log "fault: slow server (100 B/s, --timeout=3)"
-run_mirror "$WORK/slow" --from="$BASE/slow" "${ALL[@]}"
+run_case "$WORK/slow" --from="$BASE/slow" "${ALL[@]}"
 expect_fault slow "initrd\.gz.*(stall|slow|timed? ?out|timeout)|(stall|slow|timed? ?out|timeout).*initrd\.gz"
 
 log "fault: the server dies mid-file (nginx killed -9) and stays dead"
@@ -245,7 +245,7 @@ log "disk full: exit 1 with $(cat "$WORK/df-avail") bytes free, \"$(jq -r .error
 
 # After all that, the good source still mirrors and the published tree is still the good one
 # (a run of the same selection is up to date).
-run_mirror "$WORK/again" --from="$BASE/good" --to="$PUB" "${COMMON[@]}" --priorities=required,important
+run_case "$WORK/again" --from="$BASE/good" --to="$PUB" "${COMMON[@]}" --priorities=required,important
 [[ $RC -eq 0 && $(jq -r .up_to_date "$WORK/again.json") == true ]] ||
   fail "after the faults the good run is not up to date: exit $RC $(cat "$WORK/again.json")"
 echo "PASS: mirror_faults_test"
