@@ -73,9 +73,10 @@ start_nginx "$NS" "$SRV" 81 'location ~ /linux$ { limit_rate 8k; }'
 DIE_NGINX_PID=$NGINX_PID
 
 # The truncating server: whole files, except any path ending in /linux: the headers promise the
-# whole size, half the body is sent, the connection closes.
+# whole answer (200, or 206 for a Range request, as nginx answers), half of it is sent, the
+# connection closes. Every attempt, resumed or not, is cut short, so the retries run out.
 cat >"$WORK/trunc_server.py" <<'EOF'
-import http.server, os, socketserver, sys
+import http.server, os, re, socketserver, sys
 root, port = sys.argv[1], int(sys.argv[2])
 class H(http.server.SimpleHTTPRequestHandler):
     def __init__(self, *a, **k):
@@ -87,11 +88,19 @@ class H(http.server.SimpleHTTPRequestHandler):
         if not self.path.endswith("/linux") or not os.path.isfile(path):
             return super().do_GET()
         data = open(path, "rb").read()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(data)))
+        start = 0
+        m = re.match(r"bytes=(\d+)-$", self.headers.get("Range", ""))
+        if m and int(m.group(1)) < len(data):
+            start = int(m.group(1))
+            self.send_response(206)
+            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))
+        else:
+            self.send_response(200)
+        body = data[start:]
+        self.send_header("Content-Length", str(len(body)))
         self.send_header("Content-Type", "application/octet-stream")
         self.end_headers()
-        self.wfile.write(data[: len(data) // 2])
+        self.wfile.write(body[: len(body) // 2])
         self.wfile.flush()
         self.close_connection = True
 class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
