@@ -44,6 +44,24 @@ PACKAGES+=,console-setup,keyboard-configuration,sudo,popularity-contest,os-probe
 ARGS=(--from="$SOURCE" --to="$DEST" --suite=bookworm --components=main --arch=amd64 --installer
   --priorities=required,important --packages="$PACKAGES" --json)
 
+# This machine reaches deb.debian.org through a cache that serves the apt paths (dists/ indexes,
+# by-hash, pool/) but answers 404 for the installer images under
+# main/installer-amd64/current/images/netboot/ (SHA256SUMS itself is served). Debian's package
+# debian-installer-12-netboot-amd64 holds the same two files: when installed, they are put into the
+# mirror's staging tree, where the mirror keeps a staged file only if its sha256 matches the
+# archive's signed SHA256SUMS (the same rule as for a resumed run), so nothing unverified enters
+# the tree. Without them the run needs the archive to serve the images.
+NETBOOT_PKG=/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64
+IMG_REL=dists/bookworm/main/installer-amd64/current/images/netboot/debian-installer/amd64
+STAGED=$CACHE/.rackboot-mirror-debian12/staging/$IMG_REL
+if [[ -f $NETBOOT_PKG/linux && -f $NETBOOT_PKG/initrd.gz && ! -f $DEST/$IMG_REL/initrd.gz ]]; then
+  mkdir -p "$STAGED"
+  for f in linux initrd.gz; do
+    [[ -f $STAGED/$f ]] || cp "$NETBOOT_PKG/$f" "$STAGED/$f"
+  done
+  log "netboot linux and initrd.gz staged from $(dpkg-query -W -f='${Package} ${Version}' debian-installer-12-netboot-amd64 2>/dev/null || echo "$NETBOOT_PKG") (checked by the mirror against SHA256SUMS)"
+fi
+
 log "rackboot-mirror ${ARGS[*]}"
 t0=$(date +%s.%N)
 set +e
