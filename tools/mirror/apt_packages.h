@@ -18,8 +18,9 @@ namespace rackboot::mirror {
 
 // No .deb is near this (the largest in Debian are a few GiB).
 inline constexpr int64_t kMaxPoolFileBytes = int64_t{16} << 30;
-// Alternatives in one dependency field (Debian's longest have about 200).
-inline constexpr size_t kMaxDependencyTerms = 4096;
+// Alternatives (or provided names) in one dependency field: bookworm's
+// librust-winapi-dev Provides about 1,500 names.
+inline constexpr size_t kMaxDependencyTerms = 65536;
 
 // One alternative of a dependency: "name[:arch] [(op version)] [<profiles>]".
 // The version constraint is parsed for syntax and dropped: the mirror keeps one

@@ -19,14 +19,16 @@ int Sign(int x) { return (x > 0) - (x < 0); }
 
 void CheckOrder(const std::vector<std::string>& versions) {
   using rackboot::mirror::CompareDebianVersions;
-  size_t n = versions.size() < 24 ? versions.size() : 24;
+  // Bounded so one input stays fast: pairs of 16 versions, triples of the
+  // first 8, each version at most 128 bytes.
+  size_t n = versions.size() < 16 ? versions.size() : 16;
   for (size_t i = 0; i < n; ++i) {
     if (CompareDebianVersions(versions[i], versions[i]) != 0) abort();
     for (size_t j = 0; j < n; ++j) {
       int ij = CompareDebianVersions(versions[i], versions[j]);
       if (ij < -1 || ij > 1) abort();
       if (ij != -CompareDebianVersions(versions[j], versions[i])) abort();
-      for (size_t k = 0; k < n; ++k) {
+      for (size_t k = 0; k < n && i < 8 && j < 8; ++k) {
         int jk = CompareDebianVersions(versions[j], versions[k]);
         int ik = CompareDebianVersions(versions[i], versions[k]);
         // a <= b <= c => a <= c, with equality only when both are equal.
@@ -48,7 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   int lines = 0;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     if (++lines > 24) break;
-    versions.emplace_back(line);
+    versions.emplace_back(line.substr(0, 128));
     auto groups = ParseDependencyField(line);
     if (groups.ok()) {
       for (const auto& group : *groups) {
@@ -67,7 +69,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const AptPackage& package : parsed->packages) {
       if (!CheckMirrorPath(package.filename).ok()) abort();
       if (package.size < 0 || package.size > kMaxPoolFileBytes) abort();
-      versions.push_back(package.version);
+      versions.push_back(package.version.substr(0, 128));
       index.Add(package);
     }
     for (const AptPackage& package : parsed->packages) {

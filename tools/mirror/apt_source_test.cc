@@ -502,6 +502,19 @@ TEST_F(AptSourceTest, InstallerNeedsItsIndexes) {
   ASSERT_FALSE(result.ok());
   EXPECT_TRUE(absl::StrContains(result.status().message(), "SHA256SUMS"))
       << result.status();
+  // Listed in SHA256SUMS but not served (deb.debian.org as this project's
+  // machines reach it): udebs planned, no kernel, a warning.
+  Publish(Typical());
+  fs::remove_all(repo_ +
+                 "/dists/lab/main/installer-amd64/current/images/netboot");
+  result = Plan();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->udebs_selected, 3);
+  EXPECT_EQ(result->media.kernel, "");
+  EXPECT_EQ(result->media.initrd, "");
+  ASSERT_FALSE(result->warnings.empty());
+  EXPECT_TRUE(absl::StrContains(result->warnings.back(), "does not serve"))
+      << result->warnings.back();
   // A netboot image that differs from SHA256SUMS.
   Publish(Typical());
   WriteAll(repo_ +

@@ -20,10 +20,11 @@ namespace rackboot::mirror {
 struct Deb822Limits {
   // Debian's largest stanzas have about 30 fields.
   size_t max_fields_per_stanza = 256;
-  // One field's raw value, continuation lines included (a Description or a
-  // Release's SHA256 list of a suite fits; Release is parsed with a larger
-  // bound by apt_release).
-  size_t max_field_bytes = 64 * 1024;
+  // One field's raw value, continuation lines included. Not 64 KiB: bookworm's
+  // librust-winapi-dev has a 75,649-byte Provides line (measured on the real
+  // main/binary-amd64/Packages); 1 MiB leaves room and still bounds a field.
+  // Release is parsed with its own bound (apt_release).
+  size_t max_field_bytes = 1024 * 1024;
   // Debian's main/binary-amd64 has about 64,000 stanzas.
   size_t max_stanzas = 1000000;
 };

@@ -7,10 +7,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -27,6 +29,11 @@ namespace {
 constexpr long kStallBytesPerSecond = 1024;
 constexpr absl::Duration kProgressInterval = absl::Milliseconds(100);
 constexpr const char* kProtocols = "http,https,ftp";
+// Threads hashing, fsyncing and renaming finished files.
+constexpr int kVerifyThreads = 4;
+// Finished files waiting for them (each holds its .part open) before new
+// transfers wait.
+constexpr size_t kMaxVerifying = 64;
 
 void GlobalInitOnce() {
   static std::once_flag once;
@@ -60,6 +67,7 @@ absl::Status MakeParents(const std::string& dest) {
 }
 
 enum class Verdict {
+  kVerify,       // transfer complete: check size and SHA-256, fsync, rename
   kDone,         // outcome.status is final (ok or not)
   kRetry,        // transient: retry after backoff
   kRetryNow,     // restart from 0 at once (416, server cannot resume)
@@ -67,6 +75,78 @@ enum class Verdict {
 };
 
 struct RunState;
+struct Transfer;
+using Judgement = std::pair<Verdict, absl::Status>;
+
+// Checks, fsyncs and renames completed .part files on a few threads of its own
+// so that hashing and fsync (the slow part with many small files) overlap
+// the transfers. The curl loop submits a Transfer it no longer touches and
+// takes the judgements back; a worker wakes the loop with curl_multi_wakeup.
+class Verifier {
+ public:
+  Verifier(int threads, std::function<Judgement(Transfer&)> verify,
+           CURLM* multi)
+      : verify_(std::move(verify)), multi_(multi) {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
+  }
+  ~Verifier() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    todo_cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  void Submit(Transfer* t) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      todo_.push_back(t);
+      ++pending_;
+    }
+    todo_cv_.notify_one();
+  }
+  // Judgements finished so far; with `wait_all`, first waits until every
+  // submitted transfer is judged.
+  std::vector<std::pair<Transfer*, Judgement>> Take(bool wait_all) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (wait_all) done_cv_.wait(lock, [this] { return pending_ == 0; });
+    std::vector<std::pair<Transfer*, Judgement>> out;
+    out.swap(done_);
+    return out;
+  }
+  size_t pending() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return pending_ + done_.size();
+  }
+
+ private:
+  void Work() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      todo_cv_.wait(lock, [this] { return stop_ || !todo_.empty(); });
+      if (todo_.empty()) return;
+      Transfer* t = todo_.front();
+      todo_.pop_front();
+      lock.unlock();
+      Judgement j = verify_(*t);
+      lock.lock();
+      done_.emplace_back(t, std::move(j));
+      --pending_;
+      done_cv_.notify_all();
+      curl_multi_wakeup(multi_);
+    }
+  }
+
+  std::function<Judgement(Transfer&)> verify_;
+  CURLM* multi_;
+  std::mutex mu_;
+  std::condition_variable todo_cv_, done_cv_;
+  std::deque<Transfer*> todo_;
+  std::vector<std::pair<Transfer*, Judgement>> done_;
+  size_t pending_ = 0;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
 
 // One job across its attempts.
 struct Transfer {
@@ -92,7 +172,9 @@ struct Transfer {
   bool bad_status = false;
   bool oversize = false;
   int write_errno = 0;
-  char errbuf[CURL_ERROR_SIZE] = {};
+  // curl's message of the attempt; allocated per attempt (a plan may hold
+  // hundreds of thousands of jobs).
+  std::unique_ptr<char[]> errbuf;
 };
 
 struct RunState {
@@ -246,13 +328,17 @@ std::vector<FetchOutcome> Fetcher::Run(
     }
   };
 
-  auto close_attempt = [&](Transfer& t) {
+  auto close_easy = [&](Transfer& t) {
     if (t.easy != nullptr) {
       curl_multi_remove_handle(multi, t.easy);
       curl_easy_cleanup(t.easy);
       t.easy = nullptr;
+      t.errbuf.reset();
       --active;
     }
+  };
+  auto close_attempt = [&](Transfer& t) {
+    close_easy(t);
     if (t.fd >= 0) {
       close(t.fd);
       t.fd = -1;
@@ -268,8 +354,9 @@ std::vector<FetchOutcome> Fetcher::Run(
                        bitgen, 0, absl::ToInt64Nanoseconds(d / 2) + 1));
   };
 
-  // Verifies a complete .part and renames it into place.
-  auto verify = [&](Transfer& t) -> std::pair<Verdict, absl::Status> {
+  // Verifies a complete .part and renames it into place. Runs on a Verifier
+  // thread: touches only t (which the loop leaves alone meanwhile).
+  auto verify = [](Transfer& t) -> Judgement {
     const FetchJob& job = *t.job;
     if (job.size >= 0 && t.offset != job.size) {
       return {Verdict::kFromScratch,
@@ -298,10 +385,21 @@ std::vector<FetchOutcome> Fetcher::Run(
     return {Verdict::kDone, absl::OkStatus()};
   };
 
+  Verifier verifier(kVerifyThreads, verify, multi);
+  size_t verifying = 0;
+
   // Applies a verdict: finishes the job or schedules its next attempt.
   auto apply = [&](Transfer& t, Verdict verdict, absl::Status status) {
+    if (verdict == Verdict::kVerify) {
+      close_easy(t);  // the .part stays open for fsync
+      ++verifying;
+      verifier.Submit(&t);
+      return;
+    }
     close_attempt(t);
     switch (verdict) {
+      case Verdict::kVerify:
+        break;
       case Verdict::kDone:
         if (absl::IsNotFound(status) || absl::IsPermissionDenied(status) ||
             absl::IsFailedPrecondition(status) ||
@@ -353,8 +451,10 @@ std::vector<FetchOutcome> Fetcher::Run(
     curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &code);
     const std::string& url = t.shown_url;
     // curl's message may carry server text (FTP replies): escaped.
-    const std::string detail = log::Escaped(
-        t.errbuf[0] != '\0' ? t.errbuf : curl_easy_strerror(result));
+    const std::string detail =
+        log::Escaped(t.errbuf != nullptr && t.errbuf[0] != '\0'
+                         ? t.errbuf.get()
+                         : curl_easy_strerror(result));
     const std::string attempts = absl::StrCat(
         " (attempt ", t.outcome.attempts, " of ", options_.max_attempts, ")");
     if (t.write_errno != 0)
@@ -403,7 +503,7 @@ std::vector<FetchOutcome> Fetcher::Run(
     }
     switch (result) {
       case CURLE_OK:
-        return verify(t);
+        return {Verdict::kVerify, absl::OkStatus()};
       case CURLE_RANGE_ERROR:
       case CURLE_BAD_DOWNLOAD_RESUME:
       case CURLE_FTP_COULDNT_USE_REST:
@@ -457,7 +557,7 @@ std::vector<FetchOutcome> Fetcher::Run(
     ++t.outcome.attempts;
     t.status_checked = t.bad_status = t.oversize = false;
     t.write_errno = 0;
-    t.errbuf[0] = '\0';
+    t.errbuf.reset();
     const FetchJob& job = *t.job;
     if (!HasAllowedScheme(job.url)) {
       finish(t, absl::InvalidArgumentError(absl::StrCat(
@@ -490,8 +590,7 @@ std::vector<FetchOutcome> Fetcher::Run(
     run.SetCounted(&t, existing);
     if (job.size > 0 && existing == job.size) {
       // A complete .part from an interrupted run: verify it without a request.
-      auto [verdict, status] = verify(t);
-      apply(t, verdict, std::move(status));
+      apply(t, Verdict::kVerify, absl::OkStatus());
       return;
     }
     CURL* easy = curl_easy_init();
@@ -513,7 +612,11 @@ std::vector<FetchOutcome> Fetcher::Run(
                          1, absl::ToInt64Seconds(options_.stall_timeout))));
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &WriteCallback);
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, &t);
-    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t.errbuf);
+    t.errbuf = std::make_unique<char[]>(CURL_ERROR_SIZE);
+    t.errbuf[0] = '\0';
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t.errbuf.get());
+    // Fewer, larger writes into the .part.
+    curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 128L * 1024);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, &t);
     if (existing > 0) {
       curl_easy_setopt(easy, CURLOPT_RESUME_FROM_LARGE,
@@ -532,7 +635,7 @@ std::vector<FetchOutcome> Fetcher::Run(
     }
     absl::Time now = absl::Now();
     // Due retries first, then fresh jobs, within the handle budget.
-    while (active < max_active) {
+    while (active < max_active && verifying < kMaxVerifying) {
       auto due = std::find_if(waiting.begin(), waiting.end(), [&](size_t i) {
         return transfers[i].next_start <= now;
       });
@@ -559,6 +662,10 @@ std::vector<FetchOutcome> Fetcher::Run(
       auto [verdict, status] = judge(*t, result);
       apply(*t, verdict, std::move(status));
     }
+    for (auto& [t, judgement] : verifier.Take(/*wait_all=*/false)) {
+      --verifying;
+      apply(*t, judgement.first, std::move(judgement.second));
+    }
     now = absl::Now();
     if (progress && now - last_progress >= kProgressInterval) {
       last_progress = now;
@@ -566,7 +673,7 @@ std::vector<FetchOutcome> Fetcher::Run(
     }
     if (finished >= jobs.size()) break;
     absl::Duration wait = kProgressInterval;
-    if (active < max_active) {
+    if (active < max_active && verifying < kMaxVerifying) {
       if (!fresh.empty()) wait = absl::ZeroDuration();
       for (size_t i : waiting)
         wait = std::min(wait, transfers[i].next_start - now);
@@ -578,13 +685,27 @@ std::vector<FetchOutcome> Fetcher::Run(
                       nullptr);
     }
   }
+  if (cancelled) {
+    // Stop transferring at once; what is being verified finishes (bounded).
+    for (Transfer& t : transfers) close_easy(t);
+    for (auto& [t, judgement] : verifier.Take(/*wait_all=*/true)) {
+      --verifying;
+      Verdict v =
+          judgement.first == Verdict::kDone ? Verdict::kDone : Verdict::kRetry;
+      if (v == Verdict::kDone) {
+        apply(*t, v, std::move(judgement.second));
+      } else {
+        close_attempt(*t);  // a mismatch: not retried now, reported below
+        unlink(t->part.c_str());
+      }
+    }
+  }
   for (Transfer& t : transfers) {
     if (t.done) continue;
     close_attempt(t);  // .part stays for the next run
     t.outcome.status = absl::CancelledError(
         absl::StrCat(t.shown_url, ": cancelled; re-run to resume"));
   }
-  (void)cancelled;
   curl_multi_cleanup(multi);
   for (Transfer& t : transfers) {
     if (t.alias_of < 0) continue;

@@ -73,6 +73,30 @@ if err=$("$TOOL" iso-extract "$W/bad.iso" "$W/st2" 2>&1 >/dev/null); then fail "
 [[ $err == DATA_LOSS:*'"a/hello.txt"'*'does not match the image'*'sha256sum.txt'* ]] || fail "mismatch: $err"
 [[ ! -e "$W/st2/a/hello.txt" ]] || fail "the mismatching file stayed in staging"
 
+# Cancelled mid-file (the 3 MB file spans several 1 MiB blocks): CANCELLED, no .part left.
+mkdir "$W/st3"
+if err=$("$TOOL" iso-extract-cancel "$W/good.iso" "$W/st3" 2>&1); then fail "cancel ignored: $err"; fi
+[[ $err == CANCELLED:* ]] || fail "cancel: $err"
+[[ -z $(find "$W/st3" -name '*.part') ]] || fail "cancel left a .part file"
+
+# A zisofs bomb: 20 MB of one byte, compressed by xorriso into an image of well under 1 MB,
+# passes twice the image size: RESOURCE_EXHAUSTED, nothing left behind.
+mkdir "$W/bombtree" "$W/st4"
+head -c 20000000 /dev/zero | tr '\0' 'a' >"$W/bombtree/a.bin"
+xorriso -outdev "$W/bomb.iso" -map "$W/bombtree" / -set_filter_r --zisofs / -- -commit \
+  >"$W/xorriso.log" 2>&1 || { cat "$W/xorriso.log"; fail "xorriso zisofs"; }
+(($(stat -c %s "$W/bomb.iso") < 2000000)) || fail "zisofs image is not small: $(stat -c %s "$W/bomb.iso")"
+if err=$("$TOOL" iso-extract "$W/bomb.iso" "$W/st4" 2>&1); then fail "zisofs bomb extracted: $err"; fi
+[[ $err == RESOURCE_EXHAUSTED:*"unpacks to more than twice its size"* ]] || fail "bomb: $err"
+[[ -z $(find "$W/st4" -type f) ]] || fail "the bomb left files: $(find "$W/st4" -type f)"
+
+# A truncated image (a download cut short): DATA_LOSS, no .part left.
+head -c 1500000 "$W/good.iso" >"$W/cut.iso"
+mkdir "$W/st5"
+if err=$("$TOOL" iso-extract "$W/cut.iso" "$W/st5" 2>&1); then fail "truncated image extracted: $err"; fi
+[[ $err == DATA_LOSS:* ]] || fail "truncated: $err"
+[[ -z $(find "$W/st5" -name '*.part') ]] || fail "truncated image left a .part file"
+
 # Not an ISO at all.
 head -c 100000 /dev/urandom >"$W/noise.iso"
 if err=$("$TOOL" iso-list "$W/noise.iso" 2>&1); then fail "random bytes listed as an ISO"; fi

@@ -327,8 +327,16 @@ absl::StatusOr<IsoExtractResult> ExtractIso(
       written += got;
       if (on_bytes) on_bytes(got);
     }
-    if (fsync(fd) != 0)
+    if (archive_entry_size_is_set(e) && written != entry.size) {
+      // A truncated image: the directory says more than the extent held.
+      return fail(absl::DataLossError(
+          absl::StrCat(log::Quoted(iso_path), ": ", log::Quoted(path),
+                       " should hold ", entry.size, " bytes, the image gave ",
+                       written, " (a truncated image?)")));
+    }
+    if (fsync(fd) != 0) {
       return fail(WriteError(final_path, staging_root, errno));
+    }
     if (close(fd) != 0) {
       unlink(part.c_str());
       return WriteError(final_path, staging_root, errno);

@@ -39,6 +39,11 @@ struct IsoExtractResult {
   std::vector<std::string> warnings;
 };
 
+// Known limit of libarchive 3.6 (Debian 12): in a zisofs-compressed file it
+// stops at the first all-zero block (xorriso stores those as empty blocks),
+// and reports that shorter size; installer media do not use zisofs, and a
+// sha256sum.txt in the image catches it.
+//
 // Writes each wanted regular file to staging_root/path (path.part, fsync,
 // rename; parents made 0755). DataLoss when a file disagrees with the image's
 // sha256sum.txt / SHA256SUMS; ResourceExhausted when the total passes 2x the

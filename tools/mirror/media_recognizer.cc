@@ -273,21 +273,38 @@ absl::StatusOr<MediaInfo> ParseDiskInfo(absl::string_view text) {
   } else {
     return refuse();
   }
-  // "Debian GNU/Linux 12.5.0 "Bookworm" - Official amd64 NETINST ...":
-  // the release is the first word that starts with a digit, the arch the
-  // first known architecture word after it.
-  std::vector<absl::string_view> words =
-      absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
-  size_t i = 0;
-  for (; i < words.size(); ++i) {
-    if (absl::ascii_isdigit(static_cast<unsigned char>(words[i][0]))) break;
-  }
-  if (i == words.size()) return refuse();
-  m.release = std::string(words[i].substr(0, 32));
-  for (++i; i < words.size() && m.arch.empty(); ++i) {
-    for (absl::string_view a : kKnownArches) {
-      if (words[i] == a) m.arch = std::string(a);
+  // "Debian GNU/Linux 12.5.0 "Bookworm" - Official amd64 NETINST ...": before
+  // " - " the release is the first word that starts with a digit (a testing
+  // snapshot has none: then the quoted codename, "Trixie"); after it the arch
+  // is the first known architecture word.
+  size_t dash = line.find(" - ");
+  absl::string_view head = absl::string_view(line).substr(0, dash);
+  absl::string_view tail = dash == std::string::npos
+                               ? absl::string_view()
+                               : absl::string_view(line).substr(dash + 3);
+  for (absl::string_view w :
+       absl::StrSplit(head, absl::ByAnyChar(" \t"), absl::SkipEmpty())) {
+    if (absl::ascii_isdigit(static_cast<unsigned char>(w[0]))) {
+      m.release = std::string(w.substr(0, 32));
+      break;
     }
+  }
+  if (m.release.empty()) {
+    size_t open = head.find('"');
+    size_t close = open == absl::string_view::npos ? absl::string_view::npos
+                                                   : head.find('"', open + 1);
+    if (close != absl::string_view::npos && close > open + 1) {
+      m.release = absl::AsciiStrToLower(
+          head.substr(open + 1, std::min<size_t>(close - open - 1, 32)));
+    }
+  }
+  if (m.release.empty()) return refuse();
+  for (absl::string_view w :
+       absl::StrSplit(tail, absl::ByAnyChar(" \t"), absl::SkipEmpty())) {
+    for (absl::string_view a : kKnownArches) {
+      if (w == a) m.arch = std::string(a);
+    }
+    if (!m.arch.empty()) break;
   }
   m.evidence.push_back(absl::StrCat(".disk/info: ", log::Escaped(line)));
   return m;

@@ -170,6 +170,17 @@ TEST(ParseDiskInfo, DebianAndUbuntu) {
   EXPECT_EQ(u->family, "ubuntu-autoinstall");
   EXPECT_EQ(u->release, "24.04");
   EXPECT_EQ(u->arch, "amd64");
+  auto testing = ParseDiskInfo(
+      "Debian GNU/Linux testing \"Trixie\" - Official Snapshot amd64 NETINST "
+      "with firmware 20240610-05:04");
+  ASSERT_TRUE(testing.ok()) << testing.status();
+  EXPECT_EQ(testing->release, "trixie");
+  EXPECT_EQ(testing->arch, "amd64");
+  auto arm = ParseDiskInfo(
+      "Debian GNU/Linux 12.5.0 \"Bookworm\" - Official arm64 DVD Binary-1 "
+      "20240210-11:28");
+  ASSERT_TRUE(arm.ok()) << arm.status();
+  EXPECT_EQ(arm->arch, "arm64");
   EXPECT_FALSE(ParseDiskInfo("Windows 11").ok());
   EXPECT_FALSE(ParseDiskInfo("").ok());
   EXPECT_FALSE(ParseDiskInfo("Debian without a version").ok());

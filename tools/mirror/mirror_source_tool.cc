@@ -5,14 +5,17 @@
 //   mirror_source_tool iso-extract ISO STAGING      path<TAB>size<TAB>sha256,
 //   then
 //                                                   skipped_links<TAB>N
-//   mirror_source_tool dir ROOT                     path<TAB>size per file
-//   mirror_source_tool recognize ROOT               key=value, evidence=...
-//   lines mirror_source_tool yum REPO_DIR STAGING [KEYRING|-] [NAME,NAME]
+//   mirror_source_tool iso-extract-cancel ISO STAGING  cancels after the first
+//   block mirror_source_tool dir ROOT                     path<TAB>size per
+//   file mirror_source_tool recognize ROOT               key=value,
+//   evidence=... lines mirror_source_tool yum REPO_DIR STAGING [KEYRING|-]
+//   [NAME,NAME]
 //                                                   the plan (fetch copies from
 //                                                   REPO_DIR and checks
 //                                                   size+sha256), media
 // Warnings go to stderr as "warning: ..."; an error is its status on stderr
 // and exit 1.
+#include <atomic>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -70,6 +73,16 @@ int main(int argc, char** argv) {
     }
     std::cout << "skipped_links\t" << r->skipped_links << "\n"
               << "bytes\t" << bytes << "\n";
+    return 0;
+  }
+  if (verb == "iso-extract-cancel" && args.size() == 3) {
+    // Cancels after the first block written: Cancelled, and no .part left.
+    std::atomic<bool> cancel{false};
+    auto r = ExtractIso(
+        args[1], args[2], [](const IsoEntry&) { return true; },
+        [&](int64_t) { cancel = true; }, &cancel);
+    if (!r.ok()) return Fail(r.status());
+    std::cout << "not cancelled\n";
     return 0;
   }
   if (verb == "dir" && args.size() == 2) {

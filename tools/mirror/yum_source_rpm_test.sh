@@ -11,7 +11,7 @@ TOOL=$1
 W=$(mktemp -d /tmp/rackboot-yumtest.XXXXXX)
 trap 'gpgconf --homedir "$W/gnupg" --kill all >/dev/null 2>&1 || true; rm -rf "$W"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
-for t in rpmbuild createrepo_c gpg; do
+for t in rpmbuild createrepo_c gpg zstd; do
   command -v $t >/dev/null || fail "$t is not installed (./rackboot PACKAGES has it)"
 done
 
@@ -104,6 +104,27 @@ printf 'x' >>"$p"
 mkdir "$W/st6"
 if err=$("$TOOL" yum "$W/damaged" "$W/st6" 2>&1); then fail "damaged primary accepted"; fi
 [[ $err == DATA_LOSS:* ]] || fail "damaged primary: $err"
+
+# primary.xml.bz2 and .xz (createrepo_c's other compressions; Debian's has no zstd) parse
+# the same.
+for c in bz2 xz; do
+  cp -a "$R" "$W/$c"
+  createrepo_c -q --general-compress-type=$c "$W/$c" || fail "createrepo_c $c"
+  ls "$W/$c"/repodata/*-primary.xml.$c >/dev/null || fail "no $c primary"
+  mkdir "$W/st-$c"
+  "$TOOL" yum "$W/$c" "$W/st-$c" >"$W/plan-$c" 2>/dev/null || fail "$c primary not read"
+  grep -qx $'selected\t3' "$W/plan-$c" || fail "$c: $(cat "$W/plan-$c")"
+done
+
+# primary.xml.zst (as Fedora and RHEL 9 publish it) by hand: zstd, and a repomd.xml naming it.
+mkdir -p "$W/zst/repodata" "$W/st-zst"
+cp -a "$R/Packages" "$W/zst/"
+zcat "$R"/repodata/*-primary.xml.gz | zstd -q -o "$W/zst/repodata/p-primary.xml.zst"
+z=$W/zst/repodata/p-primary.xml.zst
+printf '<repomd><revision>1</revision><data type="primary"><checksum type="sha256">%s</checksum><location href="repodata/p-primary.xml.zst"/><size>%s</size></data></repomd>\n' \
+  "$(sha256sum <"$z" | cut -d' ' -f1)" "$(stat -c %s "$z")" >"$W/zst/repodata/repomd.xml"
+"$TOOL" yum "$W/zst" "$W/st-zst" >"$W/plan-zst" 2>/dev/null || fail "zst primary not read"
+grep -qx $'selected\t3' "$W/plan-zst" || fail "zst: $(cat "$W/plan-zst")"
 
 # .treeinfo: images planned with their sha256, media from it.
 mkdir -p "$R/images/pxeboot"
