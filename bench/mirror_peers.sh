@@ -97,8 +97,8 @@ timed() {
     awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }' >>"$WORK/$name.times"
   fi
 }
-median() { grep -v FAILED "$1" | sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "–"; else print v[int((NR + 1) / 2)] }'; }
-range() { grep -v FAILED "$1" | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) printf "%s-%s", lo, hi }'; }
+median() { { grep -v FAILED "$1" || true; } | sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "–"; else print v[int((NR + 1) / 2)] }'; }
+range() { { grep -v FAILED "$1" || true; } | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) printf "%s-%s", lo, hi }'; }
 failed() { grep -c FAILED "$1" || true; }
 
 bench_usage_begin
@@ -118,13 +118,13 @@ done
 bench_usage_end "servers and mirrors"
 
 # The same package set: the pool files of each tree, by path and sha256.
-pool_sums() { (cd "$1" && find pool -type f -printf '%P\0' | sort -z | xargs -0 -r sha256sum); }
+pool_sums() { (cd "$1" 2>/dev/null && find pool -type f -print0 | sort -z | xargs -0 -r sha256sum) || true; }
 pool_sums "$WORK/dm" >"$WORK/dm.pool"
 pool_sums "$WORK/rb/debian12" >"$WORK/rb.pool"
 if cmp -s "$WORK/dm.pool" "$WORK/rb.pool"; then
   SAME="Both trees hold the same $(wc -l <"$WORK/rb.pool") pool files (path and sha256 compared)."
 else
-  SAME="**The trees differ**: debmirror $(wc -l <"$WORK/dm.pool") pool files, rackboot-mirror $(wc -l <"$WORK/rb.pool"); diff: $(diff "$WORK/dm.pool" "$WORK/rb.pool" | head -n 4 | tr '\n' ' ')"
+  SAME="**The trees differ**: debmirror $(wc -l <"$WORK/dm.pool") pool files, rackboot-mirror $(wc -l <"$WORK/rb.pool"); diff: $( (diff "$WORK/dm.pool" "$WORK/rb.pool" || true) | sed -n 2,4p | cut -c1-120 | tr "\n" " ")"
   log "the pool files differ between the two trees"
 fi
 RB_UTD=$(jq -r .up_to_date "$WORK/rb-warm.json" 2>/dev/null || echo "?")
