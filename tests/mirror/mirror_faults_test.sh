@@ -11,7 +11,7 @@
 # Servers, all in the test's namespace (198.18.170.1):
 #   nginx :80    $SRV/<case>/ trees: good, checksum (a pool file replaced, Packages not updated),
 #                badsig (InRelease's signed text edited), missing (a pool file removed), slow
-#                (the installer initrd at 100 B/s: below the 1 KiB/s stall threshold)
+#                (the installer initrd at 50 B/s: below the 1 KiB/s stall threshold)
 #   nginx :81    $SRV/die/: the installer kernel at 8 KiB/s; killed (-9, master and workers)
 #                while the mirror fetches it: the server is gone for good
 #   python :82   $SRV/trunc/: the installer kernel's body stops halfway and the connection
@@ -187,7 +187,7 @@ log "fault: truncated transfer (half the body, then the connection closes; retri
 run_case "$WORK/trunc" --from="$BASE:82/trunc" "${ALL[@]}"
 expect_fault trunc "linux.*(partial|truncat|closed|short|transfer|size)|(partial|truncat|closed|short|transfer).*linux"
 
-log "fault: slow server (100 B/s, --timeout=3)"
+log "fault: slow server (nginx limit_rate 50 B/s, --timeout=3)"
 run_case "$WORK/slow" --from="$BASE/slow" "${ALL[@]}"
 expect_fault slow "initrd\.gz.*(stall|slow|timed? ?out|timeout)|(stall|slow|timed? ?out|timeout).*initrd\.gz"
 
