@@ -81,8 +81,9 @@ timeout 120 "$MIRROR" "${ARGS[@]}" --to="$WORK/clean/debian12" >"$WORK/clean.jso
 tree_sums "$PUB" >"$WORK/resumed.sums"
 tree_sums "$WORK/clean/debian12" >"$WORK/clean.sums"
 diff -u "$WORK/clean.sums" "$WORK/resumed.sums" >&2 || fail "the resumed tree differs from a clean run's"
-[[ $(jq -c '.files | sort_by(.path)' "$PUB/.rackboot-manifest.json") == \
-  $(jq -c '.files | sort_by(.path)' "$WORK/clean/debian12/.rackboot-manifest.json") ]] ||
+jq -c '.files | sort_by(.path)' "$PUB/.rackboot-manifest.json" >"$WORK/resumed.files"
+jq -c '.files | sort_by(.path)' "$WORK/clean/debian12/.rackboot-manifest.json" >"$WORK/clean.files"
+cmp -s "$WORK/resumed.files" "$WORK/clean.files" ||
   fail "the resumed manifest's files differ from a clean run's"
 [[ -z $(find "$PUB" -name '*.part') ]] || fail ".part files in the published tree"
 
