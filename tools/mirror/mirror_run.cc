@@ -119,6 +119,11 @@ absl::Status CopyFileAtomically(const std::string& src, const std::string& dst,
     *copied += n;
   }
   close(in);
+  if (status.ok()) {
+    // The source's mtime: an interrupted run's copy is recognised by it.
+    struct timespec times[2] = {{0, UTIME_OMIT}, st.st_mtim};
+    futimens(out, times);
+  }
   if (status.ok() && fsync(out) != 0)
     status = WriteFailure(part, disk_dir, errno);
   close(out);

@@ -293,9 +293,27 @@ bool Publisher::TryReuse(const PlannedFile& file, int64_t mtime_ns) {
       return true;
     }
   }
-  if (file.sha256.empty()) return false;
-  // A complete copy staged by an interrupted run.
   const std::string staged = StagingPath(file.path);
+  if (file.sha256.empty()) {
+    // A directory source's copy staged by an interrupted run carries the
+    // source file's mtime (CopyFileAtomically sets it): same size and mtime,
+    // hashed here for the manifest.
+    struct stat st;
+    if (mtime_ns != 0 && lstat(staged.c_str(), &st) == 0 &&
+        S_ISREG(st.st_mode) && st.st_size == file.size &&
+        static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 +
+                st.st_mtim.tv_nsec ==
+            mtime_ns) {
+      absl::StatusOr<std::string> sha = Sha256OfFile(staged);
+      if (sha.ok()) {
+        Record(ManifestEntry{file.path, st.st_size, *sha, mtime_ns});
+        ++reused_;
+        return true;
+      }
+    }
+    return false;
+  }
+  // A complete copy staged by an interrupted run.
   if (SizeOnDisk(staged, &disk) && (file.size < 0 || disk == file.size)) {
     absl::StatusOr<std::string> sha = Sha256OfFile(staged);
     if (sha.ok() && *sha == file.sha256) {

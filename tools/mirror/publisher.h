@@ -86,7 +86,9 @@ class Publisher {
   // recorded in this run; the published tree's copy (same sha256 and size,
   // or, for a file without sha256, same size and source mtime); a complete
   // staged copy from an interrupted run whose sha256 matches; any recorded or
-  // published file with the same sha256 (hard link). Records it and returns
+  // published file with the same sha256 (hard link); without sha256, a
+  // staged copy with the source's size and mtime (hashed for the manifest).
+  // Records it and returns
   // true; false when it must be fetched.
   bool TryReuse(const PlannedFile& file, int64_t mtime_ns = 0);
   // A file written into staging by a fetcher/copier/extractor, verified.

@@ -159,6 +159,24 @@ TEST_F(PublisherTest, StaleStagingJunkIsRemovedAndCompleteFilesResumed) {
   EXPECT_FALSE(fs::exists(dir_ + "/junk"));
 }
 
+// A directory source's interrupted copy is resumed by size and mtime (no
+// sha256 in the plan); a staged copy with another mtime is copied again.
+TEST_F(PublisherTest, DirectoryCopyResumedBySizeAndMtime) {
+  auto pub = Publisher::Open(dir_);
+  ASSERT_TRUE(pub.ok()) << pub.status();
+  const std::string staged = (*pub)->StagingPath("pool/a.deb");
+  Write(staged, "abc");
+  struct timespec times[2] = {{0, UTIME_OMIT}, {1700000000, 5}};
+  ASSERT_EQ(utimensat(AT_FDCWD, staged.c_str(), times, 0), 0);
+  const int64_t mtime = int64_t{1700000000} * 1000000000 + 5;
+  EXPECT_FALSE((*pub)->TryReuse(
+      PlannedFile{"pool/a.deb", "/src/pool/a.deb", 3, ""}, mtime + 1));
+  EXPECT_TRUE((*pub)->TryReuse(
+      PlannedFile{"pool/a.deb", "/src/pool/a.deb", 3, ""}, mtime));
+  ASSERT_NE((*pub)->Recorded("pool/a.deb"), nullptr);
+  EXPECT_EQ((*pub)->Recorded("pool/a.deb")->sha256, Sha256Hex("abc"));
+}
+
 TEST_F(PublisherTest, SecondRunFailsAtOnceOnTheLock) {
   auto first = Publisher::Open(dir_);
   ASSERT_TRUE(first.ok()) << first.status();
