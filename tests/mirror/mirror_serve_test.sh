@@ -50,12 +50,14 @@ base="http://$NS_IP:8080/repo/deb12"
 
 ################################################################################################
 log "A) every file of the tree over HTTP, byte-identical"
-n=0
-while read -r h p; do
-  curl -sS --fail -o "$WORK/got/f" "$base/$p" || fail "GET /repo/deb12/$p"
-  [[ $(sha "$WORK/got/f") == "$h" ]] || fail "GET /repo/deb12/$p: bytes differ from the tree's"
-  n=$((n + 1))
-done < <(tree_sums "$pub")
+# One curl for all of them (a config of url/output pairs, keep-alive), then one sha256sum -c.
+tree_sums "$pub" >"$WORK/tree.sums"
+awk -v b="$base" -v g="$WORK/got/a" '{printf "url = \"%s/%s\"\noutput = \"%s/%s\"\n", b, $2, g, $2}' \
+  "$WORK/tree.sums" >"$WORK/curl.cfg"
+curl -sS --fail --create-dirs -K "$WORK/curl.cfg" || fail "curl of the tree's files failed"
+(cd "$WORK/got/a" && sha256sum --quiet -c "$WORK/tree.sums") >"$WORK/sumcheck.log" 2>&1 ||
+  fail "files over HTTP differ from the tree's: $(head "$WORK/sumcheck.log")"
+n=$(wc -l <"$WORK/tree.sums")
 [[ $n -ge 400 ]] || fail "only $n files in the tree"
 log "A: $n files served byte-identical"
 
