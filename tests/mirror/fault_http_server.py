@@ -15,13 +15,17 @@ names the file under ROOT:
                     the bytes, clean close; later requests normal
   /die/F            first request per F: half the bytes, then a TCP reset; later
                     requests normal (Range works, so a client resumes)
+  /eof/F            first request per F: no Content-Length, half the bytes, close
+                    (the client cannot tell it was cut); later requests normal
   /slow/F           always trickles --slow-rate bytes/s (below a 1 KiB/s stall limit)
   /flaky/F          500 for the first --flaky-count requests per F, then normal
   /norange/F        ignores Range, always 200 with the whole file
   /wrong/F          same length, first byte flipped (bytes differ from the checksum)
   /redirect/F       302 to /F on this server
   /redirect-file/F  302 to file:///etc/passwd
-  /status/NNN/F     answers HTTP NNN with a small body (e.g. 403, 410, 429, 503)
+  /redirect-to/?to=URL  302 to URL (e.g. an ftp:// one)
+  /status/NNN/F     answers HTTP NNN with a small body (e.g. 403, 410, 429, 503);
+                    with "?retry_after=S" a Retry-After: S header
   /huge/F           200 without Content-Length, an endless stream of zeros
                     (bounded by --max-seconds)
 Query "?delay=MS" (any path) waits MS milliseconds before answering; "?tag=T"
@@ -85,7 +89,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if "delay" in query:
                 time.sleep(int(query["delay"][0]) / 1000.0)
-            self.serve(path, count)
+            self.serve(path, count, query)
         finally:
             with LOCK:
                 STATE["in_flight"] -= 1
@@ -108,14 +112,17 @@ class Handler(BaseHTTPRequestHandler):
         with open(full, "rb") as f:
             return f.read()
 
-    def serve(self, path, count):
+    def serve(self, path, count, query):
         parts = path.lstrip("/").split("/", 1)
         mode, rest = (parts[0], "/" + parts[1]) if len(parts) == 2 else ("", path)
         if mode == "status":
             code, _, rest = rest.lstrip("/").partition("/")
-            return self.answer(int(code), b"fault_http_server status\n")
+            extra = {"Retry-After": query["retry_after"][0]} if "retry_after" in query else {}
+            return self.answer(int(code), b"fault_http_server status\n", extra=extra)
         if mode == "redirect":
             return self.answer(302, b"", extra={"Location": rest})
+        if mode == "redirect-to":
+            return self.answer(302, b"", extra={"Location": query["to"][0]})
         if mode == "redirect-file":
             return self.answer(302, b"", extra={"Location": "file:///etc/passwd"})
         if mode == "huge":
@@ -131,7 +138,7 @@ class Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
             return
-        if mode not in ("truncate", "die", "slow", "flaky", "norange", "wrong"):
+        if mode not in ("truncate", "die", "eof", "slow", "flaky", "norange", "wrong"):
             mode, rest = "", path
         data = self.file_bytes(rest)
         if data is None:
@@ -151,6 +158,13 @@ class Handler(BaseHTTPRequestHandler):
                 end = min(len(data), int(last) + 1)
             code = 206
         body = data[start:end]
+        if mode == "eof" and count == 1:
+            self.send_response(code)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.close_connection = True
+            return
         self.send_response(code)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(len(body)))

@@ -86,6 +86,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     UdebSelection udebs = SelectInstallerUdebs(index);
     if (udebs.udebs.size() > index.size()) abort();
   }
+  std::string abi = BzImageKernelAbi(text);
+  if (abi.size() > 256 || abi.find(' ') != std::string::npos) abort();
   CheckOrder(versions);
   return 0;
 }

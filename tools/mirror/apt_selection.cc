@@ -177,9 +177,38 @@ std::string UdebKernelAbi(absl::string_view name) {
   return "";
 }
 
-UdebSelection SelectInstallerUdebs(const AptPackageIndex& udebs) {
+std::string BzImageKernelAbi(absl::string_view image) {
+  if (image.size() < 0x210 || image.substr(0x202, 4) != "HdrS") return "";
+  size_t pointer = static_cast<unsigned char>(image[0x20e]) |
+                   static_cast<size_t>(static_cast<unsigned char>(image[0x20f]))
+                       << 8;
+  if (pointer == 0) return "";
+  size_t offset = pointer + 0x200;
+  if (offset >= image.size()) return "";
+  absl::string_view version = image.substr(offset, 256);
+  size_t end = version.find_first_of(absl::string_view(" \0", 2));
+  if (end == absl::string_view::npos) return "";
+  version = version.substr(0, end);
+  for (char c : version) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' &&
+        c != '-' && c != '+' && c != '_' && c != '~') {
+      return "";
+    }
+  }
+  return std::string(version);
+}
+
+UdebSelection SelectInstallerUdebs(const AptPackageIndex& udebs,
+                                   absl::string_view netboot_abi) {
   UdebSelection selection;
+  if (!netboot_abi.empty() &&
+      udebs.Find(absl::StrCat("kernel-image-", netboot_abi, "-di")) !=
+          nullptr) {
+    selection.kernel_abi = std::string(netboot_abi);
+  }
+  const bool from_netboot = !selection.kernel_abi.empty();
   for (const AptPackage* udeb : udebs.All()) {
+    if (from_netboot) break;
     if (!absl::StartsWith(udeb->name, "kernel-image-")) continue;
     std::string abi = UdebKernelAbi(udeb->name);
     if (abi.empty()) continue;
@@ -192,6 +221,12 @@ UdebSelection SelectInstallerUdebs(const AptPackageIndex& udebs) {
     selection.warnings.push_back(
         "the debian-installer index has no kernel-image-<abi>-di udeb: every "
         "udeb taken");
+  } else if (!netboot_abi.empty() && !from_netboot) {
+    selection.warnings.push_back(
+        absl::StrCat("the netboot kernel is ", log::Escaped(netboot_abi, 80),
+                     " but the debian-installer index has no kernel-image-",
+                     log::Escaped(netboot_abi, 80), "-di: the udebs of ",
+                     selection.kernel_abi, " (the highest) are taken"));
   }
   for (const AptPackage* udeb : udebs.All()) {
     std::string abi = UdebKernelAbi(udeb->name);

@@ -74,8 +74,17 @@ struct UdebSelection {
 };
 
 // Every udeb of the debian-installer index except those built for another
-// kernel ABI than the highest kernel-image-<abi>-di's.
-UdebSelection SelectInstallerUdebs(const AptPackageIndex& udebs);
+// kernel ABI than the chosen one: `netboot_abi` (the netboot kernel's own,
+// BzImageKernelAbi) when a kernel-image-<netboot_abi>-di exists, else the
+// highest kernel-image-<abi>-di's (during a point release the archive carries
+// two ABIs and the netboot images may be of either).
+UdebSelection SelectInstallerUdebs(const AptPackageIndex& udebs,
+                                   absl::string_view netboot_abi = "");
+
+// The kernel release of an x86 bzImage ("6.1.0-18-amd64"), read from its setup
+// header (the "HdrS" magic at 0x202, the kernel_version pointer at 0x20e);
+// "" when `image` is not one or carries no version.
+std::string BzImageKernelAbi(absl::string_view image);
 
 }  // namespace rackboot::mirror
 

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <fstream>
 #include <map>
 #include <set>
 #include <utility>
@@ -41,6 +42,21 @@ std::string UrlPath(absl::string_view path) {
     }
   }
   return out;
+}
+
+// `url` for messages: "user:password@" cut from the authority (a URL source
+// may carry credentials; errors and warnings end up in logs and --json).
+std::string ForMessage(absl::string_view url) {
+  size_t scheme = url.find("://");
+  if (scheme == absl::string_view::npos) return log::Escaped(url, 400);
+  size_t authority = scheme + 3;
+  size_t end = url.find('/', authority);
+  if (end == absl::string_view::npos) end = url.size();
+  size_t at = url.substr(authority, end - authority).rfind('@');
+  if (at == absl::string_view::npos) return log::Escaped(url, 400);
+  return log::Escaped(
+      absl::StrCat(url.substr(0, authority), url.substr(authority + at + 1)),
+      400);
 }
 
 class AptPlanner {
@@ -97,6 +113,7 @@ class AptPlanner {
   std::map<std::string, std::string> installer_index_;
   std::string sha256sums_;  // path under dists/S/ of the images' SHA256SUMS
   std::map<std::string, std::string> pool_sha_;  // path => sha256 planned
+  std::string netboot_abi_;  // of the netboot kernel fetched, "" if none
 };
 
 absl::Status AptPlanner::FetchUnknown(const std::vector<std::string>& paths) {
@@ -134,7 +151,8 @@ absl::StatusOr<std::string> AptPlanner::FetchRelease() {
         VerifyInlineSigned(Staged(in_release), options_.keyring);
     if (!verified.ok()) {
       return absl::PermissionDeniedError(absl::StrCat(
-          Url(in_release), ": signature not accepted with --keyring=",
+          ForMessage(Url(in_release)),
+          ": signature not accepted with --keyring=",
           log::Escaped(options_.keyring), ": ", verified.status().message()));
     }
     release_name_ = in_release;
@@ -142,13 +160,15 @@ absl::StatusOr<std::string> AptPlanner::FetchRelease() {
     text = std::move(verified->text);
     // The detached pair for clients that ask for it; optional.
     size_t planned = result_.plan.files.size();
-    status = FetchUnknown({release});
-    if (status.ok()) status = FetchUnknown({release_gpg});
+    // One call for both (one round of the fetcher): when either is missing
+    // the pair is dropped, whichever it was.
+    status = FetchUnknown({release, release_gpg});
     if (status.ok()) {
       absl::StatusOr<VerifiedText> detached = VerifyDetached(
           Staged(release), Staged(release_gpg), options_.keyring);
       if (!detached.ok()) {
-        Warn(absl::StrCat(Url(release), " with Release.gpg does not verify (",
+        Warn(absl::StrCat(ForMessage(Url(release)),
+                          " with Release.gpg does not verify (",
                           detached.status().message(),
                           "): left out of the tree, InRelease is kept"));
         result_.plan.files.resize(planned);
@@ -164,8 +184,9 @@ absl::StatusOr<std::string> AptPlanner::FetchRelease() {
   status = FetchUnknown({release, release_gpg});
   if (absl::IsNotFound(status)) {
     return absl::NotFoundError(absl::StrCat(
-        "no InRelease and no Release + Release.gpg at ", options_.base_url, "/",
-        UrlPath(dists_), "/: is --suite right, and is ", options_.base_url,
+        "no InRelease and no Release + Release.gpg at ",
+        ForMessage(options_.base_url), "/", UrlPath(dists_),
+        "/: is --suite right, and is ", ForMessage(options_.base_url),
         " the repository root (the directory holding dists/)?"));
   }
   if (!status.ok()) return status;
@@ -173,7 +194,7 @@ absl::StatusOr<std::string> AptPlanner::FetchRelease() {
       VerifyDetached(Staged(release), Staged(release_gpg), options_.keyring);
   if (!verified.ok()) {
     return absl::PermissionDeniedError(absl::StrCat(
-        Url(release),
+        ForMessage(Url(release)),
         " with Release.gpg: signature not accepted with --keyring=",
         log::Escaped(options_.keyring), ": ", verified.status().message()));
   }
@@ -370,7 +391,7 @@ absl::Status AptPlanner::ParseIndexes() {
   AptPackageIndex udebs;
   status = load(installer_index_, &udebs);
   if (!status.ok()) return status;
-  UdebSelection udeb_selection = SelectInstallerUdebs(udebs);
+  UdebSelection udeb_selection = SelectInstallerUdebs(udebs, netboot_abi_);
   for (std::string& warning : udeb_selection.warnings) Warn(std::move(warning));
   for (const AptPackage* udeb : udeb_selection.udebs) {
     status = PlanPoolFile(*udeb);
@@ -442,6 +463,20 @@ absl::Status AptPlanner::PlanInstallerImages() {
     image.size = st.st_size;
     result_.plan.files.push_back(image);
   }
+  // The udebs must match the netboot kernel's ABI: read it from the image.
+  {
+    // The setup header and the version string sit in the first 0x10300 bytes.
+    std::ifstream in(Staged(images[0].path), std::ios::binary);
+    std::string head(0x10300, '\0');
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<size_t>(in.gcount()));
+    netboot_abi_ = BzImageKernelAbi(head);
+  }
+  if (!netboot_abi_.empty()) {
+    result_.media.evidence.push_back(
+        absl::StrCat(images[0].path, ": bzImage of kernel ",
+                     log::Escaped(netboot_abi_, 80)));
+  }
   result_.media.kernel = images[0].path;
   result_.media.initrd = images[1].path;
   result_.media.evidence.push_back(
@@ -496,12 +531,12 @@ absl::StatusOr<AptSourceResult> AptPlanner::Plan() {
       log::Escaped(absl::StrJoin(fingerprints_, " "), 200)));
   status = FetchIndexes();
   if (!status.ok()) return status;
-  status = ParseIndexes();
-  if (!status.ok()) return status;
   if (options_.installer) {
     status = PlanInstallerImages();
     if (!status.ok()) return status;
   }
+  status = ParseIndexes();
+  if (!status.ok()) return status;
   if (unlisted_warnings_ > 0) {
     result_.warnings.push_back(
         absl::StrCat("and ", unlisted_warnings_, " more warnings"));

@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "gtest/gtest.h"
+#include "tools/mirror/apt_selection.h"
 #include "tools/mirror/mirror_path.h"
 #include "tools/mirror/sha256.h"
 
@@ -110,6 +111,8 @@ class AptSourceTest : public testing::Test {
     std::string udebs;     // main/debian-installer/binary-amd64/Packages
     bool installer_images = true;
     bool by_hash = true;
+    std::string release_extra;      // more Release fields
+    bool plain_index_only = false;  // list and serve only the plain Packages
   };
 
   // Writes dists/lab with its indexes (xz and gz, the plain one listed but
@@ -120,9 +123,11 @@ class AptSourceTest : public testing::Test {
     auto index = [&](const std::string& dir, const std::string& text) {
       std::string plain = dists + "/" + dir + "/Packages";
       WriteAll(plain, text);
-      Shell("xz -k -f " + plain + " && gzip -k -f -n " + plain);
-      listed.push_back(dir + "/Packages.xz");
-      listed.push_back(dir + "/Packages.gz");
+      if (!spec.plain_index_only) {
+        Shell("xz -k -f " + plain + " && gzip -k -f -n " + plain);
+        listed.push_back(dir + "/Packages.xz");
+        listed.push_back(dir + "/Packages.gz");
+      }
       listed.push_back(dir + "/Packages");
     };
     index("main/binary-amd64", spec.packages);
@@ -142,20 +147,22 @@ class AptSourceTest : public testing::Test {
                             Sha256Hex("x"), "  ./netboot/mini.iso\n"));
       listed.push_back("main/installer-amd64/current/images/SHA256SUMS");
     }
-    std::string release = absl::StrCat(
-        "Origin: Debian\nLabel: Debian\nSuite: ", spec.suite,
-        "\nVersion: 12.5\nCodename: ", spec.codename,
-        "\nDate: Sat, 10 Feb 2024 09:37:33 UTC\n",
-        spec.by_hash ? "Acquire-By-Hash: yes\n" : "",
-        "Architectures: ", spec.architectures,
-        "\nComponents: ", spec.components, "\nDescription: test\nSHA256:\n");
+    std::string release =
+        absl::StrCat("Origin: Debian\nLabel: Debian\nSuite: ", spec.suite,
+                     "\nVersion: 12.5\nCodename: ", spec.codename,
+                     "\nDate: Sat, 10 Feb 2024 09:37:33 UTC\n",
+                     spec.by_hash ? "Acquire-By-Hash: yes\n" : "",
+                     "Architectures: ", spec.architectures,
+                     "\nComponents: ", spec.components, "\n",
+                     spec.release_extra, "Description: test\nSHA256:\n");
     for (const std::string& path : listed) {
       std::string bytes = ReadAll(dists + "/" + path);
       absl::StrAppend(&release, " ", Sha256Hex(bytes), " ", bytes.size(), " ",
                       path, "\n");
     }
     // Debian lists the plain Packages but does not serve it.
-    fs::remove(dists + "/main/binary-amd64/Packages");
+    if (!spec.plain_index_only)
+      fs::remove(dists + "/main/binary-amd64/Packages");
     WriteAll(dists + "/Release", release);
     Shell("gpg --batch -q --yes --clearsign -o " + dists + "/InRelease " +
           dists + "/Release");
@@ -524,6 +531,110 @@ TEST_F(AptSourceTest, InstallerNeedsItsIndexes) {
   result = Plan();
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), absl::StatusCode::kDataLoss)
+      << result.status();
+}
+
+// A bzImage setup header naming kernel `release` (what BzImageKernelAbi
+// reads).
+std::string FakeBzImage(const std::string& release) {
+  std::string image(0x400, '\0');
+  image.replace(0x202, 4, "HdrS");
+  image[0x20e] = 0x00;  // kernel_version pointer 0x100 => string at 0x300
+  image[0x20f] = 0x01;
+  std::string version = release + " (debian-kernel@lists.debian.org) #1 SMP";
+  image.replace(0x300, version.size(), version);
+  return image;
+}
+
+TEST_F(AptSourceTest, UdebsFollowTheNetbootKernelAbi) {
+  RepoSpec spec = Typical();
+  spec.udebs += Deb("kernel-image-6.1.0-98-amd64-di", "6.1.98");
+  // Publish writes the images; the kernel is then replaced by a bzImage of
+  // ABI 98 and SHA256SUMS and Release rewritten around it.
+  Publish(spec);
+  std::string images = repo_ + "/dists/lab/main/installer-amd64/current/images";
+  std::string kernel = FakeBzImage("6.1.0-98-amd64");
+  WriteAll(images + "/netboot/debian-installer/amd64/linux", kernel);
+  std::string sums = ReadAll(images + "/SHA256SUMS");
+  std::string new_sums =
+      absl::StrReplaceAll(sums, {{Sha256Hex("kernel\n"), Sha256Hex(kernel)}});
+  WriteAll(images + "/SHA256SUMS", new_sums);
+  std::string release = ReadAll(repo_ + "/dists/lab/Release");
+  release = absl::StrReplaceAll(
+      release, {{absl::StrCat(Sha256Hex(sums), " ", sums.size()),
+                 absl::StrCat(Sha256Hex(new_sums), " ", new_sums.size())}});
+  WriteAll(repo_ + "/dists/lab/Release", release);
+  std::string dists = repo_ + "/dists/lab";
+  Shell("gpg --batch -q --yes --clearsign -o " + dists + "/InRelease " + dists +
+        "/Release");
+  options_.installer = true;
+  auto result = Plan();
+  ASSERT_TRUE(result.ok()) << result.status();
+  auto files = ByPath(*result);
+  EXPECT_EQ(files.count("pool/main/k/kernel-image-6.1.0-98-amd64-di/"
+                        "kernel-image-6.1.0-98-amd64-di_6.1.98_amd64.deb"),
+            1u);
+  EXPECT_EQ(files.count("pool/main/f/foo-modules-6.1.0-98-amd64-di/"
+                        "foo-modules-6.1.0-98-amd64-di_6.1.98_amd64.deb"),
+            1u);
+  EXPECT_EQ(files.count("pool/main/k/kernel-image-6.1.0-99-amd64-di/"
+                        "kernel-image-6.1.0-99-amd64-di_6.1.99_amd64.deb"),
+            0u);
+  EXPECT_EQ(result->udebs_selected, 3);  // anna, kernel-image-98, foo-98
+}
+
+TEST(BzImage, KernelAbi) {
+  EXPECT_EQ(BzImageKernelAbi(FakeBzImage("6.1.0-50-amd64")), "6.1.0-50-amd64");
+  EXPECT_EQ(BzImageKernelAbi("kernel\n"), "");
+  std::string no_magic = FakeBzImage("6.1.0-50-amd64");
+  no_magic[0x202] = 'X';
+  EXPECT_EQ(BzImageKernelAbi(no_magic), "");
+  std::string pointer_past_end = FakeBzImage("6.1.0-50-amd64");
+  pointer_past_end[0x20f] = 0x7f;
+  EXPECT_EQ(BzImageKernelAbi(pointer_past_end), "");
+  // Debian's own netboot kernel, when the package is installed.
+  const char* real =
+      "/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64/"
+      "linux";
+  if (fs::exists(real)) {
+    std::string abi = BzImageKernelAbi(ReadAll(real));
+    EXPECT_TRUE(absl::StartsWith(abi, "6.1.0-")) << abi;
+    EXPECT_TRUE(absl::EndsWith(abi, "-amd64")) << abi;
+  }
+}
+
+TEST_F(AptSourceTest, PlainIndexOnlyAndExpiredRelease) {
+  RepoSpec spec = Typical();
+  spec.plain_index_only = true;
+  spec.release_extra = "Valid-Until: Sat, 17 Feb 2024 09:37:33 UTC\n";
+  Publish(spec);
+  options_.packages = {"app"};
+  auto result = Plan();
+  ASSERT_TRUE(result.ok()) << result.status();
+  auto files = ByPath(*result);
+  EXPECT_EQ(files.count("dists/lab/main/binary-amd64/Packages"), 1u);
+  EXPECT_EQ(files.count("dists/lab/main/binary-amd64/Packages.xz"), 0u);
+  EXPECT_EQ(result->packages_selected, 4);
+  ASSERT_FALSE(result->warnings.empty());
+  EXPECT_TRUE(absl::StrContains(result->warnings[0], "expired (Valid-Until"))
+      << result->warnings[0];
+}
+
+TEST_F(AptSourceTest, CredentialsStayOutOfMessages) {
+  Publish(Typical());
+  fs::remove(repo_ + "/dists/lab/InRelease");
+  fs::remove(repo_ + "/dists/lab/Release");
+  options_.base_url = "http://user:secret@repo.test/debian";
+  options_.packages = {"app"};
+  auto result =
+      PlanAptSource(options_, staging_, [](const std::vector<PlannedFile>&) {
+        return absl::NotFoundError("HTTP 404");
+      });
+  ASSERT_FALSE(result.ok());
+  EXPECT_FALSE(absl::StrContains(result.status().message(), "secret"))
+      << result.status();
+  EXPECT_TRUE(absl::StrContains(result.status().message(),
+                                "http://repo.test/debian/dists/lab/"))
       << result.status();
 }
 

@@ -45,6 +45,14 @@ bool IsHttpUrl(const std::string& url) {
          absl::StartsWithIgnoreCase(url, "https://");
 }
 
+// Whether the transfer's last connection (after redirects) was HTTP(S): an
+// http:// URL may redirect to ftp://, whose reply codes are not HTTP's.
+bool SpeaksHttp(CURL* easy) {
+  char* scheme = nullptr;
+  return curl_easy_getinfo(easy, CURLINFO_SCHEME, &scheme) == CURLE_OK &&
+         scheme != nullptr && absl::StartsWithIgnoreCase(scheme, "http");
+}
+
 bool HasAllowedScheme(const std::string& url) {
   return IsHttpUrl(url) || absl::StartsWithIgnoreCase(url, "ftp://");
 }
@@ -114,10 +122,6 @@ class Verifier {
     out.swap(done_);
     return out;
   }
-  size_t pending() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return pending_ + done_.size();
-  }
 
  private:
   void Work() {
@@ -155,13 +159,13 @@ struct Transfer {
   RunState* run = nullptr;
   std::string part;
   std::string shown_url;  // credentials stripped, quoted
-  bool http = false;
-  int64_t limit = 0;  // most bytes the .part may hold
+  int64_t limit = 0;      // most bytes the .part may hold
   bool done = false;
   // Another job with the same dest, url, size and sha256: fetched once, this
   // one gets a copy of its outcome.
   int64_t alias_of = -1;
   bool scratch_retry_used = false;
+  absl::Duration retry_after;  // the server's Retry-After, for the next backoff
   absl::Time next_start = absl::InfinitePast();
   // Per attempt.
   CURL* easy = nullptr;
@@ -190,7 +194,7 @@ size_t WriteCallback(char* data, size_t size, size_t nmemb, void* user) {
   const size_t n = size * nmemb;
   if (!t->status_checked) {
     t->status_checked = true;
-    if (t->http) {
+    if (SpeaksHttp(t->easy)) {
       long code = 0;
       curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
       if (code == 200 && t->offset > 0) {
@@ -277,7 +281,6 @@ std::vector<FetchOutcome> Fetcher::Run(
     t.run = &run;
     t.part = jobs[i].dest + ".part";
     t.shown_url = log::Quoted(StripUrlCredentials(jobs[i].url));
-    t.http = IsHttpUrl(jobs[i].url);
     t.limit = jobs[i].size >= 0 ? jobs[i].size : options_.max_unknown_size;
     auto [first, inserted] = by_dest.emplace(jobs[i].dest, i);
     if (!inserted) {
@@ -359,7 +362,10 @@ std::vector<FetchOutcome> Fetcher::Run(
   auto verify = [](Transfer& t) -> Judgement {
     const FetchJob& job = *t.job;
     if (job.size >= 0 && t.offset != job.size) {
-      return {Verdict::kFromScratch,
+      // Shorter: the connection ended early without curl noticing (no
+      // Content-Length); retried, resuming. (Longer cannot happen: the write
+      // guard stops at the size.)
+      return {Verdict::kRetry,
               absl::DataLossError(absl::StrCat(
                   "size mismatch for ", t.shown_url, ": expected ", job.size,
                   " bytes, got ", t.offset,
@@ -437,7 +443,9 @@ std::vector<FetchOutcome> Fetcher::Run(
           finish(t, std::move(status));
           return;
         }
-        t.next_start = absl::Now() + backoff(t.outcome.attempts);
+        t.next_start =
+            absl::Now() + std::max(backoff(t.outcome.attempts), t.retry_after);
+        t.retry_after = absl::ZeroDuration();
         break;
     }
     ++run.progress.retries;
@@ -473,7 +481,7 @@ std::vector<FetchOutcome> Fetcher::Run(
               url, " is larger than the limit of ", options_.max_unknown_size,
               " bytes for a file of unknown size; refused"))};
     }
-    if (t.http &&
+    if (SpeaksHttp(t.easy) &&
         (t.bad_status || (result == CURLE_OK && (code < 200 || code > 299)))) {
       const std::string what = absl::StrCat(url, ": HTTP ", code);
       if (code == 404 || code == 410) {
@@ -494,6 +502,15 @@ std::vector<FetchOutcome> Fetcher::Run(
                     attempts))};
       }
       if (code == 408 || code == 429 || code >= 500) {
+        // A busy mirror's Retry-After (seconds or a date) is honoured, up to
+        // max_backoff.
+        curl_off_t retry_after = 0;
+        if (curl_easy_getinfo(t.easy, CURLINFO_RETRY_AFTER, &retry_after) ==
+                CURLE_OK &&
+            retry_after > 0) {
+          t.retry_after =
+              std::min(absl::Seconds(retry_after), options_.max_backoff);
+        }
         return {Verdict::kRetry,
                 absl::UnavailableError(absl::StrCat(
                     what, attempts, "; the server is failing, re-run later"))};

@@ -6,8 +6,16 @@
 // the verified file is fsynced and renamed to its final name.
 //
 // Owned by the caller (rackboot mirror's orchestration); one Run at a time on
-// one thread (the progress callback runs on that thread). The cancel flag may
-// be set from any thread or a signal handler.
+// one thread (the progress callback runs on that thread). Run hashes, fsyncs
+// and renames finished files on 4 threads of its own so disk syncs overlap the
+// transfers; they end before Run returns. The cancel flag may be set from any
+// thread or a signal handler.
+//
+// Retries: connection errors, timeouts and stalls, 408/429/5xx (a Retry-After
+// is honoured up to max_backoff), a transfer cut short (resumed from the
+// .part); a 416 or a server that cannot resume restarts from 0; a size or
+// SHA-256 mismatch deletes the .part and retries once from scratch. A dest
+// listed twice is fetched once (a conflicting duplicate is InvalidArgument).
 #ifndef RACKBOOT_TOOLS_MIRROR_FETCHER_H_
 #define RACKBOOT_TOOLS_MIRROR_FETCHER_H_
 
@@ -38,8 +46,9 @@ struct FetchOutcome {
   // OK; NotFound for HTTP 404/410 and FTP 550, PermissionDenied for 401/403
   // (no retry); DataLoss for a checksum or size mismatch; ResourceExhausted for
   // a full disk; OutOfRange for a file of unknown size over max_unknown_size;
-  // FailedPrecondition for a refused redirect or TLS failure; Cancelled when the cancel flag stopped it; Unavailable or
-  // DeadlineExceeded when retries ran out.
+  // FailedPrecondition for a refused redirect or TLS failure; Cancelled when
+  // the cancel flag stopped it; Unavailable or DeadlineExceeded when retries
+  // ran out.
   absl::Status status;
   std::string sha256;  // of the file at dest when ok
   int64_t size = 0;    // bytes at dest when ok

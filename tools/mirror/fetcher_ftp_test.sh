@@ -2,20 +2,24 @@
 # Fetcher over FTP against a real vsftpd on 127.0.0.1 (anonymous, read-only, started here):
 # files fetched and sha256-checked, a missing file is NotFound (FTP 550) with one attempt, and a
 # .part is resumed with REST (fewer bytes transferred than the file's size).
-# Usage: fetcher_ftp_test.sh FETCH_TOOL
+# An http:// URL that redirects to the ftp:// one is fetched too (ftp reply codes are not HTTP's).
+# Usage: fetcher_ftp_test.sh FETCH_TOOL FAULT_HTTP_SERVER
 set -euo pipefail
 export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 FETCH=$(realpath "$1")
+SERVER=$(realpath "$2")
 command -v vsftpd >/dev/null || { echo "FAIL: vsftpd not installed (./rackboot setup)"; exit 1; }
 WORK=$(mktemp -d "${TEST_TMPDIR:-/tmp}/fetchftp.XXXXXX")
 PID=""
+HPID=""
 cleanup() {
   local rc=$?
   set +e
-  if [[ -n $PID ]]; then
-    kill "$PID" 2>/dev/null
-    wait "$PID" 2>/dev/null
-  fi
+  local p
+  for p in $PID $HPID; do
+    kill "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+  done
   rm -rf "$WORK"
   exit "$rc"
 }
@@ -92,4 +96,16 @@ timeout 20 "$FETCH" "$URL/big.iso" "$WORK/out/big.iso" 3000000 "$sum" >"$WORK/rb
 cmp "$big" "$WORK/out/big.iso" || fail "resumed file differs"
 [[ $(field transferred "$WORK/rbig") == 2000000 ]] || fail "not resumed: $(cat "$WORK/rbig")"
 echo "ok: resumed over FTP, 2000000 of 3000000 bytes transferred"
+# http:// -> 302 -> ftp://
+python3 "$SERVER" "$WORK/root" --max-seconds 60 >"$WORK/hport" &
+HPID=$!
+for _ in $(seq 50); do [[ -s $WORK/hport ]] && break; sleep 0.1; done
+HPORT=$(head -1 "$WORK/hport")
+[[ -n $HPORT ]] || fail "fault_http_server.py did not start"
+f="$WORK/root/pool/a/f2.deb"
+sum=$(sha256sum "$f" | cut -d' ' -f1)
+timeout 20 "$FETCH" "http://127.0.0.1:$HPORT/redirect-to/?to=$URL/pool/a/f2.deb" "$WORK/out/redir.deb" \
+  "$(stat -c %s "$f")" "$sum" >"$WORK/rredir" || fail "http->ftp redirect: $(cat "$WORK/rredir")"
+cmp "$f" "$WORK/out/redir.deb" || fail "redirected file differs"
+echo "ok: http:// redirected to ftp:// fetched and checked"
 echo PASS

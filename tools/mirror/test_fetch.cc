@@ -24,7 +24,12 @@ FetchFilesFn MakeDirectoryFetch(const std::string& base_url,
         return absl::InvalidArgumentError(
             absl::StrCat("url ", f.url, " is not under ", base_url));
       }
-      std::ifstream in(absl::StrCat(dir, "/", rel), std::ios::binary);
+      const std::string source = absl::StrCat(dir, "/", rel);
+      struct stat st;
+      if (stat(source.c_str(), &st) == 0 && (st.st_mode & 0444) == 0) {
+        return absl::PermissionDeniedError(absl::StrCat(f.url, ": 403"));
+      }
+      std::ifstream in(source, std::ios::binary);
       if (!in) return absl::NotFoundError(absl::StrCat(f.url, ": 404"));
       std::stringstream bytes;
       bytes << in.rdbuf();

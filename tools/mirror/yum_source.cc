@@ -225,6 +225,11 @@ absl::StatusOr<YumSourceResult> PlanYumSource(const YumSourceOptions& options,
       f.url = url(f.path);
       result.plan.files.push_back(std::move(f));
     }
+  } else if (absl::IsPermissionDenied(t)) {
+    // Some servers refuse every dot-file; the repository is still usable.
+    result.warnings.push_back(absl::StrCat(
+        ".treeinfo at ", base, " refused (", t.message(),
+        "); mirrored as a plain repository without installer images"));
   } else if (!absl::IsNotFound(t)) {
     return t;
   }

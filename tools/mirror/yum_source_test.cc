@@ -203,6 +203,19 @@ TEST_F(YumSourceTest, TreeinfoImagesAndMedia) {
   EXPECT_EQ(r->media.evidence.size(), 2u);
 }
 
+TEST_F(YumSourceTest, RefusedTreeinfoIsAWarningNotAFailure) {
+  MakeRepo({{{"a", "a.rpm", "x"}}});
+  Write(".treeinfo", "[release]\nname = X\nversion = 1\n");
+  chmod((repo_ + "/.treeinfo").c_str(), 0);
+  auto r = Plan();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->media.family, "");
+  ASSERT_EQ(r->warnings.size(), 2u);
+  EXPECT_NE(r->warnings[1].find(".treeinfo at http://198.18.0.1/repo refused"),
+            std::string::npos)
+      << r->warnings[1];
+}
+
 TEST_F(YumSourceTest, EntityBombInPrimaryIsRefused) {
   WriteRepomd(
       "<!DOCTYPE m [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;\">]>"
