@@ -10,6 +10,8 @@
 #   cold   an empty destination, median of REPS (3): debmirror as Debian documents it for a
 #          partial http mirror (pool files checked by size), debmirror --checksums (pool files
 #          checked by checksum too, as rackboot does), rackboot-mirror --all;
+#   tmpfs  cold again with the destination on tmpfs (/dev/shm), where fsync costs nothing: the
+#          difference to the cold rows is what rackboot-mirror's fsync of every file costs;
 #   warm   a re-run with nothing changed on the server, median of REPS, into the tree a cold run
 #          made.
 # It prints wall seconds, the ratios debmirror ÷ rackboot-mirror and the targets of issue 15
@@ -85,9 +87,9 @@ timed() {
   mkdir -p "$dir"
   t0=$(date +%s.%N)
   case $name in
-    dm-cold | dm-warm) debmirror "${DM_ARGS[@]}" "$dir" >"$WORK/$name.log" 2>&1 || rc=$? ;;
+    dm-cold | dm-warm | dm-tmpfs) debmirror "${DM_ARGS[@]}" "$dir" >"$WORK/$name.log" 2>&1 || rc=$? ;;
     dmc-cold | dmc-warm) debmirror "${DM_ARGS[@]}" --checksums "$dir" >"$WORK/$name.log" 2>&1 || rc=$? ;;
-    rb-cold | rb-warm) "$RBM" "${RB_ARGS[@]}" --to="$dir/debian12" >"$WORK/$name.json" 2>"$WORK/$name.log" || rc=$? ;;
+    rb-cold | rb-warm | rb-tmpfs) "$RBM" "${RB_ARGS[@]}" --to="$dir/debian12" >"$WORK/$name.json" 2>"$WORK/$name.log" || rc=$? ;;
   esac
   t1=$(date +%s.%N)
   if [[ $rc -ne 0 ]]; then
@@ -109,6 +111,19 @@ for r in $(seq "$REPS"); do
     timed "$t-cold" "$WORK/$t"
   done
 done
+# Cold again with the destination on tmpfs (/dev/shm): fsync is free there, so the difference
+# to the cold rows is what durability costs on the disk (rackboot-mirror fsyncs every file and
+# directory before the swap; debmirror does not fsync).
+SHM=$(mktemp -d /dev/shm/rackboot-mirror-bench.XXXXXX)
+mirror_tmpdir "$SHM"
+for r in $(seq "$REPS"); do
+  log "cold runs on tmpfs, round $r of $REPS"
+  for t in dm rb; do
+    rm -rf "${SHM:?}/$t"
+    timed "$t-tmpfs" "$SHM/$t"
+  done
+done
+rm -rf "${SHM:?}"/*
 # The last cold run's JSON: what rackboot fetched.
 cp "$WORK/rb-cold.json" "$WORK/rb-cold-last.json" 2>/dev/null || true
 for r in $(seq "$REPS"); do
@@ -136,6 +151,8 @@ declare -A M
 for t in dm dmc rb; do
   for p in cold warm; do M[$t-$p]=$(median "$WORK/$t-$p.times"); done
 done
+for t in dm rb; do M[$t-tmpfs]=$(median "$WORK/$t-tmpfs.times"); done
+TMPFS_RATIO=$(ratio "${M[dm-tmpfs]}" "${M[rb-tmpfs]}")
 COLD_RATIO=$(ratio "${M[dm-cold]}" "${M[rb-cold]}")
 COLD_RATIO_C=$(ratio "${M[dmc-cold]}" "${M[rb-cold]}")
 WARM_RATIO=$(ratio "${M[dm-warm]}" "${M[rb-warm]}")
@@ -156,8 +173,8 @@ row() { # row PHASE TOOL LABEL RATIO NOTES
   echo "- Machine: $(machine_desc). $SHARED"
   echo "- rackboot-mirror: commit $RB_COMMIT, \`bazel build -c opt\`, \`rackboot-mirror --from=http://SERVER/debian --to=DIR/debian12 --suite=bookworm --components=main --arch=amd64 --all --keyring=KEYRING --json\` (default --connections=16 --per_host=6)."
   echo "- debmirror $(version_of debmirror): \`debmirror --method=http --host=SERVER --root=debian --dist=bookworm --section=main --arch=amd64 --nosource --keyring=KEYRING --rsync-extra=none --diff=none DIR\` (no --nocleanup, no --ignore-release-gpg: it checks Release.gpg with gpgv, the indexes by checksum, pool files by size; --rsync-extra=none keeps it from rsyncing trace files from the internet; no source, no i18n, no Contents, no d-i by default). The second row adds \`--checksums\` (pool files by checksum too, as rackboot-mirror always does)."
-  echo "- Source: a signed apt repository of $PACKAGES tiny .debs ($REPO_FILES pool files, $((REPO_BYTES / 1024)) KiB with indexes; tests/mirror/make_apt_repo.sh), nginx $(version_of nginx-light) in a network namespace over a veth pair, files in the page cache; each tool into a destination of its own on $(stat -fc %T "$WORK")."
-  echo "- Cold: an empty destination; warm: the same command again with nothing changed on the server. Median of $REPS runs, range in the next column. rackboot-mirror cold fetched $RB_FETCHED files for a tree of $RB_FILES (its tree also holds the by-hash copies of the indexes); debmirror's tree has $DM_FILES files. Warm rackboot-mirror: up_to_date=$RB_UTD. $SAME"
+  echo "- Source: a signed apt repository of $PACKAGES tiny .debs ($REPO_FILES pool files, $((REPO_BYTES / 1024)) KiB with indexes; tests/mirror/make_apt_repo.sh), nginx $(version_of nginx-light) in a network namespace over a veth pair, files in the page cache; each tool into a destination of its own."
+  echo "- Cold: an empty destination on $(stat -fc %T "$WORK"); tmpfs: the same on /dev/shm (fsync is free there: rackboot-mirror fsyncs every file and directory before the swap, debmirror fsyncs nothing); warm: the same command again with nothing changed on the server. Median of $REPS runs, range in the next column. rackboot-mirror cold fetched $RB_FETCHED files for a tree of $RB_FILES (its tree also holds the by-hash copies of the indexes); debmirror's tree has $DM_FILES files. Warm rackboot-mirror: up_to_date=$RB_UTD. $SAME"
   echo "- Ratios: debmirror's wall time ÷ rackboot-mirror's (above 1: rackboot-mirror faster)."
   echo
   echo "| run | mirror | wall s | runs | debmirror ÷ rackboot | notes |"
@@ -165,6 +182,8 @@ row() { # row PHASE TOOL LABEL RATIO NOTES
   row cold rb "rackboot-mirror --all" "–" "fetched $RB_FETCHED files"
   row cold dm "debmirror" "$COLD_RATIO" ""
   row cold dmc "debmirror --checksums" "$COLD_RATIO_C" ""
+  row tmpfs rb "rackboot-mirror --all" "–" "destination on tmpfs: no fsync cost"
+  row tmpfs dm "debmirror" "$TMPFS_RATIO" "destination on tmpfs"
   row warm rb "rackboot-mirror --all" "–" "up_to_date $RB_UTD"
   row warm dm "debmirror" "$WARM_RATIO" ""
   row warm dmc "debmirror --checksums" "$WARM_RATIO_C" "hashes every pool file"
