@@ -245,6 +245,16 @@ HttpRouteResult FileRoutes::Route(const HttpRequest& request) {
     result.error = "no file name";
     return result;
   }
+  // rackboot mirror's manifest, lock and staging tree live in and beside
+  // the published trees (docs/mirror.md): never served, answered like a
+  // missing file. Case-blind, for a root on a case-folding filesystem.
+  for (absl::string_view segment : absl::StrSplit(rest, '/')) {
+    if (absl::StartsWithIgnoreCase(segment, ".rackboot")) {
+      result.status = 404;
+      result.error = "mirror bookkeeping is not served";
+      return result;
+    }
+  }
   absl::StatusOr<std::shared_ptr<const MappedFile>> file =
       cache->Open(rest, request.client);
   if (!file.ok()) {

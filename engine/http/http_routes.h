@@ -10,6 +10,8 @@
 //                  symlinks allowed, per-host rendered files chosen by the
 //                  client's address
 //   /repo/<path>   a second FileCache over http.repo_root (404 without one)
+//                  (under both, a component starting with ".rackboot",
+//                  case-blind, is 404: rackboot mirror's bookkeeping)
 //   /install/, /api/v1/, /metrics, /
 //                  reserved: 404 from FileRoutes (the daemon serves
 //                  /install/ with InstallRoutes, engine/api); HttpService puts

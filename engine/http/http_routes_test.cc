@@ -248,6 +248,36 @@ TEST_F(FileRoutesTest, RepoAndReservedPaths) {
   EXPECT_EQ(Get(with_repo, "/bootx/vmlinuz").status, 404);
 }
 
+// rackboot mirror keeps its manifest in the published tree and its lock and
+// staging tree beside it (docs/mirror.md): none of that is ever served, in
+// any spelling, under /repo/ or /boot/; the mirrored files are.
+TEST_F(FileRoutesTest, MirrorBookkeepingIsNotServed) {
+  fs::create_directories(top_ / "repo" / "deb12" / "pool");
+  fs::create_directories(top_ / "repo" / ".rackboot-mirror-deb12" / "staging");
+  Write("repo/deb12/.rackboot-manifest.json", "{}");
+  Write("repo/deb12/pool/b.deb", "b");
+  Write("repo/.rackboot-mirror-deb12/lock", "");
+  Write("repo/.rackboot-mirror-deb12/staging/x.deb", "staged");
+  Write("boot/.rackboot-manifest.json", "{}");
+  Write("repo/deb12/pool/x.rackboot", "a name that merely contains it");
+  FileRoutes routes(boot_.get(), repo_.get());
+  EXPECT_EQ(Contents(Get(routes, "/repo/deb12/pool/b.deb")), "b");
+  EXPECT_EQ(Get(routes, "/repo/deb12/pool/x.rackboot").status, 200);
+  for (const char* hidden : {
+           "/repo/deb12/.rackboot-manifest.json",
+           "/repo/deb12/.RACKBOOT-manifest.json",
+           "/repo/deb12/%2erackboot-manifest.json",
+           "/repo/.rackboot-mirror-deb12/lock",
+           "/repo/.rackboot-mirror-deb12/staging/x.deb",
+           "/repo/deb12/.rackboot",
+           "/boot/.rackboot-manifest.json",
+       }) {
+    HttpRouteResult r = Get(routes, hidden);
+    EXPECT_EQ(r.status, 404) << hidden;
+    EXPECT_EQ(r.file, nullptr) << hidden;
+  }
+}
+
 TEST_F(FileRoutesTest, WithoutABootCacheBootIsNotFound) {
   FileRoutes routes(nullptr, repo_.get());
   HttpRouteResult r = Get(routes, "/boot/vmlinuz");

@@ -8,7 +8,7 @@
 #   OUTDIR/repodata/                                  createrepo_c (sha256 checksums)
 #   OUTDIR/repodata/repomd.xml.asc                    gpg --detach-sign --armor with KEYDIR's key
 #                                                     (lib.sh make_test_key), when KEYDIR given
-#   OUTDIR/.treeinfo, images/pxeboot/{vmlinuz,initrd.img}
+#   OUTDIR/.treeinfo, images/pxeboot/{vmlinuz,initrd.img}, images/install.img (stage2)
 #                                                     (tiny fakes; sha256 in [checksums]), unless
 #                                                     MAKE_YUM_TREEINFO=0
 #   Media: family "Rocky Linux", version 9.9, arch x86_64.
@@ -71,10 +71,13 @@ if [[ ${MAKE_YUM_TREEINFO:-1} == 1 ]]; then
   mkdir -p "$out/images/pxeboot"
   head -c 90000 /dev/urandom >"$out/images/pxeboot/vmlinuz"
   head -c 210000 /dev/urandom >"$out/images/pxeboot/initrd.img"
+  head -c 50000 /dev/urandom >"$out/images/install.img"
+  s2=$(sha256sum "$out/images/install.img" | cut -d' ' -f1)
   k=$(sha256sum "$out/images/pxeboot/vmlinuz" | cut -d' ' -f1)
   r=$(sha256sum "$out/images/pxeboot/initrd.img" | cut -d' ' -f1)
   cat >"$out/.treeinfo" <<EOF
 [checksums]
+images/install.img = sha256:$s2
 images/pxeboot/initrd.img = sha256:$r
 images/pxeboot/vmlinuz = sha256:$k
 

@@ -74,11 +74,21 @@ for f in InRelease Release Release.gpg main/binary-amd64/Packages.xz main/binary
   main/debian-installer/binary-amd64/Packages.xz; do
   [[ -f $pub/dists/bookworm/$f ]] || fail "dists/bookworm/$f missing"
 done
-# Acquire-By-Hash: yes => every by-hash copy of the indexes is in the tree too.
+# Acquire-By-Hash: yes => every by-hash copy of the indexes is in the tree too: those of
+# Packages.{xz,gz} and, as deb.debian.org serves them, of the per-component Release (checked at
+# the end, so that the rest of the test still runs when only that one is missing).
 nbh=0
+missing_release_by_hash=()
 while read -r f; do
-  [[ -f $pub/$f ]] || fail "by-hash copy $f missing"
   nbh=$((nbh + 1))
+  [[ -f $pub/$f ]] && continue
+  h=${f##*/}
+  d=${f%/by-hash/SHA256/*}
+  if [[ $(sha "$src/$d/Release" 2>/dev/null) == "$h" ]]; then
+    missing_release_by_hash+=("$f")
+  else
+    fail "by-hash copy $f missing"
+  fi
 done < <(cd "$src" && find dists -path '*/by-hash/SHA256/*' -type f)
 [[ $nbh -ge 4 ]] || fail "only $nbh by-hash copies in the source"
 n=$(tree_matches_source "$pub" "$src")
@@ -89,6 +99,10 @@ jexpect a .files "$n"
 [[ $(jv a .bytes_fetched) -gt 0 ]] || fail "a: bytes_fetched $(jv a .bytes_fetched)"
 [[ -d $WORK/pub/.rackboot-mirror-deb12 ]] || fail "no bookkeeping directory .rackboot-mirror-deb12"
 [[ ! -e $WORK/pub/.rackboot-mirror-deb12/staging ]] || fail "staging left after a publish"
+# stderr is not a terminal: progress as lines (every 5 s and a last one), in the documented form.
+grep -qE '^rackboot-mirror: files [0-9]+/[0-9]+, [0-9.]+/[0-9.]+ MiB, [0-9.]+ MiB/s, ETA [^,]+, [0-9]+ failed, [0-9]+ retries$' \
+  "$WORK/a.err" || fail "a: no progress line of the documented form on stderr: $(head -5 "$WORK/a.err")"
+grep -q $'\r\|\e\[' "$WORK/a.err" && fail "a: terminal control characters on a non-terminal stderr"
 log "A: $n files, $nbh by-hash copies, $(jv a .fetched) fetched, $(jv a .bytes_fetched) bytes, $(jv a .seconds) s"
 
 ################################################################################################
@@ -194,4 +208,7 @@ expect_rc g 64
 cat "$WORK/g.out" "$WORK/g.err" | grep -q -- '--packages\|--all\|--priorities' ||
   fail "g: the message names no fix: $(cat "$WORK/g.out" "$WORK/g.err")"
 
+if ((${#missing_release_by_hash[@]})); then
+  fail "A: Release says Acquire-By-Hash: yes but the by-hash copy of the component Release is not mirrored (deb.debian.org serves dists/bookworm/main/binary-amd64/by-hash/SHA256/<sha256 of its Release>): ${missing_release_by_hash[*]}"
+fi
 log "PASS"

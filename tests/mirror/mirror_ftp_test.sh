@@ -3,9 +3,10 @@
 #  A) import: vsftpd serves a signed apt repository anonymously;
 #     rackboot-mirror --from=ftp://198.18.152.1/ --suite=bookworm --packages=rb-app --installer
 #     publishes the closure, byte-identical, verified; a re-run is up to date.
-#  B) export: vsftpd (anonymous, read-only, the docs/mirror.md configuration) serves the
-#     PUBLISHED tree: curl ftp:// lists it, downloads a pool file byte-identical; an upload, a
-#     mkdir and a delete are refused; the manifest (.rackboot*) is neither listed nor served.
+#  B) export: vsftpd (anonymous, read-only, the docs/mirror.md configuration: anon_root the
+#     parent of the published trees) serves the PUBLISHED tree at /deb12/: curl ftp:// lists it,
+#     downloads a pool file byte-identical; an upload, a mkdir and a delete are refused; the
+#     manifest and the bookkeeping directory (.rackboot*) are neither listed nor served.
 #  C) the source gains a version, re-import over FTP, re-publish under the exporting vsftpd
 #     (port 2121): a new session sees the new tree.
 # Usage: mirror_ftp_test.sh RACKBOOT_MIRROR
@@ -50,24 +51,34 @@ log "A: $n files over FTP in $(jv a .seconds) s"
 
 ################################################################################################
 log "B) vsftpd serves the published tree anonymously, read-only"
-start_vsftpd "$NS" "$pub" 2121
+# The docs/mirror.md configuration: anon_root is the parent of the published trees (the
+# installer uses ftp://SERVER/deb12/), so the bookkeeping directory beside the tree
+# (.rackboot-mirror-deb12/) is in the FTP root too and must be neither listed nor served.
+start_vsftpd "$NS" "$WORK/pub" 2121
 ftp_import=$ftp
 ftp="ftp://$NS_IP:2121"
-listing=$(curl -sS --fail "$ftp/") || fail "FTP list of /"
-grep -qw dists <<<"$listing" && grep -qw pool <<<"$listing" || fail "FTP list of /: $listing"
-grep -q rackboot <<<"$(curl -sS --fail -l "$ftp/")" && fail "FTP list shows .rackboot* names"
+[[ -e $WORK/pub/.rackboot-mirror-deb12/lock ]] || fail "no lock file beside the tree"
+top=$(curl -sS --fail -l "$ftp/") || fail "FTP list of /"
+grep -qx deb12 <<<"$top" || fail "FTP list of /: $top"
+grep -q rackboot <<<"$top" && fail "FTP list of / shows .rackboot* names: $top"
+listing=$(curl -sS --fail "$ftp/deb12/") || fail "FTP list of /deb12/"
+grep -qw dists <<<"$listing" && grep -qw pool <<<"$listing" || fail "FTP list of /deb12/: $listing"
+grep -q rackboot <<<"$(curl -sS --fail -l "$ftp/deb12/")" && fail "FTP list of /deb12/ shows .rackboot* names"
 deb=pool/main/r/rb-app/rb-app_1.0_amd64.deb
-curl -sS --fail -o "$WORK/got.deb" "$ftp/$deb" || fail "FTP RETR $deb"
+curl -sS --fail -o "$WORK/got.deb" "$ftp/deb12/$deb" || fail "FTP RETR deb12/$deb"
 cmp -s "$WORK/got.deb" "$src/$deb" || fail "FTP RETR $deb: bytes differ from the source"
-curl -sS --fail -o "$WORK/got.info" "$ftp/dists/bookworm/InRelease" || fail "FTP RETR InRelease"
+curl -sS --fail -o "$WORK/got.info" "$ftp/deb12/dists/bookworm/InRelease" || fail "FTP RETR InRelease"
 cmp -s "$WORK/got.info" "$pub/dists/bookworm/InRelease" || fail "FTP RETR InRelease differs"
-curl -s --fail -o /dev/null "$ftp/.rackboot-manifest.json" && fail "FTP served .rackboot-manifest.json"
+for p in deb12/.rackboot-manifest.json .rackboot-mirror-deb12/lock; do
+  curl -s --fail -o /dev/null "$ftp/$p" && fail "FTP served $p"
+done
+curl -s --fail -l "$ftp/.rackboot-mirror-deb12/" >/dev/null && fail "FTP listed .rackboot-mirror-deb12/"
 echo upload >"$WORK/up.txt"
 curl -s -T "$WORK/up.txt" "$ftp/up.txt" && fail "anonymous FTP upload accepted"
-curl -s -T "$WORK/up.txt" "$ftp/pool/up.txt" && fail "anonymous FTP upload into pool/ accepted"
+curl -s -T "$WORK/up.txt" "$ftp/deb12/pool/up.txt" && fail "anonymous FTP upload into pool/ accepted"
 curl -s -Q 'MKD newdir' "$ftp/" >/dev/null && fail "anonymous FTP MKD accepted"
-curl -s -Q "DELE $deb" "$ftp/" >/dev/null && fail "anonymous FTP DELE accepted"
-[[ ! -e $pub/up.txt && ! -e $pub/pool/up.txt && ! -e $pub/newdir && -f $pub/$deb ]] ||
+curl -s -Q "DELE deb12/$deb" "$ftp/" >/dev/null && fail "anonymous FTP DELE accepted"
+[[ ! -e $WORK/pub/up.txt && ! -e $pub/pool/up.txt && ! -e $WORK/pub/newdir && -f $pub/$deb ]] ||
   fail "anonymous FTP changed the tree"
 
 ################################################################################################
@@ -78,7 +89,7 @@ run_mirror c "${args[@]}"
 expect_rc c 0
 jexpect c .published true
 [[ $(jv c .source) == "$ftp_import"* ]] || fail "c: .source is $(jv c .source)"
-curl -sS --fail -o "$WORK/got.new" "$ftp/pool/main/r/rb-lib2/rb-lib2_1.1_amd64.deb" ||
+curl -sS --fail -o "$WORK/got.new" "$ftp/deb12/pool/main/r/rb-lib2/rb-lib2_1.1_amd64.deb" ||
   fail "FTP RETR of the new version after the re-publish"
 cmp -s "$WORK/got.new" "$src/pool/main/r/rb-lib2/rb-lib2_1.1_amd64.deb" || fail "new version differs"
 log "PASS"

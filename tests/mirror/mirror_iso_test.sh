@@ -10,6 +10,8 @@
 #     so no root (and no mount) is needed.
 #  D) an ISO of junk: exit 1 "unrecognised media at ... found ...", nothing published, and a
 #     junk run onto the published name leaves the previous tree untouched.
+#  E) the same tree as a directory source: kind directory, recognised the same, byte-identical,
+#     the symlink skipped; a re-run is up to date (size + mtime); a touched file is re-copied.
 # Usage: mirror_iso_test.sh RACKBOOT_MIRROR
 source "$(dirname "$0")/lib.sh"
 MIRROR=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -72,7 +74,7 @@ jexpect b2 .fetched 0
 log "C) as nobody (setpriv --reuid=65534), no root, no mount"
 command -v setpriv >/dev/null || fail "setpriv (util-linux) missing"
 u=$WORK/unpriv
-mkdir -p "$u"
+mkdir -p "$u/boot"
 cp "$MIRROR" "$u/rackboot-mirror"
 cp "$iso" "$u/media.iso"
 chown -R 65534:65534 "$u"
@@ -101,7 +103,8 @@ bash "$MIRROR_LIB_DIR/make_iso.sh" "$WORK/junk.iso" "$junk"
 run_mirror d --from="$WORK/junk.iso" --to="$WORK/pub/junk"
 expect_rc d 1
 cat "$WORK/d.out" "$WORK/d.err" >"$WORK/d.all"
-grep -q "unrecognised media at" "$WORK/d.all" || fail "d: message: $(cat "$WORK/d.all")"
+grep -qF "unrecognised media at $WORK/junk.iso: found " "$WORK/d.all" ||
+  fail "d: the message does not name the ISO and what it holds: $(cat "$WORK/d.all")"
 grep -q "found" "$WORK/d.all" && grep -q "README.TXT\|stuff" "$WORK/d.all" ||
   fail "d: the message does not say what was found: $(cat "$WORK/d.all")"
 grep -q '\.treeinfo' "$WORK/d.all" && grep -q '\.disk/info' "$WORK/d.all" ||
@@ -114,5 +117,34 @@ jexpect d2 .published false
 [[ $(stat -c %i "$pub") == "$inode" ]] || fail "d2: the previous tree was replaced"
 tree_matches_source "$pub" "$tree" >/dev/null
 [[ -f $pub/.disk/info ]] || fail "d2: the previous tree lost files"
+
+################################################################################################
+log "E) the tree as a directory source"
+dpub=$WORK/pub/deb12dir
+run_mirror e --from="$tree" --to="$dpub" --boot_dir="$WORK/boot" --json
+expect_rc e 0
+jexpect e .kind directory
+jexpect e .published true
+jexpect e .media.family debian-preseed
+jexpect e .media.kernel install.amd/vmlinuz
+[[ ! -e $dpub/debian && ! -L $dpub/debian ]] || fail "e: the tree's symlink was published"
+ne=$(tree_matches_source "$dpub" "$tree")
+[[ $ne == "$n" ]] || fail "e: $ne files from the directory, $n from the ISO"
+manifest_matches_tree "$dpub"
+cmp -s "$WORK/boot/deb12dir/vmlinuz" "$tree/install.amd/vmlinuz" || fail "e: --boot_dir kernel"
+dinode=$(stat -c %i "$dpub")
+run_mirror e2 --from="$tree" --to="$dpub" --json
+expect_rc e2 0
+jexpect e2 .up_to_date true
+jexpect e2 .fetched 0
+[[ $(stat -c %i "$dpub") == "$dinode" ]] || fail "e2: up to date but the tree was swapped"
+head -c 1000 /dev/urandom >>"$tree/pool/main/a/adduser/adduser_3.134_all.deb"
+run_mirror e3 --from="$tree" --to="$dpub" --json
+expect_rc e3 0
+jexpect e3 .published true
+jexpect e3 .fetched 1
+cmp -s "$dpub/pool/main/a/adduser/adduser_3.134_all.deb" "$tree/pool/main/a/adduser/adduser_3.134_all.deb" ||
+  fail "e3: the changed file was not re-copied"
+manifest_matches_tree "$dpub"
 
 log "PASS"

@@ -26,6 +26,14 @@ constexpr size_t kMaxStatusBytes = 1 << 20;
 std::string Slurp(const std::string& path, size_t max_bytes) {
   std::ifstream in(path, std::ios::binary);
   std::string text;
+  // Sized by the file, not by the bound: zero-filling a 64 MiB buffer for a
+  // 150 KiB InRelease cost 20 ms per gpgv run.
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  in.seekg(0, std::ios::beg);
+  if (size >= 0 && static_cast<size_t>(size) < max_bytes) {
+    max_bytes = static_cast<size_t>(size);
+  }
   text.resize(max_bytes);
   in.read(text.data(), static_cast<std::streamsize>(max_bytes));
   text.resize(static_cast<size_t>(in.gcount()));
