@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the tests/mirror sh_tests (sourced, never run).
 #
 #   source "$(dirname "$0")/lib.sh"

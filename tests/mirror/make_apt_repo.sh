@@ -60,9 +60,12 @@ Architecture: amd64
 EOF
 
 # Release: apt-ftparchive lists Packages*, Release and (with the extra pattern) the installer's
-# SHA256SUMS/MD5SUMS, never the by-hash copies (made afterwards, like Debian's dak).
+# SHA256SUMS/MD5SUMS, never the by-hash copies (made afterwards, like Debian's dak); MD5Sum and
+# SHA256 sections only, as Debian's (apt then asks for by-hash/SHA256/, which is what exists).
 rm -f "$dist/Release" "$dist/InRelease" "$dist/Release.gpg"
 (cd "$dist" && apt-ftparchive \
+  -o APT::FTPArchive::Release::SHA1=false -o APT::FTPArchive::Release::SHA512=false \
+  -o APT::FTPArchive::SHA1=false -o APT::FTPArchive::SHA512=false \
   -o APT::FTPArchive::Release::Origin=Debian \
   -o APT::FTPArchive::Release::Label=Debian \
   -o APT::FTPArchive::Release::Suite="$suite" \

@@ -2,7 +2,9 @@
 # The published tree as rackbootd serves it at /repo/<name>/ (issue 15 "the published tree is
 # what rackbootd serves"), in a namespace (198.18.153.1): nginx serves a signed apt repository,
 # rackboot-mirror publishes it under http.repo_root, a real rackbootd serves that:
-#  A) curl gets every file of the tree byte-identical at /repo/deb12/<path>.
+#  A) curl gets every file of the tree byte-identical at /repo/deb12/<path>; a real apt client
+#     (apt-get update with Acquire::By-Hash=force and signed-by the test key, apt-get download)
+#     uses the served mirror without a warning.
 #  B) nothing under .rackboot* is served: /repo/.rackboot-mirror-deb12/lock,
 #     /repo/deb12/.rackboot-manifest.json (and staging paths) are 404.
 #  C) three re-publishes (the source gains a version each time) under loops of curl requests
@@ -60,6 +62,27 @@ curl -sS --fail --create-dirs -K "$WORK/curl.cfg" || fail "curl of the tree's fi
 n=$(wc -l <"$WORK/tree.sums")
 [[ $n -ge 400 ]] || fail "only $n files in the tree"
 log "A: $n files served byte-identical"
+
+################################################################################################
+log "A2) a real apt client (apt-get update by-hash, signed-by the test key; apt-get download)"
+a=$WORK/aptc
+mkdir -p "$a/etc/preferences.d" "$a/state/lists/partial" "$a/cache/archives/partial" "$a/dl"
+: >"$a/status"
+echo "deb [signed-by=$WORK/key/test.gpg] http://$NS_IP:8080/repo/deb12 bookworm main" >"$a/sources.list"
+aptopts=(-o Dir::Etc::SourceList="$a/sources.list" -o Dir::Etc::SourceParts=/dev/null
+  -o Dir::Etc::Preferences="$a/etc/preferences" -o Dir::Etc::PreferencesParts="$a/etc/preferences.d"
+  -o Dir::State="$a/state" -o Dir::State::status="$a/status" -o Dir::Cache="$a/cache"
+  -o APT::Architecture=amd64 -o APT::Architectures::=amd64 -o APT::Sandbox::User=root
+  -o Acquire::By-Hash=force -o Acquire::Languages=none -o Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled=false
+  -o Debug::NoLocking=1 -o Acquire::Retries=0)
+timeout 60 apt-get "${aptopts[@]}" update >"$a/update.log" 2>&1 ||
+  fail "apt-get update against /repo/deb12: $(tail -20 "$a/update.log")"
+grep -q '^\(W\|E\|Ign\|Err\):' "$a/update.log" && fail "apt-get update: $(cat "$a/update.log")"
+grep -q 'by-hash/SHA256' "$WORK/rb.log" || fail "apt-get update did not fetch by-hash"
+(cd "$a/dl" && timeout 60 apt-get "${aptopts[@]}" download rb-app rb-data >"$a/download.log" 2>&1) ||
+  fail "apt-get download: $(tail -20 "$a/download.log")"
+cmp -s "$a/dl/rb-app_1.0_amd64.deb" "$src/pool/main/r/rb-app/rb-app_1.0_amd64.deb" ||
+  fail "apt-get download rb-app: not the source's file"
 
 ################################################################################################
 log "B) .rackboot* names are never served"
