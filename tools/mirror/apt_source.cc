@@ -317,7 +317,10 @@ absl::Status AptPlanner::FetchIndexes() {
   if (!status.ok()) return status;
   if (release_.acquire_by_hash) {
     for (const PlannedFile& file : files) {
-      if (absl::StrContains(file.path, "/Packages")) {
+      // Debian serves by-hash copies of the indexes and of each
+      // component's binary-ARCH/Release; SHA256SUMS has none.
+      if (absl::StrContains(file.path, "/Packages") ||
+          absl::EndsWith(file.path, "/Release")) {
         size_t slash = file.path.rfind('/');
         by_hash.push_back(
             PlannedFile{absl::StrCat(file.path.substr(0, slash),
