@@ -39,6 +39,12 @@ expect 64 "needs a selection: add --packages" --from=http://198.18.0.1/debian --
   --to=b
 expect 64 "only http://, https:// and ftp://" --from=file:///srv --to=b
 expect 1 "no such file or directory\|No such file" --from=nosuch --to=b
+expect 64 "unknown flag --bogus" --bogus --from=a --json
+jq -e '.ok == false and (.error | test("unknown flag --bogus"))' run.out >/dev/null ||
+  fail "--json on an unknown flag: $(cat run.out)"
+expect 64 "--to=DIR is required" --from=a --json
+jq -e '.ok == false and .published == false and (.error | test("--to=DIR is required"))' \
+  run.out >/dev/null || fail "--json on a bad command line: $(cat run.out)"
 
 # A directory holding Debian netinst media.
 mkdir -p src/.disk src/install.amd src/pool/main/a srv boot

@@ -109,6 +109,16 @@ void OnSignal(int) {
 int Usage(const std::string& message) {
   std::fprintf(stderr, "rackboot-mirror: %s (rackboot-mirror --help)\n",
                message.c_str());
+  if (FLAGS_json) {
+    // --json promises one object on stdout, a refused command line too.
+    rackboot::mirror::MirrorSummary summary;
+    summary.to = FLAGS_to;
+    summary.error = message;
+    std::printf("%s\n", rackboot::mirror::SummaryJson(summary)
+                            .dump(-1, ' ', false,
+                                  nlohmann::json::error_handler_t::replace)
+                            .c_str());
+  }
   return kExitUsage;
 }
 
@@ -177,6 +187,10 @@ int main(int argc, char** argv) {
     }
   }
   gflags::SetUsageMessage(kUsage);
+  // --json anywhere: a refused command line answers in JSON too.
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--json") == 0) FLAGS_json = true;
+  }
   if (std::string err = ParseArgs(argc, argv); !err.empty()) return Usage(err);
 
   namespace mirror = rackboot::mirror;
