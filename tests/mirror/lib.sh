@@ -13,8 +13,8 @@
 #                                        #   --keyring), DIR/gnupghome (the GNUPGHOME's path)
 #   gpg_sign KEYDIR ARGS...              # gpg --batch with KEYDIR's GNUPGHOME
 #
-# Each test passes a distinct N (i15-e2e uses 150..169, i15-faults 170..189) so namespaces,
-# veths and addresses never collide. Everything a test starts (servers, gpg-agents, namespaces,
+# Each test passes a distinct N (the happy-path tests use 150..169, the fault tests and the
+# bench 170..189) so namespaces, veths and addresses never collide. Everything a test starts (servers, gpg-agents, namespaces,
 # veths, temp dirs) is removed by the one EXIT trap, also on failure. Traffic goes only to the
 # test's own namespaces (198.18.N.0/24).
 set -euo pipefail

@@ -197,8 +197,8 @@ TEST(AptPackages, Fields) {
   EXPECT_NE(parsed->warnings[0].find("nofile"), std::string::npos);
 }
 
-// bookworm's librust-winapi-dev Provides 75,649 bytes of names: the 64 KiB
-// field bound DESIGN15.md first named refused the real index.
+// bookworm's librust-winapi-dev Provides 75,649 bytes of names: a 64 KiB
+// field bound refused the real index.
 TEST(AptPackages, ProvidesLongerThan64KiB) {
   std::string provides = "Provides: ";
   for (int i = 0; i < 1600; ++i) {

@@ -1,4 +1,4 @@
-// PlanAptSource: the plan of an apt repository mirror (DESIGN15.md "Apt").
+// PlanAptSource: the plan of an apt repository mirror.
 // Fetches dists/SUITE/InRelease (or Release + Release.gpg) through the
 // caller's FetchFilesFn, checks its signature with gpgv, then the indexes and
 // installer images with the SHA-256 and size the signed Release lists, selects

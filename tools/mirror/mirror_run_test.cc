@@ -8,7 +8,7 @@
 namespace rackboot::mirror {
 namespace {
 
-// The --json object's keys are a contract (DESIGN15.md; tests parse it with
+// The --json object's keys are a contract (docs/mirror.md; tests parse it with
 // jq).
 TEST(MirrorRunTest, JsonHasExactlyTheContractKeys) {
   MirrorSummary s;
