@@ -11,7 +11,7 @@
 #          partial http mirror (pool files checked by size), debmirror --checksums (pool files
 #          checked by checksum too, as rackboot does), rackboot-mirror --all;
 #   tmpfs  cold again with the destination on tmpfs (/dev/shm), where fsync costs nothing: the
-#          difference to the cold rows is what rackboot-mirror's fsync of every file costs;
+#          difference to the cold rows is what making the tree durable costs;
 #   warm   a re-run with nothing changed on the server, median of REPS, into the tree a cold run
 #          made.
 # It prints wall seconds, the ratios debmirror ÷ rackboot-mirror and the targets of issue 15
@@ -112,8 +112,8 @@ for r in $(seq "$REPS"); do
   done
 done
 # Cold again with the destination on tmpfs (/dev/shm): fsync is free there, so the difference
-# to the cold rows is what durability costs on the disk (rackboot-mirror fsyncs every file and
-# directory before the swap; debmirror does not fsync).
+# to the cold rows is what durability costs on the disk (rackboot-mirror makes every file and
+# directory durable with one syncfs before the swap; debmirror does not sync).
 SHM=$(mktemp -d /dev/shm/rackboot-mirror-bench.XXXXXX)
 mirror_tmpdir "$SHM"
 for r in $(seq "$REPS"); do
@@ -174,7 +174,7 @@ row() { # row PHASE TOOL LABEL RATIO NOTES
   echo "- rackboot-mirror: commit $RB_COMMIT, \`bazel build -c opt\`, \`rackboot-mirror --from=http://SERVER/debian --to=DIR/debian12 --suite=bookworm --components=main --arch=amd64 --all --keyring=KEYRING --json\` (default --connections=16 --per_host=6)."
   echo "- debmirror $(version_of debmirror): \`debmirror --method=http --host=SERVER --root=debian --dist=bookworm --section=main --arch=amd64 --nosource --keyring=KEYRING --rsync-extra=none --diff=none DIR\` (no --nocleanup, no --ignore-release-gpg: it checks Release.gpg with gpgv, the indexes by checksum, pool files by size; --rsync-extra=none keeps it from rsyncing trace files from the internet; no source, no i18n, no Contents, no d-i by default). The second row adds \`--checksums\` (pool files by checksum too, as rackboot-mirror always does)."
   echo "- Source: a signed apt repository of $PACKAGES tiny .debs ($REPO_FILES pool files, $((REPO_BYTES / 1024)) KiB with indexes; tests/mirror/make_apt_repo.sh), nginx $(version_of nginx-light) in a network namespace over a veth pair, files in the page cache; each tool into a destination of its own."
-  echo "- Cold: an empty destination on $(stat -fc %T "$WORK"); tmpfs: the same on /dev/shm (fsync is free there: rackboot-mirror fsyncs every file and directory before the swap, debmirror fsyncs nothing); warm: the same command again with nothing changed on the server. Median of $REPS runs, range in the next column. rackboot-mirror cold fetched $RB_FETCHED files for a tree of $RB_FILES (its tree also holds the by-hash copies of the indexes); debmirror's tree has $DM_FILES files. Warm rackboot-mirror: up_to_date=$RB_UTD. $SAME"
+  echo "- Cold: an empty destination on $(stat -fc %T "$WORK"); tmpfs: the same on /dev/shm (syncing is free there: rackboot-mirror makes every file and directory durable with one syncfs before the swap, debmirror syncs nothing); warm: the same command again with nothing changed on the server. Median of $REPS runs, range in the next column. rackboot-mirror cold fetched $RB_FETCHED files for a tree of $RB_FILES (its tree also holds the by-hash copies of the indexes); debmirror's tree has $DM_FILES files. Warm rackboot-mirror: up_to_date=$RB_UTD. $SAME"
   echo "- Ratios: debmirror's wall time ÷ rackboot-mirror's (above 1: rackboot-mirror faster)."
   echo
   echo "| run | mirror | wall s | runs | debmirror ÷ rackboot | notes |"

@@ -359,7 +359,8 @@ std::vector<FetchOutcome> Fetcher::Run(
 
   // Verifies a complete .part and renames it into place. Runs on a Verifier
   // thread: touches only t (which the loop leaves alone meanwhile).
-  auto verify = [](Transfer& t) -> Judgement {
+  const bool fsync_files = options_.fsync_files;
+  auto verify = [fsync_files](Transfer& t) -> Judgement {
     const FetchJob& job = *t.job;
     if (job.size >= 0 && t.offset != job.size) {
       // Shorter: the connection ended early without curl noticing (no
@@ -380,7 +381,9 @@ std::vector<FetchOutcome> Fetcher::Run(
                   job.sha256, ", got ", *sum,
                   "; the server's copy differs from its index, re-run later"))};
     }
-    if (fsync(t.fd) != 0) return {Verdict::kDone, WriteError(t, errno)};
+    if (fsync_files && fsync(t.fd) != 0) {
+      return {Verdict::kDone, WriteError(t, errno)};
+    }
     if (rename(t.part.c_str(), job.dest.c_str()) != 0) {
       return {Verdict::kDone, absl::InternalError(absl::StrCat(
                                   "cannot rename ", log::Quoted(t.part), ": ",

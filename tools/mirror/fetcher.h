@@ -68,6 +68,10 @@ struct FetchOptions {
   absl::Duration stall_timeout = absl::Seconds(30);
   int64_t max_unknown_size = int64_t{16} << 30;  // bound when size is unknown
   std::string user_agent = "rackboot-mirror/1";
+  // fsync each verified file before its rename. A caller that makes the whole
+  // tree durable later (the publisher's syncfs before its swap) turns it off:
+  // one syncfs instead of a journal commit per file.
+  bool fsync_files = true;
 };
 
 // Cumulative, for the progress reporter.

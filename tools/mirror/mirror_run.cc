@@ -161,6 +161,10 @@ class Runner {
     f.max_attempts = options.retries + 1;
     f.stall_timeout = absl::Seconds(options.timeout);
     f.connect_timeout = absl::Seconds(std::min(15, options.timeout));
+    // The publisher makes the whole staging tree durable (syncfs, else an
+    // fsync of every file and directory) before it swaps it in; a torn file
+    // of a crashed run is caught by its SHA-256 when the next run reuses it.
+    f.fsync_files = false;
     fetcher_ = std::make_unique<Fetcher>(f);
   }
 
