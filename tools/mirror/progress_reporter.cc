@@ -33,11 +33,14 @@ std::string ProgressReporter::FormatLine(const ProgressSnapshot& s,
                                          absl::Time now) const {
   const double elapsed = absl::ToDoubleSeconds(now - start_);
   const double rate = elapsed > 0 ? s.bytes_done / elapsed : 0.0;
-  const int64_t left = std::max<int64_t>(0, s.bytes_total - s.bytes_done);
+  // Files of unknown size (InRelease, a directory entry that grew) add to the
+  // bytes done but not to the known total: never show done above total.
+  const int64_t total = std::max(s.bytes_total, s.bytes_done);
+  const int64_t left = total - s.bytes_done;
   std::string eta = left == 0 ? "0s" : (rate > 0 ? Eta(left / rate) : "?");
   return absl::StrFormat(
       "files %d/%d, %.1f/%.1f MiB, %.1f MiB/s, ETA %s, %d failed, %d retries",
-      s.files_done, s.files_total, s.bytes_done / kMiB, s.bytes_total / kMiB,
+      s.files_done, s.files_total, s.bytes_done / kMiB, total / kMiB,
       rate / kMiB, eta, s.files_failed, s.retries);
 }
 

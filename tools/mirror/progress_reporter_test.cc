@@ -78,6 +78,19 @@ TEST(ProgressReporterTest, TerminalRedrawsOneLineInPlace) {
   EXPECT_NE(t.find("rackboot-mirror: files 500/1000"), std::string::npos);
 }
 
+TEST(ProgressReporterTest, BytesOfUnknownSizeNeverShowDoneAboveTotal) {
+  Capture c;
+  absl::Time now = absl::FromUnixSeconds(1000);
+  ProgressReporter r(c.f, /*terminal=*/false, [&] { return now; });
+  ProgressSnapshot s = Snap(3, int64_t{3} << 20);
+  s.bytes_total = int64_t{1} << 20;  // 2 MiB arrived for files of unknown size
+  now += absl::Seconds(5);
+  r.Update(s);
+  EXPECT_NE(c.Text().find("files 3/1000, 3.0/3.0 MiB, 0.6 MiB/s, ETA 0s"),
+            std::string::npos)
+      << c.Text();
+}
+
 TEST(ProgressReporterTest, UnknownRateGivesUnknownEta) {
   Capture c;
   absl::Time now = absl::FromUnixSeconds(1000);
