@@ -56,13 +56,16 @@ struct MediaInfo {
   std::vector<std::string> evidence;
 };
 
-// Makes every file of `files` present and verified at <staging root>/<path> (the staging root
-// is the one the caller of a source passed along): reused from the published tree or from an
-// earlier interrupted run when its SHA-256 matches, else fetched from its url, its size and
-// SHA-256 checked when given. The first failure comes back naming the file; a 404/410 (or an
-// FTP 550) is NotFound, so a source can probe for optional files. Sources call it for their
-// metadata (InRelease, Packages.xz, repomd.xml ...); `rackboot mirror` supplies it.
-using FetchFilesFn = std::function<absl::Status(const std::vector<PlannedFile>& files)>;
+// Makes every file of `files` present and verified at <staging root>/<path>
+// (the staging root is the one the caller of a source passed along): reused
+// from the published tree or from an earlier interrupted run when its SHA-256
+// matches, else fetched from its url, its size and SHA-256 checked when given.
+// The first failure comes back naming the file; a 404/410 (or an FTP 550) is
+// NotFound, so a source can probe for optional files. Sources call it for their
+// metadata (InRelease, Packages.xz, repomd.xml ...); `rackboot mirror` supplies
+// it.
+using FetchFilesFn =
+    std::function<absl::Status(const std::vector<PlannedFile>& files)>;
 
 }  // namespace rackboot::mirror
 
