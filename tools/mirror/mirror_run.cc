@@ -627,27 +627,49 @@ nlohmann::json SummaryJson(const MirrorSummary& s) {
   return j;
 }
 
+// A TOML basic string: the kernel and initrd names come from the media (a
+// .treeinfo, an ISO's entries), so a quote or backslash in them must not end
+// the string in the stub an operator pastes into site.toml.
+std::string TomlString(absl::string_view text) {
+  std::string out = "\"";
+  for (unsigned char c : text) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(static_cast<char>(c));
+    } else if (c < 0x20 || c == 0x7f) {
+      absl::StrAppend(&out, absl::StrFormat("\\u%04x", c));
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
 std::string ProfileStub(const MirrorSummary& s) {
   std::string out = "[[profile]]\n";
-  absl::StrAppend(&out, "name = \"", s.name, "\"\n");
+  absl::StrAppend(&out, "name = ", TomlString(s.name), "\n");
   if (!s.media.family.empty()) {
-    absl::StrAppend(&out, "family = \"", s.media.family, "\"\n");
+    absl::StrAppend(&out, "family = ", TomlString(s.media.family), "\n");
   } else {
     absl::StrAppend(&out,
                     "# family = \"...\"  (the source does not say: "
                     "debian-preseed, rhel-kickstart or ubuntu-autoinstall)\n");
   }
   if (!s.media.kernel.empty() && !s.media.initrd.empty()) {
-    absl::StrAppend(&out, "kernel = \"", s.name, "/", Basename(s.media.kernel),
-                    "\"\n");
-    absl::StrAppend(&out, "initrd = \"", s.name, "/", Basename(s.media.initrd),
-                    "\"\n");
+    absl::StrAppend(
+        &out, "kernel = ",
+        TomlString(absl::StrCat(s.name, "/", Basename(s.media.kernel))), "\n");
+    absl::StrAppend(
+        &out, "initrd = ",
+        TomlString(absl::StrCat(s.name, "/", Basename(s.media.initrd))), "\n");
   } else {
     absl::StrAppend(&out,
                     "# kernel, initrd: this source has no installer kernel "
                     "and initrd; take them from the installer media\n");
   }
-  absl::StrAppend(&out, "source = \"/repo/", s.name, "\"\n");
+  absl::StrAppend(&out, "source = ", TomlString(absl::StrCat("/repo/", s.name)),
+                  "\n");
   return out;
 }
 

@@ -56,6 +56,24 @@ TEST(MirrorRunTest, ProfileStubAsDocumented) {
             "source = \"/repo/debian12\"\n");
 }
 
+// The kernel and initrd names come from the media: a quote or backslash in
+// them stays inside the TOML string of the stub.
+TEST(MirrorRunTest, ProfileStubEscapesNamesFromTheMedia) {
+  MirrorSummary s;
+  s.name = "rocky9";
+  s.media.family = "rhel-kickstart";
+  s.media.kernel = "images/pxeboot/vmlinuz\" root_password_hash = \"x";
+  s.media.initrd = "images/pxeboot/initrd\\.img";
+  const std::string stub = ProfileStub(s);
+  EXPECT_NE(stub.find("kernel = \"rocky9/vmlinuz\\\" root_password_hash = "
+                      "\\\"x\"\n"),
+            std::string::npos)
+      << stub;
+  EXPECT_NE(stub.find("initrd = \"rocky9/initrd\\\\.img\"\n"),
+            std::string::npos)
+      << stub;
+}
+
 TEST(MirrorRunTest, CommandLineChecksSayTheFix) {
   MirrorOptions o;
   o.from = "http://198.18.0.1/debian";
