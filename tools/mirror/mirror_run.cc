@@ -688,14 +688,18 @@ std::string SummaryText(const MirrorSummary& s) {
                       "%d retries, %.1f s\n",
                       s.fetched, s.bytes_fetched / (1024.0 * 1024.0), s.reused,
                       s.kept, s.pruned, s.retries, s.seconds));
+  // The media's own words (a .treeinfo, a Release file) may hold terminal
+  // escapes: escaped like every other text a source controls.
   const MediaInfo& m = s.media;
-  absl::StrAppend(&out, "  media: ", m.kind.empty() ? "?" : m.kind,
-                  m.distro.empty() ? "" : ", ", m.distro,
-                  m.release.empty() ? "" : " ", m.release,
-                  m.arch.empty() ? "" : " ", m.arch,
-                  m.family.empty() ? "" : ", family ", m.family, "\n");
+  absl::StrAppend(
+      &out, "  media: ", m.kind.empty() ? "?" : log::Escaped(m.kind),
+      m.distro.empty() ? "" : ", ", log::Escaped(m.distro),
+      m.release.empty() ? "" : " ", log::Escaped(m.release),
+      m.arch.empty() ? "" : " ", log::Escaped(m.arch),
+      m.family.empty() ? "" : ", family ", log::Escaped(m.family), "\n");
   if (!m.kernel.empty()) {
-    absl::StrAppend(&out, "  installer: ", m.kernel, ", ", m.initrd, "\n");
+    absl::StrAppend(&out, "  installer: ", log::Escaped(m.kernel), ", ",
+                    log::Escaped(m.initrd), "\n");
   }
   for (const std::string& f : s.boot_files) {
     absl::StrAppend(&out, "  boot file: ", f, "\n");

@@ -74,6 +74,17 @@ TEST(MirrorRunTest, ProfileStubEscapesNamesFromTheMedia) {
       << stub;
 }
 
+TEST(MirrorRunTest, SummaryEscapesTheMediasWords) {
+  MirrorSummary s;
+  s.name = "rocky9";
+  s.media.kind = "treeinfo";
+  s.media.distro = "Rocky\x1b]0;owned\x07";
+  s.media.release = "9";
+  const std::string text = SummaryText(s);
+  EXPECT_EQ(text.find('\x1b'), std::string::npos) << text;
+  EXPECT_NE(text.find("Rocky\\x1b]0;owned\\x07 9"), std::string::npos) << text;
+}
+
 TEST(MirrorRunTest, CommandLineChecksSayTheFix) {
   MirrorOptions o;
   o.from = "http://198.18.0.1/debian";
