@@ -4,6 +4,9 @@
 #
 #   lab.sh up RACKBOOTD [--uefi|--uefi-http] [--tftp-only] [--keep] [--mac=MAC]
 #                                                       make the lab, boot one guest
+#   lab.sh up RACKBOOTD --install [--uefi] [--hosts=N] [--until=first-package] [--keep]
+#                                                       install Debian 12 on N guests' disks
+#                                                       (needs RACKBOOT_MIRROR, see install_*)
 #   lab.sh guest [--uefi|--uefi-http] [--mac=MAC]       boot one more guest in a kept lab
 #   lab.sh down                                         stop a kept lab, remove everything
 #
@@ -17,7 +20,10 @@
 # removes everything it made, also on Ctrl-C or failure. Nothing leaves the namespace
 # (198.18.0.0/24, RFC 2544 benchmarking space). Knobs: ACCEL (tcg|kvm, default tcg),
 # BOOT_TIMEOUT (s, default 240), RACKBOOT_LAB_DIR (default ~/.cache/rackboot/lab),
-# RACKBOOT_LAB_NS (the namespace, default rackboot-lab).
+# RACKBOOT_LAB_NS (the namespace, default rackboot-lab). --install: INSTALL_TIMEOUT (s, default
+# 5400), RACKBOOT_LAB_MIRROR (the mirror's directory, default ~/.cache/rackboot/lab-install/repo/
+# debian12), RACKBOOT_LAB_OFFLINE=1 (use that mirror as it is: no archive access),
+# RACKBOOT_LAB_ARCHIVE (default http://deb.debian.org/debian, this machine's apt source).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,6 +33,8 @@ N=(ip netns exec "$NS")
 SERVER=198.18.0.1
 ACCEL=${ACCEL:-tcg}
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-240}
+INSTALL_TIMEOUT=${INSTALL_TIMEOUT:-5400}
+INSTALL=0
 OVMF_CODE=/usr/share/OVMF/OVMF_CODE.fd
 OVMF_VARS=/usr/share/OVMF/OVMF_VARS.fd
 
@@ -143,7 +151,12 @@ make_lab() {
   "${N[@]}" ip addr add "$SERVER/24" dev rbbr0
   "${N[@]}" ip link set rbbr0 up
   local config="$HERE/site.toml"
-  if [[ $TFTP_ONLY -eq 1 ]]; then
+  local extra=()
+  if [[ $INSTALL -eq 1 ]]; then
+    install_prepare
+    config="$LAB_DIR/site-install.toml"
+    say "starting rackbootd (DHCP + TFTP + HTTP on :8080, the mirror at /repo/debian12/) on rbbr0"
+  elif [[ $TFTP_ONLY -eq 1 ]]; then
     # The same site without its [http] section (to the next blank line); the inventory stays
     # examples/lab's.
     config="$LAB_DIR/site-tftp-only.toml"
@@ -157,7 +170,7 @@ make_lab() {
   mkdir -p "$LAB_DIR/bin"
   cp "$rackbootd" "$LAB_DIR/bin/rackbootd.new" && mv "$LAB_DIR/bin/rackbootd.new" "$LAB_DIR/bin/rackbootd"
   "${N[@]}" "$LAB_DIR/bin/rackbootd" --config="$config" --tftp_root="$LAB_DIR/tftp" \
-    --state_dir="$LAB_DIR/state" >"$LAB_DIR/rackbootd.out" 2>"$LAB_DIR/rackbootd.log" &
+    --state_dir="$LAB_DIR/state" "${extra[@]}" >"$LAB_DIR/rackbootd.out" 2>"$LAB_DIR/rackbootd.log" &
   local pid=$!
   # Up to 30 s: authoritative DHCP first probes the segment for 5 s (dhcp.probe_seconds).
   for _ in $(seq 300); do
@@ -171,10 +184,19 @@ make_lab() {
   echo "$pid" >"$LAB_DIR/rackbootd.pid"
 }
 
-# boot_guest MODE MAC TAP: boots one guest, narrates it, returns 0 when the marker appeared.
+# boot_guest MODE MAC TAP [WANT HOST IP DISK NETBOOT]: boots one guest, narrates it, returns 0
+# when it did what WANT says:
+#   marker         (default) printed RACKBOOT-LAB-MARKER and powered off (--install: with HOST's
+#                  name and IP)
+#   installed      the installer reported done for HOST, then the guest rebooted (QEMU exits:
+#                  -no-reboot); a "failed" report stops the guest at once
+#   first-package  the installer reported a phase and GOT a package file from the mirror
+# DISK: a disk image to attach (virtio, bootindex 2); NETBOOT=0: the NIC is not a boot device.
 boot_guest() {
-  local mode=$1 mac=$2 tap=$3
+  local mode=$1 mac=$2 tap=$3 want=${4:-marker} host=${5:-} ip=${6:-} disk=${7:-} netboot=${8:-1}
   local serial="$LAB_DIR/$tap.serial.log" extra=() marker=0
+  local from_line
+  from_line=$(($(wc -l <"$LAB_DIR/rackbootd.log") + 1))
   : >"$serial"
   "${N[@]}" ip tuntap add dev "$tap" mode tap
   "${N[@]}" ip link set "$tap" master rbbr0
@@ -183,12 +205,19 @@ boot_guest() {
   # as iPXE: it is answered with its script at once. UEFI: no option ROM (romfile=), so OVMF's own
   # virtio-net driver and PXE (or HTTP boot) stack boot, as a server's UEFI firmware does: PXE
   # loads iPXE (snponly.efi) over TFTP, which asks DHCP again and gets its script.
-  local nic="virtio-net-pci,netdev=n0,mac=$mac,bootindex=1"
+  local nic="virtio-net-pci,netdev=n0,mac=$mac"
+  [[ $netboot -eq 1 ]] && nic+=",bootindex=1"
+  if [[ -n $disk ]]; then
+    extra+=(-drive "if=none,id=d0,format=qcow2,file=$disk" -device "virtio-blk-pci,drive=d0,bootindex=2")
+  fi
+  if [[ $netboot -eq 0 && $mode == bios ]]; then
+    nic+=",romfile="  # no iPXE ROM: SeaBIOS boots the disk
+  fi
   if [[ $mode == uefi || $mode == uefi-http ]]; then
     nic+=",romfile="
     cp "$OVMF_VARS" "$LAB_DIR/$tap.OVMF_VARS.fd"
-    extra=(-drive "if=pflash,format=raw,readonly=on,file=$OVMF_CODE"
-           -drive "if=pflash,format=raw,file=$LAB_DIR/$tap.OVMF_VARS.fd")
+    extra+=(-drive "if=pflash,format=raw,readonly=on,file=$OVMF_CODE"
+            -drive "if=pflash,format=raw,file=$LAB_DIR/$tap.OVMF_VARS.fd")
   fi
   if [[ $mode == uefi-http ]]; then
     # Debian's OVMF has HttpBootDxe, and makes a "UEFI HTTPv4" boot option for the NIC after its
@@ -198,10 +227,15 @@ boot_guest() {
             -fw_cfg name=opt/org.tianocore/IPv6PXESupport,string=no
             -fw_cfg name=opt/org.tianocore/IPv6Support,string=no)
   fi
-  say "booting a ${mode^^} guest, MAC $mac, from the network (QEMU, $ACCEL; serial: $serial)"
+  local from="from the network" timeout=$BOOT_TIMEOUT mem=512
+  [[ $netboot -eq 0 ]] && from="from its disk alone (the NIC is no boot device)"
+  [[ $want == installed || $want == first-package ]] && timeout=$INSTALL_TIMEOUT
+  # The installer holds its tools and indexes in RAM.
+  [[ $INSTALL -eq 1 ]] && mem=1024
+  say "booting a ${mode^^} guest${host:+ ($host)}, MAC $mac, $from (QEMU, $ACCEL; serial: $serial)"
   local t0=$SECONDS
   # 512 MiB: GRUB under OVMF runs out of memory loading the kernel with 256.
-  "${N[@]}" timeout "$BOOT_TIMEOUT" qemu-system-x86_64 -accel "$ACCEL" -m 512 -nographic \
+  "${N[@]}" timeout "$timeout" qemu-system-x86_64 -accel "$ACCEL" -m "$mem" -nographic \
     -display none -monitor none -no-reboot \
     -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
     -device "$nic" \
@@ -209,28 +243,66 @@ boot_guest() {
   local qemu=$!
   PIDS+=("$qemu")
   # The narrators follow the logs until QEMU is gone (tail --pid), so nothing outlives the boot.
-  tail -n 0 -F --pid="$qemu" "$LAB_DIR/rackbootd.log" 2>/dev/null | narrate &
-  local narrator=$!
+  # --install narrates rackbootd's log once for all guests (install_narrator).
+  local narrator=
+  if [[ $INSTALL -eq 0 ]]; then
+    tail -n 0 -F --pid="$qemu" "$LAB_DIR/rackbootd.log" 2>/dev/null | narrate &
+    narrator=$!
+  fi
   tail -n +1 -F --pid="$qemu" "$serial" 2>/dev/null | narrate &
   local console=$!
+  local outcome=
+  while kill -0 "$qemu" 2>/dev/null; do
+    if [[ -n $host ]]; then
+      outcome=$(install_outcome "$want" "$host" "$ip" "$from_line")
+      if [[ -n $outcome ]]; then
+        [[ $outcome == failed* || $want == first-package ]] && kill "$qemu" 2>/dev/null
+        [[ $outcome == failed* || $want == first-package ]] && break
+      fi
+    fi
+    sleep 2
+  done
   wait "$qemu" 2>/dev/null || true
-  wait "$narrator" "$console" 2>/dev/null || true
+  [[ -n $narrator ]] && wait "$narrator" 2>/dev/null
+  wait "$console" 2>/dev/null || true
   "${N[@]}" ip link del "$tap" 2>/dev/null || true
-  grep -qa 'RACKBOOT-LAB-MARKER' "$serial" && marker=1
+  if [[ -n $host && $want != marker ]]; then
+    [[ -z $outcome ]] && outcome=$(install_outcome "$want" "$host" "$ip" "$from_line")
+    if [[ $outcome == ok* ]]; then
+      say "${GREEN}$host: ${outcome#ok } after $((SECONDS - t0)) s${OFF}"
+      return 0
+    fi
+    say "${RED}$host: ${outcome:-no result (timeout ${timeout} s or the guest stopped)} after $((SECONDS - t0)) s (serial: $serial)${OFF}"
+    return 1
+  fi
+  if [[ -n $host ]]; then
+    # The marker must be this host's own, with its inventory address.
+    grep -qa "RACKBOOT-LAB-MARKER installed host=$host ip=$ip/" "$serial" && marker=1
+  else
+    grep -qa 'RACKBOOT-LAB-MARKER' "$serial" && marker=1
+  fi
   if [[ $marker -eq 1 ]]; then
     say "${GREEN}guest printed its marker and powered off after $((SECONDS - t0)) s${OFF}"
     return 0
   fi
-  say "${RED}no marker from the guest after $((SECONDS - t0)) s (serial: $serial)${OFF}"
+  say "${RED}no marker${host:+ with host=$host ip=$ip/...} from the guest after $((SECONDS - t0)) s (serial: $serial)${OFF}"
   return 1
 }
+
+source "$HERE/install-lab.sh"
 
 parse_guest_flags() {
   MODE=bios
   MAC=52:54:00:c6:12:01
   TFTP_ONLY=0
+  INSTALL=0
+  HOSTS=1
+  UNTIL=installed
   for arg in "$@"; do
     case $arg in
+      --install) INSTALL=1 ;;
+      --hosts=*) HOSTS=${arg#--hosts=} ;;
+      --until=first-package) UNTIL=first-package ;;
       --uefi) MODE=uefi ;;
       --uefi-http) MODE=uefi-http ;;
       --bios) MODE=bios ;;
@@ -252,11 +324,21 @@ main() {
       parse_guest_flags "$@"
       [[ $TFTP_ONLY -eq 1 && $MODE == uefi-http ]] &&
         die "--uefi-http boots from an HTTP URL: it cannot be --tftp-only"
+      if [[ $INSTALL -eq 1 ]]; then
+        [[ $TFTP_ONLY -eq 0 && $MODE != uefi-http ]] || die "--install boots through iPXE and HTTP: not with --tftp-only or --uefi-http"
+        [[ $HOSTS =~ ^[1-8]$ ]] || die "--hosts=N: N from 1 to 8 (each guest takes 1 GiB and a share of the CPU)"
+      else
+        [[ $HOSTS -eq 1 && $UNTIL == installed ]] || die "--hosts and --until go with --install"
+      fi
       trap cleanup EXIT
       trap 'exit 130' INT TERM
       make_lab "$rackbootd"
       local rc=0
-      boot_guest "$MODE" "$MAC" tap0 || rc=1
+      if [[ $INSTALL -eq 1 ]]; then
+        install_run || rc=1
+      else
+        boot_guest "$MODE" "$MAC" tap0 || rc=1
+      fi
       if [[ $KEEP -eq 1 ]]; then
         cat <<EOF
 
