@@ -9,7 +9,10 @@
 #     the profile stub.
 #  C) --priorities=required,important; D) --all; E) the source gains a version: only that (and
 #     the changed indexes) fetched, published, the superseded file kept; F) the source drops a
-#     package: kept without --prune, gone with --prune. G) no selection: exit 64.
+#     package: kept without --prune, gone with --prune. G) no selection: exit 64. H) --udebs:
+#     the named udebs and their closure in the udeb index (any kernel ABI), no installer images;
+#     an unknown udeb: exit 1 naming it, nothing published; a pool udeb whose bytes differ from
+#     the index's SHA256: exit 1, nothing published.
 # Usage: mirror_apt_test.sh RACKBOOT_MIRROR
 source "$(dirname "$0")/lib.sh"
 MIRROR=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -207,6 +210,60 @@ expect_rc g 64
 [[ ! -e $WORK/pub/none ]] || fail "g: a tree was made"
 cat "$WORK/g.out" "$WORK/g.err" | grep -q -- '--packages\|--all\|--priorities' ||
   fail "g: the message names no fix: $(cat "$WORK/g.out" "$WORK/g.err")"
+
+################################################################################################
+log "H) --udebs=nic-modules-6.1.0-99-amd64-di,anna,foo-modules-6.1.0-98-amd64-di"
+ud=$WORK/pub/udebs
+run_mirror h "${common[@]}" --to="$ud" \
+  --udebs=nic-modules-6.1.0-99-amd64-di,anna,foo-modules-6.1.0-98-amd64-di --json
+expect_rc h 0
+jexpect h .ok true
+jexpect h .published true
+# The named three, and kernel-image (nic-modules Depends) and di-utils (anna Depends).
+for want in n/nic-modules-6.1.0-99-amd64-di k/kernel-image-6.1.0-99-amd64-di a/anna d/di-utils \
+  f/foo-modules-6.1.0-98-amd64-di; do
+  in_tree "$ud/$pool" "$want/*.udeb" || fail "--udebs: udeb $want missing"
+done
+[[ $(cd "$ud/$pool" && find . -name '*.udeb' | wc -l) == 5 ]] ||
+  fail "--udebs: $(cd "$ud/$pool" && find . -name '*.udeb' | wc -l) udebs in the tree, want 5"
+in_tree "$ud/$pool" '*/*/*.deb' && fail "--udebs: a .deb in the tree without --packages"
+[[ -e $ud/dists/bookworm/main/installer-amd64 ]] && fail "--udebs: installer images mirrored"
+[[ -f $ud/dists/bookworm/main/debian-installer/binary-amd64/Packages.xz ]] ||
+  fail "--udebs: the udeb index is not in the tree"
+[[ $(jq -c .options.udebs "$ud/.rackboot-manifest.json") == \
+  '["nic-modules-6.1.0-99-amd64-di","anna","foo-modules-6.1.0-98-amd64-di"]' ]] ||
+  fail "--udebs: manifest options.udebs is $(jq -c .options.udebs "$ud/.rackboot-manifest.json")"
+nud=$(tree_matches_source "$ud" "$src")
+manifest_matches_tree "$ud"
+log "H: $nud files, $(jv h .fetched) fetched in $(jv h .seconds) s"
+run_mirror h2 "${common[@]}" --to="$WORK/pub/udebs-bad" --udebs=anna,rb-nosuch-di --json
+expect_rc h2 1
+[[ ! -e $WORK/pub/udebs-bad ]] || fail "h2: a tree was published for an unknown udeb"
+[[ $(jv h2 .error) == *"udeb rb-nosuch-di is not in bookworm main amd64"* ]] ||
+  fail "h2: the error does not name the unknown udeb: $(jv h2 .error)"
+# A pool udeb whose bytes are not what the signed index says: refused, nothing published.
+anna=$(cd "$src" && echo $pool/a/anna/*.udeb)
+cp "$src/$anna" "$WORK/anna.orig"
+printf 'x' >>"$src/$anna"
+run_mirror h3 "${common[@]}" --to="$WORK/pub/udebs-tampered" --udebs=anna --json
+cp "$WORK/anna.orig" "$src/$anna"
+expect_rc h3 1
+[[ ! -e $WORK/pub/udebs-tampered ]] || fail "h3: a tree was published with a tampered udeb"
+[[ $(jv h3 .error) == *anna* ]] || fail "h3: the error does not name the tampered udeb: $(jv h3 .error)"
+# Same length, other bytes: the SHA-256 check.
+"$PY" - "$src/$anna" <<'PYEOF'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+b[-1] ^= 0xff
+open(p, "wb").write(b)
+PYEOF
+run_mirror h4 "${common[@]}" --to="$WORK/pub/udebs-tampered" --udebs=anna --json
+cp "$WORK/anna.orig" "$src/$anna"
+expect_rc h4 1
+[[ ! -e $WORK/pub/udebs-tampered ]] || fail "h4: a tree was published with a tampered udeb"
+[[ $(jv h4 .error) == *anna* && $(jv h4 .error) == *[Ss][Hh][Aa]256* ]] ||
+  fail "h4: the error does not name the SHA-256 mismatch of anna: $(jv h4 .error)"
 
 if ((${#missing_release_by_hash[@]})); then
   fail "A: Release says Acquire-By-Hash: yes but the by-hash copy of the component Release is not mirrored (deb.debian.org serves dists/bookworm/main/binary-amd64/by-hash/SHA256/<sha256 of its Release>): ${missing_release_by_hash[*]}"

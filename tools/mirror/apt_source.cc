@@ -85,6 +85,12 @@ class AptPlanner {
   absl::Status ParseIndexes();
   absl::Status PlanInstallerImages();
   absl::Status PlanPoolFile(const AptPackage& package);
+  // --udebs: the named udebs and their closure within the udeb index.
+  absl::StatusOr<std::vector<const AptPackage*>> SelectNamedUdebs(
+      const AptPackageIndex& udebs);
+  bool WantsUdebs() const {
+    return options_.installer || !options_.udebs.empty();
+  }
   void Warn(std::string warning) {
     if (result_.warnings.size() < kMaxSelectionWarnings) {
       result_.warnings.push_back(std::move(warning));
@@ -285,11 +291,13 @@ absl::Status AptPlanner::FetchIndexes() {
       files.push_back(PlannedFile{path, Url(path), component_release->size,
                                   component_release->sha256});
     }
-    if (options_.installer) {
+    if (WantsUdebs()) {
       std::string udeb_dir =
           absl::StrCat(component, "/debian-installer/binary-", options_.arch);
       std::string udeb_parse = add_indexes(udeb_dir);
       if (!udeb_parse.empty()) installer_index_[component] = udeb_parse;
+    }
+    if (options_.installer) {
       const ReleaseFileEntry* sums = release_.FindFile(
           absl::StrCat(component, "/installer-", options_.arch,
                        "/current/images/SHA256SUMS"));
@@ -300,12 +308,13 @@ absl::Status AptPlanner::FetchIndexes() {
       }
     }
   }
+  if (WantsUdebs() && installer_index_.empty()) {
+    return absl::NotFoundError(absl::StrCat(
+        options_.installer ? "--installer: " : "--udebs: ", release_name_,
+        " lists no debian-installer/binary-", log::Escaped(options_.arch, 40),
+        "/Packages index in ", Where()));
+  }
   if (options_.installer) {
-    if (installer_index_.empty()) {
-      return absl::NotFoundError(absl::StrCat(
-          "--installer: ", release_name_, " lists no debian-installer/binary-",
-          log::Escaped(options_.arch, 40), "/Packages index in ", Where()));
-    }
     if (sha256sums_.empty()) {
       return absl::NotFoundError(
           absl::StrCat("--installer: ", release_name_, " lists no installer-",
@@ -390,10 +399,21 @@ absl::Status AptPlanner::ParseIndexes() {
     if (!status.ok()) return status;
   }
   result_.packages_selected = static_cast<int>(selection->packages.size());
-  if (!options_.installer) return absl::OkStatus();
+  if (!WantsUdebs()) return absl::OkStatus();
   AptPackageIndex udebs;
   status = load(installer_index_, &udebs);
   if (!status.ok()) return status;
+  if (!options_.installer) {
+    absl::StatusOr<std::vector<const AptPackage*>> named =
+        SelectNamedUdebs(udebs);
+    if (!named.ok()) return named.status();
+    for (const AptPackage* udeb : *named) {
+      status = PlanPoolFile(*udeb);
+      if (!status.ok()) return status;
+    }
+    result_.udebs_selected = static_cast<int>(named->size());
+    return absl::OkStatus();
+  }
   UdebSelection udeb_selection = SelectInstallerUdebs(udebs, netboot_abi_);
   for (std::string& warning : udeb_selection.warnings) Warn(std::move(warning));
   for (const AptPackage* udeb : udeb_selection.udebs) {
@@ -407,6 +427,37 @@ absl::Status AptPlanner::ParseIndexes() {
                      log::Escaped(udeb_selection.kernel_abi, 80)));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<const AptPackage*>> AptPlanner::SelectNamedUdebs(
+    const AptPackageIndex& udebs) {
+  const std::string where = absl::StrCat(Where(), " (debian-installer/binary-",
+                                         log::Escaped(options_.arch, 40), ")");
+  // Exact names: a udeb only Provided by another (scsi-modules) would pull a
+  // kernel ABI nobody asked for, so the closure's provider rule is for
+  // dependencies only.
+  std::vector<std::string> missing;
+  for (const std::string& name : options_.udebs) {
+    if (udebs.Find(name) == nullptr) missing.push_back(log::Escaped(name, 80));
+  }
+  if (!missing.empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("--udebs: ", missing.size() == 1 ? "udeb " : "udebs ",
+                     absl::StrJoin(missing, ", "),
+                     missing.size() == 1 ? " is" : " are", " not in ", where));
+  }
+  AptSelectionRequest request;
+  request.packages = options_.udebs;
+  request.where = where;
+  absl::StatusOr<AptSelection> selection = SelectAptPackages(udebs, request);
+  if (!selection.ok()) return selection.status();
+  // A dependency outside the udeb index (none in Debian's) is a warning, as
+  // for debs: the installer environment cannot load it from this mirror.
+  for (std::string& warning : selection->warnings) Warn(std::move(warning));
+  result_.media.evidence.push_back(absl::StrCat(
+      "--udebs: ", selection->packages.size(), " udebs (",
+      options_.udebs.size(), " named, the rest their dependencies)"));
+  return std::move(selection->packages);
 }
 
 absl::Status AptPlanner::PlanInstallerImages() {
@@ -501,6 +552,11 @@ absl::StatusOr<AptSourceResult> AptPlanner::Plan() {
   }
   if (options_.components.empty()) {
     return absl::InvalidArgumentError("--components is empty");
+  }
+  if (options_.installer && !options_.udebs.empty()) {
+    return absl::InvalidArgumentError(
+        "--installer already takes every udeb of its kernel ABI: drop "
+        "--udebs");
   }
   status = CheckMirrorPath(options_.arch);
   if (!status.ok() || options_.arch.find('/') != std::string::npos) {

@@ -26,6 +26,10 @@ struct AptSourceOptions {
   std::vector<std::string> priorities;  // e.g. required, important (+ closure)
   bool all = false;
   bool installer = false;
+  // Named udebs of C/debian-installer/binary-ARCH (exact names, each must
+  // exist) plus their Depends/Pre-Depends closure within that index; no
+  // netboot images. Not with `installer` (which takes every udeb of its ABI).
+  std::vector<std::string> udebs;
   bool recommends = false;
   std::string keyring = kDebianArchiveKeyring;
 };
@@ -42,7 +46,7 @@ struct AptSourceResult {
   std::vector<std::string> warnings;  // unsatisfied dependencies (named),
                                       // Valid-Until passed, ...
   int packages_selected = 0;
-  int udebs_selected = 0;
+  int udebs_selected = 0;  // --installer's or --udebs' (with the closure)
 };
 
 // `staging_root`: where `fetch` puts each file (<staging_root>/<path>); the

@@ -534,6 +534,110 @@ TEST_F(AptSourceTest, InstallerNeedsItsIndexes) {
       << result.status();
 }
 
+// --udebs: the named udebs and their closure in the udeb index (a Provides
+// satisfies a dependency), whatever their kernel ABI; no installer images.
+TEST_F(AptSourceTest, NamedUdebsAndTheirClosure) {
+  RepoSpec spec = Typical();
+  spec.udebs =
+      Deb("kernel-image-6.1.0-99-amd64-di", "6.1.99") +
+      Deb("scsi-core-modules-6.1.0-99-amd64-di", "6.1.99",
+          "Depends: kernel-image-6.1.0-99-amd64-di\n") +
+      Deb("scsi-modules-6.1.0-99-amd64-di", "6.1.99",
+          "Provides: scsi-modules\nDepends: kernel-image-6.1.0-99-amd64-di, "
+          "scsi-core-modules-6.1.0-99-amd64-di\n") +
+      Deb("disk-detect", "1.160",
+          "Depends: scsi-modules, di-utils\nPre-Depends: gone-udeb\n") +
+      Deb("di-utils", "1.148") + Deb("anna", "1.87", "Depends: di-utils\n") +
+      Deb("foo-modules-6.1.0-98-amd64-di", "6.1.98") +
+      Deb("nic-modules-6.1.0-99-amd64-di", "6.1.99");
+  Publish(spec);
+  options_.packages = {"dpkg"};
+  options_.udebs = {"disk-detect", "foo-modules-6.1.0-98-amd64-di"};
+  auto result = Plan();
+  ASSERT_TRUE(result.ok()) << result.status();
+  auto files = ByPath(*result);
+  std::set<std::string> pool;
+  for (const auto& [path, file] : files) {
+    // Every planned file carries the index's SHA-256 of what the repository
+    // holds (the fetcher refuses other bytes).
+    std::string source = repo_ + "/" + file.url.substr(strlen(kBase) + 1);
+    EXPECT_EQ(Sha256Hex(ReadAll(source)), file.sha256) << path;
+    if (absl::StartsWith(path, "pool/")) pool.insert(path);
+  }
+  EXPECT_EQ(pool, (std::set<std::string>{
+                      "pool/main/d/dpkg/dpkg_1.21_amd64.deb",
+                      "pool/main/d/disk-detect/disk-detect_1.160_amd64.deb",
+                      "pool/main/d/di-utils/di-utils_1.148_amd64.deb",
+                      "pool/main/s/scsi-modules-6.1.0-99-amd64-di/"
+                      "scsi-modules-6.1.0-99-amd64-di_6.1.99_amd64.deb",
+                      "pool/main/s/scsi-core-modules-6.1.0-99-amd64-di/"
+                      "scsi-core-modules-6.1.0-99-amd64-di_6.1.99_amd64.deb",
+                      "pool/main/k/kernel-image-6.1.0-99-amd64-di/"
+                      "kernel-image-6.1.0-99-amd64-di_6.1.99_amd64.deb",
+                      "pool/main/f/foo-modules-6.1.0-98-amd64-di/"
+                      "foo-modules-6.1.0-98-amd64-di_6.1.98_amd64.deb"}));
+  EXPECT_EQ(result->packages_selected, 1);
+  EXPECT_EQ(result->udebs_selected, 6);
+  EXPECT_EQ(files.count("dists/lab/main/debian-installer/binary-amd64/"
+                        "Packages.xz"),
+            1u);
+  const PlannedFile& xz =
+      files["dists/lab/main/debian-installer/binary-amd64/Packages.xz"];
+  EXPECT_EQ(files.count("dists/lab/main/debian-installer/binary-amd64/"
+                        "by-hash/SHA256/" +
+                        xz.sha256),
+            1u);
+  // No installer images: neither planned nor asked for.
+  for (const auto& [path, file] : files) {
+    EXPECT_FALSE(absl::StrContains(path, "installer-amd64")) << path;
+  }
+  for (const std::string& path : fetched_) {
+    EXPECT_FALSE(absl::StrContains(path, "installer-amd64")) << path;
+  }
+  EXPECT_EQ(result->media.kernel, "");
+  // A dependency outside the udeb index is a warning, as for debs.
+  ASSERT_EQ(result->warnings.size(), 1u);
+  EXPECT_EQ(result->warnings[0],
+            "disk-detect pre-depends on gone-udeb: no package or provider in "
+            "lab main amd64 (debian-installer/binary-amd64)");
+}
+
+TEST_F(AptSourceTest, NamedUdebMissing) {
+  Publish(Typical());
+  // "app" is a deb, not a udeb: --udebs takes exact names of the udeb index.
+  options_.udebs = {"anna", "nosuch-di", "app"};
+  auto result = Plan();
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(result.status().message(),
+            "--udebs: udebs nosuch-di, app are not in lab main amd64 "
+            "(debian-installer/binary-amd64)");
+  options_.udebs = {"nosuch-di"};
+  result = Plan();
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().message(),
+            "--udebs: udeb nosuch-di is not in lab main amd64 "
+            "(debian-installer/binary-amd64)");
+  // No udeb index at all.
+  RepoSpec spec = Typical();
+  spec.udebs.clear();
+  Publish(spec);
+  fs::remove_all(repo_ + "/dists/lab/main/debian-installer");
+  options_.udebs = {"anna"};
+  result = Plan();
+  ASSERT_FALSE(result.ok());
+  EXPECT_TRUE(absl::StrContains(result.status().message(),
+                                "--udebs: dists/lab/InRelease lists no "
+                                "debian-installer/binary-amd64/Packages"))
+      << result.status();
+  // With --installer: refused (it takes every udeb of its ABI).
+  Publish(Typical());
+  options_.installer = true;
+  result = Plan();
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 // A bzImage setup header naming kernel `release` (what BzImageKernelAbi
 // reads).
 std::string FakeBzImage(const std::string& release) {

@@ -17,7 +17,7 @@ cd "$work"
 
 "$mirror" --help >help.out || fail "--help exit $?"
 for f in --from --to --suite --components --arch --packages --priorities --all --installer \
-  --recommends --keyring --prune --json --boot_dir --connections --per_host --retries --timeout; do
+  --udebs --recommends --keyring --prune --json --boot_dir --connections --per_host --retries --timeout; do
   grep -q "^  $f " help.out || fail "--help does not list $f"
 done
 grep -q "^  64 " help.out && grep -q "^  130 " help.out || fail "--help has no exit statuses"
@@ -36,6 +36,10 @@ expect 64 "--from=SOURCE is required" --to=b
 expect 64 "--to=DIR is required" --from=a
 expect 64 "--connections must be 1..256" --from=a --to=b --connections=0
 expect 64 "needs a selection: add --packages" --from=http://198.18.0.1/debian --suite=bookworm \
+  --to=b
+expect 64 "give --installer or --udebs, not both" --from=http://198.18.0.1/debian \
+  --suite=bookworm --installer --udebs=anna --to=b
+expect 64 "--udebs applies to an apt repository" --from=http://198.18.0.1/rocky --udebs=anna \
   --to=b
 expect 64 "only http://, https:// and ftp://" --from=file:///srv --to=b
 expect 1 "no such file or directory\|No such file" --from=nosuch --to=b

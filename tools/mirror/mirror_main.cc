@@ -45,6 +45,10 @@ DEFINE_bool(all, false, "Every package of the repository.");
 DEFINE_bool(installer, false,
             "apt: the debian-installer udebs of the netboot kernel ABI and "
             "the netboot linux and initrd.gz.");
+DEFINE_string(udebs, "",
+              "apt: debian-installer udebs by exact name, comma-separated, "
+              "plus their dependency closure within the udeb index; no "
+              "netboot images. Not with --installer.");
 DEFINE_bool(recommends, false, "apt: follow Recommends in the closure too.");
 DEFINE_string(keyring, "",
               "OpenPGP keyring to verify with. apt default: "
@@ -76,8 +80,8 @@ constexpr char kUsage[] =
     "Usage: rackboot-mirror --from=SOURCE --to=DIR [--suite=S]\n"
     "         [--components=main[,contrib]] [--arch=amd64] [--packages=P[,P]]\n"
     "         [--priorities=required,important] [--all] [--installer]\n"
-    "         [--recommends] [--keyring=FILE] [--prune] [--json]\n"
-    "         [--boot_dir=DIR] [--connections=16] [--per_host=6]\n"
+    "         [--udebs=U[,U]] [--recommends] [--keyring=FILE] [--prune]\n"
+    "         [--json] [--boot_dir=DIR] [--connections=16] [--per_host=6]\n"
     "         [--retries=5] [--timeout=30]\n"
     "\n"
     "Copies an install source into DIR, verified, and publishes it\n"
@@ -87,9 +91,9 @@ constexpr char kUsage[] =
     "  URL --suite=S ...          an apt repository (http, https, ftp),\n"
     "                             InRelease checked with --keyring\n"
     "  URL                        a yum repository (repodata/repomd.xml)\n"
-    "An apt source needs a selection: --packages, --priorities, --all\n"
-    "and/or --installer. A re-run fetches only what changed; an interrupted\n"
-    "run resumes. See docs/mirror.md.\n"
+    "An apt source needs a selection: --packages, --priorities, --all,\n"
+    "--installer and/or --udebs. A re-run fetches only what changed; an\n"
+    "interrupted run resumes. See docs/mirror.md.\n"
     "\n"
     "Exit status:\n"
     "  0    DIR holds a complete, verified tree (published or up to date)\n"
@@ -204,6 +208,7 @@ int main(int argc, char** argv) {
   options.priorities = List(FLAGS_priorities);
   options.all = FLAGS_all;
   options.installer = FLAGS_installer;
+  options.udebs = List(FLAGS_udebs);
   options.recommends = FLAGS_recommends;
   options.keyring = FLAGS_keyring;
   options.prune = FLAGS_prune;

@@ -369,6 +369,7 @@ absl::Status Runner::RunApt() {
   a.priorities = options_.priorities;
   a.all = options_.all;
   a.installer = options_.installer;
+  a.udebs = options_.udebs;
   a.recommends = options_.recommends;
   if (!options_.keyring.empty()) a.keyring = options_.keyring;
   FetchFilesFn fetch = [this](const std::vector<PlannedFile>& files) {
@@ -512,6 +513,7 @@ absl::Status Runner::Run() {
                                   {"priorities", options_.priorities},
                                   {"all", options_.all},
                                   {"installer", options_.installer},
+                                  {"udebs", options_.udebs},
                                   {"recommends", options_.recommends}};
   if (!options_.boot_dir.empty()) {
     if (absl::Status b = CopyBootFiles(); !b.ok()) return b;
@@ -560,10 +562,21 @@ absl::Status ValidateMirrorOptions(const MirrorOptions& o) {
                      ": only http://, https:// and ftp:// URLs are supported"));
   }
   if (IsUrl(o.from) && !o.suite.empty() && o.packages.empty() &&
-      o.priorities.empty() && !o.all && !o.installer) {
+      o.priorities.empty() && !o.all && !o.installer && o.udebs.empty()) {
     return absl::InvalidArgumentError(
         "an apt repository needs a selection: add --packages=P[,P], "
-        "--priorities=required,important, --all and/or --installer");
+        "--priorities=required,important, --all, --installer and/or "
+        "--udebs=U[,U]");
+  }
+  if (!o.udebs.empty() && (!IsUrl(o.from) || o.suite.empty())) {
+    return absl::InvalidArgumentError(
+        "--udebs applies to an apt repository only (an http(s)/ftp URL with "
+        "--suite)");
+  }
+  if (!o.udebs.empty() && o.installer) {
+    return absl::InvalidArgumentError(
+        "--installer already takes every udeb of the netboot kernel's ABI: "
+        "give --installer or --udebs, not both");
   }
   if (!IsUrl(o.from) && !o.suite.empty()) {
     return absl::InvalidArgumentError(

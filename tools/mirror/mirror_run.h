@@ -31,6 +31,7 @@ struct MirrorOptions {
   std::vector<std::string> priorities;
   bool all = false;
   bool installer = false;
+  std::vector<std::string> udebs;  // apt: named udebs + closure
   bool recommends = false;
   std::string keyring;  // empty: apt uses Debian's keyring, yum checks none
   bool prune = false;

@@ -104,5 +104,24 @@ TEST(MirrorRunTest, CommandLineChecksSayTheFix) {
   EXPECT_TRUE(ValidateMirrorOptions(o).ok());
 }
 
+TEST(MirrorRunTest, UdebsAreAnAptSelectionNotWithInstaller) {
+  MirrorOptions o;
+  o.from = "http://198.18.0.1/debian";
+  o.to = "/srv/repo/debian12";
+  o.suite = "bookworm";
+  o.udebs = {"scsi-modules-6.1.0-50-amd64-di"};
+  EXPECT_TRUE(ValidateMirrorOptions(o).ok());  // a selection by itself
+  o.installer = true;
+  absl::Status s = ValidateMirrorOptions(o);
+  EXPECT_TRUE(absl::IsInvalidArgument(s));
+  EXPECT_NE(s.message().find("not both"), std::string::npos) << s;
+  o.installer = false;
+  o.suite.clear();  // a yum repository
+  s = ValidateMirrorOptions(o);
+  EXPECT_NE(s.message().find("--udebs applies to an apt repository"),
+            std::string::npos)
+      << s;
+}
+
 }  // namespace
 }  // namespace rackboot::mirror
