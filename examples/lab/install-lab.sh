@@ -37,7 +37,9 @@ lab_host() { printf 'lab-node%d' "$1"; }
 lab_mac() { printf '52:54:00:c6:12:%02x' "$1"; }
 lab_ip() { printf '198.18.0.%d' $((20 + $1)); }
 
-install_prepare() {
+# install_mirror: makes or refreshes the lab's mirror (also `lab.sh mirror`, which `./rackboot
+# test` runs before the tests, so the install tests themselves reach no archive).
+install_mirror() {
   [[ -n ${RACKBOOT_MIRROR:-} && -x ${RACKBOOT_MIRROR:-} ]] ||
     die "RACKBOOT_MIRROR must name the rackboot-mirror binary (./rackboot up --install sets it)"
   [[ -f $DI_IMAGES/linux && -f $DI_IMAGES/initrd.gz ]] ||
@@ -45,22 +47,26 @@ install_prepare() {
   local abi t0=$SECONDS
   abi=$(kernel_abi "$DI_IMAGES/linux")
   [[ $abi =~ ^[0-9][0-9a-z.+-]*$ ]] || die "cannot read the kernel release of $DI_IMAGES/linux"
-  mkdir -p "$(dirname "$LAB_MIRROR")"
+  mkdir -p "$(dirname "$LAB_MIRROR")" "$LAB_DIR"
   if [[ ${RACKBOOT_LAB_OFFLINE:-0} == 1 ]]; then
     [[ -f $LAB_MIRROR/.rackboot-manifest.json ]] ||
       die "RACKBOOT_LAB_OFFLINE=1 but there is no mirror at $LAB_MIRROR yet"
     say "mirror: $LAB_MIRROR as it is (RACKBOOT_LAB_OFFLINE=1)"
-  else
-    say "mirror: $LAB_ARCHIVE bookworm -> $LAB_MIRROR (base system, kernel, GRUB, installer tools, module udebs of $abi)"
-    local udebs="crc-modules-$abi-di,scsi-core-modules-$abi-di,scsi-modules-$abi-di,ext4-modules-$abi-di"
-    if ! "$RACKBOOT_MIRROR" --from="$LAB_ARCHIVE" --to="$LAB_MIRROR" --suite=bookworm \
-      --components=main --arch=amd64 --priorities=required --packages="$LAB_MIRROR_PACKAGES" \
-      --udebs="$udebs" >"$LAB_DIR/mirror.log" 2>&1; then
-      tail -n 5 "$LAB_DIR/mirror.log" >&2
-      die "rackboot mirror failed (log: $LAB_DIR/mirror.log); with a mirror made before, RACKBOOT_LAB_OFFLINE=1 uses it as it is"
-    fi
-    say "mirror: $(grep -m1 -E '^(published|up to date)' "$LAB_DIR/mirror.log" || tail -n 1 "$LAB_DIR/mirror.log") ($((SECONDS - t0)) s)"
+    return 0
   fi
+  say "mirror: $LAB_ARCHIVE bookworm -> $LAB_MIRROR (base system, kernel, GRUB, installer tools, module udebs of $abi)"
+  local udebs="crc-modules-$abi-di,scsi-core-modules-$abi-di,scsi-modules-$abi-di,ext4-modules-$abi-di"
+  if ! "$RACKBOOT_MIRROR" --from="$LAB_ARCHIVE" --to="$LAB_MIRROR" --suite=bookworm \
+    --components=main --arch=amd64 --priorities=required --packages="$LAB_MIRROR_PACKAGES" \
+    --udebs="$udebs" >"$LAB_DIR/mirror.log" 2>&1; then
+    tail -n 5 "$LAB_DIR/mirror.log" >&2
+    die "rackboot mirror failed (log: $LAB_DIR/mirror.log); with a mirror made before, RACKBOOT_LAB_OFFLINE=1 uses it as it is"
+  fi
+  say "mirror: $(grep -m1 -E '^(published|up to date|already)' "$LAB_DIR/mirror.log" || tail -n 1 "$LAB_DIR/mirror.log") ($((SECONDS - t0)) s)"
+}
+
+install_prepare() {
+  install_mirror
   mkdir -p "$LAB_DIR/tftp/debian12"
   cp "$DI_IMAGES/linux" "$DI_IMAGES/initrd.gz" "$INSTALLER_SCRIPT" "$HERE/debian12/lab-marker.sh" \
     "$LAB_DIR/tftp/debian12/"
@@ -115,16 +121,9 @@ install_outcome() {
 }
 
 # One narrator for rackbootd's log while guests install in parallel (boot_guest's own would
-# print each line once per guest). The mirror's files are many: one line per host for the first.
+# print each line once per guest).
 install_narrator() {
-  tail -n 0 -F --pid=$$ "$LAB_DIR/rackbootd.log" 2>/dev/null |
-    awk -v dim="$DIM" -v off="$OFF" '
-      / http GET "\/repo\// {
-        c = $0; sub(/.* to /, "", c); sub(/:.*/, "", c)
-        if (!(c in seen)) { seen[c] = 1; printf "%s  HTTP /repo/debian12/... mirror files to %s from here on (one line per host)%s\n", dim, c, off; fflush() }
-        next
-      }
-      { print; fflush() }' | narrate &
+  tail -n 0 -F --pid=$$ "$LAB_DIR/rackbootd.log" 2>/dev/null | narrate &
 }
 
 # install_host I: the three boots of guest I; prints one summary line; returns 0 when all passed.

@@ -107,6 +107,16 @@ narrate() {
       fflush(); next
     }
     /tftp FAILED/ { printf "  TFTP FAILED %s\n", $0; fflush(); next }
+    # A mirror has many files (an install fetches hundreds): one line per host for the first.
+    / http GET "\/repo\// {
+      c = $0; sub(/.* to /, "", c); sub(/:.*/, "", c)
+      if (!(c in repo_seen)) {
+        repo_seen[c] = 1
+        printf "%s  HTTP /repo/...: the mirror serves %s from here on (one line per host)%s\n", dim, c, off
+        fflush()
+      }
+      next
+    }
     # The API, the page and the metrics are not boot steps.
     / http (GET|HEAD|POST) "\/(api\/|metrics|"|\?)/ { next }
     / http (GET|HEAD) / {
@@ -124,8 +134,11 @@ narrate() {
     }
     # The one-shot install: the reports of the installer (docs/install.md).
     /\] installer: / {
+      # With the time rackbootd logged it: the installer steps are minutes apart.
+      t = ""
+      if (match($0, /[0-9][0-9]:[0-9][0-9]:[0-9][0-9]/)) t = substr($0, RSTART, RLENGTH) " "
       sub(/.*\] installer: /, "")
-      printf "%s  INSTALLER %s%s\n", green, $0, off; fflush(); next
+      printf "%s  %sINSTALLER %s%s\n", green, t, $0, off; fflush(); next
     }
     /RACKBOOT-LAB-MARKER/ {
       sub(/.*RACKBOOT-LAB-MARKER/, "RACKBOOT-LAB-MARKER"); gsub(/\r/, "")
@@ -231,11 +244,14 @@ boot_guest() {
   [[ $netboot -eq 0 ]] && from="from its disk alone (the NIC is no boot device)"
   [[ $want == installed || $want == first-package ]] && timeout=$INSTALL_TIMEOUT
   # The installer holds its tools and indexes in RAM.
+  local smp=1
   [[ $INSTALL -eq 1 ]] && mem=1024
+  # One guest may use both vCPUs (multi-threaded TCG); several share the host's cores.
+  [[ $INSTALL -eq 1 && $HOSTS -eq 1 ]] && smp=2
   say "booting a ${mode^^} guest${host:+ ($host)}, MAC $mac, $from (QEMU, $ACCEL; serial: $serial)"
   local t0=$SECONDS
   # 512 MiB: GRUB under OVMF runs out of memory loading the kernel with 256.
-  "${N[@]}" timeout "$timeout" qemu-system-x86_64 -accel "$ACCEL" -m "$mem" -nographic \
+  "${N[@]}" timeout "$timeout" qemu-system-x86_64 -accel "$ACCEL" -m "$mem" -smp "$smp" -nographic \
     -display none -monitor none -no-reboot \
     -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
     -device "$nic" \
@@ -363,6 +379,10 @@ EOF
     down)
       teardown
       say "lab removed"
+      ;;
+    mirror)
+      # The --install mirror alone (./rackboot test makes it before the install tests run).
+      install_mirror
       ;;
     *)
       die "usage: lab.sh up RACKBOOTD [--uefi|--uefi-http] [--tftp-only] [--keep] [--mac=MAC] | guest [--uefi|--uefi-http] [--mac=MAC] | down"
