@@ -59,7 +59,7 @@ STATES=$LAB_DIR/state/host-states.tsv
 # check_failed HOST IP STEP REASON-REGEX
 check_failed() {
   local host=$1 ip=$2 step=$3 reason=$4
-  expect_line "$RBLOG" "installer: $host failed: $step: $reason \(from $ip:" "$host's failed report"
+  expect_line "$RBLOG" "installer: $host failed: $step: $reason.* \(from $ip:" "$host's failed report"
   expect_line "$OUT" "$host: failed: .*$step" "lab.sh names $host's failure"
   grep -q "installer: $host done" "$RBLOG" && fail "$host: a done report was taken"
   local log="$LAB_DIR/state/install-logs/$host.log"
