@@ -151,15 +151,29 @@ stop_server
 cp -a "$WORK/state0" "$WORK/state-render"
 cp -a "$WORK/state0" "$WORK/state-rackbootd"
 start_rackbootd "$WORK/state-render" "$WORK/rackbootd-render.log"
-"${N[@]}" ip addr add "$IP/32" dev lo
-fetch_as_host() { "${N[@]}" curl -fsS --interface "$IP" -o "$2" "http://$SERVER:8080$1"; }
+# The host's side: a second namespace on the bridge (veth) with the host's address, there only
+# while no guest is.
+NSC=$NS-c
+host_up() {
+  bench_netns "$NSC"
+  ip link add rbh0 type veth peer name rbh1
+  ip link set rbh0 netns "$NS"
+  ip link set rbh1 netns "$NSC"
+  "${N[@]}" ip link set rbh0 master rbbr0
+  "${N[@]}" ip link set rbh0 up
+  ip -n "$NSC" addr add "$IP/24" dev rbh1
+  ip -n "$NSC" link set rbh1 up
+}
+host_down() { ip netns del "$NSC"; }
+fetch_as_host() { ip netns exec "$NSC" curl -fsS -m 20 -o "$2" "http://$SERVER:8080$1"; }
+host_up
 fetch_as_host "/boot/ipxe/$MAC_DASH.ipxe" "$WORK/peer/ipxe/$MAC_DASH.ipxe" ||
   die "rackbootd did not serve the host's iPXE script"
 PRESEED_PATH=$(grep -o "/install/[^ ]*/preseed.cfg" "$WORK/peer/ipxe/$MAC_DASH.ipxe" | head -n 1)
 [[ -n $PRESEED_PATH ]] || die "no /install/.../preseed.cfg in the iPXE script: $(cat "$WORK/peer/ipxe/$MAC_DASH.ipxe")"
 mkdir -p "$WORK/peer$(dirname "$PRESEED_PATH")"
 fetch_as_host "$PRESEED_PATH" "$WORK/peer$PRESEED_PATH" || die "rackbootd did not serve the preseed"
-"${N[@]}" ip addr del "$IP/32" dev lo
+host_down
 stop_server
 # What rackbootd answers an installed host (--full's second boot on the peer): its local-disk
 # iPXE script, from the same state with the host marked installed.
@@ -168,9 +182,9 @@ if [[ $FULL -eq 1 ]]; then
   cp -a "$WORK/state0" "$WORK/state-local"
   sed -i "s/^$HOST\tinstall\t.*/$HOST\tinstalled\t$(date +%s)/" "$WORK/state-local/host-states.tsv"
   start_rackbootd "$WORK/state-local" "$WORK/rackbootd-local.log"
-  "${N[@]}" ip addr add "$IP/32" dev lo
+  host_up
   fetch_as_host "/boot/ipxe/$MAC_DASH.ipxe" "$LOCAL_SCRIPT" || die "no local-disk iPXE script"
-  "${N[@]}" ip addr del "$IP/32" dev lo
+  host_down
   stop_server
   grep -q '^exit' "$LOCAL_SCRIPT" || log "note: rackbootd's local-disk script has no exit line: $(cat "$LOCAL_SCRIPT")"
 fi
