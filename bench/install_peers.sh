@@ -33,7 +33,9 @@
 #              and the peer answer iPXE with rackbootd's local-disk script, `exit 1`). Long: each
 #              install takes tens of minutes under TCG.
 #   --no-doc   print the report only; do not rewrite the section of docs/benchmarks.md
-# Environment: ACCEL (tcg), INSTALL_TIMEOUT (s, 900 without --full, 5400 with), RACKBOOT_LAB_MIRROR,
+# Environment: RACKBOOT_BENCH_REPS (1: runs per side, alternating which side goes first; the
+#   table shows the median and the range), RACKBOOT_BENCH_KEEP_LOGS (a directory: keep the raw
+#   logs there), ACCEL (tcg), INSTALL_TIMEOUT (s, 900 without --full, 5400 with), RACKBOOT_LAB_MIRROR,
 #   RACKBOOT_LAB_OFFLINE (1 when the mirror exists), RACKBOOT_LAB_ARCHIVE.
 set -euo pipefail
 
@@ -65,6 +67,8 @@ bench_init
 ACCEL=${ACCEL:-tcg}
 if [[ $FULL -eq 1 ]]; then INSTALL_TIMEOUT=${INSTALL_TIMEOUT:-5400}; else INSTALL_TIMEOUT=${INSTALL_TIMEOUT:-900}; fi
 MARKER_TIMEOUT=${MARKER_TIMEOUT:-300}
+REPS=${RACKBOOT_BENCH_REPS:-1}
+[[ $REPS =~ ^[1-9]$ ]] || die "RACKBOOT_BENCH_REPS: 1 to 9"
 MAC=52:54:00:c6:12:01
 MAC_DASH=01-52-54-00-c6-12-01
 HOST=lab-node1
@@ -149,7 +153,6 @@ chown nobody: "$WORK/state0" 2>/dev/null || true
 start_rackbootd "$WORK/state0" "$WORK/rackbootd-init.log"
 stop_server
 cp -a "$WORK/state0" "$WORK/state-render"
-cp -a "$WORK/state0" "$WORK/state-rackbootd"
 start_rackbootd "$WORK/state-render" "$WORK/rackbootd-render.log"
 # The host's side: a second namespace on the bridge (veth) with the host's address, there only
 # while no guest is.
@@ -192,69 +195,84 @@ IPXE_BYTES=$(stat -c %s "$WORK/peer/ipxe/$MAC_DASH.ipxe")
 PRESEED_BYTES=$(stat -c %s "$WORK/peer$PRESEED_PATH")
 log "iPXE script ($IPXE_BYTES bytes) and preseed ($PRESEED_BYTES bytes) as rackbootd serves them to $HOST"
 
-# boot_guest SIDE DISK NETBOOT WANT: one QEMU guest (lab.sh's install command line); records
-# QEMU's start in $WORK/SIDE.t0 (epoch seconds) and returns when WANT happened (done_SIDE WANT
-# prints something), QEMU exited, or the timeout; kills QEMU for first-package and marker.
+# boot_guest SIDE DIR DISK WANT TAG: one QEMU guest (lab.sh's install command line); writes
+# DIR/TAG.t0 (QEMU's start, epoch seconds) and DIR/TAG.end, and returns when WANT happened
+# (first-package: done_SIDE DIR succeeds; marker: the installed system's marker on the serial
+# console; installed: QEMU exited, on the reboot), or on the timeout.
 boot_guest() {
-  local side=$1 disk=$2 want=$3 tag=$4 timeout=$INSTALL_TIMEOUT
+  local side=$1 dir=$2 disk=$3 want=$4 tag=$5 timeout=$INSTALL_TIMEOUT
   [[ $want == marker ]] && timeout=$MARKER_TIMEOUT
-  local serial=$WORK/$side.$tag.serial.log
+  local serial=$dir/$tag.serial.log
   : >"$serial"
   "${N[@]}" ip tuntap add dev tap1 mode tap
   "${N[@]}" ip link set tap1 master rbbr0
   "${N[@]}" ip link set tap1 up
-  date +%s.%N >"$WORK/$side.$tag.t0"
+  date +%s.%N >"$dir/$tag.t0"
   "${N[@]}" timeout "$timeout" qemu-system-x86_64 -accel "$ACCEL" -m 1024 -smp 2 -nographic \
     -display none -monitor none -no-reboot \
     -netdev "tap,id=n0,ifname=tap1,script=no,downscript=no" \
     -device "virtio-net-pci,netdev=n0,mac=$MAC,bootindex=1" \
     -serial "file:$serial" \
     -drive "if=none,id=d0,format=qcow2,file=$disk" -device "virtio-blk-pci,drive=d0,bootindex=2" \
-    </dev/null >"$WORK/$side.$tag.qemu.log" 2>&1 &
+    </dev/null >"$dir/$tag.qemu.log" 2>&1 &
   local qemu=$!
   bench_track_pid "$qemu"
   while kill -0 "$qemu" 2>/dev/null; do
     if [[ $want == marker ]] && grep -qa "RACKBOOT-LAB-MARKER installed host=$HOST" "$serial"; then
-      date +%s.%N >"$WORK/$side.$tag.marker"
+      date +%s.%N >"$dir/$tag.marker"
       break
     fi
-    if [[ $want == first-package ]] && "done_$side"; then break; fi
+    if [[ $want == first-package ]] && "done_$side" "$dir"; then break; fi
     sleep 0.5
   done
   kill "$qemu" 2>/dev/null || true
   wait "$qemu" 2>/dev/null || true
-  date +%s.%N >"$WORK/$side.$tag.end"
+  date +%s.%N >"$dir/$tag.end"
   "${N[@]}" ip link del tap1 2>/dev/null || true
 }
 
-# ---------------------------------------------------------------------------------------------
-# rackbootd.
-RBLOG=$WORK/rackbootd.log
-done_rackbootd() {
-  grep -qE "http GET \"/repo/debian12/pool/[^\"]+\" 200 .* to $IP:" "$RBLOG"
+# What else the machine is doing when a side starts (the guest's CPU is most of every figure).
+note_load() {
+  echo "load average $(cut -d' ' -f1-3 /proc/loadavg), $(($(pgrep -c qemu-system || true) + 0)) other QEMU process(es)" >"$1/load"
 }
-log "rackbootd: starting (DHCP + TFTP + HTTP on :8080, the mirror at /repo/debian12/)"
-start_rackbootd "$WORK/state-rackbootd" "$RBLOG"
-qemu-img create -q -f qcow2 "$WORK/rackbootd.qcow2" 8G
-log "rackbootd: booting the guest (QEMU $ACCEL), up to $([[ $FULL -eq 1 ]] && echo "the reboot" || echo "the first pool package")"
-if [[ $FULL -eq 1 ]]; then
-  boot_guest rackbootd "$WORK/rackbootd.qcow2" installed install
-  log "rackbootd: second network boot, to the installed system's marker"
-  boot_guest rackbootd "$WORK/rackbootd.qcow2" marker marker
-else
-  boot_guest rackbootd "$WORK/rackbootd.qcow2" first-package install
-fi
-stop_server
 
 # ---------------------------------------------------------------------------------------------
-# dnsmasq + nginx.
-PEER=$WORK/peer
-NGINX_LOG=$PEER/nginx/access.log
-DNSMASQ_LOG=$PEER/dnsmasq.log
-done_peer() {
-  grep -qE "\"GET /repo/debian12/pool/[^\"]+\" 200 [0-9]+ $IP\$" "$NGINX_LOG"
+# rackbootd. run_rackbootd DIR: one install boot (and with --full the marker boot) from a fresh
+# copy of the state (same token) and a blank disk; rackbootd's log is DIR/rackbootd.log.
+done_rackbootd() {
+  grep -qE "http GET \"/repo/debian12/pool/[^\"]+\" 200 .* to $IP:" "$1/rackbootd.log"
 }
-cat >"$PEER/dnsmasq.conf" <<EOF
+run_rackbootd() {
+  local dir=$1
+  mkdir -p "$dir"
+  rm -rf "$dir/state"
+  cp -a "$WORK/state0" "$dir/state"
+  log "rackbootd: starting (DHCP + TFTP + HTTP on :8080, the mirror at /repo/debian12/)"
+  start_rackbootd "$dir/state" "$dir/rackbootd.log"
+  qemu-img create -q -f qcow2 "$dir/disk.qcow2" 8G
+  note_load "$dir"
+  log "rackbootd: booting the guest (QEMU $ACCEL), up to $([[ $FULL -eq 1 ]] && echo "its marker after the install" || echo "the first pool package")"
+  if [[ $FULL -eq 1 ]]; then
+    boot_guest rackbootd "$dir" "$dir/disk.qcow2" installed install
+    log "rackbootd: second network boot, to the installed system's marker"
+    boot_guest rackbootd "$dir" "$dir/disk.qcow2" marker marker
+  else
+    boot_guest rackbootd "$dir" "$dir/disk.qcow2" first-package install
+  fi
+  stop_server
+}
+
+# ---------------------------------------------------------------------------------------------
+# dnsmasq + nginx. run_peer DIR: the same, dnsmasq's log DIR/dnsmasq.log, nginx's DIR/access.log.
+PEER=$WORK/peer
+done_peer() {
+  grep -qE "\"GET /repo/debian12/pool/[^\"]+\" 200 [0-9]+ $IP\$" "$1/access.log"
+}
+run_peer() {
+  local dir=$1
+  mkdir -p "$dir/nginx/tmp"
+  cp "$WORK/peer/install.ipxe" "$PEER/ipxe/$MAC_DASH.ipxe"
+  cat >"$dir/dnsmasq.conf" <<EOF
 # DHCP and TFTP only (port=0: no DNS), on the lab bridge.
 port=0
 interface=rbbr0
@@ -265,7 +283,7 @@ dhcp-host=$MAC,$IP,$HOST
 dhcp-option=option:router,$SERVER
 dhcp-option=option:dns-server,$SERVER
 dhcp-option=option:domain-name,lab.rackboot.test
-dhcp-leasefile=$PEER/dnsmasq.leases
+dhcp-leasefile=$dir/dnsmasq.leases
 # iPXE (user class "iPXE", or its option 175) gets its script's URL; any other PXE ROM gets iPXE.
 dhcp-userclass=set:ipxe,iPXE
 dhcp-match=set:ipxe,175
@@ -275,12 +293,12 @@ enable-tftp
 tftp-root=$LAB_DIR/tftp
 log-dhcp
 EOF
-cat >"$PEER/nginx.conf" <<EOF
+  cat >"$dir/nginx.conf" <<EOF
 user root root;
 worker_processes 1;
 daemon off;
-pid $PEER/nginx/nginx.pid;
-error_log $PEER/nginx/error.log info;
+pid $dir/nginx/nginx.pid;
+error_log $dir/nginx/error.log info;
 events { worker_connections 256; }
 http {
   include /etc/nginx/mime.types;
@@ -288,12 +306,12 @@ http {
   sendfile on;
   tcp_nopush on;
   log_format bench '\$msec "\$request" \$status \$body_bytes_sent \$remote_addr';
-  access_log $NGINX_LOG bench;
-  client_body_temp_path $PEER/nginx/tmp/body;
-  proxy_temp_path $PEER/nginx/tmp/proxy;
-  fastcgi_temp_path $PEER/nginx/tmp/fastcgi;
-  uwsgi_temp_path $PEER/nginx/tmp/uwsgi;
-  scgi_temp_path $PEER/nginx/tmp/scgi;
+  access_log $dir/access.log bench;
+  client_body_temp_path $dir/nginx/tmp/body;
+  proxy_temp_path $dir/nginx/tmp/proxy;
+  fastcgi_temp_path $dir/nginx/tmp/fastcgi;
+  uwsgi_temp_path $dir/nginx/tmp/uwsgi;
+  scgi_temp_path $dir/nginx/tmp/scgi;
   server {
     listen $SERVER:8080;
     location /boot/ipxe/ { alias $PEER/ipxe/; }
@@ -303,119 +321,168 @@ http {
   }
 }
 EOF
-: >"$NGINX_LOG"
-: >"$DNSMASQ_LOG"
-log "peer: starting dnsmasq $(version_of dnsmasq-base) (DHCP + TFTP) and nginx $(version_of nginx-light) (HTTP on :8080)"
-"${N[@]}" nginx -c "$PEER/nginx.conf" -e "$PEER/nginx/error.log" 2>"$PEER/nginx/stderr.log" &
-bench_track_pid $!
-# dnsmasq's log file has whole seconds only: its stderr, stamped with microseconds as it arrives.
-"${N[@]}" dnsmasq -k -C "$PEER/dnsmasq.conf" --log-facility=- 2>&1 |
-  perl -MTime::HiRes=time -ne '$| = 1; printf "%.6f %s", time, $_' >"$DNSMASQ_LOG" &
-bench_track_pid $!
-for _ in $(seq 100); do
-  "${N[@]}" curl -fsS -o /dev/null "http://$SERVER:8080/boot/debian12/linux" 2>/dev/null && break
-  sleep 0.1
+  : >"$dir/access.log"
+  : >"$dir/dnsmasq.log"
+  log "peer: starting dnsmasq $(version_of dnsmasq-base) (DHCP + TFTP) and nginx $(version_of nginx-light) (HTTP on :8080)"
+  "${N[@]}" nginx -c "$dir/nginx.conf" -e "$dir/nginx/error.log" 2>"$dir/nginx/stderr.log" &
+  bench_track_pid $!
+  # dnsmasq's log file has whole seconds only: its stderr, stamped with microseconds on arrival.
+  "${N[@]}" dnsmasq -k -C "$dir/dnsmasq.conf" --log-facility=- 2>&1 |
+    perl -MTime::HiRes=time -ne '$| = 1; printf "%.6f %s", time, $_' >"$dir/dnsmasq.log" &
+  bench_track_pid $!
+  local _
+  for _ in $(seq 100); do
+    "${N[@]}" curl -fsS -o /dev/null "http://$SERVER:8080/boot/debian12/linux" 2>/dev/null && break
+    sleep 0.1
+  done
+  : >"$dir/access.log"
+  for _ in $(seq 50); do
+    grep -q "DHCP, IP range" "$dir/dnsmasq.log" && break
+    sleep 0.1
+  done
+  grep -q "DHCP, IP range" "$dir/dnsmasq.log" || die "dnsmasq did not start: $(cat "$dir/dnsmasq.log")"
+  qemu-img create -q -f qcow2 "$dir/disk.qcow2" 8G
+  note_load "$dir"
+  log "peer: booting the guest"
+  if [[ $FULL -eq 1 ]]; then
+    boot_guest peer "$dir" "$dir/disk.qcow2" installed install
+    # What rackbootd does on "done": the host's script becomes the local-disk one.
+    cp "$LOCAL_SCRIPT" "$PEER/ipxe/$MAC_DASH.ipxe"
+    log "peer: second network boot (iPXE script: rackbootd's local-disk one), to the marker"
+    boot_guest peer "$dir" "$dir/disk.qcow2" marker marker
+  else
+    boot_guest peer "$dir" "$dir/disk.qcow2" first-package install
+  fi
+  # Stop both before the next side binds the same ports.
+  local p
+  for p in $(ip netns pids "$NS" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
+  for _ in $(seq 50); do
+    [[ -z $(ip netns pids "$NS" 2>/dev/null) ]] && break
+    sleep 0.1
+  done
+}
+
+cp "$PEER/ipxe/$MAC_DASH.ipxe" "$PEER/install.ipxe"
+# Repetitions alternate the order (rackbootd first, then the peer first, ...), so neither side
+# always runs on a machine the other has just warmed or loaded.
+for ((r = 1; r <= REPS; r++)); do
+  log "repetition $r of $REPS"
+  if ((r % 2 == 1)); then
+    run_rackbootd "$WORK/r$r/rackbootd"
+    run_peer "$WORK/r$r/peer"
+  else
+    run_peer "$WORK/r$r/peer"
+    run_rackbootd "$WORK/r$r/rackbootd"
+  fi
 done
-: >"$NGINX_LOG"
-sleep 1
-grep -q "DHCP, IP range" "$DNSMASQ_LOG" || die "dnsmasq did not start: $(cat "$DNSMASQ_LOG")"
-qemu-img create -q -f qcow2 "$WORK/peer.qcow2" 8G
-log "peer: booting the guest"
-if [[ $FULL -eq 1 ]]; then
-  boot_guest peer "$WORK/peer.qcow2" installed install
-  # What rackbootd does on "done": the host's script becomes the local-disk one.
-  cp "$LOCAL_SCRIPT" "$PEER/ipxe/$MAC_DASH.ipxe"
-  log "peer: second network boot (iPXE script: rackbootd's local-disk one), to the marker"
-  boot_guest peer "$WORK/peer.qcow2" marker marker
-else
-  boot_guest peer "$WORK/peer.qcow2" first-package install
-fi
 
 # ---------------------------------------------------------------------------------------------
-# The phases. rel EPOCH_T0 EPOCH: seconds after QEMU's start, or "–".
-rel() { [[ -n ${2:-} ]] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }' || echo "–"; }
-# glog time (local) of the first line matching ERE in rackbootd's log, as epoch seconds.
+# The phases, per repetition: seconds after QEMU's start, or empty.
+since() { if [[ -n ${2:-} ]]; then awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; fi; }
+# rb_at LOG ERE: the glog time (local) of LOG's first line matching ERE, as epoch seconds.
 rb_at() {
   local line
-  line=$(grep -m1 -E "$1" "$RBLOG" || true)
+  line=$(grep -m1 -E "$2" "$1" || true)
   [[ -n $line ]] || return 0
-  local d t
+  local d t s
   d=$(cut -c2-9 <<<"$line")
   t=$(awk '{ print $2 }' <<<"$line")
-  local s
   s=$(date -d "${d:0:4}-${d:4:2}-${d:6:2} ${t%.*}" +%s)
   echo "$s.${t#*.}"
 }
-ng_at() { awk -v re="$1" '$0 ~ re { print $1; exit }' "$NGINX_LOG"; }
-dm_at() { awk -v re="$1" '$0 ~ re { print $1; exit }' "$DNSMASQ_LOG"; }
-# The response code of the first nginx line matching RE.
-RB_T0=$(cat "$WORK/rackbootd.install.t0")
-PEER_T0=$(cat "$WORK/peer.install.t0")
-declare -A RB PE
-RB[dhcp]=$(rb_at "dhcp DHCPACK $IP to $MAC")
-PE[dhcp]=$(dm_at "DHCPACK\\(rbbr0\\) $IP $MAC")
-i=0
-for pair in "ipxe|/boot/ipxe/$MAC_DASH.ipxe" "kernel|/boot/debian12/linux" "initrd|/boot/debian12/initrd.gz" \
-  "preseed|/install/[^\"]*/preseed.cfg" "script|/boot/debian12/di-debootstrap-install.sh" \
-  "inrelease|/repo/debian12/dists/bookworm/InRelease" "pool|/repo/debian12/pool/[^\"]+"; do
-  k=${pair%%|*} p=${pair#*|}
-  RB[$k]=$(rb_at "http GET \"$p\" 200 .* to $IP:")
-  PE[$k]=$(ng_at "\"GET $p HTTP/1\\.[01]\" 200 [0-9]+ $IP\$")
+first_at() { awk -v re="$2" '$0 ~ re { print $1; exit }' "$1"; } # dnsmasq's and nginx's logs
+declare -A HTTP_PATH
+HTTP_PATH[ipxe]="/boot/ipxe/$MAC_DASH.ipxe"
+HTTP_PATH[kernel]="/boot/debian12/linux"
+HTTP_PATH[initrd]="/boot/debian12/initrd.gz"
+HTTP_PATH[preseed]="/install/[^\"]*/preseed.cfg"
+HTTP_PATH[script]="/boot/debian12/di-debootstrap-install.sh"
+HTTP_PATH[inrelease]="/repo/debian12/dists/bookworm/InRelease"
+HTTP_PATH[pool]="/repo/debian12/pool/[^\"]+"
+declare -A RB PE # RB[phase,rep], PE[phase,rep]: seconds
+for ((r = 1; r <= REPS; r++)); do
+  d=$WORK/r$r/rackbootd
+  t0=$(cat "$d/install.t0")
+  log_rb=$d/rackbootd.log
+  RB[dhcp,$r]=$(since "$t0" "$(rb_at "$log_rb" "dhcp DHCPACK $IP to $MAC")")
+  for k in ipxe kernel initrd preseed script inrelease pool; do
+    RB[$k,$r]=$(since "$t0" "$(rb_at "$log_rb" "http GET \"${HTTP_PATH[$k]}\" 200 .* to $IP:")")
+  done
+  RB[report,$r]=$(since "$t0" "$(rb_at "$log_rb" "installer: $HOST installing")")
+  p=$WORK/r$r/peer
+  pt0=$(cat "$p/install.t0")
+  PE[dhcp,$r]=$(since "$pt0" "$(first_at "$p/dnsmasq.log" "DHCPACK\\(rbbr0\\) $IP $MAC")")
+  for k in ipxe kernel initrd preseed script inrelease pool; do
+    PE[$k,$r]=$(since "$pt0" "$(first_at "$p/access.log" "\"GET ${HTTP_PATH[$k]} HTTP/1\\.[01]\" 200 [0-9]+ $IP\$")")
+  done
+  if [[ $FULL -eq 1 ]]; then
+    RB[base,$r]=$(since "$t0" "$(rb_at "$log_rb" "installer: $HOST installing: configuring the network")")
+    RB[done,$r]=$(since "$t0" "$(rb_at "$log_rb" "installer: $HOST done")")
+    RB[exit,$r]=$(since "$t0" "$(cat "$d/install.end")")
+    PE[exit,$r]=$(since "$pt0" "$(cat "$p/install.end")")
+    RB[marker,$r]=$(since "$(cat "$d/marker.t0")" "$(cat "$d/marker.marker" 2>/dev/null || true)")
+    PE[marker,$r]=$(since "$(cat "$p/marker.t0")" "$(cat "$p/marker.marker" 2>/dev/null || true)")
+  fi
 done
-RB[report]=$(rb_at "installer: $HOST installing")
-FIRST_POOL=$(grep -m1 -oE "http GET \"/repo/debian12/pool/[^\"]+\" 200" "$RBLOG" | cut -d'"' -f2 || true)
-if [[ $FULL -eq 1 ]]; then
-  RB[base]=$(rb_at "installer: $HOST installing: configuring the network")
-  RB[done]=$(rb_at "installer: $HOST done")
-  RB[exit]=$(cat "$WORK/rackbootd.install.end")
-  PE[exit]=$(cat "$WORK/peer.install.end")
-  RB_M0=$(cat "$WORK/rackbootd.marker.t0")
-  PE_M0=$(cat "$WORK/peer.marker.t0")
-  RB[marker]=$(cat "$WORK/rackbootd.marker.marker" 2>/dev/null || true)
-  PE[marker]=$(cat "$WORK/peer.marker.marker" 2>/dev/null || true)
-fi
-# Sizes served, as a check that both sides sent the same bytes.
-RB_IPXE_SENT=$(grep -m1 -oE "http GET \"/boot/ipxe/$MAC_DASH.ipxe\" 200 [0-9]+" "$RBLOG" | awk '{ print $NF }' || true)
-RB_PRESEED_SENT=$(grep -m1 -oE "http GET \"/install/[^\"]*/preseed.cfg\" 200 [0-9]+" "$RBLOG" | awk '{ print $NF }' || true)
-PE_405=$(grep -c '"POST /api/' "$NGINX_LOG" || true)
+R1=$WORK/r1
+FIRST_POOL=$(grep -m1 -oE "http GET \"/repo/debian12/pool/[^\"]+\" 200" "$R1/rackbootd/rackbootd.log" | cut -d'"' -f2 || true)
+# The bytes: nginx logs the body it sent; rackbootd's log counts its response headers too.
+PE_IPXE_BODY=$(awk -v re="\"GET ${HTTP_PATH[ipxe]} HTTP" '$0 ~ re { print $(NF - 1); exit }' "$R1/peer/access.log")
+PE_PRESEED_BODY=$(awk -v re="\"GET ${HTTP_PATH[preseed]} HTTP" '$0 ~ re { print $(NF - 1); exit }' "$R1/peer/access.log")
+PE_405=$(grep -c '"POST /api/[^"]*" 405' "$R1/peer/access.log" || true)
 
-row() { # row LABEL KEY [NOTE]
-  local a b
-  a=$(rel "$RB_T0" "${RB[$2]:-}")
-  b=$(rel "$PEER_T0" "${PE[$2]:-}")
-  printf '| %s | %s | %s | %s |\n' "$1" "$a" "$b" "${3:-}"
+# cell KEY SIDE: one run's figure, or "median (min–max)" over the repetitions; "–" when missing.
+cell() {
+  local k=$1 side=$2 r v vals=()
+  for ((r = 1; r <= REPS; r++)); do
+    if [[ $side == rb ]]; then v=${RB[$k,$r]:-}; else v=${PE[$k,$r]:-}; fi
+    [[ -n $v ]] && vals+=("$v")
+  done
+  if [[ ${#vals[@]} -eq 0 ]]; then echo "–"; return; fi
+  printf '%s\n' "${vals[@]}" | sort -g | awk -v n="$REPS" '
+    { v[NR] = $1 }
+    END {
+      m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+      if (NR == 1) printf "%.1f", m; else printf "%.1f (%.1f–%.1f)", m, v[1], v[NR]
+      if (NR < n) printf ", %d of %d runs", NR, n
+    }'
 }
+row() { printf '| %s | %s | %s | %s |\n' "$1" "$(cell "$2" rb)" "$(cell "$2" pe)" "${3:-}"; }
+loads() { local r; for ((r = 1; r <= REPS; r++)); do printf '%s' "run $r: rackbootd side $(cat "$WORK/r$r/rackbootd/load"), peer side $(cat "$WORK/r$r/peer/load")$([[ $r -lt $REPS ]] && echo "; ")"; done; }
 T_TOTAL=$((SECONDS - T_START))
+CMD="./rackboot bench install$([[ $FULL -eq 1 ]] && echo " --full")"
+[[ $REPS -ne 1 ]] && CMD="RACKBOOT_BENCH_REPS=$REPS $CMD"
 {
-  echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') with \`./rackboot bench install$([[ $FULL -eq 1 ]] && echo " --full")\` (bench/install_peers.sh, $T_TOTAL s for both sides)."
+  echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') with \`$CMD\` (bench/install_peers.sh, $T_TOTAL s in all)."
   echo
-  echo "- Machine: $(machine_desc); QEMU $(version_of qemu-system-x86), accel $ACCEL (no KVM), one guest: BIOS (SeaBIOS + the NIC's iPXE ROM), 1 GiB, 2 vCPUs, virtio NIC MAC $MAC, a blank 8 GiB qcow2 disk; lab.sh's install command line on both sides."
-  echo "- rackbootd: commit $RB_COMMIT, \`bazel build -c opt\`, examples/lab/site.toml plus install-lab.sh's profile debian12 (as \`./rackboot up --install\`). Peer: dnsmasq $(version_of dnsmasq-base) (DHCP with a static host, router, DNS, domain; for iPXE clients the script's URL; TFTP) and nginx $(version_of nginx-light) (sendfile, static files) on the same address 198.18.0.1:8080."
-  echo "- Same bytes: the iPXE script ($IPXE_BYTES bytes; rackbootd sent ${RB_IPXE_SENT:-?}) and the preseed ($PRESEED_BYTES bytes; rackbootd sent ${RB_PRESEED_SENT:-?}) nginx served are what rackbootd serves this host (curl from its address, same token), the boot tree and the mirror ($MIRROR_FILES files, $MIRROR_MB MB, in the page cache) are the same directories."
-  echo "- Seconds from QEMU's start to the event's log line: rackbootd's log (microseconds); dnsmasq's stderr, stamped on arrival; nginx's access log (\`\$msec\`). HTTP lines are written when the response is complete, on both sides."
-  echo "- The peer has no API: the installer's $PE_405 POSTs to /api/ got 405 from nginx and were ignored by it (\`|| true\`), so the peer has no \"first report\" row; the GET of di-debootstrap-install.sh, which the early_command makes right after its report, is on both sides."
+  echo "- Machine: $(machine_desc); QEMU $(version_of qemu-system-x86), accel $ACCEL (no KVM); one guest: BIOS (SeaBIOS + the NIC's iPXE ROM), 1 GiB, 2 vCPUs, virtio NIC, a blank 8 GiB qcow2 disk; lab.sh's install command line on both sides. When each side started: $(loads)."
+  echo "- rackbootd: commit $RB_COMMIT, \`bazel build -c opt\`, examples/lab/site.toml with install-lab.sh's profile debian12, as \`./rackboot up --install\`. Peer: dnsmasq $(version_of dnsmasq-base) (DHCP with a static host, router, DNS, domain; the script's URL for iPXE clients; TFTP) and nginx $(version_of nginx-light) (sendfile, static files) on the same address and port, 198.18.0.1:8080."
+  echo "- Same bytes: nginx served rackbootd's iPXE script for this host ($IPXE_BYTES bytes; nginx logged a body of ${PE_IPXE_BODY:-?}) and its preseed ($PRESEED_BYTES bytes; body ${PE_PRESEED_BODY:-?}), fetched from rackbootd by curl from the host's address with the same token; the boot tree and the mirror ($MIRROR_FILES files, $MIRROR_MB MB, in the page cache) are the same directories."
+  echo "- The peer has no API: the installer's $PE_405 POSTs to /api/ got 405 from nginx and the installer went on (\`|| true\`); the GET of di-debootstrap-install.sh, which the early_command makes right after its first report, is the comparable row."
+  if [[ $REPS -gt 1 ]]; then
+    echo "- $REPS runs per side, alternating which side goes first; median (min–max) in each cell."
+  fi
   echo
-  echo "| phase (s after QEMU start) | rackbootd | dnsmasq + nginx | notes |"
+  echo "| s after QEMU's start | rackbootd | dnsmasq + nginx | notes |"
   echo "|---|---:|---:|---|"
   row "DHCP ACK" dhcp "iPXE's DHCP (the NIC ROM)"
   row "iPXE script served" ipxe ""
   row "kernel fetched" kernel "debian12/linux, $(($(stat -c %s "$LAB_DIR/tftp/debian12/linux") / 1000)) kB"
   row "initrd fetched" initrd "debian12/initrd.gz, $(($(stat -c %s "$LAB_DIR/tftp/debian12/initrd.gz") / 1000)) kB"
-  row "preseed fetched" preseed "d-i has booted, brought up its network (DHCP again, static)"
-  row "installer's first report" report "early_command's POST .../phase (rackbootd only)"
-  row "di-debootstrap-install.sh fetched" script "right after the report, on both sides"
+  row "preseed fetched" preseed "d-i has booted its kernel and brought up its network"
+  row "installer's first report" report "early_command's POST .../phase; rackbootd only"
+  row "di-debootstrap-install.sh fetched" script "right after that report, on both sides"
   row "mirror InRelease" inrelease ""
   row "first pool package" pool "${FIRST_POOL#/repo/debian12/}"
   if [[ $FULL -eq 1 ]]; then
-    row "base system done" base "rackbootd: the installer's next step's report; the peer has no API"
+    row "base system done" base "the installer's report of the step after debootstrap; rackbootd only"
     row "install done (reported)" "done" "rackbootd only"
     row "install done (QEMU exits on the reboot)" exit ""
-    printf '| %s | %s | %s | %s |\n' "second boot: marker (s after that QEMU start)" \
-      "$(rel "$RB_M0" "${RB[marker]:-}")" "$(rel "$PE_M0" "${PE[marker]:-}")" "local-disk answer (iPXE exit 1), then the installed disk"
+    row "second boot: the installed system's marker (s after that QEMU's start)" marker "local-disk answer (iPXE exit 1), then the disk"
   fi
   echo
   if [[ $FULL -eq 0 ]]; then
-    echo "Default mode stops at the first pool package (\`--until=first-package\`); \`--full\` times the rest. After the first package the install is debootstrap, dpkg and GRUB inside the guest: the guest's CPU under emulation (TCG on 2 shared cores), not the server, which by then serves a few hundred small files; a full install takes tens of minutes either way."
+    echo "This run stops at the first pool package; \`--full\` times the rest. After the first package the install is debootstrap, dpkg and GRUB inside the guest: the guest's CPU under emulation (TCG on 2 shared cores), not the server, which by then serves a few hundred files from its page cache; a full install takes tens of minutes either way."
   else
     echo "After the first package the install is debootstrap, dpkg and GRUB inside the guest: the guest's CPU under emulation (TCG on 2 shared cores), not the server."
   fi
@@ -423,10 +490,10 @@ T_TOTAL=$((SECONDS - T_START))
 
 echo
 cat "$WORK/section.md"
-# Keep the raw logs beside the report when asked (the work directory is removed on exit).
+# The raw logs beside the report when asked (the work directory is removed on exit).
 if [[ -n ${RACKBOOT_BENCH_KEEP_LOGS:-} ]]; then
   mkdir -p "$RACKBOOT_BENCH_KEEP_LOGS"
-  cp "$RBLOG" "$NGINX_LOG" "$DNSMASQ_LOG" "$WORK"/*.t0 "$WORK"/*.serial.log "$RACKBOOT_BENCH_KEEP_LOGS/" 2>/dev/null || true
+  (cd "$WORK" && find r[0-9]* \( -name '*.log' -o -name '*.t0' -o -name load \) -exec cp --parents {} "$RACKBOOT_BENCH_KEEP_LOGS/" \;) || true
 fi
 if [[ $WRITE_DOC -eq 1 ]]; then
   bench_write_doc install-peers "$WORK/section.md" "Install: rackbootd beside dnsmasq + nginx, one Debian 12 install"
