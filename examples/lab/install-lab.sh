@@ -24,7 +24,7 @@ DI_IMAGES=/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64
 INSTALLER_SCRIPT="$HERE/../../tools/installer/di-debootstrap-install.sh"
 # What the base system, the installer script and the profile need from the archive (with their
 # dependencies: rackboot mirror closes over Depends).
-LAB_MIRROR_PACKAGES=apt,systemd-sysv,ifupdown,iproute2,ca-certificates,linux-image-amd64,grub-pc,grub-efi-amd64,openssh-server,fdisk,e2fsprogs,dosfstools,debootstrap,perl-base,initramfs-tools,libss2
+LAB_MIRROR_PACKAGES=apt,usr-is-merged,systemd-sysv,ifupdown,iproute2,ca-certificates,linux-image-amd64,grub-pc,grub-efi-amd64,openssh-server,fdisk,e2fsprogs,dosfstools,debootstrap,perl-base,initramfs-tools,libss2
 
 # kernel_abi BZIMAGE: the kernel's release ("6.1.0-50-amd64"), from its setup header.
 kernel_abi() {
@@ -70,13 +70,19 @@ install_prepare() {
   mkdir -p "$LAB_DIR/tftp/debian12"
   cp "$DI_IMAGES/linux" "$DI_IMAGES/initrd.gz" "$INSTALLER_SCRIPT" "$HERE/debian12/lab-marker.sh" \
     "$LAB_DIR/tftp/debian12/"
-  {
-    echo "mac,hostname,ip,profile,state"
-    local i
-    for ((i = 1; i <= HOSTS; i++)); do
-      echo "$(lab_mac "$i"),$(lab_host "$i"),$(lab_ip "$i"),debian12,install"
-    done
-  } >"$LAB_DIR/inventory-install.csv"
+  if [[ -n ${RACKBOOT_LAB_INVENTORY:-} ]]; then
+    # A test's own inventory (tests/e2e/install_faults_test.sh): lab-node1..N as below, with
+    # its own columns (a disk that is not there).
+    cp "$RACKBOOT_LAB_INVENTORY" "$LAB_DIR/inventory-install.csv"
+  else
+    {
+      echo "mac,hostname,ip,profile,state"
+      local i
+      for ((i = 1; i <= HOSTS; i++)); do
+        echo "$(lab_mac "$i"),$(lab_host "$i"),$(lab_ip "$i"),debian12,install"
+      done
+    } >"$LAB_DIR/inventory-install.csv"
+  fi
   sed -e "s|^inventory = .*|inventory = \"$LAB_DIR/inventory-install.csv\"|" \
     -e "s|^listen = \"0.0.0.0:8080\"\$|&\nrepo_root = \"$(dirname "$LAB_MIRROR")\"|" \
     "$HERE/site.toml" >"$LAB_DIR/site-install.toml"

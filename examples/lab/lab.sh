@@ -23,7 +23,8 @@
 # RACKBOOT_LAB_NS (the namespace, default rackboot-lab). --install: INSTALL_TIMEOUT (s, default
 # 5400), RACKBOOT_LAB_MIRROR (the mirror's directory, default ~/.cache/rackboot/lab-install/repo/
 # debian12), RACKBOOT_LAB_OFFLINE=1 (use that mirror as it is: no archive access),
-# RACKBOOT_LAB_ARCHIVE (default http://deb.debian.org/debian, this machine's apt source).
+# RACKBOOT_LAB_ARCHIVE (default http://deb.debian.org/debian, this machine's apt source),
+# RACKBOOT_LAB_INVENTORY (an inventory.csv of lab-node1..N to use instead of the generated one).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
