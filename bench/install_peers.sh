@@ -184,6 +184,7 @@ LOCAL_SCRIPT=$WORK/peer/local.ipxe
 if [[ $FULL -eq 1 ]]; then
   cp -a "$WORK/state0" "$WORK/state-local"
   sed -i "s/^$HOST\tinstall\t.*/$HOST\tinstalled\t$(date +%s)/" "$WORK/state-local/host-states.tsv"
+  chown --reference="$WORK/state0" "$WORK/state-local/host-states.tsv"
   start_rackbootd "$WORK/state-local" "$WORK/rackbootd-local.log"
   host_up
   fetch_as_host "/boot/ipxe/$MAC_DASH.ipxe" "$LOCAL_SCRIPT" || die "no local-disk iPXE script"
