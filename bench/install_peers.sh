@@ -63,6 +63,12 @@ fi
 bench_require ip qemu-system-x86_64 qemu-img dnsmasq nginx curl perl bazel
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ftp_proxy no_proxy
 bench_init
+# Say why the run ends early: a failing command (functions too: -E) or a signal.
+set -E
+trap 'log "failed: line $LINENO: $BASH_COMMAND"' ERR
+trap 'log "interrupted (SIGINT)"; exit 130' INT
+trap 'log "terminated (SIGTERM)"; exit 143' TERM
+trap 'log "hung up (SIGHUP)"; exit 129' HUP
 
 ACCEL=${ACCEL:-tcg}
 if [[ $FULL -eq 1 ]]; then INSTALL_TIMEOUT=${INSTALL_TIMEOUT:-5400}; else INSTALL_TIMEOUT=${INSTALL_TIMEOUT:-900}; fi
