@@ -150,6 +150,16 @@ unpack_deb() {
   rm -rf "$d"
 }
 
+# The installer runs early_command under its own debconf: these variables point a debconf at that
+# frontend's file descriptors. debootstrap's and apt's maintainer scripts in the target must not
+# inherit them (a target debconf talking to d-i's frontend waits forever); d-i's in-target clears
+# them the same way.
+for v in $(env | cut -d= -f1 | grep -E '^(DEBCONF_[A-Z_]+|DEBIAN_HAS_FRONTEND|DEBIAN_FRONTEND|DEBIAN_PRIORITY)$'); do
+  unset "$v"
+done
+export DEBIAN_FRONTEND=noninteractive
+exec </dev/null
+
 mkdir -p "$WORK" "$TOOLS"
 : >"$LOG"
 say "started (log $LOG)"
