@@ -457,7 +457,8 @@ cell() {
 row() { printf '| %s | %s | %s | %s |\n' "$1" "$(cell "$2" rb)" "$(cell "$2" pe)" "${3:-}"; }
 loads() { local r; for ((r = 1; r <= REPS; r++)); do printf '%s' "run $r: rackbootd side $(cat "$WORK/r$r/rackbootd/load"), peer side $(cat "$WORK/r$r/peer/load")$([[ $r -lt $REPS ]] && echo "; ")"; done; }
 T_TOTAL=$((SECONDS - T_START))
-CMD="./rackboot bench install$([[ $FULL -eq 1 ]] && echo " --full")"
+CMD="./rackboot bench install"
+[[ $FULL -eq 1 ]] && CMD+=" --full"
 [[ $REPS -ne 1 ]] && CMD="RACKBOOT_BENCH_REPS=$REPS $CMD"
 {
   echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') with \`$CMD\` (bench/install_peers.sh, $T_TOTAL s in all)."
