@@ -73,6 +73,7 @@ fail() {
 # run CMD...: runs a command, its output to the log; on failure, fails the step with its last line.
 run() {
   if ! "$@" >>"$LOG" 2>&1; then
+    sync
     fail "$(basename "$1") exited non-zero: $(grep -v '^$' "$LOG" | tail -n 1)"
   fi
 }
@@ -259,9 +260,16 @@ if [ -n "$ESP" ]; then mkdir -p "$TARGET/boot/efi" && run mount -t vfat "$ESP" "
 
 ### The base system: debootstrap from the mirror, signature checked with d-i's keyring.
 step "installing the base system (debootstrap $SUITE)"
-run tool env DEBOOTSTRAP_DIR="$TOOLS/usr/share/debootstrap" debootstrap \
-  --variant=minbase --include=systemd-sysv,ifupdown,iproute2,ca-certificates \
-  --keyring="$KEYRING" --arch=amd64 "$SUITE" "$TARGET" "$MIRROR"
+# minbase (priority required, and apt): the rest comes with apt below, which resolves
+# dependencies natively instead of debootstrap's perl under emulation.
+if ! tool env DEBOOTSTRAP_DIR="$TOOLS/usr/share/debootstrap" debootstrap --variant=minbase \
+  --keyring="$KEYRING" --arch=amd64 "$SUITE" "$TARGET" "$MIRROR" >>"$LOG" 2>&1; then
+  # debootstrap's own log in the target says which package and why.
+  echo "---- $TARGET/debootstrap/debootstrap.log (last 60 lines) ----" >>"$LOG"
+  tail -n 60 "$TARGET/debootstrap/debootstrap.log" >>"$LOG" 2>/dev/null
+  sync
+  fail "debootstrap exited non-zero: $(grep -E '^(E:|W: Failure|dpkg: error)' "$LOG" | tail -n 1)"
+fi
 
 ### The installed system's own configuration.
 step "configuring the network, host name and accounts"
@@ -277,6 +285,7 @@ echo "$HOSTNAME_" >"$TARGET/etc/hostname"
   if [ -n "$IP" ]; then echo "$IP $HOSTNAME_${DOMAIN:+.$DOMAIN} $HOSTNAME_"
   else echo "127.0.1.1 $HOSTNAME_${DOMAIN:+.$DOMAIN} $HOSTNAME_"; fi
 } >"$TARGET/etc/hosts"
+mkdir -p "$TARGET/etc/network"
 {
   echo "# Written by rackboot's installer from the host's preseed (inventory address)."
   echo "auto lo"
@@ -321,7 +330,8 @@ IN_TARGET="env DEBIAN_FRONTEND=noninteractive LC_ALL=C"
 step "installing the kernel and the profile's packages"
 run chroot "$TARGET" $IN_TARGET apt-get update
 # shellcheck disable=SC2086 # a word list
-run chroot "$TARGET" $IN_TARGET apt-get install -y --no-install-recommends linux-image-amd64 $PACKAGES
+run chroot "$TARGET" $IN_TARGET apt-get install -y --no-install-recommends \
+  systemd-sysv ifupdown iproute2 ca-certificates linux-image-amd64 $PACKAGES
 
 step "installing the boot loader"
 if [ "$UEFI" -eq 1 ]; then
