@@ -65,8 +65,9 @@ step() {
 
 fail() {
   say "FAILED at $STEP: $*"
-  report_phase failed "$STEP: $*"
+  # The log first: whoever watches for "failed" (lab.sh) may stop the guest at once.
   upload_log
+  report_phase failed "$STEP: $*"
   exit 1
 }
 
