@@ -241,6 +241,11 @@ for p in $TOOL_DEBS; do
   rm -f "$deb"
 done
 
+# debootstrap calls perl with a PATH of its own (/sbin:/usr/sbin:/bin:/usr/bin) when it records
+# the installed packages at the end: perl must be there too. perl-base needs only libc and
+# libcrypt, which d-i has.
+[ -e /usr/bin/perl ] || ln -s "$TOOLS/usr/bin/perl" /usr/bin/perl
+
 ### Partitions and file systems: the whole disk, as partman-auto's "regular" recipe.
 step "partitioning $DISK"
 if [ "$UEFI" -eq 1 ]; then
