@@ -270,11 +270,14 @@ step "installing the base system (debootstrap $SUITE)"
 # dependencies natively instead of debootstrap's perl under emulation.
 if ! tool env DEBOOTSTRAP_DIR="$TOOLS/usr/share/debootstrap" debootstrap --variant=minbase \
   --keyring="$KEYRING" --arch=amd64 "$SUITE" "$TARGET" "$MIRROR" >>"$LOG" 2>&1; then
+  # Its own error line (E:, dpkg: error), else its last line ("perl: not found" has no E:).
+  why=$(grep -E '^(E:|W: Failure|dpkg: error)' "$LOG" | tail -n 1)
+  [ -n "$why" ] || why=$(grep -v '^$' "$LOG" | tail -n 1)
   # debootstrap's own log in the target says which package and why.
   echo "---- $TARGET/debootstrap/debootstrap.log (last 60 lines) ----" >>"$LOG"
   tail -n 60 "$TARGET/debootstrap/debootstrap.log" >>"$LOG" 2>/dev/null
   sync
-  fail "debootstrap exited non-zero: $(grep -E '^(E:|W: Failure|dpkg: error)' "$LOG" | tail -n 1)"
+  fail "debootstrap exited non-zero: $why"
 fi
 
 ### The installed system's own configuration.
