@@ -94,6 +94,7 @@ bench_on_cleanup() {
 T_START=$SECONDS
 
 # rackboot-mirror only when the mirror must be made (install-lab.sh's install_mirror).
+: "${HOME:=$(getent passwd "$(id -u)" | cut -d: -f6)}"
 _mirror=${RACKBOOT_LAB_MIRROR:-$HOME/.cache/rackboot/lab-install/repo/debian12}
 if [[ -z ${RACKBOOT_LAB_OFFLINE:-} && -f $_mirror/.rackboot-manifest.json ]]; then
   export RACKBOOT_LAB_OFFLINE=1

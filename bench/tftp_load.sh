@@ -43,6 +43,7 @@ CAP=${RACKBOOT_BENCH_LOAD_CAP:-45}
 LOAD_THREADS=${RACKBOOT_BENCH_LOAD_THREADS:-2}
 read -r -a SCENARIOS <<<"${RACKBOOT_BENCH_LOAD_SCENARIOS:-s16 s64 k i}"
 read -r -a SERVERS <<<"${RACKBOOT_BENCH_LOAD_SERVERS:-rackbootd atftpd tftp-hpa dnsmasq}"
+: "${HOME:=$(getent passwd "$(id -u)" | cut -d: -f6)}"
 PEERS_DIR=${RACKBOOT_PEERS_DIR:-$HOME/.cache/rackboot/peers}
 BLKSIZE=1468
 WRITE_DOC=1

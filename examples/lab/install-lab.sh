@@ -18,6 +18,7 @@
 # the network again must get the local-disk answer and boot the installed system, which prints its
 # marker; boot 3 from the disk alone (the NIC is no boot device) must print it again.
 
+: "${HOME:=$(getent passwd "$(id -u)" | cut -d: -f6)}"
 LAB_MIRROR=${RACKBOOT_LAB_MIRROR:-$HOME/.cache/rackboot/lab-install/repo/debian12}
 LAB_ARCHIVE=${RACKBOOT_LAB_ARCHIVE:-http://deb.debian.org/debian}
 DI_IMAGES=/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64

@@ -28,6 +28,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# Bazel runs tests without HOME: fall back to the user's home from the password database.
+: "${HOME:=$(getent passwd "$(id -u)" | cut -d: -f6)}"
 LAB_DIR=${RACKBOOT_LAB_DIR:-$HOME/.cache/rackboot/lab}
 NS=${RACKBOOT_LAB_NS:-rackboot-lab}
 N=(ip netns exec "$NS")

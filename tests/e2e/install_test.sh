@@ -33,7 +33,7 @@ source "$(dirname "$0")/lib.sh"
 e2e_init
 RACKBOOT_MIRROR=$(cd "$(dirname "$RACKBOOT_MIRROR")" && pwd)/$(basename "$RACKBOOT_MIRROR")
 
-# Bazel points HOME at the test's temp dir: the mirror cache belongs in the real user's home.
+# Bazel runs tests without HOME: the mirror cache belongs in the real user's home.
 REAL_HOME=$(getent passwd "$(id -u)" | cut -d: -f6)
 export RACKBOOT_LAB_MIRROR=${RACKBOOT_LAB_MIRROR:-${REAL_HOME:-/root}/.cache/rackboot/lab-install/repo/debian12}
 if [[ -f $RACKBOOT_LAB_MIRROR/.rackboot-manifest.json ]]; then
