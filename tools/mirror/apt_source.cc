@@ -284,6 +284,29 @@ absl::Status AptPlanner::FetchIndexes() {
                        log::Escaped(component, 80)));
     }
     packages_index_[component] = parse;
+    // apt fetches every Translation-en a Release lists and fails `apt-get
+    // update` when one answers 404, so the mirror carries them (the compressed
+    // ones listed, else the plain one). A Release without them needs none.
+    {
+      const std::string translation =
+          absl::StrCat(component, "/i18n/Translation-en");
+      bool any = false;
+      for (const char* suffix : kCompressedSuffixes) {
+        const ReleaseFileEntry* entry =
+            release_.FindFile(absl::StrCat(translation, suffix));
+        if (entry == nullptr) continue;
+        any = true;
+        std::string path = absl::StrCat(dists_, "/", entry->path);
+        files.push_back(
+            PlannedFile{path, Url(path), entry->size, entry->sha256});
+      }
+      const ReleaseFileEntry* plain = release_.FindFile(translation);
+      if (!any && plain != nullptr) {
+        std::string path = absl::StrCat(dists_, "/", plain->path);
+        files.push_back(
+            PlannedFile{path, Url(path), plain->size, plain->sha256});
+      }
+    }
     const ReleaseFileEntry* component_release =
         release_.FindFile(absl::StrCat(dir, "/Release"));
     if (component_release != nullptr) {
@@ -326,9 +349,10 @@ absl::Status AptPlanner::FetchIndexes() {
   if (!status.ok()) return status;
   if (release_.acquire_by_hash) {
     for (const PlannedFile& file : files) {
-      // Debian serves by-hash copies of the indexes and of each
-      // component's binary-ARCH/Release; SHA256SUMS has none.
+      // Debian serves by-hash copies of the indexes (Packages, Translation)
+      // and of each component's binary-ARCH/Release; SHA256SUMS has none.
       if (absl::StrContains(file.path, "/Packages") ||
+          absl::StrContains(file.path, "/Translation-") ||
           absl::EndsWith(file.path, "/Release")) {
         size_t slash = file.path.rfind('/');
         by_hash.push_back(

@@ -113,6 +113,7 @@ class AptSourceTest : public testing::Test {
     bool by_hash = true;
     std::string release_extra;      // more Release fields
     bool plain_index_only = false;  // list and serve only the plain Packages
+    bool translations = true;       // main/i18n/Translation-en(.xz), as Debian
   };
 
   // Writes dists/lab with its indexes (xz and gz, the plain one listed but
@@ -133,6 +134,17 @@ class AptSourceTest : public testing::Test {
     index("main/binary-amd64", spec.packages);
     if (!spec.udebs.empty()) {
       index("main/debian-installer/binary-amd64", spec.udebs);
+    }
+    if (spec.translations) {
+      // Debian lists the plain Translation-en and the .xz, and serves the .xz.
+      std::string plain = dists + "/main/i18n/Translation-en";
+      WriteAll(plain,
+               "Package: app\nDescription-md5: 0\nDescription-en: app\n");
+      if (!spec.plain_index_only) {
+        Shell("xz -k -f " + plain);
+        listed.push_back("main/i18n/Translation-en.xz");
+      }
+      listed.push_back("main/i18n/Translation-en");
     }
     if (spec.installer_images) {
       std::string images = dists + "/main/installer-amd64/current/images";
@@ -161,8 +173,10 @@ class AptSourceTest : public testing::Test {
                       path, "\n");
     }
     // Debian lists the plain Packages but does not serve it.
-    if (!spec.plain_index_only)
+    if (!spec.plain_index_only) {
       fs::remove(dists + "/main/binary-amd64/Packages");
+      fs::remove(dists + "/main/i18n/Translation-en");
+    }
     WriteAll(dists + "/Release", release);
     Shell("gpg --batch -q --yes --clearsign -o " + dists + "/InRelease " +
           dists + "/Release");
@@ -262,6 +276,7 @@ TEST_F(AptSourceTest, SignedInReleaseWithInstaller) {
         "dists/lab/main/binary-amd64/Packages.xz",
         "dists/lab/main/binary-amd64/Packages.gz",
         "dists/lab/main/debian-installer/binary-amd64/Packages.xz",
+        "dists/lab/main/i18n/Translation-en.xz",
         "dists/lab/main/installer-amd64/current/images/SHA256SUMS",
         "dists/lab/main/installer-amd64/current/images/netboot/"
         "debian-installer/amd64/linux",
@@ -278,6 +293,7 @@ TEST_F(AptSourceTest, SignedInReleaseWithInstaller) {
   }
   for (const char* path :
        {"dists/lab/main/binary-amd64/Packages",  // listed, not served
+        "dists/lab/main/i18n/Translation-en",    // listed, not served
         "pool/main/l/libfoo/libfoo_1.0_amd64.deb",
         "pool/main/l/libbar/libbar_1_amd64.deb",
         "pool/main/f/foo-modules-6.1.0-98-amd64-di/"
@@ -292,6 +308,8 @@ TEST_F(AptSourceTest, SignedInReleaseWithInstaller) {
   ASSERT_NE(by_hash, files.end());
   EXPECT_EQ(by_hash->second.url, xz.url);
   EXPECT_EQ(by_hash->second.size, xz.size);
+  const PlannedFile& tr = files["dists/lab/main/i18n/Translation-en.xz"];
+  EXPECT_EQ(files.count("dists/lab/main/i18n/by-hash/SHA256/" + tr.sha256), 1u);
   EXPECT_EQ(result->packages_selected, 4);  // app libfoo exim4 dpkg
   EXPECT_EQ(result->udebs_selected, 3);
   EXPECT_EQ(result->media.kind, "apt");
@@ -318,12 +336,14 @@ TEST_F(AptSourceTest, SignedInReleaseWithInstaller) {
 TEST_F(AptSourceTest, NoByHashWithoutAcquireByHash) {
   RepoSpec spec = Typical();
   spec.by_hash = false;
+  spec.translations = false;  // a Release without i18n/ needs none
   Publish(spec);
   options_.all = true;
   auto result = Plan();
   ASSERT_TRUE(result.ok()) << result.status();
   for (const PlannedFile& file : result->plan.files) {
     EXPECT_FALSE(absl::StrContains(file.path, "by-hash")) << file.path;
+    EXPECT_FALSE(absl::StrContains(file.path, "/i18n/")) << file.path;
   }
   EXPECT_EQ(result->packages_selected, 7);  // one libfoo
 }
@@ -718,6 +738,7 @@ TEST_F(AptSourceTest, PlainIndexOnlyAndExpiredRelease) {
   auto files = ByPath(*result);
   EXPECT_EQ(files.count("dists/lab/main/binary-amd64/Packages"), 1u);
   EXPECT_EQ(files.count("dists/lab/main/binary-amd64/Packages.xz"), 0u);
+  EXPECT_EQ(files.count("dists/lab/main/i18n/Translation-en"), 1u);
   EXPECT_EQ(result->packages_selected, 4);
   ASSERT_FALSE(result->warnings.empty());
   EXPECT_TRUE(absl::StrContains(result->warnings[0], "expired (Valid-Until"))
