@@ -336,7 +336,7 @@ EOF
 
 ### Kernel, boot loader and the profile's packages, with apt from the mirror.
 IN_TARGET="env DEBIAN_FRONTEND=noninteractive LC_ALL=C"
-step "installing the kernel and the profile's packages"
+step "installing the kernel and the profile packages"
 # No translation indexes during the install: nothing reads them non-interactively, unpacking
 # 32 MB of Translation-en costs minutes under emulation, and mirrors made before `rackboot
 # mirror` carried i18n/ lack them (apt fails update on a listed index that answers 404).
