@@ -160,7 +160,7 @@ install_host() {
   t0=$SECONDS
   boot_guest "$MODE" "$mac" "tap$i" marker "$host" "$ip" "$disk" 1 || rc=1
   t_boot=$((SECONDS - t0))
-  if tail -n +"$from" "$LAB_DIR/rackbootd.log" | grep -E "http GET \"/(install/|boot/debian12/)" | grep -q " to $ip:"; then
+  if tail -n +"$from" "$LAB_DIR/rackbootd.log" | grep -E "http GET \"/(install/|boot/debian12/)" | grep " to $ip:" >/dev/null; then
     say "${RED}$host: the second network boot fetched install files: it would have reinstalled${OFF}"
     rc=1
   fi

@@ -75,13 +75,13 @@ check_installer_start() {
   for s in "reading the preseed" "checking the mirror signature" "loading disk drivers"; do
     grep -qxF "$s" <<<"$steps" || fail "$host: no report '$s' (got: $(tr '\n' '|' <<<"$steps"))"
   done
-  grep -F "installer: $host installing: " "$RBLOG" | grep -vq "(from $ip:" &&
+  grep -F "installer: $host installing: " "$RBLOG" | grep -v "(from $ip:" >/dev/null &&
     fail "$host: an installer report came from another address than $ip"
   # The signed index and packages from the mirror, whole.
   grep -Eq "http GET \"/repo/debian12/dists/bookworm/InRelease\" 200 .* to $ip:" "$RBLOG" ||
     fail "$host: the installer did not GET the mirror's InRelease"
   local pkg
-  pkg=$(grep -E "http GET \"/repo/debian12/pool/[^\"]+\" 200 .* to $ip:" "$RBLOG" | head -n 1 |
+  pkg=$(grep -m 1 -E "http GET \"/repo/debian12/pool/[^\"]+\" 200 .* to $ip:" "$RBLOG" |
     sed -E 's/.*http GET "\/repo\/debian12\/([^"]+)" 200 ([0-9]+) bytes.*/\1 \2/')
   [[ -n $pkg ]] || fail "$host: no package file from /repo/debian12/pool/ to $ip"
   local path=${pkg% *} bytes=${pkg#* } size
@@ -118,8 +118,8 @@ case $MODE in
       [[ -z $(host_token "$host") ]] || fail "$host: token still in host-states.tsv after done"
       # Exactly one install: the preseed was served once per installer run (the installer and
       # the hand-off script each read it), and never after done.
-      done_line=$(grep -n "installer: $host done" "$RBLOG" | head -n 1 | cut -d: -f1)
-      tail -n +"$done_line" "$RBLOG" | grep -E "http GET \"/(install/|boot/debian12/)" | grep -q " to $ip:" &&
+      done_line=$(grep -m 1 -n "installer: $host done" "$RBLOG" | cut -d: -f1)
+      tail -n +"$done_line" "$RBLOG" | grep -E "http GET \"/(install/|boot/debian12/)" | grep " to $ip:" >/dev/null &&
         fail "$host: install files fetched after done (a reinstall)"
       expect_line "$OUT" "$host ok: install [0-9]+ s, network boot to local disk [0-9]+ s, disk-only boot [0-9]+ s; installed host=$host ip=$ip/24 method=static debian_version=12\.[0-9]+ root=/dev/vda" "$host summary"
       log "$(grep "$host ok:" "$OUT" | sed 's/^ *//')"

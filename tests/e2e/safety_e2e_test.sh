@@ -86,7 +86,7 @@ expect_no_install() {
   serial=$(last_serial)
   expect_line "$GUEST_OUT" "no marker from the guest" "$1: lab.sh guest's verdict"
   if grep -qa RACKBOOT-LAB-MARKER "$serial"; then fail "$1: the guest printed the marker"; fi
-  clean_console <"$serial" | grep -q "No bootable device" ||
+  clean_console <"$serial" | grep "No bootable device" >/dev/null ||
     fail "$1: the firmware did not finish trying its boot devices within $FAIL_TIMEOUT s (slow host? raise FAIL_TIMEOUT)"
 }
 
@@ -177,7 +177,7 @@ expect_no_line "$LAB_DIR/window-b.log" "dhcp DHCP[A-Z]+ .* to $UNKNOWN_MAC" "b: 
 expect_no_line "$LAB_DIR/window-b.log" "^.* tftp (sent|refused|FAILED) " "b: TFTP during the unknown MAC's boot"
 expect_no_line "$LAB_DIR/window-b.log" " http [A-Z]+ " "b: HTTP during the unknown MAC's boot"
 expect_no_install "b"
-clean_console <"$(last_serial)" | grep -q "No configuration methods" ||
+clean_console <"$(last_serial)" | grep "No configuration methods" >/dev/null ||
   fail "b: iPXE did not report a DHCP failure"
 [[ -e $LAB_DIR/state/discovered.tsv ]] || fail "b: no state/discovered.tsv"
 grep -qi "$UNKNOWN_MAC" "$LAB_DIR/state/discovered.tsv" ||
