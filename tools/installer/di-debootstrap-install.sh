@@ -337,8 +337,8 @@ EOF
 ### Kernel, boot loader and the profile's packages, with apt from the mirror.
 IN_TARGET="env DEBIAN_FRONTEND=noninteractive LC_ALL=C"
 step "installing the kernel and the profile packages"
-# No translation indexes during the install: nothing reads them non-interactively, unpacking
-# 32 MB of Translation-en costs minutes under emulation, and mirrors made before `rackboot
+# No translation indexes during the install: nothing reads them non-interactively, parsing
+# the 32 MB Translation-en costs time under emulation, and mirrors made before `rackboot
 # mirror` carried i18n/ lack them (apt fails update on a listed index that answers 404).
 # Removed before the late_command: the installed system fetches them like any other.
 APT_INSTALL_CONF="$TARGET/etc/apt/apt.conf.d/99rackboot-install"

@@ -249,21 +249,21 @@ absl::Status AptPlanner::CheckRelease() {
 absl::Status AptPlanner::FetchIndexes() {
   std::vector<PlannedFile> files;
   std::vector<PlannedFile> by_hash;
-  // The indexes of one directory: the compressed ones listed, else the plain
-  // one. Returns the path to parse ("" when Release lists none).
-  auto add_indexes = [&](const std::string& dir) {
+  // One index (dir/name): the compressed copies listed, else the plain one.
+  // Returns the path to parse ("" when Release lists none).
+  auto add_index = [&](const std::string& dir, const char* name) {
+    const std::string base = absl::StrCat(dir, "/", name);
     std::string parse;
     for (const char* suffix : kCompressedSuffixes) {
       const ReleaseFileEntry* entry =
-          release_.FindFile(absl::StrCat(dir, "/Packages", suffix));
+          release_.FindFile(absl::StrCat(base, suffix));
       if (entry == nullptr) continue;
       if (parse.empty()) parse = entry->path;
       std::string path = absl::StrCat(dists_, "/", entry->path);
       files.push_back(PlannedFile{path, Url(path), entry->size, entry->sha256});
     }
     if (parse.empty()) {
-      const ReleaseFileEntry* entry =
-          release_.FindFile(absl::StrCat(dir, "/Packages"));
+      const ReleaseFileEntry* entry = release_.FindFile(base);
       if (entry != nullptr) {
         parse = entry->path;
         std::string path = absl::StrCat(dists_, "/", entry->path);
@@ -275,7 +275,7 @@ absl::Status AptPlanner::FetchIndexes() {
   };
   for (const std::string& component : options_.components) {
     std::string dir = absl::StrCat(component, "/binary-", options_.arch);
-    std::string parse = add_indexes(dir);
+    std::string parse = add_index(dir, "Packages");
     if (parse.empty()) {
       return absl::NotFoundError(
           absl::StrCat(release_name_, " lists no Packages index for ",
@@ -284,29 +284,9 @@ absl::Status AptPlanner::FetchIndexes() {
                        log::Escaped(component, 80)));
     }
     packages_index_[component] = parse;
-    // apt fetches every Translation-en a Release lists and fails `apt-get
-    // update` when one answers 404, so the mirror carries them (the compressed
-    // ones listed, else the plain one). A Release without them needs none.
-    {
-      const std::string translation =
-          absl::StrCat(component, "/i18n/Translation-en");
-      bool any = false;
-      for (const char* suffix : kCompressedSuffixes) {
-        const ReleaseFileEntry* entry =
-            release_.FindFile(absl::StrCat(translation, suffix));
-        if (entry == nullptr) continue;
-        any = true;
-        std::string path = absl::StrCat(dists_, "/", entry->path);
-        files.push_back(
-            PlannedFile{path, Url(path), entry->size, entry->sha256});
-      }
-      const ReleaseFileEntry* plain = release_.FindFile(translation);
-      if (!any && plain != nullptr) {
-        std::string path = absl::StrCat(dists_, "/", plain->path);
-        files.push_back(
-            PlannedFile{path, Url(path), plain->size, plain->sha256});
-      }
-    }
+    // apt fetches the Translation-en a Release lists and fails `apt-get
+    // update` when it answers 404, so the mirror carries it when listed.
+    add_index(absl::StrCat(component, "/i18n"), "Translation-en");
     const ReleaseFileEntry* component_release =
         release_.FindFile(absl::StrCat(dir, "/Release"));
     if (component_release != nullptr) {
@@ -317,7 +297,7 @@ absl::Status AptPlanner::FetchIndexes() {
     if (WantsUdebs()) {
       std::string udeb_dir =
           absl::StrCat(component, "/debian-installer/binary-", options_.arch);
-      std::string udeb_parse = add_indexes(udeb_dir);
+      std::string udeb_parse = add_index(udeb_dir, "Packages");
       if (!udeb_parse.empty()) installer_index_[component] = udeb_parse;
     }
     if (options_.installer) {
