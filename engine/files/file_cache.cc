@@ -2,9 +2,11 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -63,73 +65,209 @@ std::shared_ptr<const MappedFile> MappedFile::FromMemory(
   return file;
 }
 
+namespace {
+
+// How often the maps are swept of what expired at the latest (also when one
+// has doubled since its last sweep, or kept more than kMaxKept).
+constexpr absl::Duration kSweepInterval = absl::Seconds(1);
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const MappedFile>> FileCache::Rendered(
+    absl::string_view requested, const io::SocketAddress& client) {
+  if (rendered_ == nullptr) return nullptr;
+  absl::StatusOr<std::string> name = root_.Normalize(requested);
+  if (!name.ok()) return name.status();
+  absl::optional<std::string> contents = rendered_->Render(*name, client);
+  if (!contents.has_value()) return nullptr;
+  return MappedFile::FromMemory(*std::move(contents), *std::move(name));
+}
+
 absl::StatusOr<std::shared_ptr<const MappedFile>> FileCache::Open(
     absl::string_view requested, const io::SocketAddress& client) {
-  if (rendered_ != nullptr) {
-    absl::StatusOr<std::string> name = root_.Normalize(requested);
-    if (!name.ok()) return name.status();
-    absl::optional<std::string> contents = rendered_->Render(*name, client);
-    if (contents.has_value()) {
-      return MappedFile::FromMemory(*std::move(contents), *std::move(name));
-    }
-  }
+  absl::StatusOr<std::shared_ptr<const MappedFile>> rendered =
+      Rendered(requested, client);
+  if (!rendered.ok() || *rendered != nullptr) return rendered;
   absl::StatusOr<OpenedFile> file = root_.OpenFile(requested);
   if (!file.ok()) return file.status();
-  const FileIdentity identity = FileIdentity::Of(file->stat);
+  return Share(*std::move(file), /*keep=*/keep_unused_ > absl::ZeroDuration());
+}
+
+absl::StatusOr<std::shared_ptr<const MappedFile>> FileCache::Share(
+    OpenedFile file, bool keep) {
+  const FileIdentity identity = FileIdentity::Of(file.stat);
   const absl::Time now = absl::Now();
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   Entry& entry = mapped_[identity];
   std::shared_ptr<const MappedFile> mapping = entry.live.lock();
   if (mapping == nullptr) {
     // A descriptor slot, if one is free: past max_descriptors_ the mapping
     // is served without its descriptor.
-    bool keep = false;
+    bool keep_fd = false;
     if (max_descriptors_ > 0) {
-      keep = descriptors_->fetch_add(1) < max_descriptors_;
-      if (!keep) descriptors_->fetch_sub(1);
+      keep_fd = descriptors_->fetch_add(1) < max_descriptors_;
+      if (!keep_fd) descriptors_->fetch_sub(1);
     }
-    absl::StatusOr<std::shared_ptr<const MappedFile>> mapped =
-        MappedFile::Map(*std::move(file), keep, keep ? descriptors_ : nullptr);
+    std::string path = file.relative_path;
+    absl::StatusOr<std::shared_ptr<const MappedFile>> mapped = MappedFile::Map(
+        std::move(file), keep_fd, keep_fd ? descriptors_ : nullptr);
     if (!mapped.ok()) {
-      if (keep) descriptors_->fetch_sub(1);
-      mapped_.erase(identity);
+      if (keep_fd) descriptors_->fetch_sub(1);
+      if (entry.kept == nullptr) mapped_.erase(identity);
       return mapped.status();
     }
     mapping = *std::move(mapped);
     entry.live = mapping;
     // A new version of a path: stop keeping the old one (running transfers
     // still hold it).
-    for (auto& [id, e] : mapped_) {
-      if (e.kept != nullptr && !(id == identity) &&
-          e.kept->relative_path() == mapping->relative_path()) {
-        e.kept.reset();
+    auto [newest, inserted] = newest_.try_emplace(std::move(path), identity);
+    if (!inserted && !(newest->second == identity)) {
+      auto old = mapped_.find(newest->second);
+      if (old != mapped_.end() && old->second.kept != nullptr) {
+        old->second.kept.reset();
+        --kept_;
       }
+      newest->second = identity;
     }
   }
   entry.last_used = now;
-  if (keep_unused_ > absl::ZeroDuration()) entry.kept = mapping;
-  // Forget what no transfer holds and was not used lately (a replaced file's
-  // old version ends here), and bound what is kept.
-  size_t kept = 0;
+  if (keep && entry.kept == nullptr) {
+    entry.kept = mapping;
+    ++kept_;
+  }
+  // Expiry, amortised: a walk at most once per kSweepInterval, when the map
+  // has doubled, or when kept mappings pass kMaxKept (then down to 7/8 of
+  // it, so the next walk for that reason is kMaxKept/8 keeps away).
+  if (now >= next_sweep_ || mapped_.size() >= 2 * swept_size_ + 16 ||
+      kept_ > kMaxKept) {
+    Sweep(now, kept_ > kMaxKept ? kMaxKept - kMaxKept / 8 : kMaxKept);
+  }
+  return mapping;
+}
+
+void FileCache::Sweep(absl::Time now, size_t max_kept) {
+  std::vector<absl::Time> kept_times;
   for (auto& [id, e] : mapped_) {
-    if (e.kept != nullptr &&
-        (now - e.last_used > keep_unused_ || ++kept > kMaxKept)) {
+    if (e.kept != nullptr && now - e.last_used > keep_unused_) {
       e.kept.reset();
+      --kept_;
+    }
+    if (e.kept != nullptr) kept_times.push_back(e.last_used);
+  }
+  if (kept_ > max_kept) {
+    // Keep the max_kept most recently used.
+    auto nth = kept_times.end() - max_kept;
+    std::nth_element(kept_times.begin(), nth, kept_times.end());
+    const absl::Time cutoff = max_kept == 0 ? absl::InfiniteFuture() : *nth;
+    for (auto& [id, e] : mapped_) {
+      if (kept_ <= max_kept) break;
+      if (e.kept != nullptr && e.last_used <= cutoff) {
+        e.kept.reset();
+        --kept_;
+      }
     }
   }
   absl::erase_if(mapped_, [](const auto& e) {
     return e.second.kept == nullptr && e.second.live.expired();
   });
-  return mapping;
+  absl::erase_if(newest_,
+                 [this](const auto& e) { return !mapped_.contains(e.second); });
+  swept_size_ = mapped_.size();
+  next_sweep_ = now + kSweepInterval;
 }
 
 size_t FileCache::LiveMappings() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   size_t live = 0;
   for (const auto& [identity, entry] : mapped_) {
     if (!entry.live.expired()) ++live;
   }
   return live;
+}
+
+size_t FileCache::KeptMappings() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return kept_;
+}
+
+absl::StatusOr<std::shared_ptr<const MappedFile>> FileCacheFront::Open(
+    absl::string_view requested, const io::SocketAddress& client,
+    absl::Time now) {
+  absl::StatusOr<std::shared_ptr<const MappedFile>> rendered =
+      cache_->Rendered(requested, client);
+  if (!rendered.ok() || *rendered != nullptr) return rendered;
+  absl::StatusOr<OpenedFile> file = cache_->root_.OpenFile(requested);
+  if (!file.ok()) return file.status();
+  const FileIdentity identity = FileIdentity::Of(file->stat);
+  const bool keep = cache_->keep_unused_ > absl::ZeroDuration();
+  Entry& entry = by_path_[file->relative_path];
+  std::shared_ptr<const MappedFile> mapping;
+  if (entry.identity == identity) {
+    mapping = entry.kept != nullptr ? entry.kept : entry.live.lock();
+  }
+  if (mapping != nullptr) {
+    ++hits_;
+  } else {
+    ++misses_;
+    // New to this shard, replaced on disk (the old version is no longer kept
+    // here; its transfers hold it), or ended: the shared mapping of this
+    // version, under the cache's lock.
+    const std::string path = file->relative_path;
+    absl::StatusOr<std::shared_ptr<const MappedFile>> shared =
+        cache_->Share(*std::move(file), /*keep=*/false);
+    if (!shared.ok()) {
+      if (entry.kept == nullptr && entry.live.expired()) by_path_.erase(path);
+      return shared.status();
+    }
+    auto holder =
+        std::make_shared<std::shared_ptr<const MappedFile>>(*std::move(shared));
+    mapping = std::shared_ptr<const MappedFile>(holder, holder->get());
+    if (entry.kept != nullptr) --kept_;
+    entry.kept.reset();
+    entry.identity = identity;
+    entry.live = mapping;
+  }
+  entry.last_used = now;
+  if (keep && entry.kept == nullptr) {
+    entry.kept = mapping;
+    ++kept_;
+  }
+  if (now >= next_sweep_ || by_path_.size() >= 2 * swept_size_ + 16 ||
+      kept_ > FileCache::kMaxKept) {
+    Sweep(now, kept_ > FileCache::kMaxKept
+                   ? FileCache::kMaxKept - FileCache::kMaxKept / 8
+                   : FileCache::kMaxKept);
+  }
+  return mapping;
+}
+
+void FileCacheFront::Sweep(absl::Time now, size_t max_kept) {
+  const absl::Duration keep_unused = cache_->keep_unused_;
+  std::vector<absl::Time> kept_times;
+  for (auto& [path, e] : by_path_) {
+    if (e.kept != nullptr && now - e.last_used > keep_unused) {
+      e.kept.reset();
+      --kept_;
+    }
+    if (e.kept != nullptr) kept_times.push_back(e.last_used);
+  }
+  if (kept_ > max_kept) {
+    auto nth = kept_times.end() - max_kept;
+    std::nth_element(kept_times.begin(), nth, kept_times.end());
+    const absl::Time cutoff = max_kept == 0 ? absl::InfiniteFuture() : *nth;
+    for (auto& [path, e] : by_path_) {
+      if (kept_ <= max_kept) break;
+      if (e.kept != nullptr && e.last_used <= cutoff) {
+        e.kept.reset();
+        --kept_;
+      }
+    }
+  }
+  absl::erase_if(by_path_, [](const auto& e) {
+    return e.second.kept == nullptr && e.second.live.expired();
+  });
+  swept_size_ = by_path_.size();
+  next_sweep_ = now + kSweepInterval;
 }
 
 }  // namespace rackboot

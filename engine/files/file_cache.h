@@ -1,21 +1,34 @@
 // FileCache: maps each served file once and shares the mapping among every
-// transfer of it.
+// transfer of it; FileCacheFront: one shard's lock-free view of it.
 //
 // A transfer holds a std::shared_ptr<const MappedFile> for its whole life; DATA
 // datagrams are slices of MappedFile::bytes() handed to the kernel by
 // scatter-gather, so file data is never copied in user space (the kernel
 // copies it into socket buffers, unless the send is zero-copy). The cache keys
 // mappings by the file's identity (device, inode, size, modification time),
-// looked up anew on every open: a file replaced on disk (a new inode, as `mv`,
-// `cp` into a temporary and rename, or a package manager leave it) is served
-// new to new transfers while running transfers finish on the mapping they
-// started with. A file rewritten in place keeps its inode, and its pages change
-// under running transfers as they would under any server; replace boot files by
-// rename.
+// looked up anew on every open (openat2 + fstat): a file replaced on disk (a
+// new inode, as `mv`, `cp` into a temporary and rename, or a package manager
+// leave it) is served new to new transfers while running transfers finish on
+// the mapping they started with. A file rewritten in place keeps its inode,
+// and its pages change under running transfers as they would under any
+// server; replace boot files by rename.
 //
-// The cache holds only weak references: a mapping lives as long as some
-// transfer uses it. Thread-safe: every shard calls Open concurrently (once per
-// transfer, not per datagram).
+// Two ways in:
+//   - FileCache::Open, thread-safe: the identity's entry in one map under one
+//     mutex (the HTTP shards, tools, tests). Each call holds the mutex for a
+//     hash lookup, never a walk: expired entries are swept at most once a
+//     second or when the map has doubled, kept ones when they pass kMaxKept.
+//   - FileCacheFront::Open, one per shard thread (TFTP): the same openat2 +
+//     fstat, then the front's own map by path, which no other thread touches.
+//     A hit (the file at that path still has the identity the front last saw)
+//     takes no lock and writes no memory another shard reads: the transfer's
+//     reference is counted in a control block of the front's own. Only a miss
+//     (a file new to this shard, a replaced one, a mapping that ended) goes to
+//     the FileCache, so a file version is still mapped once for all shards.
+//
+// Mappings no transfer holds are kept for keep_unused after their last use (by
+// the FileCache for its own callers, by each front for its shard), at most
+// kMaxKept each.
 #ifndef RACKBOOT_ENGINE_FILES_FILE_CACHE_H_
 #define RACKBOOT_ENGINE_FILES_FILE_CACHE_H_
 
@@ -25,6 +38,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -32,7 +46,6 @@
 #include "absl/hash/hash.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
 #include "absl/types/span.h"
@@ -103,6 +116,7 @@ class MappedFile {
 
  private:
   friend class FileCache;
+  friend class FileCacheFront;
   // `descriptors` (may be null) counts the kept descriptor until this
   // mapping ends.
   static absl::StatusOr<std::shared_ptr<const MappedFile>> Map(
@@ -168,26 +182,46 @@ class FileCache {
   // nobody's, so per-host files are refused); otherwise opens `requested`
   // beneath the root (FileRoot::OpenFile's errors) and returns the shared
   // mapping of its current version, mapping it if no transfer holds it and it
-  // was not kept.
+  // was not kept. Any thread.
   absl::StatusOr<std::shared_ptr<const MappedFile>> Open(
       absl::string_view requested,
       const io::SocketAddress& client = io::SocketAddress());
 
   const FileRoot& root() const { return root_; }
+  absl::Duration keep_unused() const { return keep_unused_; }
 
-  // Mappings currently alive (held by a transfer or kept).
+  // Mappings currently alive (held by a transfer or kept, here or by a
+  // front).
   size_t LiveMappings();
+  // Mappings this cache keeps for its own Open callers (fronts keep their
+  // own); at most kMaxKept.
+  size_t KeptMappings();
   // Descriptors mappings keep open now (at most max_descriptors()).
   size_t OpenDescriptors() const { return descriptors_->load(); }
   size_t max_descriptors() const { return max_descriptors_; }
 
  private:
+  friend class FileCacheFront;
   struct Entry {
     std::weak_ptr<const MappedFile> live;
     std::shared_ptr<const MappedFile>
         kept;  // released keep_unused_ after last_used
     absl::Time last_used;
   };
+
+  // The rendered file for `requested` if the source has one; nullptr when it
+  // is not rendered (then it is on disk).
+  absl::StatusOr<std::shared_ptr<const MappedFile>> Rendered(
+      absl::string_view requested, const io::SocketAddress& client);
+  // The shared mapping of `file`'s version: the live one, else a new one.
+  // `keep`: this cache keeps it after its last use (its own callers; a
+  // front keeps what it uses itself).
+  absl::StatusOr<std::shared_ptr<const MappedFile>> Share(OpenedFile file,
+                                                          bool keep);
+  // Releases kept mappings unused for keep_unused_, then the oldest ones
+  // beyond `max_kept`, and forgets entries nothing holds.
+  void Sweep(absl::Time now, size_t max_kept)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const FileRoot root_;
   RenderedFiles* const rendered_;
@@ -196,8 +230,61 @@ class FileCache {
   // Shared with the mappings, which may outlive the cache.
   const std::shared_ptr<std::atomic<size_t>> descriptors_ =
       std::make_shared<std::atomic<size_t>>(0);
-  absl::Mutex mu_;
+  // A std::mutex rather than absl::Mutex: Debian's Abseil is not built for
+  // ThreadSanitizer, which then could not see this lock (--config=tsan).
+  std::mutex mu_;
   absl::flat_hash_map<FileIdentity, Entry> mapped_ ABSL_GUARDED_BY(mu_);
+  // Each path's newest version mapped: a new one ends keeping the old.
+  absl::flat_hash_map<std::string, FileIdentity> newest_ ABSL_GUARDED_BY(mu_);
+  size_t kept_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time next_sweep_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  size_t swept_size_ ABSL_GUARDED_BY(mu_) = 0;  // mapped_.size() after it
+};
+
+// One shard's view of a FileCache. Not thread-safe: one thread (the shard's)
+// calls it; the FileCache must outlive it. Mappings it hands out may outlive
+// it.
+class FileCacheFront {
+ public:
+  explicit FileCacheFront(FileCache* cache) : cache_(cache) {}
+  FileCacheFront(const FileCacheFront&) = delete;
+  FileCacheFront& operator=(const FileCacheFront&) = delete;
+
+  // As FileCache::Open (a rendered file first, then `requested` beneath the
+  // root), with `now` from the caller's clock (the reactor's) for keeping.
+  // Every call opens and fstats the file; a hit then takes no lock.
+  absl::StatusOr<std::shared_ptr<const MappedFile>> Open(
+      absl::string_view requested, const io::SocketAddress& client,
+      absl::Time now);
+
+  // Mappings this front keeps while no transfer holds them; at most
+  // FileCache::kMaxKept.
+  size_t kept() const { return kept_; }
+  // Entries in the front's map (kept, held by a transfer, or not swept yet).
+  size_t entries() const { return by_path_.size(); }
+  // Opens answered without the FileCache's lock, and those that took it.
+  uint64_t hits() const { return hits_; }
+  uint64_t misses() const { return misses_; }
+
+ private:
+  struct Entry {
+    FileIdentity identity;
+    // The front's handle on the shared mapping: an aliasing shared_ptr whose
+    // control block belongs to this front, so a transfer's reference count is
+    // written only by this shard.
+    std::weak_ptr<const MappedFile> live;
+    std::shared_ptr<const MappedFile> kept;
+    absl::Time last_used;
+  };
+  void Sweep(absl::Time now, size_t max_kept);
+
+  FileCache* const cache_;
+  absl::flat_hash_map<std::string, Entry> by_path_;
+  size_t kept_ = 0;
+  absl::Time next_sweep_ = absl::InfinitePast();
+  size_t swept_size_ = 0;
+  uint64_t hits_ = 0;
+  uint64_t misses_ = 0;
 };
 
 }  // namespace rackboot
