@@ -128,6 +128,7 @@ absl::StatusOr<std::shared_ptr<const MappedFile>> FileCache::Share(
         --kept_;
       }
       newest->second = identity;
+      replaced_.fetch_add(1, std::memory_order_release);
     }
   }
   entry.last_used = now;
@@ -176,6 +177,13 @@ void FileCache::Sweep(absl::Time now, size_t max_kept) {
   next_sweep_ = now + kSweepInterval;
 }
 
+bool FileCache::IsNewest(const std::string& path,
+                         const FileIdentity& identity) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = newest_.find(path);
+  return it == newest_.end() || it->second == identity;
+}
+
 size_t FileCache::LiveMappings() {
   std::lock_guard<std::mutex> lock(mu_);
   size_t live = 0;
@@ -200,6 +208,7 @@ absl::StatusOr<std::shared_ptr<const MappedFile>> FileCacheFront::Open(
   if (!file.ok()) return file.status();
   const FileIdentity identity = FileIdentity::Of(file->stat);
   const bool keep = cache_->keep_unused_ > absl::ZeroDuration();
+  DropReplaced();
   Entry& entry = by_path_[file->relative_path];
   std::shared_ptr<const MappedFile> mapping;
   if (entry.identity == identity) {
@@ -239,6 +248,23 @@ absl::StatusOr<std::shared_ptr<const MappedFile>> FileCacheFront::Open(
                    : FileCache::kMaxKept);
   }
   return mapping;
+}
+
+void FileCacheFront::DropReplaced() {
+  const uint64_t replaced = cache_->replaced_.load(std::memory_order_acquire);
+  if (replaced == seen_replaced_) return;
+  seen_replaced_ = replaced;
+  for (auto& [path, e] : by_path_) {
+    if (e.kept != nullptr && !cache_->IsNewest(path, e.identity)) {
+      e.kept.reset();
+      --kept_;
+    }
+  }
+}
+
+void FileCacheFront::Maintain(absl::Time now) {
+  DropReplaced();
+  if (now >= next_sweep_) Sweep(now, FileCache::kMaxKept);
 }
 
 void FileCacheFront::Sweep(absl::Time now, size_t max_kept) {

@@ -222,6 +222,8 @@ class FileCache {
   // beyond `max_kept`, and forgets entries nothing holds.
   void Sweep(absl::Time now, size_t max_kept)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // False when a newer version of `path` than `identity` has been mapped.
+  bool IsNewest(const std::string& path, const FileIdentity& identity);
 
   const FileRoot root_;
   RenderedFiles* const rendered_;
@@ -239,6 +241,10 @@ class FileCache {
   size_t kept_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time next_sweep_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   size_t swept_size_ ABSL_GUARDED_BY(mu_) = 0;  // mapped_.size() after it
+  // Counts new versions of known paths: a front that sees it change drops
+  // the old versions it keeps. Written under mu_ (rarely: a file replaced);
+  // fronts read it once per open, a line no open writes.
+  std::atomic<uint64_t> replaced_{0};
 };
 
 // One shard's view of a FileCache. Not thread-safe: one thread (the shard's)
@@ -256,6 +262,12 @@ class FileCacheFront {
   absl::StatusOr<std::shared_ptr<const MappedFile>> Open(
       absl::string_view requested, const io::SocketAddress& client,
       absl::Time now);
+
+  // What Open also does, for a shard that may get no request for a while
+  // (call it about once a second, e.g. from a reactor timer): stops keeping
+  // versions of files replaced since (another shard mapped the new one), and
+  // releases mappings unused for keep_unused (at most once a second).
+  void Maintain(absl::Time now);
 
   // Mappings this front keeps while no transfer holds them; at most
   // FileCache::kMaxKept.
@@ -277,8 +289,11 @@ class FileCacheFront {
     absl::Time last_used;
   };
   void Sweep(absl::Time now, size_t max_kept);
+  // Drops kept versions the cache has seen replaced, when replaced_ moved.
+  void DropReplaced();
 
   FileCache* const cache_;
+  uint64_t seen_replaced_ = 0;
   absl::flat_hash_map<std::string, Entry> by_path_;
   size_t kept_ = 0;
   absl::Time next_sweep_ = absl::InfinitePast();

@@ -299,6 +299,23 @@ TEST_F(FileCacheTest, FrontServesAReplacedFileNew) {
   EXPECT_EQ(front.kept(), 1u);
 }
 
+// Shard A kept version one; shard B maps version two: A stops keeping the old
+// version at its next open or Maintain, without waiting for keep_unused.
+TEST_F(FileCacheTest, FrontDropsAVersionReplacedThroughAnotherFront) {
+  FileCache cache(*FileRoot::Open(dir_.string()), nullptr, absl::Hours(1));
+  FileCacheFront a(&cache);
+  FileCacheFront b(&cache);
+  const absl::Time now = absl::Now();
+  ASSERT_TRUE(a.Open("kernel", {}, now).ok());
+  Write("kernel.new", "version two");
+  fs::rename(dir_ / "kernel.new", dir_ / "kernel");
+  ASSERT_TRUE(b.Open("kernel", {}, now).ok());
+  EXPECT_EQ(cache.LiveMappings(), 2u);
+  a.Maintain(now);
+  EXPECT_EQ(a.kept(), 0u);
+  EXPECT_EQ(cache.LiveMappings(), 1u);
+}
+
 TEST_F(FileCacheTest, FrontKeepsUnusedMappingsThenReleasesThem) {
   Write("initrd", "initrd");
   FileCache cache(*FileRoot::Open(dir_.string()), nullptr, absl::Minutes(1));

@@ -15,8 +15,8 @@ namespace rackboot {
 namespace {
 
 // Descriptors each shard holds besides its transfers: the request socket, the
-// reactor's ring or epoll descriptor and its wake eventfd, and the short-lived
-// probe socket (PathBlockSizeLimit) of a transfer being started.
+// reactor's ring or epoll descriptor and its wake eventfd, and the probe
+// socket that reads each new client's path MTU (PathBlockSizeLimit).
 constexpr size_t kDescriptorsPerShard = 4;
 
 // Descriptors open now (the DHCP service, the journal, the logs, ...).
@@ -52,6 +52,8 @@ absl::StatusOr<std::unique_ptr<TftpService>> TftpService::Create(
   }
   std::unique_ptr<TftpService> service(new TftpService());
   service->files_ = files;
+  service->counters_ =
+      std::make_unique<TftpCounters>(static_cast<int>(threads));
   service->max_transfers_ = std::min(options.max_transfers, limit - fixed);
   service->clients_ =
       std::make_unique<TftpClientCounts>(options.max_per_client);
@@ -122,11 +124,12 @@ void TftpService::DeclareMetrics(metrics::MetricsRegistry* registry,
     m.retransmits = retransmits->Cell({}, i);
     m.duration = transfers.duration->Cell({"tftp"}, i);
   }
-  // Counted once per request (service-wide atomics, readable any time).
+  // Counted once per request (TftpCounters: each shard its own, summed here;
+  // readable any time, also with the metric cells compiled out).
   struct Rare {
     const char* name;
     const char* help;
-    std::atomic<uint64_t> TftpCounters::*field;
+    uint64_t (TftpCounters::*sum)() const;
   };
   static constexpr Rare kRare[] = {
       {"rackboot_tftp_requests_refused_total",
@@ -146,13 +149,12 @@ void TftpService::DeclareMetrics(metrics::MetricsRegistry* registry,
        &TftpCounters::malformed},
   };
   for (const Rare& rare : kRare) {
-    std::atomic<uint64_t>* value = &(counters_.*rare.field);
+    const TftpCounters* counters = counters_.get();
+    auto sum = rare.sum;
     collectors_.push_back(registry->AddCollector(
         rare.name, rare.help, metrics::MetricType::kCounter, {},
-        [value](std::vector<metrics::Sample>* out) {
-          out->push_back(
-              {{},
-               static_cast<double>(value->load(std::memory_order_relaxed))});
+        [counters, sum](std::vector<metrics::Sample>* out) {
+          out->push_back({{}, static_cast<double>((counters->*sum)())});
         }));
   }
 }
@@ -181,10 +183,11 @@ absl::Status TftpService::StartShard(int shard, io::Reactor& reactor) {
   TftpShardOptions options = shard_options_;
   options.transfer_list = shard_options_.transfer_list + shard;
   options.metrics = cells_[shard];
+  options.shard = shard;
   // With port 0 the first shard picks the port; the others join it.
   if (shard > 0) options.listen = address_;
   auto tftp_shard =
-      std::make_unique<TftpShard>(&reactor, files_, &counters_, options);
+      std::make_unique<TftpShard>(&reactor, files_, counters_.get(), options);
   if (absl::Status started = tftp_shard->Start(); !started.ok()) {
     return started;
   }
@@ -213,18 +216,16 @@ std::string TftpService::Ready() const {
 }
 
 std::vector<daemon::Metric> TftpService::Metrics() const {
-  const TftpCounters& c = counters_;
-  auto get = [](const std::atomic<uint64_t>& v) {
-    return static_cast<int64_t>(v.load(std::memory_order_relaxed));
-  };
-  return {{"completed", get(c.transfers_completed)},
-          {"failed", get(c.transfers_failed)},
-          {"refused", get(c.requests_refused)},
+  const TftpCounters& c = *counters_;
+  auto get = [](uint64_t v) { return static_cast<int64_t>(v); };
+  return {{"completed", get(c.transfers_completed())},
+          {"failed", get(c.transfers_failed())},
+          {"refused", get(c.requests_refused())},
           {"bytes", static_cast<int64_t>(bytes_sent())},
           {"retransmits", static_cast<int64_t>(retransmits())},
-          {"unknown_tid", get(c.unknown_tid)},
-          {"busy", get(c.requests_busy)},
-          {"evicted", get(c.transfers_evicted)}};
+          {"unknown_tid", get(c.unknown_tid())},
+          {"busy", get(c.requests_busy())},
+          {"evicted", get(c.transfers_evicted())}};
 }
 
 }  // namespace rackboot

@@ -3,9 +3,11 @@
 //
 // On each shard it binds a request socket to the same address with
 // SO_REUSEPORT (the kernel spreads clients over the shards) and runs the
-// transfers its shard started; nothing on the packet path is shared but the
-// FileCache (touched once per transfer), the counters and the per-client
-// counts (once per transfer start and end).
+// transfers its shard started. Nothing on the packet path is shared; per
+// request, a shard takes the FileCache's lock only when its own front misses
+// (a file new to the shard or replaced), and one stripe of the per-client
+// counts (TftpClientCounts) once when a transfer starts and once when it ends;
+// its counters and metric cells are its own.
 //
 //   FileCache files(*FileRoot::Open(root), &rendered);   // owned by main
 //   daemon::ShardGroup shards({...});
@@ -47,8 +49,8 @@ struct TftpServiceOptions {
   size_t max_unconfirmed = 1024;
   size_t max_per_client = 8;
   // Descriptors kept free below RLIMIT_NOFILE for what is not a transfer:
-  // host-state files, the lease journal, logs, DHCP sockets, the probe socket
-  // of each new transfer.
+  // host-state files, the lease journal, logs, DHCP sockets, the file a shard
+  // is opening (each shard's probe socket is counted with the shard).
   size_t descriptor_reserve = 256;
   // Receives a FileDelivered for every transfer that ends (bring-up phases);
   // borrowed, thread-safe, may be null. Besides shard.on_finished.
@@ -85,7 +87,7 @@ class TftpService : public daemon::Service {
   // budget.
   size_t max_transfers() const { return max_transfers_; }
   int shards() const { return static_cast<int>(shards_.size()); }
-  TftpCounters& counters() { return counters_; }
+  TftpCounters& counters() { return *counters_; }
   // Sums of the shards' metric cells; any thread.
   uint64_t bytes_sent() const;
   uint64_t retransmits() const;
@@ -99,7 +101,7 @@ class TftpService : public daemon::Service {
   void DeclareMetrics(metrics::MetricsRegistry* registry, size_t shards);
 
   FileCache* files_ = nullptr;
-  TftpCounters counters_;
+  std::unique_ptr<TftpCounters> counters_;  // one TftpShardCounts per shard
   std::unique_ptr<metrics::MetricsRegistry> own_metrics_;  // if none given
   metrics::MetricsRegistry* metrics_ = nullptr;
   std::vector<TftpShardMetrics> cells_;        // shard i's, given to shard i

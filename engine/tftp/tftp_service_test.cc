@@ -202,10 +202,10 @@ TEST_P(TftpServiceTest, StrangerGetsError5AndTheTransferGoesOn) {
   EXPECT_EQ(last.payload.size(), 1000u - 512u);
   client.SendTo(tid, Ack(2));
   EXPECT_TRUE(Eventually(
-      [&] { return service_->counters().transfers_completed.load() == 1; }));
-  EXPECT_EQ(service_->counters().unknown_tid.load(), 1u);
+      [&] { return service_->counters().transfers_completed() == 1; }));
+  EXPECT_EQ(service_->counters().unknown_tid(), 1u);
   EXPECT_EQ(service_->counters().Downloads("file"), 1u);
-  EXPECT_EQ(service_->counters().transfers_active.load(), 0);
+  EXPECT_EQ(service_->counters().transfers_active(), 0);
   // The same in the registry, read while the shards run.
   metrics::MetricsRegistry& registry = service_->metrics();
   EXPECT_EQ(registry.Value("rackboot_transfers_total", {"tftp", "complete"}),
@@ -254,7 +254,7 @@ TEST_P(TftpServiceTest, TransferTableShowsProgress) {
   EXPECT_EQ(transfers.Active(daemon::Transport::kTftp), 1u);
   client.SendTo(data2->second, Ack(2));
   EXPECT_TRUE(Eventually([&] { return transfers.Snapshot().empty(); }));
-  EXPECT_EQ(service_->counters().transfers_completed.load(), 1u);
+  EXPECT_EQ(service_->counters().transfers_completed(), 1u);
 }
 
 TEST_P(TftpServiceTest, RetransmittedRequestStartsNoSecondTransfer) {
@@ -266,7 +266,7 @@ TEST_P(TftpServiceTest, RetransmittedRequestStartsNoSecondTransfer) {
   ASSERT_TRUE(first.has_value());
   // Exactly one DATA 1: the second RRQ was recognised as the same client.
   EXPECT_FALSE(client.Receive(absl::Milliseconds(300)).has_value());
-  EXPECT_EQ(service_->counters().transfers_active.load(), 1);
+  EXPECT_EQ(service_->counters().transfers_active(), 1);
 }
 
 TEST_P(TftpServiceTest, SilentClientIsRetriedThenAbandoned) {
@@ -285,9 +285,9 @@ TEST_P(TftpServiceTest, SilentClientIsRetriedThenAbandoned) {
   int datagrams = 0;
   while (client.Receive(absl::Milliseconds(500)).has_value()) ++datagrams;
   EXPECT_EQ(datagrams, 3 * 3);  // the window, then twice again
-  EXPECT_TRUE(Eventually(
-      [&] { return service_->counters().transfers_failed.load() == 1; }));
-  EXPECT_EQ(service_->counters().transfers_active.load(), 0);
+  EXPECT_TRUE(
+      Eventually([&] { return service_->counters().transfers_failed() == 1; }));
+  EXPECT_EQ(service_->counters().transfers_active(), 0);
   EXPECT_EQ(service_->retransmits(), 6u);
 }
 
@@ -308,8 +308,8 @@ TEST_P(TftpServiceTest, RefusalsAreCountedAndAnswered) {
             static_cast<uint16_t>(TftpErrorCode::kIllegalOperation));
   client.SendTo(service_->address(), Ack(5));
   EXPECT_FALSE(client.Receive(absl::Milliseconds(200)).has_value());
-  EXPECT_EQ(service_->counters().requests_refused.load(), 2u);
-  EXPECT_EQ(service_->counters().malformed.load(), 2u);
+  EXPECT_EQ(service_->counters().requests_refused(), 2u);
+  EXPECT_EQ(service_->counters().malformed(), 2u);
 }
 
 // Downloads the rest of a lock-step transfer whose DATA 1 is `first`; returns
@@ -349,7 +349,7 @@ TEST_P(TftpServiceTest, ReplacedFileIsNewForNewTransfersOnly) {
             new_content);
   EXPECT_EQ(Finish(running, first->first, first->second), old_content);
   EXPECT_TRUE(Eventually(
-      [&] { return service_->counters().transfers_completed.load() == 2; }));
+      [&] { return service_->counters().transfers_completed() == 2; }));
   // Only the new version stays mapped (kept for the next host); the old one is
   // gone.
   EXPECT_TRUE(
@@ -381,7 +381,7 @@ TEST_P(TftpServiceTest, TransfersPerClientAddressAreCappedAcrossShards) {
   }
   EXPECT_EQ(started, 3);
   EXPECT_EQ(busy, 5);
-  EXPECT_EQ(service_->counters().requests_busy.load(), 5u);
+  EXPECT_EQ(service_->counters().requests_busy(), 5u);
   // Another address is not held back.
   Client other("127.0.0.2");
   other.SendTo(service_->address(), Rrq("file"));
@@ -423,12 +423,12 @@ TEST_P(TftpServiceTest, NewRequestEvictsTheOldestUnconfirmedTransfer) {
   EXPECT_EQ(b_error->second, b1->second);      // from its transfer's port
   e.SendTo(service_->address(), Rrq("file"));  // evicts c
   ASSERT_TRUE(e.Receive().has_value());
-  EXPECT_EQ(service_->counters().transfers_evicted.load(), 2u);
+  EXPECT_EQ(service_->counters().transfers_evicted(), 2u);
   // The confirmed transfer is untouched and completes.
   confirmed.SendTo(data2->second, Ack(2));
   EXPECT_TRUE(Eventually(
-      [&] { return service_->counters().transfers_completed.load() == 1; }));
-  EXPECT_EQ(service_->counters().transfers_active.load(), 2);
+      [&] { return service_->counters().transfers_completed() == 1; }));
+  EXPECT_EQ(service_->counters().transfers_active(), 2);
 }
 
 TEST_P(TftpServiceTest, ConfirmedTransfersFillingTheCapMeanBusy) {
@@ -448,7 +448,7 @@ TEST_P(TftpServiceTest, ConfirmedTransfersFillingTheCapMeanBusy) {
   std::string message;
   EXPECT_EQ(ErrorCode(answer->first, &message), 0);
   EXPECT_EQ(message, "Server busy");
-  EXPECT_EQ(service_->counters().transfers_evicted.load(), 0u);
+  EXPECT_EQ(service_->counters().transfers_evicted(), 0u);
 }
 
 // The report of an aborted transfer counts what the client acknowledged, not
@@ -464,8 +464,8 @@ TEST_P(TftpServiceTest, AbortedTransferReportsBytesAcknowledged) {
   std::vector<uint8_t> error(64);
   error.resize(*WriteError(0, "cancelled", absl::MakeSpan(error)));
   client.SendTo(data1->second, error);
-  ASSERT_TRUE(Eventually(
-      [&] { return service_->counters().transfers_failed.load() == 1; }));
+  ASSERT_TRUE(
+      Eventually([&] { return service_->counters().transfers_failed() == 1; }));
   absl::MutexLock lock(&mu_);
   ASSERT_EQ(reports_.size(), 1u);
   EXPECT_FALSE(reports_[0].complete);
@@ -514,7 +514,7 @@ TEST_P(TftpServiceTest, ZeroCopyWindowsDeliverTheFile) {
   EXPECT_EQ(received.size(), content.size());
   EXPECT_TRUE(received == content) << "content differs";
   ASSERT_TRUE(Eventually(
-      [&] { return service_->counters().transfers_completed.load() == 1; }));
+      [&] { return service_->counters().transfers_completed() == 1; }));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TftpServiceTest,

@@ -32,13 +32,13 @@ TftpShard::TftpShard(io::Reactor* reactor, FileCache* files,
                      TftpCounters* counters, const TftpShardOptions& options)
     : reactor_(reactor),
       files_(files),
-      counters_(counters),
+      counters_(&counters->shard(options.shard)),
       options_(options) {}
 
 TftpShard::~TftpShard() {
   for (auto& [token, transfer] : transfers_) {
     reactor_->Unwatch(token);
-    counters_->transfers_active.fetch_sub(1, std::memory_order_relaxed);
+    TftpShardCounts::Add(counters_->transfers_active, int64_t{-1});
     if (options_.transfers != nullptr) {
       options_.transfers->End(options_.transfer_list, transfer.slot);
     }
@@ -47,6 +47,13 @@ TftpShard::~TftpShard() {
     }
   }
   if (listen_token_.valid()) reactor_->Unwatch(listen_token_);
+  reactor_->CancelTimer(maintain_timer_);
+}
+
+void TftpShard::Maintain(absl::Time now) {
+  files_.Maintain(now);
+  maintain_timer_ = reactor_->AddTimer(
+      now + absl::Seconds(1), [this](absl::Time next) { Maintain(next); });
 }
 
 absl::Status TftpShard::Start() {
@@ -65,6 +72,7 @@ absl::Status TftpShard::Start() {
       reactor_->Watch(*std::move(socket), this);
   if (!token.ok()) return token.status();
   listen_token_ = *token;
+  Maintain(reactor_->Now());
   return absl::OkStatus();
 }
 
@@ -91,7 +99,7 @@ void TftpShard::OnDatagram(io::SocketToken token,
       send.to = from;
       (void)reactor_->Send(token, absl::MakeConstSpan(&error, 1), send);
     }
-    TftpCounters::Add(counters_->unknown_tid, 1);
+    TftpShardCounts::Add(counters_->unknown_tid, uint64_t{1});
     return;
   }
   transfer.session->OnDatagram(bytes, now);
@@ -111,7 +119,7 @@ void TftpShard::OnRequest(absl::Span<const uint8_t> bytes,
   const TftpRequest* request =
       packet.ok() ? std::get_if<TftpRequest>(&*packet) : nullptr;
   if (request == nullptr) {
-    TftpCounters::Add(counters_->malformed, 1);
+    TftpShardCounts::Add(counters_->malformed, uint64_t{1});
     uint64_t suppressed = 0;
     if (ignored_log_.Allow(now, &suppressed)) {
       LOG(WARNING) << "tftp: ignored a datagram from " << from.ToString()
@@ -153,7 +161,7 @@ void TftpShard::OnRequest(absl::Span<const uint8_t> bytes,
 bool TftpShard::StartTransfer(const TftpRequest& request,
                               const io::SocketAddress& from, absl::Time now) {
   absl::StatusOr<std::shared_ptr<const MappedFile>> file =
-      files_->Open(request.filename, from);
+      files_.Open(request.filename, from, now);
   if (!file.ok()) {
     // The status message repeats the (normalized) name: escaped too.
     const std::string why = absl::StrCat(log::Quoted(request.filename), ": ",
@@ -220,7 +228,7 @@ bool TftpShard::StartTransfer(const TftpRequest& request,
   }
   TftpLimits limits = options_.limits;
   limits.max_blksize = std::min(limits.max_blksize, PathBlockSizeLimit(from));
-  counters_->transfers_active.fetch_add(1, std::memory_order_relaxed);
+  TftpShardCounts::Add(counters_->transfers_active, int64_t{1});
   options_.metrics.active.Add(1);
   by_client_[from] = token;
   Transfer& transfer = transfers_[token];
@@ -245,7 +253,7 @@ bool TftpShard::StartTransfer(const TftpRequest& request,
 void TftpShard::Refuse(const io::SocketAddress& client, uint16_t code,
                        absl::string_view message, absl::string_view why,
                        absl::Time now) {
-  TftpCounters::Add(counters_->requests_refused, 1);
+  TftpShardCounts::Add(counters_->requests_refused, uint64_t{1});
   uint64_t suppressed = 0;
   if (refused_log_.Allow(now, &suppressed)) {
     LOG(INFO) << "tftp refused client=" << client.ToString()
@@ -264,7 +272,7 @@ void TftpShard::Refuse(const io::SocketAddress& client, uint16_t code,
 
 void TftpShard::Busy(const io::SocketAddress& client, absl::string_view why,
                      absl::Time now) {
-  TftpCounters::Add(counters_->requests_busy, 1);
+  TftpShardCounts::Add(counters_->requests_busy, uint64_t{1});
   Refuse(client, static_cast<uint16_t>(TftpErrorCode::kNotDefined),
          kTftpBusyMessage, why, now);
 }
@@ -288,7 +296,7 @@ io::SocketToken TftpShard::EvictOldestUnconfirmed(absl::Time now) {
     send.to = transfer.client;
     (void)reactor_->Send(token, absl::MakeConstSpan(&error, 1), send);
   }
-  TftpCounters::Add(counters_->transfers_evicted, 1);
+  TftpShardCounts::Add(counters_->transfers_evicted, uint64_t{1});
   uint64_t suppressed = 0;
   if (unconfirmed_log_.Allow(now, &suppressed)) {
     LOG(INFO) << "tftp evicted unconfirmed client="
@@ -312,7 +320,7 @@ void TftpShard::Drop(io::SocketToken token, bool keep_socket) {
   if (options_.client_counts != nullptr) {
     options_.client_counts->Release(transfer.client);
   }
-  counters_->transfers_active.fetch_sub(1, std::memory_order_relaxed);
+  TftpShardCounts::Add(counters_->transfers_active, int64_t{-1});
   options_.metrics.active.Add(-1);
   if (keep_socket) {
     reactor_->CancelDeadline(token);
@@ -393,11 +401,11 @@ void TftpShard::Finish(io::SocketToken token, Transfer& transfer,
                           stats.wire_size});
   }
   if (complete) {
-    TftpCounters::Add(counters_->transfers_completed, 1);
+    TftpShardCounts::Add(counters_->transfers_completed, uint64_t{1});
     counters_->CountDownload(session.file().relative_path());
     options_.metrics.completed.Add(1);
   } else {
-    TftpCounters::Add(counters_->transfers_failed, 1);
+    TftpShardCounts::Add(counters_->transfers_failed, uint64_t{1});
     options_.metrics.failed.Add(1);
   }
   options_.metrics.duration.Observe(absl::ToDoubleSeconds(duration));
@@ -407,16 +415,19 @@ void TftpShard::Finish(io::SocketToken token, Transfer& transfer,
 uint16_t TftpShard::PathBlockSizeLimit(const io::SocketAddress& client) {
   // IP_MTU is only known on a connected socket, and the transfer's socket must
   // stay unconnected (strangers' datagrams must reach it to get ERROR 5;
-  // disconnecting would give up its port), so ask a short-lived probe socket.
+  // disconnecting would give up its port), so ask the shard's probe socket,
+  // connected anew to each client (a UDP connect only looks up the route).
   int mtu = 0;
-  int probe = socket(client.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (probe >= 0) {
+  if (!probe_fd_.valid()) {
+    probe_fd_ = UniqueFd(socket(client.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  }
+  if (probe_fd_.valid()) {
     socklen_t length = sizeof(mtu);
-    if (connect(probe, client.sockaddr_ptr(), client.sockaddr_len()) != 0 ||
-        getsockopt(probe, IPPROTO_IP, IP_MTU, &mtu, &length) != 0) {
+    if (connect(probe_fd_.get(), client.sockaddr_ptr(),
+                client.sockaddr_len()) != 0 ||
+        getsockopt(probe_fd_.get(), IPPROTO_IP, IP_MTU, &mtu, &length) != 0) {
       mtu = 0;
     }
-    close(probe);
   }
   if (mtu <= kDatagramOverhead + kTftpMinBlksize) return kTftpMaxBlksize;
   return static_cast<uint16_t>(

@@ -22,7 +22,9 @@
 //
 // Owned by the thread that runs its reactor; every member runs on that thread.
 // The FileCache and TftpCounters are shared with the other shards and outlive
-// them.
+// them; the shard opens files through a FileCacheFront of its own (no lock on
+// a hit) and writes only its own TftpShardCounts. The request path, syscall by
+// syscall, is in docs/architecture.md ("The TFTP request path").
 #ifndef RACKBOOT_ENGINE_TFTP_TFTP_SHARD_H_
 #define RACKBOOT_ENGINE_TFTP_TFTP_SHARD_H_
 
@@ -102,11 +104,14 @@ struct TftpShardOptions {
   int transfer_list = 0;
   // This shard's metric cells (TftpService fills them per shard).
   TftpShardMetrics metrics;
+  // This shard's counts in the TftpCounters (0 <= shard < its shards()).
+  int shard = 0;
 };
 
 class TftpShard : public io::ReactorHandler {
  public:
-  // REQUIRES: reactor, files and counters outlive the shard.
+  // REQUIRES: reactor, files and counters outlive the shard;
+  // options.shard < counters->shards().
   TftpShard(io::Reactor* reactor, FileCache* files, TftpCounters* counters,
             const TftpShardOptions& options);
   ~TftpShard() override;
@@ -161,12 +166,12 @@ class TftpShard : public io::ReactorHandler {
   void Flush(io::SocketToken token, Transfer& transfer, absl::Time now);
   void Finish(io::SocketToken token, Transfer& transfer, absl::Time now);
   // The largest blksize the path to `client` carries (IP_MTU minus IP, UDP and
-  // TFTP headers).
-  static uint16_t PathBlockSizeLimit(const io::SocketAddress& client);
+  // TFTP headers), asked of probe_fd_.
+  uint16_t PathBlockSizeLimit(const io::SocketAddress& client);
 
   io::Reactor* const reactor_;
-  FileCache* const files_;
-  TftpCounters* const counters_;
+  FileCacheFront files_;
+  TftpShardCounts* const counters_;
   const TftpShardOptions options_;
   io::SocketToken listen_token_;
   io::SocketAddress local_address_;
@@ -177,6 +182,15 @@ class TftpShard : public io::ReactorHandler {
   // Unconfirmed transfers, oldest first (requests arrive in time order).
   std::list<io::SocketToken> unconfirmed_;
   std::vector<io::OutDatagram> out_;  // reused for every send
+  // IP_MTU is only known on a connected socket and the transfer's socket must
+  // stay unconnected, so a probe socket is connected to each new client and
+  // asked. Kept for the shard's life (opened on first use): two system calls
+  // per request instead of four. Counted in the service's descriptor budget.
+  UniqueFd probe_fd_;
+  // Once a second: files_.Maintain (replaced and unused mappings released
+  // even while no request comes).
+  io::TimerId maintain_timer_;
+  void Maintain(absl::Time now);
   // Lines a flood can repeat: 10 of each kind per 10 s, then a count.
   log::LogRateLimiter refused_log_;
   log::LogRateLimiter ignored_log_;
