@@ -49,29 +49,47 @@ void BootRenderer::LogRefused(absl::string_view path, const InventoryHost& host,
   }
 }
 
-absl::optional<std::string> BootRenderer::Render(
-    absl::string_view path, const io::SocketAddress& client) {
+namespace {
+
+// The kind and MAC a per-host file's name carries; false for any other name.
+bool ParseConfigName(absl::string_view path, int* kind,
+                     absl::optional<MacAddress>* mac) {
   const size_t slash = path.rfind('/');
   const absl::string_view dir =
       slash == absl::string_view::npos ? "" : path.substr(0, slash);
   const absl::string_view base =
       slash == absl::string_view::npos ? path : path.substr(slash + 1);
   const std::string lower = absl::AsciiStrToLower(base);
-  Kind kind;
-  absl::optional<MacAddress> mac;
   if (absl::EndsWith(dir, "pxelinux.cfg")) {
-    kind = Kind::kPxelinux;
-    mac = MacFromConfigName(lower);
+    *kind = 0;
+    *mac = MacFromConfigName(lower);
   } else if (dir == "ipxe" && absl::EndsWith(lower, ".ipxe")) {
-    kind = Kind::kIpxe;
-    mac = MacFromConfigName(lower.substr(0, lower.size() - 5));
+    *kind = 1;
+    *mac = MacFromConfigName(lower.substr(0, lower.size() - 5));
   } else if (absl::StartsWith(lower, "grub.cfg-")) {
-    kind = Kind::kGrub;
-    mac = MacFromConfigName(lower.substr(9));
+    *kind = 2;
+    *mac = MacFromConfigName(lower.substr(9));
   } else {
-    return absl::nullopt;
+    return false;
   }
-  if (!mac.has_value()) return absl::nullopt;
+  return mac->has_value();
+}
+
+}  // namespace
+
+bool BootRenderer::MayRender(absl::string_view relative_path) {
+  int kind = 0;
+  absl::optional<MacAddress> mac;
+  return ParseConfigName(relative_path, &kind, &mac);
+}
+
+absl::optional<std::string> BootRenderer::Render(
+    absl::string_view path, const io::SocketAddress& client) {
+  int parsed = 0;
+  absl::optional<MacAddress> mac;
+  if (!ParseConfigName(path, &parsed, &mac)) return absl::nullopt;
+  static constexpr Kind kKinds[] = {Kind::kPxelinux, Kind::kIpxe, Kind::kGrub};
+  const Kind kind = kKinds[parsed];
   const InventoryHost* host = inventory_->FindByMac(*mac);
   if (host == nullptr) return absl::nullopt;
   return RenderFor(kind, path, *host, client);

@@ -86,6 +86,11 @@ class BootRenderer : public RenderedFiles {
 
   absl::optional<std::string> Render(absl::string_view relative_path,
                                      const io::SocketAddress& client) override;
+  // Whether `relative_path` has the shape of a per-host file (a MAC-named
+  // pxelinux, GRUB or iPXE config), whatever the inventory says: Render
+  // answers nothing else. Lets CurrentSite skip its lock for every other
+  // file (pxelinux.0, kernels) on a shard's request path.
+  static bool MayRender(absl::string_view relative_path);
 
   // Whether `client` speaks from `host`'s own address (see above).
   bool IsHostAddress(const InventoryHost& host,

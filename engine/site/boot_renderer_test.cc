@@ -385,4 +385,21 @@ TEST(BootProfileConfigTest, ErrorsNameTheKeyAndLine) {
 }
 
 }  // namespace
+// CurrentSite skips its lock for names Render can never answer: MayRender
+// must be true for every shape Render answers.
+TEST(BootRendererNamesTest, MayRenderOnlyPerHostShapes) {
+  EXPECT_TRUE(BootRenderer::MayRender("pxelinux.cfg/01-52-54-00-00-00-01"));
+  EXPECT_TRUE(
+      BootRenderer::MayRender("bios/pxelinux.cfg/01-52-54-00-00-00-01"));
+  EXPECT_TRUE(BootRenderer::MayRender("grub.cfg-01-52-54-00-00-00-01"));
+  EXPECT_TRUE(BootRenderer::MayRender("grub/grub.cfg-01-52-54-00-00-00-01"));
+  EXPECT_TRUE(BootRenderer::MayRender("ipxe/01-52-54-00-00-00-01.ipxe"));
+  EXPECT_TRUE(BootRenderer::MayRender("pxelinux.cfg/01-52-54-00-00-00-0A"));
+  EXPECT_FALSE(BootRenderer::MayRender("pxelinux.0"));
+  EXPECT_FALSE(BootRenderer::MayRender("ldlinux.c32"));
+  EXPECT_FALSE(BootRenderer::MayRender("pxelinux.cfg/default"));
+  EXPECT_FALSE(BootRenderer::MayRender("debian/linux"));
+  EXPECT_FALSE(BootRenderer::MayRender("ipxe/boot.ipxe"));
+}
+
 }  // namespace rackboot::site

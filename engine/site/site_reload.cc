@@ -120,6 +120,10 @@ void CurrentSite::RecordDiscovered(const std::array<uint8_t, 6>& mac,
 
 absl::optional<std::string> CurrentSite::Render(
     absl::string_view relative_path, const io::SocketAddress& client) {
+  // Every TFTP request of every shard asks; most names (pxelinux.0, kernels)
+  // cannot be per-host files, and those need neither the lock nor a
+  // reference to the generation (both written by every shard).
+  if (!BootRenderer::MayRender(relative_path)) return absl::nullopt;
   return Get()->renderer->Render(relative_path, client);
 }
 

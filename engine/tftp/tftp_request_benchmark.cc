@@ -10,7 +10,10 @@
 //   bazel run -c opt //engine/tftp:tftp_request_benchmark
 //
 // Counters: rrq_to_data_us (mean, per request), requests_per_s (whole
-// request-and-transfer iterations per second of real time).
+// request-and-transfer iterations per second of real time). Then the system
+// calls of the path that are not the file's (the transfer's socket, the path
+// MTU probe), one by one; the file's are in file_cache_benchmark.
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -26,6 +29,7 @@
 #include "benchmark/benchmark.h"
 #include "engine/files/file_cache.h"
 #include "engine/io/reactor.h"
+#include "engine/io/udp_socket.h"
 #include "engine/tftp/tftp_counters.h"
 #include "engine/tftp/tftp_shard.h"
 #include "glog/logging.h"
@@ -114,6 +118,51 @@ BENCHMARK_CAPTURE(BM_RrqToFirstData, io_uring, io::IoBackend::kIoUring)
     ->UseRealTime();
 BENCHMARK_CAPTURE(BM_RrqToFirstData, epoll, io::IoBackend::kEpoll)
     ->UseRealTime();
+
+// The system calls of the request path that are not the file's, one by one,
+// for docs/architecture.md ("The TFTP request path").
+
+// The transfer's own socket: socket + bind to port 0 (the kernel picks the
+// port) + close (at the transfer's end).
+void BM_TransferSocket(benchmark::State& state) {
+  const io::SocketAddress any = io::SocketAddress::Ipv4Loopback(0);
+  for (auto _ : state) {
+    auto socket = io::UdpSocket::Bind(any, io::UdpSocketOptions());
+    if (!socket.ok()) state.SkipWithError("bind failed");
+  }
+}
+BENCHMARK(BM_TransferSocket);
+
+// The path MTU probe as it was per request: socket + connect + getsockopt
+// (IP_MTU) + close.
+void BM_PathMtuProbeNewSocket(benchmark::State& state) {
+  const io::SocketAddress client = *io::SocketAddress::Parse("127.0.0.1:9");
+  for (auto _ : state) {
+    int mtu = 0;
+    socklen_t length = sizeof(mtu);
+    int probe = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    connect(probe, client.sockaddr_ptr(), client.sockaddr_len());
+    getsockopt(probe, IPPROTO_IP, IP_MTU, &mtu, &length);
+    close(probe);
+    benchmark::DoNotOptimize(mtu);
+  }
+}
+BENCHMARK(BM_PathMtuProbeNewSocket);
+
+// The same on the shard's kept probe socket: connect + getsockopt.
+void BM_PathMtuProbeKept(benchmark::State& state) {
+  const io::SocketAddress client = *io::SocketAddress::Parse("127.0.0.1:9");
+  int probe = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  for (auto _ : state) {
+    int mtu = 0;
+    socklen_t length = sizeof(mtu);
+    connect(probe, client.sockaddr_ptr(), client.sockaddr_len());
+    getsockopt(probe, IPPROTO_IP, IP_MTU, &mtu, &length);
+    benchmark::DoNotOptimize(mtu);
+  }
+  close(probe);
+}
+BENCHMARK(BM_PathMtuProbeKept);
 
 }  // namespace
 }  // namespace rackboot
