@@ -234,7 +234,9 @@ class FileCache {
       std::make_shared<std::atomic<size_t>>(0);
   // A std::mutex rather than absl::Mutex: Debian's Abseil is not built for
   // ThreadSanitizer, which then could not see this lock (--config=tsan).
-  std::mutex mu_;
+  // On a line of its own (and so what follows): fronts read the members
+  // above on every open, this part is written under the lock.
+  alignas(64) std::mutex mu_;
   absl::flat_hash_map<FileIdentity, Entry> mapped_ ABSL_GUARDED_BY(mu_);
   // Each path's newest version mapped: a new one ends keeping the old.
   absl::flat_hash_map<std::string, FileIdentity> newest_ ABSL_GUARDED_BY(mu_);
@@ -243,8 +245,8 @@ class FileCache {
   size_t swept_size_ ABSL_GUARDED_BY(mu_) = 0;  // mapped_.size() after it
   // Counts new versions of known paths: a front that sees it change drops
   // the old versions it keeps. Written under mu_ (rarely: a file replaced);
-  // fronts read it once per open, a line no open writes.
-  std::atomic<uint64_t> replaced_{0};
+  // fronts read it once per open, on a line no open writes.
+  alignas(64) std::atomic<uint64_t> replaced_{0};
 };
 
 // One shard's view of a FileCache. Not thread-safe: one thread (the shard's)
