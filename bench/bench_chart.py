@@ -283,15 +283,20 @@ def chart_section(name, body, title, charts_dir):
     return "\n".join(lines)
 
 
+def heading(text):
+    """The last "## " heading of text: the title of the section that follows it."""
+    heads = re.findall(r"^## (.+)$", text, re.M)
+    return heads[-1].strip() if heads else None
+
+
 def all_sections(doc, charts_dir):
     with open(doc, encoding="utf-8") as f:
         text = f.read()
     pat = re.compile(r"(<!-- ([\w.-]+):begin -->\n)(.*?)(<!-- \2:end -->)", re.S)
 
     def redo(m):
-        heads = re.findall(r"^## (.+)$", text[: m.start()], re.M)
-        return m.group(1) + chart_section(m.group(2), m.group(3), heads[-1] if heads else m.group(2),
-                                          charts_dir) + m.group(4)
+        title = heading(text[: m.start()]) or m.group(2)
+        return m.group(1) + chart_section(m.group(2), m.group(3), title, charts_dir) + m.group(4)
     new = pat.sub(redo, text)
     if new != text:
         with open(doc, "w", encoding="utf-8") as f:
@@ -314,7 +319,13 @@ def main():
         ap.error("give --all, or --name and --report")
     with open(a.report, encoding="utf-8") as f:
         body = f.read()
-    new = chart_section(a.name, body, a.title or a.name, charts_dir)
+    title = a.title or a.name
+    if os.path.exists(a.doc):  # the document's heading, so that --all draws the same bytes
+        with open(a.doc, encoding="utf-8") as f:
+            text = f.read()
+        at = text.find("<!-- %s:begin -->" % a.name)
+        title = (heading(text[:at]) if at >= 0 else None) or title
+    new = chart_section(a.name, body, title, charts_dir)
     if new != body:
         with open(a.report, "w", encoding="utf-8") as f:
             f.write(new)
