@@ -38,7 +38,7 @@ SPECS = {
     "tftp-peers": {"group": r"^scenario$", "series": [r"^server$"], "panels": [CPU_GIB, MIB_S]},
     "tftp-load": {"group": r"^scenario$", "series": [r"^server$"], "panels": [
         CPU_GIB, MIB_S,
-        panel(r"RRQ.*first DATA", "RRQ to first DATA p99, ms", LOWER, part=1)]},
+        panel(r"RRQ.*first.DATA", "RRQ to first DATA p99, ms", LOWER, part=1)]},
     "dhcp-peers": {"group": None, "series": [r"^server$"], "panels": [
         panel(r"^CPU-s / 10k.* (at [\d,]+/s)$", "Server CPU-s per 10,000 exchanges, at a fixed rate", LOWER),
         panel(r"^highest rate with < ?0\.1% drops$", "Highest rate with < 0.1% drops, exchanges/s", HIGHER)]},
@@ -95,7 +95,7 @@ def value(cell, part=0):
     """(number, note): number None when the cell has none; a cell qualified "(at 200/s)" was
     measured under other conditions, so it is not drawn either and says why."""
     cell = (cell or "").strip()
-    pieces = [p.strip() for p in cell.split(" / ")] if part else [cell]
+    pieces = re.split(r"\s*/\s*", cell) if part else [cell]
     if part >= len(pieces):
         return None, "no value"
     m = NUMBER.match(pieces[part])
@@ -166,7 +166,7 @@ def bar(name, row, col, p, done_col, why):
         note += "".join("; %s: %s" % (h.lower(), row[c]) for c, h in why
                         if c < len(row) and row[c] not in ("", "0", "–"))
     if num is not None:
-        label = row[col].split(" / ")[p["part"]].strip() if p["part"] else row[col]
+        label = re.split(r"\s*/\s*", row[col])[p["part"]] if p["part"] else row[col]
         if done_col is not None and done_col < len(row):
             d = re.match(r"^\s*(\d+)\s*/\s*(\d+)", row[done_col])
             if d and int(d.group(1)) < int(d.group(2)):
