@@ -179,8 +179,10 @@ def bar(name, row, col, p, done_col, why):
 W, PAD, ROW, BAR_H, CH = 800, 16, 18, 13, 6.6  # CH: average glyph width at 12px, for layout
 
 
-def text(x, y, s, size=12, anchor="start", weight=None, fill="#1a1a1a", italic=False):
+def text(x, y, s, size=12, anchor="start", weight=None, fill="#1a1a1a", italic=False, halo=False):
     extra = (' font-weight="%s"' % weight if weight else "") + (' font-style="italic"' if italic else "")
+    if halo:  # a white outline under the glyphs keeps a label readable where a floor line crosses it
+        extra += ' stroke="#ffffff" stroke-width="3" paint-order="stroke"'
     return '<text x="%.1f" y="%.1f" font-size="%d" text-anchor="%s" fill="%s"%s>%s</text>' % (
         x, y, size, anchor, fill, extra, escape(s))
 
@@ -191,11 +193,12 @@ def fit(s, width):
 
 
 def svg(title, panels):
-    names = [b["name"] for p in panels for _, bs in p["groups"] for b in bs if not b["floor"]]
+    bars = [b for p in panels for _, bs in p["groups"] for b in bs]
     colors = {}
-    for n in names:
-        colors.setdefault(n, PALETTE[len(colors) % len(PALETTE)])
-    label_w = min(max([len(n) for n in names + ["floor"]]) * CH + 8, 300)
+    for b in bars:
+        if not b["floor"]:
+            colors.setdefault(b["name"], PALETTE[len(colors) % len(PALETTE)])
+    label_w = min(max(len(b["name"]) for b in bars) * CH + 8, 300)
     x0 = PAD + label_w + 8
     bar_w = W - x0 - PAD - 150
     out, y = [], PAD + 14
@@ -213,33 +216,37 @@ def svg(title, panels):
             if gname:
                 y += ROW
                 out.append(text(PAD, y - 4, fit(gname, W - 2 * PAD), 12, weight="bold", fill="#333"))
-            g_top = y
+            g_top, shapes, labels = y, [], []  # labels last: over the floor line, with a halo
             for b in bars:
                 cy = y + ROW / 2
-                out.append(text(x0 - 8, cy + 4, fit(b["name"], label_w), 12, "end",
-                                fill="#B00020" if b["floor"] else "#1a1a1a"))
+                labels.append(text(x0 - 8, cy + 4, fit(b["name"], label_w), 12, "end",
+                                   fill="#B00020" if b["floor"] else "#1a1a1a"))
                 if b["value"] is None:
-                    out.append(text(x0 + 4, cy + 4, fit(b["note"], W - x0 - PAD - 4), 12, fill="#777", italic=True))
+                    labels.append(text(x0 + 4, cy + 4, fit(b["note"], W - x0 - PAD - 4), 12, fill="#777",
+                                       italic=True, halo=True))
                 elif b["floor"]:
-                    out.append(text(x0 + b["value"] * scale + 5, cy + 4, b["label"] + " (floor, dashed line)",
-                                    12, fill="#B00020"))
+                    fx, s = x0 + b["value"] * scale, b["label"] + " (floor, dashed line)"
+                    right = fx + 5 + len(s) * CH <= W - 4
+                    labels.append(text(fx + 5 if right else fx - 5, cy + 4, s, 12, "start" if right else "end",
+                                       fill="#B00020", halo=True))
                 else:
                     w = b["value"] * scale
-                    out.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%d" fill="%s"><title>%s</title></rect>'
-                               % (x0, cy - BAR_H / 2, w, BAR_H, colors[b["name"]],
-                                  escape("%s: %s" % (b["name"], b["label"]))))
+                    shapes.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%d" fill="%s"><title>%s</title></rect>'
+                                  % (x0, cy - BAR_H / 2, w, BAR_H, colors[b["name"]],
+                                     escape("%s: %s" % (b["name"], b["label"]))))
                     if x0 + w + 5 + len(b["label"]) * CH > W - 4:  # no room right of it: inside
-                        out.append(text(x0 + w - 5, cy + 4, b["label"], 12, "end", fill="#ffffff"))
+                        labels.append(text(x0 + w - 5, cy + 4, b["label"], 12, "end", fill="#ffffff"))
                     else:
-                        out.append(text(x0 + w + 5, cy + 4, b["label"], 12))
+                        labels.append(text(x0 + w + 5, cy + 4, b["label"], 12, halo=True))
                 y += ROW
-            out.append('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#999" stroke-width="1"/>'
-                       % (x0, g_top, x0, y))
+            shapes.append('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#999" stroke-width="1"/>'
+                          % (x0, g_top, x0, y))
             for b in bars:
                 if b["floor"] and b["value"] is not None:
                     fx = x0 + b["value"] * scale
-                    out.append('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#B00020" '
-                               'stroke-width="2" stroke-dasharray="5,3"/>' % (fx, g_top, fx, y))
+                    shapes.append('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#B00020" '
+                                  'stroke-width="2" stroke-dasharray="5,3"/>' % (fx, g_top, fx, y))
+            out += shapes + labels
     h = int(y + PAD)
     head = ('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" '
             'role="img" aria-label=%s font-family="Helvetica, Arial, sans-serif">\n<title>%s</title>\n'

@@ -78,7 +78,10 @@ class RealTables(unittest.TestCase):
             self.assertEqual(lines[i - 1], "", name)
             self.assertTrue(lines[i - 2].startswith("|"), name)  # right after the table
             self.assertEqual(lines[i + 1], "", name)
-            Chart(self.svgs[name])
+            root = Chart(self.svgs[name]).root
+            self.assertEqual(root.get("width"), "800", name)
+            background = root.find(SVG_NS + "rect")  # opaque, for GitHub's dark theme too
+            self.assertEqual((background.get("width"), background.get("fill")), ("100%", "#ffffff"), name)
 
     def test_tftp_peers_bars(self):
         c = Chart(self.svgs["tftp-peers"])
