@@ -112,7 +112,7 @@ def find(header, pattern):
 
 
 def chart_data(spec, text):
-    """The first table the spec fits, as panels of groups of (series, number, label, note)."""
+    """The first table the spec fits, as panels of groups of bars, and the index of its last line."""
     blurbs = dict(re.findall(r"^- (\S+?)\. (.+)$", text, re.M))  # "- a. 1 × 64 MiB, ..."
     for header, rows, last in tables(text):
         gcol = find(header, spec["group"])[:1] if spec["group"] else []
@@ -155,8 +155,8 @@ def chart_data(spec, text):
             groups = [("%s. %s" % (k, blurbs[k]) if k in blurbs else k, bs) for k, bs in groups]
             panels.append(dict(p, groups=groups))
         if panels:
-            return panels, header, last
-    return None, None, None
+            return panels, last
+    return None, None
 
 
 def bar(name, row, col, p, done_col, why):
@@ -165,7 +165,7 @@ def bar(name, row, col, p, done_col, why):
     if num is None:
         note += "".join("; %s: %s" % (h.lower(), row[c]) for c, h in why
                         if c < len(row) and row[c] not in ("", "0", "–"))
-    if num is not None:
+    else:
         label = re.split(r"\s*/\s*", row[col])[p["part"]] if p["part"] else row[col]
         if done_col is not None and done_col < len(row):
             d = re.match(r"^\s*(\d+)\s*/\s*(\d+)", row[done_col])
@@ -275,7 +275,7 @@ def chart_section(name, body, title, charts_dir):
     spec = SPECS.get(name)
     if not spec:
         return body
-    panels, _, last = chart_data(spec, body)
+    panels, last = chart_data(spec, body)
     if not panels:
         print("bench_chart: no table in section %s fits its chart; no chart" % name, file=sys.stderr)
         return body
