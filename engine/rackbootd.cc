@@ -41,6 +41,7 @@
 #include "engine/io/socket_address.h"
 #include "engine/metrics/metrics_registry.h"
 #include "engine/os/privileges.h"
+#include "engine/os/time_zone.h"
 #include "engine/site/fleet_metrics.h"
 #include "engine/site/site_config.h"
 #include "engine/site/site_files.h"
@@ -174,6 +175,8 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Before any thread or log line: the time zone read once, not per line.
+  rackboot::os::PinTimeZone();
   if (absl::optional<int> exit_status =
           config::ParseCommandLine(argc, argv, kUsage, PrintHelp)) {
     return *exit_status;
