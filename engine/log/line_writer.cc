@@ -92,6 +92,13 @@ void LineWriter::Info(const char* file, int line, absl::string_view text) {
   bool wake;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (pending_.size() >= kMaxPendingBytes ||
+        pending_glog_.size() >= kMaxPendingLines) {
+      // The log does not drain (a stalled reader of stderr): drop rather
+      // than grow without bound or block the caller, and say so later.
+      ++dropped_;
+      return;
+    }
     if (fd_ >= 0) {
       AppendPrefix(&pending_, file, line);
       absl::StrAppend(&pending_, text, "\n");
@@ -167,7 +174,21 @@ void LineWriter::WriterLoop() {
     writing.swap(pending_);
     writing_glog.swap(pending_glog_);
     const uint64_t upto = queued_;
+    const uint64_t dropped = dropped_;
+    dropped_ = 0;
     lock.unlock();
+    if (dropped > 0) {
+      const std::string note =
+          absl::StrCat(dropped,
+                       " log lines dropped: the log output did not keep up "
+                       "(more than 4 MiB waiting)");
+      if (fd_ >= 0) {
+        AppendPrefix(&writing, __FILE__, __LINE__);
+        absl::StrAppend(&writing, note, "\n");
+      } else {
+        LOG(WARNING) << note;
+      }
+    }
     if (!writing.empty()) WriteDirect(writing);
     for (const GlogLine& l : writing_glog) {
       google::LogMessage(l.file, l.line, google::GLOG_INFO).stream() << l.text;

@@ -73,6 +73,13 @@ class LineWriter {
   // Lines written so far (for tests and the benchmark). Any thread.
   uint64_t lines_written() const;
 
+  // While this much text (or this many lines through glog) waits, Info drops
+  // its line instead of queueing it; the next batch ends with a line saying
+  // how many were dropped. A reader of stderr that stalls (a stuck journald)
+  // then costs neither unbounded memory nor a blocked DHCP thread.
+  static constexpr size_t kMaxPendingBytes = size_t{4} << 20;
+  static constexpr size_t kMaxPendingLines = 32768;
+
  private:
   struct GlogLine {
     const char* file;
@@ -95,6 +102,7 @@ class LineWriter {
   std::vector<GlogLine> pending_glog_;   // through glog
   uint64_t queued_ = 0;                  // lines queued so far
   uint64_t written_ = 0;                 // lines written so far
+  uint64_t dropped_ = 0;                 // lines dropped since the last batch
   bool idle_ = false;  // the writer waits for a first line: Info wakes it
   bool flush_now_ = false;
   bool stop_ = false;

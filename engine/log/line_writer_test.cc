@@ -181,6 +181,51 @@ TEST(LineWriterTest, LongLinesThroughAPipeStayWhole) {
   }
 }
 
+// A log reader that stalls: Info keeps returning (it never blocks on the
+// pipe), memory stays bounded, and once the reader drains the pipe the log
+// says how many lines were dropped; every line is written or counted.
+TEST(LineWriterTest, StalledOutputDropsAndCounts) {
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  constexpr int kLines = 100000;  // ~10 MB: more than the pipe and the cap
+  std::string got;
+  std::thread reader;
+  {
+    LineWriter lines({.gather = absl::Milliseconds(1), .fd = p[1]});
+    const absl::Time start = absl::Now();
+    for (int i = 0; i < kLines; ++i) {
+      lines.Info(__FILE__, __LINE__, absl::StrCat(i, " ", std::string(60, 'y')));
+    }
+    EXPECT_LT(absl::Now() - start, absl::Seconds(20));  // never blocked
+    reader = std::thread([&] {
+      char buffer[65536];
+      for (;;) {
+        const ssize_t n = read(p[0], buffer, sizeof(buffer));
+        if (n <= 0) break;
+        got.append(buffer, static_cast<size_t>(n));
+      }
+    });
+  }
+  close(p[1]);
+  reader.join();
+  close(p[0]);
+  int written = 0;
+  uint64_t dropped = 0;
+  for (const std::string& line : Lines(got)) {
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(line, m, kGlogLine)) << line;
+    unsigned long long n = 0;
+    if (std::sscanf(m[3].str().c_str(), "%llu log lines dropped", &n) == 1 &&
+        m[3].str().find("dropped") != std::string::npos) {
+      dropped += n;
+    } else {
+      ++written;
+    }
+  }
+  EXPECT_GT(dropped, 0u);
+  EXPECT_EQ(written + dropped, static_cast<uint64_t>(kLines));
+}
+
 class CapturingSink : public google::LogSink {
  public:
   void send(google::LogSeverity severity, const char*,
