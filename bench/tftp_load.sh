@@ -267,7 +267,7 @@ run_scenario() {
   R_RSS[$key]="$peak ($anon)"
   R_LAT[$key]=$(awk -v a="$(lj client_ms.p50)" -v b="$(lj client_ms.p99)" -v c="$(lj client_ms.max)" \
     'BEGIN { printf "%.0f / %.0f / %.0f", a, b, c }')
-  R_FB99[$key]=$(lj tftp.rrq_to_block1_ms.p99)
+  R_FB99[$key]=$(awk -v b="$(lj tftp.rrq_to_block1_ms.p99)" 'BEGIN { printf "%.1f", b }')
   R_FB[$key]=$(awk -v a="$(lj tftp.rrq_to_block1_ms.p50)" -v b="${R_FB99[$key]}" -v n="$(lj tftp.rrq_to_block1_n)" \
     'BEGIN { if (n + 0 == 0) print "–"; else printf "%.1f / %.1f", a, b }')
   [[ $(lj tftp.rrq_to_block1_n) == 0 ]] && R_FB99[$key]="–"
@@ -351,7 +351,7 @@ make_report() {
   echo "- Peers: atftpd $(dpkg-deb -f "$ATFTPD_DEB" Version) (unpacked .deb), tftpd-hpa $(version_of tftpd-hpa), dnsmasq-base $(version_of dnsmasq-base)."
   echo "- Load: rackboot-load in its own namespace (198.18.0.2) over a veth pair to the server's (198.18.0.1:69); every client on its own socket, all started at once, spread over $LOAD_THREADS load threads (\`--threads\`, so that one receiving thread is not the limit of the fastest server); every byte of every step compared with the file served (\`--verify\`, one file per step); client timeout 1 s, 5 retries. Each run is capped at ${CAP} s (windowed) or ${LOCK_CAP} s (lock-step) (\`--duration\`); clients still running then count as failed."
   echo "- Lock-step: \`--windowsize=1\`, so the RRQ asks no windowsize and every block is a round trip, as a PXE ROM, iPXE or pxelinux reads. The RRQ asks tsize always and blksize unless 512 (as firmware does), so each server answers with an OACK and waits for ACK 0 before DATA 1."
-  echo "- Floor: \`bench/lockstep_floor_responder\` ($NPROC threads, SO_REUSEPORT, epoll): RRQ in, the file mapped once, a connected socket per transfer (its port is the TID), an OACK for blksize and tsize, then ACK n in, DATA n+1 out (one writev), nothing else: no retransmit timer, no log, no limits. It is the least work a valid lock-step transfer takes with plain sockets; rackbootd's CPU/GiB ÷ the floor's is stated per lock-step scenario."
+  echo "- Floor: \`bench/lockstep_floor_responder\` ($NPROC threads sharing nothing, SO_REUSEPORT on port 69, epoll): RRQ in, the file mapped once, an OACK for blksize and tsize, then ACK n in, DATA n+1 out (the header and the mapped bytes), nothing else: no retransmit timer, no log, no limits. Each thread serves all its transfers from one socket whose port is their server TID (each client's TID is its own, so this is valid TFTP), so one recvmmsg takes up to 256 ACKs and one sendmmsg sends the next blocks: the fewest system calls per block plain sockets allow. rackbootd's CPU/GiB ÷ the floor's is stated per lock-step scenario, and the floor's RRQ→DATA 1 shows what the shared cores and the load tool add to any server's."
   echo "- MiB/s: bytes received by all clients ÷ the run's wall time (first RRQ to last client done, or the cap). Client ms: one client's time for all its steps, p50 / p99 / max."
   echo "- RRQ→DATA 1 ms: per download, from its first RRQ leaving rackboot-load (a retransmitted RRQ does not restart it) to DATA block 1 arriving, which after the OACK includes the ACK 0 round trip; p50 / p99 over every download that got block 1 (one per client, four per client in chain). All clients start at once, so it includes the server's queue of RRQs while the other transfers run."
   echo "- Server CPU: $CPU_METHOD over the run (children included), per GiB received by the clients. Over veth the sender's CPU includes much of the delivery into the receiving namespace. Peak RSS: the listener's VmHWM or the sampled sum over the server's processes, whichever is larger; anonymous memory (sampled every 0.1 s) in brackets; rackbootd's counts the mapped files' shared page-cache pages."
@@ -407,7 +407,7 @@ make_report() {
   echo
   echo '```'
   for name in "${SERVERS[@]}"; do
-    server_cmd "$name" | sed -e "s|$WORK/root|DIR|g" -e "s|$RB|rackbootd|" -e "s|$PEERS_DIR/|~/.cache/rackboot/peers/|" -e "s|$IF_S|IF|g"
+    server_cmd "$name" | sed -e "s|$WORK/root|DIR|g" -e "s|$RB|rackbootd|" -e "s|$FLOOR|bench/lockstep_floor_responder|" -e "s|$PEERS_DIR/|~/.cache/rackboot/peers/|" -e "s|$IF_S|IF|g"
   done
   echo '```'
   echo
