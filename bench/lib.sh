@@ -391,7 +391,9 @@ machine_desc() {                                                       # "2 CPUs
 
 # bench_write_doc NAME REPORT_FILE HEADING: replaces the section between <!-- NAME:begin -->
 # and <!-- NAME:end --> of docs/benchmarks.md with REPORT_FILE; appends the heading and the
-# markers first when they are missing.
+# markers first when they are missing. bench/bench_chart.py draws the section's table as
+# docs/charts/NAME.svg and the section gets its image link after the table, so the chart is
+# always the table's; if that fails, the table is written without a new chart and a warning.
 bench_write_doc() {
   local name=$1 report=$2 heading=$3
   local begin="<!-- $name:begin -->" end="<!-- $name:end -->"
@@ -399,14 +401,18 @@ bench_write_doc() {
   if ! grep -qF "$begin" "$DOC"; then
     printf '\n## %s\n\n%s\n%s\n' "$heading" "$begin" "$end" >>"$DOC"
   fi
-  local tmp
+  local tmp section
   tmp=$(mktemp)
-  awk -v b="$begin" -v e="$end" -v f="$report" '
+  section=$(mktemp)
+  cat "$report" >"$section"
+  python3 "$ROOT/bench/bench_chart.py" --doc "$DOC" --name "$name" --report "$section" --title "$heading" ||
+    log "WARNING: bench/bench_chart.py failed: the section $name is written without a new chart"
+  awk -v b="$begin" -v e="$end" -v f="$section" '
     $0 == b { print; while ((getline line < f) > 0) print line; skip = 1; next }
     $0 == e { skip = 0 }
     !skip { print }' "$DOC" >"$tmp"
   cat "$tmp" >"$DOC"
-  rm -f "$tmp"
+  rm -f "$tmp" "$section"
   log "wrote the section $name of ${DOC#"$ROOT"/}"
 }
 

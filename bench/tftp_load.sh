@@ -276,7 +276,7 @@ run_scenario() {
   awk -v w="$wall" -v c="$cap" 'BEGIN { exit !(w >= c - 0.5) }' &&
     notes+=("stopped at the ${cap} s cap: MiB/s is what it delivered in that time")
   [[ $(lj tftp.without_block1) -gt 0 ]] &&
-    notes+=("$(lj tftp.without_block1) downloads never got DATA 1 (not in the RRQ→DATA 1 figures)")
+    notes+=("$(lj tftp.without_block1) downloads never got DATA 1 (not in the RRQ→first DATA figures)")
   notes+=("client retransmits $(lj tftp.retransmits), timeouts $(lj tftp.timeouts), duplicates $(lj tftp.duplicates)")
   case $name in
     tftp-hpa | dnsmasq) [[ ${SC_WINDOW[$sc]} -gt 1 ]] && notes+=("no windowsize: lock-step") ;;
@@ -302,7 +302,7 @@ for sc in "${SCENARIOS[@]}"; do
     if [[ -n ${R_FAIL[$key]} ]]; then
       log "  FAILED: ${R_FAIL[$key]}"
     else
-      log "  ${R_DONE[$key]} done in ${R_WALL[$key]} s, ${R_MIBS[$key]} MiB/s, ${R_CPUG[$key]} CPU-s/GiB, RRQ→DATA 1 ms ${R_FB[$key]}, RSS ${R_RSS[$key]} MiB; ${R_NOTE[$key]}"
+      log "  ${R_DONE[$key]} done in ${R_WALL[$key]} s, ${R_MIBS[$key]} MiB/s, ${R_CPUG[$key]} CPU-s/GiB, RRQ→first DATA ms ${R_FB[$key]}, RSS ${R_RSS[$key]} MiB; ${R_NOTE[$key]}"
     fi
   done
   T_SC[$sc]=$(($(date +%s) - t0))
@@ -330,14 +330,14 @@ lockstep_targets() {
     [[ -n ${R_FAIL[$b]-x} ]] && p99="–"
     [[ $n -ne 1000 ]] && few=" (this run had $(fmt_rate "$n") clients, not the target's 1,000: not a verdict on the target)"
     echo "- Scenario L1432 ($(fmt_rate "$n") lock-step clients × $LOCK_MIB MiB, blksize 1432): server CPU per GiB at most 0.5× dnsmasq's: rackbootd ${R_CPUG[$b]:-–} vs dnsmasq ${R_CPUG[L1432|dnsmasq]:-–} CPU-s/GiB, ratio $rd: $(verdict "$rd" "<=" 0.5)$few."
-    echo "- RRQ→DATA 1 p99 under 10 ms while $(fmt_rate "$n") transfers run (scenario L1432, rackbootd): ${p99} ms: $(verdict "$p99" "<" 10)$few."
+    echo "- RRQ→first DATA p99 under 10 ms while $(fmt_rate "$n") transfers run (scenario L1432, rackbootd): ${p99} ms: $(verdict "$p99" "<" 10)$few."
   fi
   for sc in "${SCENARIOS[@]}"; do
     [[ ${SC_LOCK[$sc]} -eq 1 ]] || continue
     local b="$sc|rackbootd" f="$sc|floor" rf
     rf=$(ratio "${R_CPUG[$b]:-}" "${R_CPUG[$f]:-}")
     [[ -n ${R_FAIL[$b]-x} || -n ${R_FAIL[$f]-x} ]] && rf="–"
-    echo "- Scenario $sc, rackbootd's CPU/GiB ÷ the floor's: ${R_CPUG[$b]:-–} ÷ ${R_CPUG[$f]:-–} = **$rf** (stated, no target); MiB/s ${R_MIBS[$b]:-–} vs ${R_MIBS[$f]:-–}; RRQ→DATA 1 p99 ${R_FB99[$b]:-–} vs ${R_FB99[$f]:-–} ms."
+    echo "- Scenario $sc, rackbootd's CPU/GiB ÷ the floor's: ${R_CPUG[$b]:-–} ÷ ${R_CPUG[$f]:-–} = **$rf** (stated, no target); MiB/s ${R_MIBS[$b]:-–} vs ${R_MIBS[$f]:-–}; RRQ→first DATA p99 ${R_FB99[$b]:-–} vs ${R_FB99[$f]:-–} ms."
   done
   echo "- A missed target stays in the table; a run that stopped at its cap (${LOCK_CAP} s) is measured by what it delivered in that time."
   echo
@@ -351,9 +351,9 @@ make_report() {
   echo "- Peers: atftpd $(dpkg-deb -f "$ATFTPD_DEB" Version) (unpacked .deb), tftpd-hpa $(version_of tftpd-hpa), dnsmasq-base $(version_of dnsmasq-base)."
   echo "- Load: rackboot-load in its own namespace (198.18.0.2) over a veth pair to the server's (198.18.0.1:69); every client on its own socket, all started at once, spread over $LOAD_THREADS load threads (\`--threads\`, so that one receiving thread is not the limit of the fastest server); every byte of every step compared with the file served (\`--verify\`, one file per step); client timeout 1 s, 5 retries. Each run is capped at ${CAP} s (windowed) or ${LOCK_CAP} s (lock-step) (\`--duration\`); clients still running then count as failed."
   echo "- Lock-step: \`--windowsize=1\`, so the RRQ asks no windowsize and every block is a round trip, as a PXE ROM, iPXE or pxelinux reads. The RRQ asks tsize always and blksize unless 512 (as firmware does), so each server answers with an OACK and waits for ACK 0 before DATA 1."
-  echo "- Floor: \`bench/lockstep_floor_responder\` ($NPROC threads sharing nothing, SO_REUSEPORT on port 69, epoll): RRQ in, the file mapped once, an OACK for blksize and tsize, then ACK n in, DATA n+1 out (the header and the mapped bytes), nothing else: no retransmit timer, no log, no limits. Each thread serves all its transfers from one socket whose port is their server TID (each client's TID is its own, so this is valid TFTP), so one recvmmsg takes up to 256 ACKs and one sendmmsg sends the next blocks: the fewest system calls per block plain sockets allow. rackbootd's CPU/GiB ÷ the floor's is stated per lock-step scenario, and the floor's RRQ→DATA 1 shows what the shared cores and the load tool add to any server's."
+  echo "- Floor: \`bench/lockstep_floor_responder\` ($NPROC threads sharing nothing, SO_REUSEPORT on port 69, epoll): RRQ in, the file mapped once, an OACK for blksize and tsize, then ACK n in, DATA n+1 out (the header and the mapped bytes), nothing else: no retransmit timer, no log, no limits. Each thread serves all its transfers from one socket whose port is their server TID (each client's TID is its own, so this is valid TFTP), so one recvmmsg takes up to 256 ACKs and one sendmmsg sends the next blocks: the fewest system calls per block plain sockets allow. rackbootd's CPU/GiB ÷ the floor's is stated per lock-step scenario, and the floor's RRQ→first DATA shows what the shared cores and the load tool add to any server's."
   echo "- MiB/s: bytes received by all clients ÷ the run's wall time (first RRQ to last client done, or the cap). Client ms: one client's time for all its steps, p50 / p99 / max."
-  echo "- RRQ→DATA 1 ms: per download, from its first RRQ leaving rackboot-load (a retransmitted RRQ does not restart it) to DATA block 1 arriving, which after the OACK includes the ACK 0 round trip; p50 / p99 over every download that got block 1 (one per client, four per client in chain). All clients start at once, so it includes the server's queue of RRQs while the other transfers run."
+  echo "- RRQ→first DATA (block 1) ms: per download, from its first RRQ leaving rackboot-load (a retransmitted RRQ does not restart it) to DATA block 1 arriving, which after the OACK includes the ACK 0 round trip; p50 / p99 over every download that got block 1 (one per client, four per client in chain). All clients start at once, so it includes the server's queue of RRQs while the other transfers run."
   echo "- Server CPU: $CPU_METHOD over the run (children included), per GiB received by the clients. Over veth the sender's CPU includes much of the delivery into the receiving namespace. Peak RSS: the listener's VmHWM or the sampled sum over the server's processes, whichever is larger; anonymous memory (sampled every 0.1 s) in brackets; rackbootd's counts the mapped files' shared page-cache pages."
   echo "- Ratios: rackbootd's MiB/s ÷ this row's (above 1: rackbootd faster) and rackbootd's CPU-s/GiB ÷ this row's (below 1: rackbootd cheaper)."
   echo
@@ -362,7 +362,7 @@ make_report() {
   local sc
   for sc in "${SCENARIOS[@]}"; do echo "- ${SC_TITLE[$sc]} (${T_SC[$sc]} s for all servers)"; done
   echo
-  echo "| scenario | server | clients done | wall s | MiB/s | client ms p50 / p99 / max | RRQ→DATA 1 ms p50 / p99 | server CPU-s | server CPU-s/GiB | peak RSS MiB (anon) | rackbootd ÷ this, MiB/s | rackbootd ÷ this, CPU/GiB | notes |"
+  echo "| scenario | server | clients done | wall s | MiB/s | client ms p50 / p99 / max | RRQ→first DATA (block 1) ms p50 / p99 | server CPU-s | server CPU-s/GiB | peak RSS MiB (anon) | rackbootd ÷ this, MiB/s | rackbootd ÷ this, CPU/GiB | notes |"
   echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
   local name key base
   for sc in "${SCENARIOS[@]}"; do
