@@ -254,8 +254,15 @@ def svg(title, panels):
     return head + "\n".join(out) + "\n</svg>\n"
 
 
+def lower_first(title):
+    """'Server CPU-s' -> 'server CPU-s', but an acronym ('RRQ to ...') stays as it is."""
+    if len(title) > 1 and title[1].isupper():
+        return title
+    return title[:1].lower() + title[1:]
+
+
 def alt_text(spec, panels):
-    what = ["%s (%s)" % (p["title"][0].lower() + p["title"][1:], p["better"]) for p in panels]
+    what = ["%s (%s)" % (lower_first(p["title"]), p["better"]) for p in panels]
     what = ", ".join(what[:-1]) + " and " + what[-1] if len(what) > 1 else what[0]
     by = spec.get("by", "server by server")
     if spec["group"]:

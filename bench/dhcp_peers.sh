@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bench/dhcp_peers.sh: rackbootd beside ISC Kea 2.2 (kea-dhcp4) and dnsmasq under ISC's load
+# bench/dhcp_peers.sh: rackbootd beside ISC Kea 2.2 (kea-dhcp4), dnsmasq and the floor (a bare
+# responder with rackbootd's durability, bench/dhcp_floor_responder.cc) under ISC's load
 # generator perfdhcp, in one run. Run as root; usually through `./rackboot bench dhcp`. See
 # bench/README.md for what it measures and how.
 #
@@ -57,11 +58,12 @@ bench_init
 
 # ---------------------------------------------------------------------------------------------
 # Build rackbootd (optimised) into a private copy.
-RB_BUILT=$(bench_build //engine:rackbootd)/engine/rackbootd
+BIN_DIR=$(bench_build //engine:rackbootd //bench:dhcp_floor_responder)
 WORK=$(bench_workdir rackboot-dhcp-bench) # on disk, as a lease file would be
 bench_track_dir "$WORK"
-RB=$(bench_copy_binary "$RB_BUILT" "$WORK")
-RB_COMMIT=$(bench_commit engine proto third_party WORKSPACE)
+RB=$(bench_copy_binary "$BIN_DIR/engine/rackbootd" "$WORK")
+FLOOR=$(bench_copy_binary "$BIN_DIR/bench/dhcp_floor_responder" "$WORK")
+RB_COMMIT=$(bench_commit engine proto third_party WORKSPACE bench/dhcp_floor_responder.cc)
 STATE_FS=$(df -T "$WORK" | awk 'NR == 2 { print $2 " on " $1 }')
 
 # ---------------------------------------------------------------------------------------------
@@ -79,9 +81,13 @@ POOL_FIRST=198.18.1.0
 POOL_LAST=198.19.255.254
 SUBNET=198.18.0.0/15
 LEASE_SECS=3600
-SERVERS=(rackbootd kea kea-mt dnsmasq)
-declare -A LABEL=([rackbootd]="rackbootd" [kea]="Kea 2.2 (single-threaded)"
-  [kea-mt]="Kea 2.2 (multi-threaded, 2 threads)" [dnsmasq]="dnsmasq")
+# floor: the bare responder (journal + group-committed fdatasync before each ACK, nothing else);
+# rackbootd at --minloglevel=1 (as Kea runs at WARN) and rackbootd-info at its default logging
+# (a line per OFFER and ACK), the configuration the floor targets are stated for.
+SERVERS=(floor rackbootd rackbootd-info kea kea-mt dnsmasq)
+declare -A LABEL=([floor]="floor (bare responder: journal + fdatasync per ACK batch)"
+  [rackbootd]="rackbootd (--minloglevel=1)" [rackbootd-info]="rackbootd (default logging)"
+  [kea]="Kea 2.2 (single-threaded)" [kea-mt]="Kea 2.2 (multi-threaded, 2 threads)" [dnsmasq]="dnsmasq")
 
 # write_configs DIR: site.toml, inventory and Kea's JSON for a fresh run in DIR.
 write_configs() {
@@ -110,6 +116,8 @@ server_cmd() {
   local dir=$2
   case $1 in
     rackbootd) echo "$RB --config=$dir/site.toml --minloglevel=${3:-1}" ;;
+    rackbootd-info) echo "$RB --config=$dir/site.toml" ;;
+    floor) echo "$FLOOR --journal=$dir/floor.journal --server_id=198.18.0.1 --pool_first=$POOL_FIRST --pool_size=130815 --lease_seconds=$LEASE_SECS --commit_window_us=2000" ;;
     kea) echo "env KEA_LOCKFILE_DIR=$dir KEA_PIDFILE_DIR=$dir /usr/sbin/kea-dhcp4 -c $dir/kea-false.json" ;;
     kea-mt) echo "env KEA_LOCKFILE_DIR=$dir KEA_PIDFILE_DIR=$dir /usr/sbin/kea-dhcp4 -c $dir/kea-true.json" ;;
     dnsmasq) echo "dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --pid-file= --interface=$IF_S --bind-interfaces --no-ping --quiet-dhcp --dhcp-range=$POOL_FIRST,$POOL_LAST,255.254.0.0,$LEASE_SECS --dhcp-lease-max=$CLIENTS --dhcp-leasefile=$dir/dnsmasq.leases --log-facility=$dir/dnsmasq.log" ;;
@@ -222,6 +230,16 @@ count_syncs_stop() {
   fi
 }
 
+# The floor's stop line (after stop_server): ACKs sent, journal records and fdatasyncs.
+floor_note() {
+  local key=$1 line
+  line=$(grep -o 'floor: offers=.*' "$SERVER_LOG" | tail -n 1 || true)
+  [[ -n $line ]] || return 0
+  R_NOTE[$key]=$(awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+    END { printf "%d ACKs sent, %d journal records in %d fdatasyncs (%.2f per sync)", v["acks"],
+      v["journal_records"], v["journal_syncs"], v["journal_syncs"] ? v["journal_records"] / v["journal_syncs"] : 0 }' <<<"$line")
+}
+
 # ---------------------------------------------------------------------------------------------
 # Machine load: what everything but our servers and perfdhcp took.
 bench_usage_begin
@@ -253,8 +271,9 @@ for name in "${SERVERS[@]}"; do
     run_load "$rate" "$FIXED_SECS" "$key"
     [[ $name == rackbootd ]] && count_syncs_stop "$key"
     note_rss "$name" "$key"
-    log "  $(describe "$key")${R_NOTE[$key]:+; ${R_NOTE[$key]}}"
     stop_server
+    [[ $name == floor ]] && floor_note "$key"
+    log "  $(describe "$key")${R_NOTE[$key]:+; ${R_NOTE[$key]}}"
   done
 done
 
@@ -333,8 +352,8 @@ PROFILE_INCL=""
 PROFILE_DSO=""
 PROFILE_RATE=${FIXED_RATES[0]}
 if [[ $PROFILE -eq 1 && -n $PERF ]]; then
-  log "profiling rackbootd (perf record -g) at $PROFILE_RATE/s for 5 s"
-  if start_server rackbootd profile-rackbootd; then
+  log "profiling rackbootd (default logging; perf record -g) at $PROFILE_RATE/s for 5 s"
+  if start_server rackbootd-info profile-rackbootd; then
     "$PERF" record -g -o "$WORK/perf.data" -p "$SERVER_PID" >/dev/null 2>&1 &
     AUX_PID=$!
     sleep 0.3
@@ -419,7 +438,7 @@ make_report() {
   echo
   echo "| peer | CPU at $(fmt_rate "${FIXED_RATES[0]}")/s | CPU at $(fmt_rate "${FIXED_RATES[-1]}")/s | no-drop rate |"
   echo "|---|---:|---:|---:|"
-  for name in kea kea-mt dnsmasq; do
+  for name in floor kea kea-mt dnsmasq; do
     local r1 r2
     if [[ $name == dnsmasq ]]; then
       r1="$(ratio "${R_CPU10K[fixed|rackbootd|${FIXED_RATES[0]}]:-}" "${R_CPU10K[fixed|dnsmasq|$DNSMASQ_FIXED]:-}") (dnsmasq at $DNSMASQ_FIXED/s)"
@@ -448,8 +467,27 @@ make_report() {
   echo "- No-drop rate at least 10× Kea's: rackbootd $(fmt_rate "${BEST[rackbootd]}")/s (${BEST_NOTE[rackbootd]}) vs ${LABEL[$best_kea_name]} $(fmt_rate "$best_kea_rate")/s (${BEST_NOTE[$best_kea_name]}), ratio $rate_ratio: $verdict."
   echo "- Kea's better mode here: $([[ $bkname == kea ]] && echo "single-threaded" || echo "multi-threaded") for CPU at $(fmt_rate "${FIXED_RATES[0]}")/s, $([[ $best_kea_name == kea ]] && echo "single-threaded" || echo "multi-threaded") for the no-drop rate."
   echo
+  # Targets against the floor: rackbootd with its default logging (a line per OFFER and ACK).
+  echo "Targets against the floor (rackbootd with its default logging; in brackets at \`--minloglevel=1\`):"
+  echo
+  for rate in "${FIXED_RATES[@]}"; do
+    local ri rw fl
+    ri=$(ratio "${R_CPU10K[fixed|rackbootd-info|$rate]:-}" "${R_CPU10K[fixed|floor|$rate]:-}")
+    rw=$(ratio "${R_CPU10K[fixed|rackbootd|$rate]:-}" "${R_CPU10K[fixed|floor|$rate]:-}")
+    [[ ${R_OK[fixed|floor|$rate]:-} == ok && ${R_OK[fixed|rackbootd-info|$rate]:-} == ok ]] || ri="$ri (a run with drops or no run: see the table)"
+    verdict=$(awk -v r="${ri%% *}" 'BEGIN { if (r == "–") print "not measured"; else if (r + 0 <= 1.25) print "**met**"; else print "**missed**" }')
+    echo "- Server CPU per 10,000 exchanges at $(fmt_rate "$rate")/s at most 1.25× the floor's: rackbootd ${R_CPU10K[fixed|rackbootd-info|$rate]:-–} (${R_CPU10K[fixed|rackbootd|$rate]:-–}) vs floor ${R_CPU10K[fixed|floor|$rate]:-–} CPU-s, ratio $ri ($rw): $verdict."
+  done
+  rate_ratio=$(ratio "${BEST[rackbootd-info]}" "${BEST[floor]}")
+  verdict=$(awk -v r="$rate_ratio" 'BEGIN { if (r == "–") print "not measured"; else if (r + 0 >= 0.8) print "**met**"; else print "**missed**" }')
+  echo "- No-drop rate at least 0.8× the floor's: rackbootd $(fmt_rate "${BEST[rackbootd-info]}")/s (${BEST_NOTE[rackbootd-info]}) vs floor $(fmt_rate "${BEST[floor]}")/s (${BEST_NOTE[floor]}), ratio $rate_ratio ($(ratio "${BEST[rackbootd]}" "${BEST[floor]}") at \`--minloglevel=1\`): $verdict."
+  echo
   echo "Notes:"
   echo
+  for rate in "${FIXED_RATES[@]}"; do
+    k="fixed|floor|$rate"
+    [[ -n ${R_NOTE[$k]:-} ]] && echo "- floor at $(fmt_rate "$rate")/s: ${R_NOTE[$k]} (its stop line)."
+  done
   for rate in "${FIXED_RATES[@]}"; do
     k="fixed|rackbootd|$rate"
     [[ -n ${R_NOTE[$k]:-} ]] && echo "- rackbootd at $(fmt_rate "$rate")/s: ${R_NOTE[$k]}, counted with \`perf stat -e syscalls:sys_enter_fdatasync\`."
@@ -471,7 +509,7 @@ make_report() {
   done
   echo
   if [[ -n $PROFILE_TOP ]]; then
-    echo "Where rackbootd's CPU goes: \`perf record -g -p PID\` during a $(fmt_rate "$PROFILE_RATE")/s run (5 s; a separate run, not one of the measured ones). Top symbols by own samples (overhead, object, symbol):"
+    echo "Where rackbootd's CPU goes (default logging): \`perf record -g -p PID\` during a $(fmt_rate "$PROFILE_RATE")/s run (5 s; a separate run, not one of the measured ones). Top symbols by own samples (overhead, object, symbol):"
     echo
     echo '```'
     printf '%s\n' "$PROFILE_TOP"
@@ -510,7 +548,7 @@ make_report() {
   echo
   echo '```'
   for name in "${SERVERS[@]}"; do
-    server_cmd "$name" DIR | sed -e "s|$RB|rackbootd|" -e "s|$IF_S|IF|g"
+    server_cmd "$name" DIR | sed -e "s|$RB|rackbootd|" -e "s|$FLOOR|dhcp_floor_responder|" -e "s|$IF_S|IF|g"
   done
   echo '```'
   echo

@@ -167,21 +167,23 @@ void DhcpShard::OnDatagram(io::SocketToken token,
     return;
   }
   // One line per answer: what an operator watching a bring-up needs. Built only
-  // when INFO is logged: load tests run with --minloglevel=1, as Kea is run at
-  // WARN for its figures.
+  // when INFO is logged (load tests run with --minloglevel=1, as Kea is run at
+  // WARN for its figures); written by reply_log_'s thread in batches.
   if (FLAGS_minloglevel <= google::GLOG_INFO) {
     const DhcpOptions& o = reply->message.options;
     absl::StatusOr<absl::string_view> host = o.HostName();
     absl::StatusOr<absl::string_view> boot = o.BootfileName();
-    LOG(INFO) << "dhcp " << DhcpMessageTypeName(reply->type) << " "
-              << reply->message.yiaddr.ToString() << " to "
-              << request->HardwareAddressString()
-              << (host.ok() ? absl::StrCat(" (", log::Escaped(*host), ")") : "")
-              << (boot.ok() ? absl::StrCat(" boot=", log::Escaped(*boot)) : "")
-              << (request->giaddr.IsUnspecified()
-                      ? ""
-                      : absl::StrCat(" via relay ",
-                                     request->giaddr.ToString()));
+    reply_line_.clear();
+    absl::StrAppend(&reply_line_, "dhcp ", DhcpMessageTypeName(reply->type),
+                    " ", reply->message.yiaddr.ToString(), " to ",
+                    request->HardwareAddressString());
+    if (host.ok())
+      absl::StrAppend(&reply_line_, " (", log::Escaped(*host), ")");
+    if (boot.ok()) absl::StrAppend(&reply_line_, " boot=", log::Escaped(*boot));
+    if (!request->giaddr.IsUnspecified()) {
+      absl::StrAppend(&reply_line_, " via relay ", request->giaddr.ToString());
+    }
+    reply_log_.Info(__FILE__, __LINE__, reply_line_);
   }
   if (options_.on_reply) options_.on_reply(*reply);
   absl::StatusOr<size_t> n = WriteDhcpMessage(

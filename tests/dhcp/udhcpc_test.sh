@@ -74,4 +74,15 @@ expect router 198.18.0.254
 rb_stop main
 grep -Eq 'dhcp totals: .* acks=4 naks=0 ' "$WORK/rb-main.log" ||
   fail "unexpected totals: $(grep 'dhcp totals' "$WORK/rb-main.log")"
+
+# The line per OFFER and ACK (written in batches off the DHCP thread): glog's prefix, one whole
+# line each, all four ACKs written by the time rackbootd stopped.
+PREFIX='^I[0-9]{8} [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6} +[0-9]+ dhcp_shard\.cc:[0-9]+\] '
+grep -Eq "${PREFIX}dhcp DHCPOFFER ${first//./\\.} to 02:00:c6:12:00:11\$" "$WORK/rb-main.log" ||
+  fail "no OFFER line for $first: $(grep -a 'dhcp DHCP' "$WORK/rb-main.log")"
+grep -Eq "${PREFIX}dhcp DHCPACK ${first//./\\.} to 02:00:c6:12:00:11\$" "$WORK/rb-main.log" ||
+  fail "no ACK line for $first: $(grep -a 'dhcp DHCP' "$WORK/rb-main.log")"
+acks=$(grep -Ec "${PREFIX}dhcp DHCPACK [0-9.]+ to [0-9a-f:]+( \([^)]*\))?\$" "$WORK/rb-main.log" || true)
+[[ $acks -eq 4 ]] || fail "$acks whole DHCPACK lines for 4 ACKs: $(grep -a 'dhcp DHCP' "$WORK/rb-main.log")"
+log "OFFER and ACK lines as operators read them ($acks ACK lines)"
 log "PASS"

@@ -99,6 +99,11 @@ std::string FormatSummary(const LoadReport& r) {
         r.tftp.files, r.tftp.failed, r.tftp.bytes,
         PerSecond(r.tftp.bytes / kMiB, r.wall_seconds), r.tftp.retransmits,
         r.tftp.timeouts, r.tftp.duplicates);
+    absl::StrAppendFormat(
+        &out, "  RRQ->DATA 1  %s%s\n", TextLatency(r.tftp.rrq_to_block1),
+        r.tftp.without_block1 == 0
+            ? ""
+            : absl::StrCat(", ", r.tftp.without_block1, " without DATA 1"));
   }
   if (HasHttp(r)) {
     absl::StrAppendFormat(
@@ -168,6 +173,9 @@ Json ReportJson(const LoadReport& r) {
   tftp["retransmits"] = t.retransmits;
   tftp["timeouts"] = t.timeouts;
   tftp["duplicates"] = t.duplicates;
+  tftp["rrq_to_block1_ms"] = JsonLatency(t.rrq_to_block1);
+  tftp["rrq_to_block1_n"] = t.rrq_to_block1.count();
+  tftp["without_block1"] = t.without_block1;
   const HttpReport& h = r.http;
   Json& http = out["http"] = Json::object();
   http["files"] = h.files;
@@ -186,6 +194,9 @@ Json ReportJson(const LoadReport& r) {
     phase["failed"] = p.failed;
     phase["bytes"] = p.bytes;
     phase["ms"] = JsonLatency(p.latency);
+    if (p.name.rfind("tftp:", 0) == 0) {
+      phase["rrq_to_block1_ms"] = JsonLatency(p.rrq_to_block1);
+    }
     phase["errors"] = JsonErrors(p.errors);
     phases.push_back(std::move(phase));
   }
@@ -233,6 +244,8 @@ void MergeReport(const LoadReport& part, LoadReport& total) {
   total.tftp.retransmits += part.tftp.retransmits;
   total.tftp.timeouts += part.tftp.timeouts;
   total.tftp.duplicates += part.tftp.duplicates;
+  total.tftp.rrq_to_block1.Merge(part.tftp.rrq_to_block1);
+  total.tftp.without_block1 += part.tftp.without_block1;
   total.http.files += part.http.files;
   total.http.failed += part.http.failed;
   total.http.bytes += part.http.bytes;
@@ -244,6 +257,7 @@ void MergeReport(const LoadReport& part, LoadReport& total) {
     total.phases[i].failed += part.phases[i].failed;
     total.phases[i].bytes += part.phases[i].bytes;
     total.phases[i].latency.Merge(part.phases[i].latency);
+    total.phases[i].rrq_to_block1.Merge(part.phases[i].rrq_to_block1);
     for (const auto& [kind, count] : part.phases[i].errors) {
       total.phases[i].errors[kind] += count;
     }

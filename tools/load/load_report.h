@@ -27,6 +27,8 @@ struct PhaseReport {
   // kind -> clients that failed in this step (the same kinds as
   // LoadReport::errors, which sums every step's).
   std::map<std::string, uint64_t> errors;
+  // tftp steps: the step's RRQ -> DATA block 1 (see TftpReport).
+  LatencyHistogram rrq_to_block1;
 };
 
 struct DhcpReport {
@@ -47,6 +49,13 @@ struct TftpReport {
   uint64_t retransmits = 0;
   uint64_t timeouts = 0;
   uint64_t duplicates = 0;
+  // Each download's first RRQ (retransmits do not restart it: a lost RRQ
+  // costs the timeout, as it costs a PXE ROM) leaving the tool -> DATA block 1
+  // received. After an OACK that includes the ACK 0 round trip; the OACK
+  // itself is not the mark. Every download that got block 1, whatever its
+  // end; those that never did are counted in without_block1.
+  LatencyHistogram rrq_to_block1;
+  uint64_t without_block1 = 0;
 };
 
 struct HttpReport {

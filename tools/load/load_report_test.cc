@@ -30,11 +30,15 @@ LoadReport Sample() {
   r.tftp.failed = 1;
   r.tftp.bytes = 3 * 1024 * 1024;
   r.tftp.duplicates = 2;
-  PhaseReport dhcp{"dhcp", 4, 0, 0, {}, {}};
+  r.tftp.rrq_to_block1.Record(absl::Milliseconds(2));
+  r.tftp.rrq_to_block1.Record(absl::Milliseconds(9));
+  r.tftp.without_block1 = 1;
+  PhaseReport dhcp{"dhcp", 4, 0, 0, {}, {}, {}};
   dhcp.latency = r.dhcp.dora;
-  PhaseReport tftp{"tftp:/boot/\"x\".bin", 3, 1, 3 * 1024 * 1024, {}, {}};
+  PhaseReport tftp{"tftp:/boot/\"x\".bin", 3, 1, 3 * 1024 * 1024, {}, {}, {}};
   tftp.latency.Record(absl::Milliseconds(100));
   tftp.errors["tftp-timeout"] = 1;
+  tftp.rrq_to_block1 = r.tftp.rrq_to_block1;
   r.phases = {dhcp, tftp};
   r.client.Record(absl::Milliseconds(150));
   r.errors["tftp-timeout"] = 1;
@@ -56,7 +60,9 @@ TEST(LoadReportTest, JsonHasTheKeysTheBenchmarksParse) {
       "\"offer_ms\":{\"p50\":5.0,\"p90\":5.0,\"p99\":5.0,\"max\":5.0}},"
       "\"tftp\":{\"files\":3,\"failed\":1,\"bytes\":3145728,"
       "\"mib_per_second\":1.5,\"retransmits\":0,\"timeouts\":0,"
-      "\"duplicates\":2},"
+      "\"duplicates\":2,"
+      "\"rrq_to_block1_ms\":{\"p50\":2.015,\"p90\":9.0,\"p99\":9.0,"
+      "\"max\":9.0},\"rrq_to_block1_n\":2,\"without_block1\":1},"
       "\"http\":{\"files\":0,\"failed\":0,\"bytes\":0,\"head_bytes\":0,"
       "\"mib_per_second\":0.0,\"connections\":0,\"reused\":0},"
       "\"phases\":[{\"name\":\"dhcp\",\"ok\":4,\"failed\":0,\"bytes\":0,"
@@ -64,7 +70,9 @@ TEST(LoadReportTest, JsonHasTheKeysTheBenchmarksParse) {
       "\"errors\":{}},"
       "{\"name\":\"tftp:/boot/\\\"x\\\".bin\",\"ok\":3,\"failed\":1,"
       "\"bytes\":3145728,\"ms\":{\"p50\":100.0,\"p90\":100.0,"
-      "\"p99\":100.0,\"max\":100.0},\"errors\":{\"tftp-timeout\":1}}],"
+      "\"p99\":100.0,\"max\":100.0},"
+      "\"rrq_to_block1_ms\":{\"p50\":2.015,\"p90\":9.0,\"p99\":9.0,"
+      "\"max\":9.0},\"errors\":{\"tftp-timeout\":1}}],"
       "\"client_ms\":{\"p50\":150.0,\"p90\":150.0,\"p99\":150.0,"
       "\"max\":150.0},\"errors\":{\"tftp-timeout\":1}}\n");
   // The keys the benchmark scripts read (bench/lib.sh load_json), read back.
@@ -72,6 +80,9 @@ TEST(LoadReportTest, JsonHasTheKeysTheBenchmarksParse) {
   EXPECT_EQ(parsed["dhcp"]["dora_ms"]["p99"].get<double>(), 40.0);
   EXPECT_EQ(parsed["tftp"]["bytes"].get<uint64_t>(), 3145728u);
   EXPECT_EQ(parsed["phases"][1]["errors"]["tftp-timeout"].get<int>(), 1);
+  EXPECT_EQ(parsed["tftp"]["rrq_to_block1_ms"]["p99"].get<double>(), 9.0);
+  EXPECT_EQ(parsed["tftp"]["rrq_to_block1_n"].get<int>(), 2);
+  EXPECT_FALSE(parsed["phases"][0].contains("rrq_to_block1_ms"));
 }
 
 TEST(LoadReportTest, EmptyRunIsValidJsonWithZeros) {
@@ -113,6 +124,8 @@ TEST(LoadReportTest, SummaryNamesCountsPhasesAndErrors) {
   EXPECT_THAT(text, HasSubstr("p50 20.5  p90 40.0  p99 40.0  max 40.0 ms"));
   EXPECT_THAT(text, HasSubstr("tftp:/boot/\"x\".bin"));
   EXPECT_THAT(text, HasSubstr("errors: tftp-timeout=1"));
+  EXPECT_THAT(text, HasSubstr("RRQ->DATA 1  p50 2.0  p90 9.0  p99 9.0  max "
+                              "9.0 ms  (n=2), 1 without DATA 1"));
 }
 
 TEST(LoadReportTest, HttpStepsGetTheirLineAndPerStepErrors) {
@@ -179,6 +192,9 @@ TEST(LoadReportTest, MergeAddsSharesOfAThreadedRun) {
   EXPECT_EQ(total.http.connections, 2u);
   EXPECT_EQ(total.errors.at("dhcp-timeout"), 2u);
   EXPECT_EQ(total.client.count(), 2u);
+  EXPECT_EQ(total.tftp.rrq_to_block1.count(), 4u);
+  EXPECT_EQ(total.tftp.without_block1, 2u);
+  EXPECT_EQ(total.phases[1].rrq_to_block1.count(), 4u);
 }
 
 }  // namespace

@@ -10,6 +10,8 @@
 #     rackbootd's "tftp totals ... bytes" and its DHCP acked equals the server's "acks".
 #     Then the whole PXE-to-HTTP flow dhcp,tftp:big.bin,http:/boot/big.bin: the http step goes to
 #     the lease's next-server on port 80 (no --http_server), rackbootd's --http_listen.
+#     Every run reports RRQ -> DATA block 1 for each download that got block 1: one sample per
+#     download, none without, 0 < p50 <= p99 <= max, max under the download's own time.
 #  2. The same flow against dnsmasq (DHCP + TFTP): every client completes with the right size.
 #  3. DHCP count agreement with perfdhcp: against a fresh rackbootd each, rackboot-load
 #     (--flow=dhcp, relayed) and perfdhcp (relay mode) each complete all N exchanges: N sent,
@@ -64,6 +66,18 @@ load() {
   [[ $rc -eq 0 ]] || fail "rackboot-load ($name) exited with $rc"
 }
 jv() { jq -r "$2" "$WORK/$1.json"; }
+# first_block_sane NAME DOWNLOADS: tftp.rrq_to_block1_* exist and make sense.
+first_block_sane() {
+  local name=$1 n=$2 f=.tftp.rrq_to_block1_ms
+  [[ $(jv "$name" .tftp.rrq_to_block1_n) == "$n" && $(jv "$name" .tftp.without_block1) == 0 ]] ||
+    fail "$name: rrq_to_block1_n $(jv "$name" .tftp.rrq_to_block1_n), without_block1 $(jv "$name" .tftp.without_block1), want $n and 0"
+  jq -e "$f.p50 > 0 and $f.p50 <= $f.p99 and $f.p99 <= $f.max and $f.max < 2000
+    and $f.max <= (.phases[] | select(.name | startswith(\"tftp:\")) | .ms.max)
+    and (.phases[] | select(.name | startswith(\"tftp:\")) | .rrq_to_block1_ms.max) == $f.max" \
+    "$WORK/$name.json" >/dev/null ||
+    fail "$name: RRQ->DATA 1 not sane: $(jq -c "$f" "$WORK/$name.json"), tftp phase ms max $(jq -c '.phases[1].ms.max' "$WORK/$name.json")"
+  grep -q 'RRQ->DATA 1  p50' "$WORK/load-$name.out" || fail "$name: no RRQ->DATA 1 line in the summary"
+}
 totals() {  # totals NAME KEY: a key=value from rackbootd's totals lines
   grep -o "$2=[0-9]*" <(grep -E '(tftp|dhcp) totals' "$WORK/rb-$1.log") | head -1 | cut -d= -f2
 }
@@ -93,7 +107,10 @@ for run in direct relayed threaded; do
     fail "$run: tftp bytes $(jv $run .tftp.bytes), want $((CLIENTS * SIZE))"
   [[ $(jv $run '.phases | map(.name) | join(",")') == "dhcp,tftp:big.bin" ]] ||
     fail "$run: phases $(jv $run '.phases | map(.name) | join(",")')"
+  first_block_sane $run "$CLIENTS"
 done
+first_block_sane http "$CLIENTS"
+log "RRQ->DATA 1 (direct): $(jq -c .tftp.rrq_to_block1_ms "$WORK/direct.json")"
 client_bytes=$(($(jv direct .tftp.bytes) + $(jv relayed .tftp.bytes) + $(jv threaded .tftp.bytes) +
   $(jv http .tftp.bytes)))
 client_acks=$(($(jv direct .dhcp.acked) + $(jv relayed .dhcp.acked) + $(jv threaded .dhcp.acked) +
@@ -128,6 +145,7 @@ done
 load dnsmasq $FLOW --interface=eth0 --rate=200
 [[ $(jv dnsmasq .completed) == "$CLIENTS" && $(jv dnsmasq .tftp.bytes) == $((CLIENTS * SIZE)) ]] ||
   fail "dnsmasq: completed $(jv dnsmasq .completed), bytes $(jv dnsmasq .tftp.bytes)"
+first_block_sane dnsmasq "$CLIENTS"
 kill "$DNSMASQ"
 wait "$DNSMASQ" 2>/dev/null || true
 log "dnsmasq: $CLIENTS clients, $(jv dnsmasq .tftp.bytes) bytes"

@@ -243,7 +243,7 @@ void TftpDownload::OnData(const TftpData& data, absl::Time now) {
   }
   const uint64_t offset = stats_.bytes;
   stats_.bytes += data.payload.size();
-  ++received_blocks_;
+  if (++received_blocks_ == 1) stats_.first_block = now;
   if (options_.verify && !options_.verify(offset, data.payload)) {
     error_message_ =
         absl::StrCat("content differs in the block at offset ", offset);

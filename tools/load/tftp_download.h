@@ -110,6 +110,10 @@ struct TftpDownloadStats {
   uint64_t stranger_datagrams = 0;  // from another port than the server TID
   absl::Time started;
   absl::Time first_data;  // OACK or DATA 1 (time to first byte)
+  // DATA block 1 taken (InfinitePast until then). Without options it is
+  // first_data; after an OACK it comes one round trip (ACK 0) later. The
+  // runner measures RRQ -> this (--json tftp.rrq_to_block1_ms).
+  absl::Time first_block = absl::InfinitePast();
   absl::Time finished;
 };
 

@@ -162,6 +162,33 @@ TEST(TftpDownloadTest, OackWithLowerValuesIsAccepted) {
   EXPECT_FALSE(equal.stats().tsize.has_value());
 }
 
+// first_block is DATA block 1 taken: after an OACK one round trip later
+// than first_data; without options the same instant. Not moved by a
+// duplicate DATA 1 or by later blocks.
+TEST(TftpDownloadTest, FirstBlockIsData1NotTheOack) {
+  TftpDownload d(Options(8, 4), kT0);
+  d.ClearTransmit();
+  EXPECT_EQ(d.stats().first_block, absl::InfinitePast());
+  const absl::Time t_oack = kT0 + absl::Milliseconds(2);
+  d.OnDatagram(Bytes(Oack({{"blksize", "8"}, {"windowsize", "4"}})),
+               kServerPort, t_oack);
+  EXPECT_EQ(d.stats().first_data, t_oack);
+  EXPECT_EQ(d.stats().first_block, absl::InfinitePast());
+  const absl::Time t1 = kT0 + absl::Milliseconds(5);
+  d.OnDatagram(Bytes(Data(1, "abcdefgh")), kServerPort, t1);
+  d.OnDatagram(Bytes(Data(1, "abcdefgh")), kServerPort, t1 + absl::Seconds(1));
+  d.OnDatagram(Bytes(Data(2, "ij")), kServerPort, t1 + absl::Seconds(2));
+  EXPECT_EQ(d.result(), TftpDownloadResult::kOk);
+  EXPECT_EQ(d.stats().first_block, t1);
+
+  TftpDownload plain(Options(512, 1), kT0);
+  plain.ClearTransmit();
+  const absl::Time t2 = kT0 + absl::Milliseconds(7);
+  plain.OnDatagram(Bytes(Data(1, "x")), kServerPort, t2);
+  EXPECT_EQ(plain.stats().first_data, t2);
+  EXPECT_EQ(plain.stats().first_block, t2);
+}
+
 TEST(TftpDownloadTest, OackWithHigherOrUnaskedValuesIsRefused) {
   const std::vector<std::pair<uint16_t, std::vector<TftpOption>>> cases = {
       {16, {{"blksize", "1469"}}}, {16, {{"windowsize", "17"}}},
