@@ -256,7 +256,7 @@ TEST_F(TreeTest, AptTreeOnDisk) {
       "dists/bookworm/main/installer-amd64/current/images/netboot/"
       "debian-installer/amd64/initrd.gz",
       "i");
-  symlink("bookworm", (root_ + "/dists/stable").c_str());
+  ASSERT_EQ(symlink("bookworm", (root_ + "/dists/stable").c_str()), 0);
   auto m = RecognizeMedia(root_);
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_EQ(m->kind, "apt");
@@ -306,7 +306,9 @@ TEST_F(TreeTest, UnknownTreeListsWhatItFound) {
 
 TEST_F(TreeTest, SymlinkedMetadataIsNotFollowed) {
   Write("elsewhere", kRocky9Treeinfo);
-  symlink((root_ + "/elsewhere").c_str(), (root_ + "/.treeinfo").c_str());
+  ASSERT_EQ(
+      symlink((root_ + "/elsewhere").c_str(), (root_ + "/.treeinfo").c_str()),
+      0);
   auto m = RecognizeMedia(root_);
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.status().message().find("found .treeinfo, elsewhere"),
