@@ -67,6 +67,35 @@ std::shared_ptr<const MappedFile> MappedFile::FromMemory(
 
 namespace {
 
+// Drops the kept reference of every entry unused for longer than
+// `keep_unused`, then, while more than `max_kept` remain kept, of the least
+// recently used. `kept` counts the entries with a kept reference. Shared by
+// FileCache (keyed by identity) and FileCacheFront (keyed by path).
+template <typename Map>
+void ReleaseKept(Map& entries, absl::Time now, absl::Duration keep_unused,
+                 size_t max_kept, size_t& kept) {
+  std::vector<absl::Time> kept_times;
+  for (auto& [key, e] : entries) {
+    if (e.kept != nullptr && now - e.last_used > keep_unused) {
+      e.kept.reset();
+      --kept;
+    }
+    if (e.kept != nullptr) kept_times.push_back(e.last_used);
+  }
+  if (kept <= max_kept) return;
+  // Keep the max_kept most recently used.
+  auto nth = kept_times.end() - max_kept;
+  std::nth_element(kept_times.begin(), nth, kept_times.end());
+  const absl::Time cutoff = max_kept == 0 ? absl::InfiniteFuture() : *nth;
+  for (auto& [key, e] : entries) {
+    if (kept <= max_kept) break;
+    if (e.kept != nullptr && e.last_used <= cutoff) {
+      e.kept.reset();
+      --kept;
+    }
+  }
+}
+
 // How often the maps are swept of what expired at the latest (also when one
 // has doubled since its last sweep, or kept more than kMaxKept).
 constexpr absl::Duration kSweepInterval = absl::Seconds(1);
@@ -147,27 +176,7 @@ absl::StatusOr<std::shared_ptr<const MappedFile>> FileCache::Share(
 }
 
 void FileCache::Sweep(absl::Time now, size_t max_kept) {
-  std::vector<absl::Time> kept_times;
-  for (auto& [id, e] : mapped_) {
-    if (e.kept != nullptr && now - e.last_used > keep_unused_) {
-      e.kept.reset();
-      --kept_;
-    }
-    if (e.kept != nullptr) kept_times.push_back(e.last_used);
-  }
-  if (kept_ > max_kept) {
-    // Keep the max_kept most recently used.
-    auto nth = kept_times.end() - max_kept;
-    std::nth_element(kept_times.begin(), nth, kept_times.end());
-    const absl::Time cutoff = max_kept == 0 ? absl::InfiniteFuture() : *nth;
-    for (auto& [id, e] : mapped_) {
-      if (kept_ <= max_kept) break;
-      if (e.kept != nullptr && e.last_used <= cutoff) {
-        e.kept.reset();
-        --kept_;
-      }
-    }
-  }
+  ReleaseKept(mapped_, now, keep_unused_, max_kept, kept_);
   absl::erase_if(mapped_, [](const auto& e) {
     return e.second.kept == nullptr && e.second.live.expired();
   });
@@ -269,26 +278,7 @@ void FileCacheFront::Maintain(absl::Time now) {
 
 void FileCacheFront::Sweep(absl::Time now, size_t max_kept) {
   const absl::Duration keep_unused = cache_->keep_unused_;
-  std::vector<absl::Time> kept_times;
-  for (auto& [path, e] : by_path_) {
-    if (e.kept != nullptr && now - e.last_used > keep_unused) {
-      e.kept.reset();
-      --kept_;
-    }
-    if (e.kept != nullptr) kept_times.push_back(e.last_used);
-  }
-  if (kept_ > max_kept) {
-    auto nth = kept_times.end() - max_kept;
-    std::nth_element(kept_times.begin(), nth, kept_times.end());
-    const absl::Time cutoff = max_kept == 0 ? absl::InfiniteFuture() : *nth;
-    for (auto& [path, e] : by_path_) {
-      if (kept_ <= max_kept) break;
-      if (e.kept != nullptr && e.last_used <= cutoff) {
-        e.kept.reset();
-        --kept_;
-      }
-    }
-  }
+  ReleaseKept(by_path_, now, keep_unused, max_kept, kept_);
   absl::erase_if(by_path_, [](const auto& e) {
     return e.second.kept == nullptr && e.second.live.expired();
   });

@@ -194,7 +194,8 @@ TEST(LineWriterTest, StalledOutputDropsAndCounts) {
     LineWriter lines({.gather = absl::Milliseconds(1), .fd = p[1]});
     const absl::Time start = absl::Now();
     for (int i = 0; i < kLines; ++i) {
-      lines.Info(__FILE__, __LINE__, absl::StrCat(i, " ", std::string(60, 'y')));
+      lines.Info(__FILE__, __LINE__,
+                 absl::StrCat(i, " ", std::string(60, 'y')));
     }
     EXPECT_LT(absl::Now() - start, absl::Seconds(20));  // never blocked
     reader = std::thread([&] {
