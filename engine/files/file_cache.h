@@ -41,7 +41,6 @@
 #include <mutex>
 #include <string>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
 #include "absl/status/statusor.h"
@@ -219,9 +218,9 @@ class FileCache {
   absl::StatusOr<std::shared_ptr<const MappedFile>> Share(OpenedFile file,
                                                           bool keep);
   // Releases kept mappings unused for keep_unused_, then the oldest ones
-  // beyond `max_kept`, and forgets entries nothing holds.
-  void Sweep(absl::Time now, size_t max_kept)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // beyond `max_kept`, and forgets entries nothing holds. Called with mu_
+  // held.
+  void Sweep(absl::Time now, size_t max_kept);
   // False when a newer version of `path` than `identity` has been mapped.
   bool IsNewest(const std::string& path, const FileIdentity& identity);
 
@@ -236,13 +235,16 @@ class FileCache {
   // ThreadSanitizer, which then could not see this lock (--config=tsan).
   // On a line of its own (and so what follows): fronts read the members
   // above on every open, this part is written under the lock.
+  // Everything below up to replaced_ is guarded by mu_. Not annotated with
+  // ABSL_GUARDED_BY: libstdc++'s std::mutex carries no capability attribute,
+  // and clang's -Wthread-safety-attributes (the fuzz build) rejects it.
   alignas(64) std::mutex mu_;
-  absl::flat_hash_map<FileIdentity, Entry> mapped_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<FileIdentity, Entry> mapped_;
   // Each path's newest version mapped: a new one ends keeping the old.
-  absl::flat_hash_map<std::string, FileIdentity> newest_ ABSL_GUARDED_BY(mu_);
-  size_t kept_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::Time next_sweep_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  size_t swept_size_ ABSL_GUARDED_BY(mu_) = 0;  // mapped_.size() after it
+  absl::flat_hash_map<std::string, FileIdentity> newest_;
+  size_t kept_ = 0;
+  absl::Time next_sweep_ = absl::InfinitePast();
+  size_t swept_size_ = 0;  // mapped_.size() after it
   // Counts new versions of known paths: a front that sees it change drops
   // the old versions it keeps. Written under mu_ (rarely: a file replaced);
   // fronts read it once per open, on a line no open writes.
