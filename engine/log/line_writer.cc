@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/log/journal_format.h"
 #include "glog/logging.h"
 
 namespace rackboot::log {
@@ -63,8 +64,11 @@ void AppendPrefix(std::string* out, const char* file, int line) {
                   absl::string_view(c.tid, c.tid_len), base, ":", line, "] ");
 }
 
-// Where glog would write an INFO line: fd 2 alone, with glog's prefix.
-int GlogDirectFd() {
+// Where an INFO line goes when written directly (-1: through glog). glog's
+// format: fd 2 when glog writes there alone, with its prefix. The journal's:
+// fd 2 unless glog also writes files, which should hold the line too.
+int DirectFd(bool journal) {
+  if (journal) return LogFilesAsked() ? -1 : STDERR_FILENO;
   if (FLAGS_logtostderr && !FLAGS_logtostdout && FLAGS_log_prefix) {
     return STDERR_FILENO;
   }
@@ -75,7 +79,9 @@ int GlogDirectFd() {
 
 LineWriter::LineWriter(Options options)
     : gather_(options.gather),
-      fd_(options.fd.has_value() ? *options.fd : GlogDirectFd()) {
+      journal_(options.format.value_or(ActiveLogFormat()) ==
+               LogFormat::kJournal),
+      fd_(options.fd.has_value() ? *options.fd : DirectFd(journal_)) {
   writer_ = std::thread([this] { WriterLoop(); });
 }
 
@@ -99,7 +105,9 @@ void LineWriter::Info(const char* file, int line, absl::string_view text) {
       ++dropped_;
       return;
     }
-    if (fd_ >= 0) {
+    if (fd_ >= 0 && journal_) {
+      AppendJournalRecord(google::GLOG_INFO, text, &pending_);
+    } else if (fd_ >= 0) {
       AppendPrefix(&pending_, file, line);
       absl::StrAppend(&pending_, text, "\n");
     } else {
@@ -182,7 +190,9 @@ void LineWriter::WriterLoop() {
           absl::StrCat(dropped,
                        " log lines dropped: the log output did not keep up "
                        "(more than 4 MiB waiting)");
-      if (fd_ >= 0) {
+      if (fd_ >= 0 && journal_) {
+        AppendJournalRecord(google::GLOG_WARNING, note, &writing);
+      } else if (fd_ >= 0) {
         AppendPrefix(&writing, __FILE__, __LINE__);
         absl::StrAppend(&writing, note, "\n");
       } else {

@@ -11,16 +11,19 @@
 //     lines.Info(__FILE__, __LINE__, absl::StrCat("dhcp DHCPACK ", ...));
 //   }
 //
-// The lines look exactly like glog's (`I20261201 05:39:59.757714 20305
+// The lines take the format the daemon logs in (engine/log/log_format.h).
+// With glog's they look exactly like glog's (`I20261201 05:39:59.757714 20305
 // dhcp_shard.cc:176] text`, with the caller's time and thread id) and go where
 // glog would put an INFO line: when glog writes to stderr only (rackbootd's
 // default --logtostderr, with the prefix on), straight to fd 2 in whole-line
 // chunks of at most PIPE_BUF bytes, so that a concurrent glog line never lands
-// inside one of them (journald reads stderr through a pipe); otherwise
-// (--log_dir,
-// --logtostdout, --log_prefix=false) each line is handed to glog on the writer
-// thread, which keeps the cost off the caller's thread. A line reaches the log
-// at most one gather window (default 20 ms) after Info.
+// inside one of them (journald reads stderr through a pipe or a socket);
+// otherwise (--log_dir, --logtostdout, --log_prefix=false) each line is handed
+// to glog on the writer thread, which keeps the cost off the caller's thread.
+// With the journal's they are INFO records, "<6>text" (journal_format.h),
+// straight to fd 2 the same way, or through glog (and so its journal sink)
+// when glog also writes log files (--log_dir). A line reaches the log at most
+// one gather window (default 20 ms) after Info.
 //
 // The text is written as given: client-controlled parts must already be
 // escaped (//engine/log:log_text) and the text must be one line.
@@ -40,6 +43,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
+#include "engine/log/log_format.h"
 
 namespace rackboot::log {
 
@@ -51,6 +55,8 @@ class LineWriter {
     // Write the formatted lines to this descriptor (tests); unset: where glog
     // writes INFO lines, as the header comment says.
     absl::optional<int> fd;
+    // The format of the lines; unset: ActiveLogFormat().
+    absl::optional<LogFormat> format;
   };
 
   LineWriter() : LineWriter(Options()) {}
@@ -90,7 +96,8 @@ class LineWriter {
   void WriteDirect(absl::string_view bytes);
 
   const absl::Duration gather_;
-  const int fd_;  // -1: through glog
+  const bool journal_;  // "<6>text" lines rather than glog's
+  const int fd_;        // -1: through glog
 
   // A plain mutex and condition variables rather than absl::Mutex: an
   // absl::Mutex with a waiter re-evaluates the waiter's condition on every

@@ -21,6 +21,8 @@
 namespace rackboot::log {
 namespace {
 
+using namespace std::string_literals;
+
 std::string TempPath(const std::string& name) {
   const char* dir = std::getenv("TEST_TMPDIR");
   return absl::StrCat(dir != nullptr ? dir : "/tmp", "/", name);
@@ -88,7 +90,8 @@ TEST(LineWriterTest, BatchesLinesFromThreads) {
   ASSERT_GE(fd, 0);
   constexpr int kPerThread = 5000;
   {
-    LineWriter lines({.gather = absl::Milliseconds(5), .fd = fd});
+    LineWriter lines(
+        {.gather = absl::Milliseconds(5), .fd = fd, .format = LogFormat::kGlog});
     std::vector<std::thread> threads;
     for (int t = 0; t < 3; ++t) {
       threads.emplace_back([&lines, t] {
@@ -120,7 +123,8 @@ TEST(LineWriterTest, BatchesLinesFromThreads) {
 TEST(LineWriterTest, FlushWritesAtOnce) {
   int p[2];
   ASSERT_EQ(pipe(p), 0);
-  LineWriter lines({.gather = absl::Seconds(30), .fd = p[1]});
+  LineWriter lines(
+        {.gather = absl::Seconds(30), .fd = p[1], .format = LogFormat::kGlog});
   const absl::Time start = absl::Now();
   lines.Info(__FILE__, __LINE__, "now");
   lines.Flush();
@@ -138,7 +142,8 @@ TEST(LineWriterTest, FlushWritesAtOnce) {
 TEST(LineWriterTest, LineArrivesWithinTheWindow) {
   int p[2];
   ASSERT_EQ(pipe(p), 0);
-  LineWriter lines({.gather = absl::Milliseconds(20), .fd = p[1]});
+  LineWriter lines(
+        {.gather = absl::Milliseconds(20), .fd = p[1], .format = LogFormat::kGlog});
   lines.Info(__FILE__, __LINE__, "soon");
   char buffer[256];
   const ssize_t n = read(p[0], buffer, sizeof(buffer));  // blocks until written
@@ -163,7 +168,8 @@ TEST(LineWriterTest, LongLinesThroughAPipeStayWhole) {
     }
   });
   {
-    LineWriter lines({.gather = absl::Milliseconds(5), .fd = p[1]});
+    LineWriter lines(
+        {.gather = absl::Milliseconds(5), .fd = p[1], .format = LogFormat::kGlog});
     for (int i = 0; i < 200; ++i) {
       lines.Info(__FILE__, __LINE__,
                  absl::StrCat(i, " ", std::string(100 + i * 40, 'x')));
@@ -191,7 +197,8 @@ TEST(LineWriterTest, StalledOutputDropsAndCounts) {
   std::string got;
   std::thread reader;
   {
-    LineWriter lines({.gather = absl::Milliseconds(1), .fd = p[1]});
+    LineWriter lines(
+        {.gather = absl::Milliseconds(1), .fd = p[1], .format = LogFormat::kGlog});
     const absl::Time start = absl::Now();
     for (int i = 0; i < kLines; ++i) {
       lines.Info(__FILE__, __LINE__,
@@ -220,6 +227,71 @@ TEST(LineWriterTest, StalledOutputDropsAndCounts) {
         m[3].str().find("dropped") != std::string::npos) {
       dropped += n;
     } else {
+      ++written;
+    }
+  }
+  EXPECT_GT(dropped, 0u);
+  EXPECT_EQ(written + dropped, static_cast<uint64_t>(kLines));
+}
+
+// In the journal's format (rackbootd under systemd), the lines are INFO
+// records: "<6>" and the text, nothing of glog's prefix, one line each even
+// when the text is not, straight to stderr.
+TEST(LineWriterTest, JournalLinesOnStderr) {
+  const std::string path = TempPath("journal.log");
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0);
+  const int saved = dup(STDERR_FILENO);
+  ASSERT_EQ(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+  {
+    LineWriter lines({.gather = absl::Milliseconds(5),
+                      .fd = absl::nullopt,
+                      .format = LogFormat::kJournal});
+    EXPECT_TRUE(lines.direct());
+    lines.Info(__FILE__, __LINE__, "dhcp DHCPACK 198.18.0.10");
+    lines.Info(__FILE__, __LINE__, "two\nlines\0"s);
+  }
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  close(fd);
+  EXPECT_EQ(ReadAll(path), "<6>dhcp DHCPACK 198.18.0.10\n<6>two\\nlines\\x00\n");
+}
+
+// A stalled reader in the journal's format: the note about dropped lines is
+// a WARNING record, and nothing is lost uncounted.
+TEST(LineWriterTest, JournalDropNoteIsAWarning) {
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  constexpr int kLines = 100000;
+  std::string got;
+  std::thread reader;
+  {
+    LineWriter lines({.gather = absl::Milliseconds(1),
+                      .fd = p[1],
+                      .format = LogFormat::kJournal});
+    for (int i = 0; i < kLines; ++i) {
+      lines.Info(__FILE__, __LINE__,
+                 absl::StrCat(i, " ", std::string(60, 'y')));
+    }
+    reader = std::thread([&] {
+      char buffer[65536];
+      for (;;) {
+        const ssize_t n = read(p[0], buffer, sizeof(buffer));
+        if (n <= 0) break;
+        got.append(buffer, static_cast<size_t>(n));
+      }
+    });
+  }
+  close(p[1]);
+  reader.join();
+  close(p[0]);
+  uint64_t written = 0, dropped = 0;
+  for (const std::string& line : Lines(got)) {
+    unsigned long long n = 0;
+    if (std::sscanf(line.c_str(), "<4>%llu log lines dropped", &n) == 1) {
+      dropped += n;
+    } else {
+      ASSERT_EQ(line.substr(0, 3), "<6>") << line;
       ++written;
     }
   }
