@@ -67,7 +67,11 @@ constexpr char kUsage[] =
     "will not\n"
     "help (systemd: RestartPreventExitStatus=78); 1 for a failure of the "
     "system (a port\n"
-    "in use, io_uring, privileges).\n";
+    "in use, io_uring, privileges).\n"
+    "\n"
+    "Logs go to stderr: under systemd in the journal's format (\"<4>text\"; "
+    "see\n--log_format), otherwise in glog's; log files only with "
+    "--log_dir=DIR.\n";
 
 void PrintHelp() { rackboot::cli::PrintFlagHelp(kUsage, "engine/"); }
 

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "engine/io/socket_address.h"
+#include "engine/log/log_format.h"
 
 // The flags, each named after the site.toml key it overrides (if any).
 DEFINE_string(config, "",
@@ -132,6 +133,17 @@ DEFINE_string(api_token_file, "",
               "(POST /api/v1/hosts/NAME/arm, /disarm) need; mode 0600. Empty: "
               "no token, writes from loopback clients only.");
 
+DEFINE_string(
+    log_format, "auto",
+    "How log records reach stderr: 'journal' (one line each, \"<N>message\" "
+    "with N the syslog priority: INFO 6, WARNING 4, ERROR 3, FATAL 2; no "
+    "glog prefix, since journald adds time, pid and priority; newlines and "
+    "control characters escaped, 4 KiB at most), 'glog' (glog's "
+    "\"I1201 05:39:59.757714 20305 file.cc:176] \" prefix), or 'auto': "
+    "journal when stderr is systemd's journal (JOURNAL_STREAM names it), glog "
+    "otherwise. Log files only with --log_dir=DIR (glog's files, in glog's "
+    "format, besides stderr).");
+
 namespace rackboot::config {
 
 static_assert(kExitConfig == EX_CONFIG);
@@ -197,6 +209,10 @@ absl::optional<int> ParseCommandLine(int& argc, char**& argv, const char* usage,
   gflags::ParseCommandLineFlags(&argc, &argv, /*remove_flags=*/true);
   parsing_flags = false;
   google::InitGoogleLogging(argv[0]);
+  if (absl::Status s = log::SetUpLogging(FLAGS_log_format); !s.ok()) {
+    LOG(ERROR) << s.message() << " (see --help)";
+    return kExitConfig;
+  }
   if (argc > 1) {
     LOG(ERROR) << "unexpected argument '" << argv[1]
                << "'; rackbootd takes only flags (see --help)";
