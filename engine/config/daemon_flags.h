@@ -35,10 +35,11 @@ inline constexpr int kExitConfig = 78;
 inline constexpr int kExitFailure = 1;
 
 // Parses the command line into the flags (gflags) and starts logging to
-// stderr in --log_format's format (engine/log/log_format.h). Returns the status main should exit with, if any: 0 after --help
-// (which calls `print_help`: the daemon's own flags only), 78 for an unknown
-// flag, a value that does not parse (gflags' own exit(1) is turned into 78),
-// a --log_format it does not know, or a stray argument. gflags' --helpfull and --version keep their status.
+// stderr in --log_format's format (engine/log/log_format.h). Returns the status
+// main should exit with, if any: 0 after --help (which calls `print_help`: the
+// daemon's own flags only), 78 for an unknown flag, a value that does not parse
+// (gflags' own exit(1) is turned into 78), a --log_format it does not know, or
+// a stray argument. gflags' --helpfull and --version keep their status.
 absl::optional<int> ParseCommandLine(int& argc, char**& argv, const char* usage,
                                      void (*print_help)());
 

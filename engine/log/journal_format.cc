@@ -120,9 +120,8 @@ void AppendJournalRecord(int glog_severity, absl::string_view message,
                          std::string* out, size_t max_bytes) {
   max_bytes = std::max(max_bytes, kMinJournalRecord);
   const size_t start = out->size();
-  const char prefix[3] = {'<',
-                          static_cast<char>('0' + SyslogPriority(glog_severity)),
-                          '>'};
+  const char prefix[3] = {
+      '<', static_cast<char>('0' + SyslogPriority(glog_severity)), '>'};
   out->append(prefix, sizeof(prefix));
   // Room for the message: everything but the prefix and the newline.
   const size_t budget = max_bytes - sizeof(prefix) - 1;

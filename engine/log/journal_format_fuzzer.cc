@@ -2,9 +2,9 @@
 // record is one line ("<N>" with N a syslog priority, one newline, at the
 // end), holds no control byte, is valid UTF-8 without C1 controls, and fits
 // its bound. The first byte picks the severity, the second the bound.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <algorithm>
 #include <cstdlib>
 #include <string>
 

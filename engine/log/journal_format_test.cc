@@ -62,7 +62,8 @@ TEST(JournalFormatTest, NewlinesCannotForgeARecord) {
 // journald ends a line at a NUL too.
 TEST(JournalFormatTest, NulAndOtherControlsAreEscaped) {
   EXPECT_EQ(JournalRecord(0, "a\0<3>b"s), "<6>a\\x00<3>b\n");
-  EXPECT_EQ(JournalRecord(0, "\x1b[31mred\x7f\x01"), "<6>\\x1b[31mred\\x7f\\x01\n");
+  EXPECT_EQ(JournalRecord(0, "\x1b[31mred\x7f\x01"),
+            "<6>\\x1b[31mred\\x7f\\x01\n");
   std::string all;
   for (int c = 0; c < 0x20; ++c) all.push_back(static_cast<char>(c));
   ExpectOneSafeLine(JournalRecord(0, all), kMaxJournalRecord);
@@ -90,7 +91,10 @@ TEST(JournalFormatTest, ValidUtf8IsKept) {
 // journald would store a message that is not UTF-8 as a blob, which
 // journalctl does not show: such bytes are escaped, one by one.
 TEST(JournalFormatTest, InvalidUtf8IsEscapedBytewise) {
-  EXPECT_EQ(JournalRecord(0, "a\xff" "b"), "<6>a\\xffb\n");
+  EXPECT_EQ(JournalRecord(0,
+                          "a\xff"
+                          "b"),
+            "<6>a\\xffb\n");
   EXPECT_EQ(JournalRecord(0, "\x80\xbf"), "<6>\\x80\\xbf\n");  // continuations
   EXPECT_EQ(JournalRecord(0, "\xc0\xaf"), "<6>\\xc0\\xaf\n");  // overlong '/'
   EXPECT_EQ(JournalRecord(0, "\xe0\x80\xaf"), "<6>\\xe0\\x80\\xaf\n");
@@ -101,12 +105,17 @@ TEST(JournalFormatTest, InvalidUtf8IsEscapedBytewise) {
   EXPECT_EQ(JournalRecord(0, "\xf5\x80"), "<6>\\xf5\\x80\n");
   // A sequence cut short by the end of the message, or by a new character.
   EXPECT_EQ(JournalRecord(0, "x\xe2\x82"), "<6>x\\xe2\\x82\n");
-  EXPECT_EQ(JournalRecord(0, "\xe2" "A\xc3\xa9"), "<6>\\xe2A\xc3\xa9\n");
+  EXPECT_EQ(JournalRecord(0,
+                          "\xe2"
+                          "A\xc3\xa9"),
+            "<6>\\xe2A\xc3\xa9\n");
 }
 
 // C1 controls are valid UTF-8 but U+009B is a terminal's CSI.
 TEST(JournalFormatTest, C1ControlsAreEscaped) {
-  EXPECT_EQ(JournalRecord(0, "\xc2\x9b" "31m \xc2\x85"),
+  EXPECT_EQ(JournalRecord(0,
+                          "\xc2\x9b"
+                          "31m \xc2\x85"),
             "<6>\\xc2\\x9b31m \\xc2\\x85\n");
   EXPECT_EQ(JournalRecord(0, "\xc2\x9f\xc2\xa0"), "<6>\\xc2\\x9f\xc2\xa0\n");
 }
@@ -180,8 +189,8 @@ TEST(JournalFormatTest, TinyBoundsCountAsTheMinimum) {
   EXPECT_EQ(JournalRecord(0, text, 10).size(), kMinJournalRecord);
   ExpectOneSafeLine(JournalRecord(0, text, 0), kMinJournalRecord);
   // The longest marker (a 20-digit size) still fits the minimum.
-  const std::string marker = absl::StrCat(" ...[cut: message of ",
-                                          ~uint64_t{0}, " bytes]");
+  const std::string marker =
+      absl::StrCat(" ...[cut: message of ", ~uint64_t{0}, " bytes]");
   EXPECT_LE(3 + marker.size() + 1, kMinJournalRecord);
 }
 

@@ -90,8 +90,9 @@ TEST(LineWriterTest, BatchesLinesFromThreads) {
   ASSERT_GE(fd, 0);
   constexpr int kPerThread = 5000;
   {
-    LineWriter lines(
-        {.gather = absl::Milliseconds(5), .fd = fd, .format = LogFormat::kGlog});
+    LineWriter lines({.gather = absl::Milliseconds(5),
+                      .fd = fd,
+                      .format = LogFormat::kGlog});
     std::vector<std::thread> threads;
     for (int t = 0; t < 3; ++t) {
       threads.emplace_back([&lines, t] {
@@ -124,7 +125,7 @@ TEST(LineWriterTest, FlushWritesAtOnce) {
   int p[2];
   ASSERT_EQ(pipe(p), 0);
   LineWriter lines(
-        {.gather = absl::Seconds(30), .fd = p[1], .format = LogFormat::kGlog});
+      {.gather = absl::Seconds(30), .fd = p[1], .format = LogFormat::kGlog});
   const absl::Time start = absl::Now();
   lines.Info(__FILE__, __LINE__, "now");
   lines.Flush();
@@ -142,8 +143,9 @@ TEST(LineWriterTest, FlushWritesAtOnce) {
 TEST(LineWriterTest, LineArrivesWithinTheWindow) {
   int p[2];
   ASSERT_EQ(pipe(p), 0);
-  LineWriter lines(
-        {.gather = absl::Milliseconds(20), .fd = p[1], .format = LogFormat::kGlog});
+  LineWriter lines({.gather = absl::Milliseconds(20),
+                    .fd = p[1],
+                    .format = LogFormat::kGlog});
   lines.Info(__FILE__, __LINE__, "soon");
   char buffer[256];
   const ssize_t n = read(p[0], buffer, sizeof(buffer));  // blocks until written
@@ -168,8 +170,9 @@ TEST(LineWriterTest, LongLinesThroughAPipeStayWhole) {
     }
   });
   {
-    LineWriter lines(
-        {.gather = absl::Milliseconds(5), .fd = p[1], .format = LogFormat::kGlog});
+    LineWriter lines({.gather = absl::Milliseconds(5),
+                      .fd = p[1],
+                      .format = LogFormat::kGlog});
     for (int i = 0; i < 200; ++i) {
       lines.Info(__FILE__, __LINE__,
                  absl::StrCat(i, " ", std::string(100 + i * 40, 'x')));
@@ -197,8 +200,9 @@ TEST(LineWriterTest, StalledOutputDropsAndCounts) {
   std::string got;
   std::thread reader;
   {
-    LineWriter lines(
-        {.gather = absl::Milliseconds(1), .fd = p[1], .format = LogFormat::kGlog});
+    LineWriter lines({.gather = absl::Milliseconds(1),
+                      .fd = p[1],
+                      .format = LogFormat::kGlog});
     const absl::Time start = absl::Now();
     for (int i = 0; i < kLines; ++i) {
       lines.Info(__FILE__, __LINE__,
@@ -254,7 +258,8 @@ TEST(LineWriterTest, JournalLinesOnStderr) {
   dup2(saved, STDERR_FILENO);
   close(saved);
   close(fd);
-  EXPECT_EQ(ReadAll(path), "<6>dhcp DHCPACK 198.18.0.10\n<6>two\\nlines\\x00\n");
+  EXPECT_EQ(ReadAll(path),
+            "<6>dhcp DHCPACK 198.18.0.10\n<6>two\\nlines\\x00\n");
 }
 
 // A stalled reader in the journal's format: the note about dropped lines is

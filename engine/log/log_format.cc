@@ -104,8 +104,8 @@ absl::StatusOr<LogFormat> ChooseLogFormat(absl::string_view flag_value,
 bool LogFilesAsked() {
   if (FLAGS_log_dir.empty()) return false;
   gflags::CommandLineFlagInfo info;
-  const bool given = gflags::GetCommandLineFlagInfo("log_dir", &info) &&
-                     !info.is_default;
+  const bool given =
+      gflags::GetCommandLineFlagInfo("log_dir", &info) && !info.is_default;
   return given || std::getenv("GOOGLE_LOG_DIR") != nullptr;
 }
 

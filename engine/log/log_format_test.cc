@@ -69,7 +69,8 @@ TEST_F(JournalStreamTest, MalformedValuesDoNotMatch) {
 }
 
 TEST_F(JournalStreamTest, ChooseLogFormat) {
-  EXPECT_EQ(*ChooseLogFormat("auto", stream_.c_str(), fd_), LogFormat::kJournal);
+  EXPECT_EQ(*ChooseLogFormat("auto", stream_.c_str(), fd_),
+            LogFormat::kJournal);
   EXPECT_EQ(*ChooseLogFormat("auto", nullptr, fd_), LogFormat::kGlog);
   EXPECT_EQ(*ChooseLogFormat("auto", "1:2", fd_), LogFormat::kGlog);
   // Forced, whatever stderr is.
