@@ -74,7 +74,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(c >= 0x20 && c != 0x7f);
   }
   Check(IsCleanUtf8(record.substr(0, record.size() - 1)));
-  // Uncut, printable ASCII without a backslash comes out as it went in.
+  // Printable ASCII that fits (backslash included) comes out as it went in.
   bool plain = message.size() + 4 <= bound;
   for (unsigned char c : message) plain &= c >= 0x20 && c < 0x7f;
   if (plain) Check(record.compare(3, message.size(), message) == 0);
