@@ -53,7 +53,8 @@ done
 
 install -m 0644 "$pkgdir/rackbootd.service" "$root/lib/systemd/system/rackbootd.service"
 install -m 0644 "$pkgdir/debian/rackboot.sysusers" "$root/usr/lib/sysusers.d/rackboot.conf"
-install -m 0644 "${extra[installer]}" "$root/usr/share/rackboot/installer/"
+# Runs inside the installer on the host being installed (docs/install.md), not here.
+install -m 0755 "${extra[installer]}" "$root/usr/share/rackboot/installer/"
 
 # /etc/rackboot/site.toml: examples/site.toml, made to match the unit. Each edit must apply.
 site=$root/etc/rackboot/site.toml
