@@ -89,6 +89,7 @@ printf '/etc/rackboot/inventory.csv\n/etc/rackboot/site.toml\n' >"$root/DEBIAN/c
 
 for page in "$pkgdir"/man/*.[18]; do
   section=${page##*.}
+  # shellcheck disable=SC2094 # reads man/X.N, writes usr/share/man/manN/X.N.gz
   gzip -9n <"$page" >"$root/usr/share/man/man$section/$(basename "$page").gz"
 done
 install -m 0644 "$pkgdir/debian/copyright" "$root/usr/share/doc/rackboot/copyright"

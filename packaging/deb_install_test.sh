@@ -151,8 +151,8 @@ dpkg_root -r rackboot || fail "dpkg -r failed"
 dpkg_root --purge rackboot || fail "dpkg --purge failed"
 [[ ! -e $root/etc/rackboot/site.toml && ! -e $root/var/lib/rackboot ]] ||
   fail "purge left conffiles or state"
-[[ -z $(dpkg-query --admindir="$root/var/lib/dpkg" -W -f='${Status}' rackboot 2>/dev/null |
-  grep -v 'not-installed') ]] || fail "rackboot still known to dpkg after purge"
+dpkg-query --admindir="$root/var/lib/dpkg" -W -f='${Status}' rackboot 2>/dev/null |
+  grep -q ' installed' && fail "rackboot still known to dpkg after purge"
 [[ $(md5sum /var/lib/dpkg/status) == "$host_status" ]] || fail "the host's dpkg database changed"
 if [[ -n $skipped ]]; then
   echo "RACKBOOT SKIPPED: $skipped"

@@ -86,7 +86,8 @@ for call in setresuid chroot sched_setaffinity; do
 done
 echo "syscall filter: io_uring allowed"
 
-# What the daemon and the package rely on.
+# What the daemon and the package rely on ($MAINPID is the unit's, not the shell's).
+# shellcheck disable=SC2016
 for setting in 'Type=notify' 'NotifyAccess=main' 'WatchdogSec=30s' 'Restart=on-failure' \
   'RestartPreventExitStatus=78' 'User=rackboot' 'Group=rackboot' \
   'ExecStart=/usr/sbin/rackbootd --config=/etc/rackboot/site.toml' \
