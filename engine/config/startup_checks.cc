@@ -173,10 +173,15 @@ void CheckInventory(const site::SiteConfig& site, bool dhcp,
       install::InstallTemplates::Load(site);
   report.Add(templates.status());
 
-  const site::HostStateMap states = ReadStates(site, report);
+  const site::HostStateMap states =
+      options.reload ? site::HostStateMap() : ReadStates(site, report);
   const std::string states_path =
       absl::StrCat(site.server.state_dir, "/host-states.tsv");
-  report.Add(site::CheckArmedHosts(site, *inventory, states, states_path));
+  // On reload the states are the running store's, not the file's: its own
+  // CheckArmedHosts runs there.
+  if (!options.reload) {
+    report.Add(site::CheckArmedHosts(site, *inventory, states, states_path));
+  }
   if (!templates.ok()) return;
 
   // Each host's files as the daemon would render them now (BootRenderer:
@@ -196,7 +201,7 @@ void CheckInventory(const site::SiteConfig& site, bool dhcp,
         site::HostStateStore::EntryStands(it->second, host.initial_state);
     const site::HostState state =
         stands ? it->second.state : host.initial_state;
-    if (state == site::HostState::kInstall) {
+    if (state == site::HostState::kInstall && !options.reload) {
       const bool has_token = stands && !it->second.token.empty();
       if (!has_token || options.now < it->second.token_expires) {
         ++report.armed;
@@ -301,10 +306,11 @@ void CheckInterface(const site::SiteConfig& site, StartupReport& report) {
 
 int StartupReport::StartExitStatus() const {
   if (problems.empty()) return 0;
+  // A configuration to fix wins: restarting will not help with it.
   for (const StartupProblem& problem : problems) {
-    if (problem.system) return kExitFailure;
+    if (!problem.system) return kExitConfig;
   }
-  return kExitConfig;
+  return kExitFailure;
 }
 
 absl::Status StartupReport::AsStatus() const {
@@ -357,7 +363,7 @@ StartupReport CheckStartup(const site::SiteConfig& site,
   report.Add(site::CheckSiteFiles(site));
   const bool runtime = dhcp || !site.profiles.empty();
   if (runtime) {
-    CheckStateDir(site, options, report);
+    if (!options.reload) CheckStateDir(site, options, report);
     CheckInventory(site, dhcp, options, report);
   }
   CheckUser(site, tftp, http, options, report);
@@ -396,6 +402,29 @@ CommandLineCheck CheckCommandLine(const StartupCheckOptions& options) {
   out.report.armed = checked.armed;
   out.site = *std::move(site);
   return out;
+}
+
+int RunCheckConfig(std::FILE* out, std::FILE* err) {
+  const CommandLineCheck checked = CheckCommandLine(StartupCheckOptions());
+  const StartupReport& report = checked.report;
+  for (const std::string& warning : report.warnings) {
+    std::fprintf(err, "warning: %s\n", warning.c_str());
+  }
+  for (const StartupProblem& problem : report.problems) {
+    std::fprintf(err, "%s\n", problem.text.c_str());
+  }
+  std::fflush(err);
+  const std::string& path = ConfigPath();
+  if (report.ok()) {
+    std::fprintf(out, "%s: OK (%zu hosts, %zu profiles, %zu armed)\n",
+                 path.c_str(), report.hosts, report.profiles, report.armed);
+  } else {
+    std::fprintf(out, "%s: %zu problem%s\n", path.c_str(),
+                 report.problems.size(),
+                 report.problems.size() == 1 ? "" : "s");
+  }
+  std::fflush(out);
+  return report.ok() ? 0 : kExitFailure;
 }
 
 }  // namespace rackboot::config

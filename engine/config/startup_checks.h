@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include <cstddef>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -72,8 +73,8 @@ struct StartupReport {
   size_t armed = 0;     // hosts armed for install now
 
   bool ok() const { return problems.empty(); }
-  // The daemon's exit status for these problems: 0 when none, 1 when one is
-  // the system's, else 78 (kExitConfig).
+  // The daemon's exit status for these problems: 0 when none, 78
+  // (kExitConfig) when one is the configuration's, else 1 (the system's).
   int StartExitStatus() const;
   // OK, or every problem, one per line (what a refused reload logs).
   absl::Status AsStatus() const;
@@ -89,6 +90,11 @@ struct StartupCheckOptions {
   uid_t euid = geteuid();
   // Whether a host is armed now (its token's expiry is compared with it).
   absl::Time now = absl::Now();
+  // A running daemon's SIGHUP: the state directory is neither checked nor
+  // read by its path (it is open already, a dropped user may not reach it by
+  // path, and a new one needs a restart); SiteRuntime::Reload checks the
+  // armed hosts against its open store instead.
+  bool reload = false;
 };
 
 // The checks above on `site` (site.toml with the flags laid over it,
@@ -104,6 +110,15 @@ struct CommandLineCheck {
   StartupReport report;
 };
 CommandLineCheck CheckCommandLine(const StartupCheckOptions& options);
+
+// `rackbootd --check-config=PATH` after ParseCommandLine: CheckCommandLine as
+// this process, each problem on a line of `err` (warnings as
+// "warning: ..."), then one summary line on `out`:
+//   /etc/rackboot/site.toml: OK (212 hosts, 3 profiles, 5 armed)
+//   /etc/rackboot/site.toml: 2 problems
+// Returns the exit status: 0 valid, 1 problems found (64, a bad command
+// line, is ParseCommandLine's).
+int RunCheckConfig(std::FILE* out, std::FILE* err);
 
 }  // namespace rackboot::config
 
