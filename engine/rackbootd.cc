@@ -58,6 +58,8 @@ constexpr char kUsage[] =
     "Usage: rackbootd --config=site.toml [FLAGS]\n"
     "       rackbootd --tftp_root=DIR [--http_listen=ADDR:PORT] [FLAGS]   "
     "(no DHCP)\n"
+    "       rackbootd --check-config=site.toml [FLAGS]   (check, serve "
+    "nothing)\n"
     "Example: rackbootd --config=/etc/rackboot/site.toml --dhcp_mode=proxy\n"
     "\n"
     "Exit status: 0 after SIGINT or SIGTERM; 78 (EX_CONFIG) for any "
@@ -68,7 +70,21 @@ constexpr char kUsage[] =
     "will not\n"
     "help (systemd: RestartPreventExitStatus=78); 1 for a failure of the "
     "system (a port\n"
-    "in use, io_uring, privileges).\n";
+    "in use, io_uring, privileges).\n"
+    "--check-config=site.toml runs every check a start makes (files, "
+    "inventory, users,\n"
+    "profiles, boot files, host states, state directory, interface) "
+    "without opening a\n"
+    "socket or writing anything, as whoever runs it (root or the service "
+    "user): one\n"
+    "problem per line on stderr, a summary on stdout; exit 0 valid, 1 "
+    "problems found,\n"
+    "64 a bad command line. systemd: ExecReload=rackbootd "
+    "--check-config=... then\n"
+    "kill -HUP $MAINPID; SIGHUP applies only what passes the same checks.\n"
+    "Started without root (User= with AmbientCapabilities="
+    "CAP_NET_BIND_SERVICE), every\n"
+    "capability is dropped once the sockets are bound.\n";
 
 void PrintHelp() { rackboot::cli::PrintFlagHelp(kUsage, "engine/"); }
 
