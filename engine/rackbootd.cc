@@ -105,7 +105,7 @@ void LogTotals(const rackboot::daemon::Service& service) {
 // (config::CheckStartup).
 absl::Status DropRoot(const rackboot::site::SiteConfig& site,
                       bool uses_state_dir) {
-  if (site.server.user == "root") {
+  if (geteuid() == 0 && site.server.user == "root") {
     LOG(WARNING) << "running as root (server.user = \"root\"): a flaw in a "
                     "packet parser would have root's rights; name an "
                     "unprivileged user with --user (server.user)";
@@ -403,7 +403,8 @@ int main(int argc, char** argv) {
         if (loaded.ok()) {
           config::StartupCheckOptions reload;
           reload.reload = true;
-          absl::Status checked = config::CheckStartup(*loaded, reload).AsStatus();
+          absl::Status checked =
+              config::CheckStartup(*loaded, reload).AsStatus();
           if (!checked.ok()) loaded = checked;
         }
         if (loaded.ok() && api) api->ReloadToken(*loaded);

@@ -239,8 +239,9 @@ absl::optional<int> ParseCommandLine(int& argc, char**& argv, const char* usage,
       return kExitUsage;
     }
     if (!FLAGS_config.empty() && FLAGS_config != FLAGS_check_config) {
-      LOG(ERROR) << "--config=" << FLAGS_config << " and --check-config="
-                 << FLAGS_check_config << " name two files: give one";
+      LOG(ERROR) << "--config=" << FLAGS_config
+                 << " and --check-config=" << FLAGS_check_config
+                 << " name two files: give one";
       return kExitUsage;
     }
     FLAGS_config = FLAGS_check_config;

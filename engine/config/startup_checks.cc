@@ -88,9 +88,9 @@ void CheckStateDir(const site::SiteConfig& site,
     if (Exists(parent, &st) || parent == "/" || parent == ".") break;
   }
   if (!Exists(parent, &st) || !S_ISDIR(st.st_mode)) {
-    report.problems.push_back(
-        {absl::StrCat(where, ": ", site::Quote(dir), ": cannot be created: ",
-                      site::Quote(parent), " is not a directory")});
+    report.problems.push_back({absl::StrCat(
+        where, ": ", site::Quote(dir),
+        ": cannot be created: ", site::Quote(parent), " is not a directory")});
     return;
   }
   if (options.euid != 0 &&
@@ -269,12 +269,12 @@ void CheckUser(const site::SiteConfig& site, bool tftp, bool http,
   struct stat st;
   if (http && !site.api.token_file.empty() &&
       Exists(site.api.token_file, &st) && st.st_uid != user->uid) {
-    report.problems.push_back({absl::StrCat(
-        WhereOrFlag(site, "api.token_file", "--api_token_file"), ": ",
-        site.api.token_file, " is owned by uid ", st.st_uid,
-        ", but rackbootd re-reads it on SIGHUP as user ", user->name,
-        " (after dropping root): chown ", user->name, " ",
-        site.api.token_file)});
+    report.problems.push_back(
+        {absl::StrCat(WhereOrFlag(site, "api.token_file", "--api_token_file"),
+                      ": ", site.api.token_file, " is owned by uid ", st.st_uid,
+                      ", but rackbootd re-reads it on SIGHUP as user ",
+                      user->name, " (after dropping root): chown ", user->name,
+                      " ", site.api.token_file)});
   }
 }
 
@@ -287,9 +287,9 @@ void CheckInterface(const site::SiteConfig& site, StartupReport& report) {
       WhereOrFlag(site, "server.interface", "--interface");
   if (name.size() > 15 || name == "." || name == ".." ||
       name.find('/') != std::string::npos) {
-    report.problems.push_back({absl::StrCat(
-        where, ": ", site::Quote(name),
-        ": not an interface name (at most 15 bytes, no '/')")});
+    report.problems.push_back(
+        {absl::StrCat(where, ": ", site::Quote(name),
+                      ": not an interface name (at most 15 bytes, no '/')")});
     return;
   }
   struct stat st;
@@ -355,9 +355,8 @@ StartupReport CheckStartup(const site::SiteConfig& site,
         io::SocketAddress::Parse(site.http.listen);
     if (!listen.ok()) {
       report.problems.push_back(
-          {absl::StrCat(WhereOrFlag(site, "http.listen", "--http_listen"),
-                        ": ", site.http.listen, ": ",
-                        listen.status().message())});
+          {absl::StrCat(WhereOrFlag(site, "http.listen", "--http_listen"), ": ",
+                        site.http.listen, ": ", listen.status().message())});
     }
   }
   report.Add(site::CheckSiteFiles(site));
@@ -368,12 +367,11 @@ StartupReport CheckStartup(const site::SiteConfig& site,
   }
   CheckUser(site, tftp, http, options, report);
   if (http && !site.api.token_file.empty()) {
-    absl::StatusOr<std::string> token =
-        api::ReadTokenFile(site.api.token_file);
-    report.Add(token.status(), /*system=*/false,
-               absl::StrCat(WhereOrFlag(site, "api.token_file",
-                                        "--api_token_file"),
-                            ": "));
+    absl::StatusOr<std::string> token = api::ReadTokenFile(site.api.token_file);
+    report.Add(
+        token.status(), /*system=*/false,
+        absl::StrCat(WhereOrFlag(site, "api.token_file", "--api_token_file"),
+                     ": "));
   }
   CheckInterface(site, report);
   return report;

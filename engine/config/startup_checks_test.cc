@@ -145,9 +145,8 @@ TEST_F(StartupChecksTest, DamagedHostStatesLine) {
 TEST_F(StartupChecksTest, StateDirThatIsAFile) {
   std::filesystem::remove_all(dir_ + "/state");
   WriteFile(dir_ + "/state", "x");
-  EXPECT_THAT(Problems(Check(Site())),
-              HasSubstr("server.state_dir: \"" + dir_ +
-                        "/state\": not a directory"));
+  EXPECT_THAT(Problems(Check(Site())), HasSubstr("server.state_dir: \"" + dir_ +
+                                                 "/state\": not a directory"));
 }
 
 // An absent state directory is fine (it is made at start), and the check

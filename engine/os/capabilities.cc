@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -30,21 +31,47 @@ namespace rackboot::os {
 namespace {
 
 // capability(7)'s names, by number (Linux 6.x: 0..40).
-constexpr const char* kNames[] = {
-    "cap_chown",           "cap_dac_override",     "cap_dac_read_search",
-    "cap_fowner",          "cap_fsetid",           "cap_kill",
-    "cap_setgid",          "cap_setuid",           "cap_setpcap",
-    "cap_linux_immutable", "cap_net_bind_service", "cap_net_broadcast",
-    "cap_net_admin",       "cap_net_raw",          "cap_ipc_lock",
-    "cap_ipc_owner",       "cap_sys_module",       "cap_sys_rawio",
-    "cap_sys_chroot",      "cap_sys_ptrace",       "cap_sys_pacct",
-    "cap_sys_admin",       "cap_sys_boot",         "cap_sys_nice",
-    "cap_sys_resource",    "cap_sys_time",         "cap_sys_tty_config",
-    "cap_mknod",           "cap_lease",            "cap_audit_write",
-    "cap_audit_control",   "cap_setfcap",          "cap_mac_override",
-    "cap_mac_admin",       "cap_syslog",           "cap_wake_alarm",
-    "cap_block_suspend",   "cap_audit_read",       "cap_perfmon",
-    "cap_bpf",             "cap_checkpoint_restore"};
+constexpr const char* kNames[] = {"cap_chown",
+                                  "cap_dac_override",
+                                  "cap_dac_read_search",
+                                  "cap_fowner",
+                                  "cap_fsetid",
+                                  "cap_kill",
+                                  "cap_setgid",
+                                  "cap_setuid",
+                                  "cap_setpcap",
+                                  "cap_linux_immutable",
+                                  "cap_net_bind_service",
+                                  "cap_net_broadcast",
+                                  "cap_net_admin",
+                                  "cap_net_raw",
+                                  "cap_ipc_lock",
+                                  "cap_ipc_owner",
+                                  "cap_sys_module",
+                                  "cap_sys_rawio",
+                                  "cap_sys_chroot",
+                                  "cap_sys_ptrace",
+                                  "cap_sys_pacct",
+                                  "cap_sys_admin",
+                                  "cap_sys_boot",
+                                  "cap_sys_nice",
+                                  "cap_sys_resource",
+                                  "cap_sys_time",
+                                  "cap_sys_tty_config",
+                                  "cap_mknod",
+                                  "cap_lease",
+                                  "cap_audit_write",
+                                  "cap_audit_control",
+                                  "cap_setfcap",
+                                  "cap_mac_override",
+                                  "cap_mac_admin",
+                                  "cap_syslog",
+                                  "cap_wake_alarm",
+                                  "cap_block_suspend",
+                                  "cap_audit_read",
+                                  "cap_perfmon",
+                                  "cap_bpf",
+                                  "cap_checkpoint_restore"};
 constexpr int kKnown = sizeof(kNames) / sizeof(kNames[0]);
 
 pid_t ThreadId() { return static_cast<pid_t>(syscall(SYS_gettid)); }
@@ -64,11 +91,28 @@ int DropInThisThread() {
 }
 
 std::atomic<int> signal_failures{0};
+// The threads whose handler ran, in order: the caller waits for each
+// signalled thread to appear here (a thread whose sets were already empty,
+// as after setresuid from root, looks done in /proc before its handler ran;
+// the handler must not outlive the action it was installed with).
+constexpr int kMaxHandled = 1 << 14;
+std::atomic<int> handled_count{0};
+std::atomic<pid_t> handled_tids[kMaxHandled];
 
 void OnDropSignal(int) {
   const int saved = errno;
   if (DropInThisThread() != 0) signal_failures.fetch_add(1);
+  const int index = handled_count.fetch_add(1);
+  if (index < kMaxHandled) handled_tids[index].store(ThreadId());
   errno = saved;
+}
+
+bool Handled(pid_t tid) {
+  const int n = std::min(handled_count.load(), kMaxHandled);
+  for (int i = 0; i < n; ++i) {
+    if (handled_tids[i].load() == tid) return true;
+  }
+  return false;
 }
 
 // One thread's sets from /proc/self/task/<tid>/status, and its name.
@@ -191,6 +235,7 @@ absl::StatusOr<DroppedCapabilities> DropCapabilities() {
     return absl::ErrnoToStatus(errno, "sigaction");
   }
   signal_failures.store(0);
+  handled_count.store(0);
   std::set<pid_t> done = {self};
   absl::Status status;
   // Rounds, in case a thread started another meanwhile (it inherits the
@@ -216,16 +261,23 @@ absl::StatusOr<DroppedCapabilities> DropCapabilities() {
     }
     if (pending.empty()) break;
     // Each handler runs at its thread's next return to user space: wait
-    // until /proc shows every pending thread without capabilities.
+    // until every pending thread ran it, then check /proc.
     for (int wait = 0; wait < 1000 && !pending.empty(); ++wait) {
       std::vector<pid_t> still;
       for (pid_t tid : pending) {
-        const TaskState task = ReadTask(tid);
-        if (task.gone) {
-          done.insert(tid);
-        } else if (task.sets.empty()) {
+        if (Handled(tid)) {
+          const TaskState task = ReadTask(tid);
+          if (!task.gone && !task.sets.empty()) {
+            status = absl::InternalError(absl::StrCat(
+                "thread ", tid, " (", task.name,
+                ") still holds capabilities after dropping them: ",
+                CapabilityNames(task.sets.effective | task.sets.permitted |
+                                task.sets.inheritable | task.sets.ambient)));
+          }
           done.insert(tid);
           ++result.threads;
+        } else if (ReadTask(tid).gone) {
+          done.insert(tid);
         } else {
           still.push_back(tid);
         }
@@ -244,8 +296,14 @@ absl::StatusOr<DroppedCapabilities> DropCapabilities() {
           signal_number, "?)"));
     }
   }
-  sigaction(signal_number, &old, nullptr);
-  if (!status.ok()) return status;
+  // A thread that has not taken its signal yet must not meet the default
+  // action (termination): ignore the signal then, which also discards it.
+  if (status.ok()) {
+    sigaction(signal_number, &old, nullptr);
+  } else {
+    signal(signal_number, SIG_IGN);
+    return status;
+  }
   if (signal_failures.load() != 0) {
     return absl::InternalError(
         absl::StrCat(signal_failures.load(),
