@@ -17,8 +17,9 @@
 //   - with DHCP or [[profile]]s: inventory.csv, the inventory against the
 //     site and the DHCP settings (site::CheckSite), the templates
 //     (InstallTemplates::Load), host-states.tsv and discovered.tsv parse,
-//     every armed host is installable (site::CheckArmedHosts), and every
-//     inventory host's boot menus (and, when armed, install files) render;
+//     every armed host is installable (site::CheckArmedHosts), and its boot
+//     menus and install files render (of the unarmed hosts, the first of
+//     each profile: a render costs about 0.1 ms);
 //   - server.user exists; started as root (which drops to that user after
 //     binding), the TFTP root and the repository root are readable by it;
 //   - the API token file (with http.listen): readable, mode 0600, and started
