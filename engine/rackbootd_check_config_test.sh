@@ -75,15 +75,22 @@ grep -q "^$work/site.toml: OK (6 hosts, 3 profiles, 4 armed)\$" <<<"$out" ||
 check --check_config="$work/site.toml" --config="$work/site.toml"
 [[ $rc -eq 0 ]] || fail "--check_config with the same --config: exit $rc: $err"
 
-# 2. No socket: strace sees no socket(2) of a network family and no bind(2) at all.
+# 2. No socket, no write: strace sees no socket(2) of a network family (glog's user-name lookup
+# may try nscd's AF_UNIX socket), no bind(2) or listen(2) at all, and no file opened for writing,
+# created, renamed, removed or chmod/chowned anywhere.
 if strace -f -qq -o "$work/strace" -e trace=socket,bind true 2>/dev/null; then
   rc=0
-  strace -f -qq -o "$work/strace" -e trace=socket,bind,listen \
+  strace -f -qq -o "$work/strace" \
+    -e trace=socket,bind,listen,open,openat,creat,mkdir,mkdirat,rename,renameat,renameat2,unlink,unlinkat,truncate,ftruncate,chmod,fchmod,fchmodat,chown,fchown,fchownat \
     "$rackbootd" --check-config="$work/site.toml" >/dev/null 2>&1 || rc=$?
   [[ $rc -eq 0 ]] || fail "under strace: exit $rc"
+  grep -q 'inventory.csv' "$work/strace" || fail "strace saw no open of inventory.csv: $(head "$work/strace")"
   if grep -E 'socket\(AF_INET|socket\(AF_INET6|socket\(AF_PACKET|socket\(AF_NETLINK|bind\(|listen\(' \
       "$work/strace"; then
     fail "--check-config opened a network socket (above)"
+  fi
+  if grep -E 'O_WRONLY|O_RDWR|O_CREAT|creat\(|mkdir|rename|unlink|truncate|chmod|chown' "$work/strace"; then
+    fail "--check-config wrote or changed a file (above)"
   fi
 else
   skipped+=("strace cannot trace here: the socket(2) trace")

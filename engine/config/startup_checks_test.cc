@@ -142,6 +142,19 @@ TEST_F(StartupChecksTest, DamagedHostStatesLine) {
   EXPECT_EQ(report.StartExitStatus(), kExitConfig);
 }
 
+TEST_F(StartupChecksTest, DamagedDiscoveredLine) {
+  WriteFile(dir_ + "/state/discovered.tsv", "not-a-mac\t1\tx\n");
+  EXPECT_THAT(Problems(Check(Site())), HasSubstr("discovered.tsv:1"));
+}
+
+TEST_F(StartupChecksTest, MissingTemplateFileNamesItsKey) {
+  const std::string problems = Problems(Check(Site(
+      "family = \"debian-preseed\"\ntemplate_file = \"nope.mustache\"\n"
+      "[http]\nlisten = \"127.0.0.1:8080\"\n")));
+  EXPECT_THAT(problems, HasSubstr("profile[0].template_file"));
+  EXPECT_THAT(problems, HasSubstr("nope.mustache"));
+}
+
 TEST_F(StartupChecksTest, StateDirThatIsAFile) {
   std::filesystem::remove_all(dir_ + "/state");
   WriteFile(dir_ + "/state", "x");
