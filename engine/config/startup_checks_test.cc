@@ -148,9 +148,9 @@ TEST_F(StartupChecksTest, DamagedDiscoveredLine) {
 }
 
 TEST_F(StartupChecksTest, MissingTemplateFileNamesItsKey) {
-  const std::string problems = Problems(Check(Site(
-      "family = \"debian-preseed\"\ntemplate_file = \"nope.mustache\"\n"
-      "[http]\nlisten = \"127.0.0.1:8080\"\n")));
+  const std::string problems = Problems(Check(
+      Site("family = \"debian-preseed\"\ntemplate_file = \"nope.mustache\"\n"
+           "[http]\nlisten = \"127.0.0.1:8080\"\n")));
   EXPECT_THAT(problems, HasSubstr("profile[0].template_file"));
   EXPECT_THAT(problems, HasSubstr("nope.mustache"));
 }
