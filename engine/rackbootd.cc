@@ -31,6 +31,7 @@
 #include "engine/api/status_page_routes.h"
 #include "engine/cli/flag_help.h"
 #include "engine/config/daemon_flags.h"
+#include "engine/config/startup_checks.h"
 #include "engine/daemon/service.h"
 #include "engine/daemon/shard_group.h"
 #include "engine/daemon/transfer_table.h"
@@ -40,11 +41,11 @@
 #include "engine/http/http_service.h"
 #include "engine/io/socket_address.h"
 #include "engine/metrics/metrics_registry.h"
+#include "engine/os/capabilities.h"
 #include "engine/os/privileges.h"
 #include "engine/os/time_zone.h"
 #include "engine/site/fleet_metrics.h"
 #include "engine/site/site_config.h"
-#include "engine/site/site_files.h"
 #include "engine/site/site_runtime.h"
 #include "engine/tftp/tftp_service.h"
 
@@ -57,6 +58,8 @@ constexpr char kUsage[] =
     "Usage: rackbootd --config=site.toml [FLAGS]\n"
     "       rackbootd --tftp_root=DIR [--http_listen=ADDR:PORT] [FLAGS]   "
     "(no DHCP)\n"
+    "       rackbootd --check-config=site.toml [FLAGS]   (check, serve "
+    "nothing)\n"
     "Example: rackbootd --config=/etc/rackboot/site.toml --dhcp_mode=proxy\n"
     "\n"
     "Exit status: 0 after SIGINT or SIGTERM; 78 (EX_CONFIG) for any "
@@ -71,7 +74,22 @@ constexpr char kUsage[] =
     "\n"
     "Logs go to stderr: under systemd in the journal's format (\"<4>text\"; "
     "see\n--log_format), otherwise in glog's; log files only with "
-    "--log_dir=DIR.\n";
+    "--log_dir=DIR.\n"
+    "\n"
+    "--check-config=site.toml runs every check a start makes (files, "
+    "inventory, users,\n"
+    "profiles, boot files, host states, state directory, interface) "
+    "without opening a\n"
+    "socket or writing anything, as whoever runs it (root or the service "
+    "user): one\n"
+    "problem per line on stderr, a summary on stdout; exit 0 valid, 1 "
+    "problems found,\n"
+    "64 a bad command line. systemd: ExecReload=rackbootd "
+    "--check-config=... then\n"
+    "kill -HUP $MAINPID; SIGHUP applies only what passes the same checks.\n"
+    "Started without root (User= with AmbientCapabilities="
+    "CAP_NET_BIND_SERVICE), every\n"
+    "capability is dropped once the sockets are bound.\n";
 
 void PrintHelp() { rackboot::cli::PrintFlagHelp(kUsage, "engine/"); }
 
@@ -86,63 +104,42 @@ void LogTotals(const rackboot::daemon::Service& service) {
 }
 
 // Architecture principle 5: once every socket is bound and every directory
-// open, become server.user with no capabilities.
-// Sets `config_error` when the failure is the configuration's (an unknown
-// user, a TFTP root that user cannot read) rather than the system's.
-absl::Status DropRoot(const rackboot::site::SiteConfig& site, bool tftp,
-                      bool http, bool uses_state_dir, bool& config_error) {
-  if (site.server.user == "root") {
+// open, become server.user with no capabilities; started without root (the
+// systemd unit: User= with AmbientCapabilities=CAP_NET_BIND_SERVICE), drop
+// the capabilities. What that user must read was checked before binding
+// (config::CheckStartup).
+absl::Status DropRoot(const rackboot::site::SiteConfig& site,
+                      bool uses_state_dir) {
+  if (geteuid() == 0 && site.server.user == "root") {
     LOG(WARNING) << "running as root (server.user = \"root\"): a flaw in a "
                     "packet parser would have root's rights; name an "
                     "unprivileged user with --user (server.user)";
     return absl::OkStatus();
   }
-  absl::StatusOr<rackboot::os::UserIds> user =
-      rackboot::os::LookUpUser(site.server.user);
-  if (!user.ok()) {
-    config_error = true;
-    return user.status();
-  }
-  if (geteuid() != 0) {
-    LOG(INFO) << "running as uid " << geteuid() << ": no root to drop";
-    return absl::OkStatus();
-  }
-  if (tftp) {
-    if (absl::Status s = rackboot::os::CheckReadableBy(site.tftp.root, *user);
-        !s.ok()) {
-      config_error = true;
-      // Named like the other root errors: site.toml:line, or the flag.
-      const std::string where = site.key_lines.count("tftp.root") > 0
-                                    ? site.Where("tftp.root")
-                                    : std::string("--tftp_root");
-      return absl::Status(s.code(),
-                          absl::StrCat(where, ": TFTP root ", s.message()));
+  if (geteuid() == 0) {
+    absl::StatusOr<rackboot::os::UserIds> user =
+        rackboot::os::LookUpUser(site.server.user);
+    if (!user.ok()) return user.status();
+    if (uses_state_dir) {
+      if (absl::Status s =
+              rackboot::os::GiveDirectoryTo(site.server.state_dir, *user);
+          !s.ok()) {
+        return s;
+      }
     }
-  }
-  if (http && !site.http.repo_root.empty()) {
-    if (absl::Status s =
-            rackboot::os::CheckReadableBy(site.http.repo_root, *user);
-        !s.ok()) {
-      config_error = true;
-      const std::string where = site.key_lines.count("http.repo_root") > 0
-                                    ? site.Where("http.repo_root")
-                                    : std::string("--http_repo_root");
-      return absl::Status(
-          s.code(), absl::StrCat(where, ": repository root ", s.message()));
-    }
-  }
-  if (uses_state_dir) {
-    if (absl::Status s =
-            rackboot::os::GiveDirectoryTo(site.server.state_dir, *user);
-        !s.ok()) {
+    if (absl::Status s = rackboot::os::DropPrivileges(*user); !s.ok()) {
       return s;
     }
+    LOG(INFO) << "dropped root: running as user " << user->name << " (uid "
+              << user->uid << ", gid " << user->gid << ")";
   }
-  if (absl::Status s = rackboot::os::DropPrivileges(*user); !s.ok()) {
-    return s;
-  }
-  LOG(INFO) << "dropped root: running as user " << user->name << " (uid "
-            << user->uid << ", gid " << user->gid << ") without capabilities";
+  // Setting the uids cleared every set but the inheritable one; a non-root
+  // start still holds what it was given.
+  absl::StatusOr<rackboot::os::DroppedCapabilities> dropped =
+      rackboot::os::DropCapabilities();
+  if (!dropped.ok()) return dropped.status();
+  LOG(INFO) << "running as uid " << geteuid()
+            << "; capabilities dropped after binding: " << dropped->Describe();
   return absl::OkStatus();
 }
 
@@ -185,6 +182,8 @@ int main(int argc, char** argv) {
           config::ParseCommandLine(argc, argv, kUsage, PrintHelp)) {
     return *exit_status;
   }
+  if (config::CheckConfigRequested())
+    return config::RunCheckConfig(stdout, stderr);
 
   // The metrics every service registers in, served at GET /metrics; made
   // first so that it outlives the services.
@@ -192,37 +191,22 @@ int main(int argc, char** argv) {
   rackboot::metrics::RegisterProcessMetrics(metrics);
   rackboot::api::MetricsRoutes metrics_routes(&metrics);
 
-  // The configuration, checked whole before anything is served.
-  absl::StatusOr<site_ns::SiteConfig> site = config::LoadSite();
-  if (!site.ok()) {
-    LOG(ERROR) << site.status().message();
-    return kExitConfig;
-  }
+  // The configuration, checked whole before anything is served: the same
+  // checks as --check-config and SIGHUP (engine/config/startup_checks.h).
+  config::CommandLineCheck checked =
+      config::CheckCommandLine(config::StartupCheckOptions());
+  for (const std::string& warning : checked.report.warnings)
+    LOG(WARNING) << warning;
+  for (const config::StartupProblem& problem : checked.report.problems)
+    LOG(ERROR) << problem.text;
+  if (!checked.report.ok()) return checked.report.StartExitStatus();
+  absl::StatusOr<site_ns::SiteConfig> site = *std::move(checked.site);
+  absl::StatusOr<config::DaemonFlags> flags = checked.flags;
   const bool dhcp = site->dhcp.mode != site_ns::DhcpMode::kOff;
   const bool tftp = !site->tftp.root.empty();
   const bool http = !site->http.listen.empty();
-  if (!dhcp && !tftp && !http) {
-    LOG(ERROR) << "nothing to serve: give --tftp_root (tftp.root), "
-                  "--http_listen (http.listen) and/or --dhcp_mode (dhcp.mode) "
-                  "with --config=site.toml (see --help)";
-    return kExitConfig;
-  }
-  absl::StatusOr<config::DaemonFlags> flags = config::CheckDaemonFlags();
-  if (!flags.ok()) {
-    LOG(ERROR) << flags.status().message() << " (see --help)";
-    return kExitConfig;
-  }
   absl::StatusOr<rackboot::TftpServiceOptions> tftp_options =
       config::TftpOptions(*site);
-  if (!tftp_options.ok()) {
-    LOG(ERROR) << tftp_options.status().message() << " (see --help)";
-    return kExitConfig;
-  }
-  // The roots and every boot file site.toml names.
-  if (absl::Status files = site_ns::CheckSiteFiles(*site); !files.ok()) {
-    LOG(ERROR) << "configuration error:\n" << files.message();
-    return kExitConfig;
-  }
   // The inventory matters to DHCP and to the per-host boot files the TFTP
   // and HTTP services render.
   std::unique_ptr<site_ns::SiteRuntime> runtime;
@@ -393,12 +377,10 @@ int main(int argc, char** argv) {
     }
   }
 
-  bool user_error = false;
-  if (absl::Status dropped =
-          DropRoot(*site, tftp, http, runtime != nullptr, user_error);
+  if (absl::Status dropped = DropRoot(*site, runtime != nullptr);
       !dropped.ok()) {
-    LOG(ERROR) << "cannot drop root privileges: " << dropped.message();
-    return user_error ? kExitConfig : kExitFailure;
+    LOG(ERROR) << "cannot drop privileges: " << dropped.message();
+    return kExitFailure;
   }
   std::string ready = "rackbootd: ready";
   for (const auto& service : services) {
@@ -420,13 +402,15 @@ int main(int argc, char** argv) {
       if (runtime) {
         LOG(INFO) << "SIGHUP: reloading " << site->path << " and "
                   << site->server.inventory;
-        // The startup checks of the TFTP keys too, although they need a
-        // restart: a file that would not start is refused now, not later.
+        // The startup checks (--check-config's), of the keys that need a
+        // restart too: a file that would not start is refused now.
         absl::StatusOr<site_ns::SiteConfig> loaded = config::LoadSite();
-        if (loaded.ok() && tftp) {
-          absl::StatusOr<rackboot::TftpServiceOptions> checked =
-              config::TftpOptions(*loaded);
-          if (!checked.ok()) loaded = checked.status();
+        if (loaded.ok()) {
+          config::StartupCheckOptions reload;
+          reload.reload = true;
+          absl::Status checked =
+              config::CheckStartup(*loaded, reload).AsStatus();
+          if (!checked.ok()) loaded = checked;
         }
         if (loaded.ok() && api) api->ReloadToken(*loaded);
         runtime->Reload(std::move(loaded), dhcp);

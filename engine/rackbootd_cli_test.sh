@@ -42,7 +42,7 @@ expect_error "--tftp_max_windowsize=0 is outside" --tftp_root=/tmp --tftp_max_wi
 expect_error "--tftp_listen" --tftp_root=/tmp --tftp_listen=not-an-address
 expect_error "--io=fast: use 'auto', 'uring' or 'epoll'" --tftp_root=/tmp --io=fast
 expect_error "--dhcp_mode=bogus: use 'authoritative', 'proxy' or 'off'" --dhcp_mode=bogus
-expect_error "cannot start DHCP: /nonexistent/inv.csv: cannot open" --dhcp_mode=authoritative --inventory=/nonexistent/inv.csv
+expect_error "/nonexistent/inv.csv: cannot open" --dhcp_mode=authoritative --inventory=/nonexistent/inv.csv
 expect_error "user \"no-such-user-rb\" does not exist" --tftp_root=/tmp --tftp_listen=127.0.0.1:0 --user=no-such-user-rb
 expect_error "--dhcp_commit_window_us=-1: must be between 0 and 1000000" --dhcp_mode=authoritative --dhcp_commit_window_us=-1
 expect_error "no such file\|cannot read\|/nonexistent/site.toml" --config=/nonexistent/site.toml
@@ -105,13 +105,17 @@ sed -i "s|^root = .*|root = \"tftp\"|" "$work/site.toml"
 expect_site_error "site.toml:$(line_of '^repo_root = ' site.toml): http.repo_root: \"/srv/rackboot/repo\": cannot open the repository root" \
   "$work/site.toml"
 sed -i "s|^repo_root = .*|repo_root = \"repo\"|" "$work/site.toml"
+# And the API token file it names, made (mode 0600) beside it.
+echo "t0ken-$RANDOM" >"$work/api-token"
+chmod 600 "$work/api-token"
+sed -i "s|^token_file = .*|token_file = \"api-token\"|" "$work/site.toml"
 
 # Complete, the copy passes every configuration check; what stops it is the missing br0 (no such
-# interface here): a failure of the system, exit 1, not 78.
+# interface here, found before any socket is opened): a failure of the system, exit 1, not 78.
 rc=0
 timeout 20 "$rackbootd" --config="$work/site.toml" --tftp_listen=127.0.0.1:0 \
   --state_dir="$work/state" --user=root >"$work/ok.out" 2>"$work/ok.log" || rc=$?
-[[ $rc -eq 1 ]] && grep -q 'cannot start DHCP' "$work/ok.log" ||
+[[ $rc -eq 1 ]] && grep -q "site.toml:$(line_of '^interface = ' site.toml): server.interface: \"br0\": no such network interface" "$work/ok.log" ||
   fail "the complete example: exit $rc (want 1, DHCP on a missing br0): $(cat "$work/ok.log")"
 
 # Without its [[profile]] sections (the example before issue 11): node001 and node005 are armed in

@@ -22,6 +22,15 @@ DEFINE_string(config, "",
               "Site configuration (site.toml; see examples/site.toml). "
               "Flags given on the command line override single keys of it; "
               "SIGHUP reloads it.");
+DEFINE_string(check_config, "",
+              "Check this site.toml (with the other flags laid over it, as at "
+              "start) and exit without serving: no socket is opened, nothing "
+              "is written. Problems go to stderr, one per line with file:line "
+              "and what to fix; a summary to stdout. Exit status 0: valid; "
+              "1: problems found; 64: a bad command line. Run it as root or "
+              "as the service user, as rackbootd is started (the systemd "
+              "unit's ExecReload does, before SIGHUP). Spelt --check-config "
+              "or --check_config.");
 DEFINE_string(tftp_root, "",
               "tftp.root: directory served over TFTP, read-only. "
               "Files are opened strictly beneath it "
@@ -147,15 +156,33 @@ DEFINE_string(
 namespace rackboot::config {
 
 static_assert(kExitConfig == EX_CONFIG);
+static_assert(kExitUsage == EX_USAGE);
 
 namespace {
 
 // gflags prints its own message and calls exit(1) on an unknown flag or a
 // value that does not parse; while it parses, this handler turns that exit
-// into 78 like every other configuration error.
+// into 78 like every other configuration error (64 with --check-config).
 bool parsing_flags = false;
+int bad_command_line_status = kExitConfig;
 void ExitConfigIfParsingFlags() {
-  if (parsing_flags) _exit(kExitConfig);
+  if (parsing_flags) _exit(bad_command_line_status);
+}
+
+// Whether argv[i] is --check-config[=...] (either spelling, one or two
+// dashes); rewrites the hyphenated one to gflags' check_config in place.
+bool TakeCheckConfig(char* arg) {
+  char* name = arg;
+  if (*name != '-') return false;
+  ++name;
+  if (*name == '-') ++name;
+  if (std::strncmp(name, "check-config", 12) != 0 &&
+      std::strncmp(name, "check_config", 12) != 0) {
+    return false;
+  }
+  if (name[12] != '\0' && name[12] != '=') return false;
+  name[5] = '_';
+  return true;
 }
 
 absl::StatusOr<io::IoBackend> IoBackendFromFlag() {
@@ -202,6 +229,9 @@ absl::optional<int> ParseCommandLine(int& argc, char**& argv, const char* usage,
                    std::strcmp(argv[i], "--version") == 0 ||
                    std::strcmp(argv[i], "-version") == 0;
   }
+  bool checking = false;
+  for (int i = 1; i < argc; ++i) checking |= TakeCheckConfig(argv[i]);
+  if (checking) bad_command_line_status = kExitUsage;
   if (!gflags_help) {
     std::atexit(ExitConfigIfParsingFlags);
     parsing_flags = true;
@@ -216,10 +246,26 @@ absl::optional<int> ParseCommandLine(int& argc, char**& argv, const char* usage,
   if (argc > 1) {
     LOG(ERROR) << "unexpected argument '" << argv[1]
                << "'; rackbootd takes only flags (see --help)";
-    return kExitConfig;
+    return bad_command_line_status;
+  }
+  if (checking) {
+    if (FLAGS_check_config.empty()) {
+      LOG(ERROR) << "--check-config needs the site.toml to check: "
+                    "--check-config=/etc/rackboot/site.toml";
+      return kExitUsage;
+    }
+    if (!FLAGS_config.empty() && FLAGS_config != FLAGS_check_config) {
+      LOG(ERROR) << "--config=" << FLAGS_config
+                 << " and --check-config=" << FLAGS_check_config
+                 << " name two files: give one";
+      return kExitUsage;
+    }
+    FLAGS_config = FLAGS_check_config;
   }
   return absl::nullopt;
 }
+
+bool CheckConfigRequested() { return !FLAGS_check_config.empty(); }
 
 absl::StatusOr<site::SiteConfig> LoadSite() {
   site::SiteConfig config;

@@ -33,6 +33,10 @@ namespace rackboot::config {
 // use, io_uring, privileges) exit 1.
 inline constexpr int kExitConfig = 78;
 inline constexpr int kExitFailure = 1;
+// --check-config only: a bad command line (an unknown flag, a value that does
+// not parse, a stray argument), EX_USAGE of sysexits.h; its other statuses
+// are 0 (valid) and 1 (problems found): RunCheckConfig (startup_checks.h).
+inline constexpr int kExitUsage = 64;
 
 // Parses the command line into the flags (gflags) and starts logging to
 // stderr in --log_format's format (engine/log/log_format.h). Returns the status
@@ -40,8 +44,14 @@ inline constexpr int kExitFailure = 1;
 // daemon's own flags only), 78 for an unknown flag, a value that does not parse
 // (gflags' own exit(1) is turned into 78), a --log_format it does not know, or
 // a stray argument. gflags' --helpfull and --version keep their status.
+// With --check-config=PATH (also spelt --check_config) those exit 64 instead,
+// as do an empty PATH and a --config naming another file; PATH becomes
+// --config.
 absl::optional<int> ParseCommandLine(int& argc, char**& argv, const char* usage,
                                      void (*print_help)());
+
+// Whether --check-config was given (after ParseCommandLine).
+bool CheckConfigRequested();
 
 // site.toml (--config; or the defaults, without it) with the flags given on
 // top. The key_lines of keys a flag replaced are erased, so later checks name

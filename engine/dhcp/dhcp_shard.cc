@@ -311,9 +311,14 @@ bool DhcpShard::WriteArpEntry(Ipv4Address address,
       arp_denied_ = true;
       LOG(WARNING) << "dhcp: no permission to add ARP entries on "
                    << options_.interface
-                   << " (rackbootd runs without CAP_NET_ADMIN after dropping "
-                      "root); replies to clients without an address are "
-                      "broadcast instead, as RFC 2131 section 4.1 allows";
+                   << " (rackbootd holds no capability once its sockets are "
+                      "bound, so CAP_NET_ADMIN, root's or the unit's, is "
+                      "gone by now); replies to clients without an address "
+                      "are broadcast instead, as RFC 2131 section 4.1 "
+                      "allows and every DHCP client accepts: nothing to do. "
+                      "A client that ignores broadcast replies needs a "
+                      "DHCP relay in front of it (replies then go to the "
+                      "relay) (docs/operations.md, \"Capabilities\")";
       return false;
     }
     LOG_EVERY_N(WARNING, 100)

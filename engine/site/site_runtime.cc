@@ -50,7 +50,7 @@ absl::StatusOr<std::unique_ptr<SiteRuntime>> SiteRuntime::Open(
   absl::StatusOr<Inventory> inventory = Inventory::Load(site.server.inventory);
   if (!inventory.ok()) return ConfigError(inventory.status());
   absl::StatusOr<dhcp::DhcpServerConfig> server =
-      CheckSite(site, *inventory, dhcp);
+      CheckSite(site, *inventory, dhcp, /*warn=*/false);
   if (!server.ok()) return ConfigError(server.status());
   // The menus' and install files' templates (built in, each profile's
   // template_file and append): a template error is a configuration error.
@@ -346,26 +346,34 @@ absl::StatusOr<std::string> SiteRuntime::InstallLog(
   return text;
 }
 
-absl::Status SiteRuntime::CheckArmedHosts(const SiteConfig& site,
-                                          const Inventory& inventory) const {
-  std::shared_ptr<const HostStateMap> snapshot = states_->Snapshot();
+absl::Status CheckArmedHosts(const SiteConfig& site, const Inventory& inventory,
+                             const HostStateMap& states,
+                             absl::string_view states_path) {
   std::vector<std::string> errors;
   for (const InventoryHost& host : inventory.hosts()) {
-    auto it = snapshot->find(host.hostname);
+    auto it = states.find(host.hostname);
+    const bool stands =
+        it != states.end() &&
+        HostStateStore::EntryStands(it->second, host.initial_state);
     // An entry holding the column's token is the column's arm.
-    const bool from_file = it != snapshot->end() &&
+    const bool from_file = stands &&
                            it->second.changed != absl::InfinitePast() &&
                            !it->second.from_inventory;
-    const HostState state =
-        it != snapshot->end() ? it->second.state : host.initial_state;
+    const HostState state = stands ? it->second.state : host.initial_state;
     if (state != HostState::kInstall) continue;
     const std::string armed_by =
-        from_file ? states_->states_path() : std::string("its state column");
+        from_file ? std::string(states_path) : std::string("its state column");
     absl::Status s = CheckArmedHost(site, inventory, host, armed_by);
     if (!s.ok()) errors.emplace_back(s.message());
   }
   if (errors.empty()) return absl::OkStatus();
   return absl::FailedPreconditionError(absl::StrJoin(errors, "\n"));
+}
+
+absl::Status SiteRuntime::CheckArmedHosts(const SiteConfig& site,
+                                          const Inventory& inventory) const {
+  return site::CheckArmedHosts(site, inventory, *states_->Snapshot(),
+                               states_->states_path());
 }
 
 absl::Status SiteRuntime::CheckArmedHosts() const {

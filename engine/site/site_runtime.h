@@ -75,6 +75,17 @@ absl::StatusOr<dhcp::DhcpServerConfig> CheckSite(const SiteConfig& site,
                                                  const Inventory& inventory,
                                                  bool dhcp, bool warn = true);
 
+// Every host of `inventory` armed for install that `site` could not install
+// (CheckArmedHost), one per line; OK if none. `states` holds host-states.tsv's
+// entries: a store's Snapshot, or the file's lines as
+// HostStateStore::ParseStates reads them (rackbootd --check-config, which
+// opens no store). A host is armed by its entry when the entry stands
+// (HostStateStore::EntryStands), else by its inventory state column;
+// `states_path` names the file in the message.
+absl::Status CheckArmedHosts(const SiteConfig& site, const Inventory& inventory,
+                             const HostStateMap& states,
+                             absl::string_view states_path);
+
 class SiteRuntime {
  public:
   // Loads the inventory, runs CheckSite, opens the host states and the
