@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "engine/log/log_text.h"
 
 namespace rackboot {
 namespace {
@@ -64,11 +65,13 @@ UniqueFd::~UniqueFd() {
 absl::StatusOr<FileRoot> FileRoot::Open(const std::string& directory) {
   char resolved[PATH_MAX];
   if (realpath(directory.c_str(), resolved) == nullptr) {
-    return ErrnoStatus(errno, absl::StrCat("file root ", directory));
+    return ErrnoStatus(errno,
+                       absl::StrCat("file root ", log::Quoted(directory)));
   }
   int fd = open(resolved, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
-    return ErrnoStatus(errno, absl::StrCat("file root ", directory));
+    return ErrnoStatus(errno,
+                       absl::StrCat("file root ", log::Quoted(directory)));
   }
   std::string path = resolved;
   if (path == "/") path.clear();
