@@ -14,58 +14,15 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "engine/os/notify_test_receiver.h"
 #include "gtest/gtest.h"
 
 namespace rackboot::os {
 namespace {
 
-// A bound AF_UNIX datagram socket standing in for systemd's notify socket.
-class Receiver {
- public:
-  // `name`: "/path" or "@abstract", as NOTIFY_SOCKET says it.
-  explicit Receiver(const std::string& name) : name_(name) {
-    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::memcpy(address.sun_path, name.data(), name.size());
-    socklen_t length = offsetof(sockaddr_un, sun_path) + name.size() + 1;
-    if (name[0] == '@') {
-      address.sun_path[0] = '\0';
-      length = offsetof(sockaddr_un, sun_path) + name.size();
-    } else {
-      unlink(name.c_str());
-    }
-    bound_ = fd_ >= 0 &&
-             bind(fd_, reinterpret_cast<sockaddr*>(&address), length) == 0;
-  }
-  ~Receiver() {
-    if (fd_ >= 0) close(fd_);
-    if (name_[0] == '/') unlink(name_.c_str());
-  }
-  bool bound() const { return bound_; }
+using Receiver = NotifyTestReceiver;
 
-  // The next datagram within `wait_ms`, or "<none>".
-  std::string Next(int wait_ms = 2000) {
-    pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, wait_ms) != 1) return "<none>";
-    char buffer[8192];
-    const ssize_t n = recv(fd_, buffer, sizeof(buffer), 0);
-    return n < 0 ? "<error>" : std::string(buffer, static_cast<size_t>(n));
-  }
-
- private:
-  const std::string name_;
-  int fd_ = -1;
-  bool bound_ = false;
-};
-
-std::string TempSocketPath() {
-  const char* dir = getenv("TEST_TMPDIR");
-  std::string path = absl::StrCat(dir ? dir : "/tmp", "/notify-", getpid());
-  // sun_path is short; a deep TEST_TMPDIR would not fit.
-  if (path.size() >= 100) path = absl::StrCat("/tmp/rb-notify-", getpid());
-  return path;
-}
+std::string TempSocketPath() { return NotifyTestReceiver::TempPath("notify"); }
 
 TEST(SdNotify, UnsetIsANoOp) {
   absl::StatusOr<SdNotify> notify =
