@@ -8,8 +8,8 @@
 namespace rackboot::daemon {
 
 ShardWatchdog::ShardWatchdog(std::vector<ShardGroup*> groups,
-                             absl::Duration log_after)
-    : log_after_(log_after) {
+                             absl::Duration late_after)
+    : late_after_(late_after) {
   for (ShardGroup* group : groups) {
     for (int i = 0; i < group->shards(); ++i) {
       targets_.push_back({group, i});
@@ -21,11 +21,10 @@ ShardWatchdog::ShardWatchdog(std::vector<ShardGroup*> groups,
 
 bool ShardWatchdog::Check(absl::Time now) {
   if (round_ > 0) {
-    const std::string late = Late(now);
-    if (!late.empty()) {
+    if (!AllAnswered()) {
+      const std::string late = Late(now);
       uint64_t suppressed = 0;
-      if (now - round_posted_ >= log_after_ &&
-          late_log_.Allow(now, &suppressed)) {
+      if (!late.empty() && late_log_.Allow(now, &suppressed)) {
         LOG(WARNING) << "watchdog: not answering: " << late
                      << " (a reactor thread that does not turn its loop; no "
                         "WATCHDOG=1 to systemd until it does)"
@@ -53,8 +52,15 @@ bool ShardWatchdog::Check(absl::Time now) {
   return true;
 }
 
+bool ShardWatchdog::AllAnswered() const {
+  for (const Slot& slot : *slots_) {
+    if (slot.answered.load(std::memory_order_acquire) != round_) return false;
+  }
+  return true;
+}
+
 std::string ShardWatchdog::Late(absl::Time now) const {
-  if (round_ == 0) return "";
+  if (round_ == 0 || now - round_posted_ < late_after_) return "";
   constexpr int kNamed = 8;
   std::string out;
   int late = 0;

@@ -18,9 +18,11 @@
 //   ShardWatchdog watchdog({&shards, &dhcp_thread});  // groups started
 //   each tick: if (watchdog.Check(now)) notify.Send("WATCHDOG=1");
 //
-// A late shard is logged (WARNING, at most once per 10 s per watchdog, with
-// how long and which shards) once it is later than `log_after`, and its
-// recovery once (INFO). Late() names them for STATUS=.
+// A shard is late once a round stayed unanswered for `late_after` (the main
+// loop's tick: a round just posted is not late, only unanswered). Late shards
+// are logged (WARNING, at most once per 10 s per watchdog, with how long and
+// which shards), and their recovery once (INFO); Late() names them for
+// STATUS=.
 //
 // Threads: Check, Late and the destructor on one thread (the main one). The
 // groups are borrowed and must outlive the watchdog; probes own their share of
@@ -46,7 +48,7 @@ class ShardWatchdog {
  public:
   // REQUIRES: every group started (ShardGroup::Start returned OK).
   explicit ShardWatchdog(std::vector<ShardGroup*> groups,
-                         absl::Duration log_after = absl::Seconds(1));
+                         absl::Duration late_after = absl::Seconds(1));
   ShardWatchdog(const ShardWatchdog&) = delete;
   ShardWatchdog& operator=(const ShardWatchdog&) = delete;
 
@@ -57,13 +59,17 @@ class ShardWatchdog {
 
   // The shards that have not answered the current round and for how long,
   // "shard-1 for 3.2s, dhcp-0 for 3.2s" (at most 8 named, then "and N
-  // more"); "" when none.
+  // more"); "" when none is late (or the round is younger than
+  // `late_after`).
   std::string Late(absl::Time now) const;
 
   // Every shard watched.
   int shards() const { return static_cast<int>(names_.size()); }
 
  private:
+  // Every shard answered round_.
+  bool AllAnswered() const;
+
   struct Slot {
     std::atomic<uint64_t> answered{0};
   };
@@ -77,7 +83,7 @@ class ShardWatchdog {
   std::vector<std::string> names_;
   // Shared with the probes in flight.
   std::shared_ptr<std::vector<Slot>> slots_;
-  const absl::Duration log_after_;
+  const absl::Duration late_after_;
   uint64_t round_ = 0;  // the last round posted; 0: none yet
   absl::Time round_posted_ = absl::InfinitePast();
   bool late_logged_ = false;  // a late line went out in this stall

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <random>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -57,17 +58,24 @@ class NotifyTestReceiver {
     return n < 0 ? "<error>" : std::string(buffer, static_cast<size_t>(n));
   }
 
-  // A socket file path for `tag` in TEST_TMPDIR (or /tmp when that is too
-  // deep for sun_path).
+  // A socket file path for `tag`, unique to this process: /tmp/rb-<tag>-<r>
+  // with a random <r> (TEST_TMPDIR is often too deep for sun_path, and
+  // concurrent test runs in pid namespaces share pids, and /tmp).
   static std::string TempPath(const std::string& tag) {
-    const char* dir = getenv("TEST_TMPDIR");
-    std::string path =
-        absl::StrCat(dir ? dir : "/tmp", "/", tag, "-", getpid());
-    if (path.size() >= 100) path = absl::StrCat("/tmp/rb-", tag, "-", getpid());
-    return path;
+    return absl::StrCat("/tmp/rb-", tag, "-", Unique());
+  }
+  // "@rackboot-<tag>-<r>": an abstract name unique in the same way.
+  static std::string AbstractName(const std::string& tag) {
+    return absl::StrCat("@rackboot-", tag, "-", Unique());
   }
 
  private:
+  static std::string Unique() {
+    std::random_device random;
+    return absl::StrCat(absl::Hex(random(), absl::kZeroPad8),
+                        absl::Hex(random(), absl::kZeroPad8));
+  }
+
   const std::string name_;
   int fd_ = -1;
   bool bound_ = false;

@@ -57,7 +57,7 @@ TEST(SdNotify, SendsToASocketFile) {
 }
 
 TEST(SdNotify, SendsToAnAbstractSocket) {
-  const std::string name = absl::StrCat("@rackboot/notify-test/", getpid());
+  const std::string name = NotifyTestReceiver::AbstractName("notify-test");
   Receiver receiver(name);
   ASSERT_TRUE(receiver.bound()) << strerror(errno);
   absl::StatusOr<SdNotify> notify =
@@ -179,17 +179,18 @@ TEST(SdNotify, WatchdogForUsOnly) {
   ASSERT_TRUE(notify.ok()) << notify.status();
   // Another process's (we were forked): off, not an error, whatever
   // WATCHDOG_USEC holds.
-  notify = SdNotify::FromValues(socket, "2000000", "1", getpid());
+  const std::string other = std::to_string(getpid() + 1);
+  notify = SdNotify::FromValues(socket, "2000000", other.c_str(), getpid());
   ASSERT_TRUE(notify.ok()) << notify.status();
   EXPECT_TRUE(notify->enabled());
   EXPECT_FALSE(notify->watchdog().has_value());
-  notify = SdNotify::FromValues(socket, "junk", "1", getpid());
+  notify = SdNotify::FromValues(socket, "junk", other.c_str(), getpid());
   ASSERT_TRUE(notify.ok()) << notify.status();
   EXPECT_FALSE(notify->watchdog().has_value());
 }
 
 TEST(SdNotify, FromEnvironmentReadsTheThreeVariables) {
-  const std::string name = absl::StrCat("@rackboot/notify-env/", getpid());
+  const std::string name = NotifyTestReceiver::AbstractName("notify-env");
   Receiver receiver(name);
   ASSERT_TRUE(receiver.bound());
   setenv("NOTIFY_SOCKET", name.c_str(), 1);
