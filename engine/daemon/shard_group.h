@@ -25,8 +25,8 @@
 // failure stops the group before more threads exist.
 //
 // Threads: Start, Stop and the accessors belong to one controlling thread;
-// Stop and Post may also come from other threads once Start has returned. The services
-// are borrowed and must outlive Stop.
+// Stop and Post may also come from other threads once Start has returned. The
+// services are borrowed and must outlive Stop.
 #ifndef RACKBOOT_ENGINE_DAEMON_SHARD_GROUP_H_
 #define RACKBOOT_ENGINE_DAEMON_SHARD_GROUP_H_
 
@@ -84,9 +84,9 @@ class ShardGroup {
   // (after that iteration's completions, in the order posted). Returns false,
   // running nothing, when that shard's reactor does not exist: before Start
   // reached it, after Stop, or after its thread ended. Any thread once Start
-  // has returned (the ShardWatchdog's probes come from the main thread). A function still
-  // queued when the shard stops is destroyed without running, so it must
-  // own (or share) what it touches.
+  // has returned (the ShardWatchdog's probes come from the main thread). A
+  // function still queued when the shard stops is destroyed without running, so
+  // it must own (or share) what it touches.
   bool Post(int shard, std::function<void()> function);
 
  private:

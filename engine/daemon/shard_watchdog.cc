@@ -71,8 +71,7 @@ std::string ShardWatchdog::Late(absl::Time now) const {
       continue;
     }
     if (++late <= kNamed) {
-      absl::StrAppend(&out, out.empty() ? "" : ", ", names_[i], " for ",
-                      since);
+      absl::StrAppend(&out, out.empty() ? "" : ", ", names_[i], " for ", since);
     }
   }
   if (late > kNamed) absl::StrAppend(&out, " and ", late - kNamed, " more");

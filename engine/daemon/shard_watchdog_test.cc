@@ -43,8 +43,7 @@ class WatchdogSink : public google::LogSink {
     std::string line(message, length);
     if (line.rfind("watchdog:", 0) != 0) return;
     absl::MutexLock lock(&mu_);
-    lines_.push_back(
-        (severity == google::GLOG_WARNING ? "W " : "I ") + line);
+    lines_.push_back((severity == google::GLOG_WARNING ? "W " : "I ") + line);
   }
   std::vector<std::string> lines() const {
     absl::MutexLock lock(&mu_);
@@ -152,7 +151,8 @@ TEST_P(ShardWatchdogTest, ABlockedShardStopsThePingsUntilReleased) {
   const absl::Time stuck = absl::Now();
   int checks = 0;
   while (absl::Now() - stuck < absl::Milliseconds(500)) {
-    EXPECT_FALSE(watchdog.Check(absl::Now())) << "a ping while shard-1 is stuck";
+    EXPECT_FALSE(watchdog.Check(absl::Now()))
+        << "a ping while shard-1 is stuck";
     ++checks;
     absl::SleepFor(absl::Milliseconds(20));
   }

@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/match.h"
 
 namespace rackboot::daemon {
 namespace {
@@ -62,8 +62,8 @@ absl::optional<int> ErrnoNamedIn(absl::string_view text) {
   return best;
 }
 
-void SystemdNotifier::ErrorSink::send(google::LogSeverity severity,
-                                      const char*, const char*, int,
+void SystemdNotifier::ErrorSink::send(google::LogSeverity severity, const char*,
+                                      const char*, int,
                                       const google::LogMessageTime&,
                                       const char* message, size_t length) {
   if (severity < google::GLOG_ERROR) return;
@@ -95,8 +95,7 @@ SystemdNotifier::SystemdNotifier(os::SdNotify notify)
                       ? absl::StrCat(", watchdog ",
                                      absl::FormatDuration(*notify_.watchdog()),
                                      " (probing every shard each ",
-                                     absl::FormatDuration(tick_interval()),
-                                     ")")
+                                     absl::FormatDuration(tick_interval()), ")")
                       : std::string(", no watchdog"));
   }
 }
@@ -129,8 +128,8 @@ void SystemdNotifier::Ready(std::vector<ShardGroup*> groups,
   if (notify_.watchdog()) {
     groups.erase(std::remove(groups.begin(), groups.end(), nullptr),
                  groups.end());
-    watchdog_ = std::make_unique<ShardWatchdog>(std::move(groups),
-                                                tick_interval());
+    watchdog_ =
+        std::make_unique<ShardWatchdog>(std::move(groups), tick_interval());
   }
   last_status_ = std::string(status);
   Send("READY=1\n" + os::StatusAssignment(status));
@@ -143,8 +142,8 @@ void SystemdNotifier::Tick(absl::Time now, absl::string_view status) {
   if (watchdog_) {
     if (watchdog_->Check(now)) {
       message = "WATCHDOG=1";
-    } else {
-      absl::StrAppend(&full, "; not answering: ", watchdog_->Late(now));
+    } else if (const std::string late = watchdog_->Late(now); !late.empty()) {
+      absl::StrAppend(&full, "; not answering: ", late);
     }
   }
   absl::StrAppend(&full, reload_note_);

@@ -137,8 +137,8 @@ absl::StatusOr<SdNotify> SdNotify::FromValues(const char* notify_socket,
   if (name[0] == '@') {
     notify.address_.sun_path[0] = '\0';
     // No trailing NUL: every byte of an abstract name counts.
-    notify.address_length_ = static_cast<socklen_t>(
-        offsetof(sockaddr_un, sun_path) + name.size());
+    notify.address_length_ =
+        static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size());
   } else {
     notify.address_length_ = static_cast<socklen_t>(
         offsetof(sockaddr_un, sun_path) + name.size() + 1);
@@ -155,8 +155,8 @@ absl::Status SdNotify::Send(absl::string_view message) const {
   if (fd_ < 0) return absl::OkStatus();
   if (message.empty() || message.size() > kMaxMessage) {
     return absl::InvalidArgumentError(
-        absl::StrCat("sd_notify message of ", message.size(),
-                     " bytes (1..", kMaxMessage, ")"));
+        absl::StrCat("sd_notify message of ", message.size(), " bytes (1..",
+                     kMaxMessage, ")"));
   }
   if (message.find('\0') != absl::string_view::npos) {
     return absl::InvalidArgumentError("sd_notify message holds a NUL byte");

@@ -126,9 +126,9 @@ TEST(SdNotify, RefusesGarbageSocketNames) {
   EXPECT_TRUE(SdNotify::FromValues(too_long.substr(0, 107).c_str(), nullptr,
                                    nullptr, getpid())
                   .ok());
-  EXPECT_TRUE(SdNotify::FromValues(abstract_max.c_str(), nullptr, nullptr,
-                                   getpid())
-                  .ok());
+  EXPECT_TRUE(
+      SdNotify::FromValues(abstract_max.c_str(), nullptr, nullptr, getpid())
+          .ok());
 }
 
 TEST(SdNotify, RefusesGarbageWatchdogValues) {

@@ -475,7 +475,8 @@ void SiteRuntime::PollStates(absl::Time now) {
   degraded_message_ = std::string(reloaded.message());
 }
 
-absl::Status SiteRuntime::Reload(absl::StatusOr<SiteConfig> loaded, bool dhcp_on) {
+absl::Status SiteRuntime::Reload(absl::StatusOr<SiteConfig> loaded,
+                                 bool dhcp_on) {
   std::shared_ptr<const SiteGeneration> running = current_->Get();
   const std::string keeping = "; keeping the running configuration";
   if (!loaded.ok()) {
