@@ -102,10 +102,12 @@ SystemdNotifier::SystemdNotifier(os::SdNotify notify)
 
 SystemdNotifier::~SystemdNotifier() {
   if (sink_added_) google::RemoveLogSink(&errors_);
-  if (ready_ || !notify_.enabled()) return;
+  // Every failed start logs its error; an exit before Ready without one is
+  // no failure (a mode that serves nothing), so nothing is said then.
   const std::string error = errors_.last();
-  std::string message = os::StatusAssignment(
-      absl::StrCat("cannot start: ", error.empty() ? "see the log" : error));
+  if (ready_ || !notify_.enabled() || error.empty()) return;
+  std::string message =
+      os::StatusAssignment(absl::StrCat("cannot start: ", error));
   if (absl::optional<int> e = ErrnoNamedIn(error)) {
     absl::StrAppend(&message, "\nERRNO=", *e);
   }

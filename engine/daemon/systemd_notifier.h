@@ -76,7 +76,8 @@ class SystemdNotifier {
   // not hear from it or would kill it, whatever it did).
   static absl::StatusOr<std::unique_ptr<SystemdNotifier>> FromEnvironment();
   explicit SystemdNotifier(os::SdNotify notify);
-  // Before Ready: "STATUS=cannot start: <last ERROR line>" and ERRNO=.
+  // Before Ready, when an ERROR line was logged since construction:
+  // "STATUS=cannot start: <the last one>" and ERRNO= (ErrnoNamedIn).
   ~SystemdNotifier();
   SystemdNotifier(const SystemdNotifier&) = delete;
   SystemdNotifier& operator=(const SystemdNotifier&) = delete;
