@@ -9,13 +9,18 @@
 //     the startup checks, without dropping leases or transfers (SiteRuntime);
 //   - once a second: re-read host-states.tsv when `rackboot arm` changed it,
 //     and write the bring-up phases the services reported.
+// Under systemd (NOTIFY_SOCKET) it tells the manager READY=1, STATUS=,
+// WATCHDOG=1, RELOADING=1 and STOPPING=1 (engine/daemon/systemd_notifier.h);
+// the loop then ticks at least every third of WATCHDOG_USEC.
 // Protocol logic lives in the libraries it links; the flags are defined in
 // engine/config/daemon_flags.cc.
 #include <glog/logging.h>
 #include <pthread.h>
 #include <signal.h>
+#include <string.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -34,11 +39,13 @@
 #include "engine/config/startup_checks.h"
 #include "engine/daemon/service.h"
 #include "engine/daemon/shard_group.h"
+#include "engine/daemon/systemd_notifier.h"
 #include "engine/daemon/transfer_table.h"
 #include "engine/dhcp/dhcp_service.h"
 #include "engine/files/file_cache.h"
 #include "engine/files/file_root.h"
 #include "engine/http/http_service.h"
+#include "engine/io/reactor.h"
 #include "engine/io/socket_address.h"
 #include "engine/metrics/metrics_registry.h"
 #include "engine/os/capabilities.h"
@@ -158,6 +165,35 @@ absl::StatusOr<std::unique_ptr<rackboot::api::DaemonApiServer>> MakeApi(
   return api;
 }
 
+// systemd's STATUS= line: the fleet's hosts by phase and the transfers in
+// progress ("serving 212 hosts, 3 installing, 14 TFTP transfers").
+std::string StatusLine(rackboot::site::SiteRuntime* runtime,
+                       const rackboot::daemon::TransferTable* transfers,
+                       bool tftp, bool http) {
+  rackboot::daemon::DaemonCounts counts;
+  if (runtime) {
+    const absl::flat_hash_map<std::string, int> phases =
+        runtime->fleet()->PhaseCounts();
+    counts.hosts = 0;
+    for (const auto& [phase, n] : phases) counts.hosts += n;
+    auto count = [&](const char* phase) {
+      auto it = phases.find(phase);
+      return it == phases.end() ? 0 : it->second;
+    };
+    counts.installing = count("installing");
+    counts.stalled = count("stalled");
+    counts.failed = count("failed");
+    if (absl::Status s = runtime->StatesDegraded(); !s.ok()) {
+      counts.degraded =
+          absl::StrCat("every host boots from its disk: ", s.message());
+    }
+  }
+  using rackboot::daemon::Transport;
+  if (tftp) counts.tftp_transfers = transfers->Active(Transport::kTftp);
+  if (http) counts.http_transfers = transfers->Active(Transport::kHttp);
+  return rackboot::daemon::DaemonStatusLine(counts);
+}
+
 using rackboot::config::kExitConfig;   // 78: fix the configuration
 using rackboot::config::kExitFailure;  // 1: a failure of the system
 
@@ -184,6 +220,14 @@ int main(int argc, char** argv) {
   }
   if (config::CheckConfigRequested())
     return config::RunCheckConfig(stdout, stderr);
+  // systemd's notifications (a no-op without NOTIFY_SOCKET). Made first, so
+  // that any failed start below ends with STATUS= naming its error.
+  absl::StatusOr<std::unique_ptr<daemon::SystemdNotifier>> systemd =
+      daemon::SystemdNotifier::FromEnvironment();
+  if (!systemd.ok()) {
+    LOG(ERROR) << "systemd: " << systemd.status().message();
+    return kExitConfig;
+  }
 
   // The metrics every service registers in, served at GET /metrics; made
   // first so that it outlives the services.
@@ -391,14 +435,28 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   if (runtime) runtime->WriteStatus();
+  auto status = [&] {
+    return StatusLine(runtime.get(), transfers.get(), tftp, http);
+  };
+  // Every service bound, DHCP's probe done, root dropped: READY=1; the
+  // watchdog probes every reactor thread from now on.
+  (*systemd)->Ready({services.empty() ? nullptr : &shards, dhcp_thread.get()},
+                    status());
 
-  // Wait for a stop signal; reload on SIGHUP; meanwhile follow the
-  // operator's arm/disarm and write the bring-up phases once a second.
+  // Wait for a stop signal; reload on SIGHUP; meanwhile, each tick (a
+  // second, less under a short systemd watchdog), follow the operator's
+  // arm/disarm, write the bring-up phases, and tell systemd how it goes.
   int signal_number = 0;
-  const timespec tick{1, 0};
+  const absl::Duration tick = (*systemd)->tick_interval();
+  absl::Time next_tick = rackboot::io::MonotonicNow() + tick;
   for (;;) {
-    signal_number = sigtimedwait(&signals, nullptr, &tick);
+    const timespec wait = absl::ToTimespec(std::max(
+        absl::ZeroDuration(), next_tick - rackboot::io::MonotonicNow()));
+    signal_number = sigtimedwait(&signals, nullptr, &wait);
     if (signal_number == SIGHUP) {
+      (*systemd)->Reloading();
+      absl::Status reloaded = absl::FailedPreconditionError(
+          "serving without a site to reload; restart to apply changes");
       if (runtime) {
         LOG(INFO) << "SIGHUP: reloading " << site->path << " and "
                   << site->server.inventory;
@@ -413,15 +471,19 @@ int main(int argc, char** argv) {
           if (!checked.ok()) loaded = checked;
         }
         if (loaded.ok() && api) api->ReloadToken(*loaded);
-        runtime->Reload(std::move(loaded), dhcp);
+        reloaded = runtime->Reload(std::move(loaded), dhcp);
       } else {
         LOG(WARNING) << "SIGHUP: serving without a site to reload; restart "
                         "to apply changes to "
                      << site->path;
       }
+      (*systemd)->Reloaded(reloaded, status());
       continue;
     }
     if (signal_number > 0) break;
+    // A tick is due (sigtimedwait timed out; EINTR comes early: wait on).
+    if (rackboot::io::MonotonicNow() < next_tick) continue;
+    next_tick = rackboot::io::MonotonicNow() + tick;
     const absl::Time now = absl::Now();
     if (runtime) {
       runtime->PollStates(now);
@@ -429,7 +491,9 @@ int main(int argc, char** argv) {
       runtime->fleet()->Tick(now);
     }
     if (api) api->Tick(now);
+    (*systemd)->Tick(rackboot::io::MonotonicNow(), status());
   }
+  (*systemd)->Stopping(absl::StrCat("SIG", sigabbrev_np(signal_number)));
   LOG(INFO) << "rackbootd: " << strsignal(signal_number) << ", stopping";
   shards.Stop();
   for (const auto& service : services) LogTotals(*service);

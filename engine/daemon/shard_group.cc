@@ -92,6 +92,18 @@ void ShardGroup::RunShard(int index, io::IoBackend backend) {
   reactor->reset();
 }
 
+bool ShardGroup::Post(int shard, std::function<void()> function) {
+  absl::MutexLock lock(&mu_);
+  if (shard < 0 || static_cast<size_t>(shard) >= shards_.size() ||
+      shards_[shard].reactor == nullptr) {
+    return false;
+  }
+  // Under mu_: the shard's thread clears `reactor` under it before
+  // destroying the reactor, so the pointer is alive for this call.
+  shards_[shard].reactor->Post(std::move(function));
+  return true;
+}
+
 void ShardGroup::Stop() {
   {
     absl::MutexLock lock(&mu_);

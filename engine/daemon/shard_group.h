@@ -25,11 +25,12 @@
 // failure stops the group before more threads exist.
 //
 // Threads: Start, Stop and the accessors belong to one controlling thread;
-// Stop may also come from another thread once Start has returned. The services
-// are borrowed and must outlive Stop.
+// Stop and Post may also come from other threads once Start has returned. The
+// services are borrowed and must outlive Stop.
 #ifndef RACKBOOT_ENGINE_DAEMON_SHARD_GROUP_H_
 #define RACKBOOT_ENGINE_DAEMON_SHARD_GROUP_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -75,6 +76,18 @@ class ShardGroup {
 
   // The backend shard 0 got (never kAuto). REQUIRES: Start succeeded.
   io::IoBackend backend() const { return backend_; }
+
+  // options.name: "shard", "dhcp" (shard i's thread is "<name>-<i>").
+  const std::string& name() const { return options_.name; }
+
+  // Runs `function` on shard `shard`'s thread, through its reactor's Post
+  // (after that iteration's completions, in the order posted). Returns false,
+  // running nothing, when that shard's reactor does not exist: before Start
+  // reached it, after Stop, or after its thread ended. Any thread once Start
+  // has returned (the ShardWatchdog's probes come from the main thread). A
+  // function still queued when the shard stops is destroyed without running, so
+  // it must own (or share) what it touches.
+  bool Post(int shard, std::function<void()> function);
 
  private:
   struct Shard {

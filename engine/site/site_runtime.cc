@@ -483,19 +483,20 @@ void SiteRuntime::PollStates(absl::Time now) {
   degraded_message_ = std::string(reloaded.message());
 }
 
-void SiteRuntime::Reload(absl::StatusOr<SiteConfig> loaded, bool dhcp_on) {
+absl::Status SiteRuntime::Reload(absl::StatusOr<SiteConfig> loaded,
+                                 bool dhcp_on) {
   std::shared_ptr<const SiteGeneration> running = current_->Get();
   const std::string keeping = "; keeping the running configuration";
   if (!loaded.ok()) {
     LOG(ERROR) << "reload: " << loaded.status().message() << keeping;
-    return;
+    return loaded.status();
   }
   SiteConfig effective = EffectiveSite(running->site, *loaded);
   absl::StatusOr<Inventory> inventory =
       Inventory::Load(effective.server.inventory);
   if (!inventory.ok()) {
     LOG(ERROR) << "reload: " << inventory.status().message() << keeping;
-    return;
+    return inventory.status();
   }
   // The files as written must pass the startup checks, and so must what
   // will run (the files with the settings only a restart changes kept).
@@ -514,14 +515,14 @@ void SiteRuntime::Reload(absl::StatusOr<SiteConfig> loaded, bool dhcp_on) {
   }
   if (!checked.ok()) {
     LOG(ERROR) << "reload: " << checked.status().message() << keeping;
-    return;
+    return checked.status();
   }
   // New templates are parsed (and test-rendered) before anything applies.
   absl::StatusOr<std::shared_ptr<const install::InstallTemplates>> templates =
       install::InstallTemplates::Load(effective);
   if (!templates.ok()) {
     LOG(ERROR) << "reload: " << templates.status().message() << keeping;
-    return;
+    return templates.status();
   }
   SiteChanges changes =
       CompareSites(running->site, running->inventory, *loaded, *inventory);
@@ -552,6 +553,7 @@ void SiteRuntime::Reload(absl::StatusOr<SiteConfig> loaded, bool dhcp_on) {
             << (changes.applied.empty() ? "nothing to apply" : "applied")
             << "; running with " << hosts << " hosts and " << profiles
             << " profiles";
+  return absl::OkStatus();
 }
 
 void SiteRuntime::Stop() {

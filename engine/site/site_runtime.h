@@ -191,8 +191,9 @@ class SiteRuntime {
   // inventory are read and checked as at startup; if they pass, what a
   // running daemon can change is applied (hosts, profiles, DHCP settings and
   // boot files), without touching leases, sockets or transfers in progress;
-  // the rest is logged as needing a restart.
-  void Reload(absl::StatusOr<SiteConfig> loaded, bool dhcp_on);
+  // the rest is logged as needing a restart. Returns why the files were
+  // refused (then nothing changed), or OK when they were applied.
+  absl::Status Reload(absl::StatusOr<SiteConfig> loaded, bool dhcp_on);
 
   // After the services stopped: the last bring-up flush, and the status file
   // is removed (no daemon applies the states now).
