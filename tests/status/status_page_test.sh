@@ -51,6 +51,9 @@ head -c $((256 * 1024)) /dev/urandom >"$WORK/tftp/lab/initrd.img"
 chmod -R a+rX "$WORK/tftp"
 printf '%s\n' "$TOKEN" >"$WORK/api-token"
 chmod 600 "$WORK/api-token"
+# The service user's (server.user, nobody here): rackbootd re-reads it on SIGHUP after dropping
+# root, and refuses to start with a token it could not re-read.
+chown nobody "$WORK/api-token"
 
 TFTP_ROOT="$WORK/tftp"
 EXTRA_TOML="
