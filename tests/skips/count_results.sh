@@ -88,3 +88,21 @@ count_results() {
   done < <(rb_test_statuses "$log")
   echo "$passed $failed $skipped $unlisted"
 }
+
+# Prints, for each test that Bazel's summary in log $1 reports as failed, its label and the last
+# $3 lines (default 40) of each of its test.log files under testlogs directory $2. The launcher
+# prints this last, so that the tail of a long CI log says which test failed and why.
+rb_failure_report() {
+  local log=$1 testlogs=$2 lines=${3:-40} status label f any
+  while read -r status label; do
+    [[ $status == FAILED ]] || continue
+    echo "FAILED $label"
+    any=0
+    while read -r f; do
+      any=1
+      echo "  --- last $lines lines of ${f#"$testlogs"/}"
+      tail -n "$lines" "$f" | sed 's/^/  | /'
+    done < <(rb_test_logs "$testlogs" "$label")
+    [[ $any -eq 1 ]] || echo "  (no test.log found: it may not have built or started)"
+  done < <(rb_test_statuses "$log")
+}

@@ -94,6 +94,22 @@ rb_skip_allowed "$work/missing.tsv" //a:listed_skip_test && fail "missing allow-
 [[ $(count_results "$work/empty.out" "$logs" "$work/allow.tsv") == "0 0 0 0" ]] ||
   fail "empty summary"
 
+# The failure report names each failed test with the tail of its log, and nothing else.
+mk_log b/broken_test/test.log "$(printf 'line %s\n' $(seq 1 50))
+assertion failed: want 3, got 4"
+report=$(rb_failure_report "$work/bazel.out" "$logs" 5)
+echo "$report"
+for label in //b:broken_test //b:skipped_but_failed_test //b:slow_test //b:flaky_test \
+  //b:never_ran_test; do
+  grep -qx "FAILED $label" <<<"$report" || fail "failure report lacks $label"
+done
+[[ $(grep -c '^FAILED ' <<<"$report") -eq 5 ]] || fail "failure report lists a test that passed"
+grep -q '^  | assertion failed: want 3, got 4$' <<<"$report" || fail "failure report lacks the log tail"
+grep -q '^  | line 47$' <<<"$report" || fail "failure report: want the last 5 lines"
+grep -q '^  | line 46$' <<<"$report" && fail "failure report: more than the last 5 lines"
+grep -A1 -x 'FAILED //b:never_ran_test' <<<"$report" | grep -q 'no test.log found' ||
+  fail "failure report: a test without a log is not said to have none"
+
 # The real allow-list: comments, blank lines, or //package:target<TAB>reason.
 bad=$(awk -F '\t' '!/^[ \t]*(#|$)/ && !($1 ~ /^\/\/[^ :]*:[^ ]+$/ && $2 ~ /[^ \t]/ && NF == 2)' \
   "$real_allow_list")
