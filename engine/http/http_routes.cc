@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "engine/log/log_text.h"
+#include "engine/log/utf8.h"
 
 namespace rackboot::http {
 namespace {
@@ -17,49 +18,6 @@ int HexValue(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-// Well-formed UTF-8 (RFC 3629 section 4): no overlong forms (%c0%ae is an
-// overlong '.', %c0%af an overlong '/', which some decoders turned into path
-// separators), no surrogates, nothing above U+10FFFF.
-bool IsWellFormedUtf8(absl::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const uint8_t c = static_cast<uint8_t>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    int extra;
-    uint32_t min;
-    uint32_t cp;
-    if ((c & 0xe0) == 0xc0) {
-      extra = 1;
-      min = 0x80;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      extra = 2;
-      min = 0x800;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      extra = 3;
-      min = 0x10000;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + extra >= s.size()) return false;
-    for (int k = 1; k <= extra; ++k) {
-      const uint8_t cc = static_cast<uint8_t>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-      return false;
-    }
-    i += extra + 1;
-  }
-  return true;
 }
 
 struct ContentType {
@@ -186,7 +144,7 @@ absl::StatusOr<std::string> DecodeRequestPath(absl::string_view target) {
     }
     out.push_back(c);
   }
-  if (!IsWellFormedUtf8(out)) {
+  if (!log::IsWellFormedUtf8(out)) {
     return absl::InvalidArgumentError("path is not well-formed UTF-8");
   }
   for (absl::string_view segment : absl::StrSplit(out, '/')) {

@@ -4,41 +4,12 @@
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
+#include "engine/log/utf8.h"
 
 namespace rackboot::log {
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
-
-// Length of the valid UTF-8 sequence at the start of `s` (RFC 3629 section 4's
-// table: no overlong forms, no surrogates, at most U+10FFFF), or 0.
-size_t Utf8SequenceLength(absl::string_view s) {
-  const auto byte = [&s](size_t i) { return static_cast<uint8_t>(s[i]); };
-  const auto in = [](uint8_t b, uint8_t lo, uint8_t hi) {
-    return b >= lo && b <= hi;
-  };
-  const uint8_t c = byte(0);
-  size_t n;
-  uint8_t lo = 0x80, hi = 0xbf;  // the second byte's range
-  if (in(c, 0xc2, 0xdf)) {
-    n = 2;
-  } else if (in(c, 0xe0, 0xef)) {
-    n = 3;
-    if (c == 0xe0) lo = 0xa0;  // overlong below U+0800
-    if (c == 0xed) hi = 0x9f;  // surrogates U+D800-U+DFFF
-  } else if (in(c, 0xf0, 0xf4)) {
-    n = 4;
-    if (c == 0xf0) lo = 0x90;  // overlong below U+10000
-    if (c == 0xf4) hi = 0x8f;  // above U+10FFFF
-  } else {
-    return 0;
-  }
-  if (s.size() < n || !in(byte(1), lo, hi)) return 0;
-  for (size_t i = 2; i < n; ++i) {
-    if (!in(byte(i), 0x80, 0xbf)) return 0;
-  }
-  return n;
-}
 
 void AppendHex(std::string* out, absl::string_view bytes) {
   for (unsigned char c : bytes) {
