@@ -98,8 +98,8 @@ void LineWriter::Info(const char* file, int line, absl::string_view text) {
   bool wake;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (pending_.size() >= kMaxPendingBytes ||
-        pending_glog_.size() >= kMaxPendingLines) {
+    if (pending_.size() + writing_bytes_ >= kMaxPendingBytes ||
+        pending_glog_.size() + writing_lines_ >= kMaxPendingLines) {
       // The log does not drain (a stalled reader of stderr): drop rather
       // than grow without bound or block the caller, and say so later.
       ++dropped_;
@@ -181,6 +181,10 @@ void LineWriter::WriterLoop() {
     flush_now_ = false;
     writing.swap(pending_);
     writing_glog.swap(pending_glog_);
+    // Still counted against the cap until written: a writer blocked on a
+    // stalled reader must not let another full cap queue up behind it.
+    writing_bytes_ = writing.size();
+    writing_lines_ = writing_glog.size();
     const uint64_t upto = queued_;
     const uint64_t dropped = dropped_;
     dropped_ = 0;
@@ -206,6 +210,8 @@ void LineWriter::WriterLoop() {
     writing.clear();
     writing_glog.clear();
     lock.lock();
+    writing_bytes_ = 0;
+    writing_lines_ = 0;
     written_ = upto;
     written_cv_.notify_all();
   }

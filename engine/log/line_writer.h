@@ -79,10 +79,11 @@ class LineWriter {
   // Lines written so far (for tests and the benchmark). Any thread.
   uint64_t lines_written() const;
 
-  // While this much text (or this many lines through glog) waits, Info drops
-  // its line instead of queueing it; the next batch ends with a line saying
-  // how many were dropped. A reader of stderr that stalls (a stuck journald)
-  // then costs neither unbounded memory nor a blocked DHCP thread.
+  // While this much text (or this many lines through glog) waits, counting
+  // the batch the writer is writing as well as the lines queued behind it,
+  // Info drops its line instead of queueing it; the next batch ends with a line
+  // saying how many were dropped. A reader of stderr that stalls (a stuck
+  // journald) then costs neither unbounded memory nor a blocked DHCP thread.
   static constexpr size_t kMaxPendingBytes = size_t{4} << 20;
   static constexpr size_t kMaxPendingLines = 32768;
 
@@ -110,6 +111,8 @@ class LineWriter {
   uint64_t queued_ = 0;                  // lines queued so far
   uint64_t written_ = 0;                 // lines written so far
   uint64_t dropped_ = 0;                 // lines dropped since the last batch
+  size_t writing_bytes_ = 0;  // the batch being written, out of pending_
+  size_t writing_lines_ = 0;  // and out of pending_glog_
   bool idle_ = false;  // the writer waits for a first line: Info wakes it
   bool flush_now_ = false;
   bool stop_ = false;

@@ -150,6 +150,12 @@ TEST(LineWriterTest, LineArrivesWithinTheWindow) {
   char buffer[256];
   const ssize_t n = read(p[0], buffer, sizeof(buffer));  // blocks until written
   ASSERT_GT(n, 0);
+  // The writer counts the line once write(2) has returned, which may be
+  // after this read does: wait for the count, within a bound.
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (lines.lines_written() < 1 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
   EXPECT_EQ(lines.lines_written(), 1u);
   close(p[0]);
   close(p[1]);
@@ -197,6 +203,8 @@ TEST(LineWriterTest, StalledOutputDropsAndCounts) {
   int p[2];
   ASSERT_EQ(pipe(p), 0);
   constexpr int kLines = 100000;  // ~10 MB: more than the pipe and the cap
+  const int pipe_size = fcntl(p[1], F_GETPIPE_SZ);
+  ASSERT_GT(pipe_size, 0);
   std::string got;
   std::thread reader;
   {
@@ -223,6 +231,7 @@ TEST(LineWriterTest, StalledOutputDropsAndCounts) {
   close(p[0]);
   int written = 0;
   uint64_t dropped = 0;
+  size_t written_bytes = 0;
   for (const std::string& line : Lines(got)) {
     std::smatch m;
     ASSERT_TRUE(std::regex_match(line, m, kGlogLine)) << line;
@@ -232,10 +241,14 @@ TEST(LineWriterTest, StalledOutputDropsAndCounts) {
       dropped += n;
     } else {
       ++written;
+      written_bytes += line.size() + 1;
     }
   }
   EXPECT_GT(dropped, 0u);
   EXPECT_EQ(written + dropped, static_cast<uint64_t>(kLines));
+  // Every line accepted was queued or being written while the reader slept:
+  // the cap covers both, so only what the pipe absorbed comes on top.
+  EXPECT_LE(written_bytes, LineWriter::kMaxPendingBytes + pipe_size + 256);
 }
 
 // In the journal's format (rackbootd under systemd), the lines are INFO
@@ -267,7 +280,9 @@ TEST(LineWriterTest, JournalLinesOnStderr) {
 TEST(LineWriterTest, JournalDropNoteIsAWarning) {
   int p[2];
   ASSERT_EQ(pipe(p), 0);
-  constexpr int kLines = 100000;
+  constexpr int kLines = 100000;  // ~7 MB of records
+  const int pipe_size = fcntl(p[1], F_GETPIPE_SZ);
+  ASSERT_GT(pipe_size, 0);
   std::string got;
   std::thread reader;
   {
@@ -291,6 +306,7 @@ TEST(LineWriterTest, JournalDropNoteIsAWarning) {
   reader.join();
   close(p[0]);
   uint64_t written = 0, dropped = 0;
+  size_t written_bytes = 0;
   for (const std::string& line : Lines(got)) {
     unsigned long long n = 0;
     if (std::sscanf(line.c_str(), "<4>%llu log lines dropped", &n) == 1) {
@@ -298,10 +314,12 @@ TEST(LineWriterTest, JournalDropNoteIsAWarning) {
     } else {
       ASSERT_EQ(line.substr(0, 3), "<6>") << line;
       ++written;
+      written_bytes += line.size() + 1;
     }
   }
   EXPECT_GT(dropped, 0u);
   EXPECT_EQ(written + dropped, static_cast<uint64_t>(kLines));
+  EXPECT_LE(written_bytes, LineWriter::kMaxPendingBytes + pipe_size + 256);
 }
 
 class CapturingSink : public google::LogSink {
