@@ -141,7 +141,11 @@ follow_events() {
         sleep 0.5
       done
     ) &
-    ip netns exec "$LAB_NS" curl -sN --max-time 300 \
+    # The stream ends when rackbootd does (lab.sh stops it at the end of the run); the bound
+    # is only against a daemon that never closes it, so it outlasts the lab's own (an install
+    # run can take INSTALL_TIMEOUT, and a fixed 300 s cut the stream of a run that took 312 s,
+    # before its "failed" event).
+    ip netns exec "$LAB_NS" curl -sN --max-time "$((${INSTALL_TIMEOUT:-600} + 300))" \
       'http://198.18.0.1:8080/api/v1/events?after=0' >"$EVENTS" 2>"$LAB_DIR/events.err"
     wait
   ) &
