@@ -117,7 +117,7 @@ Version: $version
 Architecture: amd64
 Maintainer: Rackboot maintainers <maintainers@users.noreply.r-seed-57fa2dcd.example>
 Installed-Size: $installed_size
-Depends: $shlibs, systemd | systemd-sysusers
+Depends: $shlibs, systemd | systemd-sysusers, procps
 Section: net
 Priority: optional
 Description: network-boot daemon for racks of bare-metal servers

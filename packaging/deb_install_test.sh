@@ -98,6 +98,9 @@ echo "== the user made by postinst (systemd-sysusers --root)"
 entry=$(grep '^rackboot:' "$root/etc/passwd") || fail "postinst made no user rackboot"
 IFS=: read -r _ _ uid gid _ home shell <<<"$entry"
 [[ $uid -lt 1000 && $home == /var/lib/rackboot && $shell == */nologin ]] || fail "user: $entry"
+# The state directory exists before the first start (--check-config as the user needs it).
+[[ $(stat -c '%u:%g %a' "$root/var/lib/rackboot") == "$uid:$gid 750" ]] ||
+  fail "/var/lib/rackboot after install: $(stat -c '%u:%g %a' "$root/var/lib/rackboot" 2>&1)"
 grep -q "^rackboot:x:$gid:" "$root/etc/group" || fail "no group rackboot with gid $gid"
 [[ $(md5sum /etc/passwd /etc/group) == "$host_passwd" ]] || fail "the host's users changed"
 [[ $(md5sum /var/lib/dpkg/status) == "$host_status" ]] || fail "the host's dpkg database changed"

@@ -100,6 +100,11 @@ for setting in 'Type=notify' 'NotifyAccess=main' 'WatchdogSec=30s' 'Restart=on-f
   'LimitNOFILE=65536' 'WantedBy=multi-user.target'; do
   grep -qxF -- "$setting" "$unit" || fail "the unit lacks $setting"
 done
+# openat2 (every file rackbootd serves) stays allowed: RestrictSUIDSGID=yes fails it with
+# ENOSYS (//packaging:service_systemd_test saw the daemon refuse to start under it).
+if grep -qx 'RestrictSUIDSGID=yes' "$unit"; then
+  fail "RestrictSUIDSGID=yes blocks openat2, which rackbootd opens every served file with"
+fi
 # The check comes before the signal.
 [[ $(grep -n '^ExecReload=' "$unit" | head -n 1) == *check-config* ]] ||
   fail "ExecReload= does not run --check-config first"

@@ -39,6 +39,15 @@ absl::Status ErrnoStatus(int err, absl::string_view what) {
       return absl::PermissionDeniedError(message);
     case ENAMETOOLONG:
       return absl::InvalidArgumentError(message);
+    case ENOSYS:
+      // Linux has had openat2 since 5.6: ENOSYS comes from a seccomp filter.
+      // systemd's RestrictSUIDSGID=yes answers every openat2 so, since it
+      // cannot read the mode inside struct open_how.
+      return absl::FailedPreconditionError(absl::StrCat(
+          message,
+          " (openat2 is blocked, likely by a seccomp filter such as "
+          "systemd's RestrictSUIDSGID=yes; rackbootd needs it to keep every "
+          "file beneath its root)"));
     case EMFILE:  // out of descriptors or memory: the server is busy, the
     case ENFILE:  // file is fine (TFTP answers ERROR 0 "Server busy")
     case ENOMEM:
