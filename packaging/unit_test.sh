@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # rackbootd.service: `systemd-analyze verify` prints nothing and succeeds, its offline security
 # exposure is not worse than the figure recorded in security_exposure.txt, the syscall filter
-# keeps io_uring, and the settings the daemon relies on are there. systemd need not be PID 1.
+# keeps io_uring, and the settings the daemon relies on are there. systemd need not be PID 1
+# (//packaging:service_systemd_test runs the unit under one).
 # Usage: unit_test.sh RACKBOOTD_SERVICE SECURITY_EXPOSURE_TXT
 set -euo pipefail
 unit=$1
