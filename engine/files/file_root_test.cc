@@ -1,10 +1,17 @@
 #include "engine/files/file_root.h"
 
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -137,6 +144,55 @@ TEST_F(FileRootTest, OutOfDescriptorsIsResourceExhausted) {
   for (int fd : held) close(fd);
   ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
   EXPECT_EQ(code, absl::StatusCode::kResourceExhausted) << file.status();
+}
+
+// Under systemd's RestrictSUIDSGID=yes every openat2 fails with ENOSYS (the
+// filter cannot read the mode inside struct open_how). The error must name the
+// cause: rackbootd.service once shipped with that setting and refused to start
+// with only "Function not implemented". The filter is installed in a child, so
+// the test process keeps its openat2.
+TEST_F(FileRootTest, OpenAt2BlockedBySeccompNamesTheCause) {
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(pipe_fds[0]);
+    struct sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat2, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog program = {
+        static_cast<unsigned short>(sizeof(filter) / sizeof(filter[0])),
+        filter};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) {
+      _exit(2);
+    }
+    auto file = root_->OpenFile("pxelinux.0");
+    const std::string message =
+        file.ok() ? "opened" : std::string(file.status().message());
+    (void)!write(pipe_fds[1], message.data(), message.size());
+    _exit(0);
+  }
+  close(pipe_fds[1]);
+  std::string message;
+  char buf[512];
+  ssize_t n;
+  while ((n = read(pipe_fds[0], buf, sizeof(buf))) > 0) message.append(buf, n);
+  close(pipe_fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "the child could not install its seccomp filter: " << status;
+  EXPECT_NE(message.find("Function not implemented"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("RestrictSUIDSGID"), std::string::npos) << message;
 }
 
 TEST(FileRootOpenTest, RootMustBeADirectory) {
