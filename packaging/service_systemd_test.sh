@@ -44,10 +44,15 @@ trap cleanup EXIT
 depends=$(dpkg-deb --field "$deb" Depends | tr ',' '\n' | sed 's/|.*//; s/(.*)//; s/ //g' |
   grep . | paste -sd, -)
 echo "== debootstrap bookworm from $mirror with systemd, iproute2 and $depends"
+# The mirror's index lists the whole archive; its pool holds what the lab needs. Each package
+# must be in the pool.
+index=$(zcat "$mirror/dists/bookworm/main/binary-amd64/Packages.gz") ||
+  fail "cannot read the mirror's Packages.gz"
 missing=
-for package in ${depends//,/ }; do
-  zcat -f "$mirror"/dists/bookworm/main/binary-amd64/Packages* 2>/dev/null |
-    grep -qx "Package: $package" || missing+=" $package"
+for package in ${depends//,/ } procps iproute2; do
+  filename=$(awk -v p="$package" '$1 == "Package:" { name = $2 }
+    $1 == "Filename:" && name == p { print $2; exit }' <<<"$index")
+  [[ -n $filename && -f $mirror/$filename ]] || missing+=" $package"
 done
 [[ -z $missing ]] ||
   fail "the mirror lacks$missing: add it to LAB_MIRROR_PACKAGES in examples/lab/install-lab.sh"
