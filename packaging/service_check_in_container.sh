@@ -50,10 +50,14 @@ id rackboot || fail "no rackboot user after install"
   fail "a fresh install enabled the service: $(systemctl is-enabled rackbootd)"
 [[ $(systemctl is-active rackbootd) == inactive ]] || fail "a fresh install started the service"
 
-step "the network it serves: rb0 198.18.77.1/24 (a veth pair inside this container)"
-ip link add rb0 type veth peer name rb1 || fail "cannot make a veth pair"
+step "the network it serves: rb0 198.18.77.1/24, a veth pair to a client namespace"
+ip netns add client || fail "cannot make a network namespace"
+ip link add rb0 type veth peer name rb1 netns client || fail "cannot make a veth pair"
 ip addr add 198.18.77.1/24 dev rb0
-ip link set rb1 up
+# The client is node01 of the inventory below.
+ip netns exec client ip link set rb1 address 02:00:c6:12:4d:01
+ip netns exec client ip link set lo up
+ip netns exec client ip link set rb1 up
 ip link set rb0 up
 
 step "a site: /etc/rackboot/site.toml, the inventory, a boot tree"
@@ -139,6 +143,29 @@ head -n 1 /tmp/response | grep -q '^HTTP/1.[01] 200' || fail "GET /boot/vmlinuz:
 header_bytes=$(grep -abo $'\r$' /tmp/response | awk -F: 'prev + 2 == $1 {print $1 + 2; exit} {prev = $1}')
 tail -c +"$((header_bytes + 1))" /tmp/response | cmp - /srv/rackboot/tftp/vmlinuz ||
   fail "the body is not /srv/rackboot/tftp/vmlinuz"
+
+step "DHCP and TFTP to node01 in its namespace (busybox udhcpc and tftp)"
+cat >/tmp/udhcpc.script <<'EOF'
+#!/bin/sh
+# udhcpc calls this with the lease in its environment.
+case $1 in
+  bound | renew)
+    ip addr add "$ip/$mask" dev "$interface"
+    echo "$ip $serverid" >/tmp/lease
+    ;;
+esac
+EOF
+chmod 0755 /tmp/udhcpc.script
+ip netns exec client busybox udhcpc -i rb1 -f -q -n -t 5 -T 2 -s /tmp/udhcpc.script ||
+  fail "udhcpc got no lease from rackbootd"
+echo "lease: $(cat /tmp/lease)"
+[[ $(cat /tmp/lease) == "198.18.77.11 198.18.77.1" ]] ||
+  fail "node01 got '$(cat /tmp/lease)', want its inventory address 198.18.77.11 from 198.18.77.1"
+ip netns exec client busybox tftp -g -b 1432 -r vmlinuz -l /tmp/vmlinuz.tftp 198.18.77.1 ||
+  fail "busybox tftp could not fetch vmlinuz"
+cmp /tmp/vmlinuz.tftp /srv/rackboot/tftp/vmlinuz || fail "TFTP's vmlinuz differs from the file"
+echo "TFTP: vmlinuz, $(stat -c %s /tmp/vmlinuz.tftp) bytes, byte for byte"
+journalctl --no-pager -u rackbootd -o cat | grep -E 'DHCPACK|tftp .*vmlinuz' | tail -n 3
 
 step "WATCHDOG=1 keeps coming (systemd records the last ping)"
 w1=$(prop WatchdogTimestampMonotonic)

@@ -5,7 +5,7 @@
 # oneshot unit (service_check_in_container.sh) installs the .deb with dpkg, writes a site on a
 # veth pair in 198.18.77.0/24, and drives the service with systemctl: readiness after the DHCP
 # probe, StatusText, the running daemon's user, capabilities, no_new_privs and seccomp, HTTP
-# served, watchdog pings, reload applied and reload refused by the pre-check, journal
+# served, a DHCP lease and a TFTP download by busybox in a client namespace, watchdog pings, reload applied and reload refused by the pre-check, journal
 # priorities, `systemd-analyze security` not above security_exposure.txt, a watchdog restart
 # of a stopped daemon, a clean stop. Nothing of the host's systemd, users or network is used.
 # Usage: service_systemd_test.sh DEB CHECK_SCRIPT SECURITY_EXPOSURE_TXT
@@ -39,17 +39,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The system: systemd as init, iproute2 for the veth pair, and the .deb's Depends (the first
+# The system: systemd as init, iproute2 for the veth pair and the client's namespace, busybox
+# for the client's udhcpc and tftp, and the .deb's Depends (the first
 # package of each alternative group), all from the mirror: no archive is reached.
 depends=$(dpkg-deb --field "$deb" Depends | tr ',' '\n' | sed 's/|.*//; s/(.*)//; s/ //g' |
   grep . | paste -sd, -)
-echo "== debootstrap bookworm from $mirror with systemd, iproute2 and $depends"
+echo "== debootstrap bookworm from $mirror with systemd, iproute2, busybox and $depends"
 # The mirror's index lists the whole archive; its pool holds what the lab needs. Each package
 # must be in the pool.
 index=$(zcat "$mirror/dists/bookworm/main/binary-amd64/Packages.gz") ||
   fail "cannot read the mirror's Packages.gz"
 missing=
-for package in ${depends//,/ } procps iproute2; do
+for package in ${depends//,/ } procps iproute2 busybox; do
   filename=$(awk -v p="$package" '$1 == "Package:" { name = $2 }
     $1 == "Filename:" && name == p { print $2; exit }' <<<"$index")
   [[ -n $filename && -f $mirror/$filename ]] || missing+=" $package"
@@ -57,7 +58,7 @@ done
 [[ -z $missing ]] ||
   fail "the mirror lacks$missing: add it to LAB_MIRROR_PACKAGES in examples/lab/install-lab.sh"
 t0=$SECONDS
-if ! debootstrap --variant=minbase --include="systemd,systemd-sysv,iproute2,$depends" \
+if ! debootstrap --variant=minbase --include="systemd,systemd-sysv,iproute2,busybox,$depends" \
   --keyring=/usr/share/keyrings/debian-archive-keyring.gpg bookworm "$work/root" \
   "file://$mirror" >"$work/debootstrap.log" 2>&1; then
   tail -n 20 "$work/debootstrap.log" >&2

@@ -24,9 +24,10 @@ LAB_ARCHIVE=${RACKBOOT_LAB_ARCHIVE:-http://deb.debian.org/debian}
 DI_IMAGES=/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64
 INSTALLER_SCRIPT="$HERE/../../tools/installer/di-debootstrap-install.sh"
 # What the base system, the installer script and the profile need from the archive (with their
-# dependencies: rackboot mirror closes over Depends). The last nine are the Depends of the
-# rackboot .deb, which //packaging:service_systemd_test installs into a system made from it.
-LAB_MIRROR_PACKAGES=apt,usr-is-merged,systemd-sysv,ifupdown,iproute2,ca-certificates,linux-image-amd64,grub-pc,grub-efi-amd64,openssh-server,fdisk,e2fsprogs,dosfstools,debootstrap,perl-base,initramfs-tools,libss2,libabsl20220623,libarchive13,libcurl4,libexpat1,libgflags2.2,libgoogle-glog0v6,libssl3,liburing2,procps
+# dependencies: rackboot mirror closes over Depends). The last ten are for
+# //packaging:service_systemd_test: the rackboot .deb's Depends, which it installs into a
+# system made from this mirror, and busybox, its DHCP and TFTP client.
+LAB_MIRROR_PACKAGES=apt,usr-is-merged,systemd-sysv,ifupdown,iproute2,ca-certificates,linux-image-amd64,grub-pc,grub-efi-amd64,openssh-server,fdisk,e2fsprogs,dosfstools,debootstrap,perl-base,initramfs-tools,libss2,libabsl20220623,libarchive13,libcurl4,libexpat1,libgflags2.2,libgoogle-glog0v6,libssl3,liburing2,procps,busybox
 
 # kernel_abi BZIMAGE: the kernel's release ("6.1.0-50-amd64"), from its setup header.
 kernel_abi() {
