@@ -14,6 +14,8 @@ rackbootd=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 example_site=$2
 example_inventory=$3
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=engine/example_site_tree.sh
+source "$(dirname "$0")/example_site_tree.sh"
 skipped=()
 # Under /tmp, not the test's own TMPDIR: the service user must traverse it.
 work=$(mktemp -d /tmp/rbcheck.XXXXXX)
@@ -26,14 +28,7 @@ cleanup() {
 trap cleanup EXIT
 
 # The example site, copied, with every file it names made here and paths made relative.
-cp "$example_site" "$work/site.toml"
-cp "$example_inventory" "$work/inventory.csv"
-mkdir -p "$work/tftp/rocky9" "$work/tftp/debian12" "$work/tftp/ubuntu2404" "$work/state" "$work/repo"
-for f in pxelinux.0 bootnetx64.efi grubaa64.efi localboot.0 rocky9/vmlinuz rocky9/initrd.img \
-         debian12/linux debian12/initrd.gz ubuntu2404/vmlinuz ubuntu2404/initrd undionly.kpxe \
-         snponly.efi; do
-  echo "$f" >"$work/tftp/$f"
-done
+make_example_site "$work" "$example_site" "$example_inventory"
 echo "t0ken-$RANDOM" >"$work/api-token"
 chmod 600 "$work/api-token"
 tftp_port=$((20000 + RANDOM % 10000))

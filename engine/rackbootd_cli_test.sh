@@ -9,6 +9,8 @@ rackbootd=$1
 example_site=$2
 example_inventory=$3
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=engine/example_site_tree.sh
+source "$(dirname "$0")/example_site_tree.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -74,14 +76,7 @@ wait "$pid" || rc=$?
 grep -q 'tftp totals: completed=0 failed=0' "$work/http.log" || fail "no tftp totals at stop"
 
 # The example site, copied as the README says, with a boot tree holding every file it names.
-cp "$example_site" "$work/site.toml"
-cp "$example_inventory" "$work/inventory.csv"
-mkdir -p "$work/tftp/rocky9" "$work/tftp/debian12" "$work/tftp/ubuntu2404" "$work/state" "$work/repo"
-for f in pxelinux.0 bootnetx64.efi grubaa64.efi localboot.0 rocky9/vmlinuz rocky9/initrd.img \
-         debian12/linux debian12/initrd.gz ubuntu2404/vmlinuz ubuntu2404/initrd undionly.kpxe \
-         snponly.efi; do
-  echo "$f" >"$work/tftp/$f"
-done
+make_example_site "$work" "$example_site" "$example_inventory"
 chmod -R a+rX "$work"
 line_of() { grep -n "$1" "$work/$2" | head -1 | cut -d: -f1; }
 # expect_site_error PATTERN SITE_FILE [FLAGS...]: the site as configured (authoritative DHCP on

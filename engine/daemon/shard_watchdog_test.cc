@@ -16,23 +16,12 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "engine/daemon/idle_service.h"
 #include "engine/daemon/shard_group.h"
 #include "gtest/gtest.h"
 
 namespace rackboot::daemon {
 namespace {
-
-// A service with nothing to serve: the shards' reactors just run.
-class IdleService : public Service {
- public:
-  absl::string_view name() const override { return "idle"; }
-  absl::Status StartShard(int, io::Reactor&) override {
-    return absl::OkStatus();
-  }
-  void StopShard(int, io::Reactor&) override {}
-  std::string Ready() const override { return "idle"; }
-  std::vector<Metric> Metrics() const override { return {}; }
-};
 
 // Captures WARNING and INFO lines of the watchdog.
 class WatchdogSink : public google::LogSink {

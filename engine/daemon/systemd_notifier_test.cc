@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "engine/daemon/idle_service.h"
 #include "engine/daemon/shard_group.h"
 #include "engine/io/reactor.h"
 #include "engine/os/notify_test_receiver.h"
@@ -23,17 +24,6 @@ namespace rackboot::daemon {
 namespace {
 
 using os::NotifyTestReceiver;
-
-class IdleService : public Service {
- public:
-  absl::string_view name() const override { return "idle"; }
-  absl::Status StartShard(int, io::Reactor&) override {
-    return absl::OkStatus();
-  }
-  void StopShard(int, io::Reactor&) override {}
-  std::string Ready() const override { return "idle"; }
-  std::vector<Metric> Metrics() const override { return {}; }
-};
 
 std::unique_ptr<SystemdNotifier> NotifierFor(const NotifyTestReceiver& r,
                                              const char* watchdog_usec) {
